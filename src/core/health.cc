@@ -1,0 +1,99 @@
+// The health rules of a check.
+#include "core/health.h"
+
+#include <cstdio>
+#include <string>
+
+namespace mlcanary::core {
+namespace {
+
+std::string Fmt(const char* format, double a, double b) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), format, a, b);
+  return buf;
+}
+
+void Append(std::string& reason, const std::string& part) {
+  if (!reason.empty()) reason += "; ";
+  reason += part;
+}
+
+}  // namespace
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kHealthy: return "healthy";
+    case Verdict::kInconclusive: return "inconclusive";
+    case Verdict::kLatencyBreached: return "latency_breached";
+    case Verdict::kErrorBreached: return "error_breached";
+    case Verdict::kLatencyAndErrorBreached: return "latency_and_error_breached";
+  }
+  return "inconclusive";
+}
+
+std::optional<Verdict> ParseVerdict(std::string_view name) {
+  for (auto v : {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
+                 Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached}) {
+    if (VerdictName(v) == name) return v;
+  }
+  return std::nullopt;
+}
+
+HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& production,
+                            const Policy& policy) {
+  HealthReport r;
+  r.canary = canary;
+  r.production = production;
+  r.thresholds = {policy.max_p99_ms, policy.max_error_rate, policy.max_latency_ratio,
+                  policy.max_error_rate_diff, policy.min_invocations};
+  r.canary_error_rate = canary.error_rate();
+  r.production_error_rate = production.error_rate();
+  r.error_rate_diff = r.canary_error_rate - r.production_error_rate;
+  const bool production_has_latency = production.has_data() && production.p99_ms > 0;
+  if (production_has_latency) r.latency_ratio = canary.p99_ms / production.p99_ms;
+
+  if (canary.invocations < policy.min_invocations) {
+    r.verdict = Verdict::kInconclusive;
+    r.reason = "inconclusive: " + std::to_string(canary.invocations) +
+               " canary invocations < min_invocations " +
+               std::to_string(policy.min_invocations);
+    return r;
+  }
+
+  std::string reason;
+  if (canary.p99_ms >= policy.max_p99_ms) {
+    r.latency_breached = true;
+    Append(reason, Fmt("canary p99 %.1fms >= max_p99_ms %g", canary.p99_ms, policy.max_p99_ms));
+  }
+  if (r.latency_ratio && *r.latency_ratio >= policy.max_latency_ratio) {
+    r.latency_breached = true;
+    Append(reason, Fmt("latency ratio %.2f >= max_latency_ratio %g", *r.latency_ratio,
+                       policy.max_latency_ratio));
+  }
+  if (r.canary_error_rate >= policy.max_error_rate) {
+    r.error_breached = true;
+    Append(reason, Fmt("canary error rate %.4f >= max_error_rate %g", r.canary_error_rate,
+                       policy.max_error_rate));
+  }
+  if (r.error_rate_diff >= policy.max_error_rate_diff) {
+    r.error_breached = true;
+    Append(reason, Fmt("error rate diff %+.4f >= max_error_rate_diff %g", r.error_rate_diff,
+                       policy.max_error_rate_diff));
+  }
+
+  if (r.latency_breached && r.error_breached) {
+    r.verdict = Verdict::kLatencyAndErrorBreached;
+  } else if (r.latency_breached) {
+    r.verdict = Verdict::kLatencyBreached;
+  } else if (r.error_breached) {
+    r.verdict = Verdict::kErrorBreached;
+  } else {
+    r.verdict = Verdict::kHealthy;
+    reason = Fmt("healthy: canary p99 %.1fms, error rate %.4f", canary.p99_ms,
+                 r.canary_error_rate);
+  }
+  r.reason = std::move(reason);
+  return r;
+}
+
+}  // namespace mlcanary::core

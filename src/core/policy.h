@@ -1,0 +1,58 @@
+// Policy: how a deployment moves (weights, bake, check interval) and when the
+// canary is unhealthy. Defaults are the design document's (API.md "Policy").
+#ifndef MLCANARY_CORE_POLICY_H_
+#define MLCANARY_CORE_POLICY_H_
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "core/error.h"
+#include "core/time.h"
+
+namespace mlcanary::core {
+
+struct Policy {
+  // Traffic schedule. When `steps` is not empty it is the whole schedule (its
+  // first entry is the initial weight) and initial_weight/step are not used.
+  double initial_weight = 0.10;
+  double step = 0.10;
+  std::vector<double> steps;
+
+  Duration bake = std::chrono::minutes(10);  // healthy time at a weight before the next step
+  Duration interval = std::chrono::minutes(1);  // one check per interval
+  Duration final_bake = Duration(0);            // healthy time at 1.0 before COMPLETED
+
+  // Absolute thresholds on the canary.
+  double max_p99_ms = 100;
+  double max_error_rate = 0.01;  // (4XX + 5XX) / invocations
+  // Thresholds relative to production.
+  double max_latency_ratio = 2.0;     // canary p99 / production p99
+  double max_error_rate_diff = 0.05;  // canary error rate - production error rate
+
+  int latency_breaches_to_rollback = 3;  // consecutive latency-breached checks
+  int error_breaches_to_rollback = 2;    // consecutive error-breached checks
+  std::int64_t min_invocations = 100;    // canary invocations per check for a verdict
+  bool auto_rollback = true;
+
+  bool operator==(const Policy&) const = default;
+};
+
+// Checks every field; the error names the offending field ("policy.steps[2]: ...").
+Status ValidatePolicy(const Policy& policy);
+
+// The weight a deployment starts at.
+double InitialWeight(const Policy& policy);
+
+// The weight after `current` on the schedule: the next entry of `steps` above
+// `current`, or current + step; never above 1.0. Weights are rounded to 1e-6 so
+// that ten steps of 0.1 land exactly on 1.0.
+double NextWeight(const Policy& policy, double current);
+
+// Rounds a weight to the 1e-6 grid used everywhere weights are compared.
+double RoundWeight(double weight);
+bool SameWeight(double a, double b);
+
+}  // namespace mlcanary::core
+
+#endif  // MLCANARY_CORE_POLICY_H_

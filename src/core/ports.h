@@ -1,0 +1,87 @@
+// The ports: abstract interfaces the rest of mlcanary plugs into. The
+// controller talks only to these, so one rollout engine runs in virtual time,
+// against the local gateway, and against SageMaker. (Clock is in clock.h.)
+#ifndef MLCANARY_CORE_PORTS_H_
+#define MLCANARY_CORE_PORTS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/types.h"
+
+namespace mlcanary::core {
+
+struct VariantWeight {
+  std::string variant;
+  double weight = 0;
+};
+
+// Serves and splits traffic: the gateway's router, or a SageMaker endpoint.
+// Implementations are thread-safe.
+class TrafficControl {
+ public:
+  virtual ~TrafficControl() = default;
+  // NotFound when the endpoint does not exist.
+  virtual Result<Endpoint> DescribeEndpoint(std::string_view endpoint) = 0;
+  // Adds a variant with weight 0; its model is loaded and ready when this returns.
+  virtual Status CreateVariant(std::string_view endpoint, const Variant& variant) = 0;
+  virtual Status RemoveVariant(std::string_view endpoint, std::string_view variant) = 0;
+  // Sets the weights of the named variants at once (no request sees a
+  // half-applied set). Weights of the endpoint's variants must sum to 1.
+  virtual Status SetWeights(std::string_view endpoint,
+                            const std::vector<VariantWeight>& weights) = 0;
+};
+
+// Per-variant metrics of one endpoint over a window [start, end), read
+// consistently for all variants at once. A variant without traffic in the
+// window maps to WindowMetrics with invocations == 0.
+class MetricsSource {
+ public:
+  virtual ~MetricsSource() = default;
+  virtual Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view endpoint,
+                                                                Timestamp start,
+                                                                Timestamp end) = 0;
+};
+
+struct DeploymentFilter {
+  std::optional<std::string> endpoint;
+  std::optional<DeploymentState> state;
+  bool active_only = false;
+};
+
+// Durable deployment records and their append-only event logs.
+// Thread-safe. Writes are atomic: a record and its events land together or not at all.
+class DeploymentStore {
+ public:
+  virtual ~DeploymentStore() = default;
+  // Stores a new deployment (version becomes 1) with its first events.
+  // Conflict when another deployment is active on the same endpoint.
+  virtual Result<Deployment> Create(const Deployment& deployment,
+                                    const std::vector<DeploymentEvent>& events) = 0;
+  virtual Result<Deployment> Get(std::string_view id) = 0;
+  // Newest first.
+  virtual Result<std::vector<Deployment>> List(const DeploymentFilter& filter) = 0;
+  // Writes `deployment` if the stored version equals deployment.version, bumps the
+  // version, appends `events` (seq assigned); Conflict if someone wrote in between.
+  virtual Result<Deployment> Update(const Deployment& deployment,
+                                    const std::vector<DeploymentEvent>& events) = 0;
+  // Events with seq > after_seq, oldest first.
+  virtual Result<std::vector<DeploymentEvent>> ListEvents(std::string_view deployment_id,
+                                                          std::int64_t after_seq) = 0;
+};
+
+// Announces transitions and steps. Must not block the caller for long: slow
+// sinks queue and retry on their own.
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  virtual void Notify(const Deployment& deployment, const DeploymentEvent& event) = 0;
+};
+
+}  // namespace mlcanary::core
+
+#endif  // MLCANARY_CORE_PORTS_H_

@@ -1,0 +1,158 @@
+// Movement rules of a rollout, one check at a time.
+#include "core/rollout_planner.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace mlcanary::core {
+namespace {
+
+std::string Pct(double weight) {
+  char buf[32];
+  const double pct = weight * 100;
+  if (std::fabs(pct - std::round(pct)) < 1e-6) {
+    std::snprintf(buf, sizeof(buf), "%.0f%%", pct);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%g%%", pct);
+  }
+  return buf;
+}
+
+std::string Count(int n, int limit) {
+  return std::to_string(n) + "/" + std::to_string(limit);
+}
+
+}  // namespace
+
+std::string_view ActionName(Action action) {
+  switch (action) {
+    case Action::kHold: return "hold";
+    case Action::kShift: return "shift";
+    case Action::kComplete: return "complete";
+    case Action::kRollback: return "rollback";
+    case Action::kPause: return "pause";
+    case Action::kFail: return "fail";
+  }
+  return "hold";
+}
+
+RolloutProgress StartWeight(const RolloutProgress& progress, Timestamp now) {
+  RolloutProgress p = progress;
+  p.weight_since = now;
+  p.healthy_since = now;
+  p.latency_breaches = 0;
+  p.error_breaches = 0;
+  return p;
+}
+
+Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp now) {
+  const Policy& policy = d.policy;
+  Decision out;
+  out.target_weight = d.canary_weight;
+  out.progress = d.progress;
+  out.progress.checks += 1;
+  out.progress.last_check_at = now;
+  out.progress.failed_checks = 0;
+
+  if (report.verdict == Verdict::kInconclusive) {
+    // Neither healthy nor breached: no counter moves, but the healthy run is broken.
+    out.progress.healthy_since = now;
+    out.reason = report.reason + "; bake restarts";
+    return out;
+  }
+
+  if (report.breached()) {
+    out.progress.latency_breaches = report.latency_breached ? d.progress.latency_breaches + 1 : 0;
+    out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
+    out.progress.healthy_since = now;
+    const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
+    const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
+    std::string counts;
+    if (report.latency_breached) {
+      counts += "latency breach " +
+                Count(out.progress.latency_breaches, policy.latency_breaches_to_rollback);
+    }
+    if (report.error_breached) {
+      if (!counts.empty()) counts += ", ";
+      counts += "error breach " +
+                Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
+    }
+    if (latency_due || error_due) {
+      const std::string why = std::string(latency_due ? "latency" : "error rate") +
+                              " breached on " +
+                              std::to_string(latency_due ? out.progress.latency_breaches
+                                                         : out.progress.error_breaches) +
+                              " consecutive checks (" + report.reason + ")";
+      if (policy.auto_rollback) {
+        out.action = Action::kRollback;
+        out.target_weight = 0;
+        out.reason = "rollback: " + why;
+      } else {
+        out.action = Action::kPause;
+        out.reason = "paused instead of rolling back (auto_rollback off): " + why;
+      }
+      return out;
+    }
+    out.reason = report.reason + " (" + counts + "); bake restarts";
+    return out;
+  }
+
+  // Healthy.
+  out.progress.latency_breaches = 0;
+  out.progress.error_breaches = 0;
+  const Duration healthy_for = now - out.progress.healthy_since;
+  const bool at_full = SameWeight(d.canary_weight, 1.0);
+  const Duration needed = at_full ? policy.final_bake : policy.bake;
+  if (healthy_for < needed) {
+    out.reason = "healthy, " + std::string(at_full ? "final bake " : "baking ") +
+                 FormatDuration(healthy_for) + "/" + FormatDuration(needed) + " at " +
+                 Pct(d.canary_weight);
+    return out;
+  }
+  if (at_full) {
+    out.action = Action::kComplete;
+    out.target_weight = 1.0;
+    out.reason = "healthy through the final bake of " + FormatDuration(policy.final_bake) +
+                 " at 100%";
+    return out;
+  }
+  const double next = NextWeight(policy, d.canary_weight);
+  out.target_weight = next;
+  if (SameWeight(next, 1.0) && policy.final_bake.count() == 0) {
+    out.action = Action::kComplete;
+    out.reason = "healthy for " + FormatDuration(healthy_for) + " at " + Pct(d.canary_weight) +
+                 ": 100%, complete";
+  } else {
+    out.action = Action::kShift;
+    out.reason = "healthy for " + FormatDuration(healthy_for) + " at " + Pct(d.canary_weight) +
+                 ": shift to " + Pct(next);
+  }
+  out.progress = StartWeight(out.progress, now);
+  return out;
+}
+
+Decision PlanCheckError(const Deployment& d, const Error& error, Timestamp now) {
+  Decision out;
+  out.target_weight = d.canary_weight;
+  out.progress = d.progress;
+  out.progress.failed_checks += 1;
+  out.progress.healthy_since = now;  // an unreadable window is not a healthy one
+  if (!error.retryable()) {
+    out.action = Action::kFail;
+    out.target_weight = 0;
+    out.reason = "non-retryable error: " + error.ToString();
+    return out;
+  }
+  if (out.progress.failed_checks >= kMaxFailedChecks) {
+    out.action = Action::kFail;
+    out.target_weight = 0;
+    out.reason = "gave up after " + std::to_string(out.progress.failed_checks) +
+                 " failed checks in a row: " + error.ToString();
+    return out;
+  }
+  out.reason = "check failed (" + Count(out.progress.failed_checks, kMaxFailedChecks) +
+               ", will retry): " + error.ToString();
+  return out;
+}
+
+}  // namespace mlcanary::core

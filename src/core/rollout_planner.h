@@ -1,0 +1,55 @@
+// The rollout planner: deployment + the check's health report + time in, the
+// next action out. All of the design document's movement rules live here:
+// consecutive-breach counts, bake time, step schedule, final bake, auto-rollback.
+#ifndef MLCANARY_CORE_ROLLOUT_PLANNER_H_
+#define MLCANARY_CORE_ROLLOUT_PLANNER_H_
+
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/health.h"
+#include "core/types.h"
+
+namespace mlcanary::core {
+
+enum class Action {
+  kHold,      // stay at the current weight
+  kShift,     // move the canary to target_weight
+  kComplete,  // canary to 1.0, COMPLETED
+  kRollback,  // production 1.0 / canary 0.0, ROLLING_BACK then ROLLED_BACK
+  kPause,     // a rollback was due but auto_rollback is off: pause for a human
+  kFail,      // a non-retryable error (or too many retryable ones): FAILED, traffic to production
+};
+std::string_view ActionName(Action action);
+
+struct Decision {
+  Action action = Action::kHold;
+  double target_weight = 0;  // the canary weight after the action
+  std::string reason;
+  RolloutProgress progress;  // the deployment's progress after this check
+};
+
+// Consecutive checks whose metrics could not be read before the deployment fails.
+inline constexpr int kMaxFailedChecks = 5;
+
+// Plans the outcome of one check at `now` on an IN_PROGRESS, unpaused deployment.
+// REQUIRES: deployment.state == IN_PROGRESS.
+//  - healthy: breach counters reset; when every check of the last `bake` at this
+//    weight was healthy, shift to the next weight (1.0 with no final bake: complete);
+//    at 1.0, complete once the final bake was healthy throughout;
+//  - breached: the matching consecutive counter grows, the other resets, the bake
+//    restarts; a counter at its limit rolls back (or pauses, auto_rollback off);
+//  - inconclusive: counters unchanged, the bake restarts.
+Decision PlanCheck(const Deployment& deployment, const HealthReport& report, Timestamp now);
+
+// Plans the outcome of a check that could not be made: a retryable error holds
+// (and fails after kMaxFailedChecks in a row), a non-retryable one fails at once.
+Decision PlanCheckError(const Deployment& deployment, const Error& error, Timestamp now);
+
+// Progress for a deployment whose canary weight was just set at `now`.
+RolloutProgress StartWeight(const RolloutProgress& progress, Timestamp now);
+
+}  // namespace mlcanary::core
+
+#endif  // MLCANARY_CORE_ROLLOUT_PLANNER_H_

@@ -1,0 +1,52 @@
+// Names of the domain's enumerations.
+#include "core/types.h"
+
+namespace mlcanary::core {
+
+std::string_view ModelKindName(ModelKind kind) {
+  return kind == ModelKind::kHttp ? "http" : "xgboost";
+}
+
+std::optional<ModelKind> ParseModelKind(std::string_view name) {
+  if (name == "xgboost") return ModelKind::kXgboost;
+  if (name == "http") return ModelKind::kHttp;
+  return std::nullopt;
+}
+
+std::string_view EndpointStatusName(EndpointStatus status) {
+  switch (status) {
+    case EndpointStatus::kInService: return "InService";
+    case EndpointStatus::kUpdating: return "Updating";
+    case EndpointStatus::kFailed: return "Failed";
+  }
+  return "Failed";
+}
+
+const Variant* Endpoint::FindVariant(std::string_view variant) const {
+  for (const auto& v : variants) {
+    if (v.name == variant) return &v;
+  }
+  return nullptr;
+}
+
+std::string_view EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kCheck: return "check";
+    case EventKind::kTransition: return "transition";
+    case EventKind::kWeightChange: return "weight_change";
+    case EventKind::kPaused: return "paused";
+    case EventKind::kResumed: return "resumed";
+    case EventKind::kError: return "error";
+  }
+  return "error";
+}
+
+std::optional<EventKind> ParseEventKind(std::string_view name) {
+  for (auto k : {EventKind::kCheck, EventKind::kTransition, EventKind::kWeightChange,
+                 EventKind::kPaused, EventKind::kResumed, EventKind::kError}) {
+    if (EventKindName(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
+}  // namespace mlcanary::core

@@ -1,0 +1,114 @@
+// The domain's nouns: endpoints, variants, model specs, deployments and the
+// events recorded for them. Plain values; no behaviour beyond small helpers.
+#ifndef MLCANARY_CORE_TYPES_H_
+#define MLCANARY_CORE_TYPES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/health.h"
+#include "core/policy.h"
+#include "core/state_machine.h"
+#include "core/time.h"
+
+namespace mlcanary::core {
+
+enum class ModelKind { kXgboost, kHttp };
+std::string_view ModelKindName(ModelKind kind);  // "xgboost", "http"
+std::optional<ModelKind> ParseModelKind(std::string_view name);
+
+// Where a variant's model comes from.
+struct ModelSpec {
+  ModelKind kind = ModelKind::kXgboost;
+  std::string path;                        // kXgboost: model file (.json or .ubj)
+  std::string url;                         // kHttp: base URL of a SageMaker-contract server
+  Duration timeout = Duration(200);        // kHttp: per-request timeout
+  bool operator==(const ModelSpec&) const = default;
+};
+
+// One model behind an endpoint.
+struct Variant {
+  std::string name;
+  double weight = 0;
+  int instances = 1;
+  ModelSpec model;
+  bool operator==(const Variant&) const = default;
+};
+
+enum class EndpointStatus { kInService, kUpdating, kFailed };
+std::string_view EndpointStatusName(EndpointStatus status);  // "InService", ...
+
+// A named inference target with its variants.
+struct Endpoint {
+  std::string name;
+  EndpointStatus status = EndpointStatus::kInService;
+  std::vector<Variant> variants;
+
+  const Variant* FindVariant(std::string_view variant) const;
+};
+
+// The planner's memory between checks. Lives in the deployment record so that
+// the controller itself keeps no state and a restart resumes where it stopped.
+struct RolloutProgress {
+  Timestamp weight_since{};   // when the current canary weight was set
+  Timestamp healthy_since{};  // start of the run of healthy checks at this weight
+  std::optional<Timestamp> last_check_at;  // end of the last check's window
+  int latency_breaches = 0;   // consecutive latency-breached checks
+  int error_breaches = 0;     // consecutive error-breached checks
+  int failed_checks = 0;      // consecutive checks that could not read metrics
+  std::int64_t checks = 0;    // checks run so far
+  bool operator==(const RolloutProgress&) const = default;
+};
+
+// One canary rollout on one endpoint.
+struct Deployment {
+  std::string id;
+  std::string endpoint;
+  std::string production_variant;
+  std::string canary_variant;
+  ModelSpec canary_model;
+  int canary_instances = 1;
+  DeploymentState state = DeploymentState::kPending;
+  double canary_weight = 0;  // the weight intended (and, once applied, in force)
+  bool paused = false;
+  Policy policy;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+  RolloutProgress progress;
+  std::int64_t version = 0;  // optimistic concurrency: bumped by every store write
+  bool operator==(const Deployment&) const = default;
+};
+
+enum class EventKind {
+  kCheck,         // one health evaluation, with its values and verdict
+  kTransition,    // a state change (may carry a weight change too)
+  kWeightChange,  // a traffic shift without a state change
+  kPaused,        // paused by a user, or by a breach with auto_rollback off
+  kResumed,
+  kError,         // a port failed during a check (retried or fatal)
+};
+std::string_view EventKindName(EventKind kind);  // "check", "transition", ...
+std::optional<EventKind> ParseEventKind(std::string_view name);
+
+// An entry of a deployment's append-only event log.
+struct DeploymentEvent {
+  std::int64_t seq = 0;  // 1, 2, ... per deployment; assigned by the store
+  std::string deployment_id;
+  Timestamp time{};
+  EventKind kind = EventKind::kCheck;
+  DeploymentState from_state = DeploymentState::kPending;
+  DeploymentState to_state = DeploymentState::kPending;
+  double weight_before = 0;
+  double weight_after = 0;
+  std::string reason;
+  std::string actor;  // "controller", "user", "system"
+  std::optional<HealthReport> check;
+  bool operator==(const DeploymentEvent&) const = default;
+};
+
+}  // namespace mlcanary::core
+
+#endif  // MLCANARY_CORE_TYPES_H_
