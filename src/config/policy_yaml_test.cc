@@ -1,0 +1,92 @@
+#include "config/policy_yaml.h"
+
+#include <gtest/gtest.h>
+
+namespace mlcanary::config {
+namespace {
+
+core::Result<core::Policy> Parse(const std::string& yaml, BareNumber bare = BareNumber::kMinutes) {
+  auto node = LoadYamlString(yaml, "s.yaml");
+  if (!node) return std::unexpected(node.error());
+  return ReadPolicy(*node, YamlPath("s.yaml", "policy"), bare);
+}
+
+TEST(PolicyYamlTest, EmptyMappingGivesDefaults) {
+  auto p = Parse("{}");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(*p, core::Policy{});
+}
+
+TEST(PolicyYamlTest, ReadsEveryKey) {
+  auto p = Parse(
+      "{initial_weight: 0.05, step: 0.2, bake: 5m, interval: 30s, final_bake: 2m, max_p99_ms: 80,"
+      " max_error_rate: 0.02, max_latency_ratio: 1.5, max_error_rate_diff: 0.01,"
+      " latency_breaches_to_rollback: 4, error_breaches_to_rollback: 1, min_invocations: 10,"
+      " auto_rollback: false}");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_DOUBLE_EQ(p->initial_weight, 0.05);
+  EXPECT_DOUBLE_EQ(p->step, 0.2);
+  EXPECT_EQ(p->bake, std::chrono::minutes(5));
+  EXPECT_EQ(p->interval, std::chrono::seconds(30));
+  EXPECT_EQ(p->final_bake, std::chrono::minutes(2));
+  EXPECT_DOUBLE_EQ(p->max_p99_ms, 80);
+  EXPECT_EQ(p->latency_breaches_to_rollback, 4);
+  EXPECT_EQ(p->error_breaches_to_rollback, 1);
+  EXPECT_EQ(p->min_invocations, 10);
+  EXPECT_FALSE(p->auto_rollback);
+}
+
+TEST(PolicyYamlTest, BareNumbersAreMinutesInScenarios) {
+  auto p = Parse("{bake: 10, interval: 0.5}");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->bake, std::chrono::minutes(10));
+  EXPECT_EQ(p->interval, std::chrono::seconds(30));
+}
+
+TEST(PolicyYamlTest, BareNumbersNeedAUnitInConfig) {
+  auto p = Parse("{bake: 10}", BareNumber::kRefused);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message().find("policy.bake"), std::string::npos);
+  EXPECT_NE(p.error().message().find("unit"), std::string::npos);
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* field;
+};
+
+class PolicyYamlBadInputTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(PolicyYamlBadInputTest, NamesFileAndField) {
+  auto p = Parse(GetParam().yaml);
+  ASSERT_FALSE(p) << GetParam().yaml;
+  EXPECT_EQ(p.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(p.error().message().find("s.yaml"), std::string::npos) << p.error().message();
+  EXPECT_NE(p.error().message().find(GetParam().field), std::string::npos) << p.error().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, PolicyYamlBadInputTest,
+    ::testing::Values(BadCase{"{initial_weight: 1.5}", "policy.initial_weight"},
+                      BadCase{"{initial_weight: -0.1}", "policy.initial_weight"},
+                      BadCase{"{step: 0}", "policy.step"},
+                      BadCase{"{steps: [0.1, 0.05, 1.0]}", "policy.steps[1]"},
+                      BadCase{"{steps: [0.1, 2.0]}", "policy.steps[1]"},
+                      BadCase{"{steps: []}", "policy.steps"},
+                      BadCase{"{steps: [0.1, x]}", "policy.steps[1]"},
+                      BadCase{"{bake: -5}", "policy.bake"},
+                      BadCase{"{bake: -5m}", "policy.bake"},
+                      BadCase{"{interval: 0}", "policy.interval"},
+                      BadCase{"{final_bake: soon}", "policy.final_bake"},
+                      BadCase{"{max_p99_ms: fast}", "policy.max_p99_ms"},
+                      BadCase{"{max_p99_ms: [1]}", "policy.max_p99_ms"},
+                      BadCase{"{max_error_rate: .nan}", "policy.max_error_rate"},
+                      BadCase{"{min_invocations: 1.5}", "policy.min_invocations"},
+                      BadCase{"{auto_rollback: maybe}", "policy.auto_rollback"},
+                      BadCase{"{latency_breaches_to_rollback: 0}",
+                              "policy.latency_breaches_to_rollback"},
+                      BadCase{"{bakee: 10}", "policy.bakee"},
+                      BadCase{"[1, 2]", "policy"}));
+
+}  // namespace
+}  // namespace mlcanary::config

@@ -1,0 +1,340 @@
+// One check of one deployment, and the deployment's start, through the ports.
+#include "controller/controller.h"
+
+#include <algorithm>
+
+namespace mlcanary::controller {
+
+using core::Action;
+using core::Deployment;
+using core::DeploymentEvent;
+using core::DeploymentState;
+using core::EventKind;
+
+namespace {
+
+constexpr const char* kControllerActor = "controller";
+
+DeploymentEvent MakeEvent(const Deployment& d, core::Timestamp now, EventKind kind,
+                          DeploymentState to, double weight_after, std::string reason,
+                          std::string actor = kControllerActor) {
+  DeploymentEvent e;
+  e.deployment_id = d.id;
+  e.time = now;
+  e.kind = kind;
+  e.from_state = d.state;
+  e.to_state = to;
+  e.weight_before = d.canary_weight;
+  e.weight_after = weight_after;
+  e.reason = std::move(reason);
+  e.actor = std::move(actor);
+  return e;
+}
+
+}  // namespace
+
+bool Controller::CheckDue(const Deployment& d, core::Timestamp now) {
+  const core::Timestamp last = d.progress.last_check_at.value_or(d.progress.weight_since);
+  return now - last >= d.policy.interval;
+}
+
+core::Status Controller::ApplyWeights(const Deployment& d) {
+  const double w = core::RoundWeight(d.canary_weight);
+  return ports_.traffic.SetWeights(
+      d.endpoint, {{d.production_variant, core::RoundWeight(1.0 - w)}, {d.canary_variant, w}});
+}
+
+core::Status Controller::Reconcile(const Deployment& d) {
+  auto endpoint = ports_.traffic.DescribeEndpoint(d.endpoint);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  const core::Variant* canary = endpoint->FindVariant(d.canary_variant);
+  if (canary == nullptr) {
+    return core::NotFoundError("canary variant '" + d.canary_variant + "' is gone from endpoint '" +
+                               d.endpoint + "'");
+  }
+  if (core::SameWeight(canary->weight, d.canary_weight)) return core::Ok();
+  return ApplyWeights(d);
+}
+
+core::Result<Deployment> Controller::Persist(const Deployment& d,
+                                             std::vector<DeploymentEvent> events) {
+  Deployment next = d;
+  next.updated_at = ports_.clock.Now();
+  return ports_.store.Update(next, events);
+}
+
+core::Result<Deployment> Controller::StartDeployment(const StartRequest& request) {
+  const core::Timestamp now = ports_.clock.Now();
+  if (auto s = core::ValidatePolicy(request.policy); !s) return std::unexpected(s.error());
+  if (request.id.empty()) return core::ValidationError("deployment id must not be empty");
+  if (request.canary_variant.empty()) return core::ValidationError("variant must not be empty");
+  if (request.instances < 1) return core::ValidationError("instances must be >= 1");
+
+  auto endpoint = ports_.traffic.DescribeEndpoint(request.endpoint);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  if (endpoint->status != core::EndpointStatus::kInService) {
+    return core::FailedPreconditionError(
+        "endpoint '" + request.endpoint + "' is " +
+        std::string(core::EndpointStatusName(endpoint->status)) + ", not InService");
+  }
+  if (endpoint->FindVariant(request.canary_variant) != nullptr) {
+    return core::ConflictError("endpoint '" + request.endpoint + "' already has a variant '" +
+                               request.canary_variant + "'");
+  }
+  // The production variant is the one serving: the variant with the highest weight.
+  auto production = std::max_element(
+      endpoint->variants.begin(), endpoint->variants.end(),
+      [](const core::Variant& a, const core::Variant& b) { return a.weight < b.weight; });
+  if (production == endpoint->variants.end() || production->weight <= 0) {
+    return core::FailedPreconditionError("endpoint '" + request.endpoint +
+                                         "' has no variant serving traffic");
+  }
+
+  Deployment d;
+  d.id = request.id;
+  d.endpoint = request.endpoint;
+  d.production_variant = production->name;
+  d.canary_variant = request.canary_variant;
+  d.canary_model = request.model;
+  d.canary_instances = request.instances;
+  d.state = DeploymentState::kPending;
+  d.canary_weight = 0;
+  d.policy = request.policy;
+  d.created_at = now;
+  d.updated_at = now;
+  d.progress = core::StartWeight({}, now);
+  DeploymentEvent created = MakeEvent(d, now, EventKind::kTransition, DeploymentState::kPending, 0,
+                                      "deployment created: " + production->name + " -> " +
+                                          request.canary_variant,
+                                      request.actor);
+  auto stored = ports_.store.Create(d, {created});
+  if (!stored) return stored;
+  d = *stored;
+  ports_.notifier.Notify(d, created);
+
+  core::Variant canary;
+  canary.name = request.canary_variant;
+  canary.weight = 0;
+  canary.instances = request.instances;
+  canary.model = request.model;
+  if (auto s = ports_.traffic.CreateVariant(d.endpoint, canary); !s) {
+    auto failed = Fail(d, {}, "canary variant could not be created: " + s.error().ToString());
+    if (!failed) return failed;
+    return std::unexpected(s.error());
+  }
+
+  const double initial = core::InitialWeight(d.policy);
+  DeploymentEvent started =
+      MakeEvent(d, now, EventKind::kTransition, DeploymentState::kInProgress, initial,
+                "canary '" + d.canary_variant + "' ready; traffic split started");
+  d.state = DeploymentState::kInProgress;
+  d.canary_weight = initial;
+  d.progress = core::StartWeight(d.progress, now);
+  d.progress.last_check_at = now;
+  auto in_progress = Persist(d, {started});
+  if (!in_progress) return in_progress;
+  d = *in_progress;
+  if (auto s = ApplyWeights(d); !s) {
+    auto failed = Fail(d, {}, "initial weights could not be applied: " + s.error().ToString());
+    if (!failed) return failed;
+    return std::unexpected(s.error());
+  }
+  ports_.notifier.Notify(d, started);
+  return d;
+}
+
+core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) {
+  auto loaded = ports_.store.Get(deployment_id);
+  if (!loaded) return std::unexpected(loaded.error());
+  Deployment d = *loaded;
+  CheckOutcome outcome;
+  outcome.deployment_id = d.id;
+  outcome.deployment = d;
+  if (d.state != DeploymentState::kInProgress || d.paused) {
+    outcome.reason = d.paused ? "paused" : "not in progress";
+    return outcome;
+  }
+  const core::Timestamp now = ports_.clock.Now();
+  const core::Timestamp window_start = d.progress.last_check_at.value_or(d.progress.weight_since);
+
+  core::Decision decision;
+  DeploymentEvent check_event;
+  auto reconciled = Reconcile(d);
+  auto snapshot = reconciled ? ports_.metrics.Snapshot(d.endpoint, window_start, now)
+                             : std::unexpected(reconciled.error());
+  if (!snapshot) {
+    decision = core::PlanCheckError(d, snapshot.error(), now);
+    check_event = MakeEvent(d, now, EventKind::kError, d.state, d.canary_weight, decision.reason);
+  } else {
+    const auto& by_variant = *snapshot;
+    auto find = [&](const std::string& name) {
+      auto it = by_variant.find(name);
+      return it == by_variant.end() ? core::WindowMetrics{} : it->second;
+    };
+    const core::HealthReport report =
+        core::EvaluateHealth(find(d.canary_variant), find(d.production_variant), d.policy);
+    decision = core::PlanCheck(d, report, now);
+    check_event = MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, decision.reason);
+    check_event.check = report;
+  }
+  return Act(std::move(d), decision, check_event);
+}
+
+core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& decision,
+                                           const DeploymentEvent& check_event) {
+  const core::Timestamp now = check_event.time;
+  CheckOutcome outcome;
+  outcome.deployment_id = d.id;
+  outcome.ran = true;
+  outcome.action = decision.action;
+  outcome.reason = decision.reason;
+  d.progress = decision.progress;
+
+  std::vector<DeploymentEvent> events{check_event};
+  switch (decision.action) {
+    case Action::kHold: {
+      auto stored = Persist(d, events);
+      if (!stored) return std::unexpected(stored.error());
+      outcome.deployment = *stored;
+      return outcome;
+    }
+    case Action::kPause: {
+      DeploymentEvent paused =
+          MakeEvent(d, now, EventKind::kPaused, d.state, d.canary_weight, decision.reason);
+      d.paused = true;
+      events.push_back(paused);
+      auto stored = Persist(d, events);
+      if (!stored) return std::unexpected(stored.error());
+      ports_.notifier.Notify(*stored, paused);
+      outcome.deployment = *stored;
+      return outcome;
+    }
+    case Action::kShift:
+    case Action::kComplete: {
+      const bool complete = decision.action == Action::kComplete;
+      if (!core::SameWeight(decision.target_weight, d.canary_weight)) {
+        events.push_back(MakeEvent(d, now, EventKind::kWeightChange, d.state,
+                                   decision.target_weight, decision.reason));
+      }
+      d.canary_weight = decision.target_weight;
+      if (complete) {
+        events.push_back(MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted,
+                                   d.canary_weight, decision.reason));
+        d.state = DeploymentState::kCompleted;
+      }
+      auto stored = Persist(d, events);
+      if (!stored) return std::unexpected(stored.error());
+      d = *stored;
+      if (auto s = ApplyWeights(d); !s) {
+        if (!complete && !s.error().retryable()) {
+          auto failed = Fail(d, {}, "weights could not be applied: " + s.error().ToString());
+          if (!failed) return std::unexpected(failed.error());
+          outcome.action = Action::kFail;
+          outcome.deployment = *failed;
+          return outcome;
+        }
+        // The intended weight is stored; Reconcile applies it on the next check
+        // (or at start-up for a COMPLETED deployment).
+        outcome.reason += "; weights not applied yet (will retry): " + s.error().ToString();
+      }
+      for (std::size_t i = 1; i < events.size(); ++i) ports_.notifier.Notify(d, events[i]);
+      outcome.deployment = d;
+      return outcome;
+    }
+    case Action::kRollback: {
+      DeploymentEvent rolling = MakeEvent(d, now, EventKind::kTransition,
+                                          DeploymentState::kRollingBack, 0, decision.reason);
+      events.push_back(rolling);
+      d.state = DeploymentState::kRollingBack;
+      d.canary_weight = 0;
+      auto stored = Persist(d, events);
+      if (!stored) return std::unexpected(stored.error());
+      ports_.notifier.Notify(*stored, rolling);
+      auto finished = FinishRollback(*stored, now);
+      if (!finished) return std::unexpected(finished.error());
+      outcome.deployment = *finished;
+      return outcome;
+    }
+    case Action::kFail: {
+      auto failed = Fail(d, events, decision.reason);
+      if (!failed) return std::unexpected(failed.error());
+      outcome.deployment = *failed;
+      return outcome;
+    }
+  }
+  return core::InternalError("unknown action");
+}
+
+core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestamp now) {
+  if (auto s = ApplyWeights(d); !s) {
+    if (s.error().retryable()) return d;  // stays ROLLING_BACK; the next Tick retries
+    return Fail(d, {}, "rollback weights could not be applied: " + s.error().ToString());
+  }
+  DeploymentEvent done = MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRolledBack,
+                                   0, "traffic back on production variant '" +
+                                          d.production_variant + "'");
+  d.state = DeploymentState::kRolledBack;
+  auto stored = Persist(d, {done});
+  if (!stored) return stored;
+  ports_.notifier.Notify(*stored, done);
+  return stored;
+}
+
+core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEvent> events,
+                                          const std::string& reason) {
+  const core::Timestamp now = ports_.clock.Now();
+  DeploymentEvent failed =
+      MakeEvent(d, now, EventKind::kTransition, DeploymentState::kFailed, 0, reason);
+  if (auto s = core::CheckTransition(d.state, DeploymentState::kFailed); !s) {
+    return std::unexpected(s.error());
+  }
+  events.push_back(failed);
+  d.state = DeploymentState::kFailed;
+  d.canary_weight = 0;
+  auto stored = Persist(d, events);
+  if (!stored) return stored;
+  // Best effort: traffic back on production. A failure here is recorded, not hidden.
+  if (auto s = ApplyWeights(*stored); !s) {
+    DeploymentEvent err = MakeEvent(*stored, now, EventKind::kError, DeploymentState::kFailed, 0,
+                                    "could not move traffic back to production: " +
+                                        s.error().ToString());
+    auto with_error = Persist(*stored, {err});
+    if (with_error) stored = with_error;
+  }
+  ports_.notifier.Notify(*stored, failed);
+  return stored;
+}
+
+core::Result<std::vector<CheckOutcome>> Controller::Tick() {
+  auto active = ports_.store.List({.active_only = true});
+  if (!active) return std::unexpected(active.error());
+  const core::Timestamp now = ports_.clock.Now();
+  std::vector<CheckOutcome> outcomes;
+  for (const Deployment& d : *active) {
+    if (d.state == DeploymentState::kRollingBack) {
+      CheckOutcome outcome;
+      outcome.deployment_id = d.id;
+      outcome.action = Action::kRollback;
+      auto finished = FinishRollback(d, now);
+      outcome.ran = true;
+      outcome.reason = finished ? "rollback finished" : finished.error().ToString();
+      outcome.deployment = finished ? *finished : d;
+      outcomes.push_back(std::move(outcome));
+      continue;
+    }
+    if (d.state != DeploymentState::kInProgress || d.paused || !CheckDue(d, now)) continue;
+    auto outcome = RunCheck(d.id);
+    if (outcome) {
+      outcomes.push_back(std::move(*outcome));
+    } else {
+      CheckOutcome failed;
+      failed.deployment_id = d.id;
+      failed.reason = outcome.error().ToString();
+      failed.deployment = d;
+      outcomes.push_back(std::move(failed));
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace mlcanary::controller

@@ -1,0 +1,89 @@
+// The controller: starts deployments and runs their checks through the ports
+// (metrics -> health -> decision -> traffic -> store -> notify). It keeps no
+// state of its own between calls: everything it needs is in the store, so a
+// restarted controller carries on where the last one stopped.
+#ifndef MLCANARY_CONTROLLER_CONTROLLER_H_
+#define MLCANARY_CONTROLLER_CONTROLLER_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/ports.h"
+#include "core/rollout_planner.h"
+
+namespace mlcanary::controller {
+
+// The ports a controller drives. All are borrowed and must outlive it.
+struct Ports {
+  core::TrafficControl& traffic;
+  core::MetricsSource& metrics;
+  core::DeploymentStore& store;
+  core::Notifier& notifier;
+  const core::Clock& clock;
+};
+
+struct StartRequest {
+  std::string id;  // chosen by the caller (randomness is injected, not drawn here)
+  std::string endpoint;
+  std::string canary_variant = "canary";
+  core::ModelSpec model;
+  int instances = 1;
+  core::Policy policy;
+  std::string actor = "user";
+};
+
+// What one check did, for callers that report progress.
+struct CheckOutcome {
+  std::string deployment_id;
+  bool ran = false;  // false when the deployment was not due, paused or not in progress
+  core::Action action = core::Action::kHold;
+  std::string reason;
+  core::Deployment deployment;  // as stored after the check
+};
+
+// Thread safety: a Controller holds no mutable state; concurrent calls on
+// different deployments are safe, and concurrent calls on the same deployment
+// are serialised by the store's optimistic versions (the loser gets Conflict
+// and writes nothing).
+class Controller {
+ public:
+  explicit Controller(Ports ports) : ports_(ports) {}
+
+  // The design document's "create deployment": validates the policy and the
+  // endpoint (exists, InService), records the deployment (PENDING), readies the
+  // canary variant, and moves it to the initial weight (IN_PROGRESS).
+  core::Result<core::Deployment> StartDeployment(const StartRequest& request);
+
+  // Runs one check of an IN_PROGRESS, unpaused deployment and acts on it.
+  core::Result<CheckOutcome> RunCheck(std::string_view deployment_id);
+
+  // One pass over every active deployment: runs the checks that are due
+  // (policy.interval since the last one) and finishes interrupted rollbacks.
+  // Errors of single deployments are reported in the outcomes, not returned.
+  core::Result<std::vector<CheckOutcome>> Tick();
+
+  // True when `policy.interval` has passed since the deployment's last check.
+  static bool CheckDue(const core::Deployment& deployment, core::Timestamp now);
+
+ private:
+  core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
+                                 const core::DeploymentEvent& check_event);
+  // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
+  core::Result<core::Deployment> FinishRollback(core::Deployment d, core::Timestamp now);
+  // Ends a deployment in FAILED with traffic back on production (best effort).
+  core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
+                                      const std::string& reason);
+  core::Status ApplyWeights(const core::Deployment& d);
+  // Re-applies the stored canary weight when the traffic control disagrees.
+  core::Status Reconcile(const core::Deployment& d);
+  core::Result<core::Deployment> Persist(const core::Deployment& d,
+                                         std::vector<core::DeploymentEvent> events);
+
+  Ports ports_;
+};
+
+}  // namespace mlcanary::controller
+
+#endif  // MLCANARY_CONTROLLER_CONTROLLER_H_

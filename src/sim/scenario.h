@@ -1,0 +1,44 @@
+// A rollout scenario (API.md "Scenario files"): a policy, a traffic rate and
+// how production and canary behave over time, piecewise by minute.
+#ifndef MLCANARY_SIM_SCENARIO_H_
+#define MLCANARY_SIM_SCENARIO_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/policy.h"
+
+namespace mlcanary::sim {
+
+// How a variant behaves from `from_minute` on (until the next phase).
+struct Phase {
+  double from_minute = 0;
+  double p99_ms = 0;
+  double error_rate = 0;
+  std::optional<double> p50_ms;  // defaults: p99 / 2
+  std::optional<double> p90_ms;  // defaults: p99 * 0.8
+};
+
+struct Scenario {
+  std::string source;  // file name, for messages
+  core::Policy policy;
+  double traffic_per_minute = 0;
+  std::vector<Phase> production;  // sorted by from_minute, first at 0
+  std::vector<Phase> canary;
+  double duration_minutes = 0;
+};
+
+// The phase in force at `minute`: the last one whose from_minute <= minute.
+const Phase& PhaseAt(const std::vector<Phase>& phases, double minute);
+
+// Parses and validates a scenario; errors name the file and the key path
+// ("bad.yaml: canary[1].error_rate (line 7): must be in [0, 1]").
+core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::string& source);
+core::Result<Scenario> LoadScenarioFile(const std::string& path);
+
+}  // namespace mlcanary::sim
+
+#endif  // MLCANARY_SIM_SCENARIO_H_

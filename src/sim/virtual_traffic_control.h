@@ -1,0 +1,37 @@
+// VirtualTrafficControl: a TrafficControl that keeps endpoints and weights in
+// memory and serves no requests; the simulator's data plane.
+#ifndef MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_
+#define MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/ports.h"
+
+namespace mlcanary::sim {
+
+// Thread-safe. Enforces the same rules as a real data plane: unknown endpoint
+// or variant -> NotFound; weights must be in [0, 1] and sum to 1.
+class VirtualTrafficControl final : public core::TrafficControl {
+ public:
+  void AddEndpoint(core::Endpoint endpoint);
+
+  core::Result<core::Endpoint> DescribeEndpoint(std::string_view endpoint) override;
+  core::Status CreateVariant(std::string_view endpoint, const core::Variant& variant) override;
+  core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
+  core::Status SetWeights(std::string_view endpoint,
+                          const std::vector<core::VariantWeight>& weights) override;
+
+  // Number of SetWeights calls that changed something (for tests and reports).
+  int weight_changes() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, core::Endpoint, std::less<>> endpoints_;  // GUARDED_BY(mu_)
+  int weight_changes_ = 0;                                        // GUARDED_BY(mu_)
+};
+
+}  // namespace mlcanary::sim
+
+#endif  // MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_

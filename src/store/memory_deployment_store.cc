@@ -1,0 +1,101 @@
+// In-memory deployment records.
+#include "store/memory_deployment_store.h"
+
+#include <algorithm>
+
+namespace mlcanary::store {
+
+using core::Deployment;
+using core::DeploymentEvent;
+
+void MemoryDeploymentStore::AppendEvents(Entry& entry, const std::vector<DeploymentEvent>& events) {
+  for (DeploymentEvent e : events) {
+    e.seq = static_cast<std::int64_t>(entry.events.size()) + 1;
+    e.deployment_id = entry.deployment.id;
+    entry.events.push_back(std::move(e));
+  }
+}
+
+core::Result<Deployment> MemoryDeploymentStore::Create(const Deployment& deployment,
+                                                       const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
+  std::lock_guard lock(mu_);
+  if (entries_.contains(deployment.id)) {
+    return core::ConflictError("deployment '" + deployment.id + "' already exists");
+  }
+  for (const auto& [id, entry] : entries_) {
+    if (entry.deployment.endpoint == deployment.endpoint &&
+        core::IsActive(entry.deployment.state)) {
+      return core::ConflictError("deployment '" + id + "' is already active on endpoint '" +
+                                 deployment.endpoint + "'");
+    }
+  }
+  Entry entry;
+  entry.deployment = deployment;
+  entry.deployment.version = 1;
+  entry.order = next_order_++;
+  AppendEvents(entry, events);
+  auto [it, inserted] = entries_.emplace(deployment.id, std::move(entry));
+  return it->second.deployment;
+}
+
+core::Result<Deployment> MemoryDeploymentStore::Get(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return core::NotFoundError("deployment '" + std::string(id) + "' not found");
+  return it->second.deployment;
+}
+
+core::Result<std::vector<Deployment>> MemoryDeploymentStore::List(
+    const core::DeploymentFilter& filter) {
+  std::lock_guard lock(mu_);
+  std::vector<const Entry*> matches;
+  for (const auto& [id, entry] : entries_) {
+    const Deployment& d = entry.deployment;
+    if (filter.endpoint && d.endpoint != *filter.endpoint) continue;
+    if (filter.state && d.state != *filter.state) continue;
+    if (filter.active_only && !core::IsActive(d.state)) continue;
+    matches.push_back(&entry);
+  }
+  std::sort(matches.begin(), matches.end(),
+            [](const Entry* a, const Entry* b) { return a->order > b->order; });
+  std::vector<Deployment> out;
+  out.reserve(matches.size());
+  for (const Entry* e : matches) out.push_back(e->deployment);
+  return out;
+}
+
+core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deployment,
+                                                       const std::vector<DeploymentEvent>& events) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(deployment.id);
+  if (it == entries_.end()) {
+    return core::NotFoundError("deployment '" + deployment.id + "' not found");
+  }
+  Entry& entry = it->second;
+  if (entry.deployment.version != deployment.version) {
+    return core::ConflictError("deployment '" + deployment.id + "' was changed concurrently (version " +
+                               std::to_string(deployment.version) + ", stored " +
+                               std::to_string(entry.deployment.version) + ")");
+  }
+  entry.deployment = deployment;
+  entry.deployment.version = deployment.version + 1;
+  AppendEvents(entry, events);
+  return entry.deployment;
+}
+
+core::Result<std::vector<DeploymentEvent>> MemoryDeploymentStore::ListEvents(
+    std::string_view deployment_id, std::int64_t after_seq) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(deployment_id);
+  if (it == entries_.end()) {
+    return core::NotFoundError("deployment '" + std::string(deployment_id) + "' not found");
+  }
+  std::vector<DeploymentEvent> out;
+  for (const auto& e : it->second.events) {
+    if (e.seq > after_seq) out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace mlcanary::store

@@ -1,0 +1,48 @@
+#include "util/json_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace mlcanary::util {
+namespace {
+
+TEST(JsonWriterTest, WritesShortestRoundTripNumbers) {
+  JsonWriter w;
+  w.BeginArray().Number(0.1).Number(10.0).Number(0.30000000000000004).Number(-2.5).EndArray();
+  EXPECT_EQ(w.str(), "[0.1,10,0.30000000000000004,-2.5]");
+}
+
+TEST(JsonWriterTest, NonFiniteNumbersBecomeNull) {
+  JsonWriter w;
+  w.BeginArray()
+      .Number(std::numeric_limits<double>::quiet_NaN())
+      .Number(std::numeric_limits<double>::infinity())
+      .EndArray();
+  EXPECT_EQ(w.str(), "[null,null]");
+}
+
+TEST(JsonWriterTest, EscapesControlCharactersAndQuotes) {
+  JsonWriter w;
+  w.BeginObject().Key("k\"").String("a\nb\x01\\").EndObject();
+  EXPECT_EQ(w.str(), "{\"k\\\"\":\"a\\nb\\u0001\\\\\"}");
+}
+
+TEST(JsonWriterTest, NestsObjectsAndArraysWithCommas) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("a").Int(1)
+      .Key("b").BeginArray().Bool(true).Null().EndArray()
+      .Key("c").BeginObject().EndObject()
+      .EndObject();
+  EXPECT_EQ(w.str(), "{\"a\":1,\"b\":[true,null],\"c\":{}}");
+}
+
+TEST(JsonWriterTest, PrettyPrintsWithIndent) {
+  JsonWriter w(2);
+  w.BeginObject().Key("a").BeginArray().Int(1).EndArray().EndObject();
+  EXPECT_EQ(w.str(), "{\n  \"a\": [\n    1\n  ]\n}");
+}
+
+}  // namespace
+}  // namespace mlcanary::util
