@@ -1,0 +1,30 @@
+// Chooses the backend for a ModelSpec's kind.
+#include "models/backend_factory.h"
+
+#include "models/http_backend.h"
+#include "models/xgboost_backend.h"
+
+namespace mlcanary::models {
+
+ModelBackendFactory MakeModelBackendFactory(BackendFactoryOptions options) {
+  return [options](const core::ModelSpec& spec) -> core::Result<std::unique_ptr<ModelBackend>> {
+    switch (spec.kind) {
+      case core::ModelKind::kXgboost: {
+        if (spec.path.empty()) return core::ValidationError("xgboost model needs a path");
+        auto backend = XgboostBackend::Load(spec.path, {.nthread = options.xgboost_nthread});
+        if (!backend) return std::unexpected(backend.error());
+        return std::unique_ptr<ModelBackend>(std::move(*backend));
+      }
+      case core::ModelKind::kHttp: {
+        if (spec.url.empty()) return core::ValidationError("http model needs a url");
+        auto backend = HttpBackend::Create(
+            {.url = spec.url, .timeout = spec.timeout, .io_threads = options.http_io_threads});
+        if (!backend) return std::unexpected(backend.error());
+        return std::unique_ptr<ModelBackend>(std::move(*backend));
+      }
+    }
+    return core::ValidationError("unknown model kind");
+  };
+}
+
+}  // namespace mlcanary::models

@@ -1,0 +1,165 @@
+#include "models/http_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "models/testing/fake_model_server.h"
+
+namespace mlcanary::models {
+namespace {
+
+using testing::FakeModelServer;
+
+core::Result<Predictions> PredictNow(ModelBackend& backend, const std::vector<float>& values,
+                                     std::size_t rows, std::size_t cols) {
+  std::promise<core::Result<Predictions>> promise;
+  auto future = promise.get_future();
+  backend.PredictAsync({values, rows, cols},
+                       [&](core::Result<Predictions> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+// A port nothing listens on: bound, then closed.
+std::uint16_t DeadPort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+TEST(HttpBackendTest, SendsCsvRowsAndReadsCsvPredictions) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  EXPECT_TRUE((*backend)->ready());
+  EXPECT_EQ((*backend)->num_features(), std::nullopt);
+  auto out = PredictNow(**backend, {0.1f, 2.0f, 3.5f, -1.0f}, 2, 2);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, (std::vector<float>{0.5f, 0.5f}));
+  EXPECT_EQ(server.last_body(), "0.1,2\n3.5,-1\n");
+}
+
+TEST(HttpBackendTest, ReusesKeepAliveConnections) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(PredictNow(**backend, {1.0f}, 1, 1));
+  EXPECT_EQ(server.invocations(), 20);
+  EXPECT_EQ(server.connections(), 1);  // the ping's connection, reused throughout
+}
+
+TEST(HttpBackendTest, RetriesOnceWhenThePooledConnectionWasClosed) {
+  FakeModelServer server;
+  server.set_close_after_answer(true);
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  for (int i = 0; i < 5; ++i) {
+    auto out = PredictNow(**backend, {1.0f}, 1, 1);
+    ASSERT_TRUE(out) << out.error().ToString();
+  }
+}
+
+TEST(HttpBackendTest, DeadUpstreamIsUnavailable) {
+  auto created = HttpBackend::Create({.url = "http://127.0.0.1:" + std::to_string(DeadPort())});
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), core::ErrorCode::kUnavailable);
+
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  server.Stop();
+  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kUnavailable) << out.error().ToString();
+  EXPECT_FALSE((*backend)->ready());
+}
+
+TEST(HttpBackendTest, SlowUpstreamTimesOut) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url(), .timeout = core::Duration(50)});
+  ASSERT_TRUE(backend);
+  server.set_delay(std::chrono::milliseconds(400));
+  const auto start = std::chrono::steady_clock::now();
+  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kTimeout) << out.error().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(350));
+  // The next request works once the upstream is fast again.
+  server.set_delay(std::chrono::milliseconds(0));
+  EXPECT_TRUE(PredictNow(**backend, {1.0f}, 1, 1));
+}
+
+TEST(HttpBackendTest, Upstream5xxIsAModelError) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  server.set_status(500);
+  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kModelError);
+  server.set_status(400);
+  out = PredictNow(**backend, {1.0f}, 1, 1);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kValidation);
+}
+
+TEST(HttpBackendTest, FailedPingRefusesTheBackend) {
+  FakeModelServer server;
+  server.set_ping_status(503);
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_FALSE(backend);
+  EXPECT_EQ(backend.error().code(), core::ErrorCode::kUnavailable);
+}
+
+TEST(HttpBackendTest, ManyConcurrentRequestsAllComplete) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url(), .io_threads = 2});
+  ASSERT_TRUE(backend);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) ok += PredictNow(**backend, {1.0f, 2.0f}, 1, 2) ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
+}
+
+TEST(ParseUpstreamPredictionsTest, ReadsTheCommonAnswerShapes) {
+  EXPECT_EQ(ParseUpstreamPredictions(R"({"predictions": [0.25, 1]})", 2)->values,
+            (std::vector<float>{0.25f, 1.0f}));
+  EXPECT_EQ(ParseUpstreamPredictions("[0.5]", 1)->values, (std::vector<float>{0.5f}));
+  EXPECT_EQ(ParseUpstreamPredictions(R"({"predictions": [{"score": 0.75}]})", 1)->values,
+            (std::vector<float>{0.75f}));
+  auto multi = ParseUpstreamPredictions(R"({"predictions": [[0.1, 0.9], [0.8, 0.2]]})", 2);
+  ASSERT_TRUE(multi);
+  EXPECT_EQ(multi->per_row, 2u);
+  EXPECT_EQ(ParseUpstreamPredictions("0.1\n0.2\n", 2)->values, (std::vector<float>{0.1f, 0.2f}));
+  EXPECT_EQ(ParseUpstreamPredictions("0.1,0.2", 2)->values, (std::vector<float>{0.1f, 0.2f}));
+}
+
+TEST(ParseUpstreamPredictionsTest, RefusesWrongCountsAndGarbage) {
+  EXPECT_FALSE(ParseUpstreamPredictions("[0.5]", 2));
+  EXPECT_FALSE(ParseUpstreamPredictions("hello", 1));
+  EXPECT_FALSE(ParseUpstreamPredictions(R"({"nope": 1})", 1));
+  EXPECT_FALSE(ParseUpstreamPredictions(R"({"predictions": ["a"]})", 1));
+  EXPECT_EQ(ParseUpstreamPredictions("hello", 1).error().code(), core::ErrorCode::kModelError);
+}
+
+TEST(ParseHttpUrlTest, SplitsHostPortAndPrefix) {
+  auto url = ParseHttpUrl("http://localhost:9001/models/a/");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->host, "localhost");
+  EXPECT_EQ(url->port, "9001");
+  EXPECT_EQ(url->prefix, "/models/a");
+  EXPECT_EQ(ParseHttpUrl("http://h")->port, "80");
+  EXPECT_FALSE(ParseHttpUrl("https://h"));
+  EXPECT_FALSE(ParseHttpUrl("http://h:99999"));
+}
+
+}  // namespace
+}  // namespace mlcanary::models

@@ -1,0 +1,28 @@
+// Trains small XGBoost models on synthetic data with a known signal, for tests
+// and the example models (examples/models/).
+#ifndef MLCANARY_MODELS_TESTING_XGBOOST_TRAINER_H_
+#define MLCANARY_MODELS_TESTING_XGBOOST_TRAINER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.h"
+
+namespace mlcanary::models::testing {
+
+struct TrainOptions {
+  int rows = 400;
+  int features = 8;
+  int trees = 10;
+  int max_depth = 3;
+  std::uint64_t seed = 1;
+};
+
+// Labels are 1 when 2*x0 - x1 + 0.5*x2 + noise > 0.75 (x uniform in [0,1)), so
+// a model's predictions rise with x0. Saves a binary:logistic model to `path`
+// (.json or .ubj, by extension).
+core::Status TrainSyntheticModel(const std::string& path, const TrainOptions& options);
+
+}  // namespace mlcanary::models::testing
+
+#endif  // MLCANARY_MODELS_TESTING_XGBOOST_TRAINER_H_

@@ -1,0 +1,123 @@
+#include "models/xgboost_backend.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "models/backend_factory.h"
+#include "models/testing/xgboost_trainer.h"
+
+namespace mlcanary::models {
+namespace {
+
+class XgboostBackendTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                     ("xgb_backend_test_" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*dir_);
+    ASSERT_TRUE(testing::TrainSyntheticModel(Path("m.json"), {.trees = 10}));
+    ASSERT_TRUE(testing::TrainSyntheticModel(Path("m.ubj"), {.trees = 10}));
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string Path(const std::string& name) { return (*dir_ / name).string(); }
+  static std::filesystem::path* dir_;
+};
+std::filesystem::path* XgboostBackendTest::dir_ = nullptr;
+
+TEST_F(XgboostBackendTest, LoadsJsonAndUbjAndKnowsFeatureCount) {
+  for (const char* file : {"m.json", "m.ubj"}) {
+    auto backend = XgboostBackend::Load(Path(file));
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    EXPECT_EQ((*backend)->num_features(), 8u);
+    EXPECT_EQ((*backend)->name(), "m");
+    EXPECT_TRUE((*backend)->ready());
+  }
+}
+
+TEST_F(XgboostBackendTest, PredictionsFollowTheTrainedSignal) {
+  auto backend = XgboostBackend::Load(Path("m.json"));
+  ASSERT_TRUE(backend);
+  // Row 0: x0 high (label 1 region); row 1: x0 low (label 0 region).
+  std::vector<float> rows = {0.95f, 0.1f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
+                             0.05f, 0.9f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  auto out = (*backend)->Predict({rows, 2, 8});
+  ASSERT_TRUE(out) << out.error().ToString();
+  ASSERT_EQ(out->values.size(), 2u);
+  EXPECT_EQ(out->per_row, 1u);
+  EXPECT_GT(out->values[0], 0.7f);
+  EXPECT_LT(out->values[1], 0.3f);
+}
+
+TEST_F(XgboostBackendTest, JsonAndUbjOfTheSameTrainingPredictTheSame) {
+  auto a = XgboostBackend::Load(Path("m.json"));
+  auto b = XgboostBackend::Load(Path("m.ubj"));
+  ASSERT_TRUE(a && b);
+  std::vector<float> row(8, 0.3f);
+  EXPECT_EQ((*a)->Predict({row, 1, 8})->values, (*b)->Predict({row, 1, 8})->values);
+}
+
+TEST_F(XgboostBackendTest, WrongFeatureCountIsAValidationError) {
+  auto backend = XgboostBackend::Load(Path("m.json"));
+  ASSERT_TRUE(backend);
+  std::vector<float> row(7, 0.5f);
+  auto out = (*backend)->Predict({row, 1, 7});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(out.error().message().find("expects 8 features, got 7"), std::string::npos);
+}
+
+TEST_F(XgboostBackendTest, MissingOrCorruptFileIsAValidationError) {
+  auto missing = XgboostBackend::Load(Path("nope.json"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), core::ErrorCode::kValidation);
+  { std::ofstream(Path("bad.json")) << "{not a model"; }
+  auto corrupt = XgboostBackend::Load(Path("bad.json"));
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.error().code(), core::ErrorCode::kValidation);
+}
+
+TEST_F(XgboostBackendTest, SharedBoosterGivesTheSameAnswersFromManyThreads) {
+  auto backend = XgboostBackend::Load(Path("m.json"));
+  ASSERT_TRUE(backend);
+  std::vector<float> high = {0.95f, 0.1f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  std::vector<float> low = {0.05f, 0.9f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  const float want_high = (*backend)->Predict({high, 1, 8})->values[0];
+  const float want_low = (*backend)->Predict({low, 1, 8})->values[0];
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const bool h = (i + t) % 2 == 0;
+        auto out = (*backend)->Predict({h ? high : low, 1, 8});
+        if (!out || out->values[0] != (h ? want_high : want_low)) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_F(XgboostBackendTest, FactoryBuildsXgboostBackendsAndRefusesEmptyPaths) {
+  auto factory = MakeModelBackendFactory();
+  core::ModelSpec spec;
+  spec.kind = core::ModelKind::kXgboost;
+  spec.path = Path("m.ubj");
+  auto backend = factory(spec);
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  EXPECT_EQ((*backend)->num_features(), 8u);
+  spec.path.clear();
+  EXPECT_FALSE(factory(spec));
+}
+
+}  // namespace
+}  // namespace mlcanary::models
