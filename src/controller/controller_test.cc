@@ -1,1 +1,326 @@
+#include "controller/controller.h"
+
 #include <gtest/gtest.h>
+
+#include <deque>
+
+#include "sim/virtual_traffic_control.h"
+#include "store/memory_deployment_store.h"
+
+namespace mlcanary::controller {
+namespace {
+
+using core::Action;
+using core::Deployment;
+using core::DeploymentState;
+using core::ErrorCode;
+using core::WindowMetrics;
+using std::chrono::minutes;
+
+// Wraps a real TrafficControl and fails the calls it is told to fail.
+class FaultyTrafficControl final : public core::TrafficControl {
+ public:
+  explicit FaultyTrafficControl(core::TrafficControl& inner) : inner_(inner) {}
+  std::deque<core::Error> set_weights_errors;  // consumed one per SetWeights call
+  std::optional<core::Error> create_error;
+  int set_weights_calls = 0;
+
+  core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
+    return inner_.DescribeEndpoint(e);
+  }
+  core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
+    if (create_error) return std::unexpected(*create_error);
+    return inner_.CreateVariant(e, v);
+  }
+  core::Status RemoveVariant(std::string_view e, std::string_view v) override {
+    return inner_.RemoveVariant(e, v);
+  }
+  core::Status SetWeights(std::string_view e, const std::vector<core::VariantWeight>& w) override {
+    ++set_weights_calls;
+    if (!set_weights_errors.empty()) {
+      core::Error err = set_weights_errors.front();
+      set_weights_errors.pop_front();
+      return std::unexpected(err);
+    }
+    return inner_.SetWeights(e, w);
+  }
+
+ private:
+  core::TrafficControl& inner_;
+};
+
+// Metrics the test sets; errors queued are returned first.
+class ScriptedMetrics final : public core::MetricsSource {
+ public:
+  WindowMetrics canary{.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 45};
+  WindowMetrics production{.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
+  std::deque<core::Error> errors;
+
+  core::Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view, core::Timestamp,
+                                                              core::Timestamp) override {
+    if (!errors.empty()) {
+      core::Error err = errors.front();
+      errors.pop_front();
+      return std::unexpected(err);
+    }
+    return std::map<std::string, WindowMetrics>{{"production", production}, {"canary", canary}};
+  }
+};
+
+class RecordingNotifier final : public core::Notifier {
+ public:
+  std::vector<core::DeploymentEvent> events;
+  void Notify(const Deployment&, const core::DeploymentEvent& e) override { events.push_back(e); }
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  ControllerTest() : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
+    core::Endpoint recs;
+    recs.name = "recs";
+    recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
+    virtual_traffic_.AddEndpoint(recs);
+    policy_.bake = minutes(2);
+  }
+
+  Ports ports() {
+    return {.traffic = traffic_, .metrics = metrics_, .store = store_, .notifier = notifier_,
+            .clock = clock_};
+  }
+
+  StartRequest Request(std::string id = "d1") {
+    return {.id = std::move(id), .endpoint = "recs", .canary_variant = "canary", .model = {},
+            .instances = 1, .policy = policy_, .actor = "test"};
+  }
+
+  double TrafficCanaryWeight() {
+    auto e = virtual_traffic_.DescribeEndpoint("recs");
+    const core::Variant* v = e->FindVariant("canary");
+    return v ? v->weight : -1;
+  }
+
+  // Advances one interval and ticks.
+  void Step(Controller& c) {
+    clock_.Advance(policy_.interval);
+    ASSERT_TRUE(c.Tick());
+  }
+
+  core::ManualClock clock_;
+  sim::VirtualTrafficControl virtual_traffic_;
+  FaultyTrafficControl traffic_{virtual_traffic_};
+  ScriptedMetrics metrics_;
+  store::MemoryDeploymentStore store_;
+  RecordingNotifier notifier_;
+  core::Policy policy_;
+};
+
+TEST_F(ControllerTest, StartMovesCanaryToInitialWeight) {
+  Controller c(ports());
+  auto d = c.StartDeployment(Request());
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->state, DeploymentState::kInProgress);
+  EXPECT_DOUBLE_EQ(d->canary_weight, 0.1);
+  EXPECT_EQ(d->production_variant, "production");
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  ASSERT_EQ(notifier_.events.size(), 2u);
+  EXPECT_EQ(notifier_.events[1].to_state, DeploymentState::kInProgress);
+}
+
+TEST_F(ControllerTest, StartOnUnknownEndpointIsNotFoundAndStoresNothing) {
+  Controller c(ports());
+  StartRequest r = Request();
+  r.endpoint = "nope";
+  auto d = c.StartDeployment(r);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store_.List({})->empty());
+}
+
+TEST_F(ControllerTest, StartWithInvalidPolicyIsRefused) {
+  Controller c(ports());
+  StartRequest r = Request();
+  r.policy.initial_weight = 2;
+  auto d = c.StartDeployment(r);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), ErrorCode::kValidation);
+  EXPECT_NE(d.error().message().find("initial_weight"), std::string::npos);
+}
+
+TEST_F(ControllerTest, SecondDeploymentOnEndpointConflicts) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request("d1")));
+  StartRequest r = Request("d2");
+  r.canary_variant = "canary2";
+  auto second = c.StartDeployment(r);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
+}
+
+TEST_F(ControllerTest, CanaryThatCannotLoadFailsWithTrafficOnProduction) {
+  traffic_.create_error = core::Error(ErrorCode::kModelError, "model file is corrupt");
+  Controller c(ports());
+  auto d = c.StartDeployment(Request());
+  ASSERT_FALSE(d);
+  auto stored = store_.Get("d1");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(stored->canary_weight, 0);
+  EXPECT_EQ(TrafficCanaryWeight(), -1);  // never added
+}
+
+TEST_F(ControllerTest, HealthyChecksShiftAfterBakeAndTrafficFollowsStore) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
+  Step(c);  // 2 minutes healthy = bake
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.2);
+  auto events = store_.ListEvents("d1", 0);
+  // created, started, check, check, weight change
+  ASSERT_EQ(events->size(), 5u);
+  EXPECT_EQ((*events)[4].kind, core::EventKind::kWeightChange);
+  ASSERT_TRUE((*events)[3].check.has_value());
+  EXPECT_EQ((*events)[3].check->verdict, core::Verdict::kHealthy);
+}
+
+TEST_F(ControllerTest, ChecksAreNotNotifiedButStepsAre) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  Step(c);
+  ASSERT_EQ(notifier_.events.size(), 3u);
+  EXPECT_EQ(notifier_.events[2].kind, core::EventKind::kWeightChange);
+}
+
+TEST_F(ControllerTest, CheckIsNotRunBeforeTheIntervalHasPassed) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  clock_.Advance(std::chrono::seconds(30));
+  auto outcomes = c.Tick();
+  ASSERT_TRUE(outcomes);
+  EXPECT_TRUE(outcomes->empty());
+  EXPECT_EQ(store_.Get("d1")->progress.checks, 0);
+}
+
+TEST_F(ControllerTest, RetryableWeightFailureIsReconciledOnNextCheck) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
+  Step(c);  // shift to 0.2 is stored, but not applied
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  Step(c);  // the next check re-applies the stored weight first
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.2);
+}
+
+TEST_F(ControllerTest, NonRetryableWeightFailureFailsTheDeployment) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kValidation, "bad weights"));
+  Step(c);
+  auto d = store_.Get("d1");
+  EXPECT_EQ(d->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(d->canary_weight, 0);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+}
+
+TEST_F(ControllerTest, ErrorBreachesRollBackAndTrafficReturnsToProduction) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  metrics_.canary.errors_5xx = 50;  // 5%
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
+  Step(c);
+  auto d = store_.Get("d1");
+  EXPECT_EQ(d->state, DeploymentState::kRolledBack);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kRolledBack);
+}
+
+TEST_F(ControllerTest, InterruptedRollbackIsFinishedByTheNextTick) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  metrics_.canary.errors_5xx = 50;
+  Step(c);
+  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "endpoint busy"));
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRolledBack);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+}
+
+TEST_F(ControllerTest, RetryableMetricsErrorsHoldThenFail) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  for (int i = 0; i < core::kMaxFailedChecks; ++i) {
+    metrics_.errors.push_back(core::Error(ErrorCode::kTimeout, "metrics timed out"));
+  }
+  for (int i = 1; i < core::kMaxFailedChecks; ++i) {
+    Step(c);
+    EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress) << "check " << i;
+  }
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+}
+
+TEST_F(ControllerTest, NonRetryableMetricsErrorFailsAtOnce) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  metrics_.errors.push_back(core::Error(ErrorCode::kNotFound, "no such metric"));
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+}
+
+TEST_F(ControllerTest, PausedDeploymentIsNotChecked) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  auto d = store_.Get("d1");
+  d->paused = true;
+  ASSERT_TRUE(store_.Update(*d, {}));
+  Step(c);
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->progress.checks, 0);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
+}
+
+TEST_F(ControllerTest, ANewControllerResumesWhereTheLastStopped) {
+  {
+    Controller first(ports());
+    ASSERT_TRUE(first.StartDeployment(Request()));
+    Step(first);
+  }
+  Controller second(ports());
+  Step(second);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
+  auto events = store_.ListEvents("d1", 0);
+  for (std::size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].seq, static_cast<int>(i) + 1);
+}
+
+TEST_F(ControllerTest, StaleWriteIsRefusedAndWritesNoEvent) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  auto before = store_.Get("d1");
+  // Someone else (a user pausing) writes between the controller's read and write.
+  auto concurrent = *before;
+  concurrent.paused = false;
+  ASSERT_TRUE(store_.Update(concurrent, {}));
+  clock_.Advance(policy_.interval);
+  const auto events_before = store_.ListEvents("d1", 0)->size();
+  auto outcome = c.RunCheck("d1");  // reads the fresh version: succeeds
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(store_.ListEvents("d1", 0)->size(), events_before + 1);
+  auto stale = store_.Update(*before, {core::DeploymentEvent{}});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store_.ListEvents("d1", 0)->size(), events_before + 1);
+}
+
+}  // namespace
+}  // namespace mlcanary::controller

@@ -7,6 +7,11 @@
 namespace mlcanary::core {
 namespace {
 
+// Rates like 0.06 - 0.01 are not exact in binary; a value within kTolerance of
+// its threshold counts as reaching it, so "exactly at" always breaches.
+constexpr double kTolerance = 1e-9;
+bool Reaches(double value, double threshold) { return value >= threshold - kTolerance; }
+
 std::string Fmt(const char* format, double a, double b) {
   char buf[160];
   std::snprintf(buf, sizeof(buf), format, a, b);
@@ -61,21 +66,21 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   }
 
   std::string reason;
-  if (canary.p99_ms >= policy.max_p99_ms) {
+  if (Reaches(canary.p99_ms, policy.max_p99_ms)) {
     r.latency_breached = true;
     Append(reason, Fmt("canary p99 %.1fms >= max_p99_ms %g", canary.p99_ms, policy.max_p99_ms));
   }
-  if (r.latency_ratio && *r.latency_ratio >= policy.max_latency_ratio) {
+  if (r.latency_ratio && Reaches(*r.latency_ratio, policy.max_latency_ratio)) {
     r.latency_breached = true;
     Append(reason, Fmt("latency ratio %.2f >= max_latency_ratio %g", *r.latency_ratio,
                        policy.max_latency_ratio));
   }
-  if (r.canary_error_rate >= policy.max_error_rate) {
+  if (Reaches(r.canary_error_rate, policy.max_error_rate)) {
     r.error_breached = true;
     Append(reason, Fmt("canary error rate %.4f >= max_error_rate %g", r.canary_error_rate,
                        policy.max_error_rate));
   }
-  if (r.error_rate_diff >= policy.max_error_rate_diff) {
+  if (Reaches(r.error_rate_diff, policy.max_error_rate_diff)) {
     r.error_breached = true;
     Append(reason, Fmt("error rate diff %+.4f >= max_error_rate_diff %g", r.error_rate_diff,
                        policy.max_error_rate_diff));

@@ -252,14 +252,8 @@ TEST(HealthTest, ErrorRateDiffExactlyAtMaxIsErrorBreached) {
   EXPECT_EQ(r.verdict, Verdict::kErrorBreached) << r.reason;
 }
 
-// BUG: "canary - production >= max_error_rate_diff" is evaluated on doubles, so a
-// difference of exactly 5 points made of ordinary rates is computed as
-// 0.06 - 0.01 = 0.049999999999999996 and does not breach; the same happens for
-// 9% vs 4%, 12% vs 7%, 15% vs 10%, ... (API.md: exactly at the threshold is a breach).
-// Fix in health.cc EvaluateHealth: compare with a small tolerance, e.g.
-//   constexpr double kEps = 1e-9;
-//   if (r.error_rate_diff >= policy.max_error_rate_diff - kEps) { ... }
-// (and likewise, for consistency, for the other three ">=" comparisons).
+// Regression: 0.06 - 0.01 is 0.049999999999999996 in binary; exactly 5 points must
+// still breach (API.md: reaching the threshold is a breach).
 TEST(HealthTest, ErrorRateDiffOfExactlyFivePointsFromDecimalRatesIsErrorBreached) {
   // canary 6/100 = 6%, production 10/1000 = 1%: 5 points.
   const HealthReport r = EvaluateHealth(Window(100, 6, 45), Window(1000, 10, 40), RelativeOnly());

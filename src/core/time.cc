@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cctype>
 
 namespace mlcanary::core {
 
@@ -90,22 +91,44 @@ std::string FormatRfc3339(Timestamp t) {
 }
 
 Result<Timestamp> ParseRfc3339(std::string_view text) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
-  char tail[8] = {0};
   const std::string str(text);
-  int n = std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%1s", &y, &mo, &d, &h, &mi, &s,
-                      &ms, tail);
-  if (n != 8) {
-    ms = 0;
-    n = std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%1s", &y, &mo, &d, &h, &mi, &s, tail);
-    if (n != 7) return ValidationError("invalid RFC 3339 timestamp '" + str + "'");
+  auto fail = [&] { return ValidationError("invalid RFC 3339 timestamp '" + str + "'"); };
+  // YYYY-MM-DDTHH:MM:SS[.fraction]Z, digits only where digits belong.
+  auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+    if (pos + n > text.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!digits(0, 4, y) || text.size() < 20 || text[4] != '-' || !digits(5, 2, mo) ||
+      text[7] != '-' || !digits(8, 2, d) || (text[10] != 'T' && text[10] != 't') ||
+      !digits(11, 2, h) || text[13] != ':' || !digits(14, 2, mi) || text[16] != ':' ||
+      !digits(17, 2, s)) {
+    return fail();
   }
-  if (tail[0] != 'Z') return ValidationError("timestamp '" + str + "' must be UTC (end in Z)");
+  std::size_t pos = 19;
+  int ms = 0;
+  if (text[pos] == '.') {
+    ++pos;
+    int n = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (n < 3) ms = ms * 10 + (text[pos] - '0');
+      ++n;
+      ++pos;
+    }
+    if (n == 0) return fail();
+    for (int i = n; i < 3; ++i) ms *= 10;  // ".5" is 500 ms
+  }
+  if (pos + 1 != text.size() || (text[pos] != 'Z' && text[pos] != 'z')) {
+    return ValidationError("timestamp '" + str + "' must be UTC and end in Z");
+  }
   const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(mo),
                                         std::chrono::day(d)};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) {
-    return ValidationError("invalid RFC 3339 timestamp '" + str + "'");
-  }
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return fail();
   return Timestamp(std::chrono::sys_days(ymd)) + std::chrono::hours(h) +
          std::chrono::minutes(mi) + std::chrono::seconds(s) + std::chrono::milliseconds(ms);
 }
