@@ -5,17 +5,28 @@ namespace mlcanary::core {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kValidation: return "ValidationError";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kConflict: return "Conflict";
-    case ErrorCode::kFailedPrecondition: return "FailedPrecondition";
-    case ErrorCode::kUnauthenticated: return "Unauthenticated";
-    case ErrorCode::kPermissionDenied: return "PermissionDenied";
-    case ErrorCode::kModelError: return "ModelError";
-    case ErrorCode::kThrottled: return "Throttled";
-    case ErrorCode::kUnavailable: return "ServiceUnavailable";
-    case ErrorCode::kTimeout: return "Timeout";
-    case ErrorCode::kInternal: return "InternalError";
+    case ErrorCode::kValidation:
+      return "ValidationError";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kConflict:
+      return "Conflict";
+    case ErrorCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case ErrorCode::kUnauthenticated:
+      return "Unauthenticated";
+    case ErrorCode::kPermissionDenied:
+      return "PermissionDenied";
+    case ErrorCode::kModelError:
+      return "ModelError";
+    case ErrorCode::kThrottled:
+      return "Throttled";
+    case ErrorCode::kUnavailable:
+      return "ServiceUnavailable";
+    case ErrorCode::kTimeout:
+      return "Timeout";
+    case ErrorCode::kInternal:
+      return "InternalError";
   }
   return "InternalError";
 }

@@ -17,11 +17,11 @@ enum class ErrorCode {
   kFailedPrecondition,  // state does not allow the operation (refused transition)
   kUnauthenticated,
   kPermissionDenied,
-  kModelError,          // the model itself failed on valid input: never retried
-  kThrottled,           // throttling: retried
-  kUnavailable,         // service temporarily unavailable: retried
-  kTimeout,             // network timeout: retried
-  kInternal,            // a bug or an unexpected failure
+  kModelError,   // the model itself failed on valid input: never retried
+  kThrottled,    // throttling: retried
+  kUnavailable,  // service temporarily unavailable: retried
+  kTimeout,      // network timeout: retried
+  kInternal,     // a bug or an unexpected failure
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

@@ -27,11 +27,16 @@ void Append(std::string& reason, const std::string& part) {
 
 std::string_view VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kHealthy: return "healthy";
-    case Verdict::kInconclusive: return "inconclusive";
-    case Verdict::kLatencyBreached: return "latency_breached";
-    case Verdict::kErrorBreached: return "error_breached";
-    case Verdict::kLatencyAndErrorBreached: return "latency_and_error_breached";
+    case Verdict::kHealthy:
+      return "healthy";
+    case Verdict::kInconclusive:
+      return "inconclusive";
+    case Verdict::kLatencyBreached:
+      return "latency_breached";
+    case Verdict::kErrorBreached:
+      return "error_breached";
+    case Verdict::kLatencyAndErrorBreached:
+      return "latency_and_error_breached";
   }
   return "inconclusive";
 }
@@ -60,8 +65,7 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   if (canary.invocations < policy.min_invocations) {
     r.verdict = Verdict::kInconclusive;
     r.reason = "inconclusive: " + std::to_string(canary.invocations) +
-               " canary invocations < min_invocations " +
-               std::to_string(policy.min_invocations);
+               " canary invocations < min_invocations " + std::to_string(policy.min_invocations);
     return r;
   }
 
@@ -94,8 +98,7 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
     r.verdict = Verdict::kErrorBreached;
   } else {
     r.verdict = Verdict::kHealthy;
-    reason = Fmt("healthy: canary p99 %.1fms, error rate %.4f", canary.p99_ms,
-                 r.canary_error_rate);
+    reason = Fmt("healthy: canary p99 %.1fms, error rate %.4f", canary.p99_ms, r.canary_error_rate);
   }
   r.reason = std::move(reason);
   return r;

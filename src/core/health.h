@@ -29,9 +29,9 @@ struct WindowMetrics {
   bool has_data() const { return invocations > 0; }
   // (4XX + 5XX) / invocations; 0 without invocations.
   double error_rate() const {
-    return invocations > 0 ? static_cast<double>(errors_4xx + errors_5xx) /
-                                 static_cast<double>(invocations)
-                           : 0.0;
+    return invocations > 0
+               ? static_cast<double>(errors_4xx + errors_5xx) / static_cast<double>(invocations)
+               : 0.0;
   }
   bool operator==(const WindowMetrics&) const = default;
 };

@@ -19,7 +19,7 @@ struct Policy {
   double step = 0.10;
   std::vector<double> steps;
 
-  Duration bake = std::chrono::minutes(10);  // healthy time at a weight before the next step
+  Duration bake = std::chrono::minutes(10);     // healthy time at a weight before the next step
   Duration interval = std::chrono::minutes(1);  // one check per interval
   Duration final_bake = Duration(0);            // healthy time at 1.0 before COMPLETED
 

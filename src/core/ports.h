@@ -43,8 +43,7 @@ class MetricsSource {
  public:
   virtual ~MetricsSource() = default;
   virtual Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view endpoint,
-                                                                Timestamp start,
-                                                                Timestamp end) = 0;
+                                                                Timestamp start, Timestamp end) = 0;
 };
 
 struct DeploymentFilter {

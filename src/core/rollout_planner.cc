@@ -18,20 +18,24 @@ std::string Pct(double weight) {
   return buf;
 }
 
-std::string Count(int n, int limit) {
-  return std::to_string(n) + "/" + std::to_string(limit);
-}
+std::string Count(int n, int limit) { return std::to_string(n) + "/" + std::to_string(limit); }
 
 }  // namespace
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kHold: return "hold";
-    case Action::kShift: return "shift";
-    case Action::kComplete: return "complete";
-    case Action::kRollback: return "rollback";
-    case Action::kPause: return "pause";
-    case Action::kFail: return "fail";
+    case Action::kHold:
+      return "hold";
+    case Action::kShift:
+      return "shift";
+    case Action::kComplete:
+      return "complete";
+    case Action::kRollback:
+      return "rollback";
+    case Action::kPause:
+      return "pause";
+    case Action::kFail:
+      return "fail";
   }
   return "hold";
 }
@@ -74,8 +78,8 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
     }
     if (report.error_breached) {
       if (!counts.empty()) counts += ", ";
-      counts += "error breach " +
-                Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
+      counts +=
+          "error breach " + Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
     }
     if (latency_due || error_due) {
       const std::string why = std::string(latency_due ? "latency" : "error rate") +
@@ -112,8 +116,8 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
   if (at_full) {
     out.action = Action::kComplete;
     out.target_weight = 1.0;
-    out.reason = "healthy through the final bake of " + FormatDuration(policy.final_bake) +
-                 " at 100%";
+    out.reason =
+        "healthy through the final bake of " + FormatDuration(policy.final_bake) + " at 100%";
     return out;
   }
   const double next = NextWeight(policy, d.canary_weight);

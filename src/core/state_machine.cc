@@ -7,22 +7,29 @@ namespace mlcanary::core {
 
 std::string_view StateName(DeploymentState state) {
   switch (state) {
-    case DeploymentState::kPending: return "PENDING";
-    case DeploymentState::kInProgress: return "IN_PROGRESS";
-    case DeploymentState::kCompleted: return "COMPLETED";
-    case DeploymentState::kRollingBack: return "ROLLING_BACK";
-    case DeploymentState::kRolledBack: return "ROLLED_BACK";
-    case DeploymentState::kFailed: return "FAILED";
-    case DeploymentState::kCancelled: return "CANCELLED";
+    case DeploymentState::kPending:
+      return "PENDING";
+    case DeploymentState::kInProgress:
+      return "IN_PROGRESS";
+    case DeploymentState::kCompleted:
+      return "COMPLETED";
+    case DeploymentState::kRollingBack:
+      return "ROLLING_BACK";
+    case DeploymentState::kRolledBack:
+      return "ROLLED_BACK";
+    case DeploymentState::kFailed:
+      return "FAILED";
+    case DeploymentState::kCancelled:
+      return "CANCELLED";
   }
   return "UNKNOWN";
 }
 
 std::optional<DeploymentState> ParseState(std::string_view name) {
-  for (auto s : {DeploymentState::kPending, DeploymentState::kInProgress,
-                 DeploymentState::kCompleted, DeploymentState::kRollingBack,
-                 DeploymentState::kRolledBack, DeploymentState::kFailed,
-                 DeploymentState::kCancelled}) {
+  for (auto s :
+       {DeploymentState::kPending, DeploymentState::kInProgress, DeploymentState::kCompleted,
+        DeploymentState::kRollingBack, DeploymentState::kRolledBack, DeploymentState::kFailed,
+        DeploymentState::kCancelled}) {
     if (StateName(s) == name) return s;
   }
   return std::nullopt;

@@ -1,10 +1,10 @@
 // Duration and timestamp text forms.
 #include "core/time.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cctype>
 
 namespace mlcanary::core {
 
@@ -78,13 +78,12 @@ std::string FormatRfc3339(Timestamp t) {
     std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
                   static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                   static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                  static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()), ms);
+                  static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                  ms);
   } else {
-    std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                  static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                  static_cast<int>(hms.minutes().count()),
+    std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                   static_cast<int>(hms.seconds().count()));
   }
   return buf;
@@ -129,8 +128,8 @@ Result<Timestamp> ParseRfc3339(std::string_view text) {
   const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(mo),
                                         std::chrono::day(d)};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return fail();
-  return Timestamp(std::chrono::sys_days(ymd)) + std::chrono::hours(h) +
-         std::chrono::minutes(mi) + std::chrono::seconds(s) + std::chrono::milliseconds(ms);
+  return Timestamp(std::chrono::sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+         std::chrono::seconds(s) + std::chrono::milliseconds(ms);
 }
 
 }  // namespace mlcanary::core

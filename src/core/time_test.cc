@@ -252,6 +252,7 @@ TEST(Rfc3339Test, NegativeTimeFieldsAreRefused) {
 }
 
 // Regression: fractional seconds are a decimal fraction (".5" is 500 ms).
+TEST(Rfc3339Test, FractionalSecondsAreADecimalFraction) {
   const auto half = ParseRfc3339("2026-11-28T17:39:58.5Z");
   ASSERT_TRUE(half.has_value()) << half.error().ToString();
   EXPECT_EQ(FormatRfc3339(*half), "2026-11-28T17:39:58.500Z");

@@ -15,9 +15,12 @@ std::optional<ModelKind> ParseModelKind(std::string_view name) {
 
 std::string_view EndpointStatusName(EndpointStatus status) {
   switch (status) {
-    case EndpointStatus::kInService: return "InService";
-    case EndpointStatus::kUpdating: return "Updating";
-    case EndpointStatus::kFailed: return "Failed";
+    case EndpointStatus::kInService:
+      return "InService";
+    case EndpointStatus::kUpdating:
+      return "Updating";
+    case EndpointStatus::kFailed:
+      return "Failed";
   }
   return "Failed";
 }
@@ -31,12 +34,18 @@ const Variant* Endpoint::FindVariant(std::string_view variant) const {
 
 std::string_view EventKindName(EventKind kind) {
   switch (kind) {
-    case EventKind::kCheck: return "check";
-    case EventKind::kTransition: return "transition";
-    case EventKind::kWeightChange: return "weight_change";
-    case EventKind::kPaused: return "paused";
-    case EventKind::kResumed: return "resumed";
-    case EventKind::kError: return "error";
+    case EventKind::kCheck:
+      return "check";
+    case EventKind::kTransition:
+      return "transition";
+    case EventKind::kWeightChange:
+      return "weight_change";
+    case EventKind::kPaused:
+      return "paused";
+    case EventKind::kResumed:
+      return "resumed";
+    case EventKind::kError:
+      return "error";
   }
   return "error";
 }

@@ -23,9 +23,9 @@ std::optional<ModelKind> ParseModelKind(std::string_view name);
 // Where a variant's model comes from.
 struct ModelSpec {
   ModelKind kind = ModelKind::kXgboost;
-  std::string path;                        // kXgboost: model file (.json or .ubj)
-  std::string url;                         // kHttp: base URL of a SageMaker-contract server
-  Duration timeout = Duration(200);        // kHttp: per-request timeout
+  std::string path;                  // kXgboost: model file (.json or .ubj)
+  std::string url;                   // kHttp: base URL of a SageMaker-contract server
+  Duration timeout = Duration(200);  // kHttp: per-request timeout
   bool operator==(const ModelSpec&) const = default;
 };
 
@@ -53,13 +53,13 @@ struct Endpoint {
 // The planner's memory between checks. Lives in the deployment record so that
 // the controller itself keeps no state and a restart resumes where it stopped.
 struct RolloutProgress {
-  Timestamp weight_since{};   // when the current canary weight was set
-  Timestamp healthy_since{};  // start of the run of healthy checks at this weight
+  Timestamp weight_since{};                // when the current canary weight was set
+  Timestamp healthy_since{};               // start of the run of healthy checks at this weight
   std::optional<Timestamp> last_check_at;  // end of the last check's window
-  int latency_breaches = 0;   // consecutive latency-breached checks
-  int error_breaches = 0;     // consecutive error-breached checks
-  int failed_checks = 0;      // consecutive checks that could not read metrics
-  std::int64_t checks = 0;    // checks run so far
+  int latency_breaches = 0;                // consecutive latency-breached checks
+  int error_breaches = 0;                  // consecutive error-breached checks
+  int failed_checks = 0;                   // consecutive checks that could not read metrics
+  std::int64_t checks = 0;                 // checks run so far
   bool operator==(const RolloutProgress&) const = default;
 };
 
@@ -88,7 +88,7 @@ enum class EventKind {
   kWeightChange,  // a traffic shift without a state change
   kPaused,        // paused by a user, or by a breach with auto_rollback off
   kResumed,
-  kError,         // a port failed during a check (retried or fatal)
+  kError,  // a port failed during a check (retried or fatal)
 };
 std::string_view EventKindName(EventKind kind);  // "check", "transition", ...
 std::optional<EventKind> ParseEventKind(std::string_view name);
