@@ -1,0 +1,141 @@
+// The storage behind VariantMetrics: per-thread shards written without locks,
+// and a ring of per-interval slots that shards fold into once per interval.
+#ifndef MLCANARY_METRICS_INTERNAL_VARIANT_STATE_H_
+#define MLCANARY_METRICS_INTERNAL_VARIANT_STATE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "metrics/internal/utilization_ring.h"
+#include "metrics/latency_histogram.h"
+#include "metrics/variant_metrics.h"
+
+namespace mlcanary::metrics::internal {
+
+using Counter = std::atomic<std::uint64_t>;
+
+// Increment for a counter with a single writer: a relaxed load and store (no
+// lock prefix), which readers on other threads still see whole.
+inline void Bump(Counter& c, std::uint64_t delta = 1) {
+  c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+inline std::uint64_t Load(const Counter& c) { return c.load(std::memory_order_relaxed); }
+
+// How many threads get a shard of their own; more threads than that share
+// one overflow shard behind a mutex.
+inline constexpr int kMaxThreadSlots = 256;
+inline constexpr std::int64_t kNoInterval = INT64_MIN;
+
+// What one interval holds for the controller's windows.
+struct WindowCounters {
+  Counter invocations{0};
+  Counter errors_4xx{0};
+  Counter errors_5xx{0};
+  Counter invalid{0};
+  Counter overhead_sum_ns{0};
+  Counter overhead_count{0};
+  Counter max_model_ns{0};
+};
+
+// One thread's recorder for one variant. Only its owner thread writes it
+// (the overflow shard: whoever holds VariantState::overflow_mu).
+struct alignas(64) Shard {
+  // The interval the window part below belongs to.
+  std::atomic<std::int64_t> interval{kNoInterval};
+  // Bit b set: block b of `hist` may have counts (saves readers a full scan).
+  Counter blocks_used{0};
+  WindowCounters window;
+  // Since the shard was made, never reset: what Prometheus scrapes.
+  Counter invocations{0};
+  Counter errors_4xx{0};
+  Counter errors_5xx{0};
+  Counter model_sum_ns{0};
+  Counter overhead_sum_ns{0};
+  std::array<Counter, kNumExportBuckets> model_buckets{};
+  std::array<Counter, kNumExportBuckets> overhead_buckets{};
+  std::array<Counter, kNumInvalidSampleKinds> invalid{};
+  // Model latency of the current interval, log-linear layout.
+  std::array<std::atomic<std::uint32_t>, layout::kNumBuckets> hist{};
+};
+
+struct Block {
+  std::array<std::atomic<std::uint32_t>, layout::kBlockSize> counts{};
+};
+
+// One interval of the ring. Written only under VariantState::fold_mu.
+struct Slot {
+  std::atomic<std::int64_t> interval{kNoInterval};
+  WindowCounters counters;
+  std::array<std::atomic<Block*>, layout::kNumBlocks> blocks{};
+};
+
+// Everything a window read sums up.
+struct WindowAccumulator {
+  std::uint64_t invocations = 0;
+  std::uint64_t errors_4xx = 0;
+  std::uint64_t errors_5xx = 0;
+  std::uint64_t invalid = 0;
+  std::uint64_t overhead_sum_ns = 0;
+  std::uint64_t overhead_count = 0;
+  std::int64_t max_model_ns = -1;
+  LatencyHistogram model;
+
+  void Clear() {
+    invocations = errors_4xx = errors_5xx = invalid = overhead_sum_ns = overhead_count = 0;
+    max_model_ns = -1;
+    model.Clear();
+  }
+};
+
+class VariantState {
+ public:
+  VariantState(const std::atomic<std::int64_t>& current_interval, int ring_slots);
+  ~VariantState();
+
+  // Folds the shard's window into the ring and moves it to `interval`.
+  // Takes fold_mu; called by the shard's writer.
+  void Rotate(Shard& shard, std::int64_t interval);
+  // Makes this thread's shard for `slot`. Takes fold_mu.
+  Shard* CreateShard(int slot);
+
+  void Accumulate(std::int64_t first, std::int64_t last, std::int64_t current,
+                  WindowAccumulator& out) const;
+
+  const std::atomic<std::int64_t>& current_interval;
+  std::array<std::atomic<Shard*>, kMaxThreadSlots> shards{};
+
+  std::mutex overflow_mu;
+  Shard* overflow_shard = nullptr;  // writes GUARDED_BY(overflow_mu)
+
+  // Serializes folds (ring writes, shard window resets) and shard creation.
+  mutable std::mutex fold_mu;
+  // Odd while a fold runs; readers retry a read that a fold overlapped.
+  std::atomic<std::uint64_t> fold_generation{0};
+
+  UtilizationRing utilization;
+  std::atomic<bool> removed{false};
+
+ private:
+  std::size_t SlotIndex(std::int64_t interval) const;
+  void FoldLocked(Shard& shard);
+  void ClearSlotLocked(Slot& slot);
+  Block* NewBlockLocked();
+  static void AddShard(const Shard& shard, WindowAccumulator& out);
+
+  const int ring_size_;
+  std::unique_ptr<Slot[]> ring_;
+  std::vector<std::unique_ptr<Shard>> owned_shards_;  // GUARDED_BY(fold_mu)
+  // Blocks are recycled, never freed before the variant: a reader holding a
+  // stale pointer reads counts of another interval (and retries), never freed
+  // memory.
+  std::vector<std::unique_ptr<Block>> owned_blocks_;  // GUARDED_BY(fold_mu)
+  std::vector<Block*> free_blocks_;                   // GUARDED_BY(fold_mu)
+};
+
+}  // namespace mlcanary::metrics::internal
+
+#endif  // MLCANARY_METRICS_INTERNAL_VARIANT_STATE_H_

@@ -1,0 +1,517 @@
+// VariantMetrics: the lock-free request path, the once-per-interval fold into
+// the ring, and the reads that merge shards and ring slots.
+#include "metrics/variant_metrics.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "metrics/internal/variant_state.h"
+
+namespace mlcanary::metrics {
+namespace {
+
+using internal::Block;
+using internal::Bump;
+using internal::Counter;
+using internal::Load;
+using internal::Shard;
+using internal::Slot;
+using internal::VariantState;
+using internal::WindowAccumulator;
+using internal::WindowCounters;
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+// ---- Export buckets: which Prometheus bucket a value falls in, exactly. ----
+
+// kBounds[kNumExportBuckets - 1] is a sentinel for +Inf.
+constexpr std::array<std::int64_t, kNumExportBuckets> kBounds = [] {
+  std::array<std::int64_t, kNumExportBuckets> b{};
+  for (std::size_t i = 0; i < kExportBucketBoundsNs.size(); ++i) b[i] = kExportBucketBoundsNs[i];
+  b[kExportBucketBoundsNs.size()] = std::numeric_limits<std::int64_t>::max();
+  return b;
+}();
+
+// For each histogram bucket: the first export bound >= its lower bound. A
+// value v in that bucket then belongs to export bucket j, or j + 1 when
+// v > kBounds[j]: no histogram bucket holds two bounds (checked below).
+constexpr std::array<std::uint8_t, layout::kNumBuckets> kExportOf = [] {
+  std::array<std::uint8_t, layout::kNumBuckets> t{};
+  for (int i = 0; i < layout::kNumBuckets; ++i) {
+    std::uint8_t j = 0;
+    while (kBounds[j] < layout::BucketLowerBound(i)) ++j;
+    t[i] = j;
+  }
+  return t;
+}();
+
+constexpr bool NoBucketHoldsTwoBounds() {
+  for (int i = 0; i < layout::kNumBuckets; ++i) {
+    const int j = kExportOf[i];
+    if (j + 1 < kNumExportBuckets && kBounds[j + 1] < layout::BucketUpperBound(i)) return false;
+  }
+  return true;
+}
+static_assert(NoBucketHoldsTwoBounds());
+
+inline int ExportBucket(int histogram_bucket, std::int64_t ns) {
+  const int j = kExportOf[histogram_bucket];
+  return j + (ns > kBounds[j] ? 1 : 0);
+}
+
+// ---- Thread slots: a small dense id per live thread, shared by all variants. ----
+
+constexpr int kNoSlot = -1;    // this thread has not asked yet
+constexpr int kOverflow = -2;  // all slots taken, or the thread is exiting
+
+constinit thread_local int t_slot = kNoSlot;
+
+class ThreadSlots {
+ public:
+  static ThreadSlots& Get() {
+    static auto* slots = new ThreadSlots;  // never destroyed: threads outlive statics
+    return *slots;
+  }
+  int Claim() {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < internal::kMaxThreadSlots; ++i) {
+      if (!used_[i]) {
+        used_[i] = true;
+        return i;
+      }
+    }
+    return kOverflow;
+  }
+  // The mutex orders the old owner's last writes before the next owner's first.
+  void Release(int slot) {
+    std::lock_guard lock(mu_);
+    used_[slot] = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::array<bool, internal::kMaxThreadSlots> used_{};
+};
+
+struct SlotReleaser {
+  int slot = kNoSlot;
+  ~SlotReleaser() {
+    if (slot >= 0) ThreadSlots::Get().Release(slot);
+    t_slot = kOverflow;
+  }
+};
+thread_local SlotReleaser t_releaser;  // touched only when a slot is claimed
+
+int ClaimThreadSlot() {
+  const int slot = ThreadSlots::Get().Claim();
+  if (slot >= 0) t_releaser.slot = slot;
+  t_slot = slot;
+  return slot;
+}
+
+// ---- Recording into a shard (its single writer). ----
+
+inline void CountInvalid(Shard& s, InvalidSample kind) {
+  Bump(s.invalid[static_cast<int>(kind)]);
+  Bump(s.window.invalid);
+}
+
+// Why a latency is refused; nothing when it is fine.
+inline std::optional<InvalidSample> CheckLatency(std::int64_t ns, bool nan) {
+  if (nan) return InvalidSample::kNanLatency;
+  if (ns < 0) return InvalidSample::kNegativeLatency;
+  if (ns > layout::kMaxValueNs) return InvalidSample::kAbsurdLatency;
+  return std::nullopt;
+}
+
+inline void RecordInto(VariantState& st, Shard& s, int status, std::int64_t model_ns,
+                       std::int64_t total_ns, bool model_nan, bool total_nan) {
+  const std::int64_t now = st.current_interval.load(kRelaxed);
+  if (s.interval.load(kRelaxed) != now) [[unlikely]] {
+    st.Rotate(s, now);
+  }
+  Bump(s.window.invocations);
+  Bump(s.invocations);
+  if (status >= 400) [[unlikely]] {
+    if (status < 500) {
+      Bump(s.window.errors_4xx);
+      Bump(s.errors_4xx);
+    } else {
+      if (status > 599) CountInvalid(s, InvalidSample::kInvalidStatus);
+      Bump(s.window.errors_5xx);
+      Bump(s.errors_5xx);
+    }
+  } else if (status < 100) [[unlikely]] {
+    CountInvalid(s, InvalidSample::kInvalidStatus);
+    Bump(s.window.errors_5xx);
+    Bump(s.errors_5xx);
+  }
+
+  const bool model_ok = model_ns >= 0 && model_ns <= layout::kMaxValueNs && !model_nan;
+  const bool total_ok = total_ns >= 0 && total_ns <= layout::kMaxValueNs && !total_nan;
+  if (!model_ok || !total_ok) [[unlikely]] {
+    if (auto why = CheckLatency(model_ns, model_nan)) CountInvalid(s, *why);
+    if (auto why = CheckLatency(total_ns, total_nan)) CountInvalid(s, *why);
+  }
+  if (model_ok) [[likely]] {
+    const int bucket = layout::BucketIndex(static_cast<std::uint64_t>(model_ns));
+    std::atomic<std::uint32_t>& cell = s.hist[bucket];
+    cell.store(cell.load(kRelaxed) + 1, kRelaxed);
+    const std::uint64_t block_bit = std::uint64_t{1} << (bucket >> layout::kSubBucketBits);
+    const std::uint64_t used = s.blocks_used.load(kRelaxed);
+    if ((used & block_bit) == 0) [[unlikely]] {
+      s.blocks_used.store(used | block_bit, kRelaxed);
+    }
+    if (static_cast<std::uint64_t>(model_ns) > s.window.max_model_ns.load(kRelaxed)) {
+      s.window.max_model_ns.store(static_cast<std::uint64_t>(model_ns), kRelaxed);
+    }
+    Bump(s.model_buckets[ExportBucket(bucket, model_ns)]);
+    Bump(s.model_sum_ns, static_cast<std::uint64_t>(model_ns));
+    if (total_ok) [[likely]] {
+      std::int64_t overhead = total_ns - model_ns;
+      if (overhead < 0) [[unlikely]] {
+        CountInvalid(s, InvalidSample::kNegativeOverhead);
+        overhead = 0;
+      }
+      Bump(s.window.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
+      Bump(s.window.overhead_count);
+      const int obucket = layout::BucketIndex(static_cast<std::uint64_t>(overhead));
+      Bump(s.overhead_buckets[ExportBucket(obucket, overhead)]);
+      Bump(s.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
+    }
+  }
+}
+
+void ZeroCounters(WindowCounters& c) {
+  for (Counter* x : {&c.invocations, &c.errors_4xx, &c.errors_5xx, &c.invalid, &c.overhead_sum_ns,
+                     &c.overhead_count, &c.max_model_ns}) {
+    x->store(0, kRelaxed);
+  }
+}
+
+void AddCounters(const WindowCounters& from, WindowAccumulator& to) {
+  to.invocations += Load(from.invocations);
+  to.errors_4xx += Load(from.errors_4xx);
+  to.errors_5xx += Load(from.errors_5xx);
+  to.invalid += Load(from.invalid);
+  to.overhead_sum_ns += Load(from.overhead_sum_ns);
+  to.overhead_count += Load(from.overhead_count);
+  const std::uint64_t max = Load(from.max_model_ns);
+  if (Load(from.invocations) > 0 && static_cast<std::int64_t>(max) > to.max_model_ns) {
+    to.max_model_ns = static_cast<std::int64_t>(max);
+  }
+}
+
+}  // namespace
+
+// ---- VariantState ----
+
+namespace internal {
+
+VariantState::VariantState(const std::atomic<std::int64_t>& current, int ring_slots)
+    : current_interval(current),
+      utilization(ring_slots),
+      ring_size_(ring_slots),
+      ring_(std::make_unique<Slot[]>(static_cast<std::size_t>(ring_slots))) {
+  owned_shards_.push_back(std::make_unique<Shard>());
+  overflow_shard = owned_shards_.back().get();
+  overflow_shard->interval.store(current.load(kRelaxed), kRelaxed);
+}
+
+VariantState::~VariantState() = default;
+
+std::size_t VariantState::SlotIndex(std::int64_t interval) const {
+  const std::int64_t n = ring_size_;
+  return static_cast<std::size_t>(((interval % n) + n) % n);
+}
+
+Shard* VariantState::CreateShard(int slot) {
+  std::lock_guard lock(fold_mu);
+  owned_shards_.push_back(std::make_unique<Shard>());
+  Shard* shard = owned_shards_.back().get();
+  shard->interval.store(current_interval.load(kRelaxed), kRelaxed);
+  shards[slot].store(shard, std::memory_order_release);
+  return shard;
+}
+
+Block* VariantState::NewBlockLocked() {
+  if (free_blocks_.empty()) {
+    owned_blocks_.push_back(std::make_unique<Block>());
+    return owned_blocks_.back().get();
+  }
+  Block* block = free_blocks_.back();
+  free_blocks_.pop_back();
+  for (auto& c : block->counts) c.store(0, kRelaxed);
+  return block;
+}
+
+void VariantState::ClearSlotLocked(Slot& slot) {
+  ZeroCounters(slot.counters);
+  for (auto& b : slot.blocks) {
+    if (Block* block = b.load(kRelaxed)) {
+      free_blocks_.push_back(block);
+      b.store(nullptr, kRelaxed);
+    }
+  }
+}
+
+void VariantState::FoldLocked(Shard& s) {
+  const std::int64_t interval = s.interval.load(kRelaxed);
+  const std::uint64_t used = Load(s.blocks_used);
+  if (interval == kNoInterval ||
+      (Load(s.window.invocations) == 0 && Load(s.window.invalid) == 0 && used == 0)) {
+    return;
+  }
+  Slot& slot = ring_[SlotIndex(interval)];
+  const std::int64_t tag = slot.interval.load(kRelaxed);
+  if (tag > interval) return;  // the ring has moved past this interval: too old to keep
+  if (tag < interval) {
+    ClearSlotLocked(slot);
+    slot.interval.store(interval, kRelaxed);
+  }
+  WindowCounters& to = slot.counters;
+  const WindowCounters& from = s.window;
+  Bump(to.invocations, Load(from.invocations));
+  Bump(to.errors_4xx, Load(from.errors_4xx));
+  Bump(to.errors_5xx, Load(from.errors_5xx));
+  Bump(to.invalid, Load(from.invalid));
+  Bump(to.overhead_sum_ns, Load(from.overhead_sum_ns));
+  Bump(to.overhead_count, Load(from.overhead_count));
+  if (Load(from.max_model_ns) > Load(to.max_model_ns)) {
+    to.max_model_ns.store(Load(from.max_model_ns), kRelaxed);
+  }
+  for (std::uint64_t bits = used; bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    Block* block = slot.blocks[b].load(kRelaxed);
+    if (block == nullptr) {
+      block = NewBlockLocked();
+      slot.blocks[b].store(block, std::memory_order_release);
+    }
+    for (int i = 0; i < layout::kBlockSize; ++i) {
+      const std::uint32_t add = s.hist[b * layout::kBlockSize + i].load(kRelaxed);
+      if (add == 0) continue;
+      const std::uint32_t have = block->counts[i].load(kRelaxed);
+      const std::uint32_t room = std::numeric_limits<std::uint32_t>::max() - have;
+      block->counts[i].store(have + std::min(add, room), kRelaxed);
+    }
+  }
+}
+
+void VariantState::Rotate(Shard& s, std::int64_t interval) {
+  std::lock_guard lock(fold_mu);
+  const std::uint64_t generation = fold_generation.load(kRelaxed);
+  fold_generation.store(generation + 1, kRelaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  FoldLocked(s);
+  ZeroCounters(s.window);
+  for (std::uint64_t bits = Load(s.blocks_used); bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    for (int i = 0; i < layout::kBlockSize; ++i)
+      s.hist[b * layout::kBlockSize + i].store(0, kRelaxed);
+  }
+  s.blocks_used.store(0, kRelaxed);
+  s.interval.store(interval, kRelaxed);
+  fold_generation.store(generation + 2, std::memory_order_release);
+}
+
+void VariantState::AddShard(const Shard& s, WindowAccumulator& out) {
+  AddCounters(s.window, out);
+  for (std::uint64_t bits = Load(s.blocks_used); bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    if (b >= layout::kNumBlocks) break;
+    for (int i = 0; i < layout::kBlockSize; ++i) {
+      const int bucket = b * layout::kBlockSize + i;
+      const std::uint32_t n = s.hist[bucket].load(kRelaxed);
+      if (n != 0) out.model.AddToBucket(bucket, n);
+    }
+  }
+}
+
+void VariantState::Accumulate(std::int64_t first, std::int64_t last, std::int64_t current,
+                              WindowAccumulator& out) const {
+  // Only what the ring keeps, even where an idle shard still holds older data.
+  first = std::max(first, current - ring_size_ + 1);
+  last = std::min(last, current);
+  if (first > last) return;
+  for (std::int64_t e = first; e <= last; ++e) {
+    const Slot& slot = ring_[SlotIndex(e)];
+    if (slot.interval.load(kRelaxed) != e) continue;
+    AddCounters(slot.counters, out);
+    for (int b = 0; b < layout::kNumBlocks; ++b) {
+      const Block* block = slot.blocks[b].load(std::memory_order_acquire);
+      if (block == nullptr) continue;
+      for (int i = 0; i < layout::kBlockSize; ++i) {
+        const std::uint32_t n = block->counts[i].load(kRelaxed);
+        if (n != 0) out.model.AddToBucket(b * layout::kBlockSize + i, n);
+      }
+    }
+  }
+  auto add = [&](const Shard* s) {
+    if (s == nullptr) return;
+    const std::int64_t e = s->interval.load(kRelaxed);
+    if (e >= first && e <= last) AddShard(*s, out);
+  };
+  for (const auto& p : shards) add(p.load(std::memory_order_acquire));
+  add(overflow_shard);
+}
+
+}  // namespace internal
+
+// ---- VariantWindow ----
+
+std::chrono::nanoseconds VariantWindow::overhead_mean() const {
+  if (overhead_count <= 0) return std::chrono::nanoseconds(0);
+  return overhead_sum / overhead_count;
+}
+
+core::WindowMetrics VariantWindow::ToWindowMetrics() const {
+  core::WindowMetrics w;
+  w.invocations = invocations;
+  w.errors_4xx = errors_4xx;
+  w.errors_5xx = errors_5xx;
+  const LatencyPercentiles p = model_latency.Percentiles();
+  auto ms = [](std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; };
+  w.p50_ms = ms(p.p50);
+  w.p90_ms = ms(p.p90);
+  w.p99_ms = ms(p.p99);
+  w.overhead_ms = overhead_count > 0 ? static_cast<double>(overhead_sum.count()) /
+                                           static_cast<double>(overhead_count) / 1e6
+                                     : 0.0;
+  w.cpu_utilization = cpu_utilization;
+  w.memory_utilization = memory_utilization;
+  return w;
+}
+
+std::string_view InvalidSampleName(InvalidSample kind) {
+  switch (kind) {
+    case InvalidSample::kNegativeLatency:
+      return "negative_latency";
+    case InvalidSample::kAbsurdLatency:
+      return "absurd_latency";
+    case InvalidSample::kNanLatency:
+      return "nan_latency";
+    case InvalidSample::kNegativeOverhead:
+      return "negative_overhead";
+    case InvalidSample::kInvalidStatus:
+      return "invalid_status";
+  }
+  return "invalid_status";
+}
+
+// ---- VariantMetrics ----
+
+VariantMetrics::VariantMetrics(std::string endpoint, std::string variant,
+                               const std::atomic<std::int64_t>& current_interval, int ring_slots)
+    : endpoint_(std::move(endpoint)),
+      variant_(std::move(variant)),
+      state_(std::make_unique<VariantState>(current_interval, ring_slots)) {}
+
+VariantMetrics::~VariantMetrics() = default;
+
+void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_latency,
+                            std::chrono::nanoseconds total_latency) {
+  RecordNs(http_status, model_latency.count(), total_latency.count(), false, false);
+}
+
+namespace {
+// Seconds to nanoseconds without undefined conversions: NaN flagged, values
+// out of range mapped to a value the recorder refuses with the right reason.
+std::int64_t SecondsToNs(double s, bool& nan) {
+  nan = std::isnan(s);
+  if (nan) return 0;
+  if (s < 0) return -1;
+  if (s > 1e7) return std::numeric_limits<std::int64_t>::max();  // also +inf
+  return static_cast<std::int64_t>(std::llround(s * 1e9));
+}
+}  // namespace
+
+void VariantMetrics::RecordSeconds(int http_status, double model_latency_s,
+                                   double total_latency_s) {
+  bool model_nan = false, total_nan = false;
+  const std::int64_t model = SecondsToNs(model_latency_s, model_nan);
+  const std::int64_t total = SecondsToNs(total_latency_s, total_nan);
+  RecordNs(http_status, model, total, model_nan, total_nan);
+}
+
+void VariantMetrics::RecordNs(int http_status, std::int64_t model_ns, std::int64_t total_ns,
+                              bool model_nan, bool total_nan) {
+  VariantState& st = *state_;
+  int slot = t_slot;
+  if (slot < 0) [[unlikely]] {
+    if (slot == kNoSlot) slot = ClaimThreadSlot();
+    if (slot < 0) {
+      std::lock_guard lock(st.overflow_mu);
+      RecordInto(st, *st.overflow_shard, http_status, model_ns, total_ns, model_nan, total_nan);
+      return;
+    }
+  }
+  Shard* shard = st.shards[slot].load(kRelaxed);
+  if (shard == nullptr) [[unlikely]] {
+    shard = st.CreateShard(slot);
+  }
+  RecordInto(st, *shard, http_status, model_ns, total_ns, model_nan, total_nan);
+}
+
+void VariantMetrics::RecordUtilization(double cpu_percent, double memory_percent) {
+  state_->utilization.Add(state_->current_interval.load(kRelaxed), cpu_percent, memory_percent);
+}
+
+std::uint64_t VariantMetrics::BeginRead() const {
+  return state_->fold_generation.load(std::memory_order_acquire);
+}
+
+bool VariantMetrics::ValidateRead(std::uint64_t generation) const {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return (generation & 1) == 0 && state_->fold_generation.load(kRelaxed) == generation;
+}
+
+void VariantMetrics::LockFolds() const { state_->fold_mu.lock(); }
+void VariantMetrics::UnlockFolds() const { state_->fold_mu.unlock(); }
+
+void VariantMetrics::AccumulateWindow(std::int64_t first_interval, std::int64_t last_interval,
+                                      std::int64_t current_interval,
+                                      internal::WindowAccumulator& out) const {
+  state_->Accumulate(first_interval, last_interval, current_interval, out);
+}
+
+internal::UtilizationAverage VariantMetrics::UtilizationIn(std::int64_t first_interval,
+                                                           std::int64_t last_interval) const {
+  return state_->utilization.Average(first_interval, last_interval);
+}
+
+VariantTotals VariantMetrics::Totals() const {
+  VariantTotals t;
+  t.endpoint = endpoint_;
+  t.variant = variant_;
+  std::uint64_t model_sum = 0, overhead_sum = 0;
+  auto add = [&](const Shard* s) {
+    if (s == nullptr) return;
+    t.invocations += Load(s->invocations);
+    t.errors_4xx += Load(s->errors_4xx);
+    t.errors_5xx += Load(s->errors_5xx);
+    for (int i = 0; i < kNumInvalidSampleKinds; ++i) t.invalid[i] += Load(s->invalid[i]);
+    for (int i = 0; i < kNumExportBuckets; ++i) {
+      t.model_buckets[i] += Load(s->model_buckets[i]);
+      t.overhead_buckets[i] += Load(s->overhead_buckets[i]);
+    }
+    model_sum += Load(s->model_sum_ns);
+    overhead_sum += Load(s->overhead_sum_ns);
+  };
+  for (const auto& p : state_->shards) add(p.load(std::memory_order_acquire));
+  add(state_->overflow_shard);
+  t.model_sum = std::chrono::nanoseconds(static_cast<std::int64_t>(model_sum));
+  t.overhead_sum = std::chrono::nanoseconds(static_cast<std::int64_t>(overhead_sum));
+  const internal::UtilizationAverage last = state_->utilization.Last();
+  t.cpu_utilization = last.cpu_percent;
+  t.memory_utilization = last.memory_percent;
+  return t;
+}
+
+bool VariantMetrics::removed() const { return state_->removed.load(std::memory_order_acquire); }
+void VariantMetrics::set_removed(bool removed) {
+  state_->removed.store(removed, std::memory_order_release);
+}
+
+}  // namespace mlcanary::metrics
