@@ -1,6 +1,5 @@
 // The mlcanary binary: parses the command line and runs one command.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "simulate_command.h"
@@ -11,8 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mlcanary 0.1.0"));
 
   mlcanary::app::SimulateOptions simulate;
-  CLI::App* simulate_cmd =
-      app.add_subcommand("simulate", "run a rollout scenario in virtual time");
+  CLI::App* simulate_cmd = app.add_subcommand("simulate", "run a rollout scenario in virtual time");
   simulate_cmd->add_option("scenario", simulate.scenario_path, "scenario YAML file")->required();
   simulate_cmd->add_option("--output,-o", simulate.output, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));

@@ -3,8 +3,8 @@
 
 namespace mlcanary::config {
 
-core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at,
-                                      BareNumber bare, const core::Policy& base) {
+core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at, BareNumber bare,
+                                      const core::Policy& base) {
   core::Policy p = base;
   if (!node.IsDefined() || node.IsNull()) return p;
   if (auto s = CheckKeys(node, at,
@@ -16,11 +16,11 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
     return std::unexpected(s.error());
   }
 
-#define MLCANARY_READ(key, reader, ...)                                  \
-  if (node[#key]) {                                                      \
+#define MLCANARY_READ(key, reader, ...)                                     \
+  if (node[#key]) {                                                         \
     auto v = reader(node[#key], at.Child(#key) __VA_OPT__(, ) __VA_ARGS__); \
-    if (!v) return std::unexpected(v.error());                           \
-    p.key = *v;                                                          \
+    if (!v) return std::unexpected(v.error());                              \
+    p.key = *v;                                                             \
   }
   MLCANARY_READ(initial_weight, ReadDouble)
   MLCANARY_READ(step, ReadDouble)
@@ -34,12 +34,14 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
   MLCANARY_READ(min_invocations, ReadInt)
   MLCANARY_READ(auto_rollback, ReadBool)
 #undef MLCANARY_READ
-  for (auto [key, field] : {std::pair{"latency_breaches_to_rollback", &p.latency_breaches_to_rollback},
-                            std::pair{"error_breaches_to_rollback", &p.error_breaches_to_rollback}}) {
+  for (auto [key, field] :
+       {std::pair{"latency_breaches_to_rollback", &p.latency_breaches_to_rollback},
+        std::pair{"error_breaches_to_rollback", &p.error_breaches_to_rollback}}) {
     if (!node[key]) continue;
     auto v = ReadInt(node[key], at.Child(key));
     if (!v) return std::unexpected(v.error());
-    if (*v < 1 || *v > 1'000'000) return at.Child(key).Fail(node[key], "must be between 1 and 1000000");
+    if (*v < 1 || *v > 1'000'000)
+      return at.Child(key).Fail(node[key], "must be between 1 and 1000000");
     *field = static_cast<int>(*v);
   }
   if (const YAML::Node steps = node["steps"]) {

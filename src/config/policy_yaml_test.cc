@@ -67,26 +67,22 @@ TEST_P(PolicyYamlBadInputTest, NamesFileAndField) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, PolicyYamlBadInputTest,
-    ::testing::Values(BadCase{"{initial_weight: 1.5}", "policy.initial_weight"},
-                      BadCase{"{initial_weight: -0.1}", "policy.initial_weight"},
-                      BadCase{"{step: 0}", "policy.step"},
-                      BadCase{"{steps: [0.1, 0.05, 1.0]}", "policy.steps[1]"},
-                      BadCase{"{steps: [0.1, 2.0]}", "policy.steps[1]"},
-                      BadCase{"{steps: []}", "policy.steps"},
-                      BadCase{"{steps: [0.1, x]}", "policy.steps[1]"},
-                      BadCase{"{bake: -5}", "policy.bake"},
-                      BadCase{"{bake: -5m}", "policy.bake"},
-                      BadCase{"{interval: 0}", "policy.interval"},
-                      BadCase{"{final_bake: soon}", "policy.final_bake"},
-                      BadCase{"{max_p99_ms: fast}", "policy.max_p99_ms"},
-                      BadCase{"{max_p99_ms: [1]}", "policy.max_p99_ms"},
-                      BadCase{"{max_error_rate: .nan}", "policy.max_error_rate"},
-                      BadCase{"{min_invocations: 1.5}", "policy.min_invocations"},
-                      BadCase{"{auto_rollback: maybe}", "policy.auto_rollback"},
-                      BadCase{"{latency_breaches_to_rollback: 0}",
-                              "policy.latency_breaches_to_rollback"},
-                      BadCase{"{bakee: 10}", "policy.bakee"},
-                      BadCase{"[1, 2]", "policy"}));
+    ::testing::Values(
+        BadCase{"{initial_weight: 1.5}", "policy.initial_weight"},
+        BadCase{"{initial_weight: -0.1}", "policy.initial_weight"},
+        BadCase{"{step: 0}", "policy.step"},
+        BadCase{"{steps: [0.1, 0.05, 1.0]}", "policy.steps[1]"},
+        BadCase{"{steps: [0.1, 2.0]}", "policy.steps[1]"}, BadCase{"{steps: []}", "policy.steps"},
+        BadCase{"{steps: [0.1, x]}", "policy.steps[1]"}, BadCase{"{bake: -5}", "policy.bake"},
+        BadCase{"{bake: -5m}", "policy.bake"}, BadCase{"{interval: 0}", "policy.interval"},
+        BadCase{"{final_bake: soon}", "policy.final_bake"},
+        BadCase{"{max_p99_ms: fast}", "policy.max_p99_ms"},
+        BadCase{"{max_p99_ms: [1]}", "policy.max_p99_ms"},
+        BadCase{"{max_error_rate: .nan}", "policy.max_error_rate"},
+        BadCase{"{min_invocations: 1.5}", "policy.min_invocations"},
+        BadCase{"{auto_rollback: maybe}", "policy.auto_rollback"},
+        BadCase{"{latency_breaches_to_rollback: 0}", "policy.latency_breaches_to_rollback"},
+        BadCase{"{bakee: 10}", "policy.bakee"}, BadCase{"[1, 2]", "policy"}));
 
 }  // namespace
 }  // namespace mlcanary::config

@@ -73,9 +73,9 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   auto endpoint = ports_.traffic.DescribeEndpoint(request.endpoint);
   if (!endpoint) return std::unexpected(endpoint.error());
   if (endpoint->status != core::EndpointStatus::kInService) {
-    return core::FailedPreconditionError(
-        "endpoint '" + request.endpoint + "' is " +
-        std::string(core::EndpointStatusName(endpoint->status)) + ", not InService");
+    return core::FailedPreconditionError("endpoint '" + request.endpoint + "' is " +
+                                         std::string(core::EndpointStatusName(endpoint->status)) +
+                                         ", not InService");
   }
   if (endpoint->FindVariant(request.canary_variant) != nullptr) {
     return core::ConflictError("endpoint '" + request.endpoint + "' already has a variant '" +
@@ -103,10 +103,9 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   d.created_at = now;
   d.updated_at = now;
   d.progress = core::StartWeight({}, now);
-  DeploymentEvent created = MakeEvent(d, now, EventKind::kTransition, DeploymentState::kPending, 0,
-                                      "deployment created: " + production->name + " -> " +
-                                          request.canary_variant,
-                                      request.actor);
+  DeploymentEvent created = MakeEvent(
+      d, now, EventKind::kTransition, DeploymentState::kPending, 0,
+      "deployment created: " + production->name + " -> " + request.canary_variant, request.actor);
   auto stored = ports_.store.Create(d, {created});
   if (!stored) return stored;
   d = *stored;
@@ -270,9 +269,9 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
     if (s.error().retryable()) return d;  // stays ROLLING_BACK; the next Tick retries
     return Fail(d, {}, "rollback weights could not be applied: " + s.error().ToString());
   }
-  DeploymentEvent done = MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRolledBack,
-                                   0, "traffic back on production variant '" +
-                                          d.production_variant + "'");
+  DeploymentEvent done =
+      MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRolledBack, 0,
+                "traffic back on production variant '" + d.production_variant + "'");
   d.state = DeploymentState::kRolledBack;
   auto stored = Persist(d, {done});
   if (!stored) return stored;
@@ -295,9 +294,9 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
   if (!stored) return stored;
   // Best effort: traffic back on production. A failure here is recorded, not hidden.
   if (auto s = ApplyWeights(*stored); !s) {
-    DeploymentEvent err = MakeEvent(*stored, now, EventKind::kError, DeploymentState::kFailed, 0,
-                                    "could not move traffic back to production: " +
-                                        s.error().ToString());
+    DeploymentEvent err =
+        MakeEvent(*stored, now, EventKind::kError, DeploymentState::kFailed, 0,
+                  "could not move traffic back to production: " + s.error().ToString());
     auto with_error = Persist(*stored, {err});
     if (with_error) stored = with_error;
   }

@@ -75,7 +75,8 @@ class RecordingNotifier final : public core::Notifier {
 
 class ControllerTest : public ::testing::Test {
  protected:
-  ControllerTest() : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
+  ControllerTest()
+      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
     core::Endpoint recs;
     recs.name = "recs";
     recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
@@ -84,13 +85,21 @@ class ControllerTest : public ::testing::Test {
   }
 
   Ports ports() {
-    return {.traffic = traffic_, .metrics = metrics_, .store = store_, .notifier = notifier_,
+    return {.traffic = traffic_,
+            .metrics = metrics_,
+            .store = store_,
+            .notifier = notifier_,
             .clock = clock_};
   }
 
   StartRequest Request(std::string id = "d1") {
-    return {.id = std::move(id), .endpoint = "recs", .canary_variant = "canary", .model = {},
-            .instances = 1, .policy = policy_, .actor = "test"};
+    return {.id = std::move(id),
+            .endpoint = "recs",
+            .canary_variant = "canary",
+            .model = {},
+            .instances = 1,
+            .policy = policy_,
+            .actor = "test"};
   }
 
   double TrafficCanaryWeight() {
@@ -300,7 +309,8 @@ TEST_F(ControllerTest, ANewControllerResumesWhereTheLastStopped) {
   Step(second);
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
   auto events = store_.ListEvents("d1", 0);
-  for (std::size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].seq, static_cast<int>(i) + 1);
+  for (std::size_t i = 0; i < events->size(); ++i)
+    EXPECT_EQ((*events)[i].seq, static_cast<int>(i) + 1);
 }
 
 TEST_F(ControllerTest, StaleWriteIsRefusedAndWritesNoEvent) {

@@ -13,7 +13,8 @@ namespace {
 using config::YamlPath;
 
 core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool needs_from) {
-  if (auto s = config::CheckKeys(node, at, {"from_minute", "p99_ms", "error_rate", "p50_ms", "p90_ms"});
+  if (auto s =
+          config::CheckKeys(node, at, {"from_minute", "p99_ms", "error_rate", "p50_ms", "p90_ms"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -35,9 +36,11 @@ core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool n
   phase.p99_ms = *p99;
   auto rate = config::ReadDouble(node["error_rate"], at.Child("error_rate"));
   if (!rate) return std::unexpected(rate.error());
-  if (*rate < 0 || *rate > 1) return at.Child("error_rate").Fail(node["error_rate"], "must be in [0, 1]");
+  if (*rate < 0 || *rate > 1)
+    return at.Child("error_rate").Fail(node["error_rate"], "must be in [0, 1]");
   phase.error_rate = *rate;
-  for (auto [key, field] : {std::pair{"p50_ms", &phase.p50_ms}, std::pair{"p90_ms", &phase.p90_ms}}) {
+  for (auto [key, field] :
+       {std::pair{"p50_ms", &phase.p50_ms}, std::pair{"p90_ms", &phase.p90_ms}}) {
     if (!node[key]) continue;
     auto v = config::ReadDouble(node[key], at.Child(key));
     if (!v) return std::unexpected(v.error());
@@ -58,17 +61,22 @@ core::Result<std::vector<Phase>> ReadPhases(const YAML::Node& node, const YamlPa
     return phases;
   }
   if (!node.IsSequence() || node.size() == 0) {
-    return at.Fail(node, "expected a mapping {p99_ms, error_rate} or a non-empty list of "
-                         "{from_minute, p99_ms, error_rate}");
+    return at.Fail(node,
+                   "expected a mapping {p99_ms, error_rate} or a non-empty list of "
+                   "{from_minute, p99_ms, error_rate}");
   }
   for (std::size_t i = 0; i < node.size(); ++i) {
     auto phase = ReadPhase(node[i], at.Index(i), true);
     if (!phase) return std::unexpected(phase.error());
     if (i == 0 && phase->from_minute != 0) {
-      return at.Index(0).Child("from_minute").Fail(node[0]["from_minute"], "the first entry must start at minute 0");
+      return at.Index(0)
+          .Child("from_minute")
+          .Fail(node[0]["from_minute"], "the first entry must start at minute 0");
     }
     if (i > 0 && phase->from_minute <= phases.back().from_minute) {
-      return at.Index(i).Child("from_minute").Fail(node[i]["from_minute"], "entries must be in increasing from_minute order");
+      return at.Index(i)
+          .Child("from_minute")
+          .Fail(node[i]["from_minute"], "entries must be in increasing from_minute order");
     }
     phases.push_back(*phase);
   }
@@ -89,8 +97,8 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
   auto root = config::LoadYamlString(yaml_text, source);
   if (!root) return std::unexpected(root.error());
   const YamlPath top(source, "");
-  if (auto s = config::CheckKeys(*root, top, {"policy", "traffic_per_minute", "production", "canary",
-                                              "duration_minutes"});
+  if (auto s = config::CheckKeys(
+          *root, top, {"policy", "traffic_per_minute", "production", "canary", "duration_minutes"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -99,21 +107,24 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
   }
   Scenario sc;
   sc.source = source;
-  auto policy = config::ReadPolicy((*root)["policy"], top.Child("policy"), config::BareNumber::kMinutes);
+  auto policy =
+      config::ReadPolicy((*root)["policy"], top.Child("policy"), config::BareNumber::kMinutes);
   if (!policy) return std::unexpected(policy.error());
   sc.policy = *policy;
 
   auto traffic = config::ReadDouble((*root)["traffic_per_minute"], top.Child("traffic_per_minute"));
   if (!traffic) return std::unexpected(traffic.error());
   if (*traffic < 0 || *traffic > 1e12) {
-    return top.Child("traffic_per_minute").Fail((*root)["traffic_per_minute"], "must be in [0, 1e12]");
+    return top.Child("traffic_per_minute")
+        .Fail((*root)["traffic_per_minute"], "must be in [0, 1e12]");
   }
   sc.traffic_per_minute = *traffic;
 
   auto duration = config::ReadDouble((*root)["duration_minutes"], top.Child("duration_minutes"));
   if (!duration) return std::unexpected(duration.error());
   if (*duration <= 0 || *duration > 1e6) {
-    return top.Child("duration_minutes").Fail((*root)["duration_minutes"], "must be in (0, 1000000]");
+    return top.Child("duration_minutes")
+        .Fail((*root)["duration_minutes"], "must be in (0, 1000000]");
   }
   sc.duration_minutes = *duration;
 

@@ -52,8 +52,11 @@ core::Result<SimulationResult> Simulate(const Scenario& scenario) {
   ScenarioMetricsSource metrics(scenario, traffic, epoch, kProduction, kCanary);
   store::MemoryDeploymentStore store;
   CountingNotifier notifier;
-  controller::Controller controller(
-      {.traffic = traffic, .metrics = metrics, .store = store, .notifier = notifier, .clock = clock});
+  controller::Controller controller({.traffic = traffic,
+                                     .metrics = metrics,
+                                     .store = store,
+                                     .notifier = notifier,
+                                     .clock = clock});
 
   controller::StartRequest request;
   request.id = "sim-1";
@@ -94,8 +97,8 @@ core::Result<SimulationResult> Simulate(const Scenario& scenario) {
       result.checks.push_back({at, e.weight_before, e.check, e.reason});
       continue;
     }
-    result.events.push_back({at, e.to_state, e.weight_after, e.reason, e.kind,
-                             e.kind == core::EventKind::kPaused});
+    result.events.push_back(
+        {at, e.to_state, e.weight_after, e.reason, e.kind, e.kind == core::EventKind::kPaused});
   }
   return result;
 }
@@ -193,7 +196,8 @@ std::string FormatTimeline(const SimulationResult& result, const Scenario& scena
       const char* tint = Paint(color, "\033[32m");
       if (r.verdict == core::Verdict::kInconclusive) tint = Paint(color, "\033[33m");
       if (r.breached()) tint = Paint(color, "\033[31m");
-      std::snprintf(line, sizeof(line), "%s  %s %4.0f%%  %9.1fms %6.2f%%  %9.1fms %6.2f%%  %s%s%s\n",
+      std::snprintf(line, sizeof(line),
+                    "%s  %s %4.0f%%  %9.1fms %6.2f%%  %9.1fms %6.2f%%  %s%s%s\n",
                     Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(),
                     c.canary_weight * 100, r.production.p99_ms, r.production_error_rate * 100,
                     r.canary.p99_ms, r.canary_error_rate * 100, tint,
@@ -206,11 +210,12 @@ std::string FormatTimeline(const SimulationResult& result, const Scenario& scena
     out += line;
   }
   print_events_until(1e18);
-  std::snprintf(line, sizeof(line), "\n%sfinal: %s%s at %.0f%% canary after %s minutes, %zu checks%s\n",
-                bold, std::string(core::StateName(result.final_state)).c_str(),
-                result.paused ? " (paused)" : "", result.final_canary_weight * 100,
-                Minute(result.end_minute).c_str() + std::strspn(Minute(result.end_minute).c_str(), " "),
-                result.checks.size(), reset);
+  std::snprintf(
+      line, sizeof(line), "\n%sfinal: %s%s at %.0f%% canary after %s minutes, %zu checks%s\n", bold,
+      std::string(core::StateName(result.final_state)).c_str(), result.paused ? " (paused)" : "",
+      result.final_canary_weight * 100,
+      Minute(result.end_minute).c_str() + std::strspn(Minute(result.end_minute).c_str(), " "),
+      result.checks.size(), reset);
   out += line;
   return out;
 }

@@ -26,7 +26,7 @@ struct SimulationEvent {
 // One check, for the timeline.
 struct SimulationCheck {
   double minute = 0;
-  double canary_weight = 0;  // weight in force during the window
+  double canary_weight = 0;                  // weight in force during the window
   std::optional<core::HealthReport> report;  // absent when the check failed
   std::string reason;
 };

@@ -42,7 +42,8 @@ core::Result<Deployment> MemoryDeploymentStore::Create(const Deployment& deploym
 core::Result<Deployment> MemoryDeploymentStore::Get(std::string_view id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
-  if (it == entries_.end()) return core::NotFoundError("deployment '" + std::string(id) + "' not found");
+  if (it == entries_.end())
+    return core::NotFoundError("deployment '" + std::string(id) + "' not found");
   return it->second.deployment;
 }
 
@@ -74,7 +75,8 @@ core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deploym
   }
   Entry& entry = it->second;
   if (entry.deployment.version != deployment.version) {
-    return core::ConflictError("deployment '" + deployment.id + "' was changed concurrently (version " +
+    return core::ConflictError("deployment '" + deployment.id +
+                               "' was changed concurrently (version " +
                                std::to_string(deployment.version) + ", stored " +
                                std::to_string(entry.deployment.version) + ")");
   }

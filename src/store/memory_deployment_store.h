@@ -36,7 +36,7 @@ class MemoryDeploymentStore final : public core::DeploymentStore {
 
   std::mutex mu_;
   std::map<std::string, Entry, std::less<>> entries_;  // GUARDED_BY(mu_)
-  std::int64_t next_order_ = 0;                         // GUARDED_BY(mu_)
+  std::int64_t next_order_ = 0;                        // GUARDED_BY(mu_)
 };
 
 }  // namespace mlcanary::store

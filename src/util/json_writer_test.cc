@@ -31,9 +31,16 @@ TEST(JsonWriterTest, EscapesControlCharactersAndQuotes) {
 TEST(JsonWriterTest, NestsObjectsAndArraysWithCommas) {
   JsonWriter w;
   w.BeginObject()
-      .Key("a").Int(1)
-      .Key("b").BeginArray().Bool(true).Null().EndArray()
-      .Key("c").BeginObject().EndObject()
+      .Key("a")
+      .Int(1)
+      .Key("b")
+      .BeginArray()
+      .Bool(true)
+      .Null()
+      .EndArray()
+      .Key("c")
+      .BeginObject()
+      .EndObject()
       .EndObject();
   EXPECT_EQ(w.str(), "{\"a\":1,\"b\":[true,null],\"c\":{}}");
 }
