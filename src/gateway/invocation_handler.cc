@@ -1,0 +1,130 @@
+// InvocationHandler: the request path from body to answer.
+#include "gateway/invocation_handler.h"
+
+#include <memory>
+#include <utility>
+
+#include "gateway/http_errors.h"
+#include "gateway/internal/json_out.h"
+#include "gateway/invocation_request.h"
+#include "metrics/variant_metrics.h"
+
+namespace mlcanary::gateway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "/v1/endpoints/recs/invocations" -> "recs" (after `prefix`), or empty.
+std::string_view EndpointIn(std::string_view path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return {};
+  path.remove_prefix(prefix.size());
+  constexpr std::string_view kSuffix = "/invocations";
+  if (!path.ends_with(kSuffix)) return {};
+  path.remove_suffix(kSuffix.size());
+  if (path.empty() || path.find('/') != std::string_view::npos) return {};
+  return path;
+}
+
+std::string PredictionsJson(const models::Predictions& predictions, const VariantRoute& variant) {
+  std::string out;
+  out.reserve(64 + predictions.values.size() * 12);
+  out += R"({"predictions":[)";
+  for (std::size_t r = 0; r < predictions.rows; ++r) {
+    if (r > 0) out.push_back(',');
+    if (predictions.per_row == 1) {
+      internal::AppendJsonNumber(out, predictions.values[r]);
+      continue;
+    }
+    out.push_back('[');
+    for (std::size_t k = 0; k < predictions.per_row; ++k) {
+      if (k > 0) out.push_back(',');
+      internal::AppendJsonNumber(out, predictions.values[r * predictions.per_row + k]);
+    }
+    out.push_back(']');
+  }
+  out += R"(],"variant":)";
+  internal::AppendJsonString(out, variant.name);
+  out += R"(,"model":)";
+  internal::AppendJsonString(out, variant.backend->name());
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace
+
+InferenceResponse ErrorResponse(const core::Error& error) {
+  return InferenceResponse{.status = HttpStatusFor(error.code()), .body = ErrorJson(error)};
+}
+
+InvocationHandler::InvocationHandler(Router& router, std::function<std::uint64_t()> random_bits)
+    : router_(router), random_bits_(std::move(random_bits)) {}
+
+void InvocationHandler::Handle(const InferenceRequest& request, Respond respond) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  if (path == "/ping") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      return respond({.status = 405, .body = ErrorJson(kMethodNotAllowedCode, "use GET /ping")});
+    }
+    if (router_.Ready()) return respond({.status = 200, .body = R"({"status":"ok"})"});
+    return respond(ErrorResponse(core::Error(core::ErrorCode::kUnavailable,
+                                             "an endpoint has no ready variant with traffic")));
+  }
+  bool sagemaker = false;
+  std::string_view endpoint = EndpointIn(path, "/v1/endpoints/");
+  if (endpoint.empty()) {
+    endpoint = EndpointIn(path, "/endpoints/");
+    sagemaker = !endpoint.empty();
+  }
+  if (endpoint.empty()) {
+    return respond(ErrorResponse(
+        core::Error(core::ErrorCode::kNotFound, "no route for " + std::string(path))));
+  }
+  if (request.method != "POST") {
+    return respond(
+        {.status = 405, .body = ErrorJson(kMethodNotAllowedCode, "invocations take POST")});
+  }
+  Invoke(request, endpoint, sagemaker, std::move(respond));
+}
+
+void InvocationHandler::Invoke(const InferenceRequest& request, std::string_view endpoint,
+                               bool sagemaker, Respond respond) {
+  auto parsed = ParseInvocationRequest(request.body);
+  if (!parsed) {
+    auto response = ErrorResponse(parsed.error());
+    response.sagemaker = sagemaker;
+    return respond(std::move(response));
+  }
+  // The table, and with it the chosen backend, lives until the answer is out.
+  std::shared_ptr<const RoutingTable> table = router_.table();
+  auto picked =
+      router_.Route(*table, endpoint, request.target_variant, parsed->user_id, random_bits_());
+  if (!picked) {
+    auto response = ErrorResponse(picked.error());
+    response.sagemaker = sagemaker;
+    return respond(std::move(response));
+  }
+  const VariantRoute* variant = *picked;
+  const auto received = request.received;
+  const auto model_start = Clock::now();
+  variant->backend->PredictAsync(
+      parsed->feature_rows(),
+      [table = std::move(table), variant, received, model_start, sagemaker,
+       respond = std::move(respond)](core::Result<models::Predictions> predictions) mutable {
+        const auto model_end = Clock::now();
+        InferenceResponse response;
+        if (predictions) {
+          response.body = PredictionsJson(*predictions, *variant);
+        } else {
+          response = ErrorResponse(predictions.error());
+        }
+        response.variant = variant->name;
+        response.sagemaker = sagemaker;
+        if (variant->metrics != nullptr) {
+          variant->metrics->Record(response.status, model_end - model_start,
+                                   Clock::now() - received);
+        }
+        respond(std::move(response));
+      });
+}
+
+}  // namespace mlcanary::gateway

@@ -1,0 +1,329 @@
+// Router: copy-on-write routing tables behind an atomic shared_ptr.
+#include "gateway/router.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "metrics/registry.h"
+
+namespace mlcanary::gateway {
+namespace {
+
+constexpr double kWeightTolerance = 1e-6;
+
+// Lays the variants' segments out on [0, 1), newest first.
+void LayOut(EndpointRoute& endpoint) {
+  double at = 0;
+  VariantRoute* last = nullptr;
+  for (auto it = endpoint.variants.rbegin(); it != endpoint.variants.rend(); ++it) {
+    it->lower = at;
+    at += it->weight;
+    it->upper = at;
+    if (it->weight > 0) last = &*it;
+  }
+  // Rounding must not leave a sliver of [0, 1) without a variant.
+  if (last != nullptr) last->upper = 1.0;
+}
+
+core::Status ValidateVariantName(std::string_view name) {
+  if (name.empty()) return core::ValidationError("variant name must not be empty");
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x21 || c == '/' || c == '"' || c == '\\') {
+      return core::ValidationError("variant name '" + std::string(name) +
+                                   "' may not contain spaces, quotes, slashes or controls");
+    }
+  }
+  return core::Ok();
+}
+
+}  // namespace
+
+std::uint64_t DefaultUserHash(std::string_view user_id) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (char c : user_id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  // MurmurHash3's fmix64: FNV alone leaves the top bits poorly mixed.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+const VariantRoute* EndpointRoute::Find(std::string_view variant) const {
+  for (const auto& v : variants) {
+    if (v.name == variant) return &v;
+  }
+  return nullptr;
+}
+
+const VariantRoute* EndpointRoute::Pick(double point) const {
+  for (const auto& v : variants) {
+    if (v.weight > 0 && point >= v.lower && point < v.upper) return &v;
+  }
+  return nullptr;
+}
+
+core::Endpoint EndpointRoute::Describe() const {
+  core::Endpoint out;
+  out.name = name;
+  out.status = core::EndpointStatus::kInService;
+  for (const auto& v : variants) {
+    out.variants.push_back(core::Variant{
+        .name = v.name, .weight = v.weight, .instances = v.instances, .model = v.model});
+  }
+  return out;
+}
+
+const EndpointRoute* RoutingTable::Find(std::string_view endpoint) const {
+  auto it = endpoints.find(endpoint);
+  return it == endpoints.end() ? nullptr : &it->second;
+}
+
+core::Status ValidateWeights(const std::vector<core::VariantWeight>& weights) {
+  double sum = 0;
+  for (const auto& w : weights) {
+    if (!std::isfinite(w.weight) || w.weight < 0 || w.weight > 1 + kWeightTolerance) {
+      return core::ValidationError("weight of variant '" + w.variant + "' must be in [0, 1]");
+    }
+    sum += w.weight;
+  }
+  if (std::abs(sum - 1.0) > kWeightTolerance) {
+    return core::ValidationError("weights must sum to 1, they sum to " + std::to_string(sum));
+  }
+  return core::Ok();
+}
+
+Router::Router(RouterOptions options, models::ModelBackendFactory factory,
+               metrics::MetricsRegistry* metrics)
+    : options_(std::move(options)),
+      factory_(std::move(factory)),
+      metrics_(metrics),
+      table_(std::make_shared<const RoutingTable>()) {}
+
+void Router::Publish(std::shared_ptr<RoutingTable> table) {
+  table_.store(std::shared_ptr<const RoutingTable>(std::move(table)));
+}
+
+core::Result<const VariantRoute*> Router::Route(const RoutingTable& table,
+                                                std::string_view endpoint,
+                                                std::string_view target_variant,
+                                                std::string_view user_id,
+                                                std::uint64_t random_bits) const {
+  const EndpointRoute* route = table.Find(endpoint);
+  if (route == nullptr) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  if (!target_variant.empty()) {
+    const VariantRoute* v = route->Find(target_variant);
+    if (v == nullptr) {
+      return core::NotFoundError("variant '" + std::string(target_variant) +
+                                 "' does not exist on endpoint '" + route->name + "'");
+    }
+    return v;
+  }
+  const std::uint64_t bits =
+      options_.sticky && !user_id.empty() ? options_.user_hash(user_id) : random_bits;
+  const VariantRoute* v = route->Pick(UnitInterval(bits));
+  if (v == nullptr) {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "endpoint '" + route->name + "' has no variant with traffic");
+  }
+  return v;
+}
+
+bool Router::Ready() const {
+  auto table = table_.load();
+  for (const auto& [name, endpoint] : table->endpoints) {
+    bool ready = false;
+    for (const auto& v : endpoint.variants) ready = ready || (v.weight > 0 && v.backend->ready());
+    if (!ready) return false;
+  }
+  return true;
+}
+
+core::Result<std::shared_ptr<models::ModelBackend>> Router::LoadModel(
+    std::string_view endpoint, const core::Variant& variant) {
+  if (!factory_) return core::InternalError("router has no model backend factory");
+  auto backend = factory_(variant.model);
+  if (!backend) {
+    return std::unexpected(backend.error().WithContext(
+        "variant '" + variant.name + "' of endpoint '" + std::string(endpoint) + "'"));
+  }
+  return std::shared_ptr<models::ModelBackend>(std::move(*backend));
+}
+
+core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
+  if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
+  if (endpoint.variants.empty()) {
+    return core::ValidationError("endpoint '" + endpoint.name + "' needs a variant");
+  }
+  std::set<std::string, std::less<>> names;
+  std::vector<core::VariantWeight> weights;
+  for (const auto& v : endpoint.variants) {
+    if (auto s = ValidateVariantName(v.name); !s) return s;
+    if (!names.insert(v.name).second) {
+      return core::ValidationError("variant '" + v.name + "' appears twice");
+    }
+    if (v.instances < 1) return core::ValidationError("instances must be at least 1");
+    weights.push_back({v.name, v.weight});
+  }
+  if (auto s = ValidateWeights(weights); !s) {
+    return std::unexpected(s.error().WithContext("endpoint '" + endpoint.name + "'"));
+  }
+  if (table_.load()->Find(endpoint.name) != nullptr) {
+    return core::ConflictError("endpoint '" + endpoint.name + "' already exists");
+  }
+  // Load every model before taking the lock: loading may be slow.
+  EndpointRoute route;
+  route.name = endpoint.name;
+  for (const auto& v : endpoint.variants) {
+    auto backend = LoadModel(endpoint.name, v);
+    if (!backend) return std::unexpected(backend.error());
+    route.variants.push_back(VariantRoute{
+        .name = v.name,
+        .weight = v.weight,
+        .instances = v.instances,
+        .model = v.model,
+        .backend = std::move(*backend),
+        .metrics = metrics_ != nullptr ? metrics_->Variant(endpoint.name, v.name) : nullptr});
+  }
+  LayOut(route);
+  std::lock_guard lock(write_mu_);
+  auto table = std::make_shared<RoutingTable>(*table_.load());
+  if (!table->endpoints.emplace(endpoint.name, std::move(route)).second) {
+    return core::ConflictError("endpoint '" + endpoint.name + "' already exists");
+  }
+  Publish(std::move(table));
+  return core::Ok();
+}
+
+core::Result<core::Endpoint> Router::DescribeEndpoint(std::string_view endpoint) {
+  auto table = table_.load();
+  const EndpointRoute* route = table->Find(endpoint);
+  if (route == nullptr) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  return route->Describe();
+}
+
+core::Status Router::CreateVariant(std::string_view endpoint, const core::Variant& variant) {
+  if (auto s = ValidateVariantName(variant.name); !s) return s;
+  if (variant.instances < 1) return core::ValidationError("instances must be at least 1");
+  {
+    auto table = table_.load();
+    const EndpointRoute* route = table->Find(endpoint);
+    if (route == nullptr) {
+      return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+    }
+    if (route->Find(variant.name) != nullptr) {
+      return core::ConflictError("variant '" + variant.name + "' already exists on endpoint '" +
+                                 std::string(endpoint) + "'");
+    }
+  }
+  // The model is loaded and ready before the variant is in any table.
+  auto backend = LoadModel(endpoint, variant);
+  if (!backend) return std::unexpected(backend.error());
+  return InsertVariant(endpoint, variant, std::move(*backend));
+}
+
+core::Status Router::AddVariantWithBackend(std::string_view endpoint, const core::Variant& variant,
+                                           std::shared_ptr<models::ModelBackend> backend) {
+  if (auto s = ValidateVariantName(variant.name); !s) return s;
+  if (backend == nullptr) return core::ValidationError("no backend");
+  return InsertVariant(endpoint, variant, std::move(backend));
+}
+
+core::Status Router::InsertVariant(std::string_view endpoint, const core::Variant& variant,
+                                   std::shared_ptr<models::ModelBackend> backend) {
+  std::lock_guard lock(write_mu_);
+  auto table = std::make_shared<RoutingTable>(*table_.load());
+  auto it = table->endpoints.find(endpoint);
+  if (it == table->endpoints.end()) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  EndpointRoute& route = it->second;
+  if (route.Find(variant.name) != nullptr) {
+    return core::ConflictError("variant '" + variant.name + "' already exists on endpoint '" +
+                               std::string(endpoint) + "'");
+  }
+  route.variants.push_back(VariantRoute{
+      .name = variant.name,
+      .weight = 0,  // a new variant gets traffic only through SetWeights
+      .instances = variant.instances,
+      .model = variant.model,
+      .backend = std::move(backend),
+      .metrics = metrics_ != nullptr ? metrics_->Variant(endpoint, variant.name) : nullptr});
+  LayOut(route);
+  Publish(std::move(table));
+  return core::Ok();
+}
+
+core::Status Router::RemoveVariant(std::string_view endpoint, std::string_view variant) {
+  std::lock_guard lock(write_mu_);
+  auto table = std::make_shared<RoutingTable>(*table_.load());
+  auto it = table->endpoints.find(endpoint);
+  if (it == table->endpoints.end()) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  EndpointRoute& route = it->second;
+  auto v = std::find_if(route.variants.begin(), route.variants.end(),
+                        [&](const VariantRoute& r) { return r.name == variant; });
+  if (v == route.variants.end()) {
+    return core::NotFoundError("variant '" + std::string(variant) +
+                               "' does not exist on endpoint '" + std::string(endpoint) + "'");
+  }
+  if (v->weight > 0) {
+    return core::FailedPreconditionError("variant '" + std::string(variant) +
+                                         "' still has weight " + std::to_string(v->weight) +
+                                         "; move its traffic first");
+  }
+  route.variants.erase(v);
+  LayOut(route);
+  Publish(std::move(table));
+  if (metrics_ != nullptr) metrics_->RemoveVariant(endpoint, variant);
+  return core::Ok();
+}
+
+core::Status Router::SetWeights(std::string_view endpoint,
+                                const std::vector<core::VariantWeight>& weights) {
+  std::lock_guard lock(write_mu_);
+  auto table = std::make_shared<RoutingTable>(*table_.load());
+  auto it = table->endpoints.find(endpoint);
+  if (it == table->endpoints.end()) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  EndpointRoute& route = it->second;
+  std::set<std::string_view> seen;
+  for (const auto& w : weights) {
+    if (!seen.insert(w.variant).second) {
+      return core::ValidationError("variant '" + w.variant + "' appears twice");
+    }
+    if (route.Find(w.variant) == nullptr) {
+      return core::NotFoundError("variant '" + w.variant + "' does not exist on endpoint '" +
+                                 std::string(endpoint) + "'");
+    }
+  }
+  // Variants not named keep their weights; the whole set must sum to 1.
+  std::vector<core::VariantWeight> all;
+  for (auto& v : route.variants) {
+    for (const auto& w : weights) {
+      if (w.variant == v.name) v.weight = w.weight;
+    }
+    all.push_back({v.name, v.weight});
+  }
+  if (auto s = ValidateWeights(all); !s) {
+    return std::unexpected(s.error().WithContext("endpoint '" + std::string(endpoint) + "'"));
+  }
+  for (auto& v : route.variants) v.weight = std::clamp(v.weight, 0.0, 1.0);
+  LayOut(route);
+  Publish(std::move(table));
+  return core::Ok();
+}
+
+}  // namespace mlcanary::gateway

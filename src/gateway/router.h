@@ -1,0 +1,136 @@
+// The router: which variant of an endpoint serves a request. Holds every
+// endpoint's variants, weights, loaded models and metrics recorders in an
+// immutable routing table that is swapped whole; implements core::TrafficControl.
+#ifndef MLCANARY_GATEWAY_ROUTER_H_
+#define MLCANARY_GATEWAY_ROUTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ports.h"
+#include "core/types.h"
+#include "models/model_backend.h"
+
+namespace mlcanary::metrics {
+class MetricsRegistry;
+class VariantMetrics;
+}  // namespace mlcanary::metrics
+
+namespace mlcanary::gateway {
+
+// A stable 64-bit hash of a user id (FNV-1a, then a 64-bit finalizer that
+// spreads every input bit): the same on every replica and every run, so a user
+// lands on the same variant whichever gateway serves it.
+std::uint64_t DefaultUserHash(std::string_view user_id);
+
+// Maps 64 random or hashed bits to a point in [0, 1) (the top 53 bits).
+constexpr double UnitInterval(std::uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
+struct VariantRoute {
+  std::string name;
+  double weight = 0;
+  // The variant's share of [0, 1): requests whose point falls in
+  // [lower, upper) go to it. The newest variant's segment starts at 0, so a
+  // canary's segment only grows with its weight and its users stay on it.
+  double lower = 0;
+  double upper = 0;
+  int instances = 1;
+  core::ModelSpec model;
+  std::shared_ptr<models::ModelBackend> backend;
+  metrics::VariantMetrics* metrics = nullptr;  // not owned; null without a registry
+};
+
+struct EndpointRoute {
+  std::string name;
+  std::vector<VariantRoute> variants;  // in the order they were created
+
+  const VariantRoute* Find(std::string_view variant) const;
+  // The variant whose segment holds `point` (in [0, 1)); null when no variant
+  // has weight.
+  const VariantRoute* Pick(double point) const;
+  core::Endpoint Describe() const;
+};
+
+// Immutable once published: readers share it without locks.
+struct RoutingTable {
+  std::map<std::string, EndpointRoute, std::less<>> endpoints;
+  const EndpointRoute* Find(std::string_view endpoint) const;
+};
+
+struct RouterOptions {
+  // Route requests that carry a user_id by its hash (sticky); random otherwise.
+  bool sticky = true;
+  std::function<std::uint64_t(std::string_view)> user_hash = DefaultUserHash;
+};
+
+// Thread-safe. Routing reads the current table (one atomic load) and never
+// blocks; changes (AddEndpoint, TrafficControl) are serialized among themselves,
+// build a new table and publish it in one atomic store, so a request sees the
+// old or the new weights, never a mix. A request keeps its table -- and the
+// models in it -- alive until it is done, so removing a variant never breaks a
+// request in flight.
+class Router final : public core::TrafficControl {
+ public:
+  // `metrics` may be null (no recording); otherwise it must outlive the router.
+  Router(RouterOptions options, models::ModelBackendFactory factory,
+         metrics::MetricsRegistry* metrics);
+
+  // Adds an endpoint with its variants, every model loaded and ready first.
+  // Weights must be in [0, 1] and sum to 1; names unique and not empty.
+  core::Status AddEndpoint(const core::Endpoint& endpoint);
+  // Adds a variant whose backend is already built (for tests and embedding).
+  core::Status AddVariantWithBackend(std::string_view endpoint, const core::Variant& variant,
+                                     std::shared_ptr<models::ModelBackend> backend);
+
+  std::shared_ptr<const RoutingTable> table() const { return table_.load(); }
+
+  // The variant for one request on `table`: the target variant when named
+  // (any weight; NotFound if unknown), else the variant holding the user's hash
+  // point (sticky, when the user_id is not empty), else the one holding the
+  // random point. NotFound for an unknown endpoint, Unavailable when no
+  // variant has weight.
+  core::Result<const VariantRoute*> Route(const RoutingTable& table, std::string_view endpoint,
+                                          std::string_view target_variant, std::string_view user_id,
+                                          std::uint64_t random_bits) const;
+
+  // True when every endpoint has a ready variant with traffic (GET /ping).
+  bool Ready() const;
+
+  // core::TrafficControl
+  core::Result<core::Endpoint> DescribeEndpoint(std::string_view endpoint) override;
+  core::Status CreateVariant(std::string_view endpoint, const core::Variant& variant) override;
+  core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
+  core::Status SetWeights(std::string_view endpoint,
+                          const std::vector<core::VariantWeight>& weights) override;
+
+ private:
+  // REQUIRES: write_mu_ is held.
+  void Publish(std::shared_ptr<RoutingTable> table);
+  core::Result<std::shared_ptr<models::ModelBackend>> LoadModel(std::string_view endpoint,
+                                                                const core::Variant& variant);
+  core::Status InsertVariant(std::string_view endpoint, const core::Variant& variant,
+                             std::shared_ptr<models::ModelBackend> backend);
+
+  const RouterOptions options_;
+  const models::ModelBackendFactory factory_;
+  metrics::MetricsRegistry* const metrics_;
+  std::mutex write_mu_;  // serializes changes; never taken by routing
+  std::atomic<std::shared_ptr<const RoutingTable>> table_;
+};
+
+// Checks a full set of weights: each finite and in [0, 1], summing to 1 (within 1e-6).
+core::Status ValidateWeights(const std::vector<core::VariantWeight>& weights);
+
+}  // namespace mlcanary::gateway
+
+#endif  // MLCANARY_GATEWAY_ROUTER_H_
