@@ -71,6 +71,12 @@ class DeploymentStore {
   // Events with seq > after_seq, oldest first.
   virtual Result<std::vector<DeploymentEvent>> ListEvents(std::string_view deployment_id,
                                                           std::int64_t after_seq) = 0;
+
+  // The endpoints' variants as the last deployment left them (after a COMPLETED
+  // deployment the canary is the production variant), so that a restarted
+  // service serves what it served before, not the config file's first version.
+  virtual Status SaveEndpoint(const Endpoint& endpoint) = 0;
+  virtual Result<std::vector<Endpoint>> ListEndpoints() = 0;
 };
 
 // Announces transitions and steps. Must not block the caller for long: slow

@@ -48,6 +48,7 @@ struct Endpoint {
   std::vector<Variant> variants;
 
   const Variant* FindVariant(std::string_view variant) const;
+  bool operator==(const Endpoint&) const = default;
 };
 
 // The planner's memory between checks. Lives in the deployment record so that

@@ -100,4 +100,18 @@ core::Result<std::vector<DeploymentEvent>> MemoryDeploymentStore::ListEvents(
   return out;
 }
 
+core::Status MemoryDeploymentStore::SaveEndpoint(const core::Endpoint& endpoint) {
+  if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
+  std::lock_guard lock(mu_);
+  endpoints_[endpoint.name] = endpoint;
+  return core::Ok();
+}
+
+core::Result<std::vector<core::Endpoint>> MemoryDeploymentStore::ListEndpoints() {
+  std::lock_guard lock(mu_);
+  std::vector<core::Endpoint> out;
+  for (const auto& [name, endpoint] : endpoints_) out.push_back(endpoint);
+  return out;
+}
+
 }  // namespace mlcanary::store

@@ -24,6 +24,8 @@ class MemoryDeploymentStore final : public core::DeploymentStore {
                                         const std::vector<core::DeploymentEvent>& events) override;
   core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view deployment_id,
                                                               std::int64_t after_seq) override;
+  core::Status SaveEndpoint(const core::Endpoint& endpoint) override;
+  core::Result<std::vector<core::Endpoint>> ListEndpoints() override;
 
  private:
   struct Entry {
@@ -35,8 +37,9 @@ class MemoryDeploymentStore final : public core::DeploymentStore {
   void AppendEvents(Entry& entry, const std::vector<core::DeploymentEvent>& events);
 
   std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> entries_;  // GUARDED_BY(mu_)
-  std::int64_t next_order_ = 0;                        // GUARDED_BY(mu_)
+  std::map<std::string, Entry, std::less<>> entries_;             // GUARDED_BY(mu_)
+  std::int64_t next_order_ = 0;                                   // GUARDED_BY(mu_)
+  std::map<std::string, core::Endpoint, std::less<>> endpoints_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace mlcanary::store

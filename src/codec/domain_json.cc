@@ -1,0 +1,552 @@
+// JSON encoding and decoding of domain values.
+#include "codec/domain_json.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+
+namespace mlcanary::codec {
+namespace json = boost::json;
+using core::Result;
+
+namespace {
+
+std::string Join(std::string_view where, std::string_view key) {
+  if (where.empty()) return std::string(key);
+  return std::string(where) + "." + std::string(key);
+}
+
+// Reads the fields of one JSON object, with errors naming "where.key".
+class Fields {
+ public:
+  Fields(const json::object& object, std::string_view where) : object_(object), where_(where) {}
+
+  static Result<Fields> Of(const json::value& v, std::string_view where) {
+    if (!v.is_object()) return core::ValidationError(std::string(where) + ": expected an object");
+    return Fields(v.get_object(), where);
+  }
+
+  core::Status OnlyKeys(std::initializer_list<std::string_view> allowed) const {
+    for (const auto& kv : object_) {
+      bool known = false;
+      for (auto a : allowed) known = known || a == kv.key();
+      if (!known) return core::ValidationError(Join(where_, kv.key()) + ": unknown key");
+    }
+    return core::Ok();
+  }
+
+  const json::value* Get(std::string_view key) const {
+    auto it = object_.find(key);
+    return it == object_.end() ? nullptr : &it->value();
+  }
+  bool Has(std::string_view key) const { return Get(key) != nullptr; }
+  std::string Path(std::string_view key) const { return Join(where_, key); }
+
+  std::unexpected<core::Error> Missing(std::string_view key) const {
+    return core::ValidationError(Path(key) + ": missing");
+  }
+
+  Result<double> Number(std::string_view key) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return Missing(key);
+    double out = 0;
+    if (v->is_double()) {
+      out = v->get_double();
+    } else if (v->is_int64()) {
+      out = static_cast<double>(v->get_int64());
+    } else if (v->is_uint64()) {
+      out = static_cast<double>(v->get_uint64());
+    } else {
+      return core::ValidationError(Path(key) + ": expected a number");
+    }
+    if (!std::isfinite(out)) return core::ValidationError(Path(key) + ": expected a finite number");
+    return out;
+  }
+
+  Result<std::int64_t> Int(std::string_view key) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return Missing(key);
+    if (v->is_int64()) return v->get_int64();
+    if (v->is_uint64() &&
+        v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return static_cast<std::int64_t>(v->get_uint64());
+    }
+    if (v->is_double() && std::trunc(v->get_double()) == v->get_double() &&
+        std::fabs(v->get_double()) < 9e15) {
+      return static_cast<std::int64_t>(v->get_double());
+    }
+    return core::ValidationError(Path(key) + ": expected an integer");
+  }
+
+  Result<bool> Bool(std::string_view key) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return Missing(key);
+    if (!v->is_bool()) return core::ValidationError(Path(key) + ": expected true or false");
+    return v->get_bool();
+  }
+
+  Result<std::string> String(std::string_view key) const {
+    const json::value* v = Get(key);
+    if (v == nullptr) return Missing(key);
+    if (!v->is_string()) return core::ValidationError(Path(key) + ": expected a string");
+    return std::string(v->get_string());
+  }
+
+  Result<core::Duration> Duration(std::string_view key) const {
+    auto text = String(key);
+    if (!text) return std::unexpected(text.error());
+    auto d = core::ParseDuration(*text);
+    if (!d) return core::ValidationError(Path(key) + ": " + d.error().message());
+    return *d;
+  }
+
+  Result<core::Timestamp> Time(std::string_view key) const {
+    auto text = String(key);
+    if (!text) return std::unexpected(text.error());
+    auto t = core::ParseRfc3339(*text);
+    if (!t) return core::ValidationError(Path(key) + ": " + t.error().message());
+    return *t;
+  }
+
+ private:
+  const json::object& object_;
+  std::string where_;
+};
+
+#define MLCANARY_TRY_ASSIGN(target, expr)                                \
+  do {                                                                   \
+    auto mlcanary_value = (expr);                                        \
+    if (!mlcanary_value) return std::unexpected(mlcanary_value.error()); \
+    target = std::move(*mlcanary_value);                                 \
+  } while (0)
+
+void WriteTimeOrNull(util::JsonWriter& w, const std::optional<core::Timestamp>& t) {
+  if (t) {
+    w.String(core::FormatRfc3339(*t));
+  } else {
+    w.Null();
+  }
+}
+
+}  // namespace
+
+void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
+  w.BeginObject();
+  if (p.steps.empty()) {
+    w.Key("initial_weight").Number(p.initial_weight);
+    w.Key("step").Number(p.step);
+  } else {
+    w.Key("steps").BeginArray();
+    for (double s : p.steps) w.Number(s);
+    w.EndArray();
+  }
+  w.Key("bake").String(core::FormatDuration(p.bake));
+  w.Key("interval").String(core::FormatDuration(p.interval));
+  w.Key("final_bake").String(core::FormatDuration(p.final_bake));
+  w.Key("max_p99_ms").Number(p.max_p99_ms);
+  w.Key("max_error_rate").Number(p.max_error_rate);
+  w.Key("max_latency_ratio").Number(p.max_latency_ratio);
+  w.Key("max_error_rate_diff").Number(p.max_error_rate_diff);
+  w.Key("latency_breaches_to_rollback").Int(p.latency_breaches_to_rollback);
+  w.Key("error_breaches_to_rollback").Int(p.error_breaches_to_rollback);
+  w.Key("min_invocations").Int(p.min_invocations);
+  w.Key("auto_rollback").Bool(p.auto_rollback);
+  w.EndObject();
+}
+
+void WriteModelSpec(util::JsonWriter& w, const core::ModelSpec& m) {
+  w.BeginObject();
+  w.Key("kind").String(core::ModelKindName(m.kind));
+  if (m.kind == core::ModelKind::kXgboost) {
+    w.Key("path").String(m.path);
+  } else {
+    w.Key("url").String(m.url);
+    w.Key("timeout").String(core::FormatDuration(m.timeout));
+  }
+  w.EndObject();
+}
+
+void WriteWindowMetrics(util::JsonWriter& w, const core::WindowMetrics& m) {
+  w.BeginObject();
+  w.Key("invocations").Int(m.invocations);
+  w.Key("errors_4xx").Int(m.errors_4xx);
+  w.Key("errors_5xx").Int(m.errors_5xx);
+  w.Key("error_rate").Number(m.error_rate());
+  w.Key("p50_ms").Number(m.p50_ms);
+  w.Key("p90_ms").Number(m.p90_ms);
+  w.Key("p99_ms").Number(m.p99_ms);
+  w.Key("overhead_ms").Number(m.overhead_ms);
+  if (m.cpu_utilization) w.Key("cpu_utilization").Number(*m.cpu_utilization);
+  if (m.memory_utilization) w.Key("memory_utilization").Number(*m.memory_utilization);
+  w.EndObject();
+}
+
+void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
+  w.BeginObject();
+  w.Key("verdict").String(core::VerdictName(r.verdict));
+  w.Key("latency_breached").Bool(r.latency_breached);
+  w.Key("error_breached").Bool(r.error_breached);
+  w.Key("canary");
+  WriteWindowMetrics(w, r.canary);
+  w.Key("production");
+  WriteWindowMetrics(w, r.production);
+  w.Key("latency_ratio");
+  if (r.latency_ratio) {
+    w.Number(*r.latency_ratio);
+  } else {
+    w.Null();
+  }
+  w.Key("error_rate_diff").Number(r.error_rate_diff);
+  w.Key("thresholds").BeginObject();
+  w.Key("max_p99_ms").Number(r.thresholds.max_p99_ms);
+  w.Key("max_error_rate").Number(r.thresholds.max_error_rate);
+  w.Key("max_latency_ratio").Number(r.thresholds.max_latency_ratio);
+  w.Key("max_error_rate_diff").Number(r.thresholds.max_error_rate_diff);
+  w.Key("min_invocations").Int(r.thresholds.min_invocations);
+  w.EndObject();
+  w.Key("reason").String(r.reason);
+  w.EndObject();
+}
+
+void WriteEndpoint(util::JsonWriter& w, const core::Endpoint& e) {
+  w.BeginObject();
+  w.Key("name").String(e.name);
+  w.Key("status").String(core::EndpointStatusName(e.status));
+  w.Key("variants").BeginArray();
+  for (const core::Variant& v : e.variants) {
+    w.BeginObject();
+    w.Key("name").String(v.name);
+    w.Key("weight").Number(v.weight);
+    w.Key("instances").Int(v.instances);
+    w.Key("model");
+    WriteModelSpec(w, v.model);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
+  w.BeginObject();
+  w.Key("id").String(d.id);
+  w.Key("endpoint").String(d.endpoint);
+  w.Key("production_variant").String(d.production_variant);
+  w.Key("canary_variant").String(d.canary_variant);
+  w.Key("state").String(core::StateName(d.state));
+  w.Key("canary_weight").Number(d.canary_weight);
+  w.Key("paused").Bool(d.paused);
+  w.Key("policy");
+  WritePolicy(w, d.policy);
+  w.Key("model");
+  WriteModelSpec(w, d.canary_model);
+  w.Key("instances").Int(d.canary_instances);
+  w.Key("created_at").String(core::FormatRfc3339(d.created_at));
+  w.Key("updated_at").String(core::FormatRfc3339(d.updated_at));
+  w.Key("version").Int(d.version);
+  w.Key("progress").BeginObject();
+  w.Key("weight_since").String(core::FormatRfc3339(d.progress.weight_since));
+  w.Key("healthy_since").String(core::FormatRfc3339(d.progress.healthy_since));
+  w.Key("last_check_at");
+  WriteTimeOrNull(w, d.progress.last_check_at);
+  w.Key("latency_breaches").Int(d.progress.latency_breaches);
+  w.Key("error_breaches").Int(d.progress.error_breaches);
+  w.Key("failed_checks").Int(d.progress.failed_checks);
+  w.Key("checks").Int(d.progress.checks);
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteEvent(util::JsonWriter& w, const core::DeploymentEvent& e) {
+  w.BeginObject();
+  w.Key("seq").Int(e.seq);
+  w.Key("deployment_id").String(e.deployment_id);
+  w.Key("time").String(core::FormatRfc3339(e.time));
+  w.Key("kind").String(core::EventKindName(e.kind));
+  w.Key("from_state").String(core::StateName(e.from_state));
+  w.Key("to_state").String(core::StateName(e.to_state));
+  w.Key("weight_before").Number(e.weight_before);
+  w.Key("weight_after").Number(e.weight_after);
+  w.Key("reason").String(e.reason);
+  w.Key("actor").String(e.actor);
+  if (e.check) {
+    w.Key("check");
+    WriteHealthReport(w, *e.check);
+  }
+  w.EndObject();
+}
+
+std::string DeploymentJson(const core::Deployment& d) {
+  util::JsonWriter w;
+  WriteDeployment(w, d);
+  return w.Release();
+}
+
+std::string EventJson(const core::DeploymentEvent& e) {
+  util::JsonWriter w;
+  WriteEvent(w, e);
+  return w.Release();
+}
+
+Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
+                                 const core::Policy& base) {
+  if (v.is_null()) return base;
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  if (auto s = f->OnlyKeys({"initial_weight", "step", "steps", "bake", "interval", "final_bake",
+                            "max_p99_ms", "max_error_rate", "max_latency_ratio",
+                            "max_error_rate_diff", "latency_breaches_to_rollback",
+                            "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
+      !s) {
+    return std::unexpected(s.error());
+  }
+  core::Policy p = base;
+  if (f->Has("initial_weight")) MLCANARY_TRY_ASSIGN(p.initial_weight, f->Number("initial_weight"));
+  if (f->Has("step")) MLCANARY_TRY_ASSIGN(p.step, f->Number("step"));
+  if (f->Has("bake")) MLCANARY_TRY_ASSIGN(p.bake, f->Duration("bake"));
+  if (f->Has("interval")) MLCANARY_TRY_ASSIGN(p.interval, f->Duration("interval"));
+  if (f->Has("final_bake")) MLCANARY_TRY_ASSIGN(p.final_bake, f->Duration("final_bake"));
+  if (f->Has("max_p99_ms")) MLCANARY_TRY_ASSIGN(p.max_p99_ms, f->Number("max_p99_ms"));
+  if (f->Has("max_error_rate")) MLCANARY_TRY_ASSIGN(p.max_error_rate, f->Number("max_error_rate"));
+  if (f->Has("max_latency_ratio")) {
+    MLCANARY_TRY_ASSIGN(p.max_latency_ratio, f->Number("max_latency_ratio"));
+  }
+  if (f->Has("max_error_rate_diff")) {
+    MLCANARY_TRY_ASSIGN(p.max_error_rate_diff, f->Number("max_error_rate_diff"));
+  }
+  for (auto [key, field] :
+       {std::pair{"latency_breaches_to_rollback", &p.latency_breaches_to_rollback},
+        std::pair{"error_breaches_to_rollback", &p.error_breaches_to_rollback}}) {
+    if (!f->Has(key)) continue;
+    auto n = f->Int(key);
+    if (!n) return std::unexpected(n.error());
+    if (*n < 1 || *n > 1'000'000) {
+      return core::ValidationError(f->Path(key) + ": must be between 1 and 1000000");
+    }
+    *field = static_cast<int>(*n);
+  }
+  if (f->Has("min_invocations")) MLCANARY_TRY_ASSIGN(p.min_invocations, f->Int("min_invocations"));
+  if (f->Has("auto_rollback")) MLCANARY_TRY_ASSIGN(p.auto_rollback, f->Bool("auto_rollback"));
+  if (const json::value* steps = f->Get("steps")) {
+    if (!steps->is_array() || steps->get_array().empty()) {
+      return core::ValidationError(f->Path("steps") + ": expected a non-empty array of weights");
+    }
+    p.steps.clear();
+    for (std::size_t i = 0; i < steps->get_array().size(); ++i) {
+      const json::value& s = steps->get_array()[i];
+      if (!s.is_number()) {
+        return core::ValidationError(f->Path("steps") + "[" + std::to_string(i) +
+                                     "]: expected a number");
+      }
+      p.steps.push_back(s.to_number<double>());
+    }
+  }
+  if (auto s = core::ValidatePolicy(p); !s) {
+    std::string message = s.error().message();
+    if (message.starts_with("policy.")) message.erase(0, 7);
+    return core::ValidationError(Join(where, message));
+  }
+  return p;
+}
+
+Result<core::ModelSpec> ParseModelSpec(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  if (auto s = f->OnlyKeys({"kind", "path", "url", "timeout"}); !s)
+    return std::unexpected(s.error());
+  core::ModelSpec m;
+  std::string kind = "xgboost";
+  if (f->Has("kind")) MLCANARY_TRY_ASSIGN(kind, f->String("kind"));
+  auto parsed_kind = core::ParseModelKind(kind);
+  if (!parsed_kind) {
+    return core::ValidationError(f->Path("kind") + ": '" + kind + "' is not xgboost or http");
+  }
+  m.kind = *parsed_kind;
+  if (m.kind == core::ModelKind::kXgboost) {
+    MLCANARY_TRY_ASSIGN(m.path, f->String("path"));
+    if (m.path.empty()) return core::ValidationError(f->Path("path") + ": must not be empty");
+    if (f->Has("url")) return core::ValidationError(f->Path("url") + ": only for kind http");
+  } else {
+    MLCANARY_TRY_ASSIGN(m.url, f->String("url"));
+    if (!m.url.starts_with("http://")) {
+      return core::ValidationError(f->Path("url") + ": must start with http://");
+    }
+    if (f->Has("timeout")) MLCANARY_TRY_ASSIGN(m.timeout, f->Duration("timeout"));
+    if (m.timeout.count() <= 0) return core::ValidationError(f->Path("timeout") + ": must be > 0");
+    if (f->Has("path")) return core::ValidationError(f->Path("path") + ": only for kind xgboost");
+  }
+  return m;
+}
+
+namespace {
+
+Result<core::WindowMetrics> ParseWindowMetrics(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  core::WindowMetrics m;
+  MLCANARY_TRY_ASSIGN(m.invocations, f->Int("invocations"));
+  MLCANARY_TRY_ASSIGN(m.errors_4xx, f->Int("errors_4xx"));
+  MLCANARY_TRY_ASSIGN(m.errors_5xx, f->Int("errors_5xx"));
+  MLCANARY_TRY_ASSIGN(m.p50_ms, f->Number("p50_ms"));
+  MLCANARY_TRY_ASSIGN(m.p90_ms, f->Number("p90_ms"));
+  MLCANARY_TRY_ASSIGN(m.p99_ms, f->Number("p99_ms"));
+  MLCANARY_TRY_ASSIGN(m.overhead_ms, f->Number("overhead_ms"));
+  if (f->Has("cpu_utilization"))
+    MLCANARY_TRY_ASSIGN(m.cpu_utilization, f->Number("cpu_utilization"));
+  if (f->Has("memory_utilization")) {
+    MLCANARY_TRY_ASSIGN(m.memory_utilization, f->Number("memory_utilization"));
+  }
+  return m;
+}
+
+Result<core::DeploymentState> ParseStateField(const Fields& f, std::string_view key) {
+  auto text = f.String(key);
+  if (!text) return std::unexpected(text.error());
+  auto state = core::ParseState(*text);
+  if (!state) return core::ValidationError(f.Path(key) + ": unknown state '" + *text + "'");
+  return *state;
+}
+
+}  // namespace
+
+Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  core::HealthReport r;
+  std::string verdict;
+  MLCANARY_TRY_ASSIGN(verdict, f->String("verdict"));
+  auto parsed = core::ParseVerdict(verdict);
+  if (!parsed) return core::ValidationError(f->Path("verdict") + ": unknown verdict");
+  r.verdict = *parsed;
+  MLCANARY_TRY_ASSIGN(r.latency_breached, f->Bool("latency_breached"));
+  MLCANARY_TRY_ASSIGN(r.error_breached, f->Bool("error_breached"));
+  MLCANARY_TRY_ASSIGN(r.canary, ParseWindowMetrics(*f->Get("canary"), f->Path("canary")));
+  MLCANARY_TRY_ASSIGN(r.production,
+                      ParseWindowMetrics(*f->Get("production"), f->Path("production")));
+  r.canary_error_rate = r.canary.error_rate();
+  r.production_error_rate = r.production.error_rate();
+  if (const json::value* ratio = f->Get("latency_ratio"); ratio && !ratio->is_null()) {
+    MLCANARY_TRY_ASSIGN(r.latency_ratio, f->Number("latency_ratio"));
+  }
+  MLCANARY_TRY_ASSIGN(r.error_rate_diff, f->Number("error_rate_diff"));
+  const json::value* t = f->Get("thresholds");
+  if (t == nullptr) return f->Missing("thresholds");
+  auto tf = Fields::Of(*t, f->Path("thresholds"));
+  if (!tf) return std::unexpected(tf.error());
+  MLCANARY_TRY_ASSIGN(r.thresholds.max_p99_ms, tf->Number("max_p99_ms"));
+  MLCANARY_TRY_ASSIGN(r.thresholds.max_error_rate, tf->Number("max_error_rate"));
+  MLCANARY_TRY_ASSIGN(r.thresholds.max_latency_ratio, tf->Number("max_latency_ratio"));
+  MLCANARY_TRY_ASSIGN(r.thresholds.max_error_rate_diff, tf->Number("max_error_rate_diff"));
+  MLCANARY_TRY_ASSIGN(r.thresholds.min_invocations, tf->Int("min_invocations"));
+  MLCANARY_TRY_ASSIGN(r.reason, f->String("reason"));
+  return r;
+}
+
+Result<core::Endpoint> ParseEndpoint(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  core::Endpoint e;
+  MLCANARY_TRY_ASSIGN(e.name, f->String("name"));
+  std::string status = "InService";
+  if (f->Has("status")) MLCANARY_TRY_ASSIGN(status, f->String("status"));
+  if (status == "Updating") e.status = core::EndpointStatus::kUpdating;
+  if (status == "Failed") e.status = core::EndpointStatus::kFailed;
+  const json::value* variants = f->Get("variants");
+  if (variants == nullptr || !variants->is_array()) {
+    return core::ValidationError(f->Path("variants") + ": expected an array");
+  }
+  for (std::size_t i = 0; i < variants->get_array().size(); ++i) {
+    const std::string at = f->Path("variants") + "[" + std::to_string(i) + "]";
+    auto vf = Fields::Of(variants->get_array()[i], at);
+    if (!vf) return std::unexpected(vf.error());
+    core::Variant var;
+    MLCANARY_TRY_ASSIGN(var.name, vf->String("name"));
+    MLCANARY_TRY_ASSIGN(var.weight, vf->Number("weight"));
+    std::int64_t instances = 1;
+    if (vf->Has("instances")) MLCANARY_TRY_ASSIGN(instances, vf->Int("instances"));
+    var.instances = static_cast<int>(instances);
+    const json::value* model = vf->Get("model");
+    if (model == nullptr) return vf->Missing("model");
+    MLCANARY_TRY_ASSIGN(var.model, ParseModelSpec(*model, vf->Path("model")));
+    e.variants.push_back(std::move(var));
+  }
+  return e;
+}
+
+Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  core::Deployment d;
+  MLCANARY_TRY_ASSIGN(d.id, f->String("id"));
+  MLCANARY_TRY_ASSIGN(d.endpoint, f->String("endpoint"));
+  MLCANARY_TRY_ASSIGN(d.production_variant, f->String("production_variant"));
+  MLCANARY_TRY_ASSIGN(d.canary_variant, f->String("canary_variant"));
+  MLCANARY_TRY_ASSIGN(d.state, ParseStateField(*f, "state"));
+  MLCANARY_TRY_ASSIGN(d.canary_weight, f->Number("canary_weight"));
+  MLCANARY_TRY_ASSIGN(d.paused, f->Bool("paused"));
+  const json::value* policy = f->Get("policy");
+  if (policy == nullptr) return f->Missing("policy");
+  MLCANARY_TRY_ASSIGN(d.policy, ParsePolicy(*policy, f->Path("policy")));
+  if (const json::value* model = f->Get("model")) {
+    MLCANARY_TRY_ASSIGN(d.canary_model, ParseModelSpec(*model, f->Path("model")));
+  }
+  if (f->Has("instances")) {
+    std::int64_t n = 1;
+    MLCANARY_TRY_ASSIGN(n, f->Int("instances"));
+    d.canary_instances = static_cast<int>(n);
+  }
+  MLCANARY_TRY_ASSIGN(d.created_at, f->Time("created_at"));
+  MLCANARY_TRY_ASSIGN(d.updated_at, f->Time("updated_at"));
+  if (f->Has("version")) MLCANARY_TRY_ASSIGN(d.version, f->Int("version"));
+  if (const json::value* progress = f->Get("progress")) {
+    auto pf = Fields::Of(*progress, f->Path("progress"));
+    if (!pf) return std::unexpected(pf.error());
+    MLCANARY_TRY_ASSIGN(d.progress.weight_since, pf->Time("weight_since"));
+    MLCANARY_TRY_ASSIGN(d.progress.healthy_since, pf->Time("healthy_since"));
+    if (const json::value* last = pf->Get("last_check_at"); last && !last->is_null()) {
+      MLCANARY_TRY_ASSIGN(d.progress.last_check_at, pf->Time("last_check_at"));
+    }
+    std::int64_t n = 0;
+    MLCANARY_TRY_ASSIGN(n, pf->Int("latency_breaches"));
+    d.progress.latency_breaches = static_cast<int>(n);
+    MLCANARY_TRY_ASSIGN(n, pf->Int("error_breaches"));
+    d.progress.error_breaches = static_cast<int>(n);
+    MLCANARY_TRY_ASSIGN(n, pf->Int("failed_checks"));
+    d.progress.failed_checks = static_cast<int>(n);
+    MLCANARY_TRY_ASSIGN(d.progress.checks, pf->Int("checks"));
+  }
+  return d;
+}
+
+Result<core::DeploymentEvent> ParseEvent(const json::value& v, std::string_view where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  core::DeploymentEvent e;
+  MLCANARY_TRY_ASSIGN(e.seq, f->Int("seq"));
+  MLCANARY_TRY_ASSIGN(e.deployment_id, f->String("deployment_id"));
+  MLCANARY_TRY_ASSIGN(e.time, f->Time("time"));
+  std::string kind;
+  MLCANARY_TRY_ASSIGN(kind, f->String("kind"));
+  auto parsed_kind = core::ParseEventKind(kind);
+  if (!parsed_kind) return core::ValidationError(f->Path("kind") + ": unknown event kind");
+  e.kind = *parsed_kind;
+  MLCANARY_TRY_ASSIGN(e.from_state, ParseStateField(*f, "from_state"));
+  MLCANARY_TRY_ASSIGN(e.to_state, ParseStateField(*f, "to_state"));
+  MLCANARY_TRY_ASSIGN(e.weight_before, f->Number("weight_before"));
+  MLCANARY_TRY_ASSIGN(e.weight_after, f->Number("weight_after"));
+  MLCANARY_TRY_ASSIGN(e.reason, f->String("reason"));
+  MLCANARY_TRY_ASSIGN(e.actor, f->String("actor"));
+  if (const json::value* check = f->Get("check")) {
+    MLCANARY_TRY_ASSIGN(e.check, ParseHealthReport(*check, f->Path("check")));
+  }
+  return e;
+}
+
+Result<json::value> ParseJson(std::string_view text, std::string_view where) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return core::ValidationError(std::string(where) + ": invalid JSON: " + ec.message());
+  return v;
+}
+
+}  // namespace mlcanary::codec

@@ -1,0 +1,162 @@
+#include "codec/domain_json.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace mlcanary::codec {
+namespace {
+
+core::Timestamp T(int minute) {
+  return core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 11 / 28)) +
+         std::chrono::minutes(minute);
+}
+
+core::Deployment SampleDeployment() {
+  core::Deployment d;
+  d.id = "dep-1";
+  d.endpoint = "recs";
+  d.production_variant = "production";
+  d.canary_variant = "canary-v2";
+  d.canary_model = {.kind = core::ModelKind::kHttp,
+                    .path = "",
+                    .url = "http://127.0.0.1:9001",
+                    .timeout = std::chrono::milliseconds(250)};
+  d.canary_instances = 2;
+  d.state = core::DeploymentState::kInProgress;
+  d.canary_weight = 0.3;
+  d.paused = true;
+  d.policy.steps = {0.05, 0.5, 1.0};
+  d.policy.final_bake = std::chrono::minutes(5);
+  d.created_at = T(0);
+  d.updated_at = T(21);
+  d.progress = {.weight_since = T(20),
+                .healthy_since = T(21),
+                .last_check_at = T(21),
+                .latency_breaches = 1,
+                .error_breaches = 0,
+                .failed_checks = 2,
+                .checks = 21};
+  d.version = 7;
+  return d;
+}
+
+TEST(DomainJsonTest, DeploymentRoundTrips) {
+  const core::Deployment d = SampleDeployment();
+  auto parsed = ParseJson(DeploymentJson(d), "x");
+  ASSERT_TRUE(parsed);
+  auto back = ParseDeployment(*parsed, "deployment");
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, d);
+}
+
+TEST(DomainJsonTest, DeploymentHasApiFields) {
+  auto v = ParseJson(DeploymentJson(SampleDeployment()), "x");
+  const auto& o = v->as_object();
+  for (const char* key : {"id", "endpoint", "production_variant", "canary_variant", "state",
+                          "canary_weight", "paused", "policy", "created_at", "updated_at"}) {
+    EXPECT_TRUE(o.contains(key)) << key;
+  }
+  EXPECT_EQ(o.at("state").as_string(), "IN_PROGRESS");
+  EXPECT_EQ(o.at("created_at").as_string(), "2026-11-28T00:00:00Z");
+}
+
+TEST(DomainJsonTest, EventWithCheckRoundTrips) {
+  core::Policy policy;
+  core::WindowMetrics canary{.invocations = 600,
+                             .errors_4xx = 1,
+                             .errors_5xx = 2,
+                             .p50_ms = 20,
+                             .p90_ms = 30,
+                             .p99_ms = 130,
+                             .overhead_ms = 0.4,
+                             .cpu_utilization = 12.5};
+  core::WindowMetrics production{.invocations = 5400, .p99_ms = 40};
+  core::DeploymentEvent e;
+  e.seq = 12;
+  e.deployment_id = "dep-1";
+  e.time = T(26);
+  e.kind = core::EventKind::kCheck;
+  e.from_state = e.to_state = core::DeploymentState::kInProgress;
+  e.weight_before = e.weight_after = 0.3;
+  e.reason = "canary p99 130.0ms >= max_p99_ms 100 (latency breach 1/3)";
+  e.actor = "controller";
+  e.check = core::EvaluateHealth(canary, production, policy);
+  auto back = ParseEvent(*ParseJson(EventJson(e), "x"), "event");
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, e);
+}
+
+TEST(DomainJsonTest, PolicyOverridesApplyOnTopOfBase) {
+  auto v = ParseJson(R"({"bake": "2s", "interval": "1s", "max_p99_ms": 50})", "x");
+  auto p = ParsePolicy(*v, "body.policy");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->bake, std::chrono::seconds(2));
+  EXPECT_EQ(p->interval, std::chrono::seconds(1));
+  EXPECT_DOUBLE_EQ(p->max_p99_ms, 50);
+  EXPECT_DOUBLE_EQ(p->max_error_rate, 0.01);
+}
+
+TEST(DomainJsonTest, PolicyErrorsNameTheKeyPath) {
+  struct Case {
+    const char* json;
+    const char* needle;
+  };
+  for (const Case& c : {Case{R"({"bake": 10})", "body.policy.bake: expected a string"},
+                        Case{R"({"bake": "10x"})", "body.policy.bake"},
+                        Case{R"({"steps": [0.5, "a"]})", "body.policy.steps[1]"},
+                        Case{R"({"steps": [0.5, 0.2]})", "body.policy.steps[1]"},
+                        Case{R"({"initial_weight": 3})", "body.policy.initial_weight"},
+                        Case{R"({"max_p99_ms": "fast"})", "body.policy.max_p99_ms"},
+                        Case{R"({"auto_rollback": 1})", "body.policy.auto_rollback"},
+                        Case{R"({"min_invocations": 1.5})", "body.policy.min_invocations"},
+                        Case{R"({"bakee": "1m"})", "body.policy.bakee: unknown key"},
+                        Case{R"([1])", "body.policy: expected an object"}}) {
+    auto p = ParsePolicy(*ParseJson(c.json, "x"), "body.policy");
+    ASSERT_FALSE(p) << c.json;
+    EXPECT_EQ(p.error().code(), core::ErrorCode::kValidation);
+    EXPECT_NE(p.error().message().find(c.needle), std::string::npos) << p.error().message();
+  }
+}
+
+TEST(DomainJsonTest, ModelSpecIsValidatedByKind) {
+  EXPECT_TRUE(ParseModelSpec(*ParseJson(R"({"kind":"xgboost","path":"m.json"})", "x"), "m"));
+  EXPECT_TRUE(ParseModelSpec(*ParseJson(R"({"path":"m.json"})", "x"), "m"));  // xgboost default
+  auto http = ParseModelSpec(
+      *ParseJson(R"({"kind":"http","url":"http://h:1","timeout":"50ms"})", "x"), "m");
+  ASSERT_TRUE(http);
+  EXPECT_EQ(http->timeout, std::chrono::milliseconds(50));
+  EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"onnx","path":"m"})", "x"), "m"));
+  EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"http"})", "x"), "m"));
+  EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"http","url":"ftp://x"})", "x"), "m"));
+  EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"xgboost","path":""})", "x"), "m"));
+  EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"path":"m","extra":1})", "x"), "m"));
+}
+
+TEST(DomainJsonTest, EndpointRoundTrips) {
+  core::Endpoint e;
+  e.name = "recs";
+  e.variants.push_back({.name = "production",
+                        .weight = 0.9,
+                        .instances = 2,
+                        .model = {.kind = core::ModelKind::kXgboost, .path = "v1.json"}});
+  e.variants.push_back({.name = "canary",
+                        .weight = 0.1,
+                        .instances = 1,
+                        .model = {.kind = core::ModelKind::kXgboost, .path = "v2.json"}});
+  util::JsonWriter w;
+  WriteEndpoint(w, e);
+  auto back = ParseEndpoint(*ParseJson(w.str(), "x"), "endpoint");
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, e);
+}
+
+TEST(DomainJsonTest, InvalidJsonIsAValidationError) {
+  auto v = ParseJson("{\"a\": ", "body");
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(v.error().message().find("body: invalid JSON"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlcanary::codec
