@@ -241,6 +241,7 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.Key("model");
   WriteModelSpec(w, d.canary_model);
   w.Key("instances").Int(d.canary_instances);
+  w.Key("keep_previous").Bool(d.keep_previous);
   w.Key("created_at").String(core::FormatRfc3339(d.created_at));
   w.Key("updated_at").String(core::FormatRfc3339(d.updated_at));
   w.Key("version").Int(d.version);
@@ -495,6 +496,7 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     MLCANARY_TRY_ASSIGN(n, f->Int("instances"));
     d.canary_instances = static_cast<int>(n);
   }
+  if (f->Has("keep_previous")) MLCANARY_TRY_ASSIGN(d.keep_previous, f->Bool("keep_previous"));
   MLCANARY_TRY_ASSIGN(d.created_at, f->Time("created_at"));
   MLCANARY_TRY_ASSIGN(d.updated_at, f->Time("updated_at"));
   if (f->Has("version")) MLCANARY_TRY_ASSIGN(d.version, f->Int("version"));

@@ -31,6 +31,7 @@ struct StartRequest {
   core::ModelSpec model;
   int instances = 1;
   core::Policy policy;
+  bool keep_previous = false;  // keep the old production variant (at 0 %) after COMPLETED
   std::string actor = "user";
 };
 
@@ -55,6 +56,28 @@ class Controller {
   // endpoint (exists, InService), records the deployment (PENDING), readies the
   // canary variant, and moves it to the initial weight (IN_PROGRESS).
   core::Result<core::Deployment> StartDeployment(const StartRequest& request);
+
+  // User actions (API.md: POST /v1/deployments/{id}/complete|cancel|rollback|
+  // pause|resume). Each returns the deployment as stored afterwards, NotFound
+  // for an unknown id, and FailedPrecondition (HTTP 409) when its state does not
+  // allow the action. `actor` is recorded in the event ("user", a token name).
+  //  - Complete: canary to 100 %, COMPLETED; the canary becomes the endpoint's
+  //    production variant; the old production variant is removed unless the
+  //    deployment has `keep_previous` (also when the controller completes it).
+  //  - Cancel: canary to 0 %, CANCELLED, canary variant removed.
+  //  - Rollback: production 100 % / canary 0 %, ROLLING_BACK then ROLLED_BACK.
+  //  - Pause / Resume: checks stop / start again (the bake restarts on resume).
+  core::Result<core::Deployment> Complete(std::string_view id, const std::string& actor);
+  core::Result<core::Deployment> Cancel(std::string_view id, const std::string& actor);
+  core::Result<core::Deployment> Rollback(std::string_view id, const std::string& actor);
+  core::Result<core::Deployment> Pause(std::string_view id, const std::string& actor);
+  core::Result<core::Deployment> Resume(std::string_view id, const std::string& actor);
+
+  // At start-up: brings the traffic control in line with every deployment the
+  // store holds (active ones to their stored weights, finished ones to their
+  // final split) and finishes interrupted rollbacks. Returns the first error
+  // after trying all.
+  core::Status ReconcileAll();
 
   // Runs one check of an IN_PROGRESS, unpaused deployment and acts on it.
   core::Result<CheckOutcome> RunCheck(std::string_view deployment_id);

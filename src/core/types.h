@@ -75,6 +75,7 @@ struct Deployment {
   DeploymentState state = DeploymentState::kPending;
   double canary_weight = 0;  // the weight intended (and, once applied, in force)
   bool paused = false;
+  bool keep_previous = false;  // keep the old production variant (at 0 %) after COMPLETED
   Policy policy;
   Timestamp created_at{};
   Timestamp updated_at{};
