@@ -2,6 +2,7 @@
 #include "controller/controller.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace mlcanary::controller {
 
@@ -97,6 +98,7 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   d.canary_variant = request.canary_variant;
   d.canary_model = request.model;
   d.canary_instances = request.instances;
+  d.keep_previous = request.keep_previous;
   d.state = DeploymentState::kPending;
   d.canary_weight = 0;
   d.policy = request.policy;
@@ -237,21 +239,18 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
         outcome.reason += "; weights not applied yet (will retry): " + s.error().ToString();
       }
       for (std::size_t i = 1; i < events.size(); ++i) ports_.notifier.Notify(d, events[i]);
+      if (complete) {
+        FinishCompletion(d);
+        if (auto fresh = ports_.store.Get(d.id)) d = *fresh;
+      }
       outcome.deployment = d;
       return outcome;
     }
     case Action::kRollback: {
-      DeploymentEvent rolling = MakeEvent(d, now, EventKind::kTransition,
-                                          DeploymentState::kRollingBack, 0, decision.reason);
-      events.push_back(rolling);
-      d.state = DeploymentState::kRollingBack;
-      d.canary_weight = 0;
-      auto stored = Persist(d, events);
-      if (!stored) return std::unexpected(stored.error());
-      ports_.notifier.Notify(*stored, rolling);
-      auto finished = FinishRollback(*stored, now);
-      if (!finished) return std::unexpected(finished.error());
-      outcome.deployment = *finished;
+      auto rolled =
+          BeginRollback(std::move(d), std::move(events), decision.reason, kControllerActor);
+      if (!rolled) return std::unexpected(rolled.error());
+      outcome.deployment = *rolled;
       return outcome;
     }
     case Action::kFail: {
@@ -276,7 +275,8 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
   auto stored = Persist(d, {done});
   if (!stored) return stored;
   ports_.notifier.Notify(*stored, done);
-  return stored;
+  RemoveCanary(*stored);
+  return ports_.store.Get(stored->id);
 }
 
 core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEvent> events,
@@ -302,6 +302,234 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
   }
   ports_.notifier.Notify(*stored, failed);
   return stored;
+}
+
+core::Result<Deployment> Controller::BeginRollback(Deployment d,
+                                                   std::vector<DeploymentEvent> events,
+                                                   const std::string& reason,
+                                                   const std::string& actor) {
+  const core::Timestamp now = ports_.clock.Now();
+  DeploymentEvent rolling =
+      MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRollingBack, 0, reason, actor);
+  events.push_back(rolling);
+  d.state = DeploymentState::kRollingBack;
+  d.canary_weight = 0;
+  auto stored = Persist(d, events);
+  if (!stored) return stored;
+  ports_.notifier.Notify(*stored, rolling);
+  return FinishRollback(*stored, now);
+}
+
+void Controller::RecordError(const Deployment& d, const std::string& reason) {
+  // Re-read: the caller's copy may be stale by one write.
+  auto fresh = ports_.store.Get(d.id);
+  if (!fresh) return;
+  DeploymentEvent e = MakeEvent(*fresh, ports_.clock.Now(), EventKind::kError, fresh->state,
+                                fresh->canary_weight, reason);
+  (void)Persist(*fresh, {e});
+}
+
+void Controller::FinishCompletion(const Deployment& d) {
+  if (!d.keep_previous) {
+    if (auto s = ports_.traffic.RemoveVariant(d.endpoint, d.production_variant); !s) {
+      if (s.error().code() != core::ErrorCode::kNotFound) {
+        RecordError(d, "old production variant '" + d.production_variant +
+                           "' not removed: " + s.error().ToString());
+      }
+    }
+  }
+  if (auto endpoint = ports_.traffic.DescribeEndpoint(d.endpoint)) {
+    if (auto s = ports_.store.SaveEndpoint(*endpoint); !s) {
+      RecordError(d, "endpoint not recorded: " + s.error().ToString());
+    }
+  }
+}
+
+void Controller::RemoveCanary(const Deployment& d) {
+  if (auto s = ports_.traffic.RemoveVariant(d.endpoint, d.canary_variant); !s) {
+    if (s.error().code() != core::ErrorCode::kNotFound) {
+      RecordError(d,
+                  "canary variant '" + d.canary_variant + "' not removed: " + s.error().ToString());
+    }
+  }
+  if (auto endpoint = ports_.traffic.DescribeEndpoint(d.endpoint)) {
+    (void)ports_.store.SaveEndpoint(*endpoint);
+  }
+}
+
+core::Result<Deployment> Controller::LoadFor(std::string_view id, std::string_view action,
+                                             std::initializer_list<DeploymentState> allowed) {
+  auto d = ports_.store.Get(id);
+  if (!d) return d;
+  for (DeploymentState s : allowed) {
+    if (d->state == s) return d;
+  }
+  return core::FailedPreconditionError("cannot " + std::string(action) + " deployment '" + d->id +
+                                       "' in state " + std::string(core::StateName(d->state)));
+}
+
+core::Result<Deployment> Controller::Complete(std::string_view id, const std::string& actor) {
+  auto loaded = LoadFor(id, "complete", {DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  Deployment d = *loaded;
+  const core::Timestamp now = ports_.clock.Now();
+  const std::string reason = "completed by " + actor;
+  std::vector<DeploymentEvent> events;
+  if (!core::SameWeight(d.canary_weight, 1.0)) {
+    events.push_back(MakeEvent(d, now, EventKind::kWeightChange, d.state, 1.0, reason, actor));
+  }
+  d.canary_weight = 1.0;
+  events.push_back(
+      MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted, 1.0, reason, actor));
+  d.state = DeploymentState::kCompleted;
+  d.paused = false;
+  auto stored = Persist(d, events);
+  if (!stored) return stored;
+  if (auto s = ApplyWeights(*stored); !s) {
+    RecordError(*stored,
+                "weights not applied yet (reconciled at start-up): " + s.error().ToString());
+  }
+  for (const auto& e : events) ports_.notifier.Notify(*stored, e);
+  FinishCompletion(*stored);
+  return ports_.store.Get(stored->id);
+}
+
+core::Result<Deployment> Controller::Cancel(std::string_view id, const std::string& actor) {
+  auto loaded = LoadFor(id, "cancel", {DeploymentState::kPending, DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  Deployment d = *loaded;
+  DeploymentEvent cancelled =
+      MakeEvent(d, ports_.clock.Now(), EventKind::kTransition, DeploymentState::kCancelled, 0,
+                "cancelled by " + actor, actor);
+  d.state = DeploymentState::kCancelled;
+  d.canary_weight = 0;
+  d.paused = false;
+  auto stored = Persist(d, {cancelled});
+  if (!stored) return stored;
+  auto applied = ApplyWeights(*stored);
+  if (!applied && applied.error().code() != core::ErrorCode::kNotFound) {
+    RecordError(*stored,
+                "weights not applied yet (reconciled at start-up): " + applied.error().ToString());
+  } else {
+    RemoveCanary(*stored);
+  }
+  ports_.notifier.Notify(*stored, cancelled);
+  return ports_.store.Get(stored->id);
+}
+
+core::Result<Deployment> Controller::Rollback(std::string_view id, const std::string& actor) {
+  auto loaded = LoadFor(id, "roll back", {DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  return BeginRollback(*loaded, {}, "rollback requested by " + actor, actor);
+}
+
+core::Result<Deployment> Controller::Pause(std::string_view id, const std::string& actor) {
+  auto loaded = LoadFor(id, "pause", {DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  Deployment d = *loaded;
+  if (d.paused) return core::FailedPreconditionError("deployment '" + d.id + "' is already paused");
+  DeploymentEvent paused = MakeEvent(d, ports_.clock.Now(), EventKind::kPaused, d.state,
+                                     d.canary_weight, "paused by " + actor, actor);
+  d.paused = true;
+  auto stored = Persist(d, {paused});
+  if (!stored) return stored;
+  ports_.notifier.Notify(*stored, paused);
+  return stored;
+}
+
+core::Result<Deployment> Controller::Resume(std::string_view id, const std::string& actor) {
+  auto loaded = LoadFor(id, "resume", {DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  Deployment d = *loaded;
+  if (!d.paused) return core::FailedPreconditionError("deployment '" + d.id + "' is not paused");
+  const core::Timestamp now = ports_.clock.Now();
+  DeploymentEvent resumed =
+      MakeEvent(d, now, EventKind::kResumed, d.state, d.canary_weight,
+                "resumed by " + actor + "; bake restarts at " +
+                    std::to_string(static_cast<int>(std::lround(d.canary_weight * 100))) + "%",
+                actor);
+  d.paused = false;
+  // The window before the pause says nothing about now: start a fresh bake,
+  // with fresh breach counts, from this moment.
+  d.progress = core::StartWeight(d.progress, now);
+  d.progress.last_check_at = now;
+  auto stored = Persist(d, {resumed});
+  if (!stored) return stored;
+  ports_.notifier.Notify(*stored, resumed);
+  return stored;
+}
+
+core::Status Controller::ReconcileOne(const Deployment& d) {
+  auto endpoint = ports_.traffic.DescribeEndpoint(d.endpoint);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  const bool has_canary = endpoint->FindVariant(d.canary_variant) != nullptr;
+  const bool has_production = endpoint->FindVariant(d.production_variant) != nullptr;
+  auto add_canary = [&]() -> core::Status {
+    core::Variant canary;
+    canary.name = d.canary_variant;
+    canary.instances = d.canary_instances;
+    canary.model = d.canary_model;
+    return ports_.traffic.CreateVariant(d.endpoint, canary);
+  };
+  switch (d.state) {
+    case DeploymentState::kPending: {
+      // Interrupted while starting: nothing was promised to traffic yet.
+      auto failed = Fail(d, {}, "interrupted while starting (service restarted)");
+      if (has_canary) RemoveCanary(d);
+      if (!failed) return std::unexpected(failed.error());
+      return core::Ok();
+    }
+    case DeploymentState::kInProgress:
+      if (!has_canary) {
+        if (auto s = add_canary(); !s) {
+          auto failed =
+              Fail(d, {}, "canary could not be restored after restart: " + s.error().ToString());
+          if (!failed) return std::unexpected(failed.error());
+          return core::Ok();
+        }
+      }
+      return Reconcile(d);
+    case DeploymentState::kRollingBack: {
+      auto finished = FinishRollback(d, ports_.clock.Now());
+      if (!finished) return std::unexpected(finished.error());
+      return core::Ok();
+    }
+    case DeploymentState::kCompleted:
+      if (!has_canary) {
+        if (auto s = add_canary(); !s) return s;
+      }
+      if (has_production || !has_canary) {
+        if (auto s = ApplyWeights(d); !s && s.error().code() != core::ErrorCode::kNotFound) {
+          return s;
+        }
+      }
+      FinishCompletion(d);
+      return core::Ok();
+    case DeploymentState::kRolledBack:
+    case DeploymentState::kCancelled:
+    case DeploymentState::kFailed:
+      if (has_canary && has_production) {
+        if (auto s = ApplyWeights(d); !s) return s;
+        RemoveCanary(d);
+      }
+      return core::Ok();
+  }
+  return core::Ok();
+}
+
+core::Status Controller::ReconcileAll() {
+  auto all = ports_.store.List({});
+  if (!all) return std::unexpected(all.error());
+  core::Status first_error = core::Ok();
+  std::vector<std::string> seen;      // endpoints whose newest deployment was handled
+  for (const Deployment& d : *all) {  // newest first
+    if (std::find(seen.begin(), seen.end(), d.endpoint) != seen.end()) continue;
+    seen.push_back(d.endpoint);
+    if (auto s = ReconcileOne(d); !s && first_error) {
+      first_error = std::unexpected(s.error().WithContext("deployment '" + d.id + "'"));
+    }
+  }
+  return first_error;
 }
 
 core::Result<std::vector<CheckOutcome>> Controller::Tick() {

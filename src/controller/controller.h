@@ -5,6 +5,7 @@
 #ifndef MLCANARY_CONTROLLER_CONTROLLER_H_
 #define MLCANARY_CONTROLLER_CONTROLLER_H_
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +100,24 @@ class Controller {
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
                                       const std::string& reason);
   core::Status ApplyWeights(const core::Deployment& d);
+  // Moves traffic to production, persists ROLLING_BACK with `events` and the
+  // transition, then finishes the rollback.
+  core::Result<core::Deployment> BeginRollback(core::Deployment d,
+                                               std::vector<core::DeploymentEvent> events,
+                                               const std::string& reason, const std::string& actor);
+  // After COMPLETED: removes the old production variant (unless keep_previous)
+  // and records the endpoint's new variants. Failures are recorded as events.
+  void FinishCompletion(const core::Deployment& d);
+  // After ROLLED_BACK or CANCELLED: removes the canary variant (it has no
+  // traffic) and records the endpoint. Failures are recorded as events.
+  void RemoveCanary(const core::Deployment& d);
+  // Records a non-fatal failure of a clean-up step as an error event.
+  void RecordError(const core::Deployment& d, const std::string& reason);
+  // Loads a deployment for a user action; FailedPrecondition unless its state is one of `allowed`.
+  core::Result<core::Deployment> LoadFor(std::string_view id, std::string_view action,
+                                         std::initializer_list<core::DeploymentState> allowed);
+  // Brings one deployment's traffic in line with its record (ReconcileAll).
+  core::Status ReconcileOne(const core::Deployment& d);
   // Re-applies the stored canary weight when the traffic control disagrees.
   core::Status Reconcile(const core::Deployment& d);
   core::Result<core::Deployment> Persist(const core::Deployment& d,

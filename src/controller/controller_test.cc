@@ -108,6 +108,12 @@ class ControllerTest : public ::testing::Test {
     return v ? v->weight : -1;
   }
 
+  double ProductionWeight() {
+    auto e = virtual_traffic_.DescribeEndpoint("recs");
+    const core::Variant* v = e->FindVariant("production");
+    return v ? v->weight : -1;
+  }
+
   // Advances one interval and ticks.
   void Step(Controller& c) {
     clock_.Advance(policy_.interval);
@@ -246,7 +252,8 @@ TEST_F(ControllerTest, ErrorBreachesRollBackAndTrafficReturnsToProduction) {
   Step(c);
   auto d = store_.Get("d1");
   EXPECT_EQ(d->state, DeploymentState::kRolledBack);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_EQ(TrafficCanaryWeight(), -1);  // canary removed once it had no traffic
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kRolledBack);
 }
 
@@ -261,7 +268,8 @@ TEST_F(ControllerTest, InterruptedRollbackIsFinishedByTheNextTick) {
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
   Step(c);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRolledBack);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_EQ(TrafficCanaryWeight(), -1);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
 TEST_F(ControllerTest, RetryableMetricsErrorsHoldThenFail) {
@@ -330,6 +338,158 @@ TEST_F(ControllerTest, StaleWriteIsRefusedAndWritesNoEvent) {
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code(), ErrorCode::kConflict);
   EXPECT_EQ(store_.ListEvents("d1", 0)->size(), events_before + 1);
+}
+
+TEST_F(ControllerTest, CompleteMakesCanaryTheProductionVariant) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  auto d = c.Complete("d1", "admin");
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->state, DeploymentState::kCompleted);
+  EXPECT_DOUBLE_EQ(d->canary_weight, 1.0);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 1.0);
+  EXPECT_EQ(ProductionWeight(), -1);  // old production removed
+  auto endpoints = store_.ListEndpoints();
+  ASSERT_EQ(endpoints->size(), 1u);
+  ASSERT_EQ((*endpoints)[0].variants.size(), 1u);
+  EXPECT_EQ((*endpoints)[0].variants[0].name, "canary");
+  // The next deployment starts from the new production variant.
+  StartRequest next = Request("d2");
+  next.canary_variant = "canary-v3";
+  auto d2 = c.StartDeployment(next);
+  ASSERT_TRUE(d2) << d2.error().ToString();
+  EXPECT_EQ(d2->production_variant, "canary");
+}
+
+TEST_F(ControllerTest, KeepPreviousLeavesOldProductionAtZero) {
+  Controller c(ports());
+  StartRequest r = Request();
+  r.keep_previous = true;
+  ASSERT_TRUE(c.StartDeployment(r));
+  ASSERT_TRUE(c.Complete("d1", "admin"));
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 0);
+}
+
+TEST_F(ControllerTest, AutomaticCompletionAlsoRemovesOldProduction) {
+  policy_.steps = {0.5, 1.0};
+  policy_.bake = minutes(1);
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  Step(c);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kCompleted);
+  EXPECT_EQ(ProductionWeight(), -1);
+}
+
+TEST_F(ControllerTest, CancelRemovesCanaryAndRestoresProduction) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  auto d = c.Cancel("d1", "admin");
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->state, DeploymentState::kCancelled);
+  EXPECT_EQ(TrafficCanaryWeight(), -1);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kCancelled);
+}
+
+TEST_F(ControllerTest, ManualRollbackRecordsTheActor) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  auto d = c.Rollback("d1", "alice");
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->state, DeploymentState::kRolledBack);
+  auto events = store_.ListEvents("d1", 0);
+  bool found = false;
+  for (const auto& e : *events) {
+    if (e.to_state == DeploymentState::kRollingBack) {
+      found = true;
+      EXPECT_EQ(e.actor, "alice");
+      EXPECT_NE(e.reason.find("alice"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(ControllerTest, ActionsRefusedInFinalStatesNameTheState) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  ASSERT_TRUE(c.Complete("d1", "admin"));
+  for (auto result : {c.Complete("d1", "a"), c.Cancel("d1", "a"), c.Rollback("d1", "a"),
+                      c.Pause("d1", "a"), c.Resume("d1", "a")}) {
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(result.error().message().find("COMPLETED"), std::string::npos);
+  }
+  EXPECT_EQ(c.Pause("nope", "a").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ControllerTest, PauseStopsChecksAndResumeRestartsTheBake) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);  // 1 healthy minute of 2
+  ASSERT_TRUE(c.Pause("d1", "admin"));
+  EXPECT_EQ(c.Pause("d1", "admin").error().code(), ErrorCode::kFailedPrecondition);
+  Step(c);
+  Step(c);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
+  ASSERT_TRUE(c.Resume("d1", "admin"));
+  EXPECT_EQ(c.Resume("d1", "admin").error().code(), ErrorCode::kFailedPrecondition);
+  Step(c);  // 1 minute of a fresh bake
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
+  Step(c);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
+}
+
+TEST_F(ControllerTest, ReconcileAllRestoresTheCanaryInAFreshDataPlane) {
+  {
+    Controller c(ports());
+    ASSERT_TRUE(c.StartDeployment(Request()));
+    Step(c);
+    Step(c);  // 20%
+  }
+  // A restarted process: a fresh data plane with only the production variant.
+  sim::VirtualTrafficControl fresh;
+  core::Endpoint recs;
+  recs.name = "recs";
+  recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
+  fresh.AddEndpoint(recs);
+  Controller restarted({.traffic = fresh,
+                        .metrics = metrics_,
+                        .store = store_,
+                        .notifier = notifier_,
+                        .clock = clock_});
+  ASSERT_TRUE(restarted.ReconcileAll());
+  auto e = fresh.DescribeEndpoint("recs");
+  ASSERT_NE(e->FindVariant("canary"), nullptr);
+  EXPECT_DOUBLE_EQ(e->FindVariant("canary")->weight, 0.2);
+  EXPECT_DOUBLE_EQ(e->FindVariant("production")->weight, 0.8);
+}
+
+TEST_F(ControllerTest, ReconcileAllFinishesAnInterruptedRollback) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  metrics_.canary.errors_5xx = 50;
+  Step(c);
+  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "down"));
+  Step(c);
+  ASSERT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);
+  ASSERT_TRUE(c.ReconcileAll());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRolledBack);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+}
+
+TEST_F(ControllerTest, ReconcileAllFailsADeploymentInterruptedWhileStarting) {
+  Deployment d;
+  d.id = "d1";
+  d.endpoint = "recs";
+  d.production_variant = "production";
+  d.canary_variant = "canary";
+  d.policy = policy_;
+  ASSERT_TRUE(store_.Create(d, {}));
+  Controller c(ports());
+  ASSERT_TRUE(c.ReconcileAll());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
 }  // namespace
