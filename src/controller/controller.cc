@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/backoff.h"
+
 namespace mlcanary::controller {
 
 using core::Action;
@@ -34,6 +36,25 @@ DeploymentEvent MakeEvent(const Deployment& d, core::Timestamp now, EventKind ki
 
 }  // namespace
 
+template <typename Op>
+auto Controller::WithRetries(Op op) -> decltype(op()) {
+  const RetryOptions& r = ports_.retry;
+  std::uint64_t fallback_bits = 0x9e3779b97f4a7c15ULL;
+  for (int attempt = 1;; ++attempt) {
+    auto result = op();
+    if (result || !result.error().retryable() || attempt >= r.max_attempts) {
+      if (!result && result.error().retryable() && attempt > 1) {
+        return std::unexpected(
+            result.error().WithContext("gave up after " + std::to_string(attempt) + " attempts"));
+      }
+      return result;
+    }
+    const std::uint64_t bits =
+        r.random_bits ? r.random_bits() : (fallback_bits *= 6364136223846793005ULL) >> 11;
+    if (r.sleep) r.sleep(core::BackoffDelay(attempt, r.base, r.cap, bits));
+  }
+}
+
 bool Controller::CheckDue(const Deployment& d, core::Timestamp now) {
   const core::Timestamp last = d.progress.last_check_at.value_or(d.progress.weight_since);
   return now - last >= d.policy.interval;
@@ -41,12 +62,13 @@ bool Controller::CheckDue(const Deployment& d, core::Timestamp now) {
 
 core::Status Controller::ApplyWeights(const Deployment& d) {
   const double w = core::RoundWeight(d.canary_weight);
-  return ports_.traffic.SetWeights(
-      d.endpoint, {{d.production_variant, core::RoundWeight(1.0 - w)}, {d.canary_variant, w}});
+  const std::vector<core::VariantWeight> weights{{d.production_variant, core::RoundWeight(1.0 - w)},
+                                                 {d.canary_variant, w}};
+  return WithRetries([&] { return ports_.traffic.SetWeights(d.endpoint, weights); });
 }
 
 core::Status Controller::Reconcile(const Deployment& d) {
-  auto endpoint = ports_.traffic.DescribeEndpoint(d.endpoint);
+  auto endpoint = WithRetries([&] { return ports_.traffic.DescribeEndpoint(d.endpoint); });
   if (!endpoint) return std::unexpected(endpoint.error());
   const core::Variant* canary = endpoint->FindVariant(d.canary_variant);
   if (canary == nullptr) {
@@ -118,7 +140,7 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   canary.weight = 0;
   canary.instances = request.instances;
   canary.model = request.model;
-  if (auto s = ports_.traffic.CreateVariant(d.endpoint, canary); !s) {
+  if (auto s = WithRetries([&] { return ports_.traffic.CreateVariant(d.endpoint, canary); }); !s) {
     auto failed = Fail(d, {}, "canary variant could not be created: " + s.error().ToString());
     if (!failed) return failed;
     return std::unexpected(s.error());
@@ -161,8 +183,10 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
   core::Decision decision;
   DeploymentEvent check_event;
   auto reconciled = Reconcile(d);
-  auto snapshot = reconciled ? ports_.metrics.Snapshot(d.endpoint, window_start, now)
-                             : std::unexpected(reconciled.error());
+  auto snapshot =
+      reconciled
+          ? WithRetries([&] { return ports_.metrics.Snapshot(d.endpoint, window_start, now); })
+          : std::unexpected(reconciled.error());
   if (!snapshot) {
     decision = core::PlanCheckError(d, snapshot.error(), now);
     check_event = MakeEvent(d, now, EventKind::kError, d.state, d.canary_weight, decision.reason);
@@ -227,16 +251,17 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
       if (!stored) return std::unexpected(stored.error());
       d = *stored;
       if (auto s = ApplyWeights(d); !s) {
-        if (!complete && !s.error().retryable()) {
+        if (!complete) {
+          // Retried with backoff already: the step cannot be made, so the
+          // deployment fails and traffic goes back to production.
           auto failed = Fail(d, {}, "weights could not be applied: " + s.error().ToString());
           if (!failed) return std::unexpected(failed.error());
           outcome.action = Action::kFail;
           outcome.deployment = *failed;
           return outcome;
         }
-        // The intended weight is stored; Reconcile applies it on the next check
-        // (or at start-up for a COMPLETED deployment).
-        outcome.reason += "; weights not applied yet (will retry): " + s.error().ToString();
+        // COMPLETED is final; its weights are re-applied at start-up (ReconcileAll).
+        RecordError(d, "weights not applied yet: " + s.error().ToString());
       }
       for (std::size_t i = 1; i < events.size(); ++i) ports_.notifier.Notify(d, events[i]);
       if (complete) {

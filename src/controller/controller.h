@@ -5,6 +5,8 @@
 #ifndef MLCANARY_CONTROLLER_CONTROLLER_H_
 #define MLCANARY_CONTROLLER_CONTROLLER_H_
 
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -16,6 +18,19 @@
 
 namespace mlcanary::controller {
 
+// How the controller retries retryable errors (throttling, unavailable,
+// timeouts) of the traffic control and the metrics source within one action:
+// exponential backoff with full jitter, at most `max_attempts` tries in all.
+struct RetryOptions {
+  int max_attempts = 4;
+  core::Duration base = std::chrono::milliseconds(100);
+  core::Duration cap = std::chrono::seconds(2);
+  // Waits between attempts; empty: no wait (virtual time, tests).
+  std::function<void(core::Duration)> sleep;
+  // Random bits for the jitter; empty: a fixed sequence.
+  std::function<std::uint64_t()> random_bits;
+};
+
 // The ports a controller drives. All are borrowed and must outlive it.
 struct Ports {
   core::TrafficControl& traffic;
@@ -23,6 +38,7 @@ struct Ports {
   core::DeploymentStore& store;
   core::Notifier& notifier;
   const core::Clock& clock;
+  RetryOptions retry = {};
 };
 
 struct StartRequest {
@@ -100,6 +116,10 @@ class Controller {
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
                                       const std::string& reason);
   core::Status ApplyWeights(const core::Deployment& d);
+  // Calls `op` until it succeeds, fails for good, or max_attempts tries were
+  // made (retryable errors only, with backoff between tries).
+  template <typename Op>
+  auto WithRetries(Op op) -> decltype(op());
   // Moves traffic to production, persists ROLLING_BACK with `events` and the
   // transition, then finishes the rollback.
   core::Result<core::Deployment> BeginRollback(core::Deployment d,

@@ -218,17 +218,39 @@ TEST_F(ControllerTest, CheckIsNotRunBeforeTheIntervalHasPassed) {
   EXPECT_EQ(store_.Get("d1")->progress.checks, 0);
 }
 
-TEST_F(ControllerTest, RetryableWeightFailureIsReconciledOnNextCheck) {
-  Controller c(ports());
+TEST_F(ControllerTest, RetryableWeightFailureIsRetriedWithBackoff) {
+  std::vector<core::Duration> sleeps;
+  Ports p = ports();
+  p.retry.sleep = [&](core::Duration d) { sleeps.push_back(d); };
+  p.retry.random_bits = [] { return ~std::uint64_t{0}; };
+  Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
   Step(c);
   traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
-  Step(c);  // shift to 0.2 is stored, but not applied
+  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
+  Step(c);
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
-  Step(c);  // the next check re-applies the stored weight first
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.2);
+  ASSERT_EQ(sleeps.size(), 2u);
+  EXPECT_LE(sleeps[0], p.retry.base);
+  EXPECT_LE(sleeps[1], p.retry.base * 2);
+}
+
+TEST_F(ControllerTest, ExhaustedRetriesFailTheDeploymentWithTrafficOnProduction) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  Step(c);
+  for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
+    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "busy"));
+  }
+  Step(c);
+  auto d = store_.Get("d1");
+  EXPECT_EQ(d->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  auto events = store_.ListEvents("d1", 0);
+  EXPECT_NE(events->back().reason.find("gave up after 4 attempts"), std::string::npos)
+      << events->back().reason;
 }
 
 TEST_F(ControllerTest, NonRetryableWeightFailureFailsTheDeployment) {
@@ -262,7 +284,9 @@ TEST_F(ControllerTest, InterruptedRollbackIsFinishedByTheNextTick) {
   ASSERT_TRUE(c.StartDeployment(Request()));
   metrics_.canary.errors_5xx = 50;
   Step(c);
-  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "endpoint busy"));
+  for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
+    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "endpoint busy"));
+  }
   Step(c);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
@@ -275,7 +299,8 @@ TEST_F(ControllerTest, InterruptedRollbackIsFinishedByTheNextTick) {
 TEST_F(ControllerTest, RetryableMetricsErrorsHoldThenFail) {
   Controller c(ports());
   ASSERT_TRUE(c.StartDeployment(Request()));
-  for (int i = 0; i < core::kMaxFailedChecks; ++i) {
+  // Each check retries inline (max_attempts), then counts one failed check.
+  for (int i = 0; i < core::kMaxFailedChecks * RetryOptions{}.max_attempts; ++i) {
     metrics_.errors.push_back(core::Error(ErrorCode::kTimeout, "metrics timed out"));
   }
   for (int i = 1; i < core::kMaxFailedChecks; ++i) {
@@ -470,7 +495,9 @@ TEST_F(ControllerTest, ReconcileAllFinishesAnInterruptedRollback) {
   ASSERT_TRUE(c.StartDeployment(Request()));
   metrics_.canary.errors_5xx = 50;
   Step(c);
-  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "down"));
+  for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
+    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "down"));
+  }
   Step(c);
   ASSERT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);
   ASSERT_TRUE(c.ReconcileAll());
