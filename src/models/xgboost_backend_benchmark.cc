@@ -25,12 +25,23 @@ const std::string& ModelPath() {
 
 std::unique_ptr<XgboostBackend> Load() { return std::move(*XgboostBackend::Load(ModelPath())); }
 
+// Shared between a benchmark's threads; never destroyed (XGBoost's own statics
+// may be gone by the time static destructors run).
+XgboostBackend*& Shared() {
+  static XgboostBackend* shared = nullptr;
+  return shared;
+}
+
 void BM_SharedBooster(benchmark::State& state) {
-  static std::unique_ptr<XgboostBackend> shared;
-  if (state.thread_index() == 0) shared = Load();
+  if (state.thread_index() == 0) {
+    delete Shared();
+    Shared() = Load().release();
+  }
+  XgboostBackend* shared = nullptr;
   std::vector<float> row(8, 0.4f);
   // Threads start together after the setup barrier of the first iteration.
   for (auto _ : state) {
+    if (shared == nullptr) shared = Shared();
     auto out = shared->Predict({row, 1, 8});
     benchmark::DoNotOptimize(out);
   }
@@ -50,10 +61,14 @@ void BM_BoosterPerThread(benchmark::State& state) {
 BENCHMARK(BM_BoosterPerThread)->ThreadRange(1, 16)->UseRealTime();
 
 void BM_SharedBoosterBatch32(benchmark::State& state) {
-  static std::unique_ptr<XgboostBackend> shared;
-  if (state.thread_index() == 0) shared = Load();
+  if (state.thread_index() == 0) {
+    delete Shared();
+    Shared() = Load().release();
+  }
+  XgboostBackend* shared = nullptr;
   std::vector<float> rows(32 * 8, 0.4f);
   for (auto _ : state) {
+    if (shared == nullptr) shared = Shared();
     auto out = shared->Predict({rows, 32, 8});
     benchmark::DoNotOptimize(out);
   }
