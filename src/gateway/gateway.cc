@@ -306,8 +306,8 @@ void Gateway::Impl::Accept() {
 Gateway::Gateway(GatewayOptions options, metrics::MetricsRegistry& metrics,
                  models::ModelBackendFactory factory)
     : options_(std::move(options)),
-      router_(options_.router, std::move(factory), &metrics),
-      impl_(std::make_unique<Impl>(options_, router_)) {}
+      impl_(std::make_unique<Impl>(options_, router_)),  // keeps a reference only
+      router_(options_.router, std::move(factory), &metrics) {}
 
 Gateway::~Gateway() { Shutdown(); }
 

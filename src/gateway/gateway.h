@@ -71,8 +71,10 @@ class Gateway {
 
  private:
   GatewayOptions options_;
-  Router router_;
+  // Before router_: the models die first, so a network call that a model
+  // abandons can still hand its answer to a (stopped) I/O context.
   std::unique_ptr<Impl> impl_;
+  Router router_;
 };
 
 // A thread-safe source of random bits: per-thread xoshiro256**, seeded once

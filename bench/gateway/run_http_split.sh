@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# HTTP-upstream mode, side by side in one run, loopback only, bounded in time:
+#   1. direct-to-upstream (the limit),
+#   2. nginx as the router: split_clients 90/10 on $request_id, keepalive pools,
+#   3. the mlcanary gateway: production 0.9 / canary 0.1, both http backends.
+# Two nginx upstreams answer POST /invocations with a fixed JSON body.
+# Usage: bench/gateway/run_http_split.sh [BUILD_DIR]
+# Env: WORKERS (router workers/threads, default 2), CONNECTIONS (32),
+#      DURATION (10s), WRK_THREADS (2), BASE_PORT (19000)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${1:-$root/build}"
+workers="${WORKERS:-2}"; connections="${CONNECTIONS:-32}"; duration="${DURATION:-10s}"
+wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19000}"
+up_a=$((base + 1)); up_b=$((base + 2)); nginx_port=$((base + 3)); gw_port=$((base + 4))
+dir="$(mktemp -d /tmp/mlcanary-bench.XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+ninja -C "$build" gateway_bench_server >/dev/null
+
+nginx_conf() {  # name, body of the http block
+  mkdir -p "$dir/$1/logs"
+  cat > "$dir/$1/nginx.conf" <<CONF
+worker_processes $2;
+error_log $dir/$1/logs/error.log warn;
+pid $dir/$1/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/$1/body; proxy_temp_path $dir/$1/proxy;
+  fastcgi_temp_path $dir/$1/fcgi; uwsgi_temp_path $dir/$1/uwsgi; scgi_temp_path $dir/$1/scgi;
+  keepalive_requests 1000000;
+$3
+}
+CONF
+  nginx -p "$dir/$1" -c "$dir/$1/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+}
+
+upstream_server() {  # name, port, prediction
+  nginx_conf "$1" 1 "
+  server {
+    listen 127.0.0.1:$2 reuseport;
+    location = /ping { return 200 ''; }
+    location = /invocations { default_type application/json; return 200 '{\"predictions\":[$3]}'; }
+  }"
+}
+upstream_server up_a "$up_a" 0.25
+upstream_server up_b "$up_b" 0.75
+nginx_conf router "$workers" "
+  upstream production { server 127.0.0.1:$up_a; keepalive 256; }
+  upstream canary { server 127.0.0.1:$up_b; keepalive 256; }
+  split_clients \"\${request_id}\" \$variant { 90% production; * canary; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location ~ ^/v1/endpoints/[^/]+/invocations\$ {
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_pass http://\$variant/invocations;
+    }
+  }"
+"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_port" --threads "$workers" \
+  --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
+  --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway.log" 2>&1 &
+pids+=($!)
+sleep 1
+
+run() {  # label, url
+  echo "== $1 ($workers workers, $connections connections, $duration)"
+  wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s "$root/bench/gateway/post.lua" "$2" \
+    | grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors"
+}
+run "direct to upstream" "http://127.0.0.1:$up_a/invocations"
+run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations"
+run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations"
