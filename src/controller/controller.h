@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,8 @@ struct CheckOutcome {
   core::Action action = core::Action::kHold;
   std::string reason;
   core::Deployment deployment;  // as stored after the check
+  // The check's verdict; empty when the check could not read its inputs.
+  std::optional<core::Verdict> verdict;
 };
 
 // Thread safety: a Controller holds no mutable state; concurrent calls on
