@@ -202,9 +202,9 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
     check_event = MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, decision.reason);
     check_event.check = report;
   }
-  auto outcome = Act(std::move(d), decision, check_event);
-  if (outcome && check_event.check) outcome->verdict = check_event.check->verdict;
-  return outcome;
+  auto acted = Act(std::move(d), decision, check_event);
+  if (acted && check_event.check) acted->verdict = check_event.check->verdict;
+  return acted;
 }
 
 core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& decision,
