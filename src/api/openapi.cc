@@ -1,0 +1,427 @@
+// The OpenAPI 3.0 document of the control API, generated from the route table
+// (paths) and from the JSON forms the codec writes (schemas).
+#include <algorithm>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/control_api.h"
+#include "api/internal/route_table.h"
+#include "util/json_writer.h"
+
+namespace mlcanary::api {
+
+namespace {
+
+using internal::Access;
+using internal::BodyKind;
+using internal::Route;
+
+// A property of a schema, written from a compact type spec:
+//   "string", "number", "integer", "boolean", "date-time", "duration",
+//   "#Name" (a $ref), "[]#Name" / "[]number" (arrays), "?date-time" /
+//   "?string" / "?number" (nullable), "enum:A|B|C" (a string enumeration).
+struct Prop {
+  std::string_view name;
+  std::string_view type;
+  std::string_view description = {};
+};
+
+void WriteType(util::JsonWriter& w, std::string_view type, std::string_view description) {
+  w.BeginObject();
+  bool nullable = false;
+  if (type.starts_with('?')) {
+    nullable = true;
+    type.remove_prefix(1);
+  }
+  if (type.starts_with("[]")) {
+    w.Key("type").String("array");
+    w.Key("items");
+    WriteType(w, type.substr(2), {});
+  } else if (type.starts_with('#')) {
+    w.Key("allOf").BeginArray().BeginObject();
+    w.Key("$ref").String("#/components/schemas/" + std::string(type.substr(1)));
+    w.EndObject().EndArray();
+  } else if (type.starts_with("enum:")) {
+    w.Key("type").String("string");
+    w.Key("enum").BeginArray();
+    std::string_view rest = type.substr(5);
+    while (!rest.empty()) {
+      const auto bar = rest.find('|');
+      w.String(rest.substr(0, bar));
+      rest = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
+    }
+    w.EndArray();
+  } else if (type == "date-time") {
+    w.Key("type").String("string");
+    w.Key("format").String("date-time");
+  } else if (type == "duration") {
+    w.Key("type").String("string");
+    w.Key("pattern").String("^[0-9]+(ms|s|m|h)$");
+    w.Key("example").String("10m");
+  } else {
+    w.Key("type").String(type);
+  }
+  if (nullable) w.Key("nullable").Bool(true);
+  if (!description.empty()) w.Key("description").String(description);
+  w.EndObject();
+}
+
+void WriteObjectSchema(util::JsonWriter& w, std::string_view name, std::string_view description,
+                       std::initializer_list<std::string_view> required,
+                       std::initializer_list<Prop> props, bool closed = false) {
+  w.Key(name).BeginObject();
+  w.Key("type").String("object");
+  if (!description.empty()) w.Key("description").String(description);
+  if (required.size() > 0) {
+    w.Key("required").BeginArray();
+    for (auto r : required) w.String(r);
+    w.EndArray();
+  }
+  w.Key("properties").BeginObject();
+  for (const Prop& p : props) {
+    w.Key(p.name);
+    WriteType(w, p.type, p.description);
+  }
+  w.EndObject();
+  if (closed) w.Key("additionalProperties").Bool(false);
+  w.EndObject();
+}
+
+constexpr std::string_view kStates =
+    "enum:PENDING|IN_PROGRESS|COMPLETED|ROLLING_BACK|ROLLED_BACK|FAILED|CANCELLED";
+
+void WriteSchemas(util::JsonWriter& w) {
+  w.Key("schemas").BeginObject();
+  WriteObjectSchema(w, "Error", "Every error answer.", {"error"}, {{"error", "#ErrorBody"}});
+  WriteObjectSchema(
+      w, "ErrorBody", "", {"code", "message"},
+      {{"code", "string",
+        "ValidationError, Unauthenticated, PermissionDenied, NotFound, Conflict, "
+        "FailedPrecondition, MethodNotAllowed, PayloadTooLarge, "
+        "UnsupportedMediaType, ServiceUnavailable, Throttled, Timeout, ModelError, InternalError"},
+       {"message", "string", "What went wrong; names the key path for bad bodies."}});
+  WriteObjectSchema(w, "Health", "", {"status"}, {{"status", "enum:ok"}});
+  WriteObjectSchema(
+      w, "ModelSpec", "Where a variant's model comes from.", {"kind"},
+      {{"kind", "enum:xgboost|http"},
+       {"path", "string", "kind xgboost: the model file (.json or .ubj)"},
+       {"url", "string", "kind http: base URL of a SageMaker-contract model server (http://...)"},
+       {"timeout", "duration", "kind http: per-request timeout (default 200ms)"}},
+      true);
+  WriteObjectSchema(
+      w, "Policy",
+      "How a deployment moves and when its canary is unhealthy. In a request every key is "
+      "optional and applies on top of the endpoint's configured policy.",
+      {},
+      {{"initial_weight", "number", "first canary weight (0.10)"},
+       {"step", "number", "weight added per step (0.10)"},
+       {"steps", "[]number", "explicit schedule; replaces initial_weight and step"},
+       {"bake", "duration", "healthy time at a weight before the next step (10m)"},
+       {"interval", "duration", "one check per interval (1m)"},
+       {"final_bake", "duration", "healthy time at 1.0 before COMPLETED (0s)"},
+       {"max_p99_ms", "number"},
+       {"max_error_rate", "number"},
+       {"max_latency_ratio", "number"},
+       {"max_error_rate_diff", "number"},
+       {"latency_breaches_to_rollback", "integer"},
+       {"error_breaches_to_rollback", "integer"},
+       {"min_invocations", "integer"},
+       {"auto_rollback", "boolean"}},
+      true);
+  WriteObjectSchema(w, "Variant", "", {"name", "weight", "instances", "model"},
+                    {{"name", "string"},
+                     {"weight", "number"},
+                     {"instances", "integer"},
+                     {"model", "#ModelSpec"}});
+  WriteObjectSchema(
+      w, "Endpoint", "An endpoint as its traffic control reports it now.",
+      {"name", "status", "variants"},
+      {{"name", "string"},
+       {"status", "enum:InService|Updating|Failed"},
+       {"variants", "[]#Variant"},
+       {"active_deployment", "?string", "id of the deployment active on the endpoint, or null"}});
+  WriteObjectSchema(w, "EndpointList", "", {"endpoints"}, {{"endpoints", "[]#Endpoint"}});
+  WriteObjectSchema(w, "Progress", "The rollout's memory between checks.", {},
+                    {{"weight_since", "date-time"},
+                     {"healthy_since", "date-time"},
+                     {"last_check_at", "?date-time"},
+                     {"latency_breaches", "integer"},
+                     {"error_breaches", "integer"},
+                     {"failed_checks", "integer"},
+                     {"checks", "integer"}});
+  WriteObjectSchema(w, "Deployment", "One canary rollout on one endpoint.",
+                    {"id", "endpoint", "production_variant", "canary_variant", "state",
+                     "canary_weight", "paused", "policy", "created_at", "updated_at"},
+                    {{"id", "string"},
+                     {"endpoint", "string"},
+                     {"production_variant", "string"},
+                     {"canary_variant", "string"},
+                     {"state", kStates},
+                     {"canary_weight", "number"},
+                     {"paused", "boolean"},
+                     {"policy", "#Policy"},
+                     {"model", "#ModelSpec"},
+                     {"instances", "integer"},
+                     {"keep_previous", "boolean"},
+                     {"created_at", "date-time"},
+                     {"updated_at", "date-time"},
+                     {"version", "integer"},
+                     {"progress", "#Progress"}});
+  WriteObjectSchema(w, "DeploymentList", "", {"deployments"}, {{"deployments", "[]#Deployment"}});
+  WriteObjectSchema(w, "WindowMetrics", "One variant's metrics over a check's window.", {},
+                    {{"invocations", "integer"},
+                     {"errors_4xx", "integer"},
+                     {"errors_5xx", "integer"},
+                     {"error_rate", "number"},
+                     {"p50_ms", "number"},
+                     {"p90_ms", "number"},
+                     {"p99_ms", "number"},
+                     {"overhead_ms", "number"},
+                     {"cpu_utilization", "number"},
+                     {"memory_utilization", "number"}});
+  WriteObjectSchema(w, "Thresholds", "", {},
+                    {{"max_p99_ms", "number"},
+                     {"max_error_rate", "number"},
+                     {"max_latency_ratio", "number"},
+                     {"max_error_rate_diff", "number"},
+                     {"min_invocations", "integer"}});
+  WriteObjectSchema(
+      w, "HealthReport", "One check: the values, the thresholds and the verdict.", {"verdict"},
+      {{"verdict",
+        "enum:healthy|inconclusive|latency_breached|error_breached|latency_and_error_breached"},
+       {"latency_breached", "boolean"},
+       {"error_breached", "boolean"},
+       {"canary", "#WindowMetrics"},
+       {"production", "#WindowMetrics"},
+       {"latency_ratio", "?number"},
+       {"error_rate_diff", "number"},
+       {"thresholds", "#Thresholds"},
+       {"reason", "string"}});
+  WriteObjectSchema(w, "Event", "An entry of a deployment's append-only event log.",
+                    {"seq", "deployment_id", "time", "kind"},
+                    {{"seq", "integer"},
+                     {"deployment_id", "string"},
+                     {"time", "date-time"},
+                     {"kind", "enum:check|transition|weight_change|paused|resumed|error"},
+                     {"from_state", kStates},
+                     {"to_state", kStates},
+                     {"weight_before", "number"},
+                     {"weight_after", "number"},
+                     {"reason", "string"},
+                     {"actor", "string", "controller, system, or the token's name"},
+                     {"check", "#HealthReport", "present on check events"}});
+  WriteObjectSchema(w, "EventList", "", {"deployment_id", "events"},
+                    {{"deployment_id", "string"}, {"events", "[]#Event"}});
+  WriteObjectSchema(
+      w, "CreateDeploymentRequest", "", {"endpoint", "model"},
+      {{"endpoint", "string"},
+       {"model", "#ModelSpec"},
+       {"variant", "string", "name of the canary variant (default canary)"},
+       {"policy", "#Policy"},
+       {"instances", "integer", "canary instances, 1..1000 (default 1)"},
+       {"keep_previous", "boolean", "keep the old production variant (at 0 %) after COMPLETED"}},
+      true);
+  w.EndObject();
+}
+
+std::string_view StatusDescription(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Invalid request (ValidationError): the message names the key path";
+    case 401:
+      return "Missing or invalid bearer token";
+    case 403:
+      return "The read-only token may not change anything";
+    case 404:
+      return "No such endpoint or deployment";
+    case 409:
+      return "Conflict: a deployment is already active, or its state does not allow this";
+    case 413:
+      return "Request body too large";
+    case 415:
+      return "Content-Type is not application/json";
+    case 502:
+      return "The canary's model or its server failed";
+    case 503:
+      return "A backing service is unavailable or throttling; retry";
+    case 504:
+      return "A backing service timed out; retry";
+    case 500:
+      return "Internal error";
+  }
+  return "Error";
+}
+
+void WriteErrorResponse(util::JsonWriter& w, int status) {
+  w.Key(std::to_string(status)).BeginObject();
+  w.Key("description").String(StatusDescription(status));
+  if (status == 401) {
+    w.Key("headers").BeginObject();
+    w.Key("WWW-Authenticate").BeginObject();
+    w.Key("schema").BeginObject().Key("type").String("string").EndObject();
+    w.EndObject();
+    w.EndObject();
+  }
+  w.Key("content").BeginObject();
+  w.Key("application/json").BeginObject();
+  w.Key("schema").BeginObject().Key("$ref").String("#/components/schemas/Error").EndObject();
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteOperation(util::JsonWriter& w, const Route& route) {
+  std::string method(route.method);
+  for (char& c : method) c = static_cast<char>(c - 'A' + 'a');
+  w.Key(method).BeginObject();
+  w.Key("operationId").String(route.operation_id);
+  w.Key("summary").String(route.summary);
+  if (route.access == Access::kPublic) {
+    w.Key("security").BeginArray().EndArray();
+  } else if (route.access == Access::kMetrics) {
+    // Open when the server runs with public metrics.
+    w.Key("security").BeginArray();
+    w.BeginObject().Key("bearerAuth").BeginArray().EndArray().EndObject();
+    w.BeginObject().EndObject();
+    w.EndArray();
+  }
+  w.Key("parameters").BeginArray();
+  std::string_view pattern = route.pattern;
+  for (auto open = pattern.find('{'); open != std::string_view::npos;
+       open = pattern.find('{', open + 1)) {
+    const auto close = pattern.find('}', open);
+    w.BeginObject();
+    w.Key("name").String(pattern.substr(open + 1, close - open - 1));
+    w.Key("in").String("path");
+    w.Key("required").Bool(true);
+    w.Key("schema").BeginObject().Key("type").String("string").EndObject();
+    w.EndObject();
+  }
+  for (const auto& q : route.query) {
+    w.BeginObject();
+    w.Key("name").String(q.name);
+    w.Key("in").String("query");
+    w.Key("required").Bool(false);
+    w.Key("description").String(q.description);
+    w.Key("schema").BeginObject().Key("type").String(q.type);
+    if (q.type == "integer") w.Key("minimum").Int(0);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  if (route.body != BodyKind::kNone) {
+    const bool create = route.body == BodyKind::kCreateDeployment;
+    w.Key("requestBody").BeginObject();
+    w.Key("required").Bool(create);
+    w.Key("content").BeginObject().Key("application/json").BeginObject();
+    w.Key("schema").BeginObject();
+    if (create) {
+      w.Key("$ref").String("#/components/schemas/CreateDeploymentRequest");
+    } else {
+      w.Key("type").String("object");
+      w.Key("additionalProperties").Bool(false);
+      w.Key("description").String("no body, or an empty object");
+    }
+    w.EndObject();
+    w.EndObject().EndObject();
+    w.EndObject();
+  }
+  w.Key("responses").BeginObject();
+  w.Key(std::to_string(route.success_status)).BeginObject();
+  w.Key("description").String(StatusDescription(route.success_status));
+  if (route.success_status == 201) {
+    w.Key("headers").BeginObject();
+    w.Key("Location").BeginObject();
+    w.Key("description").String("/v1/deployments/{id} of the new deployment");
+    w.Key("schema").BeginObject().Key("type").String("string").EndObject();
+    w.EndObject();
+    w.EndObject();
+  }
+  w.Key("content").BeginObject();
+  w.Key(route.success_type).BeginObject();
+  w.Key("schema").BeginObject();
+  if (!route.success_schema.empty()) {
+    w.Key("$ref").String("#/components/schemas/" + std::string(route.success_schema));
+  } else if (route.success_type.starts_with("text/")) {
+    w.Key("type").String("string");
+  } else {
+    w.Key("type").String("object");
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  std::vector<int> errors = route.error_statuses;
+  if (route.access != Access::kPublic) errors.push_back(401);
+  if (route.access == Access::kAdmin) errors.push_back(403);
+  errors.push_back(500);
+  std::sort(errors.begin(), errors.end());
+  errors.erase(std::unique(errors.begin(), errors.end()), errors.end());
+  for (int status : errors) WriteErrorResponse(w, status);
+  w.EndObject();
+  w.EndObject();
+}
+
+std::string BuildDocument() {
+  util::JsonWriter w(2);
+  w.BeginObject();
+  w.Key("openapi").String("3.0.3");
+  w.Key("info").BeginObject();
+  w.Key("title").String("mlcanary control API");
+  w.Key("version").String("1");
+  w.Key("description")
+      .String(
+          "Canary deployments of ML models: endpoints, deployments, their events and the user "
+          "actions on them. Every route but /healthz needs `Authorization: Bearer <token>`: the "
+          "admin token may do everything, the read-only token only GET (403 otherwise). Errors "
+          "are JSON {\"error\": {\"code\", \"message\"}}. A wrong method answers 405 with an "
+          "Allow header; an unknown route 404.");
+  w.EndObject();
+  w.Key("security").BeginArray();
+  w.BeginObject().Key("bearerAuth").BeginArray().EndArray().EndObject();
+  w.EndArray();
+  w.Key("paths").BeginObject();
+  // Group the operations by path, in the table's order of first appearance.
+  std::vector<std::string_view> patterns;
+  for (const Route& r : internal::RouteTable()) {
+    if (std::find(patterns.begin(), patterns.end(), r.pattern) == patterns.end()) {
+      patterns.push_back(r.pattern);
+    }
+  }
+  for (std::string_view pattern : patterns) {
+    w.Key(pattern).BeginObject();
+    for (const Route& r : internal::RouteTable()) {
+      if (r.pattern == pattern) WriteOperation(w, r);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("components").BeginObject();
+  w.Key("securitySchemes").BeginObject();
+  w.Key("bearerAuth").BeginObject();
+  w.Key("type").String("http");
+  w.Key("scheme").String("bearer");
+  w.Key("description").String("The admin token, or the read-only token (GET only).");
+  w.EndObject();
+  w.EndObject();
+  WriteSchemas(w);
+  w.EndObject();
+  w.EndObject();
+  return w.Release();
+}
+
+}  // namespace
+
+std::string ControlApi::OpenApiJson() {
+  static const std::string kDocument = BuildDocument();
+  return kDocument;
+}
+
+}  // namespace mlcanary::api
