@@ -42,10 +42,14 @@ core::Status TrainSyntheticModel(const std::string& path, const TrainOptions& op
   } else {
     const std::string depth = std::to_string(options.max_depth);
     const std::string seed = std::to_string(options.seed % 1000000);
+    const std::string eta = std::to_string(options.eta);
+    const std::string min_child_weight = std::to_string(options.min_child_weight);
     const std::pair<const char*, const char*> params[] = {
         {"objective", "binary:logistic"},
+        {"booster", options.booster.c_str()},
         {"max_depth", depth.c_str()},
-        {"eta", "0.3"},
+        {"eta", eta.c_str()},
+        {"min_child_weight", min_child_weight.c_str()},
         {"seed", seed.c_str()},
         {"nthread", "1"},
         {"tree_method", "exact"},

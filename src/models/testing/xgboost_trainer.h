@@ -16,6 +16,13 @@ struct TrainOptions {
   int trees = 10;
   int max_depth = 3;
   std::uint64_t seed = 1;
+  // Learning rate and the smallest hessian sum a leaf may hold: a small eta and
+  // min_child_weight 0 keep deep trees growing after the fit converges (the
+  // slow example model needs every tree to reach max_depth).
+  double eta = 0.3;
+  double min_child_weight = 1.0;
+  // "gbtree" or "dart" (whose trees XGBoost predicts one at a time: slow).
+  std::string booster = "gbtree";
 };
 
 // Labels are 1 when 2*x0 - x1 + 0.5*x2 + noise > 0.75 (x uniform in [0,1)), so
