@@ -74,6 +74,15 @@ core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deploym
     return core::NotFoundError("deployment '" + deployment.id + "' not found");
   }
   Entry& entry = it->second;
+  if (core::IsActive(deployment.state)) {
+    for (const auto& [id, other] : entries_) {
+      if (id != deployment.id && other.deployment.endpoint == deployment.endpoint &&
+          core::IsActive(other.deployment.state)) {
+        return core::ConflictError("deployment '" + id + "' is already active on endpoint '" +
+                                   deployment.endpoint + "'");
+      }
+    }
+  }
   if (entry.deployment.version != deployment.version) {
     return core::ConflictError("deployment '" + deployment.id +
                                "' was changed concurrently (version " +

@@ -1,0 +1,424 @@
+// The DeploymentStore contract, run against every implementation: the
+// in-memory store and the SQLite store must be interchangeable.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/domain_json.h"
+#include "core/ports.h"
+#include "store/memory_deployment_store.h"
+#include "store/sqlite_deployment_store.h"
+#include "store/testing/temp_dir.h"
+
+namespace mlcanary::core {
+// Readable failure messages: gtest prints values through these.
+void PrintTo(const Deployment& d, std::ostream* os) { *os << codec::DeploymentJson(d); }
+void PrintTo(const DeploymentEvent& e, std::ostream* os) { *os << codec::EventJson(e); }
+}  // namespace mlcanary::core
+
+namespace mlcanary::store {
+namespace {
+
+using core::Deployment;
+using core::DeploymentEvent;
+using core::DeploymentState;
+using core::ErrorCode;
+using namespace std::chrono_literals;
+
+struct StoreKind {
+  std::string name;
+  std::function<std::unique_ptr<core::DeploymentStore>(const std::string& dir)> make;
+};
+
+std::unique_ptr<core::DeploymentStore> MakeMemory(const std::string&) {
+  return std::make_unique<MemoryDeploymentStore>();
+}
+
+std::unique_ptr<core::DeploymentStore> MakeSqlite(const std::string& dir) {
+  auto store = SqliteDeploymentStore::Open(dir + "/db/mlcanary.db");
+  if (!store) {
+    ADD_FAILURE() << store.error().ToString();
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
+
+Deployment MakeDeployment(std::string id, std::string endpoint) {
+  Deployment d;
+  d.id = std::move(id);
+  d.endpoint = std::move(endpoint);
+  d.production_variant = "production";
+  d.canary_variant = "canary";
+  d.canary_model.path = "models/v2.json";
+  d.created_at = At(1'700'000'000'000);
+  d.updated_at = d.created_at;
+  return d;
+}
+
+DeploymentEvent MakeEvent(std::string reason) {
+  DeploymentEvent e;
+  e.time = At(1'700'000'000'500);
+  e.kind = core::EventKind::kTransition;
+  e.from_state = DeploymentState::kPending;
+  e.to_state = DeploymentState::kInProgress;
+  e.weight_after = 0.1;
+  e.reason = std::move(reason);
+  e.actor = "controller";
+  return e;
+}
+
+// Every field away from its default, so that a lossy encoding shows.
+Deployment FullDeployment() {
+  Deployment d = MakeDeployment("full", "recs");
+  d.canary_model.kind = core::ModelKind::kHttp;
+  d.canary_model.path.clear();
+  d.canary_model.url = "http://127.0.0.1:9001";
+  d.canary_model.timeout = 350ms;
+  d.canary_instances = 3;
+  d.state = DeploymentState::kInProgress;
+  d.canary_weight = 0.35;
+  d.paused = true;
+  d.keep_previous = true;
+  d.policy.initial_weight = 0.05;
+  d.policy.step = 0.2;
+  d.policy.bake = 90s;
+  d.policy.interval = 1500ms;
+  d.policy.final_bake = 5min;
+  d.policy.max_p99_ms = 123.5;
+  d.policy.max_error_rate = 0.02;
+  d.policy.max_latency_ratio = 1.75;
+  d.policy.max_error_rate_diff = 0.03;
+  d.policy.latency_breaches_to_rollback = 4;
+  d.policy.error_breaches_to_rollback = 1;
+  d.policy.min_invocations = 7;
+  d.policy.auto_rollback = false;
+  d.created_at = At(1'700'000'000'123);
+  d.updated_at = At(1'700'000'100'456);
+  d.progress.weight_since = At(1'700'000'050'000);
+  d.progress.healthy_since = At(1'700'000'060'000);
+  d.progress.last_check_at = At(1'700'000'070'000);
+  d.progress.latency_breaches = 2;
+  d.progress.error_breaches = 1;
+  d.progress.failed_checks = 1;
+  d.progress.checks = 42;
+  return d;
+}
+
+DeploymentEvent CheckEvent() {
+  DeploymentEvent e;
+  e.time = At(1'700'000'070'000);
+  e.kind = core::EventKind::kCheck;
+  e.from_state = DeploymentState::kInProgress;
+  e.to_state = DeploymentState::kInProgress;
+  e.weight_before = 0.35;
+  e.weight_after = 0.35;
+  e.reason = "canary p99 131 ms >= 100 ms";
+  e.actor = "controller";
+  core::HealthReport r;
+  r.verdict = core::Verdict::kLatencyBreached;
+  r.latency_breached = true;
+  r.canary = {.invocations = 2100,
+              .errors_4xx = 3,
+              .errors_5xx = 4,
+              .p50_ms = 20.25,
+              .p90_ms = 80.5,
+              .p99_ms = 131,
+              .overhead_ms = 0.125};
+  r.production = {.invocations = 3900, .p99_ms = 40};
+  r.canary_error_rate = 7.0 / 2100;
+  r.latency_ratio = 131.0 / 40;
+  r.error_rate_diff = 7.0 / 2100;
+  r.thresholds = {.max_p99_ms = 100,
+                  .max_error_rate = 0.01,
+                  .max_latency_ratio = 2,
+                  .max_error_rate_diff = 0.05,
+                  .min_invocations = 100};
+  r.reason = "canary p99 131 ms >= 100 ms";
+  e.check = r;
+  return e;
+}
+
+class DeploymentStoreContractTest : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().make(dir_.path());
+    ASSERT_NE(store_, nullptr);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<core::DeploymentStore> store_;
+};
+
+TEST_P(DeploymentStoreContractTest, CreateSetsVersionOneAndNumbersEvents) {
+  auto created = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")});
+  ASSERT_TRUE(created) << created.error().ToString();
+  EXPECT_EQ(created->version, 1);
+  auto events = store_->ListEvents("d1", 0);
+  ASSERT_TRUE(events) << events.error().ToString();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].seq, 1);
+  EXPECT_EQ((*events)[0].reason, "a");
+  EXPECT_EQ((*events)[1].seq, 2);
+  EXPECT_EQ((*events)[1].deployment_id, "d1");
+}
+
+TEST_P(DeploymentStoreContractTest, CreateWithoutIdIsInvalid) {
+  auto created = store_->Create(MakeDeployment("", "recs"), {});
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), ErrorCode::kValidation);
+}
+
+TEST_P(DeploymentStoreContractTest, CreateWithExistingIdConflicts) {
+  Deployment d = MakeDeployment("d1", "recs");
+  d.state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Create(d, {}));
+  auto again = store_->Create(MakeDeployment("d1", "other"), {MakeEvent("x")});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store_->Get("d1")->endpoint, "recs");
+  EXPECT_TRUE(store_->ListEvents("d1", 0)->empty());
+}
+
+TEST_P(DeploymentStoreContractTest, SecondActiveDeploymentOnEndpointConflicts) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {}));
+  auto second = store_->Create(MakeDeployment("d2", "recs"), {MakeEvent("x")});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
+  EXPECT_NE(second.error().message().find("'recs'"), std::string::npos) << second.error().message();
+  EXPECT_EQ(store_->Get("d2").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store_->Create(MakeDeployment("d3", "other"), {}));
+}
+
+TEST_P(DeploymentStoreContractTest, OnlyActiveStatesOccupyTheEndpoint) {
+  for (int i = 0; i <= static_cast<int>(DeploymentState::kCancelled); ++i) {
+    auto state = static_cast<DeploymentState>(i);
+    std::string endpoint = "e" + std::to_string(i);
+    Deployment first = MakeDeployment("first-" + endpoint, endpoint);
+    first.state = state;
+    ASSERT_TRUE(store_->Create(first, {}));
+    auto second = store_->Create(MakeDeployment("second-" + endpoint, endpoint), {});
+    EXPECT_EQ(second.has_value(), !core::IsActive(state)) << core::StateName(state);
+  }
+}
+
+TEST_P(DeploymentStoreContractTest, FinishedDeploymentFreesTheEndpoint) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {});
+  ASSERT_TRUE(d);
+  d->state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Update(*d, {}));
+  EXPECT_TRUE(store_->Create(MakeDeployment("d2", "recs"), {}));
+}
+
+TEST_P(DeploymentStoreContractTest, ReactivatingOnAnOccupiedEndpointConflicts) {
+  Deployment old = MakeDeployment("old", "recs");
+  old.state = DeploymentState::kRolledBack;
+  auto stored_old = store_->Create(old, {});
+  ASSERT_TRUE(stored_old);
+  ASSERT_TRUE(store_->Create(MakeDeployment("new", "recs"), {}));
+  stored_old->state = DeploymentState::kInProgress;
+  auto update = store_->Update(*stored_old, {MakeEvent("revived")});
+  ASSERT_FALSE(update);
+  EXPECT_EQ(update.error().code(), ErrorCode::kConflict);
+  EXPECT_NE(update.error().message().find("'recs'"), std::string::npos) << update.error().message();
+  EXPECT_EQ(store_->Get("old")->state, DeploymentState::kRolledBack);
+  EXPECT_TRUE(store_->ListEvents("old", 0)->empty());
+}
+
+TEST_P(DeploymentStoreContractTest, UpdateBumpsVersionAndContinuesTheEventLog) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")});
+  ASSERT_TRUE(d);
+  d->canary_weight = 0.2;
+  d->progress.checks = 5;
+  auto updated = store_->Update(*d, {MakeEvent("c"), MakeEvent("d")});
+  ASSERT_TRUE(updated) << updated.error().ToString();
+  EXPECT_EQ(updated->version, 2);
+  auto read = store_->Get("d1");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, *updated);
+  auto events = store_->ListEvents("d1", 0);
+  ASSERT_EQ(events->size(), 4u);
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].seq, static_cast<std::int64_t>(i) + 1);
+  }
+  EXPECT_EQ((*events)[3].reason, "d");
+}
+
+TEST_P(DeploymentStoreContractTest, StaleVersionIsRefusedAndWritesNothing) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {});
+  ASSERT_TRUE(d);
+  Deployment first_writer = *d;
+  first_writer.canary_weight = 0.3;
+  auto first = store_->Update(first_writer, {MakeEvent("first")});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->version, 2);
+  Deployment stale = *d;
+  stale.canary_weight = 0.9;
+  auto refused = store_->Update(stale, {MakeEvent("stale")});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(*store_->Get("d1"), *first);
+  auto events = store_->ListEvents("d1", 0);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].reason, "first");
+}
+
+TEST_P(DeploymentStoreContractTest, UpdateOfUnknownIdIsNotFound) {
+  Deployment d = MakeDeployment("ghost", "recs");
+  d.version = 1;
+  auto update = store_->Update(d, {MakeEvent("x")});
+  ASSERT_FALSE(update);
+  EXPECT_EQ(update.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(DeploymentStoreContractTest, GetReturnsEveryFieldAsWritten) {
+  auto created = store_->Create(FullDeployment(), {});
+  ASSERT_TRUE(created) << created.error().ToString();
+  Deployment expected = FullDeployment();
+  expected.version = 1;
+  EXPECT_EQ(*created, expected);
+  auto read = store_->Get("full");
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(*read, expected);
+}
+
+// An explicit schedule replaces initial_weight and step (which then mean
+// nothing and need not survive); the schedule itself must.
+TEST_P(DeploymentStoreContractTest, ExplicitStepScheduleSurvives) {
+  Deployment d = MakeDeployment("stepped", "recs");
+  d.policy.steps = {0.01, 0.05, 0.25, 1.0};
+  ASSERT_TRUE(store_->Create(d, {}));
+  auto read = store_->Get("stepped");
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(read->policy.steps, d.policy.steps);
+}
+
+TEST_P(DeploymentStoreContractTest, EventsKeepTheirCheckReport) {
+  ASSERT_TRUE(store_->Create(FullDeployment(), {CheckEvent()}));
+  auto events = store_->ListEvents("full", 0);
+  ASSERT_TRUE(events) << events.error().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  DeploymentEvent expected = CheckEvent();
+  expected.seq = 1;
+  expected.deployment_id = "full";
+  EXPECT_EQ((*events)[0], expected);
+}
+
+TEST_P(DeploymentStoreContractTest, ListEventsAfterSeqReturnsOnlyNewerOnes) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"),
+                             {MakeEvent("1"), MakeEvent("2"), MakeEvent("3")}));
+  auto events = store_->ListEvents("d1", 1);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].seq, 2);
+  EXPECT_TRUE(store_->ListEvents("d1", 3)->empty());
+}
+
+TEST_P(DeploymentStoreContractTest, ListFiltersAndOrdersNewestFirst) {
+  auto a = store_->Create(MakeDeployment("a", "recs"), {});
+  a->state = DeploymentState::kRolledBack;
+  ASSERT_TRUE(store_->Update(*a, {}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("b", "recs"), {}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("c", "search"), {}));
+  auto all = store_->List({});
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "c");
+  EXPECT_EQ((*all)[1].id, "b");
+  EXPECT_EQ((*all)[2].id, "a");
+  EXPECT_EQ((*all)[2].version, 2);
+  auto recs = store_->List({.endpoint = "recs"});
+  EXPECT_EQ(recs->size(), 2u);
+  auto active = store_->List({.endpoint = "recs", .active_only = true});
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].id, "b");
+  auto rolled = store_->List({.state = DeploymentState::kRolledBack});
+  ASSERT_EQ(rolled->size(), 1u);
+  EXPECT_EQ((*rolled)[0].id, "a");
+  EXPECT_TRUE(store_->List({.endpoint = "nothing"})->empty());
+}
+
+TEST_P(DeploymentStoreContractTest, UnknownIdIsNotFound) {
+  EXPECT_EQ(store_->Get("nope").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->ListEvents("nope", 0).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(DeploymentStoreContractTest, SaveEndpointReplacesAndListsByName) {
+  core::Endpoint recs{.name = "recs"};
+  recs.variants.push_back(
+      {.name = "production", .weight = 1, .instances = 2, .model = {.path = "models/v1.json"}});
+  core::Endpoint ads{.name = "ads", .status = core::EndpointStatus::kUpdating};
+  ads.variants.push_back({.name = "production",
+                          .weight = 0.75,
+                          .model = {.kind = core::ModelKind::kHttp, .url = "http://h:1"}});
+  ads.variants.push_back({.name = "canary", .weight = 0.25, .model = {.path = "m.ubj"}});
+  ASSERT_TRUE(store_->SaveEndpoint(recs));
+  ASSERT_TRUE(store_->SaveEndpoint(ads));
+  recs.variants[0].model.path = "models/v2.json";
+  ASSERT_TRUE(store_->SaveEndpoint(recs));
+  auto endpoints = store_->ListEndpoints();
+  ASSERT_TRUE(endpoints) << endpoints.error().ToString();
+  ASSERT_EQ(endpoints->size(), 2u);
+  EXPECT_EQ((*endpoints)[0], ads);
+  EXPECT_EQ((*endpoints)[1], recs);
+}
+
+TEST_P(DeploymentStoreContractTest, SaveEndpointWithoutNameIsInvalid) {
+  auto saved = store_->SaveEndpoint(core::Endpoint{});
+  ASSERT_FALSE(saved);
+  EXPECT_EQ(saved.error().code(), ErrorCode::kValidation);
+}
+
+// Read-modify-write with retry on Conflict from several threads: no update is
+// lost and the event log has no gap.
+TEST_P(DeploymentStoreContractTest, ConcurrentWritersNeverLoseAnUpdate) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {}));
+  constexpr int kThreads = 4;
+  constexpr int kUpdatesPerThread = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int done = 0; done < kUpdatesPerThread;) {
+        auto d = store_->Get("d1");
+        if (!d) {
+          ++failures;
+          return;
+        }
+        d->progress.checks += 1;
+        auto updated = store_->Update(*d, {MakeEvent("step")});
+        if (updated) {
+          ++done;
+        } else if (updated.error().code() != ErrorCode::kConflict) {
+          ++failures;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  auto d = store_->Get("d1");
+  EXPECT_EQ(d->progress.checks, kThreads * kUpdatesPerThread);
+  EXPECT_EQ(d->version, 1 + kThreads * kUpdatesPerThread);
+  auto events = store_->ListEvents("d1", 0);
+  ASSERT_EQ(events->size(), static_cast<std::size_t>(kThreads * kUpdatesPerThread));
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].seq, static_cast<std::int64_t>(i) + 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, DeploymentStoreContractTest,
+                         ::testing::Values(StoreKind{"Memory", MakeMemory},
+                                           StoreKind{"Sqlite", MakeSqlite}),
+                         [](const ::testing::TestParamInfo<StoreKind>& param_info) {
+                           return param_info.param.name;
+                         });
+
+}  // namespace
+}  // namespace mlcanary::store

@@ -1,0 +1,559 @@
+// The SQLite deployment store: schema, migrations and the DeploymentStore
+// operations. Nested values (policy, progress, check reports, variants) are
+// stored as the codec's JSON; columns exist only for what SQL must see.
+#include "store/sqlite_deployment_store.h"
+
+#include <filesystem>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include "codec/domain_json.h"
+#include "store/internal/sqlite_db.h"
+#include "util/json_writer.h"
+
+namespace mlcanary::store {
+
+using core::Deployment;
+using core::DeploymentEvent;
+using core::Result;
+using internal::SqliteDb;
+using internal::Statement;
+using internal::Transaction;
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Applied in order, each in its own transaction. Never edit a migration that
+// has shipped: append a new one and bump kSchemaVersion.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE schema_version (
+  version    INTEGER PRIMARY KEY NOT NULL,
+  applied_at INTEGER NOT NULL              -- ms since the Unix epoch
+);
+CREATE TABLE deployments (
+  id          TEXT PRIMARY KEY NOT NULL,
+  endpoint    TEXT NOT NULL,
+  state       TEXT NOT NULL,               -- core::StateName
+  version     INTEGER NOT NULL,            -- optimistic concurrency
+  created_seq INTEGER NOT NULL,            -- creation order, for newest-first listing
+  created_at  INTEGER NOT NULL,            -- ms since the Unix epoch (UTC)
+  updated_at  INTEGER NOT NULL,
+  record      TEXT NOT NULL                -- codec::DeploymentJson
+);
+-- At most one active deployment per endpoint, whoever writes the file.
+CREATE UNIQUE INDEX deployments_one_active_per_endpoint ON deployments(endpoint)
+  WHERE state IN ('PENDING', 'IN_PROGRESS', 'ROLLING_BACK');
+CREATE INDEX deployments_by_creation ON deployments(created_seq);
+CREATE TABLE events (
+  deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+  seq           INTEGER NOT NULL,          -- 1, 2, ... per deployment
+  time          INTEGER NOT NULL,          -- ms since the Unix epoch (UTC)
+  kind          TEXT NOT NULL,             -- core::EventKindName
+  from_state    TEXT NOT NULL,
+  to_state      TEXT NOT NULL,
+  actor         TEXT NOT NULL,
+  record        TEXT NOT NULL,             -- codec::EventJson
+  PRIMARY KEY (deployment_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE endpoints (
+  name   TEXT PRIMARY KEY NOT NULL,
+  record TEXT NOT NULL                     -- codec endpoint JSON
+);
+)sql"},
+};
+static_assert(std::size(kMigrations) == SqliteDeploymentStore::kSchemaVersion);
+
+constexpr const char* kActiveStates = "('PENDING', 'IN_PROGRESS', 'ROLLING_BACK')";
+
+std::int64_t Millis(core::Timestamp t) { return t.time_since_epoch().count(); }
+
+std::int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Encoders that refuse a value the codec would not read back (an empty model
+// path, an invalid policy), so that no row is written that a later read
+// cannot decode: the caller gets a ValidationError now, not a corrupt record later.
+Result<std::string> EncodeDeployment(const Deployment& d) {
+  std::string json = codec::DeploymentJson(d);
+  auto parsed = codec::ParseJson(json, "deployment");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseDeployment(*parsed, "deployment"); !back) {
+    return core::ValidationError("deployment " + Quoted(d.id) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+Result<std::string> EncodeEvent(const DeploymentEvent& e) {
+  std::string json = codec::EventJson(e);
+  auto parsed = codec::ParseJson(json, "event");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseEvent(*parsed, "event"); !back) {
+    return core::ValidationError("event of deployment " + Quoted(e.deployment_id) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+Result<std::string> EncodeEndpoint(const core::Endpoint& endpoint) {
+  util::JsonWriter w;
+  codec::WriteEndpoint(w, endpoint);
+  std::string json = w.Release();
+  auto parsed = codec::ParseJson(json, "endpoint");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseEndpoint(*parsed, "endpoint"); !back) {
+    return core::ValidationError("endpoint " + Quoted(endpoint.name) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+// A row that does not decode is an error naming the row, never a crash.
+Result<Deployment> DecodeDeployment(std::string_view id, std::string_view record,
+                                    std::int64_t version) {
+  std::string where = "deployment " + Quoted(id);
+  auto corrupt = [&](const core::Error& e) {
+    return core::InternalError("read " + where + ": corrupt record: " + e.message());
+  };
+  auto json = codec::ParseJson(record, "record");
+  if (!json) return corrupt(json.error());
+  auto d = codec::ParseDeployment(*json, "record");
+  if (!d) return corrupt(d.error());
+  if (d->id != id) {
+    return core::InternalError("read " + where + ": corrupt record: it holds deployment " +
+                               Quoted(d->id));
+  }
+  d->version = version;  // the column is authoritative
+  return d;
+}
+
+Result<DeploymentEvent> DecodeEvent(std::string_view deployment_id, std::int64_t seq,
+                                    std::string_view record) {
+  auto corrupt = [&](const core::Error& e) {
+    return core::InternalError("read events of deployment " + Quoted(deployment_id) +
+                               ": corrupt event " + std::to_string(seq) + ": " + e.message());
+  };
+  auto json = codec::ParseJson(record, "record");
+  if (!json) return corrupt(json.error());
+  auto e = codec::ParseEvent(*json, "record");
+  if (!e) return corrupt(e.error());
+  e->deployment_id = std::string(deployment_id);
+  e->seq = seq;
+  return e;
+}
+
+Result<int> ReadSchemaVersion(SqliteDb& db) {
+  std::string what = "read schema version";
+  {
+    auto st = db.Prepare(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        what);
+    if (!st) return std::unexpected(st.error());
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row || st->Int(0) == 0) return 0;
+  }
+  auto st = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version", what);
+  if (!st) return std::unexpected(st.error());
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? static_cast<int>(st->Int(0)) : 0;
+}
+
+std::unexpected<core::Error> NewerSchemaError(int found) {
+  return core::FailedPreconditionError(
+      "database schema version " + std::to_string(found) + " is newer than this mlcanary knows (" +
+      std::to_string(SqliteDeploymentStore::kSchemaVersion) + "); upgrade mlcanary");
+}
+
+core::Status Migrate(SqliteDb& db) {
+  auto current = ReadSchemaVersion(db);
+  if (!current) return std::unexpected(current.error());
+  if (*current > SqliteDeploymentStore::kSchemaVersion) return NewerSchemaError(*current);
+  for (const Migration& m : kMigrations) {
+    if (m.version <= *current) continue;
+    std::string what = "apply schema migration " + std::to_string(m.version);
+    auto tx = Transaction::Begin(db, /*immediate=*/true, what);
+    if (!tx) return std::unexpected(tx.error());
+    // Another process may have migrated while we waited for the write lock.
+    auto now = ReadSchemaVersion(db);
+    if (!now) return std::unexpected(now.error());
+    if (*now > SqliteDeploymentStore::kSchemaVersion) return NewerSchemaError(*now);
+    if (*now >= m.version) {
+      *current = *now;
+      continue;
+    }
+    if (auto s = db.Exec(m.sql, what); !s) return s;
+    auto st = db.Prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, std::int64_t{m.version}).Bind(2, NowMillis());
+    if (auto s = st->Run(); !s) return s;
+    if (auto s = tx->Commit(); !s) return s;
+    *current = m.version;
+  }
+  return core::Ok();
+}
+
+core::Status Configure(SqliteDb& db, const SqliteStoreOptions& options) {
+  db.SetBusyTimeout(static_cast<int>(options.busy_timeout.count()));
+  {
+    auto st = db.Prepare("PRAGMA journal_mode = WAL", "enable WAL");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    std::string mode = *row ? std::string(st->Text(0)) : "";
+    if (mode != "wal") {
+      return core::InternalError("enable WAL: journal mode is " + Quoted(mode) + ", not 'wal'");
+    }
+  }
+  if (auto s = db.Exec("PRAGMA synchronous = FULL", "set synchronous=FULL"); !s) return s;
+  return db.Exec("PRAGMA foreign_keys = ON", "enable foreign keys");
+}
+
+// Runs a statement expected to yield one integer row.
+Result<std::int64_t> QueryInt(SqliteDb& db, const std::string& sql, std::string_view what) {
+  auto st = db.Prepare(sql, what);
+  if (!st) return std::unexpected(st.error());
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return core::InternalError(std::string(what) + ": no result");
+  return st->Int(0);
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<SqliteDeploymentStore>> SqliteDeploymentStore::Open(
+    const std::string& path, const SqliteStoreOptions& options) {
+  const std::string context = "open sqlite store " + Quoted(path);
+  if (path.empty()) return core::ValidationError(context + ": empty path");
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return core::InternalError(context + ": cannot create directory " + Quoted(parent.string()) +
+                                 ": " + ec.message());
+    }
+  }
+  auto db = SqliteDb::Open(path);
+  if (!db) return std::unexpected(db.error().WithContext(context));
+  if (auto s = Configure(**db, options); !s) return std::unexpected(s.error().WithContext(context));
+  if (auto s = Migrate(**db); !s) return std::unexpected(s.error().WithContext(context));
+  return std::unique_ptr<SqliteDeploymentStore>(new SqliteDeploymentStore(path, std::move(*db)));
+}
+
+SqliteDeploymentStore::SqliteDeploymentStore(std::string path, std::unique_ptr<SqliteDb> db)
+    : path_(std::move(path)), db_(std::move(db)) {}
+
+SqliteDeploymentStore::~SqliteDeploymentStore() = default;
+
+core::Status SqliteDeploymentStore::AppendEvents(const std::string& deployment_id,
+                                                 std::int64_t first_seq,
+                                                 const std::vector<DeploymentEvent>& events,
+                                                 std::string_view what) {
+  std::int64_t seq = first_seq;
+  for (DeploymentEvent e : events) {
+    e.seq = seq++;
+    e.deployment_id = deployment_id;
+    auto json = EncodeEvent(e);
+    if (!json) return std::unexpected(json.error());
+    auto st = db_->Prepare(
+        "INSERT INTO events (deployment_id, seq, time, kind, from_state, to_state, actor, record)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, e.deployment_id)
+        .Bind(2, e.seq)
+        .Bind(3, Millis(e.time))
+        .Bind(4, core::EventKindName(e.kind))
+        .Bind(5, core::StateName(e.from_state))
+        .Bind(6, core::StateName(e.to_state))
+        .Bind(7, e.actor)
+        .Bind(8, *json);
+    if (auto s = st->Run(); !s) return s;
+  }
+  return core::Ok();
+}
+
+core::Result<Deployment> SqliteDeploymentStore::Create(const Deployment& deployment,
+                                                       const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
+  const std::string what = "create deployment " + Quoted(deployment.id);
+  Deployment stored = deployment;
+  stored.version = 1;
+  auto json = EncodeDeployment(stored);
+  if (!json) return std::unexpected(json.error());
+
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::Begin(*db_, /*immediate=*/true, what);
+  if (!tx) return std::unexpected(tx.error());
+  {
+    auto st = db_->Prepare("SELECT 1 FROM deployments WHERE id = ?", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, deployment.id);
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) return core::ConflictError("deployment " + Quoted(deployment.id) + " already exists");
+  }
+  {
+    auto st =
+        db_->Prepare(std::string("SELECT id FROM deployments WHERE endpoint = ? AND state IN ") +
+                         kActiveStates + " LIMIT 1",
+                     what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, deployment.endpoint);
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      return core::ConflictError("deployment " + Quoted(st->Text(0)) +
+                                 " is already active on endpoint " + Quoted(deployment.endpoint));
+    }
+  }
+  {
+    auto st = db_->Prepare(
+        "INSERT INTO deployments"
+        " (id, endpoint, state, version, created_seq, created_at, updated_at, record)"
+        " VALUES (?, ?, ?, 1, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM deployments),"
+        " ?, ?, ?)",
+        what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, stored.id)
+        .Bind(2, stored.endpoint)
+        .Bind(3, core::StateName(stored.state))
+        .Bind(4, Millis(stored.created_at))
+        .Bind(5, Millis(stored.updated_at))
+        .Bind(6, *json);
+    if (auto s = st->Run(); !s) {
+      // The checks above ran under the write lock, so this is the database's
+      // own guard speaking; say which rule it was.
+      if (s.error().code() == core::ErrorCode::kConflict) {
+        return core::ConflictError(what + ": endpoint " + Quoted(stored.endpoint) +
+                                   " already has an active deployment (" + s.error().message() +
+                                   ")");
+      }
+      return std::unexpected(s.error());
+    }
+  }
+  if (auto s = AppendEvents(stored.id, 1, events, what); !s) return std::unexpected(s.error());
+  if (auto s = tx->Commit(); !s) return std::unexpected(s.error());
+  return stored;
+}
+
+core::Result<Deployment> SqliteDeploymentStore::Get(std::string_view id) {
+  const std::string what = "get deployment " + Quoted(id);
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT record, version FROM deployments WHERE id = ?", what);
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, id);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return core::NotFoundError("deployment " + Quoted(id) + " not found");
+  return DecodeDeployment(id, st->Text(0), st->Int(1));
+}
+
+core::Result<std::vector<Deployment>> SqliteDeploymentStore::List(
+    const core::DeploymentFilter& filter) {
+  const std::string what = "list deployments";
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare(std::string("SELECT id, record, version FROM deployments"
+                                     " WHERE (?1 IS NULL OR endpoint = ?1)"
+                                     " AND (?2 IS NULL OR state = ?2)"
+                                     " AND (?3 = 0 OR state IN ") +
+                             kActiveStates + ") ORDER BY created_seq DESC",
+                         what);
+  if (!st) return std::unexpected(st.error());
+  if (filter.endpoint) {
+    st->Bind(1, *filter.endpoint);
+  } else {
+    st->BindNull(1);
+  }
+  if (filter.state) {
+    st->Bind(2, core::StateName(*filter.state));
+  } else {
+    st->BindNull(2);
+  }
+  st->Bind(3, std::int64_t{filter.active_only ? 1 : 0});
+  std::vector<Deployment> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    auto d = DecodeDeployment(st->Text(0), st->Text(1), st->Int(2));
+    if (!d) return std::unexpected(d.error());
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+core::Result<Deployment> SqliteDeploymentStore::Update(const Deployment& deployment,
+                                                       const std::vector<DeploymentEvent>& events) {
+  const std::string what = "update deployment " + Quoted(deployment.id);
+  Deployment stored = deployment;
+  stored.version = deployment.version + 1;
+  auto json = EncodeDeployment(stored);
+  if (!json) return std::unexpected(json.error());
+
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::Begin(*db_, /*immediate=*/true, what);
+  if (!tx) return std::unexpected(tx.error());
+  {
+    auto st = db_->Prepare(
+        "UPDATE deployments SET endpoint = ?, state = ?, version = version + 1, created_at = ?,"
+        " updated_at = ?, record = ? WHERE id = ? AND version = ?",
+        what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, stored.endpoint)
+        .Bind(2, core::StateName(stored.state))
+        .Bind(3, Millis(stored.created_at))
+        .Bind(4, Millis(stored.updated_at))
+        .Bind(5, *json)
+        .Bind(6, stored.id)
+        .Bind(7, deployment.version);
+    if (auto s = st->Run(); !s) {
+      if (s.error().code() == core::ErrorCode::kConflict) {
+        return core::ConflictError(what + ": endpoint " + Quoted(stored.endpoint) +
+                                   " already has an active deployment (" + s.error().message() +
+                                   ")");
+      }
+      return std::unexpected(s.error());
+    }
+  }
+  if (db_->Changes() == 0) {
+    auto st = db_->Prepare("SELECT version FROM deployments WHERE id = ?", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, deployment.id);
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
+    return core::ConflictError(
+        "deployment " + Quoted(deployment.id) + " was changed concurrently (version " +
+        std::to_string(deployment.version) + ", stored " + std::to_string(st->Int(0)) + ")");
+  }
+  std::int64_t last_seq = 0;
+  {
+    auto st =
+        db_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM events WHERE deployment_id = ?", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, stored.id);
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) last_seq = st->Int(0);
+  }
+  if (auto s = AppendEvents(stored.id, last_seq + 1, events, what); !s) {
+    return std::unexpected(s.error());
+  }
+  if (auto s = tx->Commit(); !s) return std::unexpected(s.error());
+  return stored;
+}
+
+core::Result<std::vector<DeploymentEvent>> SqliteDeploymentStore::ListEvents(
+    std::string_view deployment_id, std::int64_t after_seq) {
+  const std::string what = "list events of deployment " + Quoted(deployment_id);
+  std::lock_guard lock(mu_);
+  // One read transaction: the existence check and the events see one snapshot.
+  auto tx = Transaction::Begin(*db_, /*immediate=*/false, what);
+  if (!tx) return std::unexpected(tx.error());
+  std::vector<DeploymentEvent> out;
+  {
+    auto st = db_->Prepare("SELECT 1 FROM deployments WHERE id = ?", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, deployment_id);
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return core::NotFoundError("deployment " + Quoted(deployment_id) + " not found");
+  }
+  {
+    auto st = db_->Prepare(
+        "SELECT seq, record FROM events WHERE deployment_id = ? AND seq > ? ORDER BY seq", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, deployment_id).Bind(2, after_seq);
+    while (true) {
+      auto row = st->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      auto e = DecodeEvent(deployment_id, st->Int(0), st->Text(1));
+      if (!e) return std::unexpected(e.error());
+      out.push_back(std::move(*e));
+    }
+  }
+  if (auto s = tx->Commit(); !s) return std::unexpected(s.error());
+  return out;
+}
+
+core::Status SqliteDeploymentStore::SaveEndpoint(const core::Endpoint& endpoint) {
+  if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
+  const std::string what = "save endpoint " + Quoted(endpoint.name);
+  auto json = EncodeEndpoint(endpoint);
+  if (!json) return std::unexpected(json.error());
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare(
+      "INSERT INTO endpoints (name, record) VALUES (?, ?)"
+      " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
+      what);
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, endpoint.name).Bind(2, *json);
+  return st->Run();
+}
+
+core::Result<std::vector<core::Endpoint>> SqliteDeploymentStore::ListEndpoints() {
+  const std::string what = "list endpoints";
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT name, record FROM endpoints ORDER BY name", what);
+  if (!st) return std::unexpected(st.error());
+  std::vector<core::Endpoint> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    std::string name(st->Text(0));
+    auto corrupt = [&](const core::Error& e) {
+      return core::InternalError("read endpoint " + Quoted(name) +
+                                 ": corrupt record: " + e.message());
+    };
+    auto json = codec::ParseJson(st->Text(1), "record");
+    if (!json) return corrupt(json.error());
+    auto endpoint = codec::ParseEndpoint(*json, "record");
+    if (!endpoint) return corrupt(endpoint.error());
+    out.push_back(std::move(*endpoint));
+  }
+  return out;
+}
+
+core::Result<SqliteStoreSettings> SqliteDeploymentStore::Settings() {
+  const std::string what = "read sqlite settings";
+  std::lock_guard lock(mu_);
+  SqliteStoreSettings out;
+  {
+    auto st = db_->Prepare("PRAGMA journal_mode", what);
+    if (!st) return std::unexpected(st.error());
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) out.journal_mode = std::string(st->Text(0));
+  }
+  auto synchronous = QueryInt(*db_, "PRAGMA synchronous", what);
+  if (!synchronous) return std::unexpected(synchronous.error());
+  out.synchronous = static_cast<int>(*synchronous);
+  auto foreign_keys = QueryInt(*db_, "PRAGMA foreign_keys", what);
+  if (!foreign_keys) return std::unexpected(foreign_keys.error());
+  out.foreign_keys = *foreign_keys != 0;
+  auto busy = QueryInt(*db_, "PRAGMA busy_timeout", what);
+  if (!busy) return std::unexpected(busy.error());
+  out.busy_timeout_ms = static_cast<int>(*busy);
+  auto version = ReadSchemaVersion(*db_);
+  if (!version) return std::unexpected(version.error());
+  out.schema_version = *version;
+  return out;
+}
+
+}  // namespace mlcanary::store
