@@ -1,0 +1,72 @@
+// Structured log lines for deployment events.
+#include "notify/log_notifier.h"
+
+#include "codec/domain_json.h"
+#include "util/json_writer.h"
+
+namespace mlcanary::notify {
+namespace {
+
+const char* Message(const core::DeploymentEvent& e) {
+  switch (e.kind) {
+    case core::EventKind::kTransition:
+      return "deployment transition";
+    case core::EventKind::kWeightChange:
+      return "traffic shifted";
+    case core::EventKind::kPaused:
+      return "deployment paused";
+    case core::EventKind::kResumed:
+      return "deployment resumed";
+    case core::EventKind::kCheck:
+      return "health check";
+    case core::EventKind::kError:
+      return "deployment error";
+  }
+  return "deployment event";
+}
+
+const char* Level(const core::DeploymentEvent& e) {
+  if (e.kind == core::EventKind::kError || e.to_state == core::DeploymentState::kFailed) {
+    return "error";
+  }
+  if (e.to_state == core::DeploymentState::kRollingBack ||
+      e.to_state == core::DeploymentState::kRolledBack || e.kind == core::EventKind::kPaused) {
+    return "warn";
+  }
+  return "info";
+}
+
+}  // namespace
+
+std::string EventLogLine(const core::Deployment& d, const core::DeploymentEvent& e) {
+  util::JsonWriter w;
+  w.BeginObject();
+  w.Key("time").String(core::FormatRfc3339(e.time));
+  w.Key("level").String(Level(e));
+  w.Key("msg").String(Message(e));
+  w.Key("deployment").String(d.id);
+  w.Key("endpoint").String(d.endpoint);
+  w.Key("production_variant").String(d.production_variant);
+  w.Key("canary_variant").String(d.canary_variant);
+  w.Key("kind").String(core::EventKindName(e.kind));
+  w.Key("from").String(core::StateName(e.from_state));
+  w.Key("to").String(core::StateName(e.to_state));
+  w.Key("weight_before").Number(e.weight_before);
+  w.Key("weight_after").Number(e.weight_after);
+  w.Key("reason").String(e.reason);
+  w.Key("actor").String(e.actor);
+  if (e.check) {
+    w.Key("check");
+    codec::WriteHealthReport(w, *e.check);
+  }
+  w.EndObject();
+  return w.Release();
+}
+
+void LogNotifier::Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) {
+  const std::string line = EventLogLine(deployment, event);
+  std::lock_guard lock(mu_);
+  sink_(line);
+}
+
+}  // namespace mlcanary::notify
