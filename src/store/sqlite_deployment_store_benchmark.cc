@@ -2,8 +2,7 @@
 // (synchronous=FULL), so the figure is dominated by the file system's fsync.
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
-#include <string>
+#include <vector>
 
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
