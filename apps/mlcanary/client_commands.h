@@ -1,0 +1,36 @@
+// The CLI's client verbs (API.md "Command line"): deploy, list, status, events,
+// complete, cancel, rollback, pause, resume — against a running `mlcanary serve`.
+#ifndef MLCANARY_APPS_MLCANARY_CLIENT_COMMANDS_H_
+#define MLCANARY_APPS_MLCANARY_CLIENT_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace mlcanary::app {
+
+struct ClientCommand {
+  std::string verb;  // list, status, events, complete, cancel, rollback, pause, resume, deploy
+  std::string id;
+  std::string output = "text";  // or "json"
+  // list
+  std::string endpoint;
+  std::string state;
+  // deploy
+  std::string model_kind = "xgboost";
+  std::string model_path;
+  std::string model_url;
+  std::string model_timeout;
+  std::string variant;
+  int instances = 1;
+  std::vector<std::string> policy;  // key=value
+  bool keep_previous = false;
+  bool wait = false;
+};
+
+// Returns the exit status: 0 on success (for deploy --wait: only COMPLETED),
+// 2 for invalid arguments, 1 otherwise; errors are one line on stderr.
+int RunClientCommand(const ClientCommand& command);
+
+}  // namespace mlcanary::app
+
+#endif  // MLCANARY_APPS_MLCANARY_CLIENT_COMMANDS_H_

@@ -1,0 +1,134 @@
+// The control API's client, on libcurl.
+#include "client/api_client.h"
+
+#include <curl/curl.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+
+namespace mlcanary::client {
+namespace {
+
+std::size_t Collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+core::ErrorCode CodeForStatus(long status) {
+  switch (status) {
+    case 400:
+    case 413:
+    case 415:
+      return core::ErrorCode::kValidation;
+    case 401:
+      return core::ErrorCode::kUnauthenticated;
+    case 403:
+      return core::ErrorCode::kPermissionDenied;
+    case 404:
+      return core::ErrorCode::kNotFound;
+    case 409:
+      return core::ErrorCode::kFailedPrecondition;
+    case 429:
+      return core::ErrorCode::kThrottled;
+    case 503:
+      return core::ErrorCode::kUnavailable;
+    case 504:
+      return core::ErrorCode::kTimeout;
+    default:
+      return core::ErrorCode::kInternal;
+  }
+}
+
+}  // namespace
+
+struct ApiClient::Impl {
+  CURL* curl = nullptr;
+};
+
+ApiClient::ApiClient(ClientOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)global;
+  impl_->curl = curl_easy_init();
+  while (!options_.base_url.empty() && options_.base_url.back() == '/') {
+    options_.base_url.pop_back();
+  }
+}
+
+ApiClient::~ApiClient() {
+  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+}
+
+core::Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_view path,
+                                                 std::string_view body) {
+  CURL* curl = impl_->curl;
+  if (curl == nullptr) return core::InternalError("libcurl could not be initialised");
+  const std::string url = options_.base_url + std::string(path);
+  std::string answer;
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(method).c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+  std::string auth;
+  if (!options_.token.empty()) {
+    auth = "Authorization: Bearer " + options_.token;
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  if (method == "POST") {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    const std::string_view payload = body.empty() ? std::string_view("{}") : body;
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK) {
+    const auto code =
+        rc == CURLE_OPERATION_TIMEDOUT ? core::ErrorCode::kTimeout : core::ErrorCode::kUnavailable;
+    return core::MakeError(code, "cannot reach " + options_.base_url + ": " +
+                                     curl_easy_strerror(rc) +
+                                     " (is `mlcanary serve` running? "
+                                     "set MLCANARY_URL)");
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(answer, ec);
+  if (status >= 200 && status < 300) {
+    if (ec) {
+      return core::InternalError("the server's answer to " + std::string(method) + " " +
+                                 std::string(path) + " is not JSON");
+    }
+    return doc;
+  }
+  std::string message = "HTTP " + std::to_string(status);
+  if (!ec && doc.is_object()) {
+    if (const auto* err = doc.get_object().if_contains("error"); err && err->is_object()) {
+      if (const auto* m = err->get_object().if_contains("message"); m && m->is_string()) {
+        message = std::string(m->get_string());
+      }
+    }
+  }
+  if (status == 401) {
+    message += options_.token.empty() ? " (set MLCANARY_API_TOKEN)" : " (check MLCANARY_API_TOKEN)";
+  }
+  return core::MakeError(CodeForStatus(status), message);
+}
+
+ClientOptions OptionsFromEnvironment() {
+  ClientOptions options;
+  if (const char* url = std::getenv("MLCANARY_URL"); url != nullptr && *url != '\0') {
+    options.base_url = url;
+  }
+  if (const char* token = std::getenv("MLCANARY_API_TOKEN"); token != nullptr) {
+    options.token = token;
+  }
+  return options;
+}
+
+}  // namespace mlcanary::client

@@ -1,0 +1,116 @@
+"""The CLI's client verbs against a real `mlcanary serve`: every verb, --output
+json, and the error cases a user hits first (no server, bad token, unknown id,
+refused transition)."""
+import json
+import os
+import subprocess
+import unittest
+
+from harness import ADMIN, BIN, MODELS, READER, Server, free_port
+
+ENDPOINT = f"""  - name: recs
+    variants:
+      - name: production
+        model: {{kind: xgboost, path: {MODELS}/recs-v1.json}}
+"""
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(ENDPOINT).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def cli(self, *args, token=ADMIN, url=None):
+        env = dict(os.environ, MLCANARY_URL=url or f"http://127.0.0.1:{self.server.control_port}")
+        env.pop("MLCANARY_API_TOKEN", None)
+        if token is not None:
+            env["MLCANARY_API_TOKEN"] = token
+        return subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    def deploy(self, *extra):
+        p = self.cli("deploy", "--endpoint", "recs", "--model-path", f"{MODELS}/recs-v2.ubj",
+                     "--policy", "bake=1h", "--output", "json", *extra)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_every_verb(self):
+        dep = self.deploy("--variant", "cli-canary")
+        self.assertEqual(dep["state"], "IN_PROGRESS")
+        dep_id = dep["id"]
+        p = self.cli("list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(dep_id, p.stdout)
+        p = self.cli("list", "--state", "IN_PROGRESS", "--output", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(dep_id, p.stdout)
+        p = self.cli("status", dep_id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("IN_PROGRESS", p.stdout)
+        self.assertIn("10%", p.stdout)
+        p = self.cli("events", dep_id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("IN_PROGRESS", p.stdout)
+        for verb, state in (("pause", "IN_PROGRESS"), ("resume", "IN_PROGRESS"),
+                            ("complete", "COMPLETED")):
+            p = self.cli(verb, dep_id, "--output", "json")
+            self.assertEqual(p.returncode, 0, f"{verb}: {p.stderr}")
+            self.assertEqual(json.loads(p.stdout)["state"], state, verb)
+        # The canary is production now; the next deployment is rolled back by hand.
+        dep2 = self.deploy("--variant", "cli-canary-2")
+        p = self.cli("rollback", dep2["id"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ROLLED_BACK", p.stdout)
+        dep3 = self.deploy("--variant", "cli-canary-3")
+        p = self.cli("cancel", dep3["id"], "--output", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "CANCELLED")
+
+    def test_refused_transition_is_one_line_and_nonzero(self):
+        dep = self.deploy("--variant", "cli-refused")
+        self.assertEqual(self.cli("cancel", dep["id"]).returncode, 0)
+        p = self.cli("resume", dep["id"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("CANCELLED", p.stderr)
+
+    def test_unknown_id(self):
+        p = self.cli("status", "dep-does-not-exist")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("not found", p.stderr)
+
+    def test_bad_token(self):
+        p = self.cli("list", token="wrong")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("MLCANARY_API_TOKEN", p.stderr)
+        p = self.cli("list", token=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("MLCANARY_API_TOKEN", p.stderr)
+
+    def test_reader_cannot_deploy(self):
+        p = self.cli("deploy", "--endpoint", "recs", "--model-path", "x.json", token=READER)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+
+    def test_unreachable_server(self):
+        p = self.cli("list", url=f"http://127.0.0.1:{free_port()}")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot reach", p.stderr)
+
+    def test_invalid_policy_pair(self):
+        p = self.cli("deploy", "--endpoint", "recs", "--model-path", "m.json", "--policy", "oops")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("KEY=VALUE", p.stderr)
+
+    def test_server_side_validation_names_the_key(self):
+        p = self.cli("deploy", "--endpoint", "recs", "--model-path", f"{MODELS}/recs-v2.ubj",
+                     "--policy", "steps=0.5,0.2")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("steps[1]", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,196 @@
+"""`mlcanary serve` end to end (issue: deployment service): real binary, real
+SQLite file, real XGBoost models and a real HTTP model server, steady traffic,
+fast timings (checks every second, bake 2 s)."""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import ADMIN, MODELS, READER, Server, Traffic, request
+
+ENDPOINT = f"""  - name: recs
+    variants:
+      - name: production
+        model: {{kind: xgboost, path: {MODELS}/recs-v1.json}}
+"""
+FAST = {"step": 0.3, "bake": "2s", "interval": "1s", "min_invocations": 20}
+
+
+def start_slow_model_server(delay):
+    port_file = tempfile.mktemp()
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                          "slow_model_server.py"),
+                             port_file, str(delay)])
+    for _ in range(100):
+        if os.path.exists(port_file) and open(port_file).read():
+            return proc, int(open(port_file).read())
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("slow model server did not start")
+
+
+class ServeRolloutTest(unittest.TestCase):
+    def setUp(self):
+        self.server = Server(ENDPOINT).start()
+        self.addCleanup(self.server.stop)
+        self.traffic = Traffic(self.server.inference_port).start()
+        self.addCleanup(self.traffic.stop)
+
+    def assertNoProductionErrors(self):
+        counts = self.traffic.snapshot().get("production", {})
+        errors = {s: n for s, n in counts.items() if s != 200}
+        self.assertEqual(errors, {}, f"production answered errors: {self.traffic.snapshot()}")
+        self.assertGreater(counts.get(200, 0), 0)
+
+    def test_good_canary_completes_step_by_step(self):
+        r = self.server.deploy({"endpoint": "recs", "variant": "canary-v2",
+                                "model": {"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
+                                "policy": FAST})
+        self.assertEqual(r.status, 201, r.body)
+        dep = r.json()
+        self.assertEqual(dep["state"], "IN_PROGRESS")
+        self.assertAlmostEqual(dep["canary_weight"], 0.1)
+        final = self.server.wait_state(dep["id"], {"COMPLETED", "ROLLED_BACK", "FAILED"})
+        self.assertEqual(final["state"], "COMPLETED", self.server.events(dep["id"]))
+        self.assertAlmostEqual(final["canary_weight"], 1.0)
+        weights = [e["weight_after"] for e in self.server.events(dep["id"])
+                   if e["kind"] in ("weight_change", "transition")]
+        for w in (0.1, 0.4, 0.7, 1.0):
+            self.assertTrue(any(abs(x - w) < 1e-9 for x in weights), (w, weights))
+        variants = {v["name"]: v["weight"] for v in self.server.endpoint("recs")["variants"]}
+        self.assertEqual(variants, {"canary-v2": 1.0})
+        time.sleep(0.5)
+        self.assertIn(200, self.traffic.snapshot().get("canary-v2", {}))
+        self.assertNoProductionErrors()
+
+    def test_feature_schema_change_rolls_back_on_errors(self):
+        r = self.server.deploy({"endpoint": "recs", "variant": "canary-v3",
+                                "model": {"path": f"{MODELS}/recs-v3.json"},
+                                "policy": FAST})
+        self.assertEqual(r.status, 201, r.body)
+        dep = r.json()
+        final = self.server.wait_state(dep["id"], {"ROLLED_BACK", "COMPLETED", "FAILED"}, 30)
+        self.assertEqual(final["state"], "ROLLED_BACK")
+        events = self.server.events(dep["id"])
+        breached = [e for e in events if e["kind"] == "check"
+                    and e["check"]["verdict"] in ("error_breached", "latency_and_error_breached")]
+        self.assertEqual(len(breached), 2, events)  # rolled back on the 2nd consecutive breach
+        self.assertIn(400, self.traffic.snapshot().get("canary-v3", {}))
+        variants = {v["name"]: v["weight"] for v in self.server.endpoint("recs")["variants"]}
+        self.assertEqual(variants, {"production": 1.0})
+        self.assertNoProductionErrors()
+
+    def test_slow_canary_rolls_back_on_latency(self):
+        proc, port = start_slow_model_server(0.15)
+        self.addCleanup(proc.kill)
+        r = self.server.deploy({"endpoint": "recs", "variant": "canary-v4",
+                                "model": {"kind": "http", "url": f"http://127.0.0.1:{port}",
+                                          "timeout": "2s"},
+                                "policy": FAST})
+        self.assertEqual(r.status, 201, r.body)
+        dep = r.json()
+        final = self.server.wait_state(dep["id"], {"ROLLED_BACK", "COMPLETED", "FAILED"}, 40)
+        self.assertEqual(final["state"], "ROLLED_BACK")
+        events = self.server.events(dep["id"])
+        reasons = " ".join(e["reason"] for e in events if e["kind"] == "transition")
+        self.assertIn("latency", reasons)
+        latency_breaches = [e for e in events if e["kind"] == "check"
+                            and e["check"]["latency_breached"]]
+        self.assertGreaterEqual(len(latency_breaches), 3)
+        self.assertNoProductionErrors()
+
+
+class ServeApiTest(unittest.TestCase):
+    def setUp(self):
+        self.server = Server(ENDPOINT).start()
+        self.addCleanup(self.server.stop)
+
+    def test_two_concurrent_creates_one_wins(self):
+        results = []
+
+        def create(name):
+            results.append(self.server.deploy({"endpoint": "recs", "variant": name,
+                                               "model": {"path": f"{MODELS}/recs-v2.ubj"},
+                                               "policy": {"bake": "1h"}}).status)
+        threads = [threading.Thread(target=create, args=(f"c{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(results), [201, 409])
+
+    def test_every_route_needs_a_token_and_readers_cannot_mutate(self):
+        r = self.server.deploy({"endpoint": "recs", "variant": "c",
+                                "model": {"path": f"{MODELS}/recs-v2.ubj"},
+                                "policy": {"bake": "1h"}})
+        dep_id = r.json()["id"]
+        reads = ["/v1/endpoints", "/v1/endpoints/recs", "/v1/deployments",
+                 f"/v1/deployments/{dep_id}", f"/v1/deployments/{dep_id}/events"]
+        writes = ["/v1/deployments"] + [f"/v1/deployments/{dep_id}/{a}" for a in
+                                        ("complete", "cancel", "rollback", "pause", "resume")]
+        for path in reads:
+            self.assertEqual(self.server.api("GET", path, token=None).status, 401, path)
+            self.assertEqual(self.server.api("GET", path, token="wrong").status, 401, path)
+            self.assertEqual(self.server.api("GET", path, token=READER).status, 200, path)
+        for path in writes:
+            self.assertEqual(self.server.api("POST", path, body={}, token=None).status, 401, path)
+            self.assertEqual(self.server.api("POST", path, body={}, token=READER).status, 403,
+                             path)
+        self.assertNotIn(ADMIN, self.server.logs())
+
+    def test_refused_transition_is_409_and_unknown_id_404(self):
+        r = self.server.deploy({"endpoint": "recs", "variant": "c",
+                                "model": {"path": f"{MODELS}/recs-v2.ubj"},
+                                "policy": {"bake": "1h"}})
+        dep_id = r.json()["id"]
+        self.assertEqual(self.server.api("POST", f"/v1/deployments/{dep_id}/cancel").status, 200)
+        self.assertEqual(self.server.api("POST", f"/v1/deployments/{dep_id}/resume").status, 409)
+        self.assertEqual(self.server.api("GET", "/v1/deployments/nope").status, 404)
+        bad = self.server.deploy({"endpoint": "nope", "model": {"path": "x"}})
+        self.assertEqual(bad.status, 404, bad.body)
+
+
+class ServeCrashTest(unittest.TestCase):
+    """kill -9 at random points of a rollout; the restarted server resumes it."""
+
+    def test_kill9_and_restart_resumes_without_gaps(self):
+        for seed in (1, 2, 3):
+            with self.subTest(seed=seed):
+                self.run_one(seed)
+
+    def run_one(self, seed):
+        rng = random.Random(seed)
+        server = Server(ENDPOINT).start()
+        self.addCleanup(server.stop)
+        traffic = Traffic(server.inference_port, threads=2).start()
+        r = server.deploy({"endpoint": "recs", "variant": "canary-v2",
+                           "model": {"path": f"{MODELS}/recs-v2.ubj"},
+                           "policy": {**FAST, "step": 0.2}})
+        self.assertEqual(r.status, 201, r.body)
+        dep_id = r.json()["id"]
+        for _ in range(2):
+            time.sleep(rng.uniform(0.5, 4.0))
+            server.kill9()
+            traffic.stop()
+            server.start()
+            traffic = Traffic(server.inference_port, threads=2).start()
+            d = server.deployment(dep_id)
+            if d["state"] == "IN_PROGRESS":
+                live = {v["name"]: v["weight"] for v in server.endpoint("recs")["variants"]}
+                self.assertAlmostEqual(live.get("canary-v2", -1), d["canary_weight"], places=6)
+        final = server.wait_state(dep_id, {"COMPLETED", "ROLLED_BACK", "FAILED"}, 90)
+        traffic.stop()
+        self.assertEqual(final["state"], "COMPLETED", server.events(dep_id))
+        events = server.events(dep_id)
+        self.assertEqual([e["seq"] for e in events], list(range(1, len(events) + 1)))
+        steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
+        self.assertEqual(steps, sorted(set(steps)), f"a step was applied twice: {steps}")
+        server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
