@@ -323,14 +323,19 @@ void HttpServer::Shutdown() {
     beast::error_code ec;
     impl.acceptor->close(ec);
   });
+  // Take the sessions out under the lock, post outside it: the last reference
+  // may drop here, and a session's destructor takes the lock.
+  std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(impl.sessions_mu);
     for (auto& [raw, weak] : impl.sessions) {
-      if (auto session = weak.lock()) {
-        asio::post(session->executor(), [session] { session->OnShutdown(); });
-      }
+      if (auto session = weak.lock()) live.push_back(std::move(session));
     }
   }
+  for (auto& session : live) {
+    asio::post(session->executor(), [session] { session->OnShutdown(); });
+  }
+  live.clear();
   const auto deadline = std::chrono::steady_clock::now() + impl.options.shutdown_timeout;
   while (impl.live_sessions.load(std::memory_order_acquire) > 0 &&
          std::chrono::steady_clock::now() < deadline) {

@@ -67,6 +67,15 @@ class TestClient {
     return Read();
   }
 
+  // Writes `raw` bytes on the current connection (no answer read).
+  void WriteRaw(std::string_view raw) {
+    boost::beast::error_code ec;
+    boost::asio::write(stream_.socket(), boost::asio::buffer(raw.data(), raw.size()), ec);
+  }
+
+  // Reads the next answer on the current connection.
+  ClientResponse ReadResponse() { return Read(); }
+
   // True when the server closed the connection (reads EOF).
   bool ServerClosed() {
     boost::beast::error_code ec;
