@@ -29,6 +29,18 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+BeastResponse ToBeast(Response r) {
+  BeastResponse out;
+  out.version(11);
+  out.result(static_cast<unsigned>(r.status));
+  for (const auto& [name, value] : r.headers) out.set(name, value);
+  out.set(bhttp::field::content_type, r.content_type);
+  out.body() = std::move(r.body);
+  return out;
+}
+
 struct HttpServer::Impl {
   Impl(ServerOptions server_options, Handler request_handler)
       : options(std::move(server_options)), handler(std::move(request_handler)) {}
@@ -42,11 +54,12 @@ struct HttpServer::Impl {
     std::fprintf(stderr, "[%s] %s\n", tag, text.c_str());
   }
 
-  // The one catch site of the request path: anything the handler (or turning
-  // its answer into HTTP) throws is logged, counted and answered 500.
-  Response Answer(const Request& request) {
+  // The one catch site of the request path: anything the handler throws, or
+  // turning its answer into HTTP (a status Beast refuses, a header with a
+  // newline), is logged, counted and answered 500.
+  BeastResponse Answer(const Request& request) {
     try {
-      return handler(request);
+      return ToBeast(handler(request));
     } catch (const std::exception& e) {
       internal_errors.fetch_add(1, std::memory_order_relaxed);
       Log(LogLevel::kError,
@@ -56,7 +69,7 @@ struct HttpServer::Impl {
       Log(LogLevel::kError,
           "unexpected non-standard exception answering " + request.method + " " + request.path);
     }
-    return ErrorResponse(500, "InternalError", "internal error");
+    return ToBeast(ErrorResponse(500, "InternalError", "internal error"));
   }
 
   void Accept();
@@ -197,20 +210,11 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(impl_.Answer(request));
   }
 
-  void Write(Response r) {
-    response_.emplace(static_cast<bhttp::status>(r.status), 11);
-    try {
-      for (const auto& [name, value] : r.headers) response_->set(name, value);
-      response_->set(bhttp::field::content_type, r.content_type);
-    } catch (const std::exception& e) {
-      // A header Beast refuses (a bad name, a newline in a value): a handler bug.
-      impl_.internal_errors.fetch_add(1, std::memory_order_relaxed);
-      impl_.Log(LogLevel::kError, std::string("handler answered an invalid header: ") + e.what());
-      r = ErrorResponse(500, "InternalError", "internal error");
-      response_.emplace(bhttp::status::internal_server_error, 11);
-      response_->set(bhttp::field::content_type, r.content_type);
-    }
-    response_->body() = std::move(r.body);
+  // Answers the server's own errors (413, 431, 400), which cannot throw.
+  void Write(Response r) { Write(ToBeast(std::move(r))); }
+
+  void Write(BeastResponse r) {
+    response_.emplace(std::move(r));
     response_->set(bhttp::field::server, "mlcanary");
     response_->keep_alive(keep_alive_ && !impl_.stopping.load(std::memory_order_relaxed));
     response_->prepare_payload();
@@ -235,7 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& impl_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::optional<BeastResponse> response_;
   bool keep_alive_ = true;
   bool busy_ = false;
 };

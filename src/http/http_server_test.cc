@@ -152,6 +152,18 @@ TEST_F(HttpServerTest, AHandlerThatThrowsIsAnswered500LoggedAndCounted) {
   EXPECT_EQ(client.Send("GET", "/ok").status, 200);
 }
 
+TEST_F(HttpServerTest, AnAnswerBeastCannotWriteIsAnswered500AndCounted) {
+  StartServer([](const Request&) {
+    Response r;
+    r.status = 1000;
+    return r;
+  });
+  TestClient client(server_->port());
+  auto r = client.Send("GET", "/bad-status");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(server_->internal_errors(), 1u);
+}
+
 TEST_F(HttpServerTest, ServesConcurrentSlowRequestsOnSeveralThreads) {
   ServerOptions options;
   options.threads = 4;
