@@ -168,7 +168,8 @@ struct ControlApi::Impl {
 
   // The id of the deployment active on `endpoint`, if any.
   core::Result<std::optional<std::string>> ActiveDeployment(const std::string& endpoint) const;
-  core::Result<core::Policy> BasePolicy(std::string_view endpoint) const {
+  // The policy a deployment on `endpoint` starts from.
+  const core::Policy& BasePolicy(std::string_view endpoint) const {
     auto it = options.endpoint_policies.find(endpoint);
     return it == options.endpoint_policies.end() ? options.default_policy : it->second;
   }
@@ -490,14 +491,13 @@ http::Response ControlApi::Impl::CreateDeployment(const json::value& body,
     if (!keep->is_bool()) return invalid("body.keep_previous: expected true or false");
     start.keep_previous = keep->get_bool();
   }
-  auto base = BasePolicy(start.endpoint);
-  if (!base) return ErrorResponseFor(base.error());
+  const core::Policy& base = BasePolicy(start.endpoint);
   if (const json::value* policy = o.if_contains("policy")) {
-    auto parsed = codec::ParsePolicy(*policy, "body.policy", *base);
+    auto parsed = codec::ParsePolicy(*policy, "body.policy", base);
     if (!parsed) return ErrorResponseFor(parsed.error());
     start.policy = *parsed;
   } else {
-    start.policy = *base;
+    start.policy = base;
   }
   start.id = deps.new_deployment_id();
   auto started = deps.controller.StartDeployment(start);
