@@ -24,6 +24,7 @@
 
 #include "gateway/http_errors.h"
 #include "gateway/invocation_handler.h"
+#include "models/event_loop.h"
 
 namespace mlcanary::gateway {
 
@@ -231,8 +232,9 @@ class Session : public std::enable_shared_from_this<Session> {
         impl_,
         [&] {
           impl_.handler.Handle(view, [self = shared_from_this()](InferenceResponse r) mutable {
-            // In-process models answer here, on this thread; others from their
-            // own thread, so hop back to the connection's.
+            // In-process models and http backends (on this thread's loop) answer
+            // here, on this thread; a backend with threads of its own answers
+            // from one of them, so hop back to the connection's.
             auto executor = self->executor();
             asio::dispatch(executor, [self = std::move(self), r = std::move(r)]() mutable {
               self->Answer(std::move(r));
@@ -361,7 +363,13 @@ core::Status Gateway::Start() {
   impl_->started = true;
   impl_->Accept();
   for (auto& context : impl_->contexts) {
-    impl_->threads.emplace_back([ctx = context.get()] { ctx->run(); });
+    impl_->threads.emplace_back([ctx = context.get()] {
+      // Network backends called on this thread then use this loop: one upstream
+      // connection pool per I/O thread and no hop to a backend thread.
+      models::SetThreadEventLoop(ctx);
+      ctx->run();
+      models::SetThreadEventLoop(nullptr);
+    });
   }
   spdlog::info("gateway: listening on {}:{} with {} I/O threads", host, impl_->port, threads);
   return core::Ok();

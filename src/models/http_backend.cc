@@ -1,5 +1,5 @@
-// HttpBackend: an asynchronous Beast client with its own event loop and a pool of
-// idle keep-alive connections.
+// HttpBackend: an asynchronous Beast client with a pool of idle keep-alive
+// connections per event loop: the caller's (a gateway I/O thread) or its own.
 #include "models/http_backend.h"
 
 #include <atomic>
@@ -19,6 +19,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "models/event_loop.h"
 
 namespace mlcanary::models {
 
@@ -176,46 +178,104 @@ core::Result<Predictions> ParseUpstreamPredictions(std::string_view body, std::s
   return out;
 }
 
+// Idle keep-alive connections bound to one event loop. The mutex is only
+// contended on the backend's own loop when it has several threads; a caller's
+// loop has one thread.
+struct ConnectionPool {
+  explicit ConnectionPool(asio::io_context& l, bool strand) : loop(l), use_strand(strand) {}
+  asio::io_context& loop;
+  const bool use_strand;  // the loop has several threads
+
+  std::mutex mu;
+  std::vector<std::unique_ptr<beast::tcp_stream>> idle;  // GUARDED_BY(mu)
+};
+
+// State shared by the backend and its exchanges in flight, so that an exchange
+// on a caller's loop can finish after the backend is gone.
 struct HttpBackend::Impl {
   HttpBackendOptions options;
   HttpUrl url;
   std::string invocations_target;
   std::string ping_target;
   std::string host_header;
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   tcp::resolver::results_type endpoints;
-  std::vector<std::thread> threads;
   std::atomic<bool> ready{false};
+  std::uint64_t id = 0;  // unique per backend, never reused: keys the per-thread cache
 
-  std::mutex idle_mu;
-  std::vector<std::unique_ptr<beast::tcp_stream>> idle;  // GUARDED_BY(idle_mu)
+  std::mutex pools_mu;
+  // One pool per caller loop seen, never removed while the backend lives.
+  std::vector<std::unique_ptr<ConnectionPool>> loop_pools;  // GUARDED_BY(pools_mu)
 
-  std::unique_ptr<beast::tcp_stream> TakeIdle() {
-    std::lock_guard lock(idle_mu);
-    if (idle.empty()) return nullptr;
-    auto stream = std::move(idle.back());
-    idle.pop_back();
+  std::unique_ptr<beast::tcp_stream> TakeIdle(ConnectionPool& pool) {
+    std::lock_guard lock(pool.mu);
+    if (pool.idle.empty()) return nullptr;
+    auto stream = std::move(pool.idle.back());
+    pool.idle.pop_back();
     return stream;
   }
-  void ReturnIdle(std::unique_ptr<beast::tcp_stream> stream) {
+  void ReturnIdle(ConnectionPool& pool, std::unique_ptr<beast::tcp_stream> stream) {
     stream->expires_never();
-    std::lock_guard lock(idle_mu);
-    if (idle.size() < options.max_idle_connections) idle.push_back(std::move(stream));
+    std::lock_guard lock(pool.mu);
+    if (pool.idle.size() < options.max_idle_connections) pool.idle.push_back(std::move(stream));
   }
+
+  // The pool of `loop` (the calling thread's), created on first use.
+  ConnectionPool& PoolOf(asio::io_context& loop) {
+    struct CacheEntry {
+      std::uint64_t backend_id;
+      ConnectionPool* pool;
+    };
+    // Ids are never reused, so entries of destroyed backends never match again;
+    // the cache is small (one entry per backend this thread has called).
+    thread_local std::vector<CacheEntry> cache;
+    for (const auto& entry : cache) {
+      if (entry.backend_id == id) return *entry.pool;
+    }
+    ConnectionPool* pool = nullptr;
+    {
+      std::lock_guard lock(pools_mu);
+      for (auto& p : loop_pools) {
+        if (&p->loop == &loop) pool = p.get();
+      }
+      if (pool == nullptr) {
+        loop_pools.push_back(std::make_unique<ConnectionPool>(loop, false));
+        pool = loop_pools.back().get();
+      }
+    }
+    if (cache.size() > 64) cache.erase(cache.begin());
+    cache.push_back({id, pool});
+    return *pool;
+  }
+};
+
+// The backend's own event loop, for calls from threads that run none (tests,
+// Ping, tools).
+struct HttpBackend::OwnLoop {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::vector<std::thread> threads;
+  std::unique_ptr<ConnectionPool> pool;
 };
 
 namespace {
 
+std::atomic<std::uint64_t> next_backend_id{1};
+
 using Response = http::response<http::string_body>;
 using ExchangeCallback = std::move_only_function<void(core::Result<Response>)>;
 
-// One request/answer exchange with the upstream, on a pooled or a new connection.
+// One request/answer exchange with the upstream, on a pooled or a new
+// connection, entirely on the pool's loop.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(HttpBackend::Impl& impl, http::request<http::string_body> request,
-           std::chrono::steady_clock::time_point deadline, ExchangeCallback done)
-      : impl_(impl), request_(std::move(request)), deadline_(deadline), done_(std::move(done)) {}
+  Exchange(std::shared_ptr<HttpBackend::Impl> impl, ConnectionPool& pool,
+           http::request<http::string_body> request, std::chrono::steady_clock::time_point deadline,
+           ExchangeCallback done)
+      : impl_(std::move(impl)),
+        pool_(pool),
+        request_(std::move(request)),
+        deadline_(deadline),
+        done_(std::move(done)) {}
 
   ~Exchange() {
     if (done_)
@@ -223,7 +283,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Start() {
-    stream_ = impl_.TakeIdle();
+    stream_ = impl_->TakeIdle(pool_);
     if (stream_) {
       reused_ = true;
       Send();
@@ -235,18 +295,19 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  private:
   void Connect() {
     reused_ = false;
-    stream_ = std::make_unique<beast::tcp_stream>(asio::make_strand(impl_.ioc));
+    stream_ = pool_.use_strand ? std::make_unique<beast::tcp_stream>(asio::make_strand(pool_.loop))
+                               : std::make_unique<beast::tcp_stream>(pool_.loop);
     stream_->expires_at(deadline_);
-    stream_->async_connect(impl_.endpoints,
+    stream_->async_connect(impl_->endpoints,
                            [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
                              if (ec) {
                                if (ec == beast::error::timeout)
                                  return self->Fail(core::ErrorCode::kTimeout, ec);
-                               self->impl_.ready.store(false, std::memory_order_relaxed);
+                               self->impl_->ready.store(false, std::memory_order_relaxed);
                                return self->Fail(core::ErrorCode::kUnavailable, ec);
                              }
-                             self->stream_->socket().set_option(tcp::no_delay(true));
-                             self->impl_.ready.store(true, std::memory_order_relaxed);
+                             self->stream_->socket().set_option(tcp::no_delay(true), ec);
+                             self->impl_->ready.store(true, std::memory_order_relaxed);
                              self->Send();
                            });
   }
@@ -287,7 +348,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void Finish() {
     Response response = parser_->release();
     if (response.keep_alive() && buffer_.size() == 0) {
-      impl_.ReturnIdle(std::move(stream_));
+      impl_->ReturnIdle(pool_, std::move(stream_));
     } else {
       beast::error_code ignored;
       stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -299,8 +360,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     std::string what = code == core::ErrorCode::kTimeout       ? "timed out"
                        : code == core::ErrorCode::kUnavailable ? "cannot connect"
                                                                : "failed";
-    Complete(std::unexpected(
-        core::Error(code, "model server " + impl_.options.url + " " + what + ": " + ec.message())));
+    Complete(std::unexpected(core::Error(
+        code, "model server " + impl_->options.url + " " + what + ": " + ec.message())));
   }
 
   void Complete(core::Result<Response> result) {
@@ -309,7 +370,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     done(std::move(result));
   }
 
-  HttpBackend::Impl& impl_;
+  std::shared_ptr<HttpBackend::Impl> impl_;
+  ConnectionPool& pool_;  // owned by impl_ (or by the own loop, which outlives it)
   http::request<http::string_body> request_;
   std::chrono::steady_clock::time_point deadline_;
   ExchangeCallback done_;
@@ -320,9 +382,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool retried_ = false;
 };
 
-void StartExchange(HttpBackend::Impl& impl, http::verb verb, const std::string& target,
-                   std::string body, std::chrono::steady_clock::duration timeout,
-                   ExchangeCallback done) {
+http::request<http::string_body> MakeRequest(const HttpBackend::Impl& impl, http::verb verb,
+                                             const std::string& target, std::string body) {
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, impl.host_header);
   request.keep_alive(true);
@@ -332,49 +393,77 @@ void StartExchange(HttpBackend::Impl& impl, http::verb verb, const std::string& 
     request.body() = std::move(body);
     request.prepare_payload();
   }
-  auto exchange = std::make_shared<Exchange>(
-      impl, std::move(request), std::chrono::steady_clock::now() + timeout, std::move(done));
-  // Start on the backend's own loop: the caller's thread never touches sockets.
-  asio::post(impl.ioc, [exchange] { exchange->Start(); });
+  return request;
+}
+
+void StartExchange(const std::shared_ptr<HttpBackend::Impl>& impl, HttpBackend::OwnLoop& own,
+                   bool allow_caller_loop, http::verb verb, const std::string& target,
+                   std::string body, core::Duration timeout, ExchangeCallback done) {
+  auto request = MakeRequest(*impl, verb, target, std::move(body));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (asio::io_context* loop = allow_caller_loop ? ThreadEventLoop() : nullptr) {
+    // On the caller's loop, which this thread runs: start now and answer on this
+    // thread (no hop either way).
+    auto exchange = std::make_shared<Exchange>(impl, impl->PoolOf(*loop), std::move(request),
+                                               deadline, std::move(done));
+    exchange->Start();
+    return;
+  }
+  auto exchange =
+      std::make_shared<Exchange>(impl, *own.pool, std::move(request), deadline, std::move(done));
+  asio::post(own.ioc, [exchange] { exchange->Start(); });
 }
 
 }  // namespace
 
-HttpBackend::HttpBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpBackend::HttpBackend(std::shared_ptr<Impl> impl, std::unique_ptr<OwnLoop> own)
+    : impl_(std::move(impl)), own_(std::move(own)) {}
 
 HttpBackend::~HttpBackend() {
-  impl_->work.reset();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
+  own_->work.reset();
+  own_->ioc.stop();
+  for (auto& t : own_->threads) t.join();
   {
-    std::lock_guard lock(impl_->idle_mu);
-    impl_->idle.clear();
+    std::lock_guard lock(own_->pool->mu);
+    own_->pool->idle.clear();
   }
-  // Handlers still queued are destroyed with the io_context; each Exchange then
-  // reports kUnavailable to its caller.
+  // Handlers still queued on the own loop are destroyed with it (below); each
+  // Exchange then reports kUnavailable to its caller. Idle connections of a
+  // caller's loop are closed on that loop; exchanges in flight there keep the
+  // shared state alive and finish normally.
+  std::lock_guard lock(impl_->pools_mu);
+  for (auto& pool : impl_->loop_pools) {
+    asio::post(pool->loop, [impl = impl_, pool = pool.get()] {
+      std::lock_guard pool_lock(pool->mu);
+      pool->idle.clear();
+    });
+  }
 }
 
 core::Result<std::unique_ptr<HttpBackend>> HttpBackend::Create(HttpBackendOptions options) {
   auto url = ParseHttpUrl(options.url);
   if (!url) return std::unexpected(url.error());
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
+  impl->id = next_backend_id.fetch_add(1, std::memory_order_relaxed);
   impl->url = *url;
   impl->options = std::move(options);
   impl->invocations_target = impl->url.prefix + "/invocations";
   impl->ping_target = impl->url.prefix + "/ping";
   impl->host_header = impl->url.host + ":" + impl->url.port;
+  auto own = std::make_unique<OwnLoop>();
+  const int threads = std::max(1, impl->options.io_threads);
+  own->pool = std::make_unique<ConnectionPool>(own->ioc, threads > 1);
   beast::error_code ec;
-  tcp::resolver resolver(impl->ioc);
+  tcp::resolver resolver(own->ioc);
   impl->endpoints = resolver.resolve(impl->url.host, impl->url.port, ec);
   if (ec) {
     return core::MakeError(core::ErrorCode::kUnavailable,
                            "cannot resolve " + impl->url.host + ": " + ec.message());
   }
-  const int threads = std::max(1, impl->options.io_threads);
   for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+    own->threads.emplace_back([ioc = &own->ioc] { ioc->run(); });
   }
-  auto backend = std::unique_ptr<HttpBackend>(new HttpBackend(std::move(impl)));
+  auto backend = std::unique_ptr<HttpBackend>(new HttpBackend(std::move(impl), std::move(own)));
   if (auto ping = backend->Ping(); !ping) return std::unexpected(ping.error());
   return backend;
 }
@@ -382,7 +471,10 @@ core::Result<std::unique_ptr<HttpBackend>> HttpBackend::Create(HttpBackendOption
 core::Status HttpBackend::Ping() {
   std::promise<core::Result<Response>> promise;
   auto future = promise.get_future();
-  StartExchange(*impl_, http::verb::get, impl_->ping_target, {}, impl_->options.ping_timeout,
+  // Always on the own loop: this call blocks, and a caller's loop would then
+  // never run the exchange.
+  StartExchange(impl_, *own_, false, http::verb::get, impl_->ping_target, {},
+                impl_->options.ping_timeout,
                 [&promise](core::Result<Response> r) { promise.set_value(std::move(r)); });
   auto response = future.get();
   if (!response) {
@@ -414,16 +506,17 @@ void HttpBackend::PredictAsync(const FeatureRows& rows, PredictCallback done) {
     body.push_back('\n');
   }
   const std::size_t row_count = rows.rows;
-  const std::string& url = impl_->options.url;
   StartExchange(
-      *impl_, http::verb::post, impl_->invocations_target, std::move(body), impl_->options.timeout,
-      [done = std::move(done), row_count, &url](core::Result<Response> response) mutable {
+      impl_, *own_, true, http::verb::post, impl_->invocations_target, std::move(body),
+      impl_->options.timeout,
+      [done = std::move(done), row_count, impl = impl_](core::Result<Response> response) mutable {
         if (!response) return done(std::unexpected(response.error()));
         const unsigned status = response->result_int();
         if (status >= 200 && status < 300) {
           return done(ParseUpstreamPredictions(response->body(), row_count));
         }
-        std::string message = "model server " + url + " answered " + std::to_string(status);
+        std::string message =
+            "model server " + impl->options.url + " answered " + std::to_string(status);
         core::ErrorCode code = status == 429   ? core::ErrorCode::kThrottled
                                : status >= 500 ? core::ErrorCode::kModelError
                                                : core::ErrorCode::kValidation;

@@ -20,7 +20,7 @@ struct HttpBackendOptions {
   core::Duration timeout = core::Duration(200);  // per request: connect + send + answer
   core::Duration ping_timeout = core::Duration(2000);
   int io_threads = 1;                       // threads of the backend's own event loop
-  std::size_t max_idle_connections = 1024;  // keep-alive pool size
+  std::size_t max_idle_connections = 1024;  // keep-alive pool size, per event loop
 };
 
 // Sends rows as text/csv (one row a line, as SageMaker's built-in containers
@@ -31,8 +31,14 @@ struct HttpBackendOptions {
 // upstream 4xx -> kValidation; upstream 429 -> kThrottled.
 // A request that fails on a reused idle connection before any answer arrived
 // (the server closed it meanwhile) is sent once more on a fresh connection.
-// Thread-safe. Destruction waits for the backend's threads; calls still in
-// flight then complete with kUnavailable.
+//
+// Threads: a call from a thread that declared its event loop (event_loop.h, the
+// gateway's I/O threads) runs on that loop with a connection pool of that loop's
+// own, and is answered on that thread: no thread hop, no shared pool. Calls from
+// other threads run on the backend's own loop (`io_threads` threads) and are
+// answered there. Thread-safe. Destruction waits for the own loop's threads;
+// calls in flight there then complete with kUnavailable, while calls in flight
+// on a caller's loop keep the shared state alive and finish normally.
 class HttpBackend final : public ModelBackend {
  public:
   // Parses the URL, resolves the host and checks GET <url>/ping answers 200.
@@ -51,10 +57,12 @@ class HttpBackend final : public ModelBackend {
   core::Status Ping();
 
   struct Impl;
+  struct OwnLoop;
 
  private:
-  explicit HttpBackend(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  HttpBackend(std::shared_ptr<Impl> impl, std::unique_ptr<OwnLoop> own);
+  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<OwnLoop> own_;
 };
 
 // Reads an upstream answer for `rows` rows: JSON {"predictions": [...]} or a

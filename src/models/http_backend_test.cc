@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "models/event_loop.h"
 #include "models/testing/fake_model_server.h"
 
 namespace mlcanary::models {
@@ -14,14 +15,70 @@ namespace {
 
 using testing::FakeModelServer;
 
+// An event loop on a thread of its own that declares it (as a gateway I/O
+// thread does), so that backends called there use it.
+class CallerLoop {
+ public:
+  CallerLoop() {
+    thread_ = std::thread([this] {
+      SetThreadEventLoop(&ioc_);
+      ioc_.run();
+      SetThreadEventLoop(nullptr);
+    });
+  }
+  ~CallerLoop() {
+    work_.reset();
+    thread_.join();
+  }
+  boost::asio::io_context& ioc() { return ioc_; }
+  std::thread::id thread_id() const { return thread_.get_id(); }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      ioc_.get_executor()};
+  std::thread thread_;
+};
+
+// Calls PredictAsync from `loop`'s thread when given, else from this thread, and
+// waits for the answer. `answered_on`: the thread the answer came on.
 core::Result<Predictions> PredictNow(ModelBackend& backend, const std::vector<float>& values,
-                                     std::size_t rows, std::size_t cols) {
+                                     std::size_t rows, std::size_t cols, CallerLoop* loop = nullptr,
+                                     std::thread::id* answered_on = nullptr) {
   std::promise<core::Result<Predictions>> promise;
   auto future = promise.get_future();
-  backend.PredictAsync({values, rows, cols},
-                       [&](core::Result<Predictions> r) { promise.set_value(std::move(r)); });
+  auto call = [&] {
+    backend.PredictAsync({values, rows, cols}, [&](core::Result<Predictions> r) {
+      if (answered_on != nullptr) *answered_on = std::this_thread::get_id();
+      promise.set_value(std::move(r));
+    });
+  };
+  if (loop != nullptr) {
+    boost::asio::post(loop->ioc(), call);
+  } else {
+    call();
+  }
   return future.get();
 }
+
+// Each behaviour holds whether the call comes from a thread without an event
+// loop (the backend's own loop serves it) or from a caller's loop.
+class HttpBackendModeTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) loop_.emplace();
+  }
+  core::Result<Predictions> Predict(ModelBackend& backend, const std::vector<float>& values,
+                                    std::size_t rows, std::size_t cols) {
+    return PredictNow(backend, values, rows, cols, loop_ ? &*loop_ : nullptr);
+  }
+  std::optional<CallerLoop> loop_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Loops, HttpBackendModeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "CallerLoop" : "OwnLoop";
+                         });
 
 // A port nothing listens on: bound, then closed.
 std::uint16_t DeadPort() {
@@ -30,13 +87,13 @@ std::uint16_t DeadPort() {
   return acceptor.local_endpoint().port();
 }
 
-TEST(HttpBackendTest, SendsCsvRowsAndReadsCsvPredictions) {
+TEST_P(HttpBackendModeTest, SendsCsvRowsAndReadsCsvPredictions) {
   FakeModelServer server;
   auto backend = HttpBackend::Create({.url = server.url()});
   ASSERT_TRUE(backend) << backend.error().ToString();
   EXPECT_TRUE((*backend)->ready());
   EXPECT_EQ((*backend)->num_features(), std::nullopt);
-  auto out = PredictNow(**backend, {0.1f, 2.0f, 3.5f, -1.0f}, 2, 2);
+  auto out = Predict(**backend, {0.1f, 2.0f, 3.5f, -1.0f}, 2, 2);
   ASSERT_TRUE(out) << out.error().ToString();
   EXPECT_EQ(out->values, (std::vector<float>{0.5f, 0.5f}));
   EXPECT_EQ(server.last_body(), "0.1,2\n3.5,-1\n");
@@ -51,18 +108,18 @@ TEST(HttpBackendTest, ReusesKeepAliveConnections) {
   EXPECT_EQ(server.connections(), 1);  // the ping's connection, reused throughout
 }
 
-TEST(HttpBackendTest, RetriesOnceWhenThePooledConnectionWasClosed) {
+TEST_P(HttpBackendModeTest, RetriesOnceWhenThePooledConnectionWasClosed) {
   FakeModelServer server;
   server.set_close_after_answer(true);
   auto backend = HttpBackend::Create({.url = server.url()});
   ASSERT_TRUE(backend);
   for (int i = 0; i < 5; ++i) {
-    auto out = PredictNow(**backend, {1.0f}, 1, 1);
+    auto out = Predict(**backend, {1.0f}, 1, 1);
     ASSERT_TRUE(out) << out.error().ToString();
   }
 }
 
-TEST(HttpBackendTest, DeadUpstreamIsUnavailable) {
+TEST_P(HttpBackendModeTest, DeadUpstreamIsUnavailable) {
   auto created = HttpBackend::Create({.url = "http://127.0.0.1:" + std::to_string(DeadPort())});
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code(), core::ErrorCode::kUnavailable);
@@ -71,37 +128,37 @@ TEST(HttpBackendTest, DeadUpstreamIsUnavailable) {
   auto backend = HttpBackend::Create({.url = server.url()});
   ASSERT_TRUE(backend);
   server.Stop();
-  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  auto out = Predict(**backend, {1.0f}, 1, 1);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), core::ErrorCode::kUnavailable) << out.error().ToString();
   EXPECT_FALSE((*backend)->ready());
 }
 
-TEST(HttpBackendTest, SlowUpstreamTimesOut) {
+TEST_P(HttpBackendModeTest, SlowUpstreamTimesOut) {
   FakeModelServer server;
   auto backend = HttpBackend::Create({.url = server.url(), .timeout = core::Duration(50)});
   ASSERT_TRUE(backend);
   server.set_delay(std::chrono::milliseconds(400));
   const auto start = std::chrono::steady_clock::now();
-  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  auto out = Predict(**backend, {1.0f}, 1, 1);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), core::ErrorCode::kTimeout) << out.error().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(350));
   // The next request works once the upstream is fast again.
   server.set_delay(std::chrono::milliseconds(0));
-  EXPECT_TRUE(PredictNow(**backend, {1.0f}, 1, 1));
+  EXPECT_TRUE(Predict(**backend, {1.0f}, 1, 1));
 }
 
-TEST(HttpBackendTest, Upstream5xxIsAModelError) {
+TEST_P(HttpBackendModeTest, Upstream5xxIsAModelError) {
   FakeModelServer server;
   auto backend = HttpBackend::Create({.url = server.url()});
   ASSERT_TRUE(backend);
   server.set_status(500);
-  auto out = PredictNow(**backend, {1.0f}, 1, 1);
+  auto out = Predict(**backend, {1.0f}, 1, 1);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), core::ErrorCode::kModelError);
   server.set_status(400);
-  out = PredictNow(**backend, {1.0f}, 1, 1);
+  out = Predict(**backend, {1.0f}, 1, 1);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), core::ErrorCode::kValidation);
 }
@@ -112,6 +169,39 @@ TEST(HttpBackendTest, FailedPingRefusesTheBackend) {
   auto backend = HttpBackend::Create({.url = server.url()});
   ASSERT_FALSE(backend);
   EXPECT_EQ(backend.error().code(), core::ErrorCode::kUnavailable);
+}
+
+TEST(HttpBackendTest, CallerLoopKeepsItsOwnPoolAndAnswersOnItsThread) {
+  FakeModelServer server;
+  CallerLoop loop;  // outlives the backend, as a gateway's loops do
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  for (int i = 0; i < 10; ++i) {
+    std::thread::id answered_on;
+    ASSERT_TRUE(PredictNow(**backend, {1.0f}, 1, 1, &loop, &answered_on));
+    EXPECT_EQ(answered_on, loop.thread_id());
+  }
+  EXPECT_EQ(server.invocations(), 10);
+  // The ping's connection stays in the own loop's pool; the loop opened one.
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpBackendTest, CallInFlightOnACallerLoopFinishesAfterTheBackendIsGone) {
+  FakeModelServer server;
+  CallerLoop loop;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  server.set_delay(std::chrono::milliseconds(100));
+  std::promise<core::Result<Predictions>> promise;
+  const std::vector<float> values = {1.0f};
+  boost::asio::post(loop.ioc(), [&] {
+    (*backend)->PredictAsync({values, 1, 1},
+                             [&](core::Result<Predictions> r) { promise.set_value(std::move(r)); });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  backend->reset();
+  auto out = promise.get_future().get();
+  EXPECT_TRUE(out) << out.error().ToString();
 }
 
 TEST(HttpBackendTest, ManyConcurrentRequestsAllComplete) {
@@ -127,6 +217,26 @@ TEST(HttpBackendTest, ManyConcurrentRequestsAllComplete) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 400);
+}
+
+TEST(HttpBackendTest, ManyCallerLoopsAllComplete) {
+  FakeModelServer server;
+  auto backend = HttpBackend::Create({.url = server.url()});
+  ASSERT_TRUE(backend);
+  std::vector<std::unique_ptr<CallerLoop>> loops;
+  for (int i = 0; i < 3; ++i) loops.push_back(std::make_unique<CallerLoop>());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        ok += PredictNow(**backend, {1.0f, 2.0f}, 1, 2, loops[t % 3].get()) ? 1 : 0;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 300);
+  backend->reset();  // idle connections of each loop close on that loop
 }
 
 TEST(ParseUpstreamPredictionsTest, ReadsTheCommonAnswerShapes) {

@@ -1,0 +1,24 @@
+// Lets a thread that runs an event loop (an asio::io_context) declare it, so that
+// network model backends called on that thread do their I/O on that loop.
+#ifndef MLCANARY_MODELS_EVENT_LOOP_H_
+#define MLCANARY_MODELS_EVENT_LOOP_H_
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace mlcanary::models {
+
+// Declares that the calling thread runs `loop` (and only it) from now on;
+// nullptr: none. The gateway's I/O threads call it before they run their loop,
+// so that HttpBackend keeps a connection pool per I/O thread and answers on the
+// caller's thread, with no hop to a thread of its own. `loop` must outlive every
+// backend used from this thread.
+void SetThreadEventLoop(boost::asio::io_context* loop);
+
+// The loop the calling thread declared, or nullptr.
+boost::asio::io_context* ThreadEventLoop();
+
+}  // namespace mlcanary::models
+
+#endif  // MLCANARY_MODELS_EVENT_LOOP_H_
