@@ -384,14 +384,20 @@ void Gateway::Shutdown() {
     beast::error_code ec;
     impl.acceptor->close(ec);
   });
+  // Collect the live sessions under the lock, post outside it: the last
+  // reference to a session may be dropped here, and its destructor takes
+  // sessions_mu (and erases from the map being walked).
+  std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(impl.sessions_mu);
     for (auto& [raw, weak] : impl.sessions) {
-      if (auto session = weak.lock()) {
-        asio::post(session->executor(), [session] { session->OnShutdown(); });
-      }
+      if (auto session = weak.lock()) live.push_back(std::move(session));
     }
   }
+  for (auto& session : live) {
+    asio::post(session->executor(), [session] { session->OnShutdown(); });
+  }
+  live.clear();
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   while (impl.live_sessions.load(std::memory_order_acquire) > 0 &&
          std::chrono::steady_clock::now() < deadline) {
