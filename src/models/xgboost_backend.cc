@@ -5,10 +5,14 @@
 #include <xgboost/c_api.h>
 
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <utility>
+
+#include "models/internal/tree_ensemble.h"
 
 namespace mlcanary::models {
 namespace {
@@ -71,15 +75,84 @@ core::Result<std::unique_ptr<XgboostBackend>> XgboostBackend::Load(const std::st
   // A first prediction configures the learner once, here, rather than under the
   // first live request.
   std::vector<float> zeros(backend->num_features_, 0.0f);
-  if (auto warm = backend->Predict({zeros, 1, backend->num_features_}); !warm) {
+  if (auto warm = backend->PredictWithXgboost({zeros, 1, backend->num_features_}); !warm) {
     return core::ValidationError("cannot load model '" + path + "': " + warm.error().message());
+  }
+  if (options.native_trees) {
+    backend->TryNativeTrees();
+  } else {
+    backend->native_status_ = "disabled";
   }
   return backend;
 }
 
+XgboostBackend::XgboostBackend(void* booster, std::size_t num_features, std::string name)
+    : booster_(booster), num_features_(num_features), name_(std::move(name)) {}
+
 XgboostBackend::~XgboostBackend() { XGBoosterFree(booster_); }
 
+void XgboostBackend::TryNativeTrees() {
+  bst_ulong length = 0;
+  const char* buffer = nullptr;
+  if (XGBoosterSaveModelToBuffer(booster_, R"({"format": "json"})", &length, &buffer) != 0) {
+    native_status_ = "cannot export the model as JSON: " + LastXgbError();
+    return;
+  }
+  auto ensemble = internal::TreeEnsemble::Parse(std::string_view(buffer, length));
+  if (!ensemble) {
+    native_status_ = ensemble.error().message();
+    return;
+  }
+  if (ensemble->num_features() != num_features_) {
+    native_status_ = "native trees: feature count differs from XGBoost's";
+    return;
+  }
+  // Validation rows: uniform values over a range wider than typical features,
+  // exact zeros and ones, and some missing values.
+  constexpr std::size_t kRows = 512;
+  const std::size_t cols = num_features_;
+  std::vector<float> values(kRows * cols);
+  std::mt19937 rng(20240601);
+  std::uniform_real_distribution<float> uniform(-2.0f, 3.0f);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::size_t kind = rng() % 16;
+    values[i] = kind == 0 ? 0.0f : kind == 1 ? 1.0f : kind == 2 ? NAN : uniform(rng);
+  }
+  auto expected = PredictWithXgboost({values, kRows, cols});
+  if (!expected || expected->per_row != 1 || expected->values.size() != kRows) {
+    native_status_ = "native trees: XGBoost gave no single-output reference";
+    return;
+  }
+  std::vector<float> got(kRows);
+  ensemble->Predict(values, kRows, got);
+  for (std::size_t r = 0; r < kRows; ++r) {
+    const float want = expected->values[r];
+    if (!(std::fabs(got[r] - want) <= 1e-5f + 1e-5f * std::fabs(want))) {
+      native_status_ = "native trees: differ from XGBoost on validation row " + std::to_string(r);
+      return;
+    }
+  }
+  native_ = std::make_unique<const internal::TreeEnsemble>(std::move(*ensemble));
+  native_status_ = "native trees: " + std::to_string(native_->num_trees()) + " trees validated";
+}
+
 core::Result<Predictions> XgboostBackend::Predict(const FeatureRows& rows) const {
+  if (native_ == nullptr) return PredictWithXgboost(rows);
+  if (rows.cols != num_features_) {
+    return core::ValidationError("model '" + name_ + "' expects " + std::to_string(num_features_) +
+                                 " features, got " + std::to_string(rows.cols));
+  }
+  if (rows.values.size() != rows.rows * rows.cols) {
+    return core::InternalError("feature buffer size does not match rows * cols");
+  }
+  Predictions out;
+  out.rows = rows.rows;
+  out.values.resize(rows.rows);
+  native_->Predict(rows.values, rows.rows, out.values);
+  return out;
+}
+
+core::Result<Predictions> XgboostBackend::PredictWithXgboost(const FeatureRows& rows) const {
   if (rows.cols != num_features_) {
     return core::ValidationError("model '" + name_ + "' expects " + std::to_string(num_features_) +
                                  " features, got " + std::to_string(rows.cols));

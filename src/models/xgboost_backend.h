@@ -13,17 +13,29 @@
 
 namespace mlcanary::models {
 
+namespace internal {
+class TreeEnsemble;
+}  // namespace internal
+
 // One booster shared by every thread: XGBoost's in-place prediction
 // (XGBoosterPredictFromDense) is thread-safe and keeps its output buffer per
 // thread, and a shared booster measured as fast as one booster per thread
 // (xgboost_backend_benchmark.cc) at a fraction of the memory. Each prediction
 // runs on the calling thread (XGBoost's own thread pool is limited to
 // `nthread`, 1 by default, so that the gateway's threads are not oversubscribed).
-// Thread-safe.
+//
+// Native trees: XGBoost's per-call overhead (~10 us) dwarfs walking 100 small
+// trees (< 1 us), so a gbtree model with numeric splits and a binary:logistic,
+// reg:logistic or reg:squarederror objective is also loaded into a native tree
+// walker (internal/tree_ensemble.h), which answers instead of XGBoost only if it
+// matched XGBoost's predictions on a validation set at load (within 1e-5).
+// Anything else (dart, multi-class, categorical splits, a mismatch) stays on
+// XGBoost. Thread-safe.
 class XgboostBackend final : public ModelBackend {
  public:
   struct Options {
-    int nthread = 1;  // XGBoost threads per prediction
+    int nthread = 1;           // XGBoost threads per prediction
+    bool native_trees = true;  // use the native walker when it validates
   };
 
   // Loads `path` (.json or .ubj). kValidation when the file is missing or not a
@@ -47,11 +59,20 @@ class XgboostBackend final : public ModelBackend {
   bool ready() const override { return true; }
   const std::string& name() const override { return name_; }
 
- private:
-  XgboostBackend(void* booster, std::size_t num_features, std::string name)
-      : booster_(booster), num_features_(num_features), name_(std::move(name)) {}
+  // Whether predictions come from the native walker, and why not when they don't.
+  bool uses_native_trees() const { return native_ != nullptr; }
+  const std::string& native_trees_status() const { return native_status_; }
 
-  void* booster_;  // BoosterHandle, owned
+  // Through XGBoost, whatever uses_native_trees() says.
+  core::Result<Predictions> PredictWithXgboost(const FeatureRows& rows) const;
+
+ private:
+  XgboostBackend(void* booster, std::size_t num_features, std::string name);
+  void TryNativeTrees();
+
+  void* booster_;                                         // BoosterHandle, owned
+  std::unique_ptr<const internal::TreeEnsemble> native_;  // null: XGBoost answers
+  std::string native_status_;
   std::size_t num_features_;
   std::string name_;
 };

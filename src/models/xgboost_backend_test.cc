@@ -23,6 +23,10 @@ class XgboostBackendTest : public ::testing::Test {
     std::filesystem::create_directories(*dir_);
     ASSERT_TRUE(testing::TrainSyntheticModel(Path("m.json"), {.trees = 10}));
     ASSERT_TRUE(testing::TrainSyntheticModel(Path("m.ubj"), {.trees = 10}));
+    ASSERT_TRUE(testing::TrainSyntheticModel(
+        Path("deep.json"), {.rows = 600, .features = 5, .trees = 40, .max_depth = 7, .seed = 9}));
+    ASSERT_TRUE(testing::TrainSyntheticModel(Path("dart.json"),
+                                             {.trees = 5, .seed = 3, .booster = "dart"}));
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*dir_);
@@ -55,6 +59,40 @@ TEST_F(XgboostBackendTest, PredictionsFollowTheTrainedSignal) {
   EXPECT_EQ(out->per_row, 1u);
   EXPECT_GT(out->values[0], 0.7f);
   EXPECT_LT(out->values[1], 0.3f);
+}
+
+TEST_F(XgboostBackendTest, NativeTreesAnswerAsXgboostDoes) {
+  for (const char* file : {"m.json", "m.ubj", "deep.json"}) {
+    auto backend = XgboostBackend::Load(Path(file));
+    ASSERT_TRUE(backend);
+    ASSERT_TRUE((*backend)->uses_native_trees()) << (*backend)->native_trees_status();
+    const std::size_t cols = *(*backend)->num_features();
+    std::vector<float> rows(300 * cols);
+    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<float>(i % 97) / 80.0f;
+    auto native = (*backend)->Predict({rows, 300, cols});
+    auto reference = (*backend)->PredictWithXgboost({rows, 300, cols});
+    ASSERT_TRUE(native && reference);
+    ASSERT_EQ(native->values.size(), reference->values.size());
+    for (std::size_t r = 0; r < native->values.size(); ++r) {
+      EXPECT_NEAR(native->values[r], reference->values[r], 1e-5) << file << " row " << r;
+    }
+    std::vector<float> short_row(cols - 1, 0.5f);
+    auto wrong = (*backend)->Predict({short_row, 1, cols - 1});
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().code(), core::ErrorCode::kValidation);
+  }
+}
+
+TEST_F(XgboostBackendTest, DartModelsAndDisabledNativeTreesStayOnXgboost) {
+  auto dart = XgboostBackend::Load(Path("dart.json"));
+  ASSERT_TRUE(dart);
+  EXPECT_FALSE((*dart)->uses_native_trees());
+  EXPECT_NE((*dart)->native_trees_status().find("gbtree"), std::string::npos);
+  std::vector<float> row(8, 0.5f);
+  EXPECT_TRUE((*dart)->Predict({row, 1, 8}));
+  auto disabled = XgboostBackend::Load(Path("m.json"), {.native_trees = false});
+  ASSERT_TRUE(disabled);
+  EXPECT_FALSE((*disabled)->uses_native_trees());
 }
 
 TEST_F(XgboostBackendTest, JsonAndUbjOfTheSameTrainingPredictTheSame) {
