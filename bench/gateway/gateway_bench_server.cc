@@ -3,6 +3,7 @@
 //   gateway_bench_server --listen 127.0.0.1:8080 --threads 4 --endpoint recs
 //       --variant production=0.9,xgboost,examples/models/recs-v1.json
 //       --variant canary=0.1,http,http://127.0.0.1:9001[,TIMEOUT_MS]
+//       [--http-loop caller|own] [--native-trees on|off]   (A/B of the fast paths)
 // Runs until SIGINT or SIGTERM, then shuts down gracefully. Prints its resident
 // memory once the models are loaded.
 #include <csignal>
@@ -48,6 +49,7 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--listen HOST:PORT] [--threads N] [--endpoint NAME]\n"
+               "          [--http-loop caller|own] [--native-trees on|off]\n"
                "          --variant NAME=WEIGHT,xgboost,PATH | NAME=WEIGHT,http,URL[,TIMEOUT_MS]"
                " ...\n",
                argv0);
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
   options.listen = "127.0.0.1:8080";
   core::Endpoint endpoint;
   endpoint.name = "recs";
+  models::BackendFactoryOptions factory_options;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Usage(argv[0]);
@@ -70,6 +73,12 @@ int main(int argc, char** argv) {
       options.listen = value;
     } else if (flag == "--threads") {
       options.threads = std::atoi(value.c_str());
+    } else if (flag == "--http-loop") {  // caller (default) or own, for A/B runs
+      if (value != "caller" && value != "own") return Usage(argv[0]);
+      factory_options.http_use_caller_loop = value == "caller";
+    } else if (flag == "--native-trees") {  // on (default) or off, for A/B runs
+      if (value != "on" && value != "off") return Usage(argv[0]);
+      factory_options.xgboost_native_trees = value == "on";
     } else if (flag == "--endpoint") {
       endpoint.name = value;
     } else if (flag == "--variant") {
@@ -107,7 +116,7 @@ int main(int argc, char** argv) {
   metrics::RegistryOptions registry_options;
   registry_options.tick_period = std::chrono::seconds(1);
   metrics::MetricsRegistry registry(clock, registry_options);
-  gateway::Gateway gw(options, registry, models::MakeModelBackendFactory());
+  gateway::Gateway gw(options, registry, models::MakeModelBackendFactory(factory_options));
   if (auto s = gw.router().AddEndpoint(endpoint); !s) {
     std::fprintf(stderr, "%s\n", s.error().ToString().c_str());
     return 1;

@@ -2,7 +2,8 @@
 # In-process XGBoost mode against its peer, side by side in one run, loopback
 # only, bounded in time:
 #   1. Flask + xgboost (Python) behind gunicorn (WORKERS sync workers) serving MODEL,
-#   2. the mlcanary gateway (WORKERS I/O threads) serving MODEL in-process.
+#   2. the mlcanary gateway (WORKERS I/O threads) serving MODEL in-process,
+#   3. the same with `--native-trees off` (every prediction through XGBoost).
 # Same request body (post.lua: one 8-feature row), wrk at CONNECTIONS connections.
 #
 # The peer's packages: python3-flask, gunicorn and python3-numpy come from apt
@@ -24,7 +25,7 @@ model="$(realpath "${MODEL:-$root/examples/models/recs-v1.json}")"
 workers="${WORKERS:-2}"; connections="${CONNECTIONS:-32}"; duration="${DURATION:-10s}"
 wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19100}"
 peer_dir="${PEER_DIR:-/tmp/mlcanary-flask-peer}"; worker_class="${PEER_WORKER_CLASS:-sync}"
-peer_port=$((base + 1)); gw_port=$((base + 2))
+peer_port=$((base + 1)); gw_port=$((base + 2)); gw_xgb_port=$((base + 3))
 py=/usr/bin/python3  # Debian's, whose dist-packages hold flask and numpy
 
 # --- the peer's packages -----------------------------------------------------
@@ -60,6 +61,9 @@ pids+=($!)
 "$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_port" --threads "$workers" \
   --variant "production=1.0,xgboost,$model" > "$dir/gateway.log" 2>&1 &
 pids+=($!)
+"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_xgb_port" --threads "$workers" \
+  --native-trees off --variant "production=1.0,xgboost,$model" > "$dir/gateway-xgb.log" 2>&1 &
+pids+=($!)
 for _ in $(seq 50); do
   curl -sf "http://127.0.0.1:$peer_port/ping" >/dev/null 2>&1 &&
     curl -sf "http://127.0.0.1:$gw_port/ping" >/dev/null 2>&1 && break
@@ -77,4 +81,5 @@ run() {  # label, url
     | grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors"
 }
 run "Flask + xgboost, gunicorn $worker_class" "http://127.0.0.1:$peer_port/v1/endpoints/recs/invocations"
-run "mlcanary gateway, in-process xgboost" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations"
+run "mlcanary gateway, in-process (native trees)" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations"
+run "mlcanary gateway, in-process, --native-trees off" "http://127.0.0.1:$gw_xgb_port/v1/endpoints/recs/invocations"

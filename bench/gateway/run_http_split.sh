@@ -2,7 +2,10 @@
 # HTTP-upstream mode, side by side in one run, loopback only, bounded in time:
 #   1. direct-to-upstream (the limit),
 #   2. nginx as the router: split_clients 90/10 on $request_id, keepalive pools,
-#   3. the mlcanary gateway: production 0.9 / canary 0.1, both http backends.
+#   3. the mlcanary gateway: production 0.9 / canary 0.1, both http backends,
+#      upstream calls on the calling I/O thread's loop (per-thread pools),
+#   4. the same gateway with `--http-loop own` (calls hop to the backend's own
+#      event-loop thread and back: the previous design), for an A/B in one run.
 # Two nginx upstreams answer POST /invocations with a fixed JSON body.
 # Usage: bench/gateway/run_http_split.sh [BUILD_DIR]
 # Env: WORKERS (router workers/threads, default 2), CONNECTIONS (32),
@@ -13,6 +16,7 @@ build="${1:-$root/build}"
 workers="${WORKERS:-2}"; connections="${CONNECTIONS:-32}"; duration="${DURATION:-10s}"
 wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19000}"
 up_a=$((base + 1)); up_b=$((base + 2)); nginx_port=$((base + 3)); gw_port=$((base + 4))
+gw_own_port=$((base + 5))
 dir="$(mktemp -d /tmp/mlcanary-bench.XXXXXX)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
@@ -48,6 +52,7 @@ upstream_server() {  # name, port, prediction
   }"
 }
 upstream_server up_a "$up_a" 0.25
+up_a_pid=$!
 upstream_server up_b "$up_b" 0.75
 nginx_conf router "$workers" "
   upstream production { server 127.0.0.1:$up_a; keepalive 256; }
@@ -61,17 +66,43 @@ nginx_conf router "$workers" "
       proxy_pass http://\$variant/invocations;
     }
   }"
+router_pid=$!
 "$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_port" --threads "$workers" \
   --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
   --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway.log" 2>&1 &
+gw_pid=$!
+pids+=($!)
+"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_own_port" --threads "$workers" \
+  --http-loop own --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
+  --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway-own.log" 2>&1 &
+gw_own_pid=$!
 pids+=($!)
 sleep 1
 
-run() {  # label, url
-  echo "== $1 ($workers workers, $connections connections, $duration)"
-  wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s "$root/bench/gateway/post.lua" "$2" \
-    | grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors"
+# CPU time (clock ticks) of a process and its children: what a router costs per
+# request, which on a shared box says more than requests/s alone.
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
 }
-run "direct to upstream" "http://127.0.0.1:$up_a/invocations"
-run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations"
-run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations"
+run() {  # label, url, pid of the server under test
+  echo "== $1 ($workers workers, $connections connections, $duration)"
+  local before after out requests
+  before=$(cpu_ticks "$3")
+  out=$(wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency \
+    -s "$root/bench/gateway/post.lua" "$2")
+  after=$(cpu_ticks "$3")
+  grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors" <<<"$out"
+  requests=$(awk '/requests in/{print $1}' <<<"$out")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { if (n > 0) printf "  server CPU: %.1f us per request\n", t / hz * 1e6 / n }'
+}
+run "direct to upstream" "http://127.0.0.1:$up_a/invocations" "$up_a_pid"
+run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations" \
+  "$router_pid"
+run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations" "$gw_pid"
+run "mlcanary gateway 90/10, --http-loop own" \
+  "http://127.0.0.1:$gw_own_port/v1/endpoints/recs/invocations" "$gw_own_pid"

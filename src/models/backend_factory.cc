@@ -11,14 +11,18 @@ ModelBackendFactory MakeModelBackendFactory(BackendFactoryOptions options) {
     switch (spec.kind) {
       case core::ModelKind::kXgboost: {
         if (spec.path.empty()) return core::ValidationError("xgboost model needs a path");
-        auto backend = XgboostBackend::Load(spec.path, {.nthread = options.xgboost_nthread});
+        auto backend = XgboostBackend::Load(
+            spec.path,
+            {.nthread = options.xgboost_nthread, .native_trees = options.xgboost_native_trees});
         if (!backend) return std::unexpected(backend.error());
         return std::unique_ptr<ModelBackend>(std::move(*backend));
       }
       case core::ModelKind::kHttp: {
         if (spec.url.empty()) return core::ValidationError("http model needs a url");
-        auto backend = HttpBackend::Create(
-            {.url = spec.url, .timeout = spec.timeout, .io_threads = options.http_io_threads});
+        auto backend = HttpBackend::Create({.url = spec.url,
+                                            .timeout = spec.timeout,
+                                            .io_threads = options.http_io_threads,
+                                            .use_caller_loop = options.http_use_caller_loop});
         if (!backend) return std::unexpected(backend.error());
         return std::unique_ptr<ModelBackend>(std::move(*backend));
       }

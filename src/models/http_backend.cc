@@ -204,7 +204,7 @@ struct HttpBackend::Impl {
 
   std::mutex pools_mu;
   // One pool per caller loop seen, never removed while the backend lives.
-  std::vector<std::unique_ptr<ConnectionPool>> loop_pools;  // GUARDED_BY(pools_mu)
+  std::vector<std::shared_ptr<ConnectionPool>> loop_pools;  // GUARDED_BY(pools_mu)
 
   std::unique_ptr<beast::tcp_stream> TakeIdle(ConnectionPool& pool) {
     std::lock_guard lock(pool.mu);
@@ -238,8 +238,17 @@ struct HttpBackend::Impl {
         if (&p->loop == &loop) pool = p.get();
       }
       if (pool == nullptr) {
-        loop_pools.push_back(std::make_unique<ConnectionPool>(loop, false));
-        pool = loop_pools.back().get();
+        auto created = std::make_shared<ConnectionPool>(loop, false);
+        pool = created.get();
+        loop_pools.push_back(created);
+        // This thread runs `loop`: when the loop ends, close the pool's idle
+        // connections here, while the loop exists (the backend may outlive it).
+        AtThreadEventLoopEnd([weak = std::weak_ptr<ConnectionPool>(created)] {
+          if (auto p = weak.lock()) {
+            std::lock_guard pool_lock(p->mu);
+            p->idle.clear();
+          }
+        });
       }
     }
     if (cache.size() > 64) cache.erase(cache.begin());
@@ -429,8 +438,8 @@ HttpBackend::~HttpBackend() {
   }
   // Handlers still queued on the own loop are destroyed with it (below); each
   // Exchange then reports kUnavailable to its caller. Idle connections of a
-  // caller's loop are closed on that loop; exchanges in flight there keep the
-  // shared state alive and finish normally.
+  // caller's loop are closed on that loop (or when it ends, if it has stopped);
+  // exchanges in flight there keep the shared state alive and finish normally.
   std::lock_guard lock(impl_->pools_mu);
   for (auto& pool : impl_->loop_pools) {
     asio::post(pool->loop, [impl = impl_, pool = pool.get()] {
@@ -507,8 +516,8 @@ void HttpBackend::PredictAsync(const FeatureRows& rows, PredictCallback done) {
   }
   const std::size_t row_count = rows.rows;
   StartExchange(
-      impl_, *own_, true, http::verb::post, impl_->invocations_target, std::move(body),
-      impl_->options.timeout,
+      impl_, *own_, impl_->options.use_caller_loop, http::verb::post, impl_->invocations_target,
+      std::move(body), impl_->options.timeout,
       [done = std::move(done), row_count, impl = impl_](core::Result<Response> response) mutable {
         if (!response) return done(std::unexpected(response.error()));
         const unsigned status = response->result_int();

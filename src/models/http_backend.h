@@ -21,6 +21,7 @@ struct HttpBackendOptions {
   core::Duration ping_timeout = core::Duration(2000);
   int io_threads = 1;                       // threads of the backend's own event loop
   std::size_t max_idle_connections = 1024;  // keep-alive pool size, per event loop
+  bool use_caller_loop = true;              // false: every call runs on the own loop
 };
 
 // Sends rows as text/csv (one row a line, as SageMaker's built-in containers
