@@ -1,7 +1,7 @@
 // The error -> HTTP status mapping and error bodies.
 #include "gateway/http_errors.h"
 
-#include "gateway/internal/json_out.h"
+#include "util/json_writer.h"
 
 namespace mlcanary::gateway {
 
@@ -35,9 +35,9 @@ int HttpStatusFor(core::ErrorCode code) {
 
 std::string ErrorJson(std::string_view code, std::string_view message) {
   std::string out = R"({"error":{"code":)";
-  internal::AppendJsonString(out, code);
+  util::AppendJsonString(out, code);
   out += R"(,"message":)";
-  internal::AppendJsonString(out, message);
+  util::AppendJsonString(out, message);
   out += "}}";
   return out;
 }

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "gateway/http_errors.h"
-#include "gateway/internal/json_out.h"
 #include "gateway/invocation_request.h"
 #include "metrics/variant_metrics.h"
+#include "util/json_writer.h"
 
 namespace mlcanary::gateway {
 namespace {
@@ -32,20 +32,20 @@ std::string PredictionsJson(const models::Predictions& predictions, const Varian
   for (std::size_t r = 0; r < predictions.rows; ++r) {
     if (r > 0) out.push_back(',');
     if (predictions.per_row == 1) {
-      internal::AppendJsonNumber(out, predictions.values[r]);
+      util::AppendJsonNumber(out, predictions.values[r]);
       continue;
     }
     out.push_back('[');
     for (std::size_t k = 0; k < predictions.per_row; ++k) {
       if (k > 0) out.push_back(',');
-      internal::AppendJsonNumber(out, predictions.values[r * predictions.per_row + k]);
+      util::AppendJsonNumber(out, predictions.values[r * predictions.per_row + k]);
     }
     out.push_back(']');
   }
   out += R"(],"variant":)";
-  internal::AppendJsonString(out, variant.name);
+  util::AppendJsonString(out, variant.name);
   out += R"(,"model":)";
-  internal::AppendJsonString(out, variant.backend->name());
+  util::AppendJsonString(out, variant.backend->name());
   out.push_back('}');
   return out;
 }

@@ -53,6 +53,16 @@ void AppendJsonNumber(std::string& out, double value) {
   out.append(buf, end);
 }
 
+void AppendJsonNumber(std::string& out, float value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, end);
+}
+
 void JsonWriter::NewLine() {
   if (indent_ <= 0) return;
   out_.push_back('\n');

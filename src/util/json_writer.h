@@ -42,8 +42,12 @@ class JsonWriter {
 
 // Appends `value` as a JSON string literal (with quotes) to `out`.
 void AppendJsonString(std::string& out, std::string_view value);
-// Appends the shortest decimal form that round-trips ("0.1", "10", "1e-07").
+// Appends the shortest decimal form that round-trips ("0.1", "10", "1e-07");
+// non-finite values are written as null.
 void AppendJsonNumber(std::string& out, double value);
+// The same for a float, shortest as a float: 0.42f is "0.42", not
+// "0.41999998688697815" (model predictions are floats).
+void AppendJsonNumber(std::string& out, float value);
 
 }  // namespace mlcanary::util
 

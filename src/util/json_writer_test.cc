@@ -13,6 +13,14 @@ TEST(JsonWriterTest, WritesShortestRoundTripNumbers) {
   EXPECT_EQ(w.str(), "[0.1,10,0.30000000000000004,-2.5]");
 }
 
+TEST(JsonWriterTest, FloatsAreShortestAsFloats) {
+  std::string out;
+  AppendJsonNumber(out, 0.42f);
+  out += ',';
+  AppendJsonNumber(out, 0.9972415f);
+  EXPECT_EQ(out, "0.42,0.9972415");
+}
+
 TEST(JsonWriterTest, NonFiniteNumbersBecomeNull) {
   JsonWriter w;
   w.BeginArray()
