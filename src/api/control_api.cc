@@ -9,6 +9,7 @@
 
 #include "api/internal/route_table.h"
 #include "codec/domain_json.h"
+#include "util/http_status.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::api {
@@ -108,31 +109,7 @@ http::Response DeploymentResponse(int status, const core::Deployment& d) {
 
 }  // namespace
 
-int HttpStatusFor(core::ErrorCode code) {
-  switch (code) {
-    case core::ErrorCode::kValidation:
-      return 400;
-    case core::ErrorCode::kUnauthenticated:
-      return 401;
-    case core::ErrorCode::kPermissionDenied:
-      return 403;
-    case core::ErrorCode::kNotFound:
-      return 404;
-    case core::ErrorCode::kConflict:
-    case core::ErrorCode::kFailedPrecondition:
-      return 409;
-    case core::ErrorCode::kModelError:
-      return 502;
-    case core::ErrorCode::kThrottled:
-    case core::ErrorCode::kUnavailable:
-      return 503;
-    case core::ErrorCode::kTimeout:
-      return 504;
-    case core::ErrorCode::kInternal:
-      return 500;
-  }
-  return 500;
-}
+int HttpStatusFor(core::ErrorCode code) { return util::HttpStatusFor(code); }
 
 http::Response ErrorResponseFor(const core::Error& error) {
   http::Response r = http::ErrorResponse(HttpStatusFor(error.code()),

@@ -90,11 +90,8 @@ class ControlApi {
   std::unique_ptr<Impl> impl_;
 };
 
-// The control API's one mapping from error kinds to HTTP statuses:
-// kValidation 400, kUnauthenticated 401, kPermissionDenied 403, kNotFound 404,
-// kConflict and kFailedPrecondition 409, kModelError 502 (the canary's model
-// or its server failed, as in the gateway), kThrottled and kUnavailable 503,
-// kTimeout 504, kInternal 500.
+// The status of an error answer: util::HttpStatusFor, the one mapping shared
+// with the gateway (409 also for refused transitions; 429 throttled).
 int HttpStatusFor(core::ErrorCode code);
 // The JSON error answer for `error`, with the status HttpStatusFor gives.
 http::Response ErrorResponseFor(const core::Error& error);

@@ -1,0 +1,41 @@
+// The one mapping from error kinds to HTTP statuses, shared by the gateway and
+// the control API: 400 validation, 401, 403, 404, 409 conflict and refused
+// transitions, 429 throttled, 502 model error, 503 unavailable, 504 timeout,
+// 500 internal.
+#ifndef MLCANARY_UTIL_HTTP_STATUS_H_
+#define MLCANARY_UTIL_HTTP_STATUS_H_
+
+#include "core/error.h"
+
+namespace mlcanary::util {
+
+constexpr int HttpStatusFor(core::ErrorCode code) {
+  switch (code) {
+    case core::ErrorCode::kValidation:
+      return 400;
+    case core::ErrorCode::kUnauthenticated:
+      return 401;
+    case core::ErrorCode::kPermissionDenied:
+      return 403;
+    case core::ErrorCode::kNotFound:
+      return 404;
+    case core::ErrorCode::kConflict:
+    case core::ErrorCode::kFailedPrecondition:
+      return 409;
+    case core::ErrorCode::kThrottled:
+      return 429;
+    case core::ErrorCode::kModelError:
+      return 502;
+    case core::ErrorCode::kUnavailable:
+      return 503;
+    case core::ErrorCode::kTimeout:
+      return 504;
+    case core::ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+}  // namespace mlcanary::util
+
+#endif  // MLCANARY_UTIL_HTTP_STATUS_H_
