@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 namespace mlcanary::metrics {
@@ -22,11 +23,20 @@ std::uint64_t QuantileRank(double q, std::uint64_t n) {
 
 LatencyHistogram::LatencyHistogram() : counts_(layout::kNumBuckets, 0) {}
 
+namespace {
+constexpr std::uint64_t kAllBlocks = (std::uint64_t{1} << layout::kNumBlocks) - 1;
+constexpr std::uint64_t BlockBit(int index) {
+  return std::uint64_t{1} << (index >> layout::kSubBucketBits);
+}
+}  // namespace
+
 bool LatencyHistogram::Record(std::chrono::nanoseconds latency, std::uint64_t count) {
   const std::int64_t ns = latency.count();
   if (ns < 0 || ns > layout::kMaxValueNs) return false;
   if (count == 0) return true;
-  counts_[layout::BucketIndex(static_cast<std::uint64_t>(ns))] += count;
+  const int index = layout::BucketIndex(static_cast<std::uint64_t>(ns));
+  counts_[index] += count;
+  used_blocks_ |= BlockBit(index);
   total_ += count;
   min_ns_ = std::min(min_ns_, ns);
   max_ns_ = std::max(max_ns_, ns);
@@ -36,16 +46,38 @@ bool LatencyHistogram::Record(std::chrono::nanoseconds latency, std::uint64_t co
 void LatencyHistogram::AddToBucket(int index, std::uint64_t count) {
   if (count == 0 || index < 0 || index >= layout::kNumBuckets) return;
   counts_[index] += count;
+  used_blocks_ |= BlockBit(index);
   total_ += count;
   min_ns_ = std::min(min_ns_, layout::BucketLowerBound(index));
   max_ns_ = std::max(max_ns_, layout::BucketUpperBound(index));
+}
+
+void LatencyHistogram::AddCounts(std::span<const std::uint64_t> counts, std::uint64_t blocks) {
+  const int n = std::min(static_cast<int>(counts.size()), layout::kNumBuckets);
+  int lowest = -1, highest = -1;
+  for (std::uint64_t bits = blocks & kAllBlocks; bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    const int end = std::min(n, (b + 1) * layout::kBlockSize);
+    for (int i = b * layout::kBlockSize; i < end; ++i) {
+      if (counts[i] == 0) continue;
+      counts_[i] += counts[i];
+      total_ += counts[i];
+      used_blocks_ |= BlockBit(i);
+      if (lowest < 0) lowest = i;
+      highest = i;
+    }
+  }
+  if (lowest < 0) return;
+  min_ns_ = std::min(min_ns_, layout::BucketLowerBound(lowest));
+  max_ns_ = std::max(max_ns_, layout::BucketUpperBound(highest));
 }
 
 void LatencyHistogram::SetExactMax(std::chrono::nanoseconds max) {
   if (total_ == 0) return;
   // Never below the lower bound of the highest non-empty bucket: a max that
   // contradicts the counts is ignored rather than trusted.
-  for (int i = layout::kNumBuckets - 1; i >= 0; --i) {
+  const int top_block = 63 - std::countl_zero(used_blocks_);
+  for (int i = (top_block + 1) * layout::kBlockSize - 1; i >= 0; --i) {
     if (counts_[i] == 0) continue;
     const std::int64_t ns = max.count();
     if (ns >= layout::BucketLowerBound(i) && ns <= layout::BucketUpperBound(i)) max_ns_ = ns;
@@ -55,14 +87,24 @@ void LatencyHistogram::SetExactMax(std::chrono::nanoseconds max) {
 
 void LatencyHistogram::Merge(const LatencyHistogram& other) {
   if (other.total_ == 0) return;
-  for (int i = 0; i < layout::kNumBuckets; ++i) counts_[i] += other.counts_[i];
+  for (std::uint64_t bits = other.used_blocks_; bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    for (int i = b * layout::kBlockSize; i < (b + 1) * layout::kBlockSize; ++i) {
+      counts_[i] += other.counts_[i];
+    }
+  }
+  used_blocks_ |= other.used_blocks_;
   total_ += other.total_;
   min_ns_ = std::min(min_ns_, other.min_ns_);
   max_ns_ = std::max(max_ns_, other.max_ns_);
 }
 
 void LatencyHistogram::Clear() {
-  std::fill(counts_.begin(), counts_.end(), 0);
+  for (std::uint64_t bits = used_blocks_; bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    std::fill_n(counts_.begin() + b * layout::kBlockSize, layout::kBlockSize, 0);
+  }
+  used_blocks_ = 0;
   total_ = 0;
   min_ns_ = std::numeric_limits<std::int64_t>::max();
   max_ns_ = -1;
@@ -85,9 +127,12 @@ std::chrono::nanoseconds LatencyHistogram::ValueAtQuantile(double q) const {
   const std::uint64_t rank = QuantileRank(q, total_);
   if (rank >= total_) return max();
   std::uint64_t seen = 0;
-  for (int i = 0; i < layout::kNumBuckets; ++i) {
-    seen += counts_[i];
-    if (seen >= rank) return std::chrono::nanoseconds(Clamp(layout::BucketValue(i)));
+  for (std::uint64_t bits = used_blocks_; bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    for (int i = b * layout::kBlockSize; i < (b + 1) * layout::kBlockSize; ++i) {
+      seen += counts_[i];
+      if (seen >= rank) return std::chrono::nanoseconds(Clamp(layout::BucketValue(i)));
+    }
   }
   return max();
 }
@@ -98,16 +143,20 @@ LatencyPercentiles LatencyHistogram::Percentiles() const {
   constexpr std::array<double, 4> kQuantiles = {0.5, 0.9, 0.99, 0.999};
   std::array<std::chrono::nanoseconds*, 4> targets = {&out.p50, &out.p90, &out.p99, &out.p999};
   std::array<std::uint64_t, 4> ranks{};
-  for (std::size_t k = 0; k < kQuantiles.size(); ++k)
+  for (std::size_t k = 0; k < kQuantiles.size(); ++k) {
     ranks[k] = QuantileRank(kQuantiles[k], total_);
+  }
   std::size_t next = 0;
   std::uint64_t seen = 0;
-  for (int i = 0; i < layout::kNumBuckets && next < ranks.size(); ++i) {
-    seen += counts_[i];
-    while (next < ranks.size() && seen >= ranks[next]) {
-      *targets[next] =
-          ranks[next] >= total_ ? max() : std::chrono::nanoseconds(Clamp(layout::BucketValue(i)));
-      ++next;
+  for (std::uint64_t bits = used_blocks_; bits != 0 && next < ranks.size(); bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    for (int i = b * layout::kBlockSize; i < (b + 1) * layout::kBlockSize; ++i) {
+      seen += counts_[i];
+      while (next < ranks.size() && seen >= ranks[next]) {
+        *targets[next] =
+            ranks[next] >= total_ ? max() : std::chrono::nanoseconds(Clamp(layout::BucketValue(i)));
+        ++next;
+      }
     }
   }
   out.max = max();

@@ -92,6 +92,9 @@ class LatencyHistogram {
   // Adds `count` samples to bucket `index` (0 <= index < kNumBuckets) without
   // knowing their exact values: min and max widen to the bucket's bounds.
   void AddToBucket(int index, std::uint64_t count);
+  // Adds counts[i] samples to bucket i for every i (counts.size() <= kNumBuckets)
+  // in the blocks whose bit is set in `blocks` (others are known to be zero).
+  void AddCounts(std::span<const std::uint64_t> counts, std::uint64_t blocks = ~std::uint64_t{0});
   // Narrows max() to `max` when the exact largest sample is known.
   void SetExactMax(std::chrono::nanoseconds max);
   void Merge(const LatencyHistogram& other);
@@ -114,6 +117,7 @@ class LatencyHistogram {
   std::int64_t Clamp(std::int64_t value) const;
 
   std::vector<std::uint64_t> counts_;
+  std::uint64_t used_blocks_ = 0;  // bit b: block b may hold counts (scans skip the rest)
   std::uint64_t total_ = 0;
   std::int64_t min_ns_ = std::numeric_limits<std::int64_t>::max();
   std::int64_t max_ns_ = -1;

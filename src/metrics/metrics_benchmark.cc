@@ -1,66 +1,145 @@
-// The gateway's per-request cost of measurement, and the controller's cost of
-// reading one endpoint's window.
+// Microbenchmarks of the metrics hot path (one request recorded, from 1 and 2
+// threads into the same variant), an endpoint window snapshot, and the rest.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
 
 #include "core/clock.h"
+#include "metrics/latency_histogram.h"
+#include "metrics/prometheus.h"
 #include "metrics/registry.h"
 
 namespace mlcanary::metrics {
 namespace {
 
-using std::chrono::microseconds;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
 
-core::ManualClock& Clock() {
-  static core::ManualClock clock(
-      core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 11 / 28)));
-  return clock;
+const core::Timestamp kT0{std::chrono::milliseconds(1'767'225'600'000)};
+
+// 4096 model latencies, log-normal around 20 ms, so records spread over many
+// buckets as real traffic does.
+const std::array<std::int64_t, 4096>& Latencies() {
+  static const auto values = [] {
+    std::array<std::int64_t, 4096> v{};
+    std::mt19937_64 rng(42);
+    std::lognormal_distribution<double> dist(std::log(20e6), 0.7);
+    for (auto& x : v) x = static_cast<std::int64_t>(dist(rng));
+    return v;
+  }();
+  return values;
 }
 
-MetricsRegistry& SharedRegistry() {
-  static MetricsRegistry registry(Clock());
-  return registry;
-}
-
-// Counter + histogram of one request; with ->Threads(2) both threads record
-// into the same variant.
-void BM_RecordOneRequest(benchmark::State& state) {
-  VariantMetrics* v = SharedRegistry().Variant("recs", "canary");
-  std::int64_t i = state.thread_index() * 7919;
+void BM_HistogramRecord(benchmark::State& state) {
+  LatencyHistogram h;
+  const auto& lat = Latencies();
+  std::size_t i = 0;
   for (auto _ : state) {
-    v->Record(200, microseconds(500 + (i & 1023)), microseconds(600 + (i & 1023)));
-    ++i;
+    h.Record(nanoseconds(lat[i++ & 4095]));
+  }
+  benchmark::DoNotOptimize(h.count());
+}
+BENCHMARK(BM_HistogramRecord);
+
+// Counter + histogram + overhead for one request, into one shared variant.
+void BM_RecordOneRequest(benchmark::State& state) {
+  static core::ManualClock clock(kT0);
+  static MetricsRegistry registry(clock);
+  VariantMetrics* v = registry.Variant("recs", "canary");
+  const auto& lat = Latencies();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 977;
+  for (auto _ : state) {
+    const std::int64_t model = lat[i++ & 4095];
+    v->Record((i & 255) == 0 ? 503 : 200, nanoseconds(model), nanoseconds(model + 35'000));
   }
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RecordOneRequest)->Threads(1)->Threads(2)->UseRealTime();
 
-// Snapshot of one endpoint (2 variants) over a window of 60 intervals with traffic.
-void BM_SnapshotEndpointWindow(benchmark::State& state) {
-  core::ManualClock clock(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1)));
-  RegistryOptions options;
-  options.interval = std::chrono::seconds(1);
-  MetricsRegistry registry(clock, options);
-  VariantMetrics* production = registry.Variant("recs", "production");
-  VariantMetrics* canary = registry.Variant("recs", "canary");
-  const core::Timestamp start = clock.Now();
-  for (int s = 0; s < 60; ++s) {
-    registry.Tick();
-    for (int i = 0; i < 900; ++i)
-      production->Record(200, microseconds(800 + i), microseconds(900 + i));
-    for (int i = 0; i < 100; ++i)
-      canary->Record(i % 50 ? 200 : 500, microseconds(900 + i * 3), microseconds(1000 + i * 3));
-    clock.Advance(std::chrono::seconds(1));
-  }
-  registry.Tick();
-  const core::Timestamp end = clock.Now();
+// The same while the interval turns every `range(0)` records (a fold each time).
+void BM_RecordRequestWithIntervalTurns(benchmark::State& state) {
+  core::ManualClock clock(kT0);
+  MetricsRegistry registry(clock);
+  VariantMetrics* v = registry.Variant("recs", "canary");
+  const auto& lat = Latencies();
+  const std::int64_t every = state.range(0);
+  std::int64_t n = 0;
   for (auto _ : state) {
-    auto snap = registry.Snapshot("recs", start, end);
+    const std::int64_t model = lat[static_cast<std::size_t>(n) & 4095];
+    v->Record(200, nanoseconds(model), nanoseconds(model + 35'000));
+    if (++n % every == 0) {
+      clock.Advance(seconds(1));
+      registry.Tick();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RecordRequestWithIntervalTurns)->Arg(100'000);
+
+void BM_VariantLookup(benchmark::State& state) {
+  core::ManualClock clock(kT0);
+  MetricsRegistry registry(clock);
+  registry.Variant("recs", "production");
+  registry.Variant("recs", "canary");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(registry.Variant("recs", "canary"));
+  }
+}
+BENCHMARK(BM_VariantLookup);
+
+// A registry whose two variants of "recs" hold `intervals` seconds of traffic
+// (2000 requests per second each, written by two threads' shards).
+std::unique_ptr<MetricsRegistry> FilledRegistry(core::ManualClock& clock, int intervals) {
+  RegistryOptions options;
+  options.slots = 600;
+  auto registry = std::make_unique<MetricsRegistry>(clock, options);
+  VariantMetrics* variants[] = {registry->Variant("recs", "production"),
+                                registry->Variant("recs", "canary")};
+  const auto& lat = Latencies();
+  std::size_t k = 0;
+  for (int s = 0; s < intervals; ++s) {
+    for (VariantMetrics* v : variants) {
+      for (int r = 0; r < 2000; ++r) {
+        const std::int64_t model = lat[k++ & 4095];
+        v->Record(200, nanoseconds(model), nanoseconds(model + 35'000));
+      }
+    }
+    clock.Advance(seconds(1));
+    registry->Tick();
+  }
+  return registry;
+}
+
+// Snapshot of one endpoint (2 variants) over a window of range(0) intervals.
+void BM_SnapshotEndpointWindow(benchmark::State& state) {
+  core::ManualClock clock(kT0);
+  const int intervals = static_cast<int>(state.range(0));
+  auto registry = FilledRegistry(clock, 600);
+  const core::Timestamp end = clock.Now();
+  const core::Timestamp start = end - seconds(intervals);
+  for (auto _ : state) {
+    auto snap = registry->Snapshot("recs", start, end);
     benchmark::DoNotOptimize(snap);
   }
 }
-BENCHMARK(BM_SnapshotEndpointWindow)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SnapshotEndpointWindow)->Arg(1)->Arg(60)->Arg(600)->Unit(benchmark::kMicrosecond);
+
+void BM_RenderPrometheus(benchmark::State& state) {
+  core::ManualClock clock(kT0);
+  auto registry = FilledRegistry(clock, 5);
+  ControllerStatus status;
+  status.SetDeployment("recs", "d-1", core::DeploymentState::kInProgress, 0.2, false);
+  status.RecordCheck("recs", core::Verdict::kHealthy);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(RenderPrometheus(*registry, &status));
+  }
+}
+BENCHMARK(BM_RenderPrometheus)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace mlcanary::metrics

@@ -183,7 +183,7 @@ core::Result<std::map<std::string, VariantWindow>> MetricsRegistry::SnapshotWind
     w.invalid_samples = static_cast<std::int64_t>(a.invalid);
     w.overhead_sum = std::chrono::nanoseconds(static_cast<std::int64_t>(a.overhead_sum_ns));
     w.overhead_count = static_cast<std::int64_t>(a.overhead_count);
-    w.model_latency = std::move(a.model);
+    w.model_latency.AddCounts(a.counts, a.blocks);
     if (a.max_model_ns >= 0) w.model_latency.SetExactMax(std::chrono::nanoseconds(a.max_model_ns));
     const internal::UtilizationAverage own =
         variants[i]->UtilizationIn(first, std::min(last, current));

@@ -113,75 +113,90 @@ int ClaimThreadSlot() {
 
 // ---- Recording into a shard (its single writer). ----
 
-inline void CountInvalid(Shard& s, InvalidSample kind) {
+// Latencies are int64 nanoseconds; kNanNs stands for NaN (RecordSeconds), and
+// a duration of that value (not a real one) is counted as NaN too.
+constexpr std::int64_t kNanNs = std::numeric_limits<std::int64_t>::min();
+
+void CountInvalid(Shard& s, InvalidSample kind) {
   Bump(s.invalid[static_cast<int>(kind)]);
   Bump(s.window.invalid);
 }
 
-// Why a latency is refused; nothing when it is fine.
-inline std::optional<InvalidSample> CheckLatency(std::int64_t ns, bool nan) {
-  if (nan) return InvalidSample::kNanLatency;
-  if (ns < 0) return InvalidSample::kNegativeLatency;
-  if (ns > layout::kMaxValueNs) return InvalidSample::kAbsurdLatency;
-  return std::nullopt;
+// Statuses outside 100..399: errors, and invalid ones counted as 5XX.
+[[gnu::noinline]] void CountErrorStatus(Shard& s, int status) {
+  if (status >= 400 && status < 500) {
+    Bump(s.window.errors_4xx);
+    Bump(s.errors_4xx);
+    return;
+  }
+  if (status < 100 || status > 599) CountInvalid(s, InvalidSample::kInvalidStatus);
+  Bump(s.window.errors_5xx);
+  Bump(s.errors_5xx);
 }
 
-inline void RecordInto(VariantState& st, Shard& s, int status, std::int64_t model_ns,
-                       std::int64_t total_ns, bool model_nan, bool total_nan) {
+[[gnu::noinline]] void CountBadLatencies(Shard& s, std::int64_t model_ns, std::int64_t total_ns) {
+  for (const std::int64_t ns : {model_ns, total_ns}) {
+    if (ns == kNanNs) {
+      CountInvalid(s, InvalidSample::kNanLatency);
+    } else if (ns < 0) {
+      CountInvalid(s, InvalidSample::kNegativeLatency);
+    } else if (ns > layout::kMaxValueNs) {
+      CountInvalid(s, InvalidSample::kAbsurdLatency);
+    }
+  }
+}
+
+// The request path, inlined into its one caller.
+[[gnu::always_inline]] inline void RecordInto(VariantState& st, Shard& s, int status,
+                                              std::int64_t model_ns, std::int64_t total_ns) {
   const std::int64_t now = st.current_interval.load(kRelaxed);
   if (s.interval.load(kRelaxed) != now) [[unlikely]] {
     st.Rotate(s, now);
   }
   Bump(s.window.invocations);
   Bump(s.invocations);
-  if (status >= 400) [[unlikely]] {
-    if (status < 500) {
-      Bump(s.window.errors_4xx);
-      Bump(s.errors_4xx);
-    } else {
-      if (status > 599) CountInvalid(s, InvalidSample::kInvalidStatus);
-      Bump(s.window.errors_5xx);
-      Bump(s.errors_5xx);
-    }
-  } else if (status < 100) [[unlikely]] {
-    CountInvalid(s, InvalidSample::kInvalidStatus);
-    Bump(s.window.errors_5xx);
-    Bump(s.errors_5xx);
+  if (static_cast<unsigned>(status) - 100u >= 300u) [[unlikely]] {
+    CountErrorStatus(s, status);
   }
+  // One unsigned comparison refuses negative, NaN (kNanNs) and absurd values.
+  const bool model_ok = static_cast<std::uint64_t>(model_ns) <= layout::kMaxValueNs;
+  const bool total_ok = static_cast<std::uint64_t>(total_ns) <= layout::kMaxValueNs;
+  if (!(model_ok && total_ok)) [[unlikely]] {
+    CountBadLatencies(s, model_ns, total_ns);
+    if (!model_ok) return;
+  }
+  const int bucket = layout::BucketIndex(static_cast<std::uint64_t>(model_ns));
+  std::atomic<std::uint32_t>& cell = s.hist[bucket];
+  cell.store(cell.load(kRelaxed) + 1, kRelaxed);
+  const std::uint64_t block_bit = std::uint64_t{1} << (bucket >> layout::kSubBucketBits);
+  const std::uint64_t used = s.blocks_used.load(kRelaxed);
+  if ((used & block_bit) == 0) [[unlikely]] {
+    s.blocks_used.store(used | block_bit, kRelaxed);
+  }
+  if (static_cast<std::uint64_t>(model_ns) > s.window.max_model_ns.load(kRelaxed)) [[unlikely]] {
+    s.window.max_model_ns.store(static_cast<std::uint64_t>(model_ns), kRelaxed);
+  }
+  Bump(s.model_buckets[ExportBucket(bucket, model_ns)]);
+  Bump(s.model_sum_ns, static_cast<std::uint64_t>(model_ns));
+  if (!total_ok) [[unlikely]] {
+    return;
+  }
+  std::int64_t overhead = total_ns - model_ns;
+  if (overhead < 0) [[unlikely]] {
+    CountInvalid(s, InvalidSample::kNegativeOverhead);
+    overhead = 0;
+  }
+  Bump(s.window.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
+  Bump(s.window.overhead_count);
+  const int obucket = layout::BucketIndex(static_cast<std::uint64_t>(overhead));
+  Bump(s.overhead_buckets[ExportBucket(obucket, overhead)]);
+  Bump(s.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
+}
 
-  const bool model_ok = model_ns >= 0 && model_ns <= layout::kMaxValueNs && !model_nan;
-  const bool total_ok = total_ns >= 0 && total_ns <= layout::kMaxValueNs && !total_nan;
-  if (!model_ok || !total_ok) [[unlikely]] {
-    if (auto why = CheckLatency(model_ns, model_nan)) CountInvalid(s, *why);
-    if (auto why = CheckLatency(total_ns, total_nan)) CountInvalid(s, *why);
-  }
-  if (model_ok) [[likely]] {
-    const int bucket = layout::BucketIndex(static_cast<std::uint64_t>(model_ns));
-    std::atomic<std::uint32_t>& cell = s.hist[bucket];
-    cell.store(cell.load(kRelaxed) + 1, kRelaxed);
-    const std::uint64_t block_bit = std::uint64_t{1} << (bucket >> layout::kSubBucketBits);
-    const std::uint64_t used = s.blocks_used.load(kRelaxed);
-    if ((used & block_bit) == 0) [[unlikely]] {
-      s.blocks_used.store(used | block_bit, kRelaxed);
-    }
-    if (static_cast<std::uint64_t>(model_ns) > s.window.max_model_ns.load(kRelaxed)) {
-      s.window.max_model_ns.store(static_cast<std::uint64_t>(model_ns), kRelaxed);
-    }
-    Bump(s.model_buckets[ExportBucket(bucket, model_ns)]);
-    Bump(s.model_sum_ns, static_cast<std::uint64_t>(model_ns));
-    if (total_ok) [[likely]] {
-      std::int64_t overhead = total_ns - model_ns;
-      if (overhead < 0) [[unlikely]] {
-        CountInvalid(s, InvalidSample::kNegativeOverhead);
-        overhead = 0;
-      }
-      Bump(s.window.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
-      Bump(s.window.overhead_count);
-      const int obucket = layout::BucketIndex(static_cast<std::uint64_t>(overhead));
-      Bump(s.overhead_buckets[ExportBucket(obucket, overhead)]);
-      Bump(s.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
-    }
-  }
+[[gnu::noinline]] void RecordOverflow(VariantState& st, int status, std::int64_t model_ns,
+                                      std::int64_t total_ns) {
+  std::lock_guard lock(st.overflow_mu);
+  RecordInto(st, *st.overflow_shard, status, model_ns, total_ns);
 }
 
 void ZeroCounters(WindowCounters& c) {
@@ -215,6 +230,13 @@ VariantState::VariantState(const std::atomic<std::int64_t>& current, int ring_sl
       utilization(ring_slots),
       ring_size_(ring_slots),
       ring_(std::make_unique<Slot[]>(static_cast<std::size_t>(ring_slots))) {
+  for (std::size_t l = 0; l < kGroupSizes.size(); ++l) {
+    levels_[l].size = kGroupSizes[l];
+    // Two spare groups: a group still (partly) inside the ring's intervals is
+    // never reused for a newer one.
+    levels_[l].slots = ring_slots / kGroupSizes[l] + 2;
+    levels_[l].ring = std::make_unique<Slot[]>(static_cast<std::size_t>(levels_[l].slots));
+  }
   owned_shards_.push_back(std::make_unique<Shard>());
   overflow_shard = owned_shards_.back().get();
   overflow_shard->interval.store(current.load(kRelaxed), kRelaxed);
@@ -222,9 +244,13 @@ VariantState::VariantState(const std::atomic<std::int64_t>& current, int ring_sl
 
 VariantState::~VariantState() = default;
 
+namespace {
+std::int64_t FloorMod(std::int64_t a, std::int64_t n) { return ((a % n) + n) % n; }
+std::int64_t FloorDiv(std::int64_t a, std::int64_t n) { return (a - FloorMod(a, n)) / n; }
+}  // namespace
+
 std::size_t VariantState::SlotIndex(std::int64_t interval) const {
-  const std::int64_t n = ring_size_;
-  return static_cast<std::size_t>(((interval % n) + n) % n);
+  return static_cast<std::size_t>(FloorMod(interval, ring_size_));
 }
 
 Shard* VariantState::CreateShard(int slot) {
@@ -257,19 +283,12 @@ void VariantState::ClearSlotLocked(Slot& slot) {
   }
 }
 
-void VariantState::FoldLocked(Shard& s) {
-  const std::int64_t interval = s.interval.load(kRelaxed);
-  const std::uint64_t used = Load(s.blocks_used);
-  if (interval == kNoInterval ||
-      (Load(s.window.invocations) == 0 && Load(s.window.invalid) == 0 && used == 0)) {
-    return;
-  }
-  Slot& slot = ring_[SlotIndex(interval)];
-  const std::int64_t tag = slot.interval.load(kRelaxed);
-  if (tag > interval) return;  // the ring has moved past this interval: too old to keep
-  if (tag < interval) {
+void VariantState::FoldIntoLocked(const Shard& s, Slot& slot, std::int64_t tag) {
+  const std::int64_t have_tag = slot.tag.load(kRelaxed);
+  if (have_tag > tag) return;  // the ring has moved past it: too old to keep
+  if (have_tag < tag) {
     ClearSlotLocked(slot);
-    slot.interval.store(interval, kRelaxed);
+    slot.tag.store(tag, kRelaxed);
   }
   WindowCounters& to = slot.counters;
   const WindowCounters& from = s.window;
@@ -282,7 +301,7 @@ void VariantState::FoldLocked(Shard& s) {
   if (Load(from.max_model_ns) > Load(to.max_model_ns)) {
     to.max_model_ns.store(Load(from.max_model_ns), kRelaxed);
   }
-  for (std::uint64_t bits = used; bits != 0; bits &= bits - 1) {
+  for (std::uint64_t bits = Load(s.blocks_used); bits != 0; bits &= bits - 1) {
     const int b = std::countr_zero(bits);
     Block* block = slot.blocks[b].load(kRelaxed);
     if (block == nullptr) {
@@ -296,6 +315,19 @@ void VariantState::FoldLocked(Shard& s) {
       const std::uint32_t room = std::numeric_limits<std::uint32_t>::max() - have;
       block->counts[i].store(have + std::min(add, room), kRelaxed);
     }
+  }
+}
+
+void VariantState::FoldLocked(Shard& s) {
+  const std::int64_t interval = s.interval.load(kRelaxed);
+  if (interval == kNoInterval || (Load(s.window.invocations) == 0 && Load(s.window.invalid) == 0 &&
+                                  Load(s.blocks_used) == 0)) {
+    return;
+  }
+  FoldIntoLocked(s, ring_[SlotIndex(interval)], interval);
+  for (GroupLevel& level : levels_) {
+    const std::int64_t group = FloorDiv(interval, level.size);
+    FoldIntoLocked(s, level.ring[static_cast<std::size_t>(FloorMod(group, level.slots))], group);
   }
 }
 
@@ -321,11 +353,22 @@ void VariantState::AddShard(const Shard& s, WindowAccumulator& out) {
   for (std::uint64_t bits = Load(s.blocks_used); bits != 0; bits &= bits - 1) {
     const int b = std::countr_zero(bits);
     if (b >= layout::kNumBlocks) break;
-    for (int i = 0; i < layout::kBlockSize; ++i) {
-      const int bucket = b * layout::kBlockSize + i;
-      const std::uint32_t n = s.hist[bucket].load(kRelaxed);
-      if (n != 0) out.model.AddToBucket(bucket, n);
-    }
+    out.blocks |= std::uint64_t{1} << b;
+    std::uint64_t* to = &out.counts[static_cast<std::size_t>(b) * layout::kBlockSize];
+    const std::atomic<std::uint32_t>* from =
+        &s.hist[static_cast<std::size_t>(b) * layout::kBlockSize];
+    for (int i = 0; i < layout::kBlockSize; ++i) to[i] += from[i].load(kRelaxed);
+  }
+}
+
+void VariantState::AddSlot(const Slot& slot, WindowAccumulator& out) {
+  AddCounters(slot.counters, out);
+  for (int b = 0; b < layout::kNumBlocks; ++b) {
+    const Block* block = slot.blocks[b].load(std::memory_order_acquire);
+    if (block == nullptr) continue;
+    out.blocks |= std::uint64_t{1} << b;
+    std::uint64_t* to = &out.counts[static_cast<std::size_t>(b) * layout::kBlockSize];
+    for (int i = 0; i < layout::kBlockSize; ++i) to[i] += block->counts[i].load(kRelaxed);
   }
 }
 
@@ -335,17 +378,21 @@ void VariantState::Accumulate(std::int64_t first, std::int64_t last, std::int64_
   first = std::max(first, current - ring_size_ + 1);
   last = std::min(last, current);
   if (first > last) return;
-  for (std::int64_t e = first; e <= last; ++e) {
-    const Slot& slot = ring_[SlotIndex(e)];
-    if (slot.interval.load(kRelaxed) != e) continue;
-    AddCounters(slot.counters, out);
-    for (int b = 0; b < layout::kNumBlocks; ++b) {
-      const Block* block = slot.blocks[b].load(std::memory_order_acquire);
-      if (block == nullptr) continue;
-      for (int i = 0; i < layout::kBlockSize; ++i) {
-        const std::uint32_t n = block->counts[i].load(kRelaxed);
-        if (n != 0) out.model.AddToBucket(b * layout::kBlockSize + i, n);
-      }
+  for (std::int64_t e = first; e <= last;) {
+    // The largest aligned group that starts here and fits; else one interval.
+    const GroupLevel* use = nullptr;
+    for (auto level = levels_.rbegin(); level != levels_.rend() && use == nullptr; ++level) {
+      if (FloorMod(e, level->size) == 0 && e + level->size - 1 <= last) use = &*level;
+    }
+    if (use != nullptr) {
+      const std::int64_t group = FloorDiv(e, use->size);
+      const Slot& slot = use->ring[static_cast<std::size_t>(FloorMod(group, use->slots))];
+      if (slot.tag.load(kRelaxed) == group) AddSlot(slot, out);
+      e += use->size;
+    } else {
+      const Slot& slot = ring_[SlotIndex(e)];
+      if (slot.tag.load(kRelaxed) == e) AddSlot(slot, out);
+      ++e;
     }
   }
   auto add = [&](const Shard* s) {
@@ -412,15 +459,32 @@ VariantMetrics::~VariantMetrics() = default;
 
 void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_latency,
                             std::chrono::nanoseconds total_latency) {
-  RecordNs(http_status, model_latency.count(), total_latency.count(), false, false);
+  VariantState& st = *state_;
+  const int slot = t_slot;
+  if (slot < 0) [[unlikely]] {
+    RecordSlow(http_status, model_latency.count(), total_latency.count());
+    return;
+  }
+  Shard* shard = st.shards[slot].load(kRelaxed);
+  if (shard == nullptr) [[unlikely]] {
+    shard = st.CreateShard(slot);
+  }
+  RecordInto(st, *shard, http_status, model_latency.count(), total_latency.count());
+}
+
+void VariantMetrics::RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns) {
+  if (t_slot == kNoSlot && ClaimThreadSlot() >= 0) {
+    Record(http_status, std::chrono::nanoseconds(model_ns), std::chrono::nanoseconds(total_ns));
+    return;
+  }
+  RecordOverflow(*state_, http_status, model_ns, total_ns);
 }
 
 namespace {
-// Seconds to nanoseconds without undefined conversions: NaN flagged, values
-// out of range mapped to a value the recorder refuses with the right reason.
-std::int64_t SecondsToNs(double s, bool& nan) {
-  nan = std::isnan(s);
-  if (nan) return 0;
+// Seconds to nanoseconds without undefined conversions; NaN becomes kNanNs and
+// values out of range one the recorder refuses for the right reason.
+std::int64_t SecondsToNs(double s) {
+  if (std::isnan(s)) return kNanNs;
   if (s < 0) return -1;
   if (s > 1e7) return std::numeric_limits<std::int64_t>::max();  // also +inf
   return static_cast<std::int64_t>(std::llround(s * 1e9));
@@ -429,29 +493,8 @@ std::int64_t SecondsToNs(double s, bool& nan) {
 
 void VariantMetrics::RecordSeconds(int http_status, double model_latency_s,
                                    double total_latency_s) {
-  bool model_nan = false, total_nan = false;
-  const std::int64_t model = SecondsToNs(model_latency_s, model_nan);
-  const std::int64_t total = SecondsToNs(total_latency_s, total_nan);
-  RecordNs(http_status, model, total, model_nan, total_nan);
-}
-
-void VariantMetrics::RecordNs(int http_status, std::int64_t model_ns, std::int64_t total_ns,
-                              bool model_nan, bool total_nan) {
-  VariantState& st = *state_;
-  int slot = t_slot;
-  if (slot < 0) [[unlikely]] {
-    if (slot == kNoSlot) slot = ClaimThreadSlot();
-    if (slot < 0) {
-      std::lock_guard lock(st.overflow_mu);
-      RecordInto(st, *st.overflow_shard, http_status, model_ns, total_ns, model_nan, total_nan);
-      return;
-    }
-  }
-  Shard* shard = st.shards[slot].load(kRelaxed);
-  if (shard == nullptr) [[unlikely]] {
-    shard = st.CreateShard(slot);
-  }
-  RecordInto(st, *shard, http_status, model_ns, total_ns, model_nan, total_nan);
+  Record(http_status, std::chrono::nanoseconds(SecondsToNs(model_latency_s)),
+         std::chrono::nanoseconds(SecondsToNs(total_latency_s)));
 }
 
 void VariantMetrics::RecordUtilization(double cpu_percent, double memory_percent) {

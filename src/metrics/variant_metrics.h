@@ -97,8 +97,9 @@ class VariantMetrics {
 
   // The hot path: one request. 4XX and 5XX statuses count as errors (a status
   // outside 100..599 counts as 5XX and as invalid). Latencies that are negative
-  // or above one hour are refused and counted, never put in the histograms;
-  // total < model clamps the overhead to 0 (and is counted).
+  // or above one hour are refused and counted, never put in the histograms
+  // (nanoseconds::min() counts as NaN); total < model clamps the overhead to 0
+  // (and is counted).
   void Record(int http_status, std::chrono::nanoseconds model_latency,
               std::chrono::nanoseconds total_latency);
   // The same with latencies in seconds; NaN and infinities are refused.
@@ -117,8 +118,8 @@ class VariantMetrics {
   VariantMetrics(std::string endpoint, std::string variant,
                  const std::atomic<std::int64_t>& current_interval, int ring_slots);
 
-  void RecordNs(int http_status, std::int64_t model_ns, std::int64_t total_ns, bool model_nan,
-                bool total_nan);
+  // First record of a thread, or a thread without a shard slot of its own.
+  void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns);
 
   // Window reads (see MetricsRegistry::SnapshotWindows).
   std::uint64_t BeginRead() const;

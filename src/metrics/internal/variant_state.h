@@ -3,8 +3,10 @@
 #ifndef MLCANARY_METRICS_INTERNAL_VARIANT_STATE_H_
 #define MLCANARY_METRICS_INTERNAL_VARIANT_STATE_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -66,14 +68,16 @@ struct Block {
   std::array<std::atomic<std::uint32_t>, layout::kBlockSize> counts{};
 };
 
-// One interval of the ring. Written only under VariantState::fold_mu.
+// One interval (or group of intervals) of the ring. Written only under
+// VariantState::fold_mu.
 struct Slot {
-  std::atomic<std::int64_t> interval{kNoInterval};
+  std::atomic<std::int64_t> tag{kNoInterval};  // the interval or group held
   WindowCounters counters;
   std::array<std::atomic<Block*>, layout::kNumBlocks> blocks{};
 };
 
-// Everything a window read sums up.
+// Everything a window read sums up. Latency counts go to a plain array (the
+// read loop is then a run of adds); a LatencyHistogram is built once at the end.
 struct WindowAccumulator {
   std::uint64_t invocations = 0;
   std::uint64_t errors_4xx = 0;
@@ -82,14 +86,23 @@ struct WindowAccumulator {
   std::uint64_t overhead_sum_ns = 0;
   std::uint64_t overhead_count = 0;
   std::int64_t max_model_ns = -1;
-  LatencyHistogram model;
+  std::uint64_t blocks = 0;  // bit b: block b of counts may be non-zero
+  std::array<std::uint64_t, layout::kNumBuckets> counts{};
 
   void Clear() {
+    for (std::uint64_t bits = blocks; bits != 0; bits &= bits - 1) {
+      const auto b = static_cast<std::size_t>(std::countr_zero(bits));
+      std::fill_n(counts.begin() + b * layout::kBlockSize, layout::kBlockSize, 0);
+    }
     invocations = errors_4xx = errors_5xx = invalid = overhead_sum_ns = overhead_count = 0;
     max_model_ns = -1;
-    model.Clear();
+    blocks = 0;
   }
 };
+
+// The ring also keeps sums of aligned groups of 10 and of 100 intervals, so a
+// long window reads whole groups and only its edges by interval.
+inline constexpr std::array<int, 2> kGroupSizes = {10, 100};
 
 class VariantState {
  public:
@@ -122,12 +135,22 @@ class VariantState {
  private:
   std::size_t SlotIndex(std::int64_t interval) const;
   void FoldLocked(Shard& shard);
+  void FoldIntoLocked(const Shard& shard, Slot& slot, std::int64_t tag);
+  static void AddSlot(const Slot& slot, WindowAccumulator& out);
   void ClearSlotLocked(Slot& slot);
   Block* NewBlockLocked();
   static void AddShard(const Shard& shard, WindowAccumulator& out);
 
   const int ring_size_;
   std::unique_ptr<Slot[]> ring_;
+  // Group g of level l sums intervals [g * size, (g + 1) * size), size =
+  // kGroupSizes[l]; its tag is g.
+  struct GroupLevel {
+    std::int64_t size = 0;
+    std::int64_t slots = 0;
+    std::unique_ptr<Slot[]> ring;
+  };
+  std::array<GroupLevel, kGroupSizes.size()> levels_;
   std::vector<std::unique_ptr<Shard>> owned_shards_;  // GUARDED_BY(fold_mu)
   // Blocks are recycled, never freed before the variant: a reader holding a
   // stale pointer reads counts of another interval (and retries), never freed
