@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "client_commands.h"
+#include "demo_command.h"
 #include "serve_command.h"
 #include "simulate_command.h"
 
@@ -16,6 +17,14 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("scenario", simulate.scenario_path, "scenario YAML file")->required();
   simulate_cmd->add_option("--output,-o", simulate.output, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
+
+  mlcanary::app::DemoOptions demo;
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo", "the quickstart: live rollouts of example models (good, broken, slow)");
+  demo_cmd->add_option("--models", demo.models_dir,
+                       "directory with recs-v1.json .. recs-v4.json (default: examples/models)");
+  demo_cmd->add_flag("--fast", demo.fast, "shorter bake and pauses (tests)");
+  demo_cmd->add_flag("--keep", demo.keep, "keep the temporary data directory");
 
   mlcanary::app::ServeOptions serve;
   CLI::App* serve_cmd =
@@ -79,6 +88,7 @@ int main(int argc, char** argv) {
 
   if (simulate_cmd->parsed()) return mlcanary::app::RunSimulate(simulate);
   if (serve_cmd->parsed()) return mlcanary::app::RunServe(serve);
+  if (demo_cmd->parsed()) return mlcanary::app::RunDemo(demo);
   for (CLI::App* cmd : client_cmds) {
     if (cmd->parsed()) {
       client.verb = cmd->get_name();
