@@ -12,15 +12,15 @@ const char* Message(const core::DeploymentEvent& e) {
     case core::EventKind::kTransition:
       return "deployment transition";
     case core::EventKind::kWeightChange:
-      return "traffic shifted";
+      return "weight change";
     case core::EventKind::kPaused:
-      return "deployment paused";
+      return "paused";
     case core::EventKind::kResumed:
-      return "deployment resumed";
+      return "resumed";
     case core::EventKind::kCheck:
       return "health check";
     case core::EventKind::kError:
-      return "deployment error";
+      return "error";
   }
   return "deployment event";
 }
@@ -30,7 +30,8 @@ const char* Level(const core::DeploymentEvent& e) {
     return "error";
   }
   if (e.to_state == core::DeploymentState::kRollingBack ||
-      e.to_state == core::DeploymentState::kRolledBack || e.kind == core::EventKind::kPaused) {
+      e.to_state == core::DeploymentState::kRolledBack || e.kind == core::EventKind::kPaused ||
+      (e.check && e.check->breached())) {
     return "warn";
   }
   return "info";
@@ -44,11 +45,12 @@ std::string EventLogLine(const core::Deployment& d, const core::DeploymentEvent&
   w.Key("time").String(core::FormatRfc3339(e.time));
   w.Key("level").String(Level(e));
   w.Key("msg").String(Message(e));
+  w.Key("kind").String(core::EventKindName(e.kind));
   w.Key("deployment").String(d.id);
+  w.Key("seq").Int(e.seq);
   w.Key("endpoint").String(d.endpoint);
   w.Key("production_variant").String(d.production_variant);
   w.Key("canary_variant").String(d.canary_variant);
-  w.Key("kind").String(core::EventKindName(e.kind));
   w.Key("from").String(core::StateName(e.from_state));
   w.Key("to").String(core::StateName(e.to_state));
   w.Key("weight_before").Number(e.weight_before);

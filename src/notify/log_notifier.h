@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <mutex>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -11,15 +12,22 @@
 
 namespace mlcanary::notify {
 
-// One JSON object per line: time, level, msg, deployment, endpoint, from, to,
-// weight_before, weight_after, reason, actor, and the check when present.
+// One JSON object, no newline: time (the event's), level (info, warn, error),
+// msg ("deployment transition", "weight change", "paused", ...), kind, deployment,
+// seq, endpoint, production_variant, canary_variant, from, to, weight_before,
+// weight_after, reason, actor, and "check" (values, thresholds, verdict) when
+// the event has one. Events hold no credentials, so neither do the lines.
 std::string EventLogLine(const core::Deployment& deployment, const core::DeploymentEvent& event);
 
-// Thread-safe: lines are written whole, one at a time.
+// Thread-safe: lines are handed to the sink whole, one at a time.
 class LogNotifier final : public core::Notifier {
  public:
-  using Sink = std::function<void(std::string_view line)>;
+  using Sink = std::function<void(std::string_view line)>;  // a line without '\n'
   explicit LogNotifier(Sink sink) : sink_(std::move(sink)) {}
+  // Writes each line and a '\n' to `out` (borrowed; must outlive this), flushed.
+  explicit LogNotifier(std::ostream& out)
+      : sink_([&out](std::string_view line) { out << line << '\n'
+                                                  << std::flush; }) {}
 
   void Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) override;
 

@@ -1,18 +1,77 @@
-// Webhook deliveries on a background thread, with libcurl.
+// Webhook deliveries with libcurl: one queue and thread per URL; each request
+// runs on a multi handle so that Stop() can wake it and cut it off at the
+// drain deadline instead of waiting out the per-attempt timeout.
 #include "notify/webhook_notifier.h"
 
 #include <curl/curl.h>
 
-#include <random>
+#include <algorithm>
+#include <bit>
+#include <condition_variable>
+#include <deque>
+#include <optional>
+#include <thread>
 
 #include "codec/domain_json.h"
 #include "core/backoff.h"
 #include "util/json_writer.h"
+#include "util/system_clock.h"
 
 namespace mlcanary::notify {
 namespace {
 
+using SteadyTime = std::chrono::steady_clock::time_point;
+
 std::size_t Discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const char c =
+        text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
+// A URL's parts around its authority: "scheme://" and what follows host[:port].
+struct UrlParts {
+  std::string_view scheme;  // with "://", or empty
+  std::string_view host;    // host[:port], without user info
+  std::string_view rest;    // path, query, fragment
+};
+
+UrlParts SplitUrl(std::string_view url) {
+  UrlParts parts;
+  std::size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  parts.scheme = url.substr(0, start);
+  const std::size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  parts.host = url.substr(start, end - start);
+  if (const std::size_t at = parts.host.rfind('@'); at != std::string_view::npos) {
+    parts.host.remove_prefix(at + 1);
+  }
+  parts.rest = url.substr(end);
+  return parts;
+}
+
+// One structured log line: time, level, msg, webhook, then what `fill` adds.
+template <typename Fill>
+void EmitLog(const WebhookOptions& options, std::string_view level, std::string_view msg,
+             std::string_view webhook, Fill fill) {
+  if (!options.log) return;
+  static const util::SystemClock system_clock;
+  const core::Clock& clock = options.clock != nullptr ? *options.clock : system_clock;
+  util::JsonWriter w;
+  w.BeginObject();
+  w.Key("time").String(core::FormatRfc3339(clock.Now()));
+  w.Key("level").String(level);
+  w.Key("msg").String(msg);
+  w.Key("webhook").String(webhook);
+  fill(w);
+  w.EndObject();
+  options.log(w.str());
+}
 
 }  // namespace
 
@@ -29,6 +88,7 @@ std::string WebhookPayload(const core::Deployment& d, const core::DeploymentEven
   w.Key("weight_before").Number(e.weight_before);
   w.Key("weight_after").Number(e.weight_after);
   w.Key("reason").String(e.reason);
+  w.Key("actor").String(e.actor);
   w.Key("check");
   if (e.check) {
     codec::WriteHealthReport(w, *e.check);
@@ -43,137 +103,304 @@ bool ShouldRetry(long http_status) {
   return http_status == 0 || http_status == 429 || http_status >= 500;
 }
 
+std::string RedactUrl(std::string_view url) {
+  const UrlParts parts = SplitUrl(url);
+  std::string out(parts.scheme);
+  out += parts.host;
+  if (!parts.rest.empty() && parts.rest != "/") out += "/...";
+  return out;
+}
+
+struct WebhookNotifier::Delivery {
+  std::shared_ptr<const std::string> body;  // shared by every URL's copy
+  std::string deployment_id;
+  std::int64_t seq = 0;
+};
+
+// One URL's queue, delivery thread and curl handles. The thread owns the
+// handles; Stop() only touches them through curl_multi_wakeup (thread-safe).
+class WebhookNotifier::Worker {
+ public:
+  Worker(WebhookNotifier& owner, std::string url)
+      : owner_(owner), url_(std::move(url)), redacted_(RedactUrl(url_)) {}
+
+  ~Worker() {  // REQUIRES: the thread is not running (Join() or never started)
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (easy_ != nullptr) curl_easy_cleanup(easy_);
+    if (headers_ != nullptr) curl_slist_free_all(headers_);
+  }
+
+  core::Status Init() {
+    easy_ = curl_easy_init();
+    multi_ = curl_multi_init();
+    headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+    headers_ = curl_slist_append(headers_, "User-Agent: mlcanary");
+    headers_ = curl_slist_append(headers_, "Expect:");  // no 100-continue round trip
+    if (easy_ == nullptr || multi_ == nullptr || headers_ == nullptr) {
+      return core::InternalError("libcurl handles could not be created");
+    }
+    const auto& o = owner_.options_;
+    curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(easy_, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, Discard);
+    return core::Ok();
+  }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  // Queues a delivery, dropping the oldest waiting one when full.
+  void Enqueue(Delivery delivery) {
+    std::uint64_t overflowed = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        owner_.dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (queue_.size() >= owner_.options_.queue_capacity) {
+        queue_.pop_front();
+        owner_.dropped_.fetch_add(1, std::memory_order_relaxed);
+        overflowed = ++overflowed_;
+      }
+      queue_.push_back(std::move(delivery));
+    }
+    cv_.notify_one();
+    // A full queue drops on every call; log the 1st, 2nd, 4th, 8th... drop only.
+    if (overflowed != 0 && std::has_single_bit(overflowed)) {
+      EmitLog(owner_.options_, "warn", "webhook queue full, oldest delivery dropped", redacted_,
+              [&](util::JsonWriter& w) {
+                w.Key("dropped_total").Int(static_cast<std::int64_t>(overflowed));
+              });
+    }
+  }
+
+  void BeginStop(SteadyTime deadline) {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      deadline_ = deadline;
+    }
+    cv_.notify_all();
+    curl_multi_wakeup(multi_);  // a request in flight re-reads the deadline
+  }
+
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::size_t queued() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      Delivery next;
+      std::size_t abandoned = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        if (stopping_ && std::chrono::steady_clock::now() >= deadline_) {
+          abandoned = queue_.size();
+          queue_.clear();
+        } else {
+          next = std::move(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      if (abandoned != 0) {
+        owner_.dropped_.fetch_add(abandoned, std::memory_order_relaxed);
+        EmitLog(owner_.options_, "warn", "webhook deliveries dropped at shutdown", redacted_,
+                [&](util::JsonWriter& w) { w.Key("dropped").Int(static_cast<int>(abandoned)); });
+        return;
+      }
+      Deliver(next);
+    }
+  }
+
+  // One delivery with its retries, counted as delivered or failed.
+  void Deliver(const Delivery& delivery) {
+    const auto& o = owner_.options_;
+    std::string error;
+    int attempt = 1;
+    for (;; ++attempt) {
+      if (attempt > 1) owner_.retried_.fetch_add(1, std::memory_order_relaxed);
+      bool aborted = false;
+      const long status = Attempt(delivery, error, aborted);
+      if (status >= 200 && status < 300) {
+        owner_.delivered_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (aborted || !ShouldRetry(status) || attempt >= o.max_attempts) break;
+      const core::Duration delay =
+          core::BackoffDelay(attempt, o.backoff_base, o.backoff_cap, owner_.RandomBits());
+      if (!WaitBackoff(delay)) {
+        error += " (no time left to retry before shutdown)";
+        break;
+      }
+    }
+    owner_.failed_.fetch_add(1, std::memory_order_relaxed);
+    EmitLog(o, "warn", "webhook delivery failed", redacted_, [&](util::JsonWriter& w) {
+      w.Key("deployment").String(delivery.deployment_id);
+      w.Key("seq").Int(delivery.seq);
+      w.Key("attempts").Int(attempt);
+      w.Key("error").String(error);
+    });
+  }
+
+  // One POST. Returns the HTTP status, or 0 when there was no answer (then
+  // `error` says why; `aborted` when the drain deadline cut it off).
+  long Attempt(const Delivery& delivery, std::string& error, bool& aborted) {
+    curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, delivery.body->data());
+    curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(delivery.body->size()));
+    if (const CURLMcode mc = curl_multi_add_handle(multi_, easy_); mc != CURLM_OK) {
+      error = curl_multi_strerror(mc);
+      return 0;
+    }
+    std::optional<CURLcode> result;
+    for (;;) {
+      int running = 0;
+      CURLMcode mc = curl_multi_perform(multi_, &running);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+        if (msg->msg == CURLMSG_DONE) result = msg->data.result;
+      }
+      if (result || mc != CURLM_OK) {
+        if (mc != CURLM_OK) error = curl_multi_strerror(mc);
+        break;
+      }
+      int wait_ms = 1000;
+      if (const std::optional<SteadyTime> deadline = StopDeadline()) {
+        const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(
+                                 *deadline - std::chrono::steady_clock::now())
+                                 .count();
+        if (left_ms <= 0) {
+          aborted = true;
+          error = "aborted at shutdown";
+          break;
+        }
+        wait_ms = static_cast<int>(std::min<std::int64_t>(wait_ms, left_ms));
+      }
+      mc = curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
+      if (mc != CURLM_OK) {
+        error = curl_multi_strerror(mc);
+        break;
+      }
+    }
+    curl_multi_remove_handle(multi_, easy_);
+    if (!result) return 0;
+    if (*result != CURLE_OK) {
+      error = curl_easy_strerror(*result);
+      return 0;
+    }
+    long status = 0;
+    curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 300) error = "HTTP " + std::to_string(status);
+    return status;
+  }
+
+  std::optional<SteadyTime> StopDeadline() const {
+    std::lock_guard lock(mu_);
+    if (!stopping_) return std::nullopt;
+    return deadline_;
+  }
+
+  // Sleeps `d` before a retry; false when shutdown leaves no time for it.
+  bool WaitBackoff(core::Duration d) {
+    const SteadyTime wake = std::chrono::steady_clock::now() + d;
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, wake, [this] { return stopping_; })) return true;
+    if (wake >= deadline_) return false;
+    while (std::chrono::steady_clock::now() < wake) cv_.wait_until(lock, wake);
+    return true;
+  }
+
+  WebhookNotifier& owner_;
+  const std::string url_;
+  const std::string redacted_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Delivery> queue_;    // GUARDED_BY(mu_)
+  bool stopping_ = false;         // GUARDED_BY(mu_)
+  SteadyTime deadline_;           // GUARDED_BY(mu_); meaningful once stopping_
+  std::uint64_t overflowed_ = 0;  // GUARDED_BY(mu_)
+  CURL* easy_ = nullptr;
+  CURLM* multi_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  std::thread thread_;
+};
+
 core::Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookOptions options) {
   if (options.urls.empty()) return core::ValidationError("no webhook URL given");
   for (const std::string& url : options.urls) {
-    if (!url.starts_with("http://") || url.size() <= 7) {
-      return core::ValidationError("webhook '" + url + "' must be an http:// URL");
+    if (StartsWithNoCase(url, "https://")) {
+      return core::ValidationError("webhook '" + RedactUrl(url) +
+                                   "': https is not supported, use an http:// URL");
+    }
+    if (!StartsWithNoCase(url, "http://") || SplitUrl(url).host.empty()) {
+      return core::ValidationError("webhook '" + RedactUrl(url) +
+                                   "' must be an http:// URL with a host");
     }
   }
   if (options.max_attempts < 1) return core::ValidationError("max_attempts must be >= 1");
+  if (options.queue_capacity == 0) return core::ValidationError("queue_capacity must be >= 1");
+  if (options.timeout.count() <= 0) return core::ValidationError("timeout must be positive");
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global != CURLE_OK) return core::InternalError("libcurl could not be initialised");
-  return std::unique_ptr<WebhookNotifier>(new WebhookNotifier(std::move(options)));
+
+  std::unique_ptr<WebhookNotifier> notifier(new WebhookNotifier(std::move(options)));
+  for (const std::string& url : notifier->options_.urls) {
+    auto worker = std::make_unique<Worker>(*notifier, url);
+    if (auto s = worker->Init(); !s) return std::unexpected(s.error());
+    notifier->workers_.push_back(std::move(worker));
+  }
+  for (auto& worker : notifier->workers_) worker->Start();
+  return notifier;
 }
 
 WebhookNotifier::WebhookNotifier(WebhookOptions options)
-    : options_(std::move(options)), rng_state_(std::random_device{}()) {
-  thread_ = std::thread([this] { Run(); });
-}
+    : options_(std::move(options)), rng_(std::random_device{}()) {}
 
 WebhookNotifier::~WebhookNotifier() { Stop(); }
 
 void WebhookNotifier::Notify(const core::Deployment& deployment,
                              const core::DeploymentEvent& event) {
-  const std::string body = WebhookPayload(deployment, event);
-  {
-    std::lock_guard lock(mu_);
-    for (const std::string& url : options_.urls) {
-      if (stopping_ || queue_.size() >= options_.queue_capacity) {
-        dropped_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      queue_.push_back({url, body});
-    }
-  }
-  cv_.notify_one();
+  auto body = std::make_shared<const std::string>(WebhookPayload(deployment, event));
+  for (auto& worker : workers_) worker->Enqueue({body, deployment.id, event.seq});
 }
 
 void WebhookNotifier::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) {
-      if (!thread_.joinable()) return;
-    } else {
-      stopping_ = true;
-      drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
-    }
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  const SteadyTime deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+  for (auto& worker : workers_) worker->BeginStop(deadline);
+  for (auto& worker : workers_) worker->Join();
 }
 
 WebhookCounters WebhookNotifier::counters() const {
-  return {delivered_.load(), retried_.load(), failed_.load(), dropped_.load()};
+  WebhookCounters c;
+  c.delivered = delivered_.load(std::memory_order_relaxed);
+  c.retried = retried_.load(std::memory_order_relaxed);
+  c.failed = failed_.load(std::memory_order_relaxed);
+  c.dropped = dropped_.load(std::memory_order_relaxed);
+  for (const auto& worker : workers_) c.queued += worker->queued();
+  return c;
 }
 
-bool WebhookNotifier::Wait(core::Duration d) {
-  std::unique_lock lock(mu_);
-  if (stopping_) {
-    // Draining: no more backoff than the drain deadline allows.
-    return std::chrono::steady_clock::now() + d < drain_deadline_;
-  }
-  cv_.wait_for(lock, d, [this] { return stopping_; });
-  return !stopping_ || std::chrono::steady_clock::now() < drain_deadline_;
-}
-
-bool WebhookNotifier::Deliver(const Delivery& delivery) {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return false;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "User-Agent: mlcanary");
-  curl_easy_setopt(curl, CURLOPT_URL, delivery.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, delivery.body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(delivery.body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-  bool delivered = false;
-  std::string last;
-  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-    if (attempt > 1) retried_.fetch_add(1, std::memory_order_relaxed);
-    long status = 0;
-    const CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300) {
-      delivered = true;
-      break;
-    }
-    last = rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status);
-    if (!ShouldRetry(status) || attempt == options_.max_attempts) break;
-    const std::uint64_t bits =
-        options_.random_bits
-            ? options_.random_bits()
-            : (rng_state_ = rng_state_ * 6364136223846793005ULL + 1442695040888963407ULL) >> 11;
-    if (!Wait(core::BackoffDelay(attempt, options_.backoff_base, options_.backoff_cap, bits))) {
-      last += " (shutting down)";
-      break;
-    }
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (delivered) {
-    delivered_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    failed_.fetch_add(1, std::memory_order_relaxed);
-    if (options_.log) options_.log("webhook " + delivery.url + " gave up: " + last);
-  }
-  return delivered;
-}
-
-void WebhookNotifier::Run() {
-  for (;;) {
-    Delivery next;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      if (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_) {
-        dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
-        if (options_.log) {
-          options_.log("webhooks: " + std::to_string(queue_.size()) +
-                       " deliveries dropped at shutdown");
-        }
-        queue_.clear();
-        return;
-      }
-      next = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    Deliver(next);
-  }
+std::uint64_t WebhookNotifier::RandomBits() {
+  std::lock_guard lock(rng_mu_);
+  return options_.random_bits ? options_.random_bits() : rng_();
 }
 
 }  // namespace mlcanary::notify

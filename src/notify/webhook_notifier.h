@@ -1,92 +1,104 @@
 // WebhookNotifier: POSTs every announced event as JSON to each configured URL,
-// from a background thread, retrying with exponential backoff and full jitter.
+// from background threads, retrying with exponential backoff and full jitter.
 // Notify() only enqueues: a slow or dead webhook never blocks the controller.
 #ifndef MLCANARY_NOTIFY_WEBHOOK_NOTIFIER_H_
 #define MLCANARY_NOTIFY_WEBHOOK_NOTIFIER_H_
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/ports.h"
 
 namespace mlcanary::notify {
 
 struct WebhookOptions {
-  std::vector<std::string> urls;                     // http:// only
-  core::Duration timeout = std::chrono::seconds(2);  // per attempt
-  int max_attempts = 5;
+  std::vector<std::string> urls;                     // http:// only; https:// is refused
+  core::Duration timeout = std::chrono::seconds(2);  // per attempt: connect, send, answer
+  int max_attempts = 5;                              // first try included
   core::Duration backoff_base = std::chrono::milliseconds(200);
   core::Duration backoff_cap = std::chrono::seconds(10);
-  std::size_t queue_capacity = 10'000;  // deliveries waiting; beyond it the newest is dropped
-  // Stop() keeps delivering what is queued for at most this long.
+  // Deliveries waiting per URL; when full, the oldest waiting one is dropped
+  // (and counted) so that the newest news gets through.
+  std::size_t queue_capacity = 1000;
+  // Stop() keeps delivering what is queued for at most this long, then aborts
+  // requests in flight and drops (and counts) the rest.
   core::Duration drain_timeout = std::chrono::seconds(5);
-  // Log lines about deliveries given up or dropped (never contain secrets).
-  std::function<void(std::string_view)> log;
-  // Random bits for the jitter; empty: a per-notifier generator.
+  // Structured JSON lines about deliveries given up or dropped. URLs appear
+  // with their path and credentials cut off (webhook paths often hold secrets).
+  std::function<void(std::string_view line)> log;
+  // Random bits for the jitter; empty: a generator seeded from std::random_device.
+  // Called under a lock, so it need not be thread-safe.
   std::function<std::uint64_t()> random_bits;
+  // Timestamps of the log lines; null: the system clock. Must outlive the notifier.
+  const core::Clock* clock = nullptr;
 };
 
+// Totals over every URL since construction; for /metrics.
 struct WebhookCounters {
   std::uint64_t delivered = 0;  // answered 2xx
   std::uint64_t retried = 0;    // attempts after the first
-  std::uint64_t failed = 0;     // given up (retries exhausted or a 4xx other than 429)
-  std::uint64_t dropped = 0;    // not queued: the queue was full, or shutdown came first
+  std::uint64_t failed = 0;     // given up: attempts exhausted, a 4xx other than 429, or shutdown
+  std::uint64_t dropped = 0;    // never attempted: queue full, notified after Stop(), or undrained
+  std::uint64_t queued = 0;     // waiting now (a gauge)
 };
 
 // The JSON body of one delivery: {"deployment": {...}, "event": {...}, "endpoint",
-// "from_state", "to_state", "weight_before", "weight_after", "reason", "check"}.
+// "from_state", "to_state", "weight_before", "weight_after", "reason", "actor",
+// "check": {...} or null}.
 std::string WebhookPayload(const core::Deployment& deployment, const core::DeploymentEvent& event);
 
 // Whether an attempt that ended with `http_status` (0: no answer: connect
 // error or timeout) is worth retrying: no answer, 5xx and 429 are.
 bool ShouldRetry(long http_status);
 
+// "http://user:secret@hooks.example:9000/T0/B1/XYZ?k=v" -> "http://hooks.example:9000/…".
+std::string RedactUrl(std::string_view url);
+
+// Each URL has its own queue and delivery thread, so one dead webhook delays
+// only its own deliveries; events reach one URL in the order they were notified.
 // Thread-safe.
 class WebhookNotifier final : public core::Notifier {
  public:
-  // kValidation for an empty list or a URL that is not http://.
+  // kValidation for an empty list, a URL that is not http:// (https:// is not
+  // supported) or has no host, max_attempts < 1 or queue_capacity 0.
   static core::Result<std::unique_ptr<WebhookNotifier>> Create(WebhookOptions options);
   ~WebhookNotifier() override;  // Stop()
   WebhookNotifier(const WebhookNotifier&) = delete;
   WebhookNotifier& operator=(const WebhookNotifier&) = delete;
 
+  // Builds the payload once and enqueues it for every URL. Never waits on the network.
   void Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) override;
 
-  // Delivers what is queued (up to drain_timeout), then stops the thread. Idempotent.
+  // Delivers what is queued for up to drain_timeout, then aborts and joins the
+  // threads. Later Notify() calls are dropped and counted. Idempotent.
   void Stop();
+
   WebhookCounters counters() const;
 
  private:
-  struct Delivery {
-    std::string url;
-    std::string body;
-  };
+  struct Delivery;
+  class Worker;  // one URL: queue, thread, curl handles (kept out of this header)
+
   explicit WebhookNotifier(WebhookOptions options);
-  void Run();
-  // One delivery with its retries; false when it was given up.
-  bool Deliver(const Delivery& delivery);
-  // Sleeps `d` unless Stop() wants the thread; returns false when stopping.
-  bool Wait(core::Duration d);
+  std::uint64_t RandomBits();
 
   const WebhookOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Delivery> queue_;                            // GUARDED_BY(mu_)
-  bool stopping_ = false;                                 // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point drain_deadline_;  // GUARDED_BY(mu_)
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex stop_mu_;    // serializes Stop()
+  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;  // GUARDED_BY(rng_mu_)
   std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dropped_{0};
-  std::uint64_t rng_state_;
-  std::thread thread_;
 };
 
 }  // namespace mlcanary::notify

@@ -1,0 +1,512 @@
+#include "notify/webhook_notifier.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "core/backoff.h"
+
+extern char** environ;
+
+namespace mlcanary::notify {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+core::Deployment SampleDeployment() {
+  core::Deployment d;
+  d.id = "dep-42";
+  d.endpoint = "recs";
+  d.production_variant = "production";
+  d.canary_variant = "canary";
+  d.state = core::DeploymentState::kRollingBack;
+  return d;
+}
+
+core::DeploymentEvent SampleEvent(bool with_check, std::int64_t seq = 7) {
+  core::DeploymentEvent e;
+  e.seq = seq;
+  e.deployment_id = "dep-42";
+  e.kind = core::EventKind::kTransition;
+  e.from_state = core::DeploymentState::kInProgress;
+  e.to_state = core::DeploymentState::kRollingBack;
+  e.weight_before = 0.3;
+  e.weight_after = 0;
+  e.reason = "rollback: error rate breached on 2 consecutive checks";
+  e.actor = "controller";
+  if (with_check) {
+    e.check = core::EvaluateHealth({.invocations = 600, .errors_5xx = 30, .p99_ms = 45},
+                                   {.invocations = 5400, .p99_ms = 40}, core::Policy{});
+  }
+  return e;
+}
+
+struct ReceiverOptions {
+  int fail_first = 0;
+  int fail_status = 500;
+  int status = 200;
+  double delay_s = 0;
+  int delay_first = 0;  // 0: every request waits delay_s
+};
+
+// A real HTTP receiver (testing/webhook_receiver.py) on a free port, killed
+// when the test ends. requests() reads what it has recorded so far.
+class Receiver {
+ public:
+  explicit Receiver(ReceiverOptions o = {}) {
+    dir_ = fs::temp_directory_path() /
+           ("mlcanary-webhook-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(dir_);
+    const std::string port_file = (dir_ / "port").string();
+    out_ = (dir_ / "requests").string();
+    std::vector<std::string> args{"python3",       MLCANARY_WEBHOOK_RECEIVER,
+                                  "--port-file",   port_file,
+                                  "--out",         out_,
+                                  "--fail-first",  std::to_string(o.fail_first),
+                                  "--fail-status", std::to_string(o.fail_status),
+                                  "--status",      std::to_string(o.status),
+                                  "--delay",       std::to_string(o.delay_s),
+                                  "--delay-first", std::to_string(o.delay_first)};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "python3", nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    for (int i = 0; i < 400 && pid_ > 0; ++i) {
+      std::ifstream in(port_file);
+      if (in >> port_) break;
+      std::this_thread::sleep_for(25ms);
+    }
+  }
+  ~Receiver() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  int port() const { return port_; }
+  // Every request seen, as {"n", "path", "content_type", "status", "body"}.
+  std::vector<boost::json::object> requests() const {
+    std::ifstream in(out_);
+    std::vector<boost::json::object> out;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) out.push_back(boost::json::parse(line).as_object());
+    }
+    return out;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path dir_;
+  std::string out_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Log lines, collected from the delivery threads.
+class LogLines {
+ public:
+  std::function<void(std::string_view)> sink() {
+    return [this](std::string_view line) {
+      std::lock_guard lock(mu_);
+      lines_.emplace_back(line);
+    };
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+WebhookOptions FastOptions(std::vector<std::string> urls) {
+  WebhookOptions o;
+  o.urls = std::move(urls);
+  o.backoff_base = 1ms;
+  o.backoff_cap = 5ms;
+  o.timeout = 2s;
+  o.max_attempts = 3;
+  o.random_bits = [] { return std::uint64_t{3}; };
+  return o;
+}
+
+template <typename Pred>
+bool Eventually(Pred pred) {
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+std::unique_ptr<WebhookNotifier> MustCreate(WebhookOptions o) {
+  auto created = WebhookNotifier::Create(std::move(o));
+  EXPECT_TRUE(created) << created.error().ToString();
+  return created ? std::move(*created) : nullptr;
+}
+
+// A port nothing listens on: a receiver's, once it is gone.
+int DeadPort() {
+  Receiver gone;
+  return gone.port();
+}
+
+TEST(WebhookPayloadTest, CarriesDeploymentEventStatesWeightsReasonAndCheck) {
+  auto doc = boost::json::parse(WebhookPayload(SampleDeployment(), SampleEvent(true)));
+  const auto& o = doc.as_object();
+  EXPECT_EQ(o.at("deployment").as_object().at("id").as_string(), "dep-42");
+  EXPECT_EQ(o.at("deployment").as_object().at("canary_variant").as_string(), "canary");
+  EXPECT_EQ(o.at("event").as_object().at("seq").as_int64(), 7);
+  EXPECT_EQ(o.at("endpoint").as_string(), "recs");
+  EXPECT_EQ(o.at("from_state").as_string(), "IN_PROGRESS");
+  EXPECT_EQ(o.at("to_state").as_string(), "ROLLING_BACK");
+  EXPECT_DOUBLE_EQ(o.at("weight_before").to_number<double>(), 0.3);
+  EXPECT_DOUBLE_EQ(o.at("weight_after").to_number<double>(), 0.0);
+  EXPECT_EQ(o.at("reason").as_string(), "rollback: error rate breached on 2 consecutive checks");
+  EXPECT_EQ(o.at("actor").as_string(), "controller");
+  const auto& check = o.at("check").as_object();
+  EXPECT_EQ(check.at("verdict").as_string(), "error_breached");
+  EXPECT_TRUE(check.contains("canary"));
+  EXPECT_TRUE(check.contains("thresholds"));
+}
+
+TEST(WebhookPayloadTest, CheckIsNullWhenTheEventHasNone) {
+  auto doc = boost::json::parse(WebhookPayload(SampleDeployment(), SampleEvent(false)));
+  EXPECT_TRUE(doc.as_object().at("check").is_null());
+}
+
+TEST(BackoffTest, DelayIsWithinFullJitterOfTheCappedExponentialCeiling) {
+  const core::Duration base = 200ms, cap = 10s;
+  const std::uint64_t bits[] = {0,   1,     199,        200,
+                                201, 12345, 1ULL << 40, std::numeric_limits<std::uint64_t>::max()};
+  for (int attempt = 1; attempt <= 64; ++attempt) {
+    const core::Duration ceiling =
+        attempt <= 6 ? std::min<core::Duration>(base * (1 << (attempt - 1)), cap) : cap;
+    for (std::uint64_t b : bits) {
+      const core::Duration d = core::BackoffDelay(attempt, base, cap, b);
+      EXPECT_GE(d, 0ms) << attempt;
+      EXPECT_LE(d, ceiling) << attempt;
+    }
+    // Full jitter spans the whole range: 0 and the ceiling itself are reachable.
+    EXPECT_EQ(core::BackoffDelay(attempt, base, cap, 0), 0ms);
+    EXPECT_EQ(core::BackoffDelay(attempt, base, cap, static_cast<std::uint64_t>(ceiling.count())),
+              ceiling);
+  }
+}
+
+TEST(BackoffTest, NoDelayForNonsenseArguments) {
+  EXPECT_EQ(core::BackoffDelay(0, 200ms, 10s, 99), 0ms);
+  EXPECT_EQ(core::BackoffDelay(3, 0ms, 10s, 99), 0ms);
+  EXPECT_EQ(core::BackoffDelay(3, 200ms, 0ms, 99), 0ms);
+}
+
+TEST(WebhookRetryTest, RetriesNoAnswer5xxAnd429Only) {
+  EXPECT_TRUE(ShouldRetry(0));
+  EXPECT_TRUE(ShouldRetry(500));
+  EXPECT_TRUE(ShouldRetry(503));
+  EXPECT_TRUE(ShouldRetry(429));
+  EXPECT_FALSE(ShouldRetry(400));
+  EXPECT_FALSE(ShouldRetry(404));
+  EXPECT_FALSE(ShouldRetry(410));
+  EXPECT_FALSE(ShouldRetry(200));
+}
+
+TEST(RedactUrlTest, KeepsSchemeAndHostOnly) {
+  EXPECT_EQ(RedactUrl("http://hooks.example:9000/T0/B1/secret?token=x"),
+            "http://hooks.example:9000/...");
+  EXPECT_EQ(RedactUrl("http://user:pass@hooks.example/x"), "http://hooks.example/...");
+  EXPECT_EQ(RedactUrl("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+  EXPECT_EQ(RedactUrl("http://127.0.0.1:9000/"), "http://127.0.0.1:9000");
+}
+
+TEST(WebhookNotifierTest, RefusesHttpsAndOtherNonHttpUrlsWithoutEchoingTheirPath) {
+  auto https = WebhookNotifier::Create(FastOptions({"https://hooks.example/secret-path"}));
+  ASSERT_FALSE(https);
+  EXPECT_EQ(https.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(https.error().message().find("https is not supported"), std::string::npos);
+  EXPECT_EQ(https.error().message().find("secret-path"), std::string::npos);
+  EXPECT_FALSE(WebhookNotifier::Create(FastOptions({"ftp://hooks.example/x"})));
+  EXPECT_FALSE(WebhookNotifier::Create(FastOptions({"http:///nohost"})));
+  EXPECT_FALSE(WebhookNotifier::Create(FastOptions({"hooks.example"})));
+  EXPECT_FALSE(WebhookNotifier::Create(FastOptions({})));
+  WebhookOptions zero = FastOptions({"http://127.0.0.1:9/x"});
+  zero.max_attempts = 0;
+  EXPECT_FALSE(WebhookNotifier::Create(zero));
+  EXPECT_TRUE(WebhookNotifier::Create(FastOptions({"HTTP://127.0.0.1:9/x"})));
+}
+
+TEST(WebhookNotifierTest, PostsTheJsonPayloadToEveryUrl) {
+  Receiver a, b;
+  ASSERT_GT(a.port(), 0);
+  ASSERT_GT(b.port(), 0);
+  auto hook = MustCreate(FastOptions({a.url(), b.url()}));
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(true));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 2; }));
+  for (const Receiver* r : {&a, &b}) {
+    auto requests = r->requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].at("path").as_string(), "/hook");
+    EXPECT_EQ(requests[0].at("content_type").as_string(), "application/json");
+    auto body = boost::json::parse(requests[0].at("body").as_string()).as_object();
+    EXPECT_EQ(body.at("deployment").as_object().at("id").as_string(), "dep-42");
+    EXPECT_EQ(body.at("to_state").as_string(), "ROLLING_BACK");
+  }
+  const WebhookCounters c = hook->counters();
+  EXPECT_EQ(c.retried, 0u);
+  EXPECT_EQ(c.failed, 0u);
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_EQ(c.queued, 0u);
+}
+
+TEST(WebhookNotifierTest, DeliversEventsToAUrlInTheOrderNotified) {
+  Receiver receiver;
+  auto hook = MustCreate(FastOptions({receiver.url()}));
+  ASSERT_TRUE(hook);
+  for (int seq = 1; seq <= 20; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 20; }));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    auto body = boost::json::parse(requests[i].at("body").as_string()).as_object();
+    EXPECT_EQ(body.at("event").as_object().at("seq").as_int64(), i + 1);
+  }
+}
+
+TEST(WebhookNotifierTest, RetriesAfter500ThenDelivers) {
+  Receiver receiver({.fail_first = 2});
+  auto hook = MustCreate(FastOptions({receiver.url()}));
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 1; }));
+  EXPECT_EQ(hook->counters().retried, 2u);
+  EXPECT_EQ(hook->counters().failed, 0u);
+  EXPECT_EQ(receiver.requests().size(), 3u);
+}
+
+TEST(WebhookNotifierTest, RetriesAfter429ThenDelivers) {
+  Receiver receiver({.fail_first = 1, .fail_status = 429});
+  auto hook = MustCreate(FastOptions({receiver.url()}));
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 1; }));
+  EXPECT_EQ(hook->counters().retried, 1u);
+}
+
+TEST(WebhookNotifierTest, RetriesAfterATimeoutThenDelivers) {
+  Receiver receiver({.delay_s = 3, .delay_first = 1});
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.timeout = 300ms;
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 1; }));
+  EXPECT_EQ(hook->counters().retried, 1u);
+  EXPECT_EQ(receiver.requests().size(), 2u);
+}
+
+TEST(WebhookNotifierTest, GivesUpAfterMaxAttemptsCountsFailedAndLogsWithoutThePath) {
+  Receiver receiver({.status = 503});
+  LogLines logs;
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.log = logs.sink();
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().failed == 1; }));
+  EXPECT_EQ(hook->counters().retried, 2u);
+  EXPECT_EQ(hook->counters().delivered, 0u);
+  EXPECT_EQ(receiver.requests().size(), 3u);
+  ASSERT_TRUE(Eventually([&] { return logs.lines().size() == 1; }));
+  const std::string line = logs.lines()[0];
+  auto log = boost::json::parse(line).as_object();
+  EXPECT_EQ(log.at("level").as_string(), "warn");
+  EXPECT_EQ(log.at("msg").as_string(), "webhook delivery failed");
+  EXPECT_EQ(log.at("webhook").as_string(),
+            "http://127.0.0.1:" + std::to_string(receiver.port()) + "/...");
+  EXPECT_EQ(log.at("deployment").as_string(), "dep-42");
+  EXPECT_EQ(log.at("attempts").as_int64(), 3);
+  EXPECT_EQ(log.at("error").as_string(), "HTTP 503");
+  EXPECT_EQ(line.find("/hook"), std::string::npos);
+}
+
+TEST(WebhookNotifierTest, ClientErrorIsNotRetried) {
+  Receiver receiver({.status = 400});
+  auto hook = MustCreate(FastOptions({receiver.url()}));
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().failed == 1; }));
+  EXPECT_EQ(hook->counters().retried, 0u);
+  EXPECT_EQ(receiver.requests().size(), 1u);
+}
+
+TEST(WebhookNotifierTest, UnreachableWebhookIsCountedAsFailedAndLogged) {
+  LogLines logs;
+  WebhookOptions o = FastOptions({"http://127.0.0.1:" + std::to_string(DeadPort()) + "/hook"});
+  o.log = logs.sink();
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  const auto start = Clock::now();
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  EXPECT_LT(Clock::now() - start, 100ms);  // connecting is the delivery thread's business
+  ASSERT_TRUE(Eventually([&] { return hook->counters().failed == 1; }));
+  EXPECT_EQ(hook->counters().retried, 2u);
+  ASSERT_TRUE(Eventually([&] { return logs.lines().size() == 1; }));
+  EXPECT_NE(logs.lines()[0].find("webhook delivery failed"), std::string::npos);
+}
+
+TEST(WebhookNotifierTest, NotifyReturnsWellUnderAMillisecondWhileTheWebhookHangs) {
+  Receiver receiver({.delay_s = 30});
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.timeout = 20s;
+  o.drain_timeout = 200ms;
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(true));
+  ASSERT_TRUE(Eventually([&] { return receiver.requests().size() == 1; }));  // now hanging
+  std::vector<Clock::duration> took;
+  for (int i = 0; i < 200; ++i) {
+    const auto start = Clock::now();
+    hook->Notify(SampleDeployment(), SampleEvent(true, i));
+    took.push_back(Clock::now() - start);
+  }
+  std::sort(took.begin(), took.end());
+  const auto median = took[took.size() / 2];
+  RecordProperty(
+      "median_notify_us",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::microseconds>(median).count()));
+  EXPECT_LT(median, 1ms);
+  EXPECT_LT(took.back(), 250ms);  // even the slowest (a descheduled thread) is nowhere near 30 s
+  EXPECT_EQ(hook->counters().delivered, 0u);
+}
+
+TEST(WebhookNotifierTest, DeadWebhookDoesNotDelayTheOthers) {
+  Receiver hanging({.delay_s = 30});
+  Receiver healthy;
+  WebhookOptions o = FastOptions({hanging.url(), healthy.url()});
+  o.timeout = 20s;
+  o.drain_timeout = 200ms;
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  for (int seq = 1; seq <= 3; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
+  ASSERT_TRUE(Eventually([&] { return healthy.requests().size() == 3; }));
+  EXPECT_EQ(hook->counters().delivered, 3u);
+  EXPECT_EQ(hanging.requests().size(), 1u);
+}
+
+TEST(WebhookNotifierTest, FullQueueDropsTheOldestWaitingDeliveryAndCountsIt) {
+  Receiver receiver({.delay_s = 1, .delay_first = 1});
+  LogLines logs;
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.queue_capacity = 2;
+  o.log = logs.sink();
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false, 1));
+  ASSERT_TRUE(Eventually([&] { return receiver.requests().size() == 1; }));  // 1 in flight
+  for (int seq = 2; seq <= 6; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
+  EXPECT_EQ(hook->counters().dropped, 3u);  // 2, 3 and 4 made room for 5 and 6
+  EXPECT_EQ(hook->counters().queued, 2u);
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 3; }));
+  std::vector<std::int64_t> seqs;
+  for (const auto& r : receiver.requests()) {
+    seqs.push_back(boost::json::parse(r.at("body").as_string())
+                       .as_object()
+                       .at("event")
+                       .as_object()
+                       .at("seq")
+                       .as_int64());
+  }
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 5, 6}));
+  // The first drop and the second are logged (then the 4th, 8th, ...).
+  const auto lines = logs.lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) {
+                            return l.find("webhook queue full") != std::string::npos;
+                          }),
+            2);
+}
+
+TEST(WebhookNotifierTest, StopDeliversWhatIsQueued) {
+  Receiver receiver;
+  auto hook = MustCreate(FastOptions({receiver.url()}));
+  ASSERT_TRUE(hook);
+  for (int seq = 1; seq <= 20; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
+  hook->Stop();
+  EXPECT_EQ(hook->counters().delivered, 20u);
+  EXPECT_EQ(receiver.requests().size(), 20u);
+}
+
+TEST(WebhookNotifierTest, StopIsBoundedByTheDrainTimeoutWhenTheWebhookHangs) {
+  Receiver receiver({.delay_s = 30});
+  LogLines logs;
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.timeout = 20s;
+  o.drain_timeout = 300ms;
+  o.log = logs.sink();
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  for (int seq = 1; seq <= 3; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
+  ASSERT_TRUE(Eventually([&] { return receiver.requests().size() == 1; }));
+  const auto start = Clock::now();
+  hook->Stop();
+  EXPECT_LT(Clock::now() - start, 5s);  // not the 20 s attempt timeout, nor the 30 s hang
+  const WebhookCounters c = hook->counters();
+  EXPECT_EQ(c.failed, 1u);   // the request in flight, cut off
+  EXPECT_EQ(c.dropped, 2u);  // never attempted
+  EXPECT_EQ(c.queued, 0u);
+  const auto lines = logs.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("aborted at shutdown"), std::string::npos);
+  EXPECT_NE(lines[1].find("dropped at shutdown"), std::string::npos);
+}
+
+TEST(WebhookNotifierTest, StopDuringBackoffDoesNotWaitItOut) {
+  Receiver receiver({.status = 500});
+  WebhookOptions o = FastOptions({receiver.url()});
+  o.backoff_base = 30s;
+  o.backoff_cap = 30s;
+  o.random_bits = [] { return std::uint64_t{30000}; };  // the full 30 s
+  o.drain_timeout = 200ms;
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return receiver.requests().size() == 1; }));
+  const auto start = Clock::now();
+  hook->Stop();
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_EQ(hook->counters().failed, 1u);
+}
+
+TEST(WebhookNotifierTest, NotifyAfterStopIsDroppedAndCounted) {
+  auto hook = MustCreate(FastOptions({"http://127.0.0.1:" + std::to_string(DeadPort()) + "/x"}));
+  ASSERT_TRUE(hook);
+  hook->Stop();
+  hook->Stop();  // idempotent
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  EXPECT_EQ(hook->counters().dropped, 1u);
+}
+
+}  // namespace
+}  // namespace mlcanary::notify
