@@ -9,6 +9,7 @@
 
 #include "api/internal/route_table.h"
 #include "codec/domain_json.h"
+#include "dashboard/assets.h"
 #include "util/http_status.h"
 #include "util/json_writer.h"
 
@@ -105,6 +106,27 @@ std::string JsonStringOrNull(const std::optional<std::string>& value) {
 
 http::Response DeploymentResponse(int status, const core::Deployment& d) {
   return http::JsonResponse(status, codec::DeploymentJson(d));
+}
+
+// An embedded dashboard file, or 404. The page loads nothing from elsewhere
+// (the policy says so to the browser) and is revalidated on every load, so a
+// new binary's page shows at once.
+http::Response DashboardResponse(std::string_view name) {
+  const auto asset = dashboard::FindAsset(name);
+  if (!asset) return http::ErrorResponse(404, "NotFound", "no dashboard file " + std::string(name));
+  http::Response r;
+  r.content_type = std::string(asset->content_type);
+  r.body = std::string(asset->body);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (name == dashboard::kIndexName) {
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                           "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                           "base-uri 'none'");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  return r;
 }
 
 }  // namespace
@@ -335,6 +357,10 @@ http::Response ControlApi::Impl::Dispatch(const Route& route, const http::Reques
     case RouteId::kPause:
     case RouteId::kResume:
       return Act(route.id, param, caller);
+    case RouteId::kDashboard:
+      return DashboardResponse(dashboard::kIndexName);
+    case RouteId::kDashboardAsset:
+      return DashboardResponse(param);
   }
   return ErrorResponseFor(core::Error(core::ErrorCode::kInternal, "unrouted request"));
 }

@@ -155,12 +155,19 @@ class ControlApiTest : public ::testing::Test {
   // The concrete target of a route pattern, with real names filled in.
   static std::string Concrete(std::string pattern, const std::string& id) {
     for (auto [param, value] : {std::pair<std::string, std::string>{"{id}", id},
-                                std::pair<std::string, std::string>{"{name}", "recs"}}) {
+                                std::pair<std::string, std::string>{"{name}", "recs"},
+                                std::pair<std::string, std::string>{"{file}", "app.js"}}) {
       if (auto at = pattern.find(param); at != std::string::npos) {
         pattern.replace(at, param.size(), value);
       }
     }
     return pattern;
+  }
+
+  // Routes anyone may call: health checks and the dashboard's page and files.
+  static bool IsPublic(const RouteInfo& route) {
+    return route.pattern == "/healthz" || route.pattern == "/" ||
+           route.pattern.starts_with("/assets/");
   }
 
   core::ManualClock clock_;
@@ -182,8 +189,12 @@ class ControlApiTest : public ::testing::Test {
 TEST_F(ControlApiTest, EveryRouteWithoutAValidTokenIs401) {
   const std::string id = Deploy();
   int checked = 0;
+  int public_routes = 0;
   for (const RouteInfo& route : ControlApi::Routes()) {
-    if (route.pattern == "/healthz") continue;
+    if (IsPublic(route)) {
+      ++public_routes;
+      continue;
+    }
     const std::string target = Concrete(route.pattern, id);
     for (std::string_view token : {std::string_view(), std::string_view("wrong-token")}) {
       auto r = Call(route.method, target, {}, token);
@@ -194,7 +205,8 @@ TEST_F(ControlApiTest, EveryRouteWithoutAValidTokenIs401) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, static_cast<int>(ControlApi::Routes().size()) - 1);
+  EXPECT_EQ(public_routes, 3);
+  EXPECT_EQ(checked, static_cast<int>(ControlApi::Routes().size()) - public_routes);
   // Other schemes and a bare "Bearer" are refused too.
   for (std::string_view header : {"Basic YWRtaW46eA==", "Bearer", "Bearer ", "admin-secret"}) {
     auto r = client_->Send("GET", "/v1/deployments", {}, {{"Authorization", std::string(header)}});
@@ -245,6 +257,44 @@ TEST_F(ControlApiTest, HealthzNeedsNoToken) {
   auto r = Call("GET", "/healthz", {}, "");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"status":"ok"})");
+}
+
+TEST_F(ControlApiTest, DashboardPageAndFilesNeedNoToken) {
+  Deploy();
+  auto page = Call("GET", "/", {}, "");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_TRUE(page.body.starts_with("<!doctype html>"));
+  EXPECT_NE(page.body.find("assets/app.js"), std::string::npos);
+  EXPECT_NE(page.Header("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page.Header("Cache-Control"), "no-cache");
+  // The page holds no data: the deployment is only in what the API answers.
+  EXPECT_EQ(page.body.find("dep-1"), std::string::npos);
+  // A token does not change the page.
+  EXPECT_EQ(Call("GET", "/", {}, kReaderToken).body, page.body);
+  EXPECT_EQ(Call("GET", "/", {}, "wrong-token").status, 200);
+
+  const std::pair<std::string_view, std::string_view> files[] = {
+      {"/assets/app.js", "text/javascript; charset=utf-8"},
+      {"/assets/style.css", "text/css; charset=utf-8"},
+      {"/assets/favicon.svg", "image/svg+xml"},
+  };
+  for (const auto& [target, type] : files) {
+    auto r = Call("GET", target, {}, "");
+    EXPECT_EQ(r.status, 200) << target;
+    EXPECT_EQ(r.Header("Content-Type"), type) << target;
+    EXPECT_EQ(r.Header("X-Content-Type-Options"), "nosniff") << target;
+    EXPECT_FALSE(r.body.empty()) << target;
+  }
+  for (std::string_view target : {"/assets/nope.js", "/assets/..%2Fapi%2Fcontrol_api.cc",
+                                  "/assets/", "/index.html", "/assets/app.js/x"}) {
+    auto r = Call("GET", target, {}, "");
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(ErrorCode(r), "NotFound") << target;
+  }
+  auto post = Call("POST", "/", "{}", "");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.Header("Allow"), "GET");
 }
 
 TEST_F(ControlApiTest, MetricsServePrometheusTextWithAToken) {
@@ -643,7 +693,7 @@ TEST_F(ControlApiTest, ActionBodiesMustBeEmptyOrAnEmptyJsonObject) {
 // --- HTTP-level errors ------------------------------------------------------
 
 TEST_F(ControlApiTest, UnknownRoutesAre404) {
-  for (std::string_view target : {"/", "/v1", "/v1/nope", "/v1/deployments/x/y/z",
+  for (std::string_view target : {"/v1", "/v1/nope", "/v2/", "/dashboard", "/v1/deployments/x/y/z",
                                   "/v1/deployments/x/explode", "/v1/endpoints/recs/variants"}) {
     auto r = Call("GET", target);
     EXPECT_EQ(r.status, 404) << target;
@@ -713,6 +763,8 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
       {"GET", "/metrics"},
       {"GET", "/v1/openapi.json"},
       {"GET", "/healthz"},
+      {"GET", "/"},
+      {"GET", "/assets/{file}"},
   };
   std::set<std::pair<std::string, std::string>> routed;
   for (const RouteInfo& route : ControlApi::Routes()) routed.emplace(route.method, route.pattern);
@@ -736,7 +788,7 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
     const auto& responses = op.at("responses").as_object();
     EXPECT_TRUE(responses.contains("200") || responses.contains("201")) << route.pattern;
     EXPECT_TRUE(responses.contains("500")) << route.pattern;
-    if (route.pattern != "/healthz") {
+    if (!IsPublic(route)) {
       EXPECT_TRUE(responses.contains("401")) << route.pattern;
     }
     if (route.method == "POST") {

@@ -345,17 +345,23 @@ void WriteOperation(util::JsonWriter& w, const Route& route) {
     w.EndObject();
   }
   w.Key("content").BeginObject();
-  w.Key(route.success_type).BeginObject();
-  w.Key("schema").BeginObject();
-  if (!route.success_schema.empty()) {
-    w.Key("$ref").String("#/components/schemas/" + std::string(route.success_schema));
-  } else if (route.success_type.starts_with("text/")) {
-    w.Key("type").String("string");
-  } else {
-    w.Key("type").String("object");
+  std::string_view types = route.success_type;
+  while (!types.empty()) {
+    const auto bar = types.find('|');
+    const std::string_view type = types.substr(0, bar);
+    types = bar == std::string_view::npos ? std::string_view() : types.substr(bar + 1);
+    w.Key(type).BeginObject();
+    w.Key("schema").BeginObject();
+    if (!route.success_schema.empty()) {
+      w.Key("$ref").String("#/components/schemas/" + std::string(route.success_schema));
+    } else if (type != "application/json") {
+      w.Key("type").String("string");
+    } else {
+      w.Key("type").String("object");
+    }
+    w.EndObject();
+    w.EndObject();
   }
-  w.EndObject();
-  w.EndObject();
   w.EndObject();
   w.EndObject();
   std::vector<int> errors = route.error_statuses;
@@ -379,7 +385,8 @@ std::string BuildDocument() {
   w.Key("description")
       .String(
           "Canary deployments of ML models: endpoints, deployments, their events and the user "
-          "actions on them. Every route but /healthz needs `Authorization: Bearer <token>`: the "
+          "actions on them. Every route but /healthz and the dashboard's page and files needs "
+          "`Authorization: Bearer <token>`: the "
           "admin token may do everything, the read-only token only GET (403 otherwise). Errors "
           "are JSON {\"error\": {\"code\", \"message\"}}. A wrong method answers 405 with an "
           "Allow header; an unknown route 404.");

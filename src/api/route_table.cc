@@ -147,6 +147,34 @@ const std::vector<Route>& RouteTable() {
                "Stops the checks of an IN_PROGRESS deployment; its weights stay."),
         action(RouteId::kResume, "/v1/deployments/{id}/resume", "resumeDeployment",
                "Starts the checks of a paused deployment again; the bake restarts."),
+        // The dashboard's page and files hold no data (the page reads the
+        // routes above with the user's token), so they need none.
+        {.id = RouteId::kDashboard,
+         .method = "GET",
+         .pattern = "/",
+         .access = Access::kPublic,
+         .body = BodyKind::kNone,
+         .operation_id = "dashboard",
+         .summary = "The dashboard (HTML; no token needed: the page asks for one and reads the "
+                    "API with it).",
+         .query = {},
+         .success_status = 200,
+         .success_type = "text/html",
+         .success_schema = "",
+         .error_statuses = {}},
+        {.id = RouteId::kDashboardAsset,
+         .method = "GET",
+         .pattern = "/assets/{file}",
+         .access = Access::kPublic,
+         .body = BodyKind::kNone,
+         .operation_id = "dashboardAsset",
+         .summary = "A static file of the dashboard (app.js, style.css, favicon.svg), embedded in "
+                    "the binary.",
+         .query = {},
+         .success_status = 200,
+         .success_type = "text/javascript|text/css|image/svg+xml",
+         .success_schema = "",
+         .error_statuses = {404}},
     };
   }();
   return kRoutes;

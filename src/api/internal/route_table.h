@@ -23,6 +23,8 @@ enum class RouteId {
   kRollback,
   kPause,
   kResume,
+  kDashboard,
+  kDashboardAsset,
 };
 
 // Who may call a route.
@@ -55,8 +57,9 @@ struct Route {
   std::string_view operation_id;
   std::string_view summary;
   std::vector<QueryParam> query;
-  int success_status;               // 200, 201
-  std::string_view success_type;    // "application/json", "text/plain"
+  int success_status;  // 200, 201
+  // "application/json", "text/plain"; several as "text/javascript|text/css".
+  std::string_view success_type;
   std::string_view success_schema;  // a components/schemas name, or empty
   std::vector<int> error_statuses;  // besides 401/403 (from `access`) and 500
 };
