@@ -33,8 +33,9 @@ struct RegistryOptions {
   // Length of one interval of the ring, aligned on the Unix epoch. Windows are
   // exact to one interval. At least 1 ms.
   core::Duration interval = std::chrono::seconds(1);
-  // Intervals kept (at least 60): the longest window a snapshot can see.
-  // Memory per variant: about 360 B per slot, plus 256 B per used block.
+  // Intervals kept (at least 60), the open one included: a snapshot sees at
+  // most the last slots - 1 closed intervals. Memory per variant: about 400 B
+  // per slot, plus 256 B per block of 64 histogram buckets in use.
   int slots = 600;
   // When > 0, a background thread calls Tick() this often. Leave 0 with a
   // ManualClock and call Tick() (Snapshot also ticks) after moving the clock.
