@@ -168,6 +168,19 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   http::ServerOptions http_options;
   http_options.listen = config.control_listen;
   http_options.name = "control-api";
+  http_options.log = [](http::LogLevel level, std::string_view line) {
+    switch (level) {
+      case http::LogLevel::kInfo:
+        spdlog::info("{}", line);
+        break;
+      case http::LogLevel::kWarning:
+        spdlog::warn("{}", line);
+        break;
+      case http::LogLevel::kError:
+        spdlog::error("{}", line);
+        break;
+    }
+  };
   p->control_server = std::make_unique<http::HttpServer>(http_options, p->control_api->handler());
   if (auto s = p->control_server->Start(); !s) {
     return std::unexpected(s.error().WithContext("listen.control " + config.control_listen));
