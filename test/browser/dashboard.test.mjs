@@ -110,7 +110,10 @@ endpoints:
   async stop() {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
-      const done = await Promise.race([this.exited, sleep(20000).then(() => null)]);
+      let timer;
+      const done = await Promise.race(
+          [this.exited, new Promise((resolve) => { timer = setTimeout(resolve, 20000, null); })]);
+      clearTimeout(timer);  // a pending timer would keep node (and the test) alive
       if (!done) {
         this.proc.kill('SIGKILL');
         await this.exited;
@@ -173,22 +176,27 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
   assert.ok(fs.existsSync(BIN), `${BIN} is missing: build mlcanary first (or set MLCANARY_BIN)`);
   fs.mkdirSync(BUILD_DIR, {recursive: true});
 
+  // Torn down in reverse: browser, traffic, then the server.
   const server = new Server();
-  t.after(() => server.stop());
-  await server.start();
-  const traffic = new Traffic(server.inference).start();
-  t.after(() => traffic.stop());
-
+  let traffic = null;
+  let context = null;
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlcanary-chromium-'));
-  t.after(() => fs.rmSync(userDataDir, {recursive: true, force: true}));
-  const context = await chromium.launchPersistentContext(userDataDir, {
+  t.after(async () => {
+    if (context) await context.close();
+    if (traffic) await traffic.stop();
+    await server.stop();
+    fs.rmSync(userDataDir, {recursive: true, force: true});
+  });
+  await server.start();
+  traffic = new Traffic(server.inference).start();
+
+  context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: {width: 1440, height: 1000},
     deviceScaleFactor: 1,
   });
-  t.after(() => context.close());
   const page = context.pages()[0] || await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -276,7 +284,8 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
         .filter({hasText: '100%'}).waitFor();
     await page.waitForFunction(() => document.getElementById('canary-weight').textContent === '0%');
 
-    await sleep(500);  // let the toasts settle for the picture
+    // The picture without the toasts over it.
+    await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, {timeout: 10000});
     const shot = path.join(BUILD_DIR, 'dashboard.png');
     await page.screenshot({path: shot, fullPage: true});
     assert.ok(fs.statSync(shot).size > 10000);

@@ -166,8 +166,8 @@
   function toast(message, kind = 'info') {
     const el = h('div', {class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status'}, message);
     $('toasts').append(el);
-    setTimeout(() => el.classList.add('leaving'), 5500);
-    setTimeout(() => el.remove(), 6000);
+    setTimeout(() => el.classList.add('leaving'), 3500);
+    setTimeout(() => el.remove(), 4000);
   }
 
   // --- Token -----------------------------------------------------------------
@@ -350,11 +350,12 @@
     const st = $('deployment-state');
     st.textContent = d.state;
     st.className = stateClass(d.state);
-    $('deployment-paused').hidden = !d.paused;
+    $('deployment-paused').hidden = !(d.paused && isActive(d));
     $('deployment-route').replaceChildren(
       h('strong', {}, d.endpoint), ': ', d.production_variant, ' → ', h('strong', {}, d.canary_variant),
       ' ', h('span', {class: 'muted'}, `(${modelLabel(d.model)}, ×${d.instances})`));
     $('canary-weight').textContent = pct(d.canary_weight);
+    $('canary-weight').className = `big ${isActive(d) ? 'live' : d.state === 'COMPLETED' ? 'done' : 'stopped'}`;
     const fill = $('weight-bar-fill');
     fill.style.width = `${d.canary_weight * 100}%`;
     fill.className = isActive(d) ? 'live' : d.state === 'COMPLETED' ? 'done' : 'stopped';
@@ -377,7 +378,7 @@
       ['latency breaches', `${p.latency_breaches ?? 0} / ${pol.latency_breaches_to_rollback}`],
       ['error breaches', `${p.error_breaches ?? 0} / ${pol.error_breaches_to_rollback}`],
     ];
-    $('deployment-facts').replaceChildren(...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    $('deployment-facts').replaceChildren(...facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
 
     const chips = [
       pol.steps ? `steps ${pol.steps.map(pct).join(' → ')}` : `start ${pct(pol.initial_weight)} · step +${pct(pol.step)}`,
@@ -514,7 +515,9 @@
       if (ser.endLabel && runs.length) {
         const last = runs[runs.length - 1];
         const [lx, ly] = last[last.length - 1];
-        svg.append(s('text', {x: Math.min(lx, width - m.r) - 2, y: ly - 5, 'text-anchor': 'end',
+        // Above the line, or below it when the line runs along the top.
+        const ty = ly - 5 < m.t + 8 ? ly + 13 : ly - 5;
+        svg.append(s('text', {x: Math.min(lx, width - m.r) - 2, y: ty, 'text-anchor': 'end',
                               class: 'end-label', fill: ser.color}, ser.endLabel));
       }
     }
@@ -649,6 +652,9 @@
                  side('canary', c.canary), ' ', side('prod', c.production));
       }
       case 'transition':
+        if (e.from_state === e.to_state) {  // the deployment's creation
+          return h('div', {class: 'detail'}, 'created ', h('span', {class: stateClass(e.to_state)}, e.to_state));
+        }
         return h('div', {class: 'detail'}, h('span', {class: stateClass(e.from_state)}, e.from_state), ' → ',
                  h('span', {class: stateClass(e.to_state)}, e.to_state),
                  e.weight_before !== e.weight_after ? ` ${pct(e.weight_before)} → ${pct(e.weight_after)}` : '');
@@ -759,8 +765,7 @@
       const why = {401: 'no valid token', 403: 'the token may not change anything',
                    409: 'not allowed in this state'}[e.status];
       const message = `Refused (${e.status || 'network'} ${e.code}${why ? `, ${why}` : ''}): ${e.message}`;
-      $('action-error').textContent = message;
-      toast(message, 'error');
+      $('action-error').textContent = message;  // in the dialog, which stays open
     } finally {
       button.disabled = false;
     }
