@@ -17,7 +17,11 @@ ENDPOINT = f"""  - name: recs
       - name: production
         model: {{kind: xgboost, path: {MODELS}/recs-v1.json}}
 """
-FAST = {"step": 0.3, "bake": "2s", "interval": "1s", "min_invocations": 20}
+# Model latencies here are microseconds (the native tree walker), where the 2x ratio
+# rule trips on noise between two healthy models (8 µs vs 29 µs); the rollout
+# mechanics under test do not depend on it, so these policies relax it.
+FAST = {"step": 0.3, "bake": "2s", "interval": "1s", "min_invocations": 20,
+        "max_latency_ratio": 1000}
 
 
 def start_slow_model_server(delay):
