@@ -160,6 +160,9 @@ void WriteModelSpec(util::JsonWriter& w, const core::ModelSpec& m) {
   w.Key("kind").String(core::ModelKindName(m.kind));
   if (m.kind == core::ModelKind::kXgboost) {
     w.Key("path").String(m.path);
+  } else if (m.kind == core::ModelKind::kSagemaker) {
+    w.Key("name").String(m.name);
+    if (!m.instance_type.empty()) w.Key("instance_type").String(m.instance_type);
   } else {
     w.Key("url").String(m.url);
     w.Key("timeout").String(core::FormatDuration(m.timeout));
@@ -353,17 +356,41 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
 Result<core::ModelSpec> ParseModelSpec(const json::value& v, std::string_view where) {
   auto f = Fields::Of(v, where);
   if (!f) return std::unexpected(f.error());
-  if (auto s = f->OnlyKeys({"kind", "path", "url", "timeout"}); !s)
+  if (auto s = f->OnlyKeys({"kind", "path", "url", "timeout", "name", "instance_type"}); !s)
     return std::unexpected(s.error());
   core::ModelSpec m;
   std::string kind = "xgboost";
   if (f->Has("kind")) MLCANARY_TRY_ASSIGN(kind, f->String("kind"));
   auto parsed_kind = core::ParseModelKind(kind);
   if (!parsed_kind) {
-    return core::ValidationError(f->Path("kind") + ": '" + kind + "' is not xgboost or http");
+    return core::ValidationError(f->Path("kind") + ": '" + kind +
+                                 "' is not xgboost, http or sagemaker");
   }
   m.kind = *parsed_kind;
-  if (m.kind == core::ModelKind::kXgboost) {
+  if (m.kind != core::ModelKind::kSagemaker) {
+    for (const char* key : {"name", "instance_type"}) {
+      if (f->Has(key)) return core::ValidationError(f->Path(key) + ": only for kind sagemaker");
+    }
+  }
+  if (m.kind == core::ModelKind::kSagemaker) {
+    // A SageMaker Model (CreateModel) name: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
+    MLCANARY_TRY_ASSIGN(m.name, f->String("name"));
+    if (!core::IsSageMakerName(m.name)) {
+      return core::ValidationError(f->Path("name") + ": '" + m.name +
+                                   "' is not a SageMaker name (letters, digits and inner "
+                                   "hyphens, at most 63)");
+    }
+    if (f->Has("instance_type")) {
+      MLCANARY_TRY_ASSIGN(m.instance_type, f->String("instance_type"));
+      if (!m.instance_type.starts_with("ml.")) {
+        return core::ValidationError(f->Path("instance_type") + ": '" + m.instance_type +
+                                     "' is not an ml.* instance type");
+      }
+    }
+    for (const char* key : {"path", "url", "timeout"}) {
+      if (f->Has(key)) return core::ValidationError(f->Path(key) + ": not for kind sagemaker");
+    }
+  } else if (m.kind == core::ModelKind::kXgboost) {
     MLCANARY_TRY_ASSIGN(m.path, f->String("path"));
     if (m.path.empty()) return core::ValidationError(f->Path("path") + ": must not be empty");
     if (f->Has("url")) return core::ValidationError(f->Path("url") + ": only for kind http");

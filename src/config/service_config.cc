@@ -36,6 +36,11 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
   auto parsed = core::ParseModelKind(kind);
   if (!parsed) return at.Child("kind").Fail(node["kind"], "'" + kind + "' is not xgboost or http");
   m.kind = *parsed;
+  if (m.kind == core::ModelKind::kSagemaker) {
+    return at.Child("kind").Fail(node["kind"],
+                                 "sagemaker models are not configured here: with backend: "
+                                 "sagemaker the variants come from the SageMaker endpoint");
+  }
   if (m.kind == core::ModelKind::kXgboost) {
     if (!node["path"]) return at.Fail(node, "missing key path (the model file)");
     auto p = ReadString(node["path"], at.Child("path"));

@@ -4,13 +4,34 @@
 namespace mlcanary::core {
 
 std::string_view ModelKindName(ModelKind kind) {
-  return kind == ModelKind::kHttp ? "http" : "xgboost";
+  switch (kind) {
+    case ModelKind::kXgboost:
+      return "xgboost";
+    case ModelKind::kHttp:
+      return "http";
+    case ModelKind::kSagemaker:
+      return "sagemaker";
+  }
+  return "xgboost";
 }
 
 std::optional<ModelKind> ParseModelKind(std::string_view name) {
   if (name == "xgboost") return ModelKind::kXgboost;
   if (name == "http") return ModelKind::kHttp;
+  if (name == "sagemaker") return ModelKind::kSagemaker;
   return std::nullopt;
+}
+
+bool IsSageMakerName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  for (char c : name) {
+    if (!alnum(c) && c != '-') return false;
+  }
+  return true;
 }
 
 std::string_view EndpointStatusName(EndpointStatus status) {

@@ -16,9 +16,13 @@
 
 namespace mlcanary::core {
 
-enum class ModelKind { kXgboost, kHttp };
-std::string_view ModelKindName(ModelKind kind);  // "xgboost", "http"
+enum class ModelKind { kXgboost, kHttp, kSagemaker };
+std::string_view ModelKindName(ModelKind kind);  // "xgboost", "http", "sagemaker"
 std::optional<ModelKind> ParseModelKind(std::string_view name);
+
+// A SageMaker resource name (endpoint, config, variant, model):
+// [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, at most 63 characters.
+bool IsSageMakerName(std::string_view name);
 
 // Where a variant's model comes from.
 struct ModelSpec {
@@ -26,6 +30,8 @@ struct ModelSpec {
   std::string path;                  // kXgboost: model file (.json or .ubj)
   std::string url;                   // kHttp: base URL of a SageMaker-contract server
   Duration timeout = Duration(200);  // kHttp: per-request timeout
+  std::string name;                  // kSagemaker: the SageMaker Model (CreateModel) to serve
+  std::string instance_type;         // kSagemaker: ml.* type; empty: production's type
   bool operator==(const ModelSpec&) const = default;
 };
 

@@ -26,6 +26,9 @@ ModelBackendFactory MakeModelBackendFactory(BackendFactoryOptions options) {
         if (!backend) return std::unexpected(backend.error());
         return std::unique_ptr<ModelBackend>(std::move(*backend));
       }
+      case core::ModelKind::kSagemaker:
+        return core::ValidationError(
+            "a sagemaker model is served by SageMaker, not by the gateway (backend: sagemaker)");
     }
     return core::ValidationError("unknown model kind");
   };
