@@ -257,6 +257,13 @@ int RunClientCommand(const ClientCommand& cmd) {
       }
       model["url"] = cmd.model_url;
       if (!cmd.model_timeout.empty()) model["timeout"] = cmd.model_timeout;
+    } else if (cmd.model_kind == "sagemaker") {
+      if (cmd.model_name.empty()) {
+        return Fail(core::Error(core::ErrorCode::kValidation,
+                                "--model-name (the SageMaker model) is required for sagemaker"));
+      }
+      model["name"] = cmd.model_name;
+      if (!cmd.instance_type.empty()) model["instance_type"] = cmd.instance_type;
     } else {
       if (cmd.model_path.empty()) {
         return Fail(core::Error(core::ErrorCode::kValidation, "--model-path is required"));

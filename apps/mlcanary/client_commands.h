@@ -20,6 +20,8 @@ struct ClientCommand {
   std::string model_path;
   std::string model_url;
   std::string model_timeout;
+  std::string model_name;     // sagemaker: the SageMaker model
+  std::string instance_type;  // sagemaker: ml.* (default: the production variant's)
   std::string variant;
   int instances = 1;
   std::vector<std::string> policy;  // key=value

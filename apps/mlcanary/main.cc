@@ -58,11 +58,14 @@ int main(int argc, char** argv) {
   }
   CLI::App* deploy_cmd = app.add_subcommand("deploy", "start a canary deployment");
   deploy_cmd->add_option("--endpoint,-e", client.endpoint, "endpoint")->required();
-  deploy_cmd->add_option("--model-kind", client.model_kind, "xgboost (default) or http")
-      ->check(CLI::IsMember({"xgboost", "http"}));
+  deploy_cmd->add_option("--model-kind", client.model_kind, "xgboost (default), http or sagemaker")
+      ->check(CLI::IsMember({"xgboost", "http", "sagemaker"}));
   deploy_cmd->add_option("--model-path,-m", client.model_path, "model file (xgboost)");
   deploy_cmd->add_option("--model-url", client.model_url, "model server URL (http)");
   deploy_cmd->add_option("--model-timeout", client.model_timeout, "per-request timeout (http)");
+  deploy_cmd->add_option("--model-name", client.model_name, "SageMaker model name (sagemaker)");
+  deploy_cmd->add_option("--instance-type", client.instance_type,
+                         "ml.* instance type (sagemaker; default: production's)");
   deploy_cmd->add_option("--variant", client.variant, "canary variant name");
   deploy_cmd->add_option("--instances", client.instances, "canary instances")
       ->check(CLI::Range(1, 64));

@@ -70,7 +70,7 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
 }
 
 core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath& at,
-                                          const std::string& base_dir) {
+                                          const std::string& base_dir, Backend backend) {
   if (auto s = CheckKeys(node, at, {"name", "variants", "policy"}); !s) {
     return std::unexpected(s.error());
   }
@@ -83,6 +83,21 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
                                  "must be a non-empty name without '/', '?', '#' or spaces");
   }
   e.name = *name;
+  if (backend == Backend::kSagemaker) {
+    if (!core::IsSageMakerName(e.name)) {
+      return at.Child("name").Fail(node["name"],
+                                   "'" + e.name + "' is not a SageMaker endpoint name");
+    }
+    if (node["variants"]) {
+      return at.Child("variants")
+          .Fail(node["variants"],
+                "not with backend: sagemaker (the variants are the SageMaker endpoint's own)");
+    }
+    auto policy = ReadPolicy(node["policy"], at.Child("policy"), BareNumber::kRefused);
+    if (!policy) return std::unexpected(policy.error());
+    e.policy = *policy;
+    return e;
+  }
   const YAML::Node variants = node["variants"];
   if (!variants || !variants.IsSequence() || variants.size() == 0) {
     return at.Child("variants")
@@ -135,6 +150,159 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
   return e;
 }
 
+bool IsDynamoDbTableName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 255) return false;
+  for (char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+core::Result<core::Duration> ReadPositiveDuration(const YAML::Node& node, const YamlPath& at) {
+  auto d = ReadDuration(node, at, BareNumber::kRefused);
+  if (!d) return std::unexpected(d.error());
+  if (d->count() <= 0) return at.Fail(node, "must be > 0");
+  return *d;
+}
+
+core::Result<std::int64_t> ReadIntIn(const YAML::Node& node, const YamlPath& at, std::int64_t lo,
+                                     std::int64_t hi) {
+  auto n = ReadInt(node, at);
+  if (!n) return std::unexpected(n.error());
+  if (*n < lo || *n > hi) {
+    return at.Fail(node, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return *n;
+}
+
+// `aws:` and `sagemaker:` (API.md is silent on them; README "SageMaker").
+core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
+  if (const YAML::Node aws = r["aws"]) {
+    const YamlPath at = top.Child("aws");
+    if (auto s = CheckKeys(aws, at,
+                           {"region", "endpoint_url", "endpoint_urls", "timeout", "max_attempts"});
+        !s) {
+      return s;
+    }
+    if (aws["region"]) {
+      auto v = ReadString(aws["region"], at.Child("region"));
+      if (!v) return std::unexpected(v.error());
+      if (v->empty() ||
+          v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+        return at.Child("region").Fail(aws["region"], "'" + *v + "' is not an AWS region");
+      }
+      c.aws.region = *v;
+    }
+    auto read_url = [](const YAML::Node& node, const YamlPath& path) -> core::Result<std::string> {
+      auto v = ReadString(node, path);
+      if (!v) return std::unexpected(v.error());
+      if (!v->starts_with("http://") && !v->starts_with("https://")) {
+        return path.Fail(node, "must start with http:// or https://");
+      }
+      return *v;
+    };
+    if (aws["endpoint_url"]) {
+      auto v = read_url(aws["endpoint_url"], at.Child("endpoint_url"));
+      if (!v) return std::unexpected(v.error());
+      c.aws.endpoint_url = *v;
+    }
+    if (const YAML::Node urls = aws["endpoint_urls"]) {
+      const YamlPath uat = at.Child("endpoint_urls");
+      if (!urls.IsMap()) return uat.Fail(urls, "expected a map of service: URL");
+      if (auto s =
+              CheckKeys(urls, uat, {"sagemaker", "cloudwatch", "sns", "dynamodb", "autoscaling"});
+          !s) {
+        return s;
+      }
+      for (const auto& kv : urls) {
+        const std::string key = kv.first.as<std::string>();
+        auto v = read_url(kv.second, uat.Child(key));
+        if (!v) return std::unexpected(v.error());
+        c.aws.endpoint_urls[key] = *v;
+      }
+    }
+    if (aws["timeout"]) {
+      auto d = ReadPositiveDuration(aws["timeout"], at.Child("timeout"));
+      if (!d) return std::unexpected(d.error());
+      c.aws.timeout = *d;
+    }
+    if (aws["max_attempts"]) {
+      auto n = ReadIntIn(aws["max_attempts"], at.Child("max_attempts"), 1, 10);
+      if (!n) return std::unexpected(n.error());
+      c.aws.max_attempts = static_cast<int>(*n);
+    }
+  }
+  if (const YAML::Node sm = r["sagemaker"]) {
+    const YamlPath at = top.Child("sagemaker");
+    if (auto s = CheckKeys(sm, at,
+                           {"poll_interval", "wait_timeout", "delete_old_configs", "autoscaling"});
+        !s) {
+      return s;
+    }
+    if (sm["poll_interval"]) {
+      auto d = ReadPositiveDuration(sm["poll_interval"], at.Child("poll_interval"));
+      if (!d) return std::unexpected(d.error());
+      c.sagemaker.poll_interval = *d;
+    }
+    if (sm["wait_timeout"]) {
+      auto d = ReadPositiveDuration(sm["wait_timeout"], at.Child("wait_timeout"));
+      if (!d) return std::unexpected(d.error());
+      c.sagemaker.wait_timeout = *d;
+    }
+    if (sm["delete_old_configs"]) {
+      auto b = ReadBool(sm["delete_old_configs"], at.Child("delete_old_configs"));
+      if (!b) return std::unexpected(b.error());
+      c.sagemaker.delete_old_configs = *b;
+    }
+    if (const YAML::Node as = sm["autoscaling"]) {
+      const YamlPath aat = at.Child("autoscaling");
+      AutoScalingConfig& a = c.sagemaker.autoscaling;
+      if (auto s = CheckKeys(
+              as, aat,
+              {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance",
+               "scale_out_cooldown", "scale_in_cooldown"});
+          !s) {
+        return s;
+      }
+      if (as["enabled"]) {
+        auto b = ReadBool(as["enabled"], aat.Child("enabled"));
+        if (!b) return std::unexpected(b.error());
+        a.enabled = *b;
+      }
+      for (auto [key, field] : {std::pair{"min_capacity", &a.min_capacity},
+                                std::pair{"max_capacity", &a.max_capacity}}) {
+        if (!as[key]) continue;
+        auto n = ReadIntIn(as[key], aat.Child(key), 1, 1000);
+        if (!n) return std::unexpected(n.error());
+        *field = static_cast<int>(*n);
+      }
+      if (a.min_capacity > a.max_capacity) {
+        return aat.Fail(as, "min_capacity (" + std::to_string(a.min_capacity) +
+                                ") must not exceed max_capacity (" +
+                                std::to_string(a.max_capacity) + ")");
+      }
+      if (as["target_invocations_per_instance"]) {
+        const YamlPath tat = aat.Child("target_invocations_per_instance");
+        auto v = ReadDouble(as["target_invocations_per_instance"], tat);
+        if (!v) return std::unexpected(v.error());
+        if (!(*v > 0)) return tat.Fail(as["target_invocations_per_instance"], "must be > 0");
+        a.target_invocations_per_instance = *v;
+      }
+      for (auto [key, field] : {std::pair{"scale_out_cooldown", &a.scale_out_cooldown},
+                                std::pair{"scale_in_cooldown", &a.scale_in_cooldown}}) {
+        if (!as[key]) continue;
+        auto d = ReadDuration(as[key], aat.Child(key), BareNumber::kRefused);
+        if (!d) return std::unexpected(d.error());
+        if (d->count() < 0) return aat.Child(key).Fail(as[key], "must be >= 0");
+        *field = *d;
+      }
+    }
+  }
+  return core::Ok();
+}
+
 }  // namespace
 
 core::Status ValidateListenAddress(const std::string& address) {
@@ -156,9 +324,9 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   auto root = LoadYamlString(text, source);
   if (!root) return std::unexpected(root.error());
   const YamlPath top(source, "");
-  if (auto s = CheckKeys(
-          *root, top,
-          {"listen", "store", "auth", "controller", "notifications", "gateway", "endpoints"});
+  if (auto s = CheckKeys(*root, top,
+                         {"backend", "listen", "store", "auth", "controller", "notifications",
+                          "gateway", "aws", "sagemaker", "endpoints"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -166,6 +334,33 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   c.source = source;
   const YAML::Node& r = *root;
 
+  if (const YAML::Node backend = r["backend"]) {
+    auto v = ReadString(backend, top.Child("backend"));
+    if (!v) return std::unexpected(v.error());
+    if (*v == "embedded") {
+      c.backend = Backend::kEmbedded;
+    } else if (*v == "sagemaker") {
+      c.backend = Backend::kSagemaker;
+    } else {
+      return top.Child("backend").Fail(backend, "'" + *v + "' is not embedded or sagemaker");
+    }
+  }
+  if (auto s = ReadAwsSections(r, top, c); !s) return std::unexpected(s.error());
+
+  if (c.backend == Backend::kSagemaker) {
+    for (const char* key : {"gateway"}) {
+      if (r[key]) {
+        return top.Child(key).Fail(r[key], "not with backend: sagemaker (SageMaker serves)");
+      }
+    }
+    if (r["listen"] && r["listen"]["inference"]) {
+      return top.Child("listen")
+          .Child("inference")
+          .Fail(r["listen"]["inference"], "not with backend: sagemaker (SageMaker serves)");
+    }
+  } else if (r["sagemaker"]) {
+    return top.Child("sagemaker").Fail(r["sagemaker"], "only with backend: sagemaker");
+  }
   if (const YAML::Node listen = r["listen"]) {
     const YamlPath at = top.Child("listen");
     if (auto s = CheckKeys(listen, at, {"inference", "control"}); !s)
@@ -184,10 +379,17 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   if (const YAML::Node store = r["store"]) {
     auto v = ReadString(store, top.Child("store"));
     if (!v) return std::unexpected(v.error());
-    if (!v->starts_with("sqlite:") || v->size() == 7) {
-      return top.Child("store").Fail(store, "expected sqlite:PATH");
+    if (v->starts_with("dynamodb:")) {
+      if (!IsDynamoDbTableName(v->substr(9))) {
+        return top.Child("store").Fail(
+            store, "dynamodb:TABLE needs a table name of 3-255 letters, digits, '_', '-', '.'");
+      }
+      c.store = *v;
+    } else if (!v->starts_with("sqlite:") || v->size() == 7) {
+      return top.Child("store").Fail(store, "expected sqlite:PATH or dynamodb:TABLE");
+    } else {
+      c.store = "sqlite:" + Resolve(v->substr(7), base_dir);
     }
-    c.store = "sqlite:" + Resolve(v->substr(7), base_dir);
   } else {
     c.store = "sqlite:" + Resolve("data/mlcanary.db", base_dir);
   }
@@ -216,7 +418,17 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   }
   if (const YAML::Node notifications = r["notifications"]) {
     const YamlPath at = top.Child("notifications");
-    if (auto s = CheckKeys(notifications, at, {"webhooks"}); !s) return std::unexpected(s.error());
+    if (auto s = CheckKeys(notifications, at, {"webhooks", "sns_topic_arn"}); !s) {
+      return std::unexpected(s.error());
+    }
+    if (const YAML::Node topic = notifications["sns_topic_arn"]) {
+      auto arn = ReadString(topic, at.Child("sns_topic_arn"));
+      if (!arn) return std::unexpected(arn.error());
+      if (!arn->starts_with("arn:") || arn->find(":sns:") == std::string::npos) {
+        return at.Child("sns_topic_arn").Fail(topic, "'" + *arn + "' is not an SNS topic ARN");
+      }
+      c.sns_topic_arn = *arn;
+    }
     if (const YAML::Node hooks = notifications["webhooks"]) {
       if (!hooks.IsSequence()) return at.Child("webhooks").Fail(hooks, "expected a list of URLs");
       for (std::size_t i = 0; i < hooks.size(); ++i) {
@@ -258,7 +470,7 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   }
   std::set<std::string> names;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    auto e = ReadEndpoint(endpoints[i], top.Child("endpoints").Index(i), base_dir);
+    auto e = ReadEndpoint(endpoints[i], top.Child("endpoints").Index(i), base_dir, c.backend);
     if (!e) return std::unexpected(e.error());
     if (!names.insert(e->name).second) {
       return top.Child("endpoints")

@@ -4,7 +4,9 @@
 #ifndef MLCANARY_CONFIG_SERVICE_CONFIG_H_
 #define MLCANARY_CONFIG_SERVICE_CONFIG_H_
 
+#include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,16 +18,57 @@ namespace mlcanary::config {
 
 struct EndpointConfig {
   std::string name;
-  std::vector<core::Variant> variants;  // weights sum to 1
-  core::Policy policy;                  // defaults + the endpoint's overrides
+  // Weights sum to 1. Empty with backend sagemaker: the variants are the
+  // SageMaker endpoint's own.
+  std::vector<core::Variant> variants;
+  core::Policy policy;  // defaults + the endpoint's overrides
+};
+
+// Where traffic is served and measured (DESIGN.md "shapes").
+enum class Backend {
+  kEmbedded,   // mlcanary's own gateway, metrics recorded in-process
+  kSagemaker,  // real SageMaker endpoints, CloudWatch metrics
+};
+
+// The AWS client settings shared by every AWS adapter.
+struct AwsConfig {
+  std::string region;        // empty: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1
+  std::string endpoint_url;  // one URL for every service (a VPC endpoint, moto in tests)
+  // Per-service URLs, keys sagemaker, cloudwatch, sns, dynamodb, autoscaling.
+  std::map<std::string, std::string> endpoint_urls;
+  core::Duration timeout = std::chrono::seconds(10);  // per attempt
+  int max_attempts = 0;                               // 0: each service's default
+};
+
+// Application Auto Scaling of the variants mlcanary creates (design document:
+// target tracking on invocations per instance).
+struct AutoScalingConfig {
+  bool enabled = true;
+  int min_capacity = 1;
+  int max_capacity = 10;
+  double target_invocations_per_instance = 1000;
+  core::Duration scale_out_cooldown = std::chrono::seconds(60);
+  core::Duration scale_in_cooldown = std::chrono::seconds(300);
+};
+
+struct SagemakerConfig {
+  core::Duration poll_interval = std::chrono::seconds(15);  // DescribeEndpoint while Updating
+  core::Duration wait_timeout = std::chrono::minutes(30);   // for an update to reach InService
+  bool delete_old_configs = true;
+  AutoScalingConfig autoscaling;
 };
 
 struct ServiceConfig {
   std::string source;  // the file, for messages
   std::string inference_listen = "127.0.0.1:8080";
   std::string control_listen = "127.0.0.1:8081";
-  // "sqlite:PATH" (relative paths are relative to the config file's directory).
+  Backend backend = Backend::kEmbedded;
+  // "sqlite:PATH" (relative paths are relative to the config file's directory)
+  // or "dynamodb:TABLE".
   std::string store = "sqlite:data/mlcanary.db";
+  AwsConfig aws;
+  SagemakerConfig sagemaker;
+  std::string sns_topic_arn;  // notifications.sns_topic_arn; empty: no SNS
   std::string admin_token_env = "MLCANARY_API_TOKEN";
   std::string reader_token_env = "MLCANARY_READ_TOKEN";
   core::Duration controller_interval = std::chrono::seconds(60);

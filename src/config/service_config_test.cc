@@ -153,5 +153,115 @@ TEST(ListenAddressTest, AcceptsHostPortAndPortZero) {
   EXPECT_FALSE(ValidateListenAddress("127.0.0.1:http"));
 }
 
+constexpr const char* kSagemaker = R"(
+backend: sagemaker
+listen: {control: 127.0.0.1:9001}
+store: dynamodb:mlcanary-deployments
+aws:
+  region: eu-west-1
+  endpoint_url: http://127.0.0.1:5000
+  endpoint_urls: {cloudwatch: "https://monitoring.example:443"}
+  timeout: 5s
+  max_attempts: 4
+sagemaker:
+  poll_interval: 2s
+  wait_timeout: 10m
+  delete_old_configs: false
+  autoscaling: {min_capacity: 2, max_capacity: 6, target_invocations_per_instance: 750,
+                scale_out_cooldown: 30s, scale_in_cooldown: 10m}
+notifications:
+  sns_topic_arn: arn:aws:sns:eu-west-1:123456789012:mlcanary-events
+endpoints:
+  - name: recs-prod
+    policy: {step: 0.2}
+)";
+
+TEST_F(ServiceConfigTest, ReadsTheSagemakerBackend) {
+  auto c = Parse(kSagemaker);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->backend, Backend::kSagemaker);
+  EXPECT_EQ(c->store, "dynamodb:mlcanary-deployments");
+  EXPECT_EQ(c->aws.region, "eu-west-1");
+  EXPECT_EQ(c->aws.endpoint_url, "http://127.0.0.1:5000");
+  EXPECT_EQ(c->aws.endpoint_urls.at("cloudwatch"), "https://monitoring.example:443");
+  EXPECT_EQ(c->aws.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->aws.max_attempts, 4);
+  EXPECT_EQ(c->sagemaker.poll_interval, std::chrono::seconds(2));
+  EXPECT_EQ(c->sagemaker.wait_timeout, std::chrono::minutes(10));
+  EXPECT_FALSE(c->sagemaker.delete_old_configs);
+  EXPECT_EQ(c->sagemaker.autoscaling.min_capacity, 2);
+  EXPECT_EQ(c->sagemaker.autoscaling.max_capacity, 6);
+  EXPECT_DOUBLE_EQ(c->sagemaker.autoscaling.target_invocations_per_instance, 750);
+  EXPECT_EQ(c->sagemaker.autoscaling.scale_out_cooldown, std::chrono::seconds(30));
+  EXPECT_EQ(c->sagemaker.autoscaling.scale_in_cooldown, std::chrono::minutes(10));
+  EXPECT_EQ(c->sns_topic_arn, "arn:aws:sns:eu-west-1:123456789012:mlcanary-events");
+  ASSERT_EQ(c->endpoints.size(), 1u);
+  EXPECT_TRUE(c->endpoints[0].variants.empty());
+  EXPECT_DOUBLE_EQ(c->endpoints[0].policy.step, 0.2);
+}
+
+TEST_F(ServiceConfigTest, SagemakerDefaultsFollowTheDesignDocument) {
+  auto c = Parse("backend: sagemaker\nendpoints:\n  - name: recs\n");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_TRUE(c->sagemaker.autoscaling.enabled);
+  EXPECT_EQ(c->sagemaker.autoscaling.min_capacity, 1);
+  EXPECT_EQ(c->sagemaker.autoscaling.max_capacity, 10);
+  EXPECT_DOUBLE_EQ(c->sagemaker.autoscaling.target_invocations_per_instance, 1000);
+  EXPECT_EQ(c->sagemaker.autoscaling.scale_out_cooldown, std::chrono::seconds(60));
+  EXPECT_EQ(c->sagemaker.autoscaling.scale_in_cooldown, std::chrono::seconds(300));
+  EXPECT_TRUE(c->sagemaker.delete_old_configs);
+  EXPECT_TRUE(c->aws.region.empty());  // resolved from the environment at start
+}
+
+TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"backend: kubernetes\nendpoints: [{name: recs}]\n", "'kubernetes' is not embedded"},
+      {"backend: sagemaker\nendpoints:\n  - name: recs\n    variants: []\n",
+       "variants (line 4): not with backend: sagemaker"},
+      {"backend: sagemaker\nendpoints:\n  - name: recs_prod\n", "not a SageMaker endpoint name"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\nendpoints: [{name: recs}]\n",
+       "listen.inference"},
+      {"backend: sagemaker\ngateway: {threads: 2}\nendpoints: [{name: recs}]\n", "gateway"},
+      {"backend: sagemaker\nstore: dynamodb:x\nendpoints: [{name: recs}]\n", "table name"},
+      {"backend: sagemaker\nstore: postgres:x\nendpoints: [{name: recs}]\n",
+       "expected sqlite:PATH or dynamodb:TABLE"},
+      {"backend: sagemaker\naws: {region: \"EU WEST\"}\nendpoints: [{name: recs}]\n",
+       "not an AWS region"},
+      {"backend: sagemaker\naws: {endpoint_url: localhost:5000}\nendpoints: [{name: recs}]\n",
+       "aws.endpoint_url"},
+      {"backend: sagemaker\naws: {endpoint_urls: {s3: http://x}}\nendpoints: [{name: recs}]\n",
+       "s3"},
+      {"backend: sagemaker\naws: {max_attempts: 0}\nendpoints: [{name: recs}]\n", "1..10"},
+      {"backend: sagemaker\nsagemaker: {poll_interval: 0s}\nendpoints: [{name: recs}]\n",
+       "must be > 0"},
+      {"backend: sagemaker\nsagemaker: {autoscaling: {min_capacity: 5, max_capacity: 2}}\n"
+       "endpoints: [{name: recs}]\n",
+       "must not exceed max_capacity"},
+      {"backend: sagemaker\nsagemaker: {autoscaling: {target_invocations_per_instance: -1}}\n"
+       "endpoints: [{name: recs}]\n",
+       "must be > 0"},
+      {"backend: sagemaker\nnotifications: {sns_topic_arn: my-topic}\nendpoints: [{name: recs}]\n",
+       "not an SNS topic ARN"},
+      {"sagemaker: {poll_interval: 1s}\nendpoints:\n  - name: recs\n    variants:\n"
+       "      - {name: p, model: {kind: xgboost, path: models/v1.json}}\n",
+       "only with backend: sagemaker"},
+      {"endpoints:\n  - name: recs\n    variants:\n"
+       "      - {name: p, model: {kind: sagemaker}}\n",
+       "variants come from the SageMaker endpoint"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = Parse(c.yaml);
+    ASSERT_FALSE(parsed) << c.yaml;
+    EXPECT_NE(parsed.error().message().find(c.expected), std::string::npos)
+        << c.yaml << "\n-> " << parsed.error().message();
+    EXPECT_NE(parsed.error().message().find("serve.yaml"), std::string::npos)
+        << parsed.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace mlcanary::config
