@@ -133,6 +133,31 @@ TEST(DomainJsonTest, ModelSpecIsValidatedByKind) {
   EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"path":"m","extra":1})", "x"), "m"));
 }
 
+TEST(DomainJsonTest, SagemakerModelSpecRoundTripsAndIsValidated) {
+  core::ModelSpec m{
+      .kind = core::ModelKind::kSagemaker, .name = "recs-v2", .instance_type = "ml.m5.large"};
+  util::JsonWriter w;
+  WriteModelSpec(w, m);
+  EXPECT_EQ(w.str(), R"({"kind":"sagemaker","name":"recs-v2","instance_type":"ml.m5.large"})");
+  auto back = ParseModelSpec(*ParseJson(w.str(), "x"), "model");
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, m);
+  auto no_type = ParseModelSpec(*ParseJson(R"({"kind":"sagemaker","name":"v2"})", "x"), "m");
+  ASSERT_TRUE(no_type);
+  EXPECT_TRUE(no_type->instance_type.empty());  // the production variant's type
+  for (const char* bad : {R"({"kind":"sagemaker"})", R"({"kind":"sagemaker","name":"recs_v2"})",
+                          R"({"kind":"sagemaker","name":"-v2"})",
+                          R"({"kind":"sagemaker","name":"v2","instance_type":"m5.large"})",
+                          R"({"kind":"sagemaker","name":"v2","path":"m.json"})",
+                          R"({"kind":"xgboost","path":"m.json","name":"v2"})"}) {
+    auto r = ParseModelSpec(*ParseJson(bad, "x"), "model");
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().code(), core::ErrorCode::kValidation) << bad;
+    }
+  }
+}
+
 TEST(DomainJsonTest, EndpointRoundTrips) {
   core::Endpoint e;
   e.name = "recs";
