@@ -85,6 +85,10 @@ struct ClientOptions {
   // can be compared with botocore's for the same time (libcurl 7.88 then sends
   // the header twice; AWS would refuse that, a capture server does not mind).
   std::string fixed_amz_date;
+  // Tests only: a CURLOPT_CONNECT_TO entry "host:port:connect_host:connect_port",
+  // so that the Host header (and the signature) name an AWS host while the bytes
+  // go to a local capture server. Set, it also turns any proxy off.
+  std::string connect_to;
 };
 
 // What AWS said about a failed attempt.
