@@ -316,9 +316,10 @@ core::ErrorCode CoreCodeFor(const AwsErrorDetail& e) {
                                code == "SerializationException";
   // SageMaker reports unknown endpoints and configs as ValidationException
   // "Could not find endpoint ..."; its runtime as "Endpoint ... not found".
+  const bool client_error = e.http_status >= 400 && e.http_status < 500;
   if (code.starts_with("ResourceNotFound") || code == "NotFound" ||
       code.ends_with("NotFoundException") || code == "NotFoundError" ||
-      ContainsNoCase(e.message, "could not find") ||
+      (client_error && ContainsNoCase(e.message, "could not find")) ||
       (validation_code && ContainsNoCase(e.message, " not found"))) {
     return ErrorCode::kNotFound;
   }

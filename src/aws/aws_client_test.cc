@@ -351,6 +351,13 @@ void ExpectBotocoreAgrees(const CapturedRequest& r, const Credentials& creds,
   ASSERT_FALSE(ec) << "botocore verifier failed: " << output;
   EXPECT_EQ(verdict.at("signature").as_string(), auth.at("Signature"));
   EXPECT_EQ(verdict.at("signed_headers").as_string(), auth.at("SignedHeaders"));
+  // The verifier can disagree: one byte of body changed, another signature.
+  CapturedRequest tampered = r;
+  tampered.body += " ";
+  const boost::json::value other =
+      boost::json::parse(RunBotocore(tampered, creds, region, service), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_NE(other.at("signature").as_string(), auth.at("Signature"));
 }
 
 TEST_F(AwsClientTest, JsonSignatureWithTheRealClockEqualsBotocores) {
@@ -757,7 +764,7 @@ AwsErrorDetail Detail(int status, std::string code, std::string message = "") {
   return e;
 }
 
-TEST(ClassifyRetryTest, FollowsBotocoreStandardMode) {
+TEST(AwsClassifyRetryTest, FollowsBotocoreStandardMode) {
   EXPECT_EQ(ClassifyRetry(Detail(400, "ThrottlingException")), RetryClass::kThrottle);
   EXPECT_EQ(ClassifyRetry(Detail(400, "ProvisionedThroughputExceededException")),
             RetryClass::kThrottle);
@@ -778,7 +785,7 @@ TEST(ClassifyRetryTest, FollowsBotocoreStandardMode) {
   EXPECT_EQ(ClassifyRetry(Detail(400, "ExpiredTokenException")), RetryClass::kNone);
 }
 
-TEST(ToCoreErrorTest, MapsCodesToCoreErrors) {
+TEST(AwsToCoreErrorTest, MapsCodesToCoreErrors) {
   using core::ErrorCode;
   const std::vector<std::pair<AwsErrorDetail, ErrorCode>> cases = {
       {Detail(400, "ValidationException", "bad"), ErrorCode::kValidation},
@@ -827,7 +834,7 @@ TEST(ToCoreErrorTest, MapsCodesToCoreErrors) {
 // ---------------------------------------------------------------------------
 // Helpers
 
-TEST(XmlTextTest, FindsTheElementAndDecodesEntities) {
+TEST(AwsXmlTextTest, FindsTheElementAndDecodesEntities) {
   const std::string xml =
       "<ErrorResponse><Error><CodeName>no</CodeName><Code>Throttling</Code>"
       "<Message>a &lt;b&gt; &amp; &#39;c&#x27; &quot;d&quot; &apos;&#233;&#x1F600; &bogus;"
@@ -841,7 +848,7 @@ TEST(XmlTextTest, FindsTheElementAndDecodesEntities) {
   EXPECT_EQ(XmlText("<A>unterminated", "A"), std::nullopt);
 }
 
-TEST(UrlEncodeTest, KeepsOnlyUnreservedCharacters) {
+TEST(AwsUrlEncodeTest, KeepsOnlyUnreservedCharacters) {
   EXPECT_EQ(UrlEncode("AZaz09-_.~"), "AZaz09-_.~");
   EXPECT_EQ(UrlEncode("a b+c/d=e&f*"), "a%20b%2Bc%2Fd%3De%26f%2A");
   EXPECT_EQ(UrlEncode("\xC3\xA9"), "%C3%A9");
@@ -859,7 +866,7 @@ GetEnv FakeEnv(std::map<std::string, std::string> vars) {
   };
 }
 
-class CredentialsTest : public ::testing::Test {
+class AwsCredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -894,7 +901,7 @@ constexpr char kCredentialsFile[] =
     "aws_access_key_id = AKIDCFG\n"
     "aws_secret_access_key = cfgsecret\n";
 
-TEST_F(CredentialsTest, EnvironmentComesFirst) {
+TEST_F(AwsCredentialsTest, EnvironmentComesFirst) {
   const std::string file = Write("creds", kCredentialsFile);
   auto c = LoadCredentials(FakeEnv({{"AWS_ACCESS_KEY_ID", "AKIDENV"},
                                     {"AWS_SECRET_ACCESS_KEY", "envsecret"},
@@ -906,7 +913,7 @@ TEST_F(CredentialsTest, EnvironmentComesFirst) {
   EXPECT_EQ(c->session_token, "envtoken");
 }
 
-TEST_F(CredentialsTest, HalfSetEnvironmentNamesTheMissingVariable) {
+TEST_F(AwsCredentialsTest, HalfSetEnvironmentNamesTheMissingVariable) {
   auto c = LoadCredentials(FakeEnv({{"AWS_ACCESS_KEY_ID", "AKIDENV"}}));
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().code(), core::ErrorCode::kValidation);
@@ -914,7 +921,7 @@ TEST_F(CredentialsTest, HalfSetEnvironmentNamesTheMissingVariable) {
       << c.error().message();
 }
 
-TEST_F(CredentialsTest, SharedFileProfileWithSessionToken) {
+TEST_F(AwsCredentialsTest, SharedFileProfileWithSessionToken) {
   const std::string file = Write("creds", kCredentialsFile);
   auto c =
       LoadCredentials(FakeEnv({{"AWS_SHARED_CREDENTIALS_FILE", file}, {"AWS_PROFILE", "dev"}}));
@@ -924,7 +931,7 @@ TEST_F(CredentialsTest, SharedFileProfileWithSessionToken) {
   EXPECT_EQ(c->session_token, "dev/token==");
 }
 
-TEST_F(CredentialsTest, HomeFileDefaultProfile) {
+TEST_F(AwsCredentialsTest, HomeFileDefaultProfile) {
   Write(".aws/credentials", kCredentialsFile);
   auto c = LoadCredentials(FakeEnv({{"HOME", dir_.string()}}));
   ASSERT_TRUE(c.has_value()) << c.error().ToString();
@@ -933,13 +940,13 @@ TEST_F(CredentialsTest, HomeFileDefaultProfile) {
   EXPECT_EQ(c->session_token, "");
 }
 
-TEST_F(CredentialsTest, ProfileSectionFormIsTolerated) {
+TEST_F(AwsCredentialsTest, ProfileSectionFormIsTolerated) {
   auto c = ParseCredentialsFile(kCredentialsFile, "cfgstyle", "f");
   ASSERT_TRUE(c.has_value()) << c.error().ToString();
   EXPECT_EQ(c->access_key_id, "AKIDCFG");
 }
 
-TEST_F(CredentialsTest, MissingProfileNamesFileAndProfile) {
+TEST_F(AwsCredentialsTest, MissingProfileNamesFileAndProfile) {
   const std::string file = Write("creds", kCredentialsFile);
   auto c =
       LoadCredentials(FakeEnv({{"AWS_SHARED_CREDENTIALS_FILE", file}, {"AWS_PROFILE", "prod"}}));
@@ -948,7 +955,7 @@ TEST_F(CredentialsTest, MissingProfileNamesFileAndProfile) {
   EXPECT_EQ(c.error().message(), file + ": no profile [prod]");
 }
 
-TEST_F(CredentialsTest, MissingKeyNamesTheKey) {
+TEST_F(AwsCredentialsTest, MissingKeyNamesTheKey) {
   auto c = ParseCredentialsFile(kCredentialsFile, "nosecret", "/etc/creds");
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().message(), "/etc/creds profile [nosecret]: missing aws_secret_access_key");
@@ -957,13 +964,13 @@ TEST_F(CredentialsTest, MissingKeyNamesTheKey) {
   EXPECT_NE(no_id.error().message().find("missing aws_access_key_id"), std::string::npos);
 }
 
-TEST_F(CredentialsTest, MalformedLineIsReportedWithItsNumber) {
+TEST_F(AwsCredentialsTest, MalformedLineIsReportedWithItsNumber) {
   auto c = ParseCredentialsFile("[p]\naws_access_key_id AKID\n", "p", "creds");
   ASSERT_FALSE(c.has_value());
   EXPECT_NE(c.error().message().find("creds:2"), std::string::npos) << c.error().message();
 }
 
-TEST_F(CredentialsTest, UnreadableFileIsNamed) {
+TEST_F(AwsCredentialsTest, UnreadableFileIsNamed) {
   const std::string missing = (dir_ / "nope").string();
   auto c = LoadCredentials(FakeEnv({{"AWS_SHARED_CREDENTIALS_FILE", missing}}));
   ASSERT_FALSE(c.has_value());
