@@ -128,8 +128,10 @@ class AwsClient {
   AwsClient& operator=(const AwsClient&) = delete;
 
   // JSON protocols: POSTs `request` to X-Amz-Target <prefix>.<operation>, retries
-  // per ClassifyRetry, and returns the parsed response body ({} when empty). On
-  // failure, `detail` (when not null) receives the last attempt's AWS error.
+  // per ClassifyRetry, and returns the parsed response body ({} when empty; a
+  // body that is not JSON is kInternal). On failure, `detail` (when not null)
+  // receives the last attempt's AWS error, and the message of the returned
+  // error (ToCoreError's) ends with " after N attempts" when it was retried.
   core::Result<boost::json::value> CallJson(std::string_view operation,
                                             const boost::json::object& request,
                                             AwsErrorDetail* detail = nullptr);
