@@ -1,0 +1,579 @@
+// The SageMaker-mode adapters against moto's server (test/aws/moto_harness.py),
+// which checks every request's SigV4 signature and validates it against
+// botocore's model for its operation: after each test, no violation.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aws/aws_client.h"
+#include "aws/moto_fixture.h"
+#include "core/clock.h"
+#include "sagemaker/autoscaling.h"
+#include "sagemaker/cloudwatch_metrics_source.h"
+#include "sagemaker/sagemaker_traffic_control.h"
+#include "sagemaker/sns_notifier.h"
+
+namespace mlcanary::sagemaker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::MotoHarness;
+using ::testing::StartsWith;
+
+namespace json = boost::json;
+
+const core::Timestamp kNow =
+    core::Timestamp(std::chrono::seconds(1795863600));  // 2026-11-28T11:00Z
+
+// --- Pure functions -----------------------------------------------------------
+
+TEST(ConfigNameTest, EndpointTimeAndFourHexDigits) {
+  EXPECT_EQ(SageMakerTrafficControl::ConfigName("recs", kNow + std::chrono::seconds(7), 0xabcd1234),
+            "recs-20261128110007-1234");
+}
+
+TEST(ConfigNameTest, LongEndpointIsCutToSixtyThreeCharacters) {
+  const std::string endpoint(63, 'e');
+  const std::string name = SageMakerTrafficControl::ConfigName(endpoint, kNow, 0x1);
+  EXPECT_EQ(name.size(), 63u);
+  EXPECT_THAT(name, StartsWith(std::string(43, 'e') + "-20261128110000-0001"));
+  EXPECT_TRUE(core::IsSageMakerName(name));
+}
+
+TEST(AlignWindowTest, FloorsStartCeilsEndAndCoversTheWholeWindow) {
+  auto w = AlignWindow(kNow + std::chrono::seconds(20), kNow + std::chrono::seconds(150));
+  ASSERT_TRUE(w) << w.error().ToString();
+  EXPECT_EQ(w->start, kNow);
+  EXPECT_EQ(w->end, kNow + std::chrono::minutes(3));
+  EXPECT_EQ(w->period_seconds, 180);
+}
+
+TEST(AlignWindowTest, EmptyWindowIsRefused) {
+  auto w = AlignWindow(kNow, kNow);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), core::ErrorCode::kValidation);
+}
+
+TEST(SnsMessageTest, TransitionSubjectAttributesAndBody) {
+  core::Deployment d;
+  d.id = "dep-1";
+  d.endpoint = "recs";
+  d.production_variant = "prod";
+  d.canary_variant = "canary";
+  core::DeploymentEvent e;
+  e.deployment_id = "dep-1";
+  e.kind = core::EventKind::kTransition;
+  e.from_state = core::DeploymentState::kInProgress;
+  e.to_state = core::DeploymentState::kRolledBack;
+  const SnsMessage m = BuildSnsMessage(d, e);
+  EXPECT_EQ(m.subject, "mlcanary recs: IN_PROGRESS -> ROLLED_BACK");
+  EXPECT_THAT(m.attributes,
+              ElementsAre(std::pair<std::string, std::string>("endpoint", "recs"),
+                          std::pair<std::string, std::string>("state", "ROLLED_BACK"),
+                          std::pair<std::string, std::string>("event", "transition"),
+                          std::pair<std::string, std::string>("deployment_id", "dep-1")));
+  const json::value body = json::parse(m.message);
+  EXPECT_EQ(body.at("deployment").at("id").as_string(), "dep-1");
+  EXPECT_EQ(body.at("event").at("to_state").as_string(), "ROLLED_BACK");
+}
+
+TEST(SnsMessageTest, SubjectStaysWithinOneHundredPrintableCharacters) {
+  core::Deployment d;
+  d.id = "dep-1";
+  d.endpoint = std::string(120, 'x');
+  core::DeploymentEvent e;
+  e.kind = core::EventKind::kWeightChange;
+  e.weight_before = 0.1;
+  e.weight_after = 0.2;
+  const SnsMessage m = BuildSnsMessage(d, e);
+  EXPECT_EQ(m.subject.size(), 100u);
+  d.endpoint = "recs";
+  EXPECT_EQ(BuildSnsMessage(d, e).subject, "mlcanary recs: canary 10% -> 20%");
+}
+
+TEST(AutoScalingOptionsTest, RefusesCapacitiesSageMakerRejects) {
+  AutoScalingOptions o;
+  o.min_capacity = 0;
+  EXPECT_FALSE(ValidateAutoScalingOptions(o));
+  o.min_capacity = 3;
+  o.max_capacity = 2;
+  EXPECT_FALSE(ValidateAutoScalingOptions(o));
+  o.max_capacity = 3;
+  EXPECT_TRUE(ValidateAutoScalingOptions(o));
+}
+
+// --- Against the moto harness ----------------------------------------------------
+
+class MotoTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = MotoHarness::Start();
+    ASSERT_TRUE(started) << started.error().ToString();
+    harness_ = std::move(*started).release();
+  }
+  static void TearDownTestSuite() {
+    delete harness_;
+    harness_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(harness_, nullptr);
+    ASSERT_TRUE(harness_->Reset());
+    sagemaker_ = Client(aws::SageMakerService());
+    autoscaling_ = Client(aws::AutoScalingService());
+    cloudwatch_ = Client(aws::CloudWatchService());
+    sns_ = Client(aws::SnsService());
+  }
+
+  void TearDown() override {
+    if (harness_ == nullptr) return;
+    auto violations = harness_->Violations();
+    ASSERT_TRUE(violations) << violations.error().ToString();
+    EXPECT_EQ(*violations, "[]") << "requests not signed right or not valid per botocore";
+  }
+
+  static std::unique_ptr<aws::AwsClient> Client(const aws::ServiceInfo& service) {
+    aws::ClientOptions o;
+    o.endpoint_url = harness_->url();
+    o.credentials = {std::string(MotoHarness::kAccessKey), std::string(MotoHarness::kSecretKey),
+                     ""};
+    o.sleep = [](core::Duration) {};  // retries without waiting
+    auto client = aws::AwsClient::Create(service, o);
+    EXPECT_TRUE(client) << client.error().ToString();
+    return client ? std::move(*client) : nullptr;
+  }
+
+  json::object Call(aws::AwsClient& client, std::string_view op, const json::object& request) {
+    auto r = client.CallJson(op, request);
+    EXPECT_TRUE(r) << op << ": " << r.error().ToString();
+    return r && r->is_object() ? r->get_object() : json::object{};
+  }
+
+  // An endpoint serving `variants` (name, weight, instances) from models m-<name>.
+  void SeedEndpoint(std::string_view endpoint,
+                    const std::vector<std::tuple<std::string, double, int>>& variants,
+                    std::string_view config = "recs-cfg-1") {
+    json::array pvs;
+    for (const auto& [name, weight, instances] : variants) {
+      SeedModel("m-" + name);
+      pvs.push_back(json::object{{"VariantName", name},
+                                 {"ModelName", "m-" + name},
+                                 {"InstanceType", "ml.m5.large"},
+                                 {"InitialInstanceCount", instances},
+                                 {"InitialVariantWeight", weight}});
+    }
+    Call(*sagemaker_, "CreateEndpointConfig",
+         {{"EndpointConfigName", config}, {"ProductionVariants", pvs}});
+    Call(*sagemaker_, "CreateEndpoint",
+         {{"EndpointName", endpoint}, {"EndpointConfigName", config}});
+  }
+
+  void SeedModel(const std::string& model) {
+    Call(*sagemaker_, "CreateModel",
+         {{"ModelName", model},
+          {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
+          {"PrimaryContainer",
+           json::object{{"Image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/recs:" + model}}}});
+  }
+
+  std::unique_ptr<SageMakerTrafficControl> Traffic(SageMakerOptions o = {}) {
+    o.clock = &clock_;
+    o.sleep = [this](core::Duration d) { sleeps_.push_back(d); };
+    o.random_bits = [this] { return ++bits_; };
+    o.log = [this](std::string_view line) { log_.emplace_back(line); };
+    auto t = SageMakerTrafficControl::Create(*sagemaker_, *autoscaling_, o);
+    EXPECT_TRUE(t) << t.error().ToString();
+    return t ? std::move(*t) : nullptr;
+  }
+
+  std::string ConfigOf(std::string_view endpoint) {
+    return json::value_to<std::string>(
+        Call(*sagemaker_, "DescribeEndpoint", {{"EndpointName", endpoint}})
+            .at("EndpointConfigName"));
+  }
+
+  json::array ScalableTargets(std::string_view resource_id) {
+    json::object r = Call(*autoscaling_, "DescribeScalableTargets",
+                          {{"ServiceNamespace", "sagemaker"},
+                           {"ResourceIds", json::array{resource_id}},
+                           {"ScalableDimension", "sagemaker:variant:DesiredInstanceCount"}});
+    return r.contains("ScalableTargets") ? r.at("ScalableTargets").as_array() : json::array{};
+  }
+
+  static core::Variant Canary(std::string model = "m-canary") {
+    core::Variant v;
+    v.name = "canary";
+    v.instances = 1;
+    v.model.kind = core::ModelKind::kSagemaker;
+    v.model.name = std::move(model);
+    return v;
+  }
+
+  static MotoHarness* harness_;
+  std::unique_ptr<aws::AwsClient> sagemaker_, autoscaling_, cloudwatch_, sns_;
+  core::ManualClock clock_{kNow};
+  std::uint64_t bits_ = 0;
+  std::vector<core::Duration> sleeps_;
+  std::vector<std::string> log_;
+};
+
+MotoHarness* MotoTest::harness_ = nullptr;
+
+using SageMakerTrafficControlTest = MotoTest;
+
+TEST_F(SageMakerTrafficControlTest, DescribeEndpointNormalisesWeightsAndNamesModels) {
+  SeedEndpoint("recs", {{"prod", 3.0, 2}, {"blue", 1.0, 1}});
+  auto traffic = Traffic();
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ(e->name, "recs");
+  EXPECT_EQ(e->status, core::EndpointStatus::kInService);
+  ASSERT_EQ(e->variants.size(), 2u);
+  EXPECT_EQ(e->variants[0].name, "prod");
+  EXPECT_DOUBLE_EQ(e->variants[0].weight, 0.75);
+  EXPECT_EQ(e->variants[0].instances, 2);
+  EXPECT_EQ(e->variants[0].model.kind, core::ModelKind::kSagemaker);
+  EXPECT_EQ(e->variants[0].model.name, "m-prod");
+  EXPECT_EQ(e->variants[0].model.instance_type, "ml.m5.large");
+  EXPECT_EQ(e->variants[1].name, "blue");
+  EXPECT_DOUBLE_EQ(e->variants[1].weight, 0.25);
+  EXPECT_EQ(e->variants[1].model.name, "m-blue");
+}
+
+TEST_F(SageMakerTrafficControlTest, UnknownEndpointIsNotFound) {
+  auto traffic = Traffic();
+  auto e = traffic->DescribeEndpoint("nope");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code(), core::ErrorCode::kNotFound);
+  EXPECT_THAT(e.error().message(), HasSubstr("'nope'"));
+  auto s = traffic->SetWeights("nope", {{"prod", 1.0}});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kNotFound);
+}
+
+TEST_F(SageMakerTrafficControlTest, CreateVariantAddsCanaryAtZeroOnANewConfigAndScalesIt) {
+  SeedEndpoint("recs", {{"prod", 1.0, 2}});
+  SeedModel("m-canary");
+  auto traffic = Traffic();
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e) << e.error().ToString();
+  ASSERT_EQ(e->variants.size(), 2u);
+  const core::Variant* prod = e->FindVariant("prod");
+  const core::Variant* canary = e->FindVariant("canary");
+  ASSERT_NE(prod, nullptr);
+  ASSERT_NE(canary, nullptr);
+  EXPECT_DOUBLE_EQ(prod->weight, 1.0);
+  EXPECT_EQ(prod->instances, 2);
+  EXPECT_DOUBLE_EQ(canary->weight, 0.0);
+  EXPECT_EQ(canary->model.name, "m-canary");
+  EXPECT_EQ(canary->model.instance_type, "ml.m5.large");  // the production variant's type
+
+  EXPECT_EQ(ConfigOf("recs"), SageMakerTrafficControl::ConfigName("recs", kNow, 1));
+  auto old = sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", "recs-cfg-1"}});
+  ASSERT_FALSE(old) << "the replaced config should be deleted";
+  EXPECT_EQ(old.error().code(), core::ErrorCode::kNotFound);
+
+  json::array targets = ScalableTargets("endpoint/recs/variant/canary");
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].at("MinCapacity").to_number<int>(), 1);
+  EXPECT_EQ(targets[0].at("MaxCapacity").to_number<int>(), 10);
+  json::object policies =
+      Call(*autoscaling_, "DescribeScalingPolicies",
+           {{"ServiceNamespace", "sagemaker"}, {"ResourceId", "endpoint/recs/variant/canary"}});
+  ASSERT_EQ(policies.at("ScalingPolicies").as_array().size(), 1u);
+  const json::value& policy = policies.at("ScalingPolicies").as_array()[0];
+  EXPECT_EQ(policy.at("PolicyName").as_string(), "recs-canary-invocations");
+  EXPECT_EQ(
+      policy.at("TargetTrackingScalingPolicyConfiguration").at("TargetValue").to_number<double>(),
+      1000.0);
+  EXPECT_TRUE(sleeps_.empty()) << "moto is InService at once; nothing to wait for";
+}
+
+TEST_F(SageMakerTrafficControlTest, CreateVariantRefusesNonSageMakerModels) {
+  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  auto traffic = Traffic();
+  core::Variant v = Canary();
+  v.model.kind = core::ModelKind::kXgboost;
+  auto s = traffic->CreateVariant("recs", v);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
+  EXPECT_THAT(s.error().message(), HasSubstr("sagemaker"));
+}
+
+TEST_F(SageMakerTrafficControlTest, CreateVariantTwiceWithTheSameModelIsDone) {
+  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  SeedModel("m-canary");
+  auto traffic = Traffic();
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  const std::string config = ConfigOf("recs");
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  EXPECT_EQ(ConfigOf("recs"), config);
+  auto other = traffic->CreateVariant("recs", Canary("m-prod"));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), core::ErrorCode::kConflict);
+}
+
+TEST_F(SageMakerTrafficControlTest, SetWeightsShiftsTraffic) {
+  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  SeedModel("m-canary");
+  auto traffic = Traffic();
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  auto s = traffic->SetWeights("recs", {{"prod", 0.9}, {"canary", 0.1}});
+  ASSERT_TRUE(s) << s.error().ToString();
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e);
+  EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 0.9);
+  EXPECT_DOUBLE_EQ(e->FindVariant("canary")->weight, 0.1);
+}
+
+TEST_F(SageMakerTrafficControlTest, SetWeightsRefusesBadSetsWithoutCallingUpdate) {
+  SeedEndpoint("recs", {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
+  auto traffic = Traffic();
+  auto sum = traffic->SetWeights("recs", {{"prod", 0.9}});  // blue keeps 0.5
+  ASSERT_FALSE(sum);
+  EXPECT_EQ(sum.error().code(), core::ErrorCode::kValidation);
+  EXPECT_THAT(sum.error().message(), HasSubstr("sum to 1"));
+  auto range = traffic->SetWeights("recs", {{"prod", 1.5}, {"blue", -0.5}});
+  ASSERT_FALSE(range);
+  EXPECT_EQ(range.error().code(), core::ErrorCode::kValidation);
+  auto ghost = traffic->SetWeights("recs", {{"prod", 0.5}, {"ghost", 0.5}});
+  ASSERT_FALSE(ghost);
+  EXPECT_EQ(ghost.error().code(), core::ErrorCode::kNotFound);
+  EXPECT_THAT(ghost.error().message(), HasSubstr("'ghost'"));
+}
+
+TEST_F(SageMakerTrafficControlTest, ThrottledWeightUpdatesAreRetried) {
+  SeedEndpoint("recs", {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
+  auto traffic = Traffic();
+  ASSERT_TRUE(harness_->InjectFault("UpdateEndpointWeightsAndCapacities", 2, 400,
+                                    "ThrottlingException", "Rate exceeded"));
+  auto s = traffic->SetWeights("recs", {{"prod", 1.0}, {"blue", 0.0}});
+  ASSERT_TRUE(s) << s.error().ToString();
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e);
+  EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 1.0);
+  EXPECT_DOUBLE_EQ(e->FindVariant("blue")->weight, 0.0);
+}
+
+TEST_F(SageMakerTrafficControlTest, ValidationExceptionFailsCleanlyAndLeavesWeights) {
+  SeedEndpoint("recs", {{"prod", 0.9, 1}, {"blue", 0.1, 1}});
+  auto traffic = Traffic();
+  ASSERT_TRUE(harness_->InjectFault("UpdateEndpointWeightsAndCapacities", 1, 400,
+                                    "ValidationException", "DesiredWeight is refused"));
+  auto s = traffic->SetWeights("recs", {{"prod", 0.5}, {"blue", 0.5}});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
+  EXPECT_FALSE(s.error().retryable());
+  EXPECT_THAT(s.error().message(), HasSubstr("DesiredWeight is refused"));
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e);
+  EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 0.9);
+  EXPECT_DOUBLE_EQ(e->FindVariant("blue")->weight, 0.1);
+}
+
+TEST_F(SageMakerTrafficControlTest, RemoveVariantDeregistersScalingAndDropsTheVariant) {
+  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  SeedModel("m-canary");
+  auto traffic = Traffic();
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  const std::string with_canary = ConfigOf("recs");
+  ASSERT_EQ(ScalableTargets("endpoint/recs/variant/canary").size(), 1u);
+
+  auto busy = traffic->RemoveVariant("recs", "prod");  // still serving
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code(), core::ErrorCode::kFailedPrecondition);
+
+  auto s = traffic->RemoveVariant("recs", "canary");
+  ASSERT_TRUE(s) << s.error().ToString();
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->variants.size(), 1u);
+  EXPECT_EQ(e->variants[0].name, "prod");
+  EXPECT_DOUBLE_EQ(e->variants[0].weight, 1.0);
+  EXPECT_TRUE(ScalableTargets("endpoint/recs/variant/canary").empty());
+  EXPECT_NE(ConfigOf("recs"), with_canary);
+  auto old = sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", with_canary}});
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), core::ErrorCode::kNotFound);
+
+  auto gone = traffic->RemoveVariant("recs", "canary");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), core::ErrorCode::kNotFound);
+}
+
+TEST_F(SageMakerTrafficControlTest, CompletionSequenceLeavesOnlyTheCanary) {
+  // The controller's complete: canary to 1.0, then the old production removed.
+  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  SeedModel("m-canary");
+  auto traffic = Traffic();
+  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  ASSERT_TRUE(traffic->SetWeights("recs", {{"prod", 0.0}, {"canary", 1.0}}));
+  auto s = traffic->RemoveVariant("recs", "prod");
+  ASSERT_TRUE(s) << s.error().ToString();
+  auto e = traffic->DescribeEndpoint("recs");
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->variants.size(), 1u);
+  EXPECT_EQ(e->variants[0].name, "canary");
+  EXPECT_EQ(e->variants[0].model.name, "m-canary");
+  EXPECT_DOUBLE_EQ(e->variants[0].weight, 1.0);
+}
+
+using CloudWatchMetricsSourceTest = MotoTest;
+
+json::object Datum(std::string_view metric, std::string_view variant, core::Timestamp at,
+                   json::array values, json::array counts, std::string_view unit) {
+  json::object d{
+      {"MetricName", metric},
+      {"Dimensions", json::array{json::object{{"Name", "EndpointName"}, {"Value", "recs"}},
+                                 json::object{{"Name", "VariantName"}, {"Value", variant}}}},
+      {"Timestamp",
+       std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()},
+      {"Values", std::move(values)},
+      {"Unit", unit}};
+  if (!counts.empty()) d["Counts"] = std::move(counts);
+  return d;
+}
+
+TEST_F(CloudWatchMetricsSourceTest, OneWindowPerVariantInMillisecondsWithSumsAndP99) {
+  // Recent data: CloudWatch refuses datapoints older than two weeks.
+  const core::Timestamp t0 = std::chrono::floor<std::chrono::minutes>(
+      std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()) -
+      std::chrono::minutes(10));
+  const core::Timestamp a = t0 + std::chrono::seconds(30);
+  const core::Timestamp b = t0 + std::chrono::seconds(150);
+  json::array sagemaker_data{
+      Datum("Invocations", "prod", a, {600.0}, {}, "None"),
+      Datum("Invocations", "prod", b, {400.0}, {}, "None"),
+      Datum("Invocation5XXErrors", "prod", a, {1.0}, {}, "None"),
+      // prod: every call 20 ms.
+      Datum("ModelLatency", "prod", a, {20000.0}, {100.0}, "Microseconds"),
+      Datum("Invocations", "canary", a, {150.0}, {}, "None"),
+      Datum("Invocation4XXErrors", "canary", a, {2.0}, {}, "None"),
+      Datum("Invocation5XXErrors", "canary", b, {3.0}, {}, "None"),
+      // canary: 147 calls at 10 ms, 2 at 200 ms, 1 at 300 ms: p99 200 ms, max 300 ms.
+      Datum("ModelLatency", "canary", a, {10000.0, 200000.0, 300000.0}, {147.0, 2.0, 1.0},
+            "Microseconds"),
+      Datum("OverheadLatency", "canary", a, {2000.0}, {}, "Microseconds"),
+  };
+  Call(*cloudwatch_, "PutMetricData",
+       {{"Namespace", "AWS/SageMaker"}, {"MetricData", std::move(sagemaker_data)}});
+  Call(*cloudwatch_, "PutMetricData",
+       {{"Namespace", "/aws/sagemaker/Endpoints"},
+        {"MetricData", json::array{Datum("CPUUtilization", "canary", a, {55.0}, {}, "Percent")}}});
+
+  CloudWatchMetricsSource source(
+      *cloudwatch_, [](std::string_view endpoint) -> core::Result<std::vector<std::string>> {
+        EXPECT_EQ(endpoint, "recs");
+        return std::vector<std::string>{"prod", "canary", "idle"};
+      });
+  auto snapshot =
+      source.Snapshot("recs", t0 + std::chrono::seconds(5), t0 + std::chrono::minutes(4));
+  ASSERT_TRUE(snapshot) << snapshot.error().ToString();
+  ASSERT_EQ(snapshot->size(), 3u);
+
+  const core::WindowMetrics& prod = snapshot->at("prod");
+  EXPECT_EQ(prod.invocations, 1000);  // both minutes summed
+  EXPECT_EQ(prod.errors_5xx, 1);
+  EXPECT_EQ(prod.errors_4xx, 0);
+  EXPECT_DOUBLE_EQ(prod.p99_ms, 20.0);
+  EXPECT_DOUBLE_EQ(prod.p50_ms, 20.0);
+  EXPECT_FALSE(prod.cpu_utilization);
+
+  const core::WindowMetrics& canary = snapshot->at("canary");
+  EXPECT_EQ(canary.invocations, 150);
+  EXPECT_EQ(canary.errors_4xx, 2);
+  EXPECT_EQ(canary.errors_5xx, 3);
+  EXPECT_DOUBLE_EQ(canary.p50_ms, 10.0);
+  EXPECT_DOUBLE_EQ(canary.p90_ms, 10.0);
+  EXPECT_DOUBLE_EQ(canary.p99_ms, 200.0);
+  EXPECT_DOUBLE_EQ(canary.overhead_ms, 2.0);
+  ASSERT_TRUE(canary.cpu_utilization);
+  EXPECT_DOUBLE_EQ(*canary.cpu_utilization, 55.0);
+
+  const core::WindowMetrics& idle = snapshot->at("idle");
+  EXPECT_EQ(idle.invocations, 0);
+  EXPECT_FALSE(idle.has_data());
+}
+
+TEST_F(CloudWatchMetricsSourceTest, VariantListerErrorsPassThrough) {
+  CloudWatchMetricsSource source(*cloudwatch_,
+                                 [](std::string_view) -> core::Result<std::vector<std::string>> {
+                                   return core::NotFoundError("endpoint 'recs' does not exist");
+                                 });
+  auto snapshot = source.Snapshot("recs", kNow, kNow + std::chrono::minutes(1));
+  ASSERT_FALSE(snapshot);
+  EXPECT_EQ(snapshot.error().code(), core::ErrorCode::kNotFound);
+}
+
+TEST_F(CloudWatchMetricsSourceTest, ThrottledGetMetricDataIsRetried) {
+  ASSERT_TRUE(harness_->InjectFault("GetMetricData", 1, 400, "Throttling", "Rate exceeded"));
+  CloudWatchMetricsSource source(*cloudwatch_,
+                                 [](std::string_view) -> core::Result<std::vector<std::string>> {
+                                   return std::vector<std::string>{"prod"};
+                                 });
+  auto snapshot = source.Snapshot("recs", kNow, kNow + std::chrono::minutes(1));
+  ASSERT_TRUE(snapshot) << snapshot.error().ToString();
+  EXPECT_EQ(snapshot->at("prod").invocations, 0);
+}
+
+using SnsNotifierTest = MotoTest;
+
+std::string AsText(const std::string& text) { return text; }
+std::string AsText(const json::value& v) { return json::serialize(v); }
+
+TEST_F(SnsNotifierTest, PublishReachesTheTopicWithAttributes) {
+  auto created = sns_->CallQuery("CreateTopic", {{"Name", "mlcanary-events"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  const auto topic = aws::XmlText(*created, "TopicArn");
+  ASSERT_TRUE(topic);
+
+  SnsOptions o;
+  o.topic_arn = *topic;
+  auto notifier = SnsNotifier::Create(*sns_, o);
+  ASSERT_TRUE(notifier) << notifier.error().ToString();
+  core::Deployment d;
+  d.id = "dep-7";
+  d.endpoint = "recs";
+  core::DeploymentEvent e;
+  e.deployment_id = "dep-7";
+  e.kind = core::EventKind::kTransition;
+  e.from_state = core::DeploymentState::kInProgress;
+  e.to_state = core::DeploymentState::kRollingBack;
+  (*notifier)->Notify(d, e);
+  (*notifier)->Stop();
+  const SnsCounters c = (*notifier)->counters();
+  EXPECT_EQ(c.published, 1u);
+  EXPECT_EQ(c.failed, 0u);
+  EXPECT_EQ(c.queued, 0u);
+
+  auto messages = harness_->SnsMessages();
+  ASSERT_TRUE(messages) << messages.error().ToString();
+  const std::string text = AsText(*messages);
+  EXPECT_THAT(text, HasSubstr("mlcanary recs: IN_PROGRESS -> ROLLING_BACK"));
+  EXPECT_THAT(text, HasSubstr("ROLLING_BACK"));
+  EXPECT_THAT(text, HasSubstr("deployment_id"));
+  EXPECT_THAT(text, HasSubstr("dep-7"));
+}
+
+TEST_F(SnsNotifierTest, NotifyAfterStopIsDroppedNotBlocked) {
+  SnsOptions o;
+  o.topic_arn = "arn:aws:sns:us-east-1:123456789012:none";
+  auto notifier = SnsNotifier::Create(*sns_, o);
+  ASSERT_TRUE(notifier);
+  (*notifier)->Stop();
+  (*notifier)->Notify(core::Deployment{}, core::DeploymentEvent{});
+  EXPECT_EQ((*notifier)->counters().dropped, 1u);
+  EXPECT_FALSE(SnsNotifier::Create(*sns_, SnsOptions{.topic_arn = "recs-topic"}));
+}
+
+}  // namespace
+}  // namespace mlcanary::sagemaker
