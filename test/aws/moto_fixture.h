@@ -1,0 +1,64 @@
+// Test fixture: starts test/aws/moto_harness.py (moto extended, behind a proxy that
+// checks SigV4 signatures and parameters against botocore's models) in a child
+// process, and talks to its control endpoints. For gtest binaries of AWS adapters.
+#ifndef MLCANARY_TEST_AWS_MOTO_FIXTURE_H_
+#define MLCANARY_TEST_AWS_MOTO_FIXTURE_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace mlcanary::testing {
+
+// One running harness process: AWS endpoint url() for every service, signed with
+// kAccessKey/kSecretKey. The destructor stops the process (SIGTERM, then waits).
+// Not thread-safe: use one MotoHarness from one thread (a test fixture).
+class MotoHarness {
+ public:
+  // Spawns `python3` (env MLCANARY_PYTHON overrides) running
+  // $MLCANARY_SOURCE_DIR/test/aws/moto_harness.py and waits up to 60 s until it
+  // is serving. kUnavailable with the tail of the harness's stderr if it exits or
+  // does not come up.
+  static core::Result<std::unique_ptr<MotoHarness>> Start();
+  ~MotoHarness();
+  MotoHarness(const MotoHarness&) = delete;
+  MotoHarness& operator=(const MotoHarness&) = delete;
+
+  // The proxy, e.g. "http://127.0.0.1:41234": the endpoint URL for all services.
+  const std::string& url() const { return url_; }
+  // moto itself, bypassing the checks (for seeding state with no records).
+  const std::string& moto_url() const { return moto_url_; }
+
+  // Queues `count` error answers (HTTP `status`, error `code`) for the next
+  // requests of `operation` (e.g. "UpdateEndpointWeightsAndCapacities").
+  core::Status InjectFault(std::string_view operation, int count, int status, std::string_view code,
+                           std::string_view message = "injected");
+  // JSON array texts; Violations() is "[]" when every request was well signed and
+  // matched its operation's input shape.
+  core::Result<std::string> Violations();
+  core::Result<std::string> Requests();
+  core::Result<std::string> SnsMessages();
+  // Clears requests, violations, queued faults and recorded SNS messages.
+  core::Status Reset();
+
+  static constexpr const char* kAccessKey = "AKIDMLCANARYTEST";
+  static constexpr const char* kSecretKey = "mlcanary-test-secret";
+
+ private:
+  MotoHarness() = default;
+  core::Result<std::string> Call(std::string_view method, std::string_view path,
+                                 std::string_view body);
+
+  pid_t pid_ = -1;
+  std::string dir_;  // temp dir with the ready file and the harness's stderr
+  std::string url_;
+  std::string moto_url_;
+};
+
+}  // namespace mlcanary::testing
+
+#endif  // MLCANARY_TEST_AWS_MOTO_FIXTURE_H_
