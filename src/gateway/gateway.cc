@@ -7,15 +7,14 @@
 
 #include <array>
 #include <atomic>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -25,15 +24,19 @@
 #include <vector>
 
 #include "gateway/http_errors.h"
+#include "gateway/http_request_parser.h"
 #include "gateway/invocation_handler.h"
 #include "models/event_loop.h"
 
 namespace mlcanary::gateway {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Concrete executor types: no any_io_executor type erasure on the request path.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 std::uint64_t ThreadLocalRandomBits() {
   struct Xoshiro256 {
@@ -92,33 +95,66 @@ struct Gateway::Impl {
 
 namespace {
 
-// The one catch site of the request path: anything thrown while handling or
-// answering a request is logged, counted and answered 500.
-template <typename Fn>
-void RunGuarded(Gateway::Impl& impl, Fn&& fn,
-                const std::function<void(InferenceResponse)>& answer) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    impl.internal_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("gateway: unexpected error while handling a request: {}", e.what());
-    answer(ErrorResponse(core::Error(core::ErrorCode::kInternal, "internal error")));
-  } catch (...) {
-    impl.internal_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("gateway: unexpected non-standard exception while handling a request");
-    answer(ErrorResponse(core::Error(core::ErrorCode::kInternal, "internal error")));
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+// Reason phrases of the statuses the gateway answers.
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;
+void AppendDecimal(std::string& out, std::size_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, end);
+}
 
 }  // namespace
 
 // One client connection. Lives on one io_context thread; requests on it are
-// handled one after the other (pipelined requests wait in the buffer).
+// handled one after the other (pipelined requests wait in the buffer). Reads
+// go straight into the connection's buffer and HttpRequestParser reads them
+// there. Timeouts: one lazily re-armed timer per connection -- a request only
+// moves deadline_, the timer fires at the old deadline and re-arms itself.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Gateway::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
+  Session(asio::io_context& context, Gateway::Impl& impl)
+      : socket_(context.get_executor()),
+        timer_(context.get_executor()),
+        impl_(impl),
+        parser_(kHeaderLimit, impl.options.max_body_bytes) {
     impl_.live_sessions.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
@@ -129,14 +165,16 @@ class Session : public std::enable_shared_from_this<Session> {
     impl_.live_sessions.fetch_sub(1, std::memory_order_release);
   }
 
+  Socket& socket() { return socket_; }
+
   void Start() {
     {
       std::lock_guard lock(impl_.sessions_mu);
       impl_.sessions.emplace(this, weak_from_this());
     }
-    beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    ReadHeader();
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    NextRequest();
   }
 
   // Called on the session's thread when the gateway shuts down: an idle
@@ -145,124 +183,155 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!busy_) Close();
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  Executor executor() { return socket_.get_executor(); }
 
  private:
-  void ReadHeader() {
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::size_t kMinReadSpace = 4096;
+
+  void NextRequest() {
     busy_ = false;
     if (impl_.stopping.load(std::memory_order_relaxed)) return Close();
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(impl_.options.max_body_bytes);
-    stream_.expires_after(impl_.options.header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    parser_.Reset();
+    continue_sent_ = false;
+    header_phase_ = true;
+    SetDeadline(Clock::now() + impl_.options.header_timeout);
+    Parse();
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
+  // Parses what the buffer holds; reads more when that is not a request yet.
+  void Parse() {
+    const std::string_view data(buffer_.data() + begin_, end_ - begin_);
+    switch (parser_.Parse(data)) {
+      case HttpRequestParser::State::kComplete:
+        return OnRequest();
+      case HttpRequestParser::State::kError:
+        return OnParseError();
+      case HttpRequestParser::State::kNeedMore:
+        break;
+    }
+    if (parser_.header_done() && header_phase_) {
+      header_phase_ = false;
+      busy_ = true;
+      SetDeadline(Clock::now() + impl_.options.body_timeout);
+      if (parser_.request().expect_continue && !continue_sent_) {
+        // curl and others wait for this before they send large bodies.
+        continue_sent_ = true;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        return asio::async_write(
+            socket_, asio::buffer(kContinue.data(), kContinue.size()),
+            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+              if (ec) return self->Close();
+              self->ReadMore();
+            });
+      }
+    }
+    ReadMore();
+  }
+
+  void ReadMore() {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+    } else if (buffer_.size() - end_ < kMinReadSpace && begin_ > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (buffer_.size() - end_ < kMinReadSpace) {
+      buffer_.resize(std::max(buffer_.size() * 2, end_ + kMinReadSpace));
+    }
+    socket_.async_read_some(
+        asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          // Timeouts (the socket was closed), closed connections, a request cut
+          // off: nothing to answer to.
+          if (ec) return self->Close();
+          self->end_ += n;
+          self->Parse();
+        });
+  }
+
+  void OnParseError() {
+    keep_alive_ = false;
     busy_ = true;
-    if (parser_->is_done()) return OnRequest();
-    auto& request = parser_->get();
-    if (beast::iequals(request[http::field::expect], "100-continue")) {
-      // curl and others wait for this before they send large bodies.
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      stream_.expires_after(impl_.options.body_timeout);
-      return http::async_write(
-          stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
-            if (wec) return self->Close();
-            self->ReadBody();
-          });
+    const int status = parser_.error_status();
+    const std::string_view message = parser_.error_message();
+    switch (status) {
+      case 413:
+        return Write(
+            {.status = 413,
+             .body = ErrorJson(kPayloadTooLargeCode,
+                               "request body exceeds " +
+                                   std::to_string(impl_.options.max_body_bytes) + " bytes")});
+      case 431:
+        return Write({.status = 431, .body = ErrorJson("HeaderTooLarge", message)});
+      case 501:
+        return Write({.status = 501, .body = ErrorJson("NotImplemented", message)});
+      default:
+        return Write(
+            ErrorResponse(core::Error(core::ErrorCode::kValidation, std::string(message))));
     }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    stream_.expires_after(impl_.options.body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->OnRequest();
-                     });
-  }
-
-  void OnReadError(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      busy_ = true;
-      return Write(
-          {.status = 413,
-           .body = ErrorJson(
-               kPayloadTooLargeCode,
-               "request body exceeds " + std::to_string(impl_.options.max_body_bytes) + " bytes")});
-    }
-    if (ec == http::error::header_limit) {
-      keep_alive_ = false;
-      busy_ = true;
-      return Write(
-          {.status = 431, .body = ErrorJson("HeaderTooLarge", "request header is too large")});
-    }
-    // Timeouts, closed connections: nothing to answer to. Malformed HTTP:
-    // answer 400 once, then close.
-    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      keep_alive_ = false;
-      busy_ = true;
-      return Write(ErrorResponse(
-          core::Error(core::ErrorCode::kValidation, "malformed HTTP request: " + ec.message())));
-    }
-    Close();
   }
 
   void OnRequest() {
-    stream_.expires_never();
-    auto& request = parser_->get();
-    keep_alive_ = request.keep_alive();
-    InferenceRequest view{
-        .method = request.method_string(),
-        .target = request.target(),
-        .body = request.body(),
-        .target_variant = request["X-Amzn-SageMaker-Target-Variant"],
-        .received = std::chrono::steady_clock::now(),
-    };
-    std::function<void(InferenceResponse)> answer_500 = [this](InferenceResponse r) {
-      if (!answered_) Answer(std::move(r));
+    busy_ = true;
+    ClearDeadline();
+    const HttpRequestHead& head = parser_.request();
+    begin_ += parser_.consumed();  // the views stay valid: nothing moves until the next read
+    keep_alive_ = head.keep_alive;
+    const InferenceRequest view{
+        .method = head.method,
+        .target = head.target,
+        .body = head.body,
+        .target_variant = head.target_variant,
+        .received = Clock::now(),
     };
     answered_ = false;
-    RunGuarded(
-        impl_,
-        [&] {
-          impl_.handler.Handle(view, [self = shared_from_this()](InferenceResponse r) mutable {
-            // In-process models and http backends (on this thread's loop) answer
-            // here, on this thread; a backend with threads of its own answers
-            // from one of them, so hop back to the connection's.
-            auto executor = self->executor();
-            asio::dispatch(executor, [self = std::move(self), r = std::move(r)]() mutable {
-              self->Answer(std::move(r));
-            });
-          });
-        },
-        answer_500);
+    try {
+      impl_.handler.Handle(view, [self = shared_from_this()](InferenceResponse r) mutable {
+        // In-process models and http backends (on this thread's loop) answer
+        // here, on this thread; a backend with threads of its own answers from
+        // one of them, so hop back to the connection's.
+        const Executor executor = self->executor();
+        if (executor.running_in_this_thread()) return self->Answer(std::move(r));
+        asio::post(executor, [self = std::move(self), r = std::move(r)]() mutable {
+          self->Answer(std::move(r));
+        });
+      });
+    } catch (const std::exception& e) {
+      OnInternalError(e.what());
+    } catch (...) {
+      OnInternalError("non-standard exception");
+    }
+  }
+
+  void OnInternalError(std::string_view what) {
+    impl_.internal_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("gateway: unexpected error while handling a request: {}", what);
+    if (answered_) return;
+    keep_alive_ = false;
+    Answer(ErrorResponse(core::Error(core::ErrorCode::kInternal, "internal error")));
   }
 
   void Answer(InferenceResponse r) {
     answered_ = true;
-    RunGuarded(
-        impl_, [&] { Write(std::move(r)); },
-        [this](InferenceResponse e) {
-          keep_alive_ = false;
-          Write(std::move(e));
-        });
+    try {
+      Write(std::move(r));
+    } catch (const std::exception& e) {
+      impl_.internal_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("gateway: unexpected error while answering a request: {}", e.what());
+      keep_alive_ = false;
+      Write(ErrorResponse(core::Error(core::ErrorCode::kInternal, "internal error")));
+    }
   }
 
-  // The answer as bytes, one gather write: Beast's serializer cost more user
-  // time than the rest of writing the answer.
+  // The answer as bytes, one gather write.
   void Write(InferenceResponse r) {
     const bool keep_alive = keep_alive_ && !impl_.stopping.load(std::memory_order_relaxed);
     head_.clear();
-    head_.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
-    head_.append(http::obsolete_reason(static_cast<http::status>(r.status)));
+    head_.append("HTTP/1.1 ");
+    AppendDecimal(head_, static_cast<std::size_t>(r.status));
+    head_.append(" ").append(ReasonPhrase(r.status));
     head_.append("\r\nContent-Type: application/json\r\n");
     if (!r.variant.empty()) {
       head_.append("X-Mlcanary-Variant: ").append(r.variant).append("\r\n");
@@ -270,49 +339,96 @@ class Session : public std::enable_shared_from_this<Session> {
         head_.append("x-Amzn-Invoked-Production-Variant: ").append(r.variant).append("\r\n");
       }
     }
-    head_.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    head_.append("Content-Length: ");
+    AppendDecimal(head_, r.body.size());
+    head_.append("\r\n");
     if (!keep_alive) head_.append("Connection: close\r\n");
     head_.append("\r\n");
     body_ = std::move(r.body);
-    stream_.expires_after(impl_.options.body_timeout);
+    SetDeadline(Clock::now() + impl_.options.body_timeout);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
-    asio::async_write(stream_, buffers,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec || !keep_alive) return self->Close();
-                        self->ReadHeader();
-                      });
+    asio::async_write(
+        socket_, buffers,
+        [self = shared_from_this(), keep_alive](const boost::system::error_code& ec, std::size_t) {
+          if (ec || !keep_alive) return self->Close();
+          self->NextRequest();
+        });
+  }
+
+  void SetDeadline(Clock::time_point deadline) {
+    deadline_ = deadline;
+    if (timer_armed_ && timer_at_ <= deadline) return;  // it re-arms when it fires
+    ArmTimer(deadline);
+  }
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+
+  void ArmTimer(Clock::time_point at) {
+    timer_armed_ = true;
+    timer_at_ = at;
+    const std::uint64_t generation = ++timer_generation_;
+    timer_.expires_at(at);  // cancels a pending wait; its handler sees the old generation
+    timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
+      self->OnTimer(generation);
+    });
+  }
+
+  void OnTimer(std::uint64_t generation) {
+    if (generation != timer_generation_) return;
+    timer_armed_ = false;
+    if (closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() >= deadline_) return Close();  // the pending read or write ends
+    ArmTimer(deadline_);
   }
 
   void Close() {
     busy_ = false;
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+    ++timer_generation_;
+    timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  Socket socket_;
+  Timer timer_;
   Gateway::Impl& impl_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequestParser parser_;
+  std::vector<char> buffer_;  // [begin_, end_) received, not yet consumed
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
   std::string head_;  // of the answer being written
   std::string body_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point timer_at_;
+  std::uint64_t timer_generation_ = 0;
+  bool timer_armed_ = false;
+  bool header_phase_ = true;
+  bool continue_sent_ = false;
   bool keep_alive_ = true;
   bool busy_ = false;
   bool answered_ = false;
+  bool closed_ = false;
 };
 
 void Gateway::Impl::Accept() {
   asio::io_context& target = *contexts[next_context];
   next_context = (next_context + 1) % contexts.size();
-  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      spdlog::warn("gateway: accept failed: {}", ec.message());
-    } else {
-      std::make_shared<Session>(std::move(socket), *this)->Start();
-    }
-    if (!stopping.load(std::memory_order_relaxed)) Accept();
-  });
+  auto session = std::make_shared<Session>(target, *this);
+  Socket& socket = session->socket();
+  acceptor->async_accept(
+      socket, [this, session = std::move(session)](const boost::system::error_code& ec) mutable {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+          spdlog::warn("gateway: accept failed: {}", ec.message());
+        } else {
+          // Run it on its own thread from the start.
+          const Executor executor = session->executor();
+      asio::post(executor, [session = std::move(session)] { session->Start(); });
+        }
+        if (!stopping.load(std::memory_order_relaxed)) Accept();
+      });
 }
 
 Gateway::Gateway(GatewayOptions options, metrics::MetricsRegistry& metrics,
@@ -346,7 +462,7 @@ core::Status Gateway::Start() {
   if (pec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
     return core::ValidationError("listen address '" + listen + "' has a bad port");
   }
-  beast::error_code ec;
+  boost::system::error_code ec;
   auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return core::ValidationError("listen address '" + listen + "': " + ec.message());
 
@@ -391,7 +507,7 @@ void Gateway::Shutdown() {
   impl.stopped = true;
   impl.stopping.store(true);
   asio::post(*impl.contexts[0], [&impl] {
-    beast::error_code ec;
+    boost::system::error_code ec;
     impl.acceptor->close(ec);
   });
   // Collect the live sessions under the lock, post outside it: the last

@@ -1,0 +1,321 @@
+// HttpRequestParser: RFC 9112 request framing, strict (CRLF line ends, no
+// obs-fold), without copying the head.
+#include "gateway/http_request_parser.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace mlcanary::gateway {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::size_t kChunkLineLimit = 4096;  // chunk size and its extensions
+
+// RFC 9110 tchar.
+constexpr bool IsTokenChar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+
+// `lower` must be lower case.
+bool IEquals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(token) for each element of a comma-separated list, trimmed, skipping
+// empty elements.
+template <typename Fn>
+void ForEachListElement(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view element = TrimOws(list.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  const char l = Lower(c);
+  if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+void HttpRequestParser::Reset() {
+  head_ = HttpRequestHead{};
+  scanned_ = 0;
+  header_end_ = 0;
+  content_length_ = 0;
+  chunked_ = false;
+  chunk_pos_ = 0;
+  chunked_body_.clear();
+  consumed_ = 0;
+  error_status_ = 0;
+  error_message_ = {};
+}
+
+HttpRequestParser::State HttpRequestParser::Fail(int status, std::string_view message) {
+  error_status_ = status;
+  error_message_ = message;
+  return State::kError;
+}
+
+HttpRequestParser::State HttpRequestParser::Parse(std::string_view data) {
+  if (error_status_ != 0) return State::kError;
+  if (header_end_ != 0 && data.data() != base_) {
+    // The caller moved its bytes (compacted or grew its buffer): move the views.
+    auto rebase = [&](std::string_view& view) {
+      if (!view.empty()) view = std::string_view(data.data() + (view.data() - base_), view.size());
+    };
+    rebase(head_.method);
+    rebase(head_.target);
+    rebase(head_.target_variant);
+  }
+  base_ = data.data();
+  if (header_end_ == 0) {
+    // Search only the bytes not searched yet (and the 3 before them, where a
+    // terminator may have begun).
+    const std::size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
+    const auto end = data.find("\r\n\r\n", from);
+    if (end == std::string_view::npos) {
+      scanned_ = data.size();
+      if (data.size() > header_limit_) return Fail(431, "request header is too large");
+      return State::kNeedMore;
+    }
+    if (end + 4 > header_limit_) return Fail(431, "request header is too large");
+    if (State s = ParseHead(data.substr(0, end + 2)); s == State::kError) return s;
+    header_end_ = end + 4;
+    chunk_pos_ = header_end_;
+  }
+  if (chunked_) return ParseChunked(data);
+  if (data.size() - header_end_ < content_length_) return State::kNeedMore;
+  head_.body = data.substr(header_end_, content_length_);
+  consumed_ = header_end_ + content_length_;
+  return State::kComplete;
+}
+
+// `head`: the request line and the field lines, each ending in CRLF.
+HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
+  // Request line: method SP request-target SP HTTP-version CRLF.
+  std::size_t eol = head.find(kCrlf);
+  std::string_view line = head.substr(0, eol);
+  std::size_t i = 0;
+  while (i < line.size() && IsTokenChar(static_cast<unsigned char>(line[i]))) ++i;
+  if (i == 0 || i >= line.size() || line[i] != ' ') {
+    return Fail(400, "malformed HTTP request: bad method in the request line");
+  }
+  head_.method = line.substr(0, i);
+  const std::size_t target_start = ++i;
+  while (i < line.size() && static_cast<unsigned char>(line[i]) > 0x20 &&
+         static_cast<unsigned char>(line[i]) != 0x7f) {
+    ++i;
+  }
+  if (i == target_start || i >= line.size() || line[i] != ' ') {
+    return Fail(400, "malformed HTTP request: bad target in the request line");
+  }
+  head_.target = line.substr(target_start, i - target_start);
+  const std::string_view version = line.substr(i + 1);
+  if (version == "HTTP/1.1") {
+    head_.version_minor = 1;
+  } else if (version == "HTTP/1.0") {
+    head_.version_minor = 0;
+  } else {
+    return Fail(400,
+                "malformed HTTP request: bad version in the request line (HTTP/1.0 or "
+                "HTTP/1.1 expected)");
+  }
+
+  bool has_content_length = false;
+  bool has_transfer_encoding = false;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  bool seen_target_variant = false;
+  std::size_t pos = eol + 2;
+  while (pos < head.size()) {
+    eol = head.find(kCrlf, pos);
+    line = head.substr(pos, eol - pos);
+    pos = eol + 2;
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) {
+      return Fail(400, "malformed HTTP request: a header line has no field name");
+    }
+    const std::string_view name = line.substr(0, colon);
+    for (char c : name) {
+      if (!IsTokenChar(static_cast<unsigned char>(c))) {
+        return Fail(400, "malformed HTTP request: bad character in a header field name");
+      }
+    }
+    const std::string_view value = TrimOws(line.substr(colon + 1));
+    for (char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && u != '\t') || u == 0x7f) {
+        return Fail(400, "malformed HTTP request: bad character in a header field value");
+      }
+    }
+    switch (Lower(name[0])) {
+      case 'c':
+        if (IEquals(name, "content-length")) {
+          if (value.empty()) return Fail(400, "malformed HTTP request: empty Content-Length");
+          std::size_t length = 0;
+          for (char c : value) {
+            if (c < '0' || c > '9') {
+              return Fail(400, "malformed HTTP request: Content-Length is not a number");
+            }
+            if (length > (std::numeric_limits<std::size_t>::max() - 9) / 10) {
+              return Fail(413, "request body is too large");
+            }
+            length = length * 10 + static_cast<std::size_t>(c - '0');
+          }
+          if (has_content_length && length != content_length_) {
+            return Fail(400, "malformed HTTP request: conflicting Content-Length headers");
+          }
+          has_content_length = true;
+          content_length_ = length;
+        } else if (IEquals(name, "connection")) {
+          ForEachListElement(value, [&](std::string_view option) {
+            if (IEquals(option, "close")) connection_close = true;
+            if (IEquals(option, "keep-alive")) connection_keep_alive = true;
+          });
+        }
+        break;
+      case 't':
+        if (IEquals(name, "transfer-encoding")) {
+          bool other = false;
+          std::size_t codings = 0;
+          ForEachListElement(value, [&](std::string_view coding) {
+            ++codings;
+            if (!IEquals(coding, "chunked")) other = true;
+          });
+          if (other) return Fail(501, "transfer coding not supported (only chunked)");
+          if (codings != 1 || has_transfer_encoding) {
+            return Fail(400, "malformed HTTP request: chunked applied more than once");
+          }
+          has_transfer_encoding = true;
+        }
+        break;
+      case 'e':
+        if (IEquals(name, "expect") && IEquals(value, "100-continue")) {
+          head_.expect_continue = true;
+        }
+        break;
+      case 'x':
+        if (!seen_target_variant && IEquals(name, "x-amzn-sagemaker-target-variant")) {
+          seen_target_variant = true;
+          head_.target_variant = value;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (has_transfer_encoding) {
+    if (has_content_length) {
+      return Fail(400, "malformed HTTP request: both Content-Length and Transfer-Encoding");
+    }
+    if (head_.version_minor == 0) {
+      return Fail(400, "malformed HTTP request: Transfer-Encoding in an HTTP/1.0 request");
+    }
+    chunked_ = true;
+  } else if (content_length_ > body_limit_) {
+    return Fail(413, "request body is too large");
+  }
+  head_.keep_alive =
+      head_.version_minor == 1 ? !connection_close : connection_keep_alive && !connection_close;
+  if (head_.version_minor == 0) head_.expect_continue = false;
+  return State::kNeedMore;
+}
+
+// chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1).
+HttpRequestParser::State HttpRequestParser::ParseChunked(std::string_view data) {
+  while (true) {
+    const std::string_view rest = data.substr(chunk_pos_);
+    const auto eol = rest.find(kCrlf);
+    if (eol == std::string_view::npos) {
+      if (rest.size() > kChunkLineLimit) {
+        return Fail(400, "malformed HTTP request: chunk size line too long");
+      }
+      return State::kNeedMore;
+    }
+    if (eol > kChunkLineLimit) return Fail(400, "malformed HTTP request: chunk size line too long");
+    const std::string_view line = rest.substr(0, eol);
+    std::size_t size = 0;
+    std::size_t digits = 0;
+    while (digits < line.size() && HexDigit(line[digits]) >= 0) {
+      if (size > (std::numeric_limits<std::size_t>::max() >> 4)) {
+        return Fail(413, "request body is too large");
+      }
+      size = size * 16 + static_cast<std::size_t>(HexDigit(line[digits]));
+      ++digits;
+    }
+    if (digits == 0) return Fail(400, "malformed HTTP request: bad chunk size");
+    const std::string_view extension = TrimOws(line.substr(digits));
+    if (!extension.empty() && extension.front() != ';') {
+      return Fail(400, "malformed HTTP request: bad chunk size");
+    }
+    if (size == 0) {
+      // Last chunk, then trailer fields (ignored) up to an empty line.
+      const std::string_view trailers = rest.substr(eol + 2);
+      std::size_t end = 0;
+      if (trailers.starts_with(kCrlf)) {
+        end = 2;
+      } else {
+        const auto blank = trailers.find("\r\n\r\n");
+        if (blank == std::string_view::npos) {
+          if (trailers.size() > header_limit_) return Fail(431, "request trailer is too large");
+          return State::kNeedMore;
+        }
+        end = blank + 4;
+      }
+      head_.body = chunked_body_;
+      consumed_ = chunk_pos_ + eol + 2 + end;
+      return State::kComplete;
+    }
+    if (size > body_limit_ || chunked_body_.size() > body_limit_ - size) {
+      return Fail(413, "request body is too large");
+    }
+    const std::size_t data_start = eol + 2;
+    if (rest.size() < data_start + size + 2) return State::kNeedMore;
+    if (rest.substr(data_start + size, 2) != kCrlf) {
+      return Fail(400, "malformed HTTP request: chunk data not followed by CRLF");
+    }
+    chunked_body_.append(rest.substr(data_start, size));
+    chunk_pos_ += data_start + size + 2;
+  }
+}
+
+}  // namespace mlcanary::gateway
