@@ -714,7 +714,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
-            relay = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+            # Server and Date come from this proxy's own send_response.
+            relay = [(k, v) for k, v in response.getheaders()
+                     if k.lower() not in _HOP_BY_HOP and k.lower() not in ("server", "date")]
             self._send(response.status, data, relay)
         finally:
             conn.close()
