@@ -691,9 +691,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(status, body, [("Content-Type", "text/xml"),
                                       ("x-amzn-RequestId", request_id)])
             return
+        content_type = "application/json"
+        if protocol == "json":  # answer in the JSON version the request used
+            content_type = (self.headers.get("Content-Type") or
+                            "application/x-amz-json-1.1").split(";")[0].strip()
         headers = [("X-Amzn-ErrorType", code), ("x-amzn-RequestId", request_id),
-                   ("Content-Type", "application/x-amz-json-1.1"
-                    if protocol == "json" else "application/json")]
+                   ("Content-Type", content_type)]
         if self.headers.get("x-amzn-query-mode", "").lower() == "true":
             headers.append(("x-amzn-query-error",
                             f"{code};{'Sender' if status < 500 else 'Receiver'}"))
