@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "aws/aws_client.h"
-#include "aws/moto_fixture.h"
 #include "core/clock.h"
+#include "moto_fixture.h"  // test/aws
 #include "sagemaker/autoscaling.h"
 #include "sagemaker/cloudwatch_metrics_source.h"
 #include "sagemaker/sagemaker_traffic_control.h"
@@ -139,6 +139,11 @@ class MotoTest : public ::testing::Test {
     EXPECT_EQ(*violations, "[]") << "requests not signed right or not valid per botocore";
   }
 
+  std::string M(std::string_view variant) const { return ep_ + "-m-" + std::string(variant); }
+  std::string ResourceId(std::string_view variant) const {
+    return "endpoint/" + ep_ + "/variant/" + std::string(variant);
+  }
+
   static std::unique_ptr<aws::AwsClient> Client(const aws::ServiceInfo& service) {
     aws::ClientOptions o;
     o.endpoint_url = harness_->url();
@@ -159,20 +164,22 @@ class MotoTest : public ::testing::Test {
   // An endpoint serving `variants` (name, weight, instances) from models m-<name>.
   void SeedEndpoint(std::string_view endpoint,
                     const std::vector<std::tuple<std::string, double, int>>& variants,
-                    std::string_view config = "recs-cfg-1") {
+                    std::string_view config = "") {
     json::array pvs;
     for (const auto& [name, weight, instances] : variants) {
-      SeedModel("m-" + name);
+      SeedModel(M(name));
       pvs.push_back(json::object{{"VariantName", name},
-                                 {"ModelName", "m-" + name},
+                                 {"ModelName", M(name)},
                                  {"InstanceType", "ml.m5.large"},
                                  {"InitialInstanceCount", instances},
                                  {"InitialVariantWeight", weight}});
     }
+    const std::string config_name =
+        config.empty() ? std::string(endpoint) + "-cfg-1" : std::string(config);
     Call(*sagemaker_, "CreateEndpointConfig",
-         {{"EndpointConfigName", config}, {"ProductionVariants", pvs}});
+         {{"EndpointConfigName", config_name}, {"ProductionVariants", pvs}});
     Call(*sagemaker_, "CreateEndpoint",
-         {{"EndpointName", endpoint}, {"EndpointConfigName", config}});
+         {{"EndpointName", endpoint}, {"EndpointConfigName", config_name}});
   }
 
   void SeedModel(const std::string& model) {
@@ -194,9 +201,10 @@ class MotoTest : public ::testing::Test {
   }
 
   std::string ConfigOf(std::string_view endpoint) {
-    return json::value_to<std::string>(
-        Call(*sagemaker_, "DescribeEndpoint", {{"EndpointName", endpoint}})
-            .at("EndpointConfigName"));
+    const json::object described =
+        Call(*sagemaker_, "DescribeEndpoint", {{"EndpointName", endpoint}});
+    const json::value* name = described.if_contains("EndpointConfigName");
+    return name != nullptr && name->is_string() ? std::string(name->get_string()) : "";
   }
 
   json::array ScalableTargets(std::string_view resource_id) {
@@ -207,16 +215,33 @@ class MotoTest : public ::testing::Test {
     return r.contains("ScalableTargets") ? r.at("ScalableTargets").as_array() : json::array{};
   }
 
-  static core::Variant Canary(std::string model = "m-canary") {
+  core::Variant Canary(std::string model = "") {
     core::Variant v;
     v.name = "canary";
     v.instances = 1;
     v.model.kind = core::ModelKind::kSagemaker;
-    v.model.name = std::move(model);
+    v.model.name = model.empty() ? M("canary") : std::move(model);
     return v;
   }
 
+  json::object Datum(std::string_view metric, std::string_view variant, core::Timestamp at,
+                     json::array values, json::array counts, std::string_view unit) {
+    json::object d{
+        {"MetricName", metric},
+        {"Dimensions", json::array{json::object{{"Name", "EndpointName"}, {"Value", ep_}},
+                                   json::object{{"Name", "VariantName"}, {"Value", variant}}}},
+        {"Timestamp",
+         std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()},
+        {"Values", std::move(values)},
+        {"Unit", unit}};
+    if (!counts.empty()) d["Counts"] = std::move(counts);
+    return d;
+  }
+
   static MotoHarness* harness_;
+  static int endpoints_;
+  // Each test its own endpoint and models: Reset() keeps moto's AWS state.
+  const std::string ep_ = "t" + std::to_string(++endpoints_) + "-recs";
   std::unique_ptr<aws::AwsClient> sagemaker_, autoscaling_, cloudwatch_, sns_;
   core::ManualClock clock_{kNow};
   std::uint64_t bits_ = 0;
@@ -225,26 +250,27 @@ class MotoTest : public ::testing::Test {
 };
 
 MotoHarness* MotoTest::harness_ = nullptr;
+int MotoTest::endpoints_ = 0;
 
 using SageMakerTrafficControlTest = MotoTest;
 
 TEST_F(SageMakerTrafficControlTest, DescribeEndpointNormalisesWeightsAndNamesModels) {
-  SeedEndpoint("recs", {{"prod", 3.0, 2}, {"blue", 1.0, 1}});
+  SeedEndpoint(ep_, {{"prod", 3.0, 2}, {"blue", 1.0, 1}});
   auto traffic = Traffic();
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e) << e.error().ToString();
-  EXPECT_EQ(e->name, "recs");
+  EXPECT_EQ(e->name, ep_);
   EXPECT_EQ(e->status, core::EndpointStatus::kInService);
   ASSERT_EQ(e->variants.size(), 2u);
   EXPECT_EQ(e->variants[0].name, "prod");
   EXPECT_DOUBLE_EQ(e->variants[0].weight, 0.75);
   EXPECT_EQ(e->variants[0].instances, 2);
   EXPECT_EQ(e->variants[0].model.kind, core::ModelKind::kSagemaker);
-  EXPECT_EQ(e->variants[0].model.name, "m-prod");
+  EXPECT_EQ(e->variants[0].model.name, M("prod"));
   EXPECT_EQ(e->variants[0].model.instance_type, "ml.m5.large");
   EXPECT_EQ(e->variants[1].name, "blue");
   EXPECT_DOUBLE_EQ(e->variants[1].weight, 0.25);
-  EXPECT_EQ(e->variants[1].model.name, "m-blue");
+  EXPECT_EQ(e->variants[1].model.name, M("blue"));
 }
 
 TEST_F(SageMakerTrafficControlTest, UnknownEndpointIsNotFound) {
@@ -259,12 +285,12 @@ TEST_F(SageMakerTrafficControlTest, UnknownEndpointIsNotFound) {
 }
 
 TEST_F(SageMakerTrafficControlTest, CreateVariantAddsCanaryAtZeroOnANewConfigAndScalesIt) {
-  SeedEndpoint("recs", {{"prod", 1.0, 2}});
-  SeedModel("m-canary");
+  SeedEndpoint(ep_, {{"prod", 1.0, 2}});
+  SeedModel(M("canary"));
   auto traffic = Traffic();
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
 
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e) << e.error().ToString();
   ASSERT_EQ(e->variants.size(), 2u);
   const core::Variant* prod = e->FindVariant("prod");
@@ -274,24 +300,25 @@ TEST_F(SageMakerTrafficControlTest, CreateVariantAddsCanaryAtZeroOnANewConfigAnd
   EXPECT_DOUBLE_EQ(prod->weight, 1.0);
   EXPECT_EQ(prod->instances, 2);
   EXPECT_DOUBLE_EQ(canary->weight, 0.0);
-  EXPECT_EQ(canary->model.name, "m-canary");
+  EXPECT_EQ(canary->model.name, M("canary"));
   EXPECT_EQ(canary->model.instance_type, "ml.m5.large");  // the production variant's type
 
-  EXPECT_EQ(ConfigOf("recs"), SageMakerTrafficControl::ConfigName("recs", kNow, 1));
-  auto old = sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", "recs-cfg-1"}});
+  EXPECT_EQ(ConfigOf(ep_), SageMakerTrafficControl::ConfigName(ep_, kNow, 1));
+  auto old =
+      sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", ep_ + "-cfg-1"}});
   ASSERT_FALSE(old) << "the replaced config should be deleted";
   EXPECT_EQ(old.error().code(), core::ErrorCode::kNotFound);
 
-  json::array targets = ScalableTargets("endpoint/recs/variant/canary");
+  json::array targets = ScalableTargets(ResourceId("canary"));
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_EQ(targets[0].at("MinCapacity").to_number<int>(), 1);
   EXPECT_EQ(targets[0].at("MaxCapacity").to_number<int>(), 10);
   json::object policies =
       Call(*autoscaling_, "DescribeScalingPolicies",
-           {{"ServiceNamespace", "sagemaker"}, {"ResourceId", "endpoint/recs/variant/canary"}});
+           {{"ServiceNamespace", "sagemaker"}, {"ResourceId", ResourceId("canary")}});
   ASSERT_EQ(policies.at("ScalingPolicies").as_array().size(), 1u);
   const json::value& policy = policies.at("ScalingPolicies").as_array()[0];
-  EXPECT_EQ(policy.at("PolicyName").as_string(), "recs-canary-invocations");
+  EXPECT_EQ(policy.at("PolicyName").as_string(), ep_ + "-canary-invocations");
   EXPECT_EQ(
       policy.at("TargetTrackingScalingPolicyConfiguration").at("TargetValue").to_number<double>(),
       1000.0);
@@ -299,149 +326,135 @@ TEST_F(SageMakerTrafficControlTest, CreateVariantAddsCanaryAtZeroOnANewConfigAnd
 }
 
 TEST_F(SageMakerTrafficControlTest, CreateVariantRefusesNonSageMakerModels) {
-  SeedEndpoint("recs", {{"prod", 1.0, 1}});
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
   auto traffic = Traffic();
   core::Variant v = Canary();
   v.model.kind = core::ModelKind::kXgboost;
-  auto s = traffic->CreateVariant("recs", v);
+  auto s = traffic->CreateVariant(ep_, v);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
   EXPECT_THAT(s.error().message(), HasSubstr("sagemaker"));
 }
 
 TEST_F(SageMakerTrafficControlTest, CreateVariantTwiceWithTheSameModelIsDone) {
-  SeedEndpoint("recs", {{"prod", 1.0, 1}});
-  SeedModel("m-canary");
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
   auto traffic = Traffic();
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
-  const std::string config = ConfigOf("recs");
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
-  EXPECT_EQ(ConfigOf("recs"), config);
-  auto other = traffic->CreateVariant("recs", Canary("m-prod"));
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  const std::string config = ConfigOf(ep_);
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  EXPECT_EQ(ConfigOf(ep_), config);
+  auto other = traffic->CreateVariant(ep_, Canary(M("prod")));
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code(), core::ErrorCode::kConflict);
 }
 
 TEST_F(SageMakerTrafficControlTest, SetWeightsShiftsTraffic) {
-  SeedEndpoint("recs", {{"prod", 1.0, 1}});
-  SeedModel("m-canary");
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
   auto traffic = Traffic();
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
-  auto s = traffic->SetWeights("recs", {{"prod", 0.9}, {"canary", 0.1}});
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  auto s = traffic->SetWeights(ep_, {{"prod", 0.9}, {"canary", 0.1}});
   ASSERT_TRUE(s) << s.error().ToString();
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e);
   EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 0.9);
   EXPECT_DOUBLE_EQ(e->FindVariant("canary")->weight, 0.1);
 }
 
 TEST_F(SageMakerTrafficControlTest, SetWeightsRefusesBadSetsWithoutCallingUpdate) {
-  SeedEndpoint("recs", {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
+  SeedEndpoint(ep_, {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
   auto traffic = Traffic();
-  auto sum = traffic->SetWeights("recs", {{"prod", 0.9}});  // blue keeps 0.5
+  auto sum = traffic->SetWeights(ep_, {{"prod", 0.9}});  // blue keeps 0.5
   ASSERT_FALSE(sum);
   EXPECT_EQ(sum.error().code(), core::ErrorCode::kValidation);
   EXPECT_THAT(sum.error().message(), HasSubstr("sum to 1"));
-  auto range = traffic->SetWeights("recs", {{"prod", 1.5}, {"blue", -0.5}});
+  auto range = traffic->SetWeights(ep_, {{"prod", 1.5}, {"blue", -0.5}});
   ASSERT_FALSE(range);
   EXPECT_EQ(range.error().code(), core::ErrorCode::kValidation);
-  auto ghost = traffic->SetWeights("recs", {{"prod", 0.5}, {"ghost", 0.5}});
+  auto ghost = traffic->SetWeights(ep_, {{"prod", 0.5}, {"ghost", 0.5}});
   ASSERT_FALSE(ghost);
   EXPECT_EQ(ghost.error().code(), core::ErrorCode::kNotFound);
   EXPECT_THAT(ghost.error().message(), HasSubstr("'ghost'"));
 }
 
 TEST_F(SageMakerTrafficControlTest, ThrottledWeightUpdatesAreRetried) {
-  SeedEndpoint("recs", {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
+  SeedEndpoint(ep_, {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
   auto traffic = Traffic();
   ASSERT_TRUE(harness_->InjectFault("UpdateEndpointWeightsAndCapacities", 2, 400,
                                     "ThrottlingException", "Rate exceeded"));
-  auto s = traffic->SetWeights("recs", {{"prod", 1.0}, {"blue", 0.0}});
+  auto s = traffic->SetWeights(ep_, {{"prod", 1.0}, {"blue", 0.0}});
   ASSERT_TRUE(s) << s.error().ToString();
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e);
   EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 1.0);
   EXPECT_DOUBLE_EQ(e->FindVariant("blue")->weight, 0.0);
 }
 
 TEST_F(SageMakerTrafficControlTest, ValidationExceptionFailsCleanlyAndLeavesWeights) {
-  SeedEndpoint("recs", {{"prod", 0.9, 1}, {"blue", 0.1, 1}});
+  SeedEndpoint(ep_, {{"prod", 0.9, 1}, {"blue", 0.1, 1}});
   auto traffic = Traffic();
   ASSERT_TRUE(harness_->InjectFault("UpdateEndpointWeightsAndCapacities", 1, 400,
                                     "ValidationException", "DesiredWeight is refused"));
-  auto s = traffic->SetWeights("recs", {{"prod", 0.5}, {"blue", 0.5}});
+  auto s = traffic->SetWeights(ep_, {{"prod", 0.5}, {"blue", 0.5}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
   EXPECT_FALSE(s.error().retryable());
   EXPECT_THAT(s.error().message(), HasSubstr("DesiredWeight is refused"));
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e);
   EXPECT_DOUBLE_EQ(e->FindVariant("prod")->weight, 0.9);
   EXPECT_DOUBLE_EQ(e->FindVariant("blue")->weight, 0.1);
 }
 
 TEST_F(SageMakerTrafficControlTest, RemoveVariantDeregistersScalingAndDropsTheVariant) {
-  SeedEndpoint("recs", {{"prod", 1.0, 1}});
-  SeedModel("m-canary");
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
   auto traffic = Traffic();
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
-  const std::string with_canary = ConfigOf("recs");
-  ASSERT_EQ(ScalableTargets("endpoint/recs/variant/canary").size(), 1u);
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  const std::string with_canary = ConfigOf(ep_);
+  ASSERT_EQ(ScalableTargets(ResourceId("canary")).size(), 1u);
 
-  auto busy = traffic->RemoveVariant("recs", "prod");  // still serving
+  auto busy = traffic->RemoveVariant(ep_, "prod");  // still serving
   ASSERT_FALSE(busy);
   EXPECT_EQ(busy.error().code(), core::ErrorCode::kFailedPrecondition);
 
-  auto s = traffic->RemoveVariant("recs", "canary");
+  auto s = traffic->RemoveVariant(ep_, "canary");
   ASSERT_TRUE(s) << s.error().ToString();
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e);
   ASSERT_EQ(e->variants.size(), 1u);
   EXPECT_EQ(e->variants[0].name, "prod");
   EXPECT_DOUBLE_EQ(e->variants[0].weight, 1.0);
-  EXPECT_TRUE(ScalableTargets("endpoint/recs/variant/canary").empty());
-  EXPECT_NE(ConfigOf("recs"), with_canary);
+  EXPECT_TRUE(ScalableTargets(ResourceId("canary")).empty());
+  EXPECT_NE(ConfigOf(ep_), with_canary);
   auto old = sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", with_canary}});
   ASSERT_FALSE(old);
   EXPECT_EQ(old.error().code(), core::ErrorCode::kNotFound);
 
-  auto gone = traffic->RemoveVariant("recs", "canary");
+  auto gone = traffic->RemoveVariant(ep_, "canary");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), core::ErrorCode::kNotFound);
 }
 
 TEST_F(SageMakerTrafficControlTest, CompletionSequenceLeavesOnlyTheCanary) {
   // The controller's complete: canary to 1.0, then the old production removed.
-  SeedEndpoint("recs", {{"prod", 1.0, 1}});
-  SeedModel("m-canary");
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
   auto traffic = Traffic();
-  ASSERT_TRUE(traffic->CreateVariant("recs", Canary()));
-  ASSERT_TRUE(traffic->SetWeights("recs", {{"prod", 0.0}, {"canary", 1.0}}));
-  auto s = traffic->RemoveVariant("recs", "prod");
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  ASSERT_TRUE(traffic->SetWeights(ep_, {{"prod", 0.0}, {"canary", 1.0}}));
+  auto s = traffic->RemoveVariant(ep_, "prod");
   ASSERT_TRUE(s) << s.error().ToString();
-  auto e = traffic->DescribeEndpoint("recs");
+  auto e = traffic->DescribeEndpoint(ep_);
   ASSERT_TRUE(e);
   ASSERT_EQ(e->variants.size(), 1u);
   EXPECT_EQ(e->variants[0].name, "canary");
-  EXPECT_EQ(e->variants[0].model.name, "m-canary");
+  EXPECT_EQ(e->variants[0].model.name, M("canary"));
   EXPECT_DOUBLE_EQ(e->variants[0].weight, 1.0);
 }
 
 using CloudWatchMetricsSourceTest = MotoTest;
-
-json::object Datum(std::string_view metric, std::string_view variant, core::Timestamp at,
-                   json::array values, json::array counts, std::string_view unit) {
-  json::object d{
-      {"MetricName", metric},
-      {"Dimensions", json::array{json::object{{"Name", "EndpointName"}, {"Value", "recs"}},
-                                 json::object{{"Name", "VariantName"}, {"Value", variant}}}},
-      {"Timestamp",
-       std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count()},
-      {"Values", std::move(values)},
-      {"Unit", unit}};
-  if (!counts.empty()) d["Counts"] = std::move(counts);
-  return d;
-}
 
 TEST_F(CloudWatchMetricsSourceTest, OneWindowPerVariantInMillisecondsWithSumsAndP99) {
   // Recent data: CloudWatch refuses datapoints older than two weeks.
@@ -471,12 +484,11 @@ TEST_F(CloudWatchMetricsSourceTest, OneWindowPerVariantInMillisecondsWithSumsAnd
         {"MetricData", json::array{Datum("CPUUtilization", "canary", a, {55.0}, {}, "Percent")}}});
 
   CloudWatchMetricsSource source(
-      *cloudwatch_, [](std::string_view endpoint) -> core::Result<std::vector<std::string>> {
-        EXPECT_EQ(endpoint, "recs");
+      *cloudwatch_, [this](std::string_view endpoint) -> core::Result<std::vector<std::string>> {
+        EXPECT_EQ(endpoint, ep_);
         return std::vector<std::string>{"prod", "canary", "idle"};
       });
-  auto snapshot =
-      source.Snapshot("recs", t0 + std::chrono::seconds(5), t0 + std::chrono::minutes(4));
+  auto snapshot = source.Snapshot(ep_, t0 + std::chrono::seconds(5), t0 + std::chrono::minutes(4));
   ASSERT_TRUE(snapshot) << snapshot.error().ToString();
   ASSERT_EQ(snapshot->size(), 3u);
 
@@ -509,7 +521,7 @@ TEST_F(CloudWatchMetricsSourceTest, VariantListerErrorsPassThrough) {
                                  [](std::string_view) -> core::Result<std::vector<std::string>> {
                                    return core::NotFoundError("endpoint 'recs' does not exist");
                                  });
-  auto snapshot = source.Snapshot("recs", kNow, kNow + std::chrono::minutes(1));
+  auto snapshot = source.Snapshot(ep_, kNow, kNow + std::chrono::minutes(1));
   ASSERT_FALSE(snapshot);
   EXPECT_EQ(snapshot.error().code(), core::ErrorCode::kNotFound);
 }
@@ -520,15 +532,12 @@ TEST_F(CloudWatchMetricsSourceTest, ThrottledGetMetricDataIsRetried) {
                                  [](std::string_view) -> core::Result<std::vector<std::string>> {
                                    return std::vector<std::string>{"prod"};
                                  });
-  auto snapshot = source.Snapshot("recs", kNow, kNow + std::chrono::minutes(1));
+  auto snapshot = source.Snapshot(ep_, kNow, kNow + std::chrono::minutes(1));
   ASSERT_TRUE(snapshot) << snapshot.error().ToString();
   EXPECT_EQ(snapshot->at("prod").invocations, 0);
 }
 
 using SnsNotifierTest = MotoTest;
-
-std::string AsText(const std::string& text) { return text; }
-std::string AsText(const json::value& v) { return json::serialize(v); }
 
 TEST_F(SnsNotifierTest, PublishReachesTheTopicWithAttributes) {
   auto created = sns_->CallQuery("CreateTopic", {{"Name", "mlcanary-events"}});
@@ -557,7 +566,7 @@ TEST_F(SnsNotifierTest, PublishReachesTheTopicWithAttributes) {
 
   auto messages = harness_->SnsMessages();
   ASSERT_TRUE(messages) << messages.error().ToString();
-  const std::string text = AsText(*messages);
+  const std::string& text = *messages;
   EXPECT_THAT(text, HasSubstr("mlcanary recs: IN_PROGRESS -> ROLLING_BACK"));
   EXPECT_THAT(text, HasSubstr("ROLLING_BACK"));
   EXPECT_THAT(text, HasSubstr("deployment_id"));

@@ -70,8 +70,10 @@ class SageMakerTrafficControl final : public core::TrafficControl {
   // Deregisters autoscaling, then a config without the variant, as above.
   // The variant must have weight 0 and must not be the last one.
   core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
-  // One UpdateEndpointWeightsAndCapacities with every variant's DesiredWeight
-  // (unnamed variants keep their share; all must sum to 1), then wait for InService.
+  // Waits for InService when the endpoint is updating (autoscaling), then one
+  // UpdateEndpointWeightsAndCapacities with every variant's DesiredWeight
+  // (unnamed variants keep their share; all must sum to 1), then waits for
+  // InService. Weights already in force: no call.
   core::Status SetWeights(std::string_view endpoint,
                           const std::vector<core::VariantWeight>& weights) override;
 
