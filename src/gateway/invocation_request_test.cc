@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 namespace mlcanary::gateway {
 namespace {
 
@@ -114,6 +116,54 @@ TEST(InvocationRequestTest, LargeBatchParses) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rows, 1000u);
   EXPECT_EQ(r->features.size(), 8000u);
+}
+
+// The single-row fast path must agree with Boost.JSON on what it accepts, and
+// leave everything else (errors included) to the general path.
+TEST(InvocationRequestTest, SingleRowBodiesAgreeWithBoostJson) {
+  for (std::string_view body : {
+           R"({"user_id":"u1","features":[0.9,0.1,0.5,0.5,0.5,0.5,0.5,3.5]})",
+           R"(  {"features" : [ -0 , 0.0, 1E+2, 1e-2, -3.25e1, 12345678901234567890 ] ,
+                "user_id":"abc"}  )",
+           R"({"features":[3.4028234663852886e38, 1e-46, 0.1, 123456789]})",
+           R"({"user_id":"","features":[1]})",
+       }) {
+    auto r = ParseInvocationRequest(body);
+    ASSERT_TRUE(r) << body;
+    const auto doc = boost::json::parse(body).as_object();
+    std::vector<float> expected;
+    for (const auto& v : doc.at("features").as_array()) {
+      expected.push_back(static_cast<float>(v.to_number<double>()));
+    }
+    EXPECT_EQ(r->features, expected) << body;
+    EXPECT_EQ(r->rows, 1u);
+    EXPECT_EQ(r->cols, expected.size());
+    const auto* user = doc.if_contains("user_id");
+    EXPECT_EQ(r->user_id, user ? std::string(user->as_string()) : "") << body;
+  }
+}
+
+TEST(InvocationRequestTest, UnusualSingleRowBodiesTakeTheGeneralPath) {
+  // Escapes, duplicates, integer ids, unknown keys: same answers as ever.
+  auto escaped = ParseInvocationRequest(R"({"user_id":"a\"b\u0041","features":[1]})");
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->user_id, "a\"bA");
+  auto integer = ParseInvocationRequest(R"({"user_id":7,"features":[1]})");
+  ASSERT_TRUE(integer);
+  EXPECT_EQ(integer->user_id, "7");
+  auto extra = ParseInvocationRequest(R"({"features":[1,2],"x":[{}]})");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->features, (std::vector<float>{1, 2}));
+  EXPECT_NE(ErrorOf(R"({"features":[01]})").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[1.]})").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[1,]})").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[1e39]})").find("features[0] is not a finite number"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[1, "2"]})").find("features[1] must be a number"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[]})").find("must not be empty"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"features":[1]}x)").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"user_id":"u"})").find("needs \"features\""), std::string::npos);
 }
 
 }  // namespace
