@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <memory>
 #include <string>
 #include <vector>
