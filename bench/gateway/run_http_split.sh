@@ -4,19 +4,24 @@
 #   2. nginx as the router: split_clients 90/10 on $request_id, keepalive pools,
 #   3. the mlcanary gateway: production 0.9 / canary 0.1, both http backends,
 #      upstream calls on the calling I/O thread's loop (per-thread pools),
-#   4. the same gateway with `--http-loop own` (calls hop to the backend's own
-#      event-loop thread and back: the previous design), for an A/B in one run.
+#   4. with BASELINE=path/to/an/older/gateway_bench_server: that build too, same
+#      flags, for an A/B in one run (build the previous commit in another dir),
+#   5. with OWN_LOOP=1: the gateway with `--http-loop own` (calls hop to the
+#      backend's own event-loop thread and back: the older design).
+# ROUNDS=n repeats 1-5 n times (the box is shared: take medians).
 # Two nginx upstreams answer POST /invocations with a fixed JSON body.
 # Usage: bench/gateway/run_http_split.sh [BUILD_DIR]
 # Env: WORKERS (router workers/threads, default 2), CONNECTIONS (32),
-#      DURATION (10s), WRK_THREADS (2), BASE_PORT (19000)
+#      DURATION (10s), WRK_THREADS (2), BASE_PORT (19000), ROUNDS (1),
+#      BASELINE (unset), OWN_LOOP (0)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
 workers="${WORKERS:-2}"; connections="${CONNECTIONS:-32}"; duration="${DURATION:-10s}"
-wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19000}"
+wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19000}"; rounds="${ROUNDS:-1}"
+baseline="${BASELINE:-}"; own_loop="${OWN_LOOP:-0}"
 up_a=$((base + 1)); up_b=$((base + 2)); nginx_port=$((base + 3)); gw_port=$((base + 4))
-gw_own_port=$((base + 5))
+gw_own_port=$((base + 5)); gw_base_port=$((base + 6))
 dir="$(mktemp -d /tmp/mlcanary-bench.XXXXXX)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
@@ -72,37 +77,58 @@ router_pid=$!
   --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway.log" 2>&1 &
 gw_pid=$!
 pids+=($!)
-"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_own_port" --threads "$workers" \
-  --http-loop own --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
-  --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway-own.log" 2>&1 &
-gw_own_pid=$!
-pids+=($!)
+if [[ "$own_loop" == 1 ]]; then
+  "$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_own_port" --threads "$workers" \
+    --http-loop own --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
+    --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway-own.log" 2>&1 &
+  gw_own_pid=$!
+  pids+=($!)
+fi
+if [[ -n "$baseline" ]]; then
+  "$baseline" --listen "127.0.0.1:$gw_base_port" --threads "$workers" \
+    --variant "production=0.9,http,http://127.0.0.1:$up_a,1000" \
+    --variant "canary=0.1,http,http://127.0.0.1:$up_b,1000" > "$dir/gateway-base.log" 2>&1 &
+  gw_base_pid=$!
+  pids+=($!)
+fi
 sleep 1
 
-# CPU time (clock ticks) of a process and its children: what a router costs per
-# request, which on a shared box says more than requests/s alone.
+# CPU time (clock ticks: user, system) of a process and its children: what a
+# router costs per request, which on a shared box says more than requests/s.
 cpu_ticks() {
-  local total=0 p
+  local user=0 sys=0 p
   for p in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    read -r u s < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo 0 0)
+    user=$((user + u)); sys=$((sys + s))
   done
-  echo "$total"
+  echo "$user $sys"
 }
 run() {  # label, url, pid of the server under test
   echo "== $1 ($workers workers, $connections connections, $duration)"
-  local before after out requests
-  before=$(cpu_ticks "$3")
+  local out requests user_before sys_before user_after sys_after
+  read -r user_before sys_before < <(cpu_ticks "$3")
   out=$(wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency \
     -s "$root/bench/gateway/post.lua" "$2")
-  after=$(cpu_ticks "$3")
+  read -r user_after sys_after < <(cpu_ticks "$3")
   grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors" <<<"$out"
   requests=$(awk '/requests in/{print $1}' <<<"$out")
-  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-    'BEGIN { if (n > 0) printf "  server CPU: %.1f us per request\n", t / hz * 1e6 / n }'
+  awk -v u=$((user_after - user_before)) -v s=$((sys_after - sys_before)) \
+    -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { if (n > 0) printf \
+    "  server CPU: %.1f us per request (user %.1f, system %.1f)\n", \
+    (u + s) / hz * 1e6 / n, u / hz * 1e6 / n, s / hz * 1e6 / n }'
 }
-run "direct to upstream" "http://127.0.0.1:$up_a/invocations" "$up_a_pid"
-run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations" \
-  "$router_pid"
-run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations" "$gw_pid"
-run "mlcanary gateway 90/10, --http-loop own" \
-  "http://127.0.0.1:$gw_own_port/v1/endpoints/recs/invocations" "$gw_own_pid"
+for round in $(seq "$rounds"); do
+  echo "#### round $round of $rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  run "direct to upstream" "http://127.0.0.1:$up_a/invocations" "$up_a_pid"
+  run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations" \
+    "$router_pid"
+  run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations" "$gw_pid"
+  if [[ -n "$baseline" ]]; then
+    run "mlcanary gateway 90/10, BASELINE build" \
+      "http://127.0.0.1:$gw_base_port/v1/endpoints/recs/invocations" "$gw_base_pid"
+  fi
+  if [[ "$own_loop" == 1 ]]; then
+    run "mlcanary gateway 90/10, --http-loop own" \
+      "http://127.0.0.1:$gw_own_port/v1/endpoints/recs/invocations" "$gw_own_pid"
+  fi
+done
