@@ -1,5 +1,11 @@
 // The DeploymentStore contract, run against every implementation: the
-// in-memory store and the SQLite store must be interchangeable.
+// in-memory store, the SQLite store and the DynamoDB store must be
+// interchangeable. This file defines the tests and instantiates them for the
+// memory and SQLite stores; a binary that defines
+// MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION instantiates them itself
+// (store_dynamodb_test), see testing/deployment_store_contract.h.
+#include "store/testing/deployment_store_contract.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,9 +17,12 @@
 
 #include "codec/domain_json.h"
 #include "core/ports.h"
+#include "store/testing/temp_dir.h"
+
+#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
 #include "store/memory_deployment_store.h"
 #include "store/sqlite_deployment_store.h"
-#include "store/testing/temp_dir.h"
+#endif
 
 namespace mlcanary::core {
 // Readable failure messages: gtest prints values through these.
@@ -29,12 +38,10 @@ using core::DeploymentEvent;
 using core::DeploymentState;
 using core::ErrorCode;
 using namespace std::chrono_literals;
+using testing::DeploymentStoreContractTest;
+using testing::StoreKind;
 
-struct StoreKind {
-  std::string name;
-  std::function<std::unique_ptr<core::DeploymentStore>(const std::string& dir)> make;
-};
-
+#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
 std::unique_ptr<core::DeploymentStore> MakeMemory(const std::string&) {
   return std::make_unique<MemoryDeploymentStore>();
 }
@@ -47,6 +54,7 @@ std::unique_ptr<core::DeploymentStore> MakeSqlite(const std::string& dir) {
   }
   return std::move(*store);
 }
+#endif
 
 core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
 
@@ -144,17 +152,6 @@ DeploymentEvent CheckEvent() {
   e.check = r;
   return e;
 }
-
-class DeploymentStoreContractTest : public ::testing::TestWithParam<StoreKind> {
- protected:
-  void SetUp() override {
-    store_ = GetParam().make(dir_.path());
-    ASSERT_NE(store_, nullptr);
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<core::DeploymentStore> store_;
-};
 
 TEST_P(DeploymentStoreContractTest, CreateSetsVersionOneAndNumbersEvents) {
   auto created = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")});
@@ -413,12 +410,14 @@ TEST_P(DeploymentStoreContractTest, ConcurrentWritersNeverLoseAnUpdate) {
   }
 }
 
+#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
 INSTANTIATE_TEST_SUITE_P(Stores, DeploymentStoreContractTest,
-                         ::testing::Values(StoreKind{"Memory", MakeMemory},
-                                           StoreKind{"Sqlite", MakeSqlite}),
+                         ::testing::Values(StoreKind{"Memory", MakeMemory, {}},
+                                           StoreKind{"Sqlite", MakeSqlite, {}}),
                          [](const ::testing::TestParamInfo<StoreKind>& param_info) {
                            return param_info.param.name;
                          });
+#endif
 
 }  // namespace
 }  // namespace mlcanary::store

@@ -1,0 +1,761 @@
+// The DynamoDB deployment store: item layout, transactions and their
+// cancellation reasons, and the table's bootstrap for development and tests.
+#include "store/dynamodb_deployment_store.h"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "codec/domain_json.h"
+#include "core/state_machine.h"
+#include "core/time.h"
+#include "util/json_writer.h"
+
+namespace mlcanary::store {
+
+using boost::json::array;
+using boost::json::object;
+using boost::json::value;
+using core::Deployment;
+using core::DeploymentEvent;
+using core::Result;
+
+namespace {
+
+constexpr std::string_view kRecordSk = "record";
+constexpr std::string_view kLockSk = "lock";
+constexpr std::string_view kEndpointSk = "endpoint";
+constexpr std::string_view kEventPrefix = "event#";
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string DeploymentPk(std::string_view id) { return "deployment#" + std::string(id); }
+std::string LockPk(std::string_view endpoint) { return "active#" + std::string(endpoint); }
+std::string EndpointPk(std::string_view name) { return "endpoint#" + std::string(name); }
+
+// Zero-padded so that the string order of sort keys is the numeric order.
+std::string EventSk(std::int64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "event#%020lld", static_cast<long long>(seq));
+  return buf;
+}
+
+std::int64_t Millis(core::Timestamp t) { return t.time_since_epoch().count(); }
+
+object S(std::string_view s) { return object{{"S", s}}; }
+object N(std::int64_t n) { return object{{"N", std::to_string(n)}}; }
+object Bool(bool b) { return object{{"BOOL", b}}; }
+
+object Key(std::string_view pk, std::string_view sk) {
+  return object{{"pk", S(pk)}, {"sk", S(sk)}};
+}
+
+// The names every expression below uses: DynamoDB has hundreds of reserved
+// words ("state" is one), so attribute names only appear as #placeholders.
+object Names(std::initializer_list<std::string_view> attributes) {
+  object names;
+  for (std::string_view a : attributes) names["#" + std::string(a)] = a;
+  return names;
+}
+
+std::optional<std::string> GetS(const object& item, std::string_view name) {
+  auto it = item.find(name);
+  if (it == item.end() || !it->value().is_object()) return std::nullopt;
+  const auto* s = it->value().as_object().if_contains("S");
+  if (s == nullptr || !s->is_string()) return std::nullopt;
+  return std::string(s->as_string());
+}
+
+std::optional<std::int64_t> GetN(const object& item, std::string_view name) {
+  auto it = item.find(name);
+  if (it == item.end() || !it->value().is_object()) return std::nullopt;
+  const auto* n = it->value().as_object().if_contains("N");
+  if (n == nullptr || !n->is_string()) return std::nullopt;
+  std::string_view text = n->as_string();
+  std::int64_t out = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return out;
+}
+
+std::optional<bool> GetBool(const object& item, std::string_view name) {
+  auto it = item.find(name);
+  if (it == item.end() || !it->value().is_object()) return std::nullopt;
+  const auto* b = it->value().as_object().if_contains("BOOL");
+  if (b == nullptr || !b->is_bool()) return std::nullopt;
+  return b->as_bool();
+}
+
+// Encoders that refuse a value the codec would not read back, so that nothing
+// is written that a later read cannot decode (as the SQLite store does).
+Result<std::string> EncodeDeployment(const Deployment& d) {
+  std::string json = codec::DeploymentJson(d);
+  auto parsed = codec::ParseJson(json, "deployment");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseDeployment(*parsed, "deployment"); !back) {
+    return core::ValidationError("deployment " + Quoted(d.id) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+Result<std::string> EncodeEvent(const DeploymentEvent& e) {
+  std::string json = codec::EventJson(e);
+  auto parsed = codec::ParseJson(json, "event");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseEvent(*parsed, "event"); !back) {
+    return core::ValidationError("event of deployment " + Quoted(e.deployment_id) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+Result<std::string> EncodeEndpoint(const core::Endpoint& endpoint) {
+  util::JsonWriter w;
+  codec::WriteEndpoint(w, endpoint);
+  std::string json = w.Release();
+  auto parsed = codec::ParseJson(json, "endpoint");
+  if (!parsed) return std::unexpected(parsed.error());
+  if (auto back = codec::ParseEndpoint(*parsed, "endpoint"); !back) {
+    return core::ValidationError("endpoint " + Quoted(endpoint.name) +
+                                 " cannot be stored: " + back.error().message());
+  }
+  return json;
+}
+
+// A record item that does not decode is an error naming it, never a crash.
+Result<Deployment> DecodeDeployment(const object& item) {
+  std::string pk = GetS(item, "pk").value_or("");
+  std::string where = "deployment item " + Quoted(pk);
+  auto corrupt = [&](const std::string& why) {
+    return core::InternalError("read " + where + ": corrupt record: " + why);
+  };
+  auto doc = GetS(item, "doc");
+  auto version = GetN(item, "version");
+  if (!doc) return corrupt("no doc attribute");
+  if (!version) return corrupt("no numeric version attribute");
+  auto json = codec::ParseJson(*doc, "doc");
+  if (!json) return corrupt(json.error().message());
+  auto d = codec::ParseDeployment(*json, "doc");
+  if (!d) return corrupt(d.error().message());
+  if (DeploymentPk(d->id) != pk) return corrupt("it holds deployment " + Quoted(d->id));
+  d->version = *version;  // the attribute is authoritative
+  return d;
+}
+
+Result<DeploymentEvent> DecodeEvent(std::string_view deployment_id, const object& item) {
+  std::string sk = GetS(item, "sk").value_or("");
+  auto corrupt = [&](const std::string& why) {
+    return core::InternalError("read events of deployment " + Quoted(deployment_id) +
+                               ": corrupt event " + Quoted(sk) + ": " + why);
+  };
+  std::int64_t seq = 0;
+  std::string_view digits = std::string_view(sk).substr(std::min(sk.size(), kEventPrefix.size()));
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (!sk.starts_with(kEventPrefix) || ec != std::errc() || end != digits.data() + digits.size()) {
+    return corrupt("sort key is not event#<seq>");
+  }
+  auto doc = GetS(item, "doc");
+  if (!doc) return corrupt("no doc attribute");
+  auto json = codec::ParseJson(*doc, "doc");
+  if (!json) return corrupt(json.error().message());
+  auto e = codec::ParseEvent(*json, "doc");
+  if (!e) return corrupt(e.error().message());
+  e->deployment_id = std::string(deployment_id);
+  e->seq = seq;
+  return e;
+}
+
+// One entry of a TransactionCanceledException's CancellationReasons, in the
+// order of the transaction's items.
+struct CancellationReason {
+  std::string code;  // "None", "ConditionalCheckFailed", "TransactionConflict", ...
+  std::string message;
+  object item;  // ALL_OLD: the item as it was, when asked for and present
+};
+
+std::vector<CancellationReason> ParseCancellationReasons(std::string_view body) {
+  std::vector<CancellationReason> out;
+  boost::system::error_code ec;
+  value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return out;
+  const value* reasons = v.as_object().if_contains("CancellationReasons");
+  if (reasons == nullptr || !reasons->is_array()) return out;
+  for (const value& r : reasons->as_array()) {
+    CancellationReason reason;
+    if (r.is_object()) {
+      const object& o = r.as_object();
+      if (const value* c = o.if_contains("Code"); c != nullptr && c->is_string()) {
+        reason.code = std::string(c->as_string());
+      }
+      if (const value* m = o.if_contains("Message"); m != nullptr && m->is_string()) {
+        reason.message = std::string(m->as_string());
+      }
+      if (const value* i = o.if_contains("Item"); i != nullptr && i->is_object()) {
+        reason.item = i->as_object();
+      }
+    }
+    out.push_back(std::move(reason));
+  }
+  return out;
+}
+
+bool Failed(const std::vector<CancellationReason>& reasons, std::size_t index,
+            std::string_view code) {
+  return index < reasons.size() && reasons[index].code == code;
+}
+
+// A short description of the reasons for messages: "[None, ConditionalCheckFailed]".
+std::string ReasonCodes(const std::vector<CancellationReason>& reasons) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += reasons[i].code;
+  }
+  return out + "]";
+}
+
+bool ValidTableName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 255) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
+object PutEvent(const std::string& table, const std::string& pk, std::int64_t seq,
+                const std::string& doc) {
+  return object{
+      {"Put", object{{"TableName", table},
+                     {"Item", object{{"pk", S(pk)}, {"sk", S(EventSk(seq))}, {"doc", S(doc)}}},
+                     {"ConditionExpression", "attribute_not_exists(#pk)"},
+                     {"ExpressionAttributeNames", Names({"pk"})}}}};
+}
+
+// The record's attributes besides its key, from the deployment as it will be stored.
+void SetRecordAttributes(object& item, const Deployment& d, const std::string& doc,
+                         std::int64_t event_count) {
+  item["id"] = S(d.id);
+  item["endpoint"] = S(d.endpoint);
+  item["state"] = S(core::StateName(d.state));
+  item["active"] = Bool(core::IsActive(d.state));
+  item["created_at"] = N(Millis(d.created_at));
+  item["updated_at"] = N(Millis(d.updated_at));
+  item["version"] = N(d.version);
+  item["event_count"] = N(event_count);
+  item["doc"] = S(doc);
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<DynamoDbDeploymentStore>> DynamoDbDeploymentStore::Open(
+    DynamoDbStoreOptions options) {
+  const std::string context = "open dynamodb store, table " + Quoted(options.table);
+  if (!ValidTableName(options.table)) {
+    return core::ValidationError(context +
+                                 ": a table name has 3 to 255 characters of A-Z a-z 0-9 _ - .");
+  }
+  auto client = aws::AwsClient::Create(aws::DynamoDbService(), options.client);
+  if (!client) return std::unexpected(client.error().WithContext(context));
+  std::unique_ptr<DynamoDbDeploymentStore> store(
+      new DynamoDbDeploymentStore(std::move(options), std::move(*client)));
+  if (store->options_.create_table) {
+    if (auto s = store->EnsureTable(); !s) return std::unexpected(s.error().WithContext(context));
+  } else {
+    auto status = store->DescribeTable();
+    if (!status) return std::unexpected(status.error().WithContext(context));
+    if (*status != "ACTIVE" && *status != "UPDATING") {
+      return core::FailedPreconditionError(context + ": table status is " + Quoted(*status) +
+                                           ", not ACTIVE");
+    }
+  }
+  return store;
+}
+
+DynamoDbDeploymentStore::DynamoDbDeploymentStore(DynamoDbStoreOptions options,
+                                                 std::unique_ptr<aws::AwsClient> client)
+    : options_(std::move(options)), client_(std::move(client)) {}
+
+DynamoDbDeploymentStore::~DynamoDbDeploymentStore() = default;
+
+core::Result<std::string> DynamoDbDeploymentStore::DescribeTable() {
+  auto response = client_->CallJson("DescribeTable", object{{"TableName", options_.table}});
+  if (!response) return std::unexpected(response.error());
+  const value* table = response->is_object() ? response->as_object().if_contains("Table") : nullptr;
+  if (table == nullptr || !table->is_object()) {
+    return core::InternalError("DescribeTable: the response has no Table");
+  }
+  const object& t = table->as_object();
+  // The key must be exactly pk (HASH) + sk (RANGE), both strings.
+  std::string hash, range;
+  if (const value* ks = t.if_contains("KeySchema"); ks != nullptr && ks->is_array()) {
+    for (const value& k : ks->as_array()) {
+      if (!k.is_object()) continue;
+      const value* name = k.as_object().if_contains("AttributeName");
+      const value* type = k.as_object().if_contains("KeyType");
+      if (name == nullptr || type == nullptr || !name->is_string() || !type->is_string()) continue;
+      (type->as_string() == "HASH" ? hash : range) = std::string(name->as_string());
+    }
+  }
+  bool strings = true;
+  if (const value* defs = t.if_contains("AttributeDefinitions");
+      defs != nullptr && defs->is_array()) {
+    for (const value& def : defs->as_array()) {
+      if (!def.is_object()) continue;
+      const value* name = def.as_object().if_contains("AttributeName");
+      const value* type = def.as_object().if_contains("AttributeType");
+      if (name != nullptr && type != nullptr && name->is_string() && type->is_string() &&
+          (name->as_string() == "pk" || name->as_string() == "sk") && type->as_string() != "S") {
+        strings = false;
+      }
+    }
+  }
+  if (hash != "pk" || range != "sk" || !strings) {
+    return core::FailedPreconditionError("table key schema is HASH " + Quoted(hash) + " + RANGE " +
+                                         Quoted(range) +
+                                         "; the store needs HASH 'pk' (S) + RANGE 'sk' (S)");
+  }
+  const value* status = t.if_contains("TableStatus");
+  return status != nullptr && status->is_string() ? std::string(status->as_string())
+                                                  : std::string("ACTIVE");
+}
+
+core::Status DynamoDbDeploymentStore::EnsureTable() {
+  auto status = DescribeTable();
+  if (!status && status.error().code() == core::ErrorCode::kNotFound) {
+    object request{
+        {"TableName", options_.table},
+        {"AttributeDefinitions", array{object{{"AttributeName", "pk"}, {"AttributeType", "S"}},
+                                       object{{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
+        {"KeySchema", array{object{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
+                            object{{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
+        {"BillingMode", "PAY_PER_REQUEST"}};
+    aws::AwsErrorDetail detail;
+    auto created = client_->CallJson("CreateTable", request, &detail);
+    // ResourceInUseException: someone else created it meanwhile; wait for it too.
+    if (!created && detail.code != "ResourceInUseException") {
+      return std::unexpected(created.error());
+    }
+    status = DescribeTable();
+  }
+  if (!status) return std::unexpected(status.error());
+  const auto deadline = std::chrono::steady_clock::now() + options_.table_wait;
+  while (*status != "ACTIVE") {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return core::MakeError(core::ErrorCode::kTimeout,
+                             "table is still " + Quoted(*status) + " after " +
+                                 core::FormatDuration(options_.table_wait));
+    }
+    constexpr core::Duration kPoll = std::chrono::milliseconds(500);
+    if (options_.client.sleep) {
+      options_.client.sleep(kPoll);
+    } else {
+      std::this_thread::sleep_for(kPoll);
+    }
+    status = DescribeTable();
+    if (!status) return std::unexpected(status.error());
+  }
+  return core::Ok();
+}
+
+std::string DynamoDbDeploymentStore::Token() {
+  std::uint64_t hi, lo;
+  if (options_.client.random_bits) {
+    hi = options_.client.random_bits();
+    lo = options_.client.random_bits();
+  } else {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    hi = generator();
+    lo = generator();
+  }
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                static_cast<unsigned long long>(lo));
+  return buf;
+}
+
+core::Status DynamoDbDeploymentStore::TransactWrite(array items, aws::AwsErrorDetail* detail) {
+  if (items.size() > kMaxTransactionItems) {
+    return core::ValidationError("the write needs " + std::to_string(items.size()) +
+                                 " transaction items; DynamoDB allows at most " +
+                                 std::to_string(kMaxTransactionItems) +
+                                 " (write fewer events at once)");
+  }
+  object request{{"TransactItems", std::move(items)}, {"ClientRequestToken", Token()}};
+  auto response = client_->CallJson("TransactWriteItems", request, detail);
+  if (!response) return std::unexpected(response.error());
+  return core::Ok();
+}
+
+core::Result<Deployment> DynamoDbDeploymentStore::Create(
+    const Deployment& deployment, const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
+  const std::string what = "create deployment " + Quoted(deployment.id);
+  Deployment stored = deployment;
+  stored.version = 1;
+  auto doc = EncodeDeployment(stored);
+  if (!doc) return std::unexpected(doc.error());
+  const std::string pk = DeploymentPk(stored.id);
+  const bool active = core::IsActive(stored.state);
+
+  array items;
+  object record = Key(pk, kRecordSk);
+  SetRecordAttributes(record, stored, *doc, static_cast<std::int64_t>(events.size()));
+  items.push_back(object{{"Put", object{{"TableName", options_.table},
+                                        {"Item", std::move(record)},
+                                        {"ConditionExpression", "attribute_not_exists(#pk)"},
+                                        {"ExpressionAttributeNames", Names({"pk"})}}}});
+  if (active) {
+    object lock = Key(LockPk(stored.endpoint), kLockSk);
+    lock["deployment_id"] = S(stored.id);
+    items.push_back(object{{"Put", object{{"TableName", options_.table},
+                                          {"Item", std::move(lock)},
+                                          {"ConditionExpression", "attribute_not_exists(#pk)"},
+                                          {"ExpressionAttributeNames", Names({"pk"})},
+                                          {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+  }
+  std::int64_t seq = 1;
+  for (DeploymentEvent e : events) {
+    e.seq = seq;
+    e.deployment_id = stored.id;
+    auto event_doc = EncodeEvent(e);
+    if (!event_doc) return std::unexpected(event_doc.error());
+    items.push_back(PutEvent(options_.table, pk, seq++, *event_doc));
+  }
+
+  aws::AwsErrorDetail detail;
+  auto written = TransactWrite(std::move(items), &detail);
+  if (written) return stored;
+  if (detail.code != "TransactionCanceledException") {
+    return std::unexpected(written.error().WithContext(what));
+  }
+  auto reasons = ParseCancellationReasons(detail.body);
+  if (Failed(reasons, 0, "ConditionalCheckFailed")) {
+    return core::ConflictError("deployment " + Quoted(stored.id) + " already exists");
+  }
+  if (active && Failed(reasons, 1, "ConditionalCheckFailed")) {
+    std::string holder = GetS(reasons[1].item, "deployment_id").value_or("?");
+    return core::ConflictError("deployment " + Quoted(holder) + " is already active on endpoint " +
+                               Quoted(stored.endpoint));
+  }
+  if (std::any_of(reasons.begin(), reasons.end(),
+                  [](const auto& r) { return r.code == "TransactionConflict"; })) {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           what + ": a concurrent transaction touched the same items " +
+                               ReasonCodes(reasons) + "; retry");
+  }
+  return core::InternalError(what + ": transaction cancelled " + ReasonCodes(reasons) + ": " +
+                             written.error().message());
+}
+
+core::Result<Deployment> DynamoDbDeploymentStore::Get(std::string_view id) {
+  const std::string what = "get deployment " + Quoted(id);
+  if (id.empty()) return core::NotFoundError("deployment " + Quoted(id) + " not found");
+  auto response = client_->CallJson("GetItem", object{{"TableName", options_.table},
+                                                      {"Key", Key(DeploymentPk(id), kRecordSk)},
+                                                      {"ConsistentRead", true}});
+  if (!response) return std::unexpected(response.error().WithContext(what));
+  const value* item = response->is_object() ? response->as_object().if_contains("Item") : nullptr;
+  if (item == nullptr || !item->is_object()) {
+    return core::NotFoundError("deployment " + Quoted(id) + " not found");
+  }
+  return DecodeDeployment(item->as_object());
+}
+
+core::Result<std::vector<object>> DynamoDbDeploymentStore::ScanItems(std::string_view sk,
+                                                                     std::string_view filter,
+                                                                     object names, object values) {
+  names["#sk"] = "sk";
+  values[":sk"] = S(sk);
+  std::string expression = "#sk = :sk";
+  if (!filter.empty()) expression += " AND " + std::string(filter);
+  object request{{"TableName", options_.table},
+                 {"FilterExpression", expression},
+                 {"ExpressionAttributeNames", std::move(names)},
+                 {"ExpressionAttributeValues", std::move(values)},
+                 {"ConsistentRead", true}};
+  std::vector<object> out;
+  while (true) {
+    auto response = client_->CallJson("Scan", request);
+    if (!response) return std::unexpected(response.error());
+    if (!response->is_object()) return core::InternalError("Scan: the response is not an object");
+    const object& r = response->as_object();
+    if (const value* items = r.if_contains("Items"); items != nullptr && items->is_array()) {
+      for (const value& item : items->as_array()) {
+        if (item.is_object()) out.push_back(item.as_object());
+      }
+    }
+    const value* last = r.if_contains("LastEvaluatedKey");
+    if (last == nullptr || !last->is_object() || last->as_object().empty()) break;
+    request["ExclusiveStartKey"] = *last;
+  }
+  return out;
+}
+
+core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
+    const core::DeploymentFilter& filter) {
+  std::vector<std::string> conditions;
+  object names, values;
+  if (filter.endpoint) {
+    conditions.push_back("#endpoint = :endpoint");
+    names["#endpoint"] = "endpoint";
+    values[":endpoint"] = S(*filter.endpoint);
+  }
+  if (filter.state) {
+    conditions.push_back("#state = :state");
+    names["#state"] = "state";
+    values[":state"] = S(core::StateName(*filter.state));
+  }
+  if (filter.active_only) {
+    conditions.push_back("#active = :active");
+    names["#active"] = "active";
+    values[":active"] = Bool(true);
+  }
+  std::string expression;
+  for (const std::string& c : conditions) {
+    if (!expression.empty()) expression += " AND ";
+    expression += c;
+  }
+  auto items = ScanItems(kRecordSk, expression, std::move(names), std::move(values));
+  if (!items) return std::unexpected(items.error().WithContext("list deployments"));
+  std::vector<Deployment> out;
+  out.reserve(items->size());
+  for (const object& item : *items) {
+    auto d = DecodeDeployment(item);
+    if (!d) return std::unexpected(d.error());
+    out.push_back(std::move(*d));
+  }
+  std::sort(out.begin(), out.end(), [](const Deployment& a, const Deployment& b) {
+    if (a.created_at != b.created_at) return a.created_at > b.created_at;
+    return a.id > b.id;
+  });
+  return out;
+}
+
+core::Result<Deployment> DynamoDbDeploymentStore::Update(
+    const Deployment& deployment, const std::vector<DeploymentEvent>& events) {
+  const std::string what = "update deployment " + Quoted(deployment.id);
+  const std::string pk = DeploymentPk(deployment.id);
+  // The stored record says which lock this write must take or release and
+  // where the event log continues; the transaction's version condition makes
+  // sure that what was read here is still what is stored when it commits.
+  auto response = client_->CallJson(
+      "GetItem", object{{"TableName", options_.table},
+                        {"Key", Key(pk, kRecordSk)},
+                        {"ConsistentRead", true},
+                        {"ProjectionExpression", "#version, #event_count, #active, #endpoint"},
+                        {"ExpressionAttributeNames",
+                         Names({"version", "event_count", "active", "endpoint"})}});
+  if (!response) return std::unexpected(response.error().WithContext(what));
+  const value* current =
+      response->is_object() ? response->as_object().if_contains("Item") : nullptr;
+  if (deployment.id.empty() || current == nullptr || !current->is_object()) {
+    return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
+  }
+  const object& old = current->as_object();
+  auto old_version = GetN(old, "version");
+  auto old_count = GetN(old, "event_count");
+  auto old_endpoint = GetS(old, "endpoint");
+  auto was_active = GetBool(old, "active");
+  if (!old_version || !old_count || !old_endpoint || !was_active) {
+    return core::InternalError(what + ": corrupt record: version, event_count, endpoint or " +
+                               "active attribute missing");
+  }
+  auto stale = [&](std::int64_t stored_version) {
+    return core::ConflictError(
+        "deployment " + Quoted(deployment.id) + " was changed concurrently (version " +
+        std::to_string(deployment.version) + ", stored " + std::to_string(stored_version) + ")");
+  };
+  if (*old_version != deployment.version) return stale(*old_version);
+
+  Deployment stored = deployment;
+  stored.version = deployment.version + 1;
+  auto doc = EncodeDeployment(stored);
+  if (!doc) return std::unexpected(doc.error());
+  const bool now_active = core::IsActive(stored.state);
+  const std::int64_t event_count = *old_count + static_cast<std::int64_t>(events.size());
+
+  array items;
+  {
+    object record;
+    SetRecordAttributes(record, stored, *doc, event_count);
+    std::string set;
+    object names = Names({"version"});
+    object values{{":expected", N(deployment.version)}};
+    for (auto& [name, attribute] : record) {
+      set += set.empty() ? "SET " : ", ";
+      std::string key(name);
+      set += "#" + key + " = :" + key;
+      names["#" + key] = key;
+      values[":" + key] = attribute;
+    }
+    items.push_back(object{{"Update", object{{"TableName", options_.table},
+                                             {"Key", Key(pk, kRecordSk)},
+                                             {"UpdateExpression", set},
+                                             {"ConditionExpression", "#version = :expected"},
+                                             {"ExpressionAttributeNames", std::move(names)},
+                                             {"ExpressionAttributeValues", std::move(values)},
+                                             {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+  }
+  // Lock items: release the old endpoint's when leaving the active states (or
+  // moving), take the new one's when entering them (or moving).
+  const bool moved = *old_endpoint != stored.endpoint;
+  std::optional<std::size_t> take_index;
+  if (*was_active && (!now_active || moved)) {
+    items.push_back(
+        object{{"Delete",
+                object{{"TableName", options_.table},
+                       {"Key", Key(LockPk(*old_endpoint), kLockSk)},
+                       {"ConditionExpression", "attribute_not_exists(#pk) OR #deployment_id = :id"},
+                       {"ExpressionAttributeNames", Names({"pk", "deployment_id"})},
+                       {"ExpressionAttributeValues", object{{":id", S(stored.id)}}},
+                       {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+  }
+  if (now_active && (!*was_active || moved)) {
+    take_index = items.size();
+    object lock = Key(LockPk(stored.endpoint), kLockSk);
+    lock["deployment_id"] = S(stored.id);
+    items.push_back(object{{"Put", object{{"TableName", options_.table},
+                                          {"Item", std::move(lock)},
+                                          {"ConditionExpression", "attribute_not_exists(#pk)"},
+                                          {"ExpressionAttributeNames", Names({"pk"})},
+                                          {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+  }
+  const std::size_t first_event_index = items.size();
+  std::int64_t seq = *old_count + 1;
+  for (DeploymentEvent e : events) {
+    e.seq = seq;
+    e.deployment_id = stored.id;
+    auto event_doc = EncodeEvent(e);
+    if (!event_doc) return std::unexpected(event_doc.error());
+    items.push_back(PutEvent(options_.table, pk, seq++, *event_doc));
+  }
+
+  aws::AwsErrorDetail detail;
+  auto written = TransactWrite(std::move(items), &detail);
+  if (written) return stored;
+  if (detail.code != "TransactionCanceledException") {
+    return std::unexpected(written.error().WithContext(what));
+  }
+  auto reasons = ParseCancellationReasons(detail.body);
+  if (Failed(reasons, 0, "ConditionalCheckFailed")) {
+    auto now = GetN(reasons[0].item, "version");
+    if (!now) return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
+    return stale(*now);
+  }
+  if (take_index && Failed(reasons, *take_index, "ConditionalCheckFailed")) {
+    std::string holder = GetS(reasons[*take_index].item, "deployment_id").value_or("?");
+    return core::ConflictError(what + ": deployment " + Quoted(holder) +
+                               " is already active on endpoint " + Quoted(stored.endpoint));
+  }
+  if (std::any_of(reasons.begin(), reasons.end(),
+                  [](const auto& r) { return r.code == "TransactionConflict"; })) {
+    // Another writer is committing on these items right now: as for a stale
+    // version, re-read and decide again.
+    return core::ConflictError("deployment " + Quoted(deployment.id) +
+                               " is being changed concurrently (transaction conflict " +
+                               ReasonCodes(reasons) + ")");
+  }
+  for (std::size_t i = first_event_index; i < reasons.size(); ++i) {
+    if (reasons[i].code == "ConditionalCheckFailed") {
+      return core::InternalError(what + ": the event log holds events beyond event_count " +
+                                 std::to_string(*old_count) + "; the table is inconsistent");
+    }
+  }
+  return core::InternalError(what + ": transaction cancelled " + ReasonCodes(reasons) + ": " +
+                             written.error().message());
+}
+
+core::Result<std::vector<DeploymentEvent>> DynamoDbDeploymentStore::ListEvents(
+    std::string_view deployment_id, std::int64_t after_seq) {
+  const std::string what = "list events of deployment " + Quoted(deployment_id);
+  const std::string pk = DeploymentPk(deployment_id);
+  // "record" sorts after "event#...", so the range is bounded on both sides.
+  object request{{"TableName", options_.table},
+                 {"KeyConditionExpression", "#pk = :pk AND #sk BETWEEN :from AND :to"},
+                 {"ExpressionAttributeNames", Names({"pk", "sk"})},
+                 {"ExpressionAttributeValues",
+                  object{{":pk", S(pk)},
+                         {":from", S(EventSk(std::max<std::int64_t>(after_seq, 0) + 1))},
+                         {":to", S(std::string(kEventPrefix) + std::string(20, '9'))}}},
+                 {"ConsistentRead", true}};
+  std::vector<DeploymentEvent> out;
+  if (after_seq < std::numeric_limits<std::int64_t>::max()) {
+    while (true) {
+      auto response = client_->CallJson("Query", request);
+      if (!response) return std::unexpected(response.error().WithContext(what));
+      if (!response->is_object()) return core::InternalError(what + ": response is not an object");
+      const object& r = response->as_object();
+      if (const value* items = r.if_contains("Items"); items != nullptr && items->is_array()) {
+        for (const value& item : items->as_array()) {
+          if (!item.is_object()) continue;
+          auto e = DecodeEvent(deployment_id, item.as_object());
+          if (!e) return std::unexpected(e.error());
+          out.push_back(std::move(*e));
+        }
+      }
+      const value* last = r.if_contains("LastEvaluatedKey");
+      if (last == nullptr || !last->is_object() || last->as_object().empty()) break;
+      request["ExclusiveStartKey"] = *last;
+    }
+  }
+  if (out.empty()) {
+    // No events: tell an unknown deployment from one with nothing newer.
+    auto response =
+        client_->CallJson("GetItem", object{{"TableName", options_.table},
+                                            {"Key", Key(pk, kRecordSk)},
+                                            {"ConsistentRead", true},
+                                            {"ProjectionExpression", "#pk"},
+                                            {"ExpressionAttributeNames", Names({"pk"})}});
+    if (!response) return std::unexpected(response.error().WithContext(what));
+    if (!response->is_object() || response->as_object().if_contains("Item") == nullptr) {
+      return core::NotFoundError("deployment " + Quoted(deployment_id) + " not found");
+    }
+  }
+  return out;
+}
+
+core::Status DynamoDbDeploymentStore::SaveEndpoint(const core::Endpoint& endpoint) {
+  if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
+  const std::string what = "save endpoint " + Quoted(endpoint.name);
+  auto doc = EncodeEndpoint(endpoint);
+  if (!doc) return std::unexpected(doc.error());
+  object item = Key(EndpointPk(endpoint.name), kEndpointSk);
+  item["name"] = S(endpoint.name);
+  item["doc"] = S(*doc);
+  auto response = client_->CallJson(
+      "PutItem", object{{"TableName", options_.table}, {"Item", std::move(item)}});
+  if (!response) return std::unexpected(response.error().WithContext(what));
+  return core::Ok();
+}
+
+core::Result<std::vector<core::Endpoint>> DynamoDbDeploymentStore::ListEndpoints() {
+  auto items = ScanItems(kEndpointSk, "", object{}, object{});
+  if (!items) return std::unexpected(items.error().WithContext("list endpoints"));
+  std::vector<core::Endpoint> out;
+  for (const object& item : *items) {
+    std::string pk = GetS(item, "pk").value_or("");
+    auto corrupt = [&](const std::string& why) {
+      return core::InternalError("read endpoint item " + Quoted(pk) + ": corrupt record: " + why);
+    };
+    auto doc = GetS(item, "doc");
+    if (!doc) return corrupt("no doc attribute");
+    auto json = codec::ParseJson(*doc, "doc");
+    if (!json) return corrupt(json.error().message());
+    auto endpoint = codec::ParseEndpoint(*json, "doc");
+    if (!endpoint) return corrupt(endpoint.error().message());
+    out.push_back(std::move(*endpoint));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const core::Endpoint& a, const core::Endpoint& b) { return a.name < b.name; });
+  return out;
+}
+
+}  // namespace mlcanary::store

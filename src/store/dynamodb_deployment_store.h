@@ -1,0 +1,103 @@
+// DynamoDbDeploymentStore: the DeploymentStore on one DynamoDB table, with
+// optimistic concurrency on a version attribute and an active-deployment lock
+// item per endpoint, every write one TransactWriteItems call.
+#ifndef MLCANARY_STORE_DYNAMODB_DEPLOYMENT_STORE_H_
+#define MLCANARY_STORE_DYNAMODB_DEPLOYMENT_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/aws_client.h"
+#include "core/ports.h"
+
+namespace mlcanary::store {
+
+struct DynamoDbStoreOptions {
+  // Region, endpoint URL (moto in tests), credentials, timeouts, retries.
+  aws::ClientOptions client;
+  // The table (3-255 characters of [A-Za-z0-9_.-]); its key must be
+  // pk (S, HASH) + sk (S, RANGE). See README.md for the definition.
+  std::string table;
+  // Development and tests: CreateTable (PAY_PER_REQUEST) when it is missing and
+  // wait until it is ACTIVE. Off in production, where the table is provisioned
+  // beforehand and the service needs no dynamodb:CreateTable permission.
+  bool create_table = false;
+  // How long Open waits for a CREATING table to become ACTIVE.
+  core::Duration table_wait = std::chrono::seconds(60);
+};
+
+// Deployments, their event logs and endpoints in one DynamoDB table:
+//
+//   pk "deployment#<id>", sk "record"          the deployment (doc = codec JSON,
+//                                              endpoint, state, active, created_at,
+//                                              updated_at, version, event_count)
+//   pk "deployment#<id>", sk "event#<seq:020>" one event (doc = codec JSON)
+//   pk "active#<endpoint>", sk "lock"          deployment_id of the active one
+//   pk "endpoint#<name>", sk "endpoint"        an endpoint (doc = codec JSON)
+//
+// Create and Update are single transactions (a record, its events and the lock
+// land together or not at all); Update is conditional on the stored version.
+// Reads are strongly consistent. Several processes may share one table.
+//
+// Thread-safe: no state besides the AwsClient, which is thread-safe. Errors
+// name the operation; throttling and 5xx are retried by the client, then
+// surface as kThrottled/kUnavailable.
+class DynamoDbDeploymentStore final : public core::DeploymentStore {
+ public:
+  // Most items one write may touch: DynamoDB's limit for TransactWriteItems.
+  static constexpr std::size_t kMaxTransactionItems = 100;
+
+  // Creates the client and checks the table with DescribeTable (its key schema
+  // must be pk/sk strings), or creates it when options.create_table is set.
+  // kValidation for bad options, kNotFound for a missing table, kFailedPrecondition
+  // for a table with another key schema; errors name the table.
+  static core::Result<std::unique_ptr<DynamoDbDeploymentStore>> Open(DynamoDbStoreOptions options);
+
+  ~DynamoDbDeploymentStore() override;
+
+  core::Result<core::Deployment> Create(const core::Deployment& deployment,
+                                        const std::vector<core::DeploymentEvent>& events) override;
+  core::Result<core::Deployment> Get(std::string_view id) override;
+  // A Scan of the table's records (see README.md); newest created_at first,
+  // ties by id, descending.
+  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
+  core::Result<core::Deployment> Update(const core::Deployment& deployment,
+                                        const std::vector<core::DeploymentEvent>& events) override;
+  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view deployment_id,
+                                                              std::int64_t after_seq) override;
+  core::Status SaveEndpoint(const core::Endpoint& endpoint) override;
+  core::Result<std::vector<core::Endpoint>> ListEndpoints() override;
+
+  // CreateTable (PAY_PER_REQUEST) unless the table exists, then waits until it
+  // is ACTIVE and checks its key schema. Idempotent; Open calls it when
+  // options.create_table is set.
+  core::Status EnsureTable();
+
+  const std::string& table() const { return options_.table; }
+
+ private:
+  DynamoDbDeploymentStore(DynamoDbStoreOptions options, std::unique_ptr<aws::AwsClient> client);
+
+  // DescribeTable: the table's status ("ACTIVE", ...) after checking its key schema.
+  core::Result<std::string> DescribeTable();
+  // One TransactWriteItems call with an idempotency token, so that the
+  // client's retries of a write that did land are not refused as conflicts.
+  core::Status TransactWrite(boost::json::array items, aws::AwsErrorDetail* detail);
+  // Scan of the items whose sk equals `sk`, with an optional extra filter.
+  core::Result<std::vector<boost::json::object>> ScanItems(std::string_view sk,
+                                                           std::string_view filter,
+                                                           boost::json::object names,
+                                                           boost::json::object values);
+  std::string Token();
+
+  const DynamoDbStoreOptions options_;
+  const std::unique_ptr<aws::AwsClient> client_;
+};
+
+}  // namespace mlcanary::store
+
+#endif  // MLCANARY_STORE_DYNAMODB_DEPLOYMENT_STORE_H_

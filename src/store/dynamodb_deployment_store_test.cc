@@ -1,0 +1,475 @@
+// DynamoDbDeploymentStore on the moto harness (test/aws): the shared store
+// contract (deployment_store_contract_test.cc, instantiated here), and what is
+// DynamoDB's own: several store instances on one table, retried throttling, a
+// refused request that writes nothing, the transaction limit, the item layout.
+// After every test the harness must have seen only well-signed requests that
+// match botocore's model of their operation.
+#include "store/dynamodb_deployment_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/domain_json.h"
+#include "moto_fixture.h"
+#include "store/testing/deployment_store_contract.h"
+
+namespace mlcanary::store {
+namespace {
+
+using core::Deployment;
+using core::DeploymentEvent;
+using core::DeploymentState;
+using core::ErrorCode;
+using testing::DeploymentStoreContractTest;
+using ::testing::HasSubstr;
+using testing::StoreKind;
+namespace json = boost::json;
+
+// One harness for the whole binary: starting moto takes seconds.
+class HarnessEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto harness = mlcanary::testing::MotoHarness::Start();
+    ASSERT_TRUE(harness) << harness.error().ToString();
+    harness_ = std::move(*harness);
+  }
+  void TearDown() override { harness_.reset(); }
+  static mlcanary::testing::MotoHarness* harness() { return harness_.get(); }
+
+ private:
+  static inline std::unique_ptr<mlcanary::testing::MotoHarness> harness_;
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new HarnessEnvironment);
+
+aws::ClientOptions ClientOptions() {
+  aws::ClientOptions options;
+  options.region = "us-east-1";
+  options.endpoint_url = HarnessEnvironment::harness()->url();
+  options.credentials = {mlcanary::testing::MotoHarness::kAccessKey,
+                         mlcanary::testing::MotoHarness::kSecretKey, ""};
+  options.sleep = [](core::Duration) {};  // retries without waiting
+  return options;
+}
+
+// A fresh table per test: tests never see each other's items.
+std::string FreshTable() {
+  static std::atomic<int> counter{0};
+  return "mlcanary-test-" + std::to_string(++counter);
+}
+
+core::Result<std::unique_ptr<DynamoDbDeploymentStore>> OpenStore(const std::string& table,
+                                                                 bool create) {
+  DynamoDbStoreOptions options;
+  options.client = ClientOptions();
+  options.table = table;
+  options.create_table = create;
+  return DynamoDbDeploymentStore::Open(std::move(options));
+}
+
+std::unique_ptr<core::DeploymentStore> MakeDynamoDb(const std::string&) {
+  if (HarnessEnvironment::harness() == nullptr) {
+    ADD_FAILURE() << "moto harness did not start";
+    return nullptr;
+  }
+  auto store = OpenStore(FreshTable(), /*create=*/true);
+  if (!store) {
+    ADD_FAILURE() << store.error().ToString();
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+// Every request so far was well signed and valid for botocore; then a clean slate.
+void ExpectNoViolationsAndReset() {
+  auto* harness = HarnessEnvironment::harness();
+  if (harness == nullptr) return;
+  auto violations = harness->Violations();
+  ASSERT_TRUE(violations) << violations.error().ToString();
+  EXPECT_EQ(*violations, "[]");
+  ASSERT_TRUE(harness->Reset());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, DeploymentStoreContractTest,
+    ::testing::Values(StoreKind{"DynamoDb", MakeDynamoDb, ExpectNoViolationsAndReset}),
+    [](const ::testing::TestParamInfo<StoreKind>& param_info) { return param_info.param.name; });
+
+core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
+
+Deployment MakeDeployment(std::string id, std::string endpoint) {
+  Deployment d;
+  d.id = std::move(id);
+  d.endpoint = std::move(endpoint);
+  d.production_variant = "production";
+  d.canary_variant = "canary";
+  d.canary_model.kind = core::ModelKind::kSagemaker;
+  d.canary_model.name = "model-v2";
+  d.canary_model.instance_type = "ml.m5.xlarge";
+  d.state = DeploymentState::kInProgress;
+  d.canary_weight = 0.1;
+  d.created_at = At(1'700'000'000'000);
+  d.updated_at = d.created_at;
+  return d;
+}
+
+DeploymentEvent MakeEvent(std::string reason) {
+  DeploymentEvent e;
+  e.time = At(1'700'000'000'500);
+  e.kind = core::EventKind::kWeightChange;
+  e.from_state = DeploymentState::kInProgress;
+  e.to_state = DeploymentState::kInProgress;
+  e.weight_before = 0.1;
+  e.weight_after = 0.2;
+  e.reason = std::move(reason);
+  e.actor = "controller";
+  return e;
+}
+
+class DynamoDbDeploymentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(HarnessEnvironment::harness(), nullptr);
+    ASSERT_TRUE(HarnessEnvironment::harness()->Reset());
+    table_ = FreshTable();
+    auto store = OpenStore(table_, /*create=*/true);
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = std::move(*store);
+    auto raw = aws::AwsClient::Create(aws::DynamoDbService(), ClientOptions());
+    ASSERT_TRUE(raw) << raw.error().ToString();
+    raw_ = std::move(*raw);
+    // Counts of requests start here, after the table's creation.
+    ExpectNoViolationsAndReset();
+  }
+  void TearDown() override { ExpectNoViolationsAndReset(); }
+
+  mlcanary::testing::MotoHarness& harness() { return *HarnessEnvironment::harness(); }
+
+  // The item as DynamoDB holds it, or null.
+  json::value RawItem(const std::string& pk, const std::string& sk) {
+    auto response = raw_->CallJson(
+        "GetItem", json::object{{"TableName", table_},
+                                {"Key", json::object{{"pk", json::object{{"S", pk}}},
+                                                     {"sk", json::object{{"S", sk}}}}},
+                                {"ConsistentRead", true}});
+    EXPECT_TRUE(response) << response.error().ToString();
+    if (!response || !response->as_object().contains("Item")) return nullptr;
+    return response->as_object().at("Item");
+  }
+
+  // How many requests of `operation` the harness has seen since the last Reset.
+  int Count(std::string_view operation) {
+    auto requests = HarnessEnvironment::harness()->Requests();
+    EXPECT_TRUE(requests) << requests.error().ToString();
+    if (!requests) return -1;
+    json::value parsed = json::parse(*requests);
+    int n = 0;
+    for (const json::value& r : parsed.as_array()) {
+      const json::value* op = r.as_object().if_contains("operation");
+      if (op != nullptr && op->is_string() && op->as_string() == operation) ++n;
+    }
+    return n;
+  }
+
+  std::string table_;
+  std::unique_ptr<DynamoDbDeploymentStore> store_;
+  std::unique_ptr<aws::AwsClient> raw_;
+};
+
+TEST_F(DynamoDbDeploymentStoreTest, OpenOfMissingTableIsNotFoundNamingIt) {
+  auto store = OpenStore("mlcanary-absent", /*create=*/false);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), ErrorCode::kNotFound) << store.error().ToString();
+  EXPECT_THAT(store.error().message(), HasSubstr("'mlcanary-absent'"));
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, OpenOfExistingTableNeedsNoCreateTable) {
+  auto store = OpenStore(table_, /*create=*/false);
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(Count("CreateTable"), 0);
+  EXPECT_GE(Count("DescribeTable"), 1);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, OpenRefusesTableWithAnotherKeySchema) {
+  auto created = raw_->CallJson(
+      "CreateTable",
+      json::object{
+          {"TableName", "mlcanary-other-key"},
+          {"AttributeDefinitions",
+           json::array{json::object{{"AttributeName", "id"}, {"AttributeType", "S"}}}},
+          {"KeySchema", json::array{json::object{{"AttributeName", "id"}, {"KeyType", "HASH"}}}},
+          {"BillingMode", "PAY_PER_REQUEST"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  auto store = OpenStore("mlcanary-other-key", /*create=*/false);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), ErrorCode::kFailedPrecondition) << store.error().ToString();
+  EXPECT_THAT(store.error().message(), HasSubstr("'id'"));
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, OpenRefusesBadTableName) {
+  auto store = OpenStore("x", /*create=*/true);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), ErrorCode::kValidation);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ItemsFollowTheDocumentedLayout) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")}));
+  json::value record = RawItem("deployment#d1", "record");
+  ASSERT_TRUE(record.is_object());
+  const json::object& r = record.as_object();
+  EXPECT_EQ(r.at("endpoint").at("S"), "recs");
+  EXPECT_EQ(r.at("state").at("S"), "IN_PROGRESS");
+  EXPECT_EQ(r.at("active").at("BOOL"), true);
+  EXPECT_EQ(r.at("version").at("N"), "1");
+  EXPECT_EQ(r.at("event_count").at("N"), "2");
+  EXPECT_EQ(r.at("created_at").at("N"), "1700000000000");
+  auto doc = codec::ParseJson(r.at("doc").at("S").as_string(), "doc");
+  ASSERT_TRUE(doc);
+  auto decoded = codec::ParseDeployment(*doc, "doc");
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->canary_model.name, "model-v2");
+
+  json::value event = RawItem("deployment#d1", "event#00000000000000000002");
+  ASSERT_TRUE(event.is_object());
+  EXPECT_THAT(std::string(event.at("doc").at("S").as_string()), HasSubstr("\"b\""));
+  json::value lock = RawItem("active#recs", "lock");
+  ASSERT_TRUE(lock.is_object());
+  EXPECT_EQ(lock.at("deployment_id").at("S"), "d1");
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, LeavingTheActiveStatesDeletesTheLock) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {});
+  ASSERT_TRUE(d);
+  d->state = DeploymentState::kRolledBack;
+  auto updated = store_->Update(*d, {MakeEvent("rolled back")});
+  ASSERT_TRUE(updated) << updated.error().ToString();
+  EXPECT_TRUE(RawItem("active#recs", "lock").is_null());
+  EXPECT_EQ(RawItem("deployment#d1", "record").at("active").at("BOOL"), false);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, MovingAnActiveDeploymentMovesTheLock) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {});
+  ASSERT_TRUE(d);
+  d->endpoint = "search";
+  ASSERT_TRUE(store_->Update(*d, {}));
+  EXPECT_TRUE(store_->Create(MakeDeployment("d2", "recs"), {}));
+  auto blocked = store_->Create(MakeDeployment("d3", "search"), {});
+  ASSERT_FALSE(blocked);
+  EXPECT_EQ(blocked.error().code(), ErrorCode::kConflict);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ConcurrentUpdatesFromTwoStoresExactlyOneWins) {
+  auto other = OpenStore(table_, /*create=*/false);
+  ASSERT_TRUE(other) << other.error().ToString();
+  for (int round = 0; round < 5; ++round) {
+    std::string id = "d" + std::to_string(round);
+    auto created = store_->Create(MakeDeployment(id, "endpoint-" + id), {});
+    ASSERT_TRUE(created) << created.error().ToString();
+    std::latch start(2);
+    core::Result<Deployment> results[2] = {core::InternalError("not run"),
+                                           core::InternalError("not run")};
+    DynamoDbDeploymentStore* stores[2] = {store_.get(), other->get()};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        Deployment mine = *created;
+        mine.canary_weight = 0.25 * (i + 1);
+        start.arrive_and_wait();
+        results[i] = stores[i]->Update(mine, {MakeEvent("writer " + std::to_string(i))});
+      });
+    }
+    for (auto& t : threads) t.join();
+    int wins = 0;
+    for (const auto& r : results) {
+      if (r) {
+        ++wins;
+      } else {
+        EXPECT_EQ(r.error().code(), ErrorCode::kConflict) << r.error().ToString();
+      }
+    }
+    ASSERT_EQ(wins, 1) << "round " << round;
+    const int winner = results[0] ? 0 : 1;
+    auto stored = other->get()->Get(id);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->version, 2);
+    EXPECT_EQ(stored->canary_weight, 0.25 * (winner + 1));
+    auto events = store_->ListEvents(id, 0);
+    ASSERT_TRUE(events);
+    ASSERT_EQ(events->size(), 1u);
+    EXPECT_EQ((*events)[0].reason, "writer " + std::to_string(winner));
+  }
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, CreateOnOccupiedEndpointConflictsFromAnotherStore) {
+  auto other = OpenStore(table_, /*create=*/false);
+  ASSERT_TRUE(other) << other.error().ToString();
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {}));
+  auto second = (*other)->Create(MakeDeployment("d2", "recs"), {MakeEvent("x")});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
+  EXPECT_THAT(second.error().message(), HasSubstr("'recs'"));
+  EXPECT_THAT(second.error().message(), HasSubstr("'d1'"));
+  EXPECT_EQ(store_->Get("d2").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ConcurrentCreatesOnOneEndpointExactlyOneWins) {
+  auto other = OpenStore(table_, /*create=*/false);
+  ASSERT_TRUE(other) << other.error().ToString();
+  for (int round = 0; round < 5; ++round) {
+    std::string endpoint = "ep" + std::to_string(round);
+    std::latch start(2);
+    core::Result<Deployment> results[2] = {core::InternalError("not run"),
+                                           core::InternalError("not run")};
+    DynamoDbDeploymentStore* stores[2] = {store_.get(), other->get()};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        results[i] = stores[i]->Create(MakeDeployment(endpoint + "-" + std::to_string(i), endpoint),
+                                       {MakeEvent("created")});
+      });
+    }
+    for (auto& t : threads) t.join();
+    int wins = 0;
+    for (const auto& r : results) {
+      if (r) {
+        ++wins;
+      } else {
+        EXPECT_EQ(r.error().code(), ErrorCode::kConflict) << r.error().ToString();
+      }
+    }
+    EXPECT_EQ(wins, 1) << "round " << round;
+    auto active = store_->List({.endpoint = endpoint, .active_only = true});
+    ASSERT_TRUE(active);
+    EXPECT_EQ(active->size(), 1u);
+  }
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ThrottledWriteIsRetriedWithTheSameToken) {
+  ASSERT_TRUE(harness().InjectFault("TransactWriteItems", 2, 400,
+                                    "ProvisionedThroughputExceededException", "slow down"));
+  auto created = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a")});
+  ASSERT_TRUE(created) << created.error().ToString();
+  EXPECT_EQ(Count("TransactWriteItems"), 3);
+  EXPECT_EQ(store_->ListEvents("d1", 0)->size(), 1u);
+  // The retries carry the first attempt's idempotency token, so a retried
+  // write that did land is not answered with a conflict.
+  auto requests = json::parse(*harness().Requests());
+  std::vector<std::string> tokens;
+  for (const json::value& r : requests.as_array()) {
+    if (r.at("operation") != "TransactWriteItems") continue;
+    tokens.push_back(std::string(r.at("params").at("ClientRequestToken").as_string()));
+  }
+  ASSERT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(tokens[0], tokens[1]);
+  EXPECT_EQ(tokens[0], tokens[2]);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ThrottledReadIsRetried) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {}));
+  ASSERT_TRUE(harness().InjectFault("GetItem", 1, 400, "ProvisionedThroughputExceededException",
+                                    "slow down"));
+  auto read = store_->Get("d1");
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(read->id, "d1");
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ThrottlingBeyondTheAttemptsIsRetryableAndWritesNothing) {
+  ASSERT_TRUE(harness().InjectFault("TransactWriteItems", 10, 400,
+                                    "ProvisionedThroughputExceededException", "slow down"));
+  auto created = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a")});
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), ErrorCode::kThrottled) << created.error().ToString();
+  EXPECT_TRUE(created.error().retryable());
+  EXPECT_EQ(Count("TransactWriteItems"), aws::DynamoDbService().default_max_attempts);
+  ASSERT_TRUE(harness().Reset());
+  EXPECT_EQ(store_->Get("d1").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ValidationExceptionFailsCleanlyWithoutRetry) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a")});
+  ASSERT_TRUE(d);
+  ExpectNoViolationsAndReset();
+  ASSERT_TRUE(harness().InjectFault("TransactWriteItems", 1, 400, "ValidationException",
+                                    "One or more parameter values were invalid"));
+  Deployment changed = *d;
+  changed.state = DeploymentState::kRolledBack;
+  auto update = store_->Update(changed, {MakeEvent("b")});
+  ASSERT_FALSE(update);
+  EXPECT_EQ(update.error().code(), ErrorCode::kValidation) << update.error().ToString();
+  EXPECT_THAT(update.error().message(), HasSubstr("'d1'"));
+  EXPECT_EQ(Count("TransactWriteItems"), 1);
+  // Nothing written: the record, its events and the lock are as they were.
+  EXPECT_EQ(*store_->Get("d1"), *d);
+  EXPECT_EQ(store_->ListEvents("d1", 0)->size(), 1u);
+  EXPECT_EQ(RawItem("active#recs", "lock").at("deployment_id").at("S"), "d1");
+
+  ASSERT_TRUE(harness().InjectFault("TransactWriteItems", 1, 400, "ValidationException",
+                                    "One or more parameter values were invalid"));
+  auto created = store_->Create(MakeDeployment("d2", "other"), {MakeEvent("a")});
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), ErrorCode::kValidation);
+  EXPECT_EQ(store_->Get("d2").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(RawItem("active#other", "lock").is_null());
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, WritesBeyondTheTransactionLimitAreRefusedUpFront) {
+  // Record + lock + 98 events = 100 items: the most one transaction may hold.
+  std::vector<DeploymentEvent> events(98, MakeEvent("e"));
+  auto created = store_->Create(MakeDeployment("d1", "recs"), events);
+  ASSERT_TRUE(created) << created.error().ToString();
+  EXPECT_EQ(store_->ListEvents("d1", 0)->size(), 98u);
+
+  events.push_back(MakeEvent("one too many"));
+  auto refused = store_->Create(MakeDeployment("d2", "other"), events);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kValidation);
+  EXPECT_THAT(refused.error().message(), HasSubstr("101"));
+  EXPECT_EQ(Count("TransactWriteItems"), 1);
+  EXPECT_EQ(store_->Get("d2").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, CorruptRecordIsAnInternalErrorNamingIt) {
+  auto put = raw_->CallJson(
+      "PutItem", json::object{{"TableName", table_},
+                              {"Item", json::object{{"pk", json::object{{"S", "deployment#bad"}}},
+                                                    {"sk", json::object{{"S", "record"}}},
+                                                    {"version", json::object{{"N", "1"}}},
+                                                    {"doc", json::object{{"S", "{not json"}}}}}});
+  ASSERT_TRUE(put) << put.error().ToString();
+  auto read = store_->Get("bad");
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(read.error().message(), HasSubstr("deployment#bad"));
+  EXPECT_EQ(store_->List({}).error().code(), ErrorCode::kInternal);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, EventsAfterALongLogAreReadInOrder) {
+  auto d = store_->Create(MakeDeployment("d1", "recs"), {});
+  ASSERT_TRUE(d);
+  // Sequence numbers past 9 and 99 must still sort numerically.
+  for (int i = 0; i < 3; ++i) {
+    std::vector<DeploymentEvent> batch(45, MakeEvent("batch " + std::to_string(i)));
+    auto updated = store_->Update(*d, batch);
+    ASSERT_TRUE(updated) << updated.error().ToString();
+    d = std::move(updated);
+  }
+  auto events = store_->ListEvents("d1", 95);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 40u);
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].seq, 96 + static_cast<std::int64_t>(i));
+  }
+  EXPECT_EQ(events->back().reason, "batch 2");
+}
+
+}  // namespace
+}  // namespace mlcanary::store
