@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "core/ports.h"
@@ -25,6 +26,9 @@ struct StoreKind {
   // that every request a remote store sent was well formed).
   std::function<void()> after_each;
 };
+
+// Test names and failure messages show the store's name, not its bytes.
+inline void PrintTo(const StoreKind& kind, std::ostream* os) { *os << kind.name; }
 
 class DeploymentStoreContractTest : public ::testing::TestWithParam<StoreKind> {
  protected:
