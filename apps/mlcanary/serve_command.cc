@@ -56,9 +56,14 @@ int RunServe(const ServeOptions& options) {
     std::cerr << "mlcanary serve: " << service.error().message() << "\n";
     return service.error().code() == core::ErrorCode::kValidation ? 2 : 1;
   }
-  spdlog::info("mlcanary serve: inference on {} (port {}), control API on {} (port {}), {}",
-               config->inference_listen, (*service)->inference_port(), config->control_listen,
-               (*service)->control_port(), config->store);
+  if (config->backend == config::Backend::kSagemaker) {
+    spdlog::info("mlcanary serve: SageMaker backend, control API on {} (port {}), {}",
+                 config->control_listen, (*service)->control_port(), config->store);
+  } else {
+    spdlog::info("mlcanary serve: inference on {} (port {}), control API on {} (port {}), {}",
+                 config->inference_listen, (*service)->inference_port(), config->control_listen,
+                 (*service)->control_port(), config->store);
+  }
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("mlcanary serve: signal {} received, shutting down", received);

@@ -1,14 +1,17 @@
-// The embedded shape's wiring.
+// The wiring of both shapes: embedded (gateway) and SageMaker (AWS adapters).
 #include "service.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "api/control_api.h"
+#include "aws/aws_client.h"
 #include "controller/controller.h"
 #include "controller/controller_loop.h"
 #include "gateway/gateway.h"
@@ -21,6 +24,10 @@
 #include "notify/fanout_notifier.h"
 #include "notify/log_notifier.h"
 #include "notify/webhook_notifier.h"
+#include "sagemaker/cloudwatch_metrics_source.h"
+#include "sagemaker/sagemaker_traffic_control.h"
+#include "sagemaker/sns_notifier.h"
+#include "store/dynamodb_deployment_store.h"
 #include "store/sqlite_deployment_store.h"
 #include "util/system_clock.h"
 
@@ -55,20 +62,77 @@ metrics::RegistryOptions RegistryOptionsFor() {
   return o;
 }
 
+// The AWS side of the configuration, resolved against the environment once.
+struct AwsSetup {
+  aws::Credentials credentials;
+  std::string region;
+};
+
+core::Result<AwsSetup> ResolveAws(const config::ServiceConfig& config) {
+  const aws::GetEnv env = aws::ProcessEnv();
+  AwsSetup setup;
+  setup.region = config.aws.region;
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (!setup.region.empty()) break;
+    setup.region = env(name).value_or("");
+  }
+  if (setup.region.empty()) setup.region = "us-east-1";
+  auto credentials = aws::LoadCredentials(env);
+  if (!credentials) return std::unexpected(credentials.error().WithContext("AWS credentials"));
+  setup.credentials = std::move(*credentials);
+  return setup;
+}
+
+// `key` is the service's name in aws.endpoint_urls.
+aws::ClientOptions AwsClientOptions(const config::ServiceConfig& config, const AwsSetup& setup,
+                                    const std::string& key) {
+  aws::ClientOptions o;
+  o.region = setup.region;
+  o.credentials = setup.credentials;
+  o.endpoint_url = config.aws.endpoint_url;
+  if (auto it = config.aws.endpoint_urls.find(key); it != config.aws.endpoint_urls.end()) {
+    o.endpoint_url = it->second;
+  }
+  o.timeout = config.aws.timeout;
+  o.max_attempts = config.aws.max_attempts;
+  return o;
+}
+
+core::Result<std::unique_ptr<aws::AwsClient>> MakeAwsClient(const config::ServiceConfig& config,
+                                                            const AwsSetup& setup,
+                                                            const aws::ServiceInfo& service,
+                                                            const std::string& key) {
+  auto client = aws::AwsClient::Create(service, AwsClientOptions(config, setup, key));
+  if (!client) return std::unexpected(client.error().WithContext(service.name + " client"));
+  return client;
+}
+
+void LogWarning(std::string_view line) { spdlog::warn("{}", line); }
+
 }  // namespace
 
 // Declared in the order they are built; destroyed in reverse.
 struct Service::Parts {
   util::SystemClock clock;
-  std::unique_ptr<store::SqliteDeploymentStore> store;
+  std::optional<AwsSetup> aws;  // when anything talks to AWS
+  std::unique_ptr<aws::AwsClient> dynamodb_client;
+  std::unique_ptr<core::DeploymentStore> store;
   std::unique_ptr<metrics::MetricsRegistry> registry;
   metrics::ControllerStatus status;
+  // The data plane: the gateway's router (embedded) or SageMaker.
   std::unique_ptr<gateway::Gateway> gateway;
+  std::unique_ptr<aws::AwsClient> sagemaker_client;
+  std::unique_ptr<aws::AwsClient> autoscaling_client;
+  std::unique_ptr<aws::AwsClient> cloudwatch_client;
+  std::unique_ptr<aws::AwsClient> sns_client;
+  std::unique_ptr<sagemaker::SageMakerTrafficControl> sagemaker_traffic;
+  core::TrafficControl* traffic = nullptr;
   std::unique_ptr<notify::LogNotifier> log_notifier;
   std::unique_ptr<notify::WebhookNotifier> webhooks;
+  std::unique_ptr<sagemaker::SnsNotifier> sns;
   std::unique_ptr<StatusNotifier> status_notifier;
   std::unique_ptr<notify::FanoutNotifier> notifier;
-  std::unique_ptr<metrics::RegistryMetricsSource> metrics_source;
+  std::unique_ptr<core::MetricsSource> metrics_source;
   std::unique_ptr<controller::Controller> controller;
   std::unique_ptr<api::ControlApi> control_api;
   std::unique_ptr<http::HttpServer> control_server;
@@ -76,38 +140,31 @@ struct Service::Parts {
   bool stopped = false;
 };
 
+namespace {
+
+core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p);
+core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service::Parts& p);
+core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Service::Parts& p);
+
+}  // namespace
+
 core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfig& config,
                                                       ServiceOptions options) {
   auto p = std::make_unique<Parts>();
-  auto store =
-      store::SqliteDeploymentStore::Open(config.store.substr(std::string("sqlite:").size()));
-  if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
-  p->store = std::move(*store);
-  p->registry = std::make_unique<metrics::MetricsRegistry>(p->clock, RegistryOptionsFor());
-
-  gateway::GatewayOptions gateway_options;
-  gateway_options.listen = config.inference_listen;
-  gateway_options.threads = config.gateway_threads;
-  gateway_options.max_body_bytes = config.max_body_bytes;
-  p->gateway = std::make_unique<gateway::Gateway>(gateway_options, *p->registry,
-                                                  models::MakeModelBackendFactory());
-
-  // The endpoints as the last deployments left them, else as configured.
-  auto saved = p->store->ListEndpoints();
-  if (!saved) return std::unexpected(saved.error());
-  std::map<std::string, core::Policy, std::less<>> policies;
-  for (const config::EndpointConfig& e : config.endpoints) {
-    policies[e.name] = e.policy;
-    core::Endpoint endpoint{
-        .name = e.name, .status = core::EndpointStatus::kInService, .variants = e.variants};
-    for (const core::Endpoint& s : *saved) {
-      if (s.name == e.name && !s.variants.empty()) endpoint = s;
-    }
-    if (auto s = p->gateway->router().AddEndpoint(endpoint); !s) {
-      return std::unexpected(s.error().WithContext("endpoint '" + e.name + "'"));
-    }
-    if (auto s = p->store->SaveEndpoint(endpoint); !s) return std::unexpected(s.error());
+  const bool uses_aws = config.backend == config::Backend::kSagemaker ||
+                        config.store.starts_with("dynamodb:") || !config.sns_topic_arn.empty();
+  if (uses_aws) {
+    auto setup = ResolveAws(config);
+    if (!setup) return std::unexpected(setup.error());
+    p->aws = std::move(*setup);
   }
+  if (auto s = OpenStore(config, *p); !s) return std::unexpected(s.error());
+  p->registry = std::make_unique<metrics::MetricsRegistry>(p->clock, RegistryOptionsFor());
+  auto started = config.backend == config::Backend::kSagemaker ? StartSagemakerDataPlane(config, *p)
+                                                               : StartEmbeddedDataPlane(config, *p);
+  if (!started) return std::unexpected(started.error());
+  std::map<std::string, core::Policy, std::less<>> policies;
+  for (const config::EndpointConfig& e : config.endpoints) policies[e.name] = e.policy;
 
   p->log_notifier = std::make_unique<notify::LogNotifier>(
       options.event_log ? options.event_log : [](std::string_view) {});
@@ -121,11 +178,22 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
     p->webhooks = std::move(*created);
     sinks.push_back(p->webhooks.get());
   }
+  if (!config.sns_topic_arn.empty()) {
+    auto client = MakeAwsClient(config, *p->aws, aws::SnsService(), "sns");
+    if (!client) return std::unexpected(client.error());
+    p->sns_client = std::move(*client);
+    sagemaker::SnsOptions sns_options;
+    sns_options.topic_arn = config.sns_topic_arn;
+    sns_options.log = LogWarning;
+    auto sns = sagemaker::SnsNotifier::Create(*p->sns_client, sns_options);
+    if (!sns) return std::unexpected(sns.error().WithContext("notifications.sns_topic_arn"));
+    p->sns = std::move(*sns);
+    sinks.push_back(p->sns.get());
+  }
   p->status_notifier = std::make_unique<StatusNotifier>(p->status);
   sinks.push_back(p->status_notifier.get());
   p->notifier = std::make_unique<notify::FanoutNotifier>(sinks);
 
-  p->metrics_source = std::make_unique<metrics::RegistryMetricsSource>(*p->registry);
   controller::RetryOptions retry;
   retry.sleep = [](core::Duration d) { std::this_thread::sleep_for(d); };
   retry.random_bits = [] {
@@ -133,7 +201,7 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
     return rng();
   };
   p->controller =
-      std::make_unique<controller::Controller>(controller::Ports{.traffic = p->gateway->router(),
+      std::make_unique<controller::Controller>(controller::Ports{.traffic = *p->traffic,
                                                                  .metrics = *p->metrics_source,
                                                                  .store = *p->store,
                                                                  .notifier = *p->notifier,
@@ -146,8 +214,10 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
     p->status.Observe(d);
   }
 
-  if (auto s = p->gateway->Start(); !s) {
-    return std::unexpected(s.error().WithContext("listen.inference " + config.inference_listen));
+  if (p->gateway) {
+    if (auto s = p->gateway->Start(); !s) {
+      return std::unexpected(s.error().WithContext("listen.inference " + config.inference_listen));
+    }
   }
 
   api::ApiOptions api_options;
@@ -157,7 +227,7 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   Parts* parts = p.get();
   auto control_api = api::ControlApi::Create(api_options, {.controller = *p->controller,
                                                            .store = *p->store,
-                                                           .traffic = p->gateway->router(),
+                                                           .traffic = *p->traffic,
                                                            .new_deployment_id = NewDeploymentId,
                                                            .metrics_text = [parts] {
                                                              return metrics::RenderPrometheus(
@@ -207,11 +277,105 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   return std::unique_ptr<Service>(new Service(std::move(p)));
 }
 
+namespace {
+
+core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p) {
+  if (config.store.starts_with("dynamodb:")) {
+    store::DynamoDbStoreOptions options;
+    options.client = AwsClientOptions(config, *p.aws, "dynamodb");
+    options.table = config.store.substr(std::string("dynamodb:").size());
+    auto store = store::DynamoDbDeploymentStore::Open(options);
+    if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
+    p.store = std::move(*store);
+    return core::Ok();
+  }
+  auto store =
+      store::SqliteDeploymentStore::Open(config.store.substr(std::string("sqlite:").size()));
+  if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
+  p.store = std::move(*store);
+  return core::Ok();
+}
+
+// The gateway serves the configured endpoints (as the last deployments left
+// them) and records the metrics the controller reads.
+core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service::Parts& p) {
+  gateway::GatewayOptions gateway_options;
+  gateway_options.listen = config.inference_listen;
+  gateway_options.threads = config.gateway_threads;
+  gateway_options.max_body_bytes = config.max_body_bytes;
+  p.gateway = std::make_unique<gateway::Gateway>(gateway_options, *p.registry,
+                                                 models::MakeModelBackendFactory());
+  p.traffic = &p.gateway->router();
+  p.metrics_source = std::make_unique<metrics::RegistryMetricsSource>(*p.registry);
+
+  auto saved = p.store->ListEndpoints();
+  if (!saved) return std::unexpected(saved.error());
+  for (const config::EndpointConfig& e : config.endpoints) {
+    core::Endpoint endpoint{
+        .name = e.name, .status = core::EndpointStatus::kInService, .variants = e.variants};
+    for (const core::Endpoint& s : *saved) {
+      if (s.name == e.name && !s.variants.empty()) endpoint = s;
+    }
+    if (auto s = p.gateway->router().AddEndpoint(endpoint); !s) {
+      return std::unexpected(s.error().WithContext("endpoint '" + e.name + "'"));
+    }
+    if (auto s = p.store->SaveEndpoint(endpoint); !s) return std::unexpected(s.error());
+  }
+  return core::Ok();
+}
+
+// SageMaker serves; CloudWatch measures. Each configured endpoint must exist.
+core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Service::Parts& p) {
+  for (auto [client, service, key] :
+       {std::tuple{&p.sagemaker_client, &aws::SageMakerService(), "sagemaker"},
+        std::tuple{&p.autoscaling_client, &aws::AutoScalingService(), "autoscaling"},
+        std::tuple{&p.cloudwatch_client, &aws::CloudWatchService(), "cloudwatch"}}) {
+    auto made = MakeAwsClient(config, *p.aws, *service, key);
+    if (!made) return std::unexpected(made.error());
+    *client = std::move(*made);
+  }
+  sagemaker::SageMakerOptions options;
+  options.poll_interval = config.sagemaker.poll_interval;
+  options.wait_timeout = config.sagemaker.wait_timeout;
+  options.delete_old_configs = config.sagemaker.delete_old_configs;
+  const config::AutoScalingConfig& as = config.sagemaker.autoscaling;
+  options.autoscaling = {.enabled = as.enabled,
+                         .min_capacity = as.min_capacity,
+                         .max_capacity = as.max_capacity,
+                         .target_invocations = as.target_invocations_per_instance,
+                         .scale_out_cooldown = as.scale_out_cooldown,
+                         .scale_in_cooldown = as.scale_in_cooldown};
+  options.clock = &p.clock;
+  options.log = LogWarning;
+  auto traffic = sagemaker::SageMakerTrafficControl::Create(*p.sagemaker_client,
+                                                            *p.autoscaling_client, options);
+  if (!traffic) return std::unexpected(traffic.error().WithContext("sagemaker"));
+  p.sagemaker_traffic = std::move(*traffic);
+  p.traffic = p.sagemaker_traffic.get();
+
+  p.metrics_source = std::make_unique<sagemaker::CloudWatchMetricsSource>(
+      *p.cloudwatch_client, sagemaker::VariantsFrom(*p.traffic));
+
+  for (const config::EndpointConfig& e : config.endpoints) {
+    auto endpoint = p.traffic->DescribeEndpoint(e.name);
+    if (!endpoint) {
+      return std::unexpected(endpoint.error().WithContext("endpoints: SageMaker endpoint '" +
+                                                          e.name + "' in " + p.aws->region));
+    }
+    if (auto s = p.store->SaveEndpoint(*endpoint); !s) return std::unexpected(s.error());
+  }
+  return core::Ok();
+}
+
+}  // namespace
+
 Service::Service(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 Service::~Service() { Stop(); }
 
-std::uint16_t Service::inference_port() const { return parts_->gateway->port(); }
+std::uint16_t Service::inference_port() const {
+  return parts_->gateway ? parts_->gateway->port() : 0;
+}
 std::uint16_t Service::control_port() const { return parts_->control_server->port(); }
 
 void Service::Stop() {
@@ -219,8 +383,9 @@ void Service::Stop() {
   parts_->stopped = true;
   parts_->loop->Stop();
   parts_->control_server->Shutdown();
-  parts_->gateway->Shutdown();
+  if (parts_->gateway) parts_->gateway->Shutdown();
   if (parts_->webhooks) parts_->webhooks->Stop();
+  if (parts_->sns) parts_->sns->Stop();
 }
 
 }  // namespace mlcanary::app

@@ -1,5 +1,7 @@
-// Service: the embedded shape wired together — SQLite store, metrics registry,
-// gateway (its router as TrafficControl, the registry as MetricsSource),
+// Service: one shape wired together. Embedded: SQLite store, metrics registry,
+// gateway (its router as TrafficControl, the registry as MetricsSource).
+// SageMaker: SageMaker endpoints as TrafficControl, CloudWatch as MetricsSource,
+// SNS among the notifiers; the store SQLite or DynamoDB. Then in both the
 // notifiers, controller and its loop, control API. `serve` and `demo` run it.
 #ifndef MLCANARY_APPS_MLCANARY_SERVICE_H_
 #define MLCANARY_APPS_MLCANARY_SERVICE_H_
@@ -35,7 +37,7 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  std::uint16_t inference_port() const;
+  std::uint16_t inference_port() const;  // 0 with backend sagemaker (no gateway)
   std::uint16_t control_port() const;
 
   // Stops the controller loop, then the control API, then the gateway (which

@@ -69,6 +69,12 @@ _patch_lock = threading.Lock()
 _patched = False
 # Every SNS Publish seen by moto in this process, in order (extension (c)).
 _sns_lock = threading.Lock()
+# Harness extension (d): moto 5.2.1's TransactWriteItems is not safe against
+# concurrent requests (it snapshots the whole table and restores the snapshot
+# when a transaction is cancelled, wiping writes that landed meanwhile). Real
+# DynamoDB transactions are atomic and isolated, so the harness hands moto one
+# DynamoDB request at a time.
+_dynamodb_lock = threading.Lock()
 _sns_messages = []
 
 _PERCENTILE_RE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
@@ -677,7 +683,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             record["fault"] = fault["code"]
             self._error(protocol, service, fault["status"], fault["code"], fault["message"])
             return
-        self._forward(method, plain, drop_encoding=plain is not body)
+        if service == "dynamodb":
+            with _dynamodb_lock:
+                self._forward(method, plain, drop_encoding=plain is not body)
+        else:
+            self._forward(method, plain, drop_encoding=plain is not body)
 
     def _error(self, protocol, service, status, code, message):
         request_id = hashlib.sha1(os.urandom(8)).hexdigest()
