@@ -412,7 +412,10 @@ TEST(WebhookNotifierTest, DeadWebhookDoesNotDelayTheOthers) {
   for (int seq = 1; seq <= 3; ++seq) hook->Notify(SampleDeployment(), SampleEvent(false, seq));
   ASSERT_TRUE(Eventually([&] { return healthy.requests().size() == 3; }));
   EXPECT_EQ(hook->counters().delivered, 3u);
-  EXPECT_EQ(hanging.requests().size(), 1u);
+  // The hanging receiver holds the first delivery (on a loaded machine it may
+  // only now have read it), and nothing after it was sent there.
+  EXPECT_TRUE(Eventually([&] { return hanging.requests().size() == 1u; }))
+      << hanging.requests().size();
 }
 
 TEST(WebhookNotifierTest, FullQueueDropsTheOldestWaitingDeliveryAndCountsIt) {
