@@ -16,6 +16,7 @@
 #include "codec/domain_json.h"
 #include "core/state_machine.h"
 #include "core/time.h"
+#include "store/internal/record_json.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::store {
@@ -93,42 +94,9 @@ std::optional<bool> GetBool(const object& item, std::string_view name) {
   return b->as_bool();
 }
 
-// Encoders that refuse a value the codec would not read back, so that nothing
-// is written that a later read cannot decode (as the SQLite store does).
-Result<std::string> EncodeDeployment(const Deployment& d) {
-  std::string json = codec::DeploymentJson(d);
-  auto parsed = codec::ParseJson(json, "deployment");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseDeployment(*parsed, "deployment"); !back) {
-    return core::ValidationError("deployment " + Quoted(d.id) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
-
-Result<std::string> EncodeEvent(const DeploymentEvent& e) {
-  std::string json = codec::EventJson(e);
-  auto parsed = codec::ParseJson(json, "event");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseEvent(*parsed, "event"); !back) {
-    return core::ValidationError("event of deployment " + Quoted(e.deployment_id) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
-
-Result<std::string> EncodeEndpoint(const core::Endpoint& endpoint) {
-  util::JsonWriter w;
-  codec::WriteEndpoint(w, endpoint);
-  std::string json = w.Release();
-  auto parsed = codec::ParseJson(json, "endpoint");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseEndpoint(*parsed, "endpoint"); !back) {
-    return core::ValidationError("endpoint " + Quoted(endpoint.name) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
+using internal::EncodeDeployment;
+using internal::EncodeEndpoint;
+using internal::EncodeEvent;
 
 // A record item that does not decode is an error naming it, never a crash.
 Result<Deployment> DecodeDeployment(const object& item) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "codec/domain_json.h"
+#include "store/internal/record_json.h"
 #include "store/internal/sqlite_db.h"
 #include "util/json_writer.h"
 
@@ -81,43 +82,9 @@ std::int64_t NowMillis() {
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-// Encoders that refuse a value the codec would not read back (an empty model
-// path, an invalid policy), so that no row is written that a later read
-// cannot decode: the caller gets a ValidationError now, not a corrupt record later.
-Result<std::string> EncodeDeployment(const Deployment& d) {
-  std::string json = codec::DeploymentJson(d);
-  auto parsed = codec::ParseJson(json, "deployment");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseDeployment(*parsed, "deployment"); !back) {
-    return core::ValidationError("deployment " + Quoted(d.id) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
-
-Result<std::string> EncodeEvent(const DeploymentEvent& e) {
-  std::string json = codec::EventJson(e);
-  auto parsed = codec::ParseJson(json, "event");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseEvent(*parsed, "event"); !back) {
-    return core::ValidationError("event of deployment " + Quoted(e.deployment_id) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
-
-Result<std::string> EncodeEndpoint(const core::Endpoint& endpoint) {
-  util::JsonWriter w;
-  codec::WriteEndpoint(w, endpoint);
-  std::string json = w.Release();
-  auto parsed = codec::ParseJson(json, "endpoint");
-  if (!parsed) return std::unexpected(parsed.error());
-  if (auto back = codec::ParseEndpoint(*parsed, "endpoint"); !back) {
-    return core::ValidationError("endpoint " + Quoted(endpoint.name) +
-                                 " cannot be stored: " + back.error().message());
-  }
-  return json;
-}
+using internal::EncodeDeployment;
+using internal::EncodeEndpoint;
+using internal::EncodeEvent;
 
 // A row that does not decode is an error naming the row, never a crash.
 Result<Deployment> DecodeDeployment(std::string_view id, std::string_view record,
