@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -261,6 +262,19 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
     EXPECT_NE(parsed.error().message().find("serve.yaml"), std::string::npos)
         << parsed.error().message();
   }
+}
+
+TEST(ServiceConfigExamplesTest, ShippedExamplesAreValid) {
+  const std::string root = std::getenv("MLCANARY_SOURCE_DIR") ? std::getenv("MLCANARY_SOURCE_DIR")
+                                                              : MLCANARY_SOURCE_DIR_FALLBACK;
+  for (const char* name : {"serve.yaml", "sagemaker.yaml"}) {
+    auto c = LoadServiceConfig(root + "/examples/" + name);
+    EXPECT_TRUE(c) << name << ": " << c.error().ToString();
+  }
+  auto sm = LoadServiceConfig(root + "/examples/sagemaker.yaml");
+  ASSERT_TRUE(sm);
+  EXPECT_EQ(sm->backend, Backend::kSagemaker);
+  EXPECT_EQ(sm->store, "dynamodb:mlcanary-deployments");
 }
 
 }  // namespace
