@@ -194,19 +194,43 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   sinks.push_back(p->status_notifier.get());
   p->notifier = std::make_unique<notify::FanoutNotifier>(sinks);
 
+  // Readying a SageMaker canary takes minutes: the API answers PENDING at
+  // once and the loop does the rest.
+  const bool background_start = config.backend == config::Backend::kSagemaker;
+  Parts* parts = p.get();
   controller::RetryOptions retry;
   retry.sleep = [](core::Duration d) { std::this_thread::sleep_for(d); };
   retry.random_bits = [] {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     return rng();
   };
-  p->controller =
-      std::make_unique<controller::Controller>(controller::Ports{.traffic = *p->traffic,
-                                                                 .metrics = *p->metrics_source,
-                                                                 .store = *p->store,
-                                                                 .notifier = *p->notifier,
-                                                                 .clock = p->clock,
-                                                                 .retry = retry});
+  p->controller = std::make_unique<controller::Controller>(
+      controller::Ports{.traffic = *p->traffic,
+                        .metrics = *p->metrics_source,
+                        .store = *p->store,
+                        .notifier = *p->notifier,
+                        .clock = p->clock,
+                        .retry = retry,
+                        .start_in_background = background_start,
+                        .wake = [parts] { parts->loop->Wake(); }});
+  p->loop = std::make_unique<controller::ControllerLoop>(
+      *p->controller, config.controller_interval,
+      [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
+        if (!r) {
+          spdlog::error("controller tick: {}", r.error().ToString());
+          return;
+        }
+        for (const auto& o : *r) {
+          if (!o.ran) continue;
+          parts->status.Observe(o.deployment);
+          if (o.verdict) {
+            parts->status.RecordCheck(o.deployment.endpoint, *o.verdict);
+          } else if (o.action == core::Action::kHold) {
+            parts->status.RecordCheckError(o.deployment.endpoint);
+          }
+        }
+      });
+
   if (auto s = p->controller->ReconcileAll(); !s) {
     spdlog::warn("reconcile at start-up: {}", s.error().ToString());
   }
@@ -224,7 +248,6 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   api_options.admin_token = options.admin_token;
   api_options.reader_token = options.reader_token;
   for (const auto& [name, policy] : policies) api_options.endpoint_policies[name] = policy;
-  Parts* parts = p.get();
   auto control_api = api::ControlApi::Create(api_options, {.controller = *p->controller,
                                                            .store = *p->store,
                                                            .traffic = *p->traffic,
@@ -256,23 +279,6 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
     return std::unexpected(s.error().WithContext("listen.control " + config.control_listen));
   }
 
-  p->loop = std::make_unique<controller::ControllerLoop>(
-      *p->controller, config.controller_interval,
-      [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
-        if (!r) {
-          spdlog::error("controller tick: {}", r.error().ToString());
-          return;
-        }
-        for (const auto& o : *r) {
-          if (!o.ran) continue;
-          parts->status.Observe(o.deployment);
-          if (o.verdict) {
-            parts->status.RecordCheck(o.deployment.endpoint, *o.verdict);
-          } else if (o.action == core::Action::kHold) {
-            parts->status.RecordCheckError(o.deployment.endpoint);
-          }
-        }
-      });
   p->loop->Start();
   return std::unique_ptr<Service>(new Service(std::move(p)));
 }

@@ -135,17 +135,26 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   d = *stored;
   ports_.notifier.Notify(d, created);
 
+  if (ports_.start_in_background) {
+    if (ports_.wake) ports_.wake();
+    return d;
+  }
+  return ReadyCanary(std::move(d));
+}
+
+core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
   core::Variant canary;
-  canary.name = request.canary_variant;
+  canary.name = d.canary_variant;
   canary.weight = 0;
-  canary.instances = request.instances;
-  canary.model = request.model;
+  canary.instances = d.canary_instances;
+  canary.model = d.canary_model;
   if (auto s = WithRetries([&] { return ports_.traffic.CreateVariant(d.endpoint, canary); }); !s) {
     auto failed = Fail(d, {}, "canary variant could not be created: " + s.error().ToString());
     if (!failed) return failed;
     return std::unexpected(s.error());
   }
 
+  const core::Timestamp now = ports_.clock.Now();
   const double initial = core::InitialWeight(d.policy);
   DeploymentEvent started =
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kInProgress, initial,
@@ -155,7 +164,14 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   d.progress = core::StartWeight(d.progress, now);
   d.progress.last_check_at = now;
   auto in_progress = Persist(d, {started});
-  if (!in_progress) return in_progress;
+  if (!in_progress) {
+    // A user cancelled while the canary was being readied: it has no traffic
+    // and no deployment any more.
+    if (auto fresh = ports_.store.Get(d.id); fresh && core::IsTerminal(fresh->state)) {
+      RemoveCanary(*fresh);
+    }
+    return in_progress;
+  }
   d = *in_progress;
   if (auto s = ApplyWeights(d); !s) {
     auto failed = Fail(d, {}, "initial weights could not be applied: " + s.error().ToString());
@@ -500,6 +516,9 @@ core::Status Controller::ReconcileOne(const Deployment& d) {
   };
   switch (d.state) {
     case DeploymentState::kPending: {
+      // Started in the background: the next Tick readies the canary (creating
+      // a variant that is already there with its model is harmless).
+      if (ports_.start_in_background) return core::Ok();
       // Interrupted while starting: nothing was promised to traffic yet.
       auto failed = Fail(d, {}, "interrupted while starting (service restarted)");
       if (has_canary) RemoveCanary(d);
@@ -565,6 +584,19 @@ core::Result<std::vector<CheckOutcome>> Controller::Tick() {
   const core::Timestamp now = ports_.clock.Now();
   std::vector<CheckOutcome> outcomes;
   for (const Deployment& d : *active) {
+    if (d.state == DeploymentState::kPending) {
+      if (!ports_.start_in_background) continue;  // being started by its caller
+      CheckOutcome outcome;
+      outcome.deployment_id = d.id;
+      outcome.action = Action::kShift;
+      auto ready = ReadyCanary(d);
+      outcome.ran = true;
+      outcome.reason = ready ? "canary ready" : ready.error().ToString();
+      outcome.deployment = ready ? *ready : d;
+      if (auto fresh = ports_.store.Get(d.id); !ready && fresh) outcome.deployment = *fresh;
+      outcomes.push_back(std::move(outcome));
+      continue;
+    }
     if (d.state == DeploymentState::kRollingBack) {
       CheckOutcome outcome;
       outcome.deployment_id = d.id;

@@ -40,6 +40,14 @@ struct Ports {
   core::Notifier& notifier;
   const core::Clock& clock;
   RetryOptions retry = {};
+  // SageMaker: readying a canary (a new endpoint config, UpdateEndpoint, wait
+  // for InService) takes minutes. When true, StartDeployment records the
+  // deployment PENDING and returns at once; Tick readies the canary and moves
+  // it to IN_PROGRESS, and a restart resumes it instead of failing it.
+  bool start_in_background = false;
+  // Called after a deployment was recorded PENDING in the background mode, so
+  // that the caller's loop can tick now rather than at its next interval.
+  std::function<void()> wake;
 };
 
 struct StartRequest {
@@ -74,7 +82,9 @@ class Controller {
 
   // The design document's "create deployment": validates the policy and the
   // endpoint (exists, InService), records the deployment (PENDING), readies the
-  // canary variant, and moves it to the initial weight (IN_PROGRESS).
+  // canary variant, and moves it to the initial weight (IN_PROGRESS). With
+  // Ports::start_in_background it returns after recording PENDING, and the next
+  // Tick does the rest.
   core::Result<core::Deployment> StartDeployment(const StartRequest& request);
 
   // User actions (API.md: POST /v1/deployments/{id}/complete|cancel|rollback|
@@ -102,8 +112,9 @@ class Controller {
   // Runs one check of an IN_PROGRESS, unpaused deployment and acts on it.
   core::Result<CheckOutcome> RunCheck(std::string_view deployment_id);
 
-  // One pass over every active deployment: runs the checks that are due
-  // (policy.interval since the last one) and finishes interrupted rollbacks.
+  // One pass over every active deployment: readies PENDING canaries (background
+  // start), runs the checks that are due (policy.interval since the last one)
+  // and finishes interrupted rollbacks.
   // Errors of single deployments are reported in the outcomes, not returned.
   core::Result<std::vector<CheckOutcome>> Tick();
 
@@ -119,6 +130,9 @@ class Controller {
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
                                       const std::string& reason);
   core::Status ApplyWeights(const core::Deployment& d);
+  // PENDING -> the canary variant created -> IN_PROGRESS at the initial weight;
+  // FAILED (traffic on production) when the canary cannot be readied.
+  core::Result<core::Deployment> ReadyCanary(core::Deployment d);
   // Calls `op` until it succeeds, fails for good, or max_attempts tries were
   // made (retryable errors only, with backoff between tries).
   template <typename Op>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 
 #include "sim/virtual_traffic_control.h"
 #include "store/memory_deployment_store.h"
@@ -23,6 +24,7 @@ class FaultyTrafficControl final : public core::TrafficControl {
   explicit FaultyTrafficControl(core::TrafficControl& inner) : inner_(inner) {}
   std::deque<core::Error> set_weights_errors;  // consumed one per SetWeights call
   std::optional<core::Error> create_error;
+  std::function<void()> during_create;  // runs inside CreateVariant (a concurrent user action)
   int set_weights_calls = 0;
 
   core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
@@ -30,6 +32,7 @@ class FaultyTrafficControl final : public core::TrafficControl {
   }
   core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
     if (create_error) return std::unexpected(*create_error);
+    if (during_create) during_create();
     return inner_.CreateVariant(e, v);
   }
   core::Status RemoveVariant(std::string_view e, std::string_view v) override {
@@ -139,6 +142,73 @@ TEST_F(ControllerTest, StartMovesCanaryToInitialWeight) {
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
   ASSERT_EQ(notifier_.events.size(), 2u);
   EXPECT_EQ(notifier_.events[1].to_state, DeploymentState::kInProgress);
+}
+
+TEST_F(ControllerTest, BackgroundStartRecordsPendingAndTickReadiesTheCanary) {
+  Ports p = ports();
+  p.start_in_background = true;
+  int wakes = 0;
+  p.wake = [&] { ++wakes; };
+  Controller c(p);
+  auto d = c.StartDeployment(Request());
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->state, DeploymentState::kPending);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // no canary yet: nothing promised to traffic
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+
+  auto outcomes = c.Tick();
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 1u);
+  EXPECT_EQ((*outcomes)[0].deployment.state, DeploymentState::kInProgress);
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
+  EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  ASSERT_EQ(notifier_.events.size(), 2u);
+  EXPECT_EQ(notifier_.events[1].to_state, DeploymentState::kInProgress);
+}
+
+TEST_F(ControllerTest, BackgroundStartFailsCleanlyWhenTheCanaryCannotBeCreated) {
+  Ports p = ports();
+  p.start_in_background = true;
+  Controller c(p);
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  traffic_.create_error = core::Error(ErrorCode::kValidation, "ValidationException: no model");
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);
+}
+
+TEST_F(ControllerTest, BackgroundStartSurvivesARestartWhilePending) {
+  Ports p = ports();
+  p.start_in_background = true;
+  {
+    Controller first(p);
+    ASSERT_TRUE(first.StartDeployment(Request()));
+  }
+  Controller restarted(p);
+  ASSERT_TRUE(restarted.ReconcileAll());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kPending);  // resumed, not failed
+  ASSERT_TRUE(restarted.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+}
+
+TEST_F(ControllerTest, CancelWhileTheCanaryIsBeingReadiedLeavesNoCanary) {
+  Ports p = ports();
+  p.start_in_background = true;
+  Controller c(p);
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  traffic_.during_create = [&] {
+    traffic_.during_create = nullptr;
+    auto cancelled = c.Cancel("d1", "user");
+    ASSERT_TRUE(cancelled) << cancelled.error().ToString();
+  };
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kCancelled);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // created after the cancel, then removed
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
 TEST_F(ControllerTest, StartOnUnknownEndpointIsNotFoundAndStoresNothing) {
