@@ -286,9 +286,10 @@ int RunClientCommand(const ClientCommand& cmd) {
       return 0;
     }
     if (!json_output) {
-      std::printf("deployment %s started: %s -> %s on %s at %s\n", Str(*doc, "id").c_str(),
+      std::printf("deployment %s started: %s -> %s on %s at %s%s\n", Str(*doc, "id").c_str(),
                   Str(*doc, "production_variant").c_str(), Str(*doc, "canary_variant").c_str(),
-                  Str(*doc, "endpoint").c_str(), Percent(Num(*doc, "canary_weight")).c_str());
+                  Str(*doc, "endpoint").c_str(), Percent(Num(*doc, "canary_weight")).c_str(),
+                  Str(*doc, "state") == "PENDING" ? " (PENDING: the canary is being readied)" : "");
     }
     if (!cmd.wait) return 0;
     return WaitForDeployment(api, Str(*doc, "id"), json_output);
