@@ -198,6 +198,12 @@ class SageMakerModeTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(self.live_weights(), expected)
 
+    def only_the_current_config(self):
+        configs = [c["EndpointConfigName"] for c in
+                   self.sm.list_endpoint_configs()["EndpointConfigs"]]
+        current = self.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+        return configs == [current]
+
     def proxy_requests(self, operation):
         return [r for r in self.harness.requests() if r["operation"] == operation]
 
@@ -276,10 +282,8 @@ class SageMakerModeTest(unittest.TestCase):
         self.assertEqual(cfg["PredefinedMetricSpecification"]["PredefinedMetricType"],
                          "SageMakerVariantInvocationsPerInstance")
         # Endpoint configs: unique names, the unused ones deleted.
-        configs = [c["EndpointConfigName"] for c in
-                   self.sm.list_endpoint_configs()["EndpointConfigs"]]
-        current = self.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
-        self.assertEqual(configs, [current])
+        # The replaced config is deleted just after the update that replaced it.
+        self.eventually(self.only_the_current_config, "only the endpoint's config is left")
         self.feeder.set("prod", latency_ms=40, error_rate=0.0)
 
         # SNS heard every transition, with attributes for filtering.
@@ -320,6 +324,7 @@ class SageMakerModeTest(unittest.TestCase):
     def test_3_validation_error_fails_cleanly_with_traffic_on_production(self):
         production = "canary-v2"
         self.settle({production: 1.0})
+        self.eventually(self.only_the_current_config, "test 2's configs cleaned up")
         self.harness.reset()
         before = self.sm.describe_endpoint(EndpointName=ENDPOINT)
         self.harness.inject_fault("UpdateEndpoint", count=5, status=400,
