@@ -360,6 +360,37 @@ class SageMakerModeTest(unittest.TestCase):
                              text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
 
+    def test_5_bad_setups_are_refused_naming_what_is_wrong(self):
+        def serve(config_text, env):
+            path = os.path.join(self.server.dir, "bad.yaml")
+            with open(path, "w") as f:
+                f.write(config_text)
+            return subprocess.run([BIN, "serve", "--config", path], env=env,
+                                  capture_output=True, text=True, timeout=60)
+
+        base = dict(os.environ, MLCANARY_API_TOKEN=ADMIN, AWS_ACCESS_KEY_ID=Harness.ACCESS_KEY,
+                    AWS_SECRET_ACCESS_KEY=Harness.SECRET_KEY)
+        config = (f"backend: sagemaker\nlisten: {{control: 127.0.0.1:0}}\n"
+                  f"store: sqlite:{self.server.dir}/bad.db\n"
+                  f"aws: {{region: {REGION}, endpoint_url: {self.harness.url}}}\n"
+                  "endpoints:\n  - name: NAME\n")
+        # An endpoint SageMaker does not have.
+        out = serve(config.replace("NAME", "no-such-endpoint"), base)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("no-such-endpoint", out.stderr)
+        self.assertIn("does not exist", out.stderr)
+        # No credentials anywhere.
+        env = {k: v for k, v in base.items() if not k.startswith("AWS_")}
+        env["HOME"] = self.server.dir  # no ~/.aws/credentials there
+        out = serve(config.replace("NAME", ENDPOINT), env)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("AWS_ACCESS_KEY_ID", out.stderr)
+        # A DynamoDB table that does not exist.
+        out = serve(config.replace("NAME", ENDPOINT).replace(
+            f"sqlite:{self.server.dir}/bad.db", "dynamodb:no-such-table"), base)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("no-such-table", out.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
