@@ -1,18 +1,19 @@
-// HttpBackend: an asynchronous Beast client with a pool of idle keep-alive
-// connections per event loop: the caller's (a gateway I/O thread) or its own.
+// HttpBackend: an asynchronous HTTP/1.1 client with a pool of idle keep-alive
+// connections per event loop: the caller's (a gateway I/O thread) or one of its
+// own. Each pooled connection owns its buffers, its response parser and one
+// lazily re-armed timer, so a call allocates nothing once the pool is warm.
 #include "models/http_backend.h"
 
 #include <array>
 #include <atomic>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -23,12 +24,12 @@
 #include <vector>
 
 #include "models/event_loop.h"
+#include "models/internal/http_response_parser.h"
+#include "models/internal/upstream_predictions.h"
 
 namespace mlcanary::models {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -37,26 +38,22 @@ core::Error ModelError(std::string message) {
   return core::Error(core::ErrorCode::kModelError, std::move(message));
 }
 
-bool IsStaleConnectionError(const beast::error_code& ec) {
-  return ec == http::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == http::error::partial_message;
-}
-
 void AppendFloat(std::string& out, float value) {
   char buffer[32];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
   out.append(buffer, end);
 }
 
-core::Result<float> JsonNumber(const boost::json::value& v) {
-  if (v.is_double()) return static_cast<float>(v.get_double());
-  if (v.is_int64()) return static_cast<float>(v.get_int64());
-  if (v.is_uint64()) return static_cast<float>(v.get_uint64());
-  if (v.is_object()) {
-    if (const auto* score = v.get_object().if_contains("score")) return JsonNumber(*score);
+// Rows as text/csv: one row a line.
+void AppendCsv(std::string& out, const FeatureRows& rows) {
+  out.reserve(out.size() + rows.values.size() * 12);
+  for (std::size_t r = 0; r < rows.rows; ++r) {
+    for (std::size_t c = 0; c < rows.cols; ++c) {
+      if (c > 0) out.push_back(',');
+      AppendFloat(out, rows.values[r * rows.cols + c]);
+    }
+    out.push_back('\n');
   }
-  return std::unexpected(ModelError("upstream prediction is not a number"));
 }
 
 }  // namespace
@@ -97,46 +94,12 @@ core::Result<Predictions> ParseUpstreamPredictions(std::string_view body, std::s
   out.rows = rows;
   std::size_t first = body.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && (body[first] == '{' || body[first] == '[')) {
-    boost::system::error_code ec;
-    boost::json::value doc = boost::json::parse(body, ec);
-    if (ec) return std::unexpected(ModelError("upstream answer is not valid JSON"));
-    const boost::json::value* list = &doc;
-    if (doc.is_object()) {
-      list = doc.get_object().if_contains("predictions");
-      if (list == nullptr) {
-        return std::unexpected(ModelError("upstream JSON answer has no \"predictions\""));
-      }
+    // The common {"predictions": [n, ...]} without a JSON document; anything
+    // else (errors included) through Boost.JSON.
+    if (body[first] == '{' && internal::ParsePredictionsFast(body.substr(first), rows, out)) {
+      return out;
     }
-    if (!list->is_array()) {
-      return std::unexpected(ModelError("upstream predictions are not an array"));
-    }
-    const auto& array = list->get_array();
-    if (array.size() != rows) {
-      return std::unexpected(ModelError("upstream returned " + std::to_string(array.size()) +
-                                        " predictions for " + std::to_string(rows) + " rows"));
-    }
-    for (std::size_t i = 0; i < array.size(); ++i) {
-      if (array[i].is_array()) {
-        const auto& inner = array[i].get_array();
-        if (i == 0) out.per_row = inner.size();
-        if (inner.size() != out.per_row || inner.empty()) {
-          return std::unexpected(ModelError("upstream prediction rows differ in length"));
-        }
-        for (const auto& v : inner) {
-          auto number = JsonNumber(v);
-          if (!number) return std::unexpected(number.error());
-          out.values.push_back(*number);
-        }
-      } else {
-        if (out.per_row != 1) {
-          return std::unexpected(ModelError("upstream prediction rows differ in length"));
-        }
-        auto number = JsonNumber(array[i]);
-        if (!number) return std::unexpected(number.error());
-        out.values.push_back(*number);
-      }
-    }
-    return out;
+    return internal::ParseJsonPredictions(body, rows);
   }
   // text/csv: one row a line, values separated by commas.
   std::size_t line_count = 0;
@@ -180,26 +143,53 @@ core::Result<Predictions> ParseUpstreamPredictions(std::string_view body, std::s
   return out;
 }
 
-// Idle keep-alive connections bound to one event loop. The mutex is only
-// contended on the backend's own loop when it has several threads; a caller's
-// loop has one thread.
-struct ConnectionPool {
-  explicit ConnectionPool(asio::io_context& l, bool strand) : loop(l), use_strand(strand) {}
-  asio::io_context& loop;
-  const bool use_strand;  // the loop has several threads
+namespace {
 
-  std::mutex mu;
-  std::vector<std::unique_ptr<beast::tcp_stream>> idle;  // GUARDED_BY(mu)
+// Concrete executor types: no any_io_executor type erasure on the call path.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+using PingCallback = std::move_only_function<void(core::Status)>;
+
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+constexpr std::size_t kBodyLimit = 64 * 1024 * 1024;
+constexpr std::size_t kMinReadSpace = 4096;
+
+std::atomic<std::uint64_t> next_backend_id{1};
+
+bool IsStaleConnectionError(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
+}
+
+core::Error ShutDown() {
+  return core::Error(core::ErrorCode::kUnavailable, "model backend shut down");
+}
+
+}  // namespace
+
+class UpstreamConnection;
+
+// Idle keep-alive connections bound to one event loop, which one thread runs;
+// touched only on that thread.
+struct ConnectionPool {
+  explicit ConnectionPool(asio::io_context& l) : loop(l) {}
+  ~ConnectionPool() { CloseAll(); }
+  void CloseAll();
+
+  asio::io_context& loop;
+  std::vector<std::shared_ptr<UpstreamConnection>> idle;
 };
 
-// State shared by the backend and its exchanges in flight, so that an exchange
-// on a caller's loop can finish after the backend is gone.
+// State shared by the backend and its calls in flight, so that a call on a
+// caller's loop can finish after the backend is gone. Idle connections do not
+// hold it (the pools it owns hold them).
 struct HttpBackend::Impl {
   HttpBackendOptions options;
   HttpUrl url;
-  std::string invocations_target;
-  std::string ping_target;
-  std::string host_header;
+  std::string post_head;  // "POST <prefix>/invocations HTTP/1.1 ... Content-Length: "
+  std::string ping_head;  // the whole GET <prefix>/ping request
   tcp::resolver::results_type endpoints;
   std::atomic<bool> ready{false};
   std::uint64_t id = 0;  // unique per backend, never reused: keys the per-thread cache
@@ -207,19 +197,6 @@ struct HttpBackend::Impl {
   std::mutex pools_mu;
   // One pool per caller loop seen, never removed while the backend lives.
   std::vector<std::shared_ptr<ConnectionPool>> loop_pools;  // GUARDED_BY(pools_mu)
-
-  std::unique_ptr<beast::tcp_stream> TakeIdle(ConnectionPool& pool) {
-    std::lock_guard lock(pool.mu);
-    if (pool.idle.empty()) return nullptr;
-    auto stream = std::move(pool.idle.back());
-    pool.idle.pop_back();
-    return stream;
-  }
-  void ReturnIdle(ConnectionPool& pool, std::unique_ptr<beast::tcp_stream> stream) {
-    stream->expires_never();
-    std::lock_guard lock(pool.mu);
-    if (pool.idle.size() < options.max_idle_connections) pool.idle.push_back(std::move(stream));
-  }
 
   // The pool of `loop` (the calling thread's), created on first use.
   ConnectionPool& PoolOf(asio::io_context& loop) {
@@ -240,16 +217,13 @@ struct HttpBackend::Impl {
         if (&p->loop == &loop) pool = p.get();
       }
       if (pool == nullptr) {
-        auto created = std::make_shared<ConnectionPool>(loop, false);
+        auto created = std::make_shared<ConnectionPool>(loop);
         pool = created.get();
         loop_pools.push_back(created);
         // This thread runs `loop`: when the loop ends, close the pool's idle
         // connections here, while the loop exists (the backend may outlive it).
         AtThreadEventLoopEnd([weak = std::weak_ptr<ConnectionPool>(created)] {
-          if (auto p = weak.lock()) {
-            std::lock_guard pool_lock(p->mu);
-            p->idle.clear();
-          }
+          if (auto p = weak.lock()) p->CloseAll();
         });
       }
     }
@@ -259,51 +233,70 @@ struct HttpBackend::Impl {
   }
 };
 
-// The backend's own event loop, for calls from threads that run none (tests,
-// Ping, tools).
-struct HttpBackend::OwnLoop {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::vector<std::thread> threads;
-  std::unique_ptr<ConnectionPool> pool;
-};
-
-namespace {
-
-std::atomic<std::uint64_t> next_backend_id{1};
-
-using Response = http::response<http::string_body>;
-
-// A request as bytes: head (request line and fields) and body. Written with one
-// gather write; Beast's serializer cost more than the rest of the exchange's
-// user-space work.
-struct RawRequest {
-  std::string head;
-  std::string body;
-};
-
-using ExchangeCallback = std::move_only_function<void(core::Result<Response>)>;
-
-// One request/answer exchange with the upstream, on a pooled or a new
-// connection, entirely on the pool's loop.
-class Exchange : public std::enable_shared_from_this<Exchange> {
+// One keep-alive connection to the upstream and the call it carries, entirely
+// on its pool's loop. Owns its buffers and parser (reused call after call), the
+// request's length line, and one timer: a call only moves deadline_; the timer
+// fires at the deadline it was armed for and re-arms itself for a later one.
+class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnection> {
  public:
-  Exchange(std::shared_ptr<HttpBackend::Impl> impl, ConnectionPool& pool, RawRequest request,
-           std::chrono::steady_clock::time_point deadline, ExchangeCallback done)
-      : impl_(std::move(impl)),
-        pool_(pool),
-        request_(std::move(request)),
-        deadline_(deadline),
-        done_(std::move(done)) {}
+  explicit UpstreamConnection(ConnectionPool& pool)
+      : pool_(&pool),
+        socket_(pool.loop.get_executor()),
+        timer_(pool.loop.get_executor()),
+        parser_(kHeaderLimit, kBodyLimit),
+        buffer_(kMinReadSpace) {}
 
-  ~Exchange() {
-    if (done_)
-      done_(std::unexpected(core::Error(core::ErrorCode::kUnavailable, "model backend shut down")));
+  ~UpstreamConnection() {
+    // Destroyed with a call in flight: its loop was destroyed (the backend's
+    // own, at shutdown).
+    if (predict_done_) std::exchange(predict_done_, nullptr)(std::unexpected(ShutDown()));
+    if (ping_done_) std::exchange(ping_done_, nullptr)(std::unexpected(ShutDown()));
   }
 
-  void Start() {
-    stream_ = impl_->TakeIdle(pool_);
-    if (stream_) {
+  // The idle connection of `pool` used last, or a new one.
+  static std::shared_ptr<UpstreamConnection> Take(ConnectionPool& pool) {
+    if (pool.idle.empty()) return std::make_shared<UpstreamConnection>(pool);
+    auto connection = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    return connection;
+  }
+
+  // The request body of the next call (filled by the caller, then Predict).
+  std::string& body() { return body_; }
+
+  // POSTs body() to <url>/invocations and answers `done` with `rows` predictions.
+  void Predict(std::shared_ptr<HttpBackend::Impl> impl, std::size_t rows, PredictCallback done) {
+    rows_ = rows;
+    predict_done_ = std::move(done);
+    const core::Duration timeout = impl->options.timeout;
+    Begin(std::move(impl), timeout);
+  }
+
+  void Ping(std::shared_ptr<HttpBackend::Impl> impl, PingCallback done) {
+    body_.clear();
+    ping_done_ = std::move(done);
+    const core::Duration timeout = impl->options.ping_timeout;
+    Begin(std::move(impl), timeout);
+  }
+
+  void Close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    ClearDeadline();
+    ++timer_generation_;
+    timer_armed_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  void Begin(std::shared_ptr<HttpBackend::Impl> impl, core::Duration timeout) {
+    impl_ = std::move(impl);
+    retried_ = false;
+    timed_out_ = false;
+    parser_.Reset();
+    end_ = 0;
+    SetDeadline(Clock::now() + timeout);
+    if (socket_.is_open()) {
       reused_ = true;
       Send();
     } else {
@@ -311,130 +304,253 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
   }
 
- private:
   void Connect() {
     reused_ = false;
-    stream_ = pool_.use_strand ? std::make_unique<beast::tcp_stream>(asio::make_strand(pool_.loop))
-                               : std::make_unique<beast::tcp_stream>(pool_.loop);
-    stream_->expires_at(deadline_);
-    stream_->async_connect(impl_->endpoints,
-                           [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
-                             if (ec) {
-                               if (ec == beast::error::timeout)
-                                 return self->Fail(core::ErrorCode::kTimeout, ec);
-                               self->impl_->ready.store(false, std::memory_order_relaxed);
-                               return self->Fail(core::ErrorCode::kUnavailable, ec);
-                             }
-                             self->stream_->socket().set_option(tcp::no_delay(true), ec);
-                             self->impl_->ready.store(true, std::memory_order_relaxed);
-                             self->Send();
-                           });
+    asio::async_connect(
+        socket_, impl_->endpoints,
+        // No further address once the deadline closed the socket.
+        [self = this](const boost::system::error_code&, const tcp::endpoint&) {
+          return !self->timed_out_;
+        },
+        [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
+          if (self->timed_out_) return self->Fail(core::ErrorCode::kTimeout, "timed out");
+          if (ec) {
+            self->impl_->ready.store(false, std::memory_order_relaxed);
+            return self->Fail(core::ErrorCode::kUnavailable, "cannot connect: " + ec.message());
+          }
+          boost::system::error_code ignored;
+          self->socket_.set_option(tcp::no_delay(true), ignored);
+          self->socket_.non_blocking(true, ignored);
+          self->impl_->ready.store(true, std::memory_order_relaxed);
+          self->Send();
+        });
   }
 
+  // The request as one gather write, tried at once (the socket is non-blocking;
+  // a small request fits the send buffer), the rest asynchronously.
   void Send() {
-    stream_->expires_at(deadline_);
-    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(request_.head),
-                                                       asio::buffer(request_.body)};
-    asio::async_write(*stream_, buffers,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec) return self->OnFailure(ec);
-                        self->Read();
-                      });
+    std::array<asio::const_buffer, 3> buffers;
+    if (ping_done_) {
+      buffers = {asio::buffer(impl_->ping_head), asio::const_buffer(), asio::const_buffer()};
+    } else {
+      char* end =
+          std::to_chars(length_line_, length_line_ + sizeof(length_line_) - 4, body_.size()).ptr;
+      end = std::copy_n("\r\n\r\n", 4, end);
+      buffers = {asio::buffer(impl_->post_head),
+                 asio::buffer(length_line_, static_cast<std::size_t>(end - length_line_)),
+                 asio::buffer(body_)};
+    }
+    boost::system::error_code ec;
+    std::size_t written = socket_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      written = 0;
+    }
+    if (ec) return OnIoError(ec);
+    std::size_t total = 0;
+    for (auto& b : buffers) total += b.size();
+    if (written == total) return Read();
+    for (auto& b : buffers) {
+      const std::size_t skip = std::min(written, b.size());
+      b += skip;
+      written -= skip;
+    }
+    asio::async_write(
+        socket_, buffers,
+        [self = shared_from_this()](const boost::system::error_code& write_error, std::size_t) {
+          if (write_error) return self->OnIoError(write_error);
+          self->Read();
+        });
   }
 
   void Read() {
-    parser_.emplace();
-    parser_->body_limit(64 * 1024 * 1024);
-    http::async_read(*stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->OnFailure(ec);
-                       self->Finish();
-                     });
+    if (buffer_.size() - end_ < kMinReadSpace) {
+      buffer_.resize(std::max(buffer_.size() * 2, end_ + kMinReadSpace));
+    }
+    socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        std::size_t n) { self->OnRead(ec, n); });
   }
 
-  void OnFailure(const beast::error_code& ec) {
-    if (ec == beast::error::timeout) return Fail(core::ErrorCode::kTimeout, ec);
-    // The server may have closed an idle connection while it sat in the pool.
-    if (reused_ && !retried_ && IsStaleConnectionError(ec) && !parser_got_header()) {
+  void OnRead(const boost::system::error_code& ec, std::size_t n) {
+    using State = internal::HttpResponseParser::State;
+    if (timed_out_) return Fail(core::ErrorCode::kTimeout, "timed out");
+    State state;
+    if (ec == asio::error::eof) {
+      state = parser_.ParseEof(std::string_view(buffer_.data(), end_));
+      if (state == State::kError && !parser_.started()) return OnIoError(ec);
+    } else if (ec) {
+      return OnIoError(ec);
+    } else {
+      end_ += n;
+      state = parser_.Parse(std::string_view(buffer_.data(), end_));
+    }
+    switch (state) {
+      case State::kComplete:
+        return Finish();
+      case State::kError:
+        return Fail(core::ErrorCode::kModelError, "failed: " + std::string(parser_.error()));
+      case State::kNeedMore:
+        return Read();
+    }
+  }
+
+  void OnIoError(const boost::system::error_code& ec) {
+    if (timed_out_) return Fail(core::ErrorCode::kTimeout, "timed out");
+    // The server may have closed an idle connection while it sat in the pool:
+    // send once more on a fresh connection, if no byte of an answer came.
+    if (reused_ && !retried_ && !parser_.started() && IsStaleConnectionError(ec)) {
       retried_ = true;
-      buffer_.clear();
-      stream_.reset();
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      parser_.Reset();
+      end_ = 0;
       return Connect();
     }
-    Fail(core::ErrorCode::kModelError, ec);
+    Fail(core::ErrorCode::kModelError, "failed: " + ec.message());
   }
-
-  bool parser_got_header() const { return parser_ && parser_->is_header_done(); }
 
   void Finish() {
-    Response response = parser_->release();
-    if (response.keep_alive() && buffer_.size() == 0) {
-      impl_->ReturnIdle(pool_, std::move(stream_));
-    } else {
-      beast::error_code ignored;
-      stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    const internal::HttpResponseHead& head = parser_.response();
+    // Bytes after the answer (the upstream answered more than asked): the
+    // connection's framing cannot be trusted any more.
+    const bool reusable = head.keep_alive && parser_.consumed() == end_;
+    ClearDeadline();
+    const std::string& url = impl_->options.url;
+    const unsigned status = static_cast<unsigned>(head.status);
+    if (ping_done_) {
+      core::Status result = core::Ok();
+      if (status != 200) {
+        result = core::MakeError(core::ErrorCode::kUnavailable,
+                                 "model server " + url + " answered " + std::to_string(status));
+      }
+      auto done = std::exchange(ping_done_, nullptr);
+      Release(reusable);
+      return done(std::move(result));
     }
-    Complete(std::move(response));
-  }
-
-  void Fail(core::ErrorCode code, const beast::error_code& ec) {
-    std::string what = code == core::ErrorCode::kTimeout       ? "timed out"
-                       : code == core::ErrorCode::kUnavailable ? "cannot connect"
-                                                               : "failed";
-    Complete(std::unexpected(core::Error(
-        code, "model server " + impl_->options.url + " " + what + ": " + ec.message())));
-  }
-
-  void Complete(core::Result<Response> result) {
-    auto done = std::move(done_);
-    done_ = nullptr;
+    core::Result<Predictions> result;
+    if (status >= 200 && status < 300) {
+      result = ParseUpstreamPredictions(head.body, rows_);
+    } else {
+      std::string message = "model server " + url + " answered " + std::to_string(status);
+      const core::ErrorCode code = status == 429   ? core::ErrorCode::kThrottled
+                                   : status >= 500 ? core::ErrorCode::kModelError
+                                                   : core::ErrorCode::kValidation;
+      if (code == core::ErrorCode::kValidation && !head.body.empty()) {
+        message.append(": ").append(head.body.substr(0, 200));
+      }
+      result = std::unexpected(core::Error(code, std::move(message)));
+    }
+    auto done = std::exchange(predict_done_, nullptr);
+    Release(reusable);
     done(std::move(result));
   }
 
-  std::shared_ptr<HttpBackend::Impl> impl_;
-  ConnectionPool& pool_;  // owned by impl_ (or by the own loop, which outlives it)
-  RawRequest request_;
-  std::chrono::steady_clock::time_point deadline_;
-  ExchangeCallback done_;
-  std::unique_ptr<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  // Back to the pool (before the caller hears of the answer, so that a call it
+  // makes then finds this connection), or closed.
+  void Release(bool reusable) {
+    end_ = 0;
+    body_.clear();
+    const std::size_t max_idle = impl_->options.max_idle_connections;
+    impl_.reset();  // `this` lives on: the running handler holds it
+    if (reusable && pool_->idle.size() < max_idle) {
+      pool_->idle.push_back(shared_from_this());
+    } else {
+      Close();
+    }
+  }
+
+  void Fail(core::ErrorCode code, std::string what) {
+    Close();
+    auto error = core::Error(code, "model server " + impl_->options.url + " " + what);
+    impl_.reset();
+    if (ping_done_) return std::exchange(ping_done_, nullptr)(std::unexpected(std::move(error)));
+    if (predict_done_) std::exchange(predict_done_, nullptr)(std::unexpected(std::move(error)));
+  }
+
+  void SetDeadline(Clock::time_point deadline) {
+    deadline_ = deadline;
+    if (timer_armed_ && timer_at_ <= deadline) return;  // it re-arms when it fires
+    ArmTimer(deadline);
+  }
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+
+  void ArmTimer(Clock::time_point at) {
+    timer_armed_ = true;
+    timer_at_ = at;
+    const std::uint64_t generation = ++timer_generation_;
+    timer_.expires_at(at);  // cancels a pending wait; its handler sees the old generation
+    timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
+      self->OnTimer(generation);
+    });
+  }
+
+  void OnTimer(std::uint64_t generation) {
+    if (generation != timer_generation_) return;
+    timer_armed_ = false;
+    if (deadline_ == Clock::time_point::max()) return;  // idle
+    if (Clock::now() < deadline_) return ArmTimer(deadline_);
+    // The pending connect, write or read ends with an error and reports this.
+    timed_out_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  ConnectionPool* pool_;                     // owned by impl_ while a call runs, or by the own loop
+  std::shared_ptr<HttpBackend::Impl> impl_;  // while a call runs
+  Socket socket_;
+  Timer timer_;
+  internal::HttpResponseParser parser_;
+  std::vector<char> buffer_;  // [0, end_): the answer received so far
+  std::size_t end_ = 0;
+  std::string body_;
+  char length_line_[32];  // "<body length>\r\n\r\n"
+  std::size_t rows_ = 0;
+  PredictCallback predict_done_;
+  PingCallback ping_done_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point timer_at_;
+  std::uint64_t timer_generation_ = 0;
+  bool timer_armed_ = false;
   bool reused_ = false;
   bool retried_ = false;
+  bool timed_out_ = false;
 };
 
-RawRequest MakeRequest(const HttpBackend::Impl& impl, http::verb verb, const std::string& target,
-                       std::string body) {
-  RawRequest request;
-  request.head.reserve(160);
-  request.head.append(http::to_string(verb)).append(" ").append(target).append(" HTTP/1.1\r\n");
-  request.head.append("Host: ").append(impl.host_header).append("\r\n");
-  if (verb == http::verb::post) {
-    request.head.append("Content-Type: text/csv\r\nAccept: application/json\r\nContent-Length: ");
-    request.head.append(std::to_string(body.size())).append("\r\n");
-    request.body = std::move(body);
-  }
-  request.head.append("\r\n");
-  return request;
+void ConnectionPool::CloseAll() {
+  for (auto& connection : idle) connection->Close();
+  idle.clear();
 }
 
-void StartExchange(const std::shared_ptr<HttpBackend::Impl>& impl, HttpBackend::OwnLoop& own,
-                   bool allow_caller_loop, http::verb verb, const std::string& target,
-                   std::string body, core::Duration timeout, ExchangeCallback done) {
-  auto request = MakeRequest(*impl, verb, target, std::move(body));
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  if (asio::io_context* loop = allow_caller_loop ? ThreadEventLoop() : nullptr) {
-    // On the caller's loop, which this thread runs: start now and answer on this
-    // thread (no hop either way).
-    auto exchange = std::make_shared<Exchange>(impl, impl->PoolOf(*loop), std::move(request),
-                                               deadline, std::move(done));
-    exchange->Start();
-    return;
+// The backend's own event loops, one thread each, for calls from threads that
+// run none (tests, Ping, tools); calls are spread over them in turn.
+struct HttpBackend::OwnLoop {
+  struct Loop {
+    asio::io_context ioc{1};
+    asio::executor_work_guard<Executor> work{ioc.get_executor()};
+    std::unique_ptr<ConnectionPool> pool = std::make_unique<ConnectionPool>(ioc);
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::atomic<std::size_t> next{0};
+
+  Loop& Pick() { return *loops[next.fetch_add(1, std::memory_order_relaxed) % loops.size()]; }
+};
+
+namespace {
+
+// Calls `done` with kUnavailable unless taken: a call posted to the own loop
+// that never runs (the backend shut down) is still answered.
+template <typename Callback>
+struct AnswerOnDrop {
+  explicit AnswerOnDrop(Callback c) : done(std::move(c)) {}
+  AnswerOnDrop(AnswerOnDrop&& other) noexcept : done(std::exchange(other.done, nullptr)) {}
+  ~AnswerOnDrop() {
+    if (done) std::exchange(done, nullptr)(std::unexpected(ShutDown()));
   }
-  auto exchange =
-      std::make_shared<Exchange>(impl, *own.pool, std::move(request), deadline, std::move(done));
-  asio::post(own.ioc, [exchange] { exchange->Start(); });
-}
+  Callback Take() { return std::exchange(done, nullptr); }
+  Callback done;
+};
 
 }  // namespace
 
@@ -442,23 +558,21 @@ HttpBackend::HttpBackend(std::shared_ptr<Impl> impl, std::unique_ptr<OwnLoop> ow
     : impl_(std::move(impl)), own_(std::move(own)) {}
 
 HttpBackend::~HttpBackend() {
-  own_->work.reset();
-  own_->ioc.stop();
-  for (auto& t : own_->threads) t.join();
-  {
-    std::lock_guard lock(own_->pool->mu);
-    own_->pool->idle.clear();
+  for (auto& loop : own_->loops) {
+    loop->work.reset();
+    loop->ioc.stop();
   }
-  // Handlers still queued on the own loop are destroyed with it (below); each
-  // Exchange then reports kUnavailable to its caller. Idle connections of a
-  // caller's loop are closed on that loop (or when it ends, if it has stopped);
-  // exchanges in flight there keep the shared state alive and finish normally.
+  for (auto& loop : own_->loops) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
+  // Calls still queued or in flight on the own loops are answered kUnavailable
+  // when their loop is destroyed (own_, below). Idle connections of a caller's
+  // loop are closed on that loop (or when it ends, if it has stopped); calls in
+  // flight there keep the shared state alive and finish normally.
+  for (auto& loop : own_->loops) loop->pool->CloseAll();
   std::lock_guard lock(impl_->pools_mu);
   for (auto& pool : impl_->loop_pools) {
-    asio::post(pool->loop, [impl = impl_, pool = pool.get()] {
-      std::lock_guard pool_lock(pool->mu);
-      pool->idle.clear();
-    });
+    asio::post(pool->loop, [pool] { pool->CloseAll(); });
   }
 }
 
@@ -469,21 +583,26 @@ core::Result<std::unique_ptr<HttpBackend>> HttpBackend::Create(HttpBackendOption
   impl->id = next_backend_id.fetch_add(1, std::memory_order_relaxed);
   impl->url = *url;
   impl->options = std::move(options);
-  impl->invocations_target = impl->url.prefix + "/invocations";
-  impl->ping_target = impl->url.prefix + "/ping";
-  impl->host_header = impl->url.host + ":" + impl->url.port;
+  const std::string host = "Host: " + impl->url.host + ":" + impl->url.port + "\r\n";
+  impl->post_head = "POST " + impl->url.prefix + "/invocations HTTP/1.1\r\n" + host +
+                    "Content-Type: text/csv\r\nAccept: application/json\r\nContent-Length: ";
+  impl->ping_head = "GET " + impl->url.prefix + "/ping HTTP/1.1\r\n" + host + "\r\n";
   auto own = std::make_unique<OwnLoop>();
-  const int threads = std::max(1, impl->options.io_threads);
-  own->pool = std::make_unique<ConnectionPool>(own->ioc, threads > 1);
-  beast::error_code ec;
-  tcp::resolver resolver(own->ioc);
-  impl->endpoints = resolver.resolve(impl->url.host, impl->url.port, ec);
-  if (ec) {
-    return core::MakeError(core::ErrorCode::kUnavailable,
-                           "cannot resolve " + impl->url.host + ": " + ec.message());
+  {
+    asio::io_context resolver_context;
+    boost::system::error_code ec;
+    tcp::resolver resolver(resolver_context);
+    impl->endpoints = resolver.resolve(impl->url.host, impl->url.port, ec);
+    if (ec) {
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "cannot resolve " + impl->url.host + ": " + ec.message());
+    }
   }
+  const int threads = std::max(1, impl->options.io_threads);
   for (int i = 0; i < threads; ++i) {
-    own->threads.emplace_back([ioc = &own->ioc] { ioc->run(); });
+    auto loop = std::make_unique<OwnLoop::Loop>();
+    loop->thread = std::thread([ioc = &loop->ioc] { ioc->run(); });
+    own->loops.push_back(std::move(loop));
   }
   auto backend = std::unique_ptr<HttpBackend>(new HttpBackend(std::move(impl), std::move(own)));
   if (auto ping = backend->Ping(); !ping) return std::unexpected(ping.error());
@@ -491,25 +610,25 @@ core::Result<std::unique_ptr<HttpBackend>> HttpBackend::Create(HttpBackendOption
 }
 
 core::Status HttpBackend::Ping() {
-  std::promise<core::Result<Response>> promise;
+  std::promise<core::Status> promise;
   auto future = promise.get_future();
-  // Always on the own loop: this call blocks, and a caller's loop would then
-  // never run the exchange.
-  StartExchange(impl_, *own_, false, http::verb::get, impl_->ping_target, {},
-                impl_->options.ping_timeout,
-                [&promise](core::Result<Response> r) { promise.set_value(std::move(r)); });
-  auto response = future.get();
-  if (!response) {
-    impl_->ready.store(false, std::memory_order_relaxed);
-    return std::unexpected(response.error().WithContext("ping"));
+  // Always on an own loop: this call blocks, and a caller's loop would then
+  // never run the call.
+  OwnLoop::Loop& loop = own_->Pick();
+  asio::post(loop.ioc,
+             [impl = impl_, pool = loop.pool.get(),
+              done = AnswerOnDrop<PingCallback>([&promise](core::Status s) {
+                promise.set_value(std::move(s));
+              })]() mutable { UpstreamConnection::Take(*pool)->Ping(impl, done.Take()); });
+  auto status = future.get();
+  impl_->ready.store(status.has_value(), std::memory_order_relaxed);
+  if (!status) {
+    if (status.error().code() == core::ErrorCode::kModelError) {
+      // A broken answer to a ping: the model cannot serve.
+      return core::MakeError(core::ErrorCode::kUnavailable, "ping: " + status.error().message());
+    }
+    return std::unexpected(status.error().WithContext("ping"));
   }
-  if (response->result() != http::status::ok) {
-    impl_->ready.store(false, std::memory_order_relaxed);
-    return core::MakeError(core::ErrorCode::kUnavailable,
-                           "ping: model server " + impl_->options.url + " answered " +
-                               std::to_string(response->result_int()));
-  }
-  impl_->ready.store(true, std::memory_order_relaxed);
   return core::Ok();
 }
 
@@ -518,35 +637,24 @@ bool HttpBackend::ready() const { return impl_->ready.load(std::memory_order_rel
 const std::string& HttpBackend::name() const { return impl_->options.url; }
 
 void HttpBackend::PredictAsync(const FeatureRows& rows, PredictCallback done) {
-  std::string body;
-  body.reserve(rows.values.size() * 12);
-  for (std::size_t r = 0; r < rows.rows; ++r) {
-    for (std::size_t c = 0; c < rows.cols; ++c) {
-      if (c > 0) body.push_back(',');
-      AppendFloat(body, rows.values[r * rows.cols + c]);
-    }
-    body.push_back('\n');
+  if (asio::io_context* loop = impl_->options.use_caller_loop ? ThreadEventLoop() : nullptr) {
+    // On the caller's loop, which this thread runs: start now and answer on this
+    // thread (no hop either way), the body written straight into the connection.
+    auto connection = UpstreamConnection::Take(impl_->PoolOf(*loop));
+    AppendCsv(connection->body(), rows);
+    connection->Predict(impl_, rows.rows, std::move(done));
+    return;
   }
-  const std::size_t row_count = rows.rows;
-  StartExchange(
-      impl_, *own_, impl_->options.use_caller_loop, http::verb::post, impl_->invocations_target,
-      std::move(body), impl_->options.timeout,
-      [done = std::move(done), row_count, impl = impl_](core::Result<Response> response) mutable {
-        if (!response) return done(std::unexpected(response.error()));
-        const unsigned status = response->result_int();
-        if (status >= 200 && status < 300) {
-          return done(ParseUpstreamPredictions(response->body(), row_count));
-        }
-        std::string message =
-            "model server " + impl->options.url + " answered " + std::to_string(status);
-        core::ErrorCode code = status == 429   ? core::ErrorCode::kThrottled
-                               : status >= 500 ? core::ErrorCode::kModelError
-                                               : core::ErrorCode::kValidation;
-        if (code == core::ErrorCode::kValidation && !response->body().empty()) {
-          message += ": " + response->body().substr(0, 200);
-        }
-        done(std::unexpected(core::Error(code, std::move(message))));
-      });
+  std::string body;
+  AppendCsv(body, rows);
+  OwnLoop::Loop& own = own_->Pick();
+  asio::post(own.ioc,
+             [impl = impl_, pool = own.pool.get(), body = std::move(body), row_count = rows.rows,
+              done = AnswerOnDrop<PredictCallback>(std::move(done))]() mutable {
+               auto connection = UpstreamConnection::Take(*pool);
+               connection->body() = std::move(body);
+               connection->Predict(impl, row_count, done.Take());
+             });
 }
 
 }  // namespace mlcanary::models

@@ -1,0 +1,300 @@
+// HttpResponseParser: RFC 9112 response framing, strict (CRLF line ends, no
+// obs-fold, one framing), without copying the head.
+#include "models/internal/http_response_parser.h"
+
+#include <limits>
+
+namespace mlcanary::models::internal {
+namespace {
+
+constexpr std::size_t kChunkLineLimit = 1024;  // a chunk-size line with its extensions
+
+constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+
+// RFC 9110 tchar: what a field name may hold.
+bool IsFieldNameChar(unsigned char c) {
+  if ((c >= '0' && c <= '9') ||
+      (Lower(static_cast<char>(c)) >= 'a' && Lower(static_cast<char>(c)) <= 'z')) {
+    return true;
+  }
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return kSymbols.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// `lower` is lower case.
+bool IEquals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Each non-empty element of a comma-separated list, trimmed.
+template <typename Fn>
+void ForEachElement(std::string_view list, Fn&& fn) {
+  while (true) {
+    const auto comma = list.find(',');
+    if (auto element = Trim(list.substr(0, comma)); !element.empty()) fn(element);
+    if (comma == std::string_view::npos) return;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  const char l = Lower(c);
+  return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+}
+
+}  // namespace
+
+void HttpResponseParser::Reset() {
+  head_ = HttpResponseHead{};
+  start_ = 0;
+  scanned_ = 0;
+  header_end_ = 0;
+  framing_ = Framing::kNone;
+  content_length_ = 0;
+  chunk_pos_ = 0;
+  chunked_body_.clear();
+  consumed_ = 0;
+  started_ = false;
+  error_ = {};
+}
+
+HttpResponseParser::State HttpResponseParser::Fail(std::string_view message) {
+  error_ = message;
+  return State::kError;
+}
+
+HttpResponseParser::State HttpResponseParser::Parse(std::string_view data) {
+  if (!error_.empty()) return State::kError;
+  started_ = started_ || !data.empty();
+  while (header_end_ == 0) {
+    const std::string_view rest = data.substr(start_);
+    // Search only what was not searched yet (and the 3 bytes before, where the
+    // terminator may have begun).
+    const auto end = rest.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
+    if (end == std::string_view::npos) {
+      scanned_ = rest.size();
+      if (rest.size() > header_limit_) return Fail("upstream response header is too large");
+      return State::kNeedMore;
+    }
+    if (end + 4 > header_limit_) return Fail("upstream response header is too large");
+    if (State s = ParseHead(rest.substr(0, end + 2)); s == State::kError) return s;
+    if (head_.status < 200) {
+      // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+      start_ += end + 4;
+      scanned_ = 0;
+      head_ = HttpResponseHead{};
+      continue;
+    }
+    header_end_ = start_ + end + 4;
+    chunk_pos_ = header_end_;
+  }
+  switch (framing_) {
+    case Framing::kNone:
+      consumed_ = header_end_;
+      return State::kComplete;
+    case Framing::kLength:
+      if (data.size() - header_end_ < content_length_) return State::kNeedMore;
+      head_.body = data.substr(header_end_, content_length_);
+      consumed_ = header_end_ + content_length_;
+      return State::kComplete;
+    case Framing::kChunked:
+      return ParseChunked(data);
+    case Framing::kUntilClose:
+      if (data.size() - header_end_ > body_limit_)
+        return Fail("upstream response body is too large");
+      return State::kNeedMore;
+  }
+  return State::kNeedMore;
+}
+
+HttpResponseParser::State HttpResponseParser::ParseEof(std::string_view data) {
+  const State state = Parse(data);
+  if (state != State::kNeedMore) return state;
+  if (header_end_ == 0) {
+    return Fail(data.size() == start_ ? "upstream closed the connection without an answer"
+                                      : "upstream closed the connection in the response header");
+  }
+  if (framing_ != Framing::kUntilClose) {
+    return Fail("upstream closed the connection in the response body");
+  }
+  head_.body = data.substr(header_end_);
+  consumed_ = data.size();
+  return State::kComplete;
+}
+
+// `head`: the status line and the field lines, each ending in CRLF.
+HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
+  // status-line = HTTP-version SP 3DIGIT SP [reason-phrase] CRLF
+  std::size_t eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  if (line.starts_with("HTTP/1.1 ")) {
+    head_.version_minor = 1;
+  } else if (line.starts_with("HTTP/1.0 ")) {
+    head_.version_minor = 0;
+  } else {
+    return Fail("malformed upstream response: bad status line (HTTP/1.0 or HTTP/1.1 expected)");
+  }
+  line.remove_prefix(9);
+  if (line.size() < 3 || (line.size() > 3 && line[3] != ' ')) {
+    return Fail("malformed upstream response: bad status code");
+  }
+  int status = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (line[i] < '0' || line[i] > '9') return Fail("malformed upstream response: bad status code");
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100) return Fail("malformed upstream response: bad status code");
+  for (char c : line.substr(3)) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) {
+      return Fail("malformed upstream response: bad character in the reason phrase");
+    }
+  }
+  head_.status = status;
+
+  bool has_length = false;
+  bool chunked = false;
+  bool close = false;
+  bool keep_alive = false;
+  std::size_t pos = eol + 2;
+  while (pos < head.size()) {
+    eol = head.find("\r\n", pos);
+    line = head.substr(pos, eol - pos);
+    pos = eol + 2;
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) {
+      return Fail("malformed upstream response: a header line has no field name");
+    }
+    const std::string_view name = line.substr(0, colon);
+    for (char c : name) {
+      if (!IsFieldNameChar(static_cast<unsigned char>(c))) {
+        return Fail("malformed upstream response: bad character in a header field name");
+      }
+    }
+    const std::string_view value = Trim(line.substr(colon + 1));
+    for (char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && u != '\t') || u == 0x7f) {
+        return Fail("malformed upstream response: bad character in a header field value");
+      }
+    }
+    const char first = Lower(name[0]);
+    if (first == 'c' && IEquals(name, "content-length")) {
+      if (value.empty()) return Fail("malformed upstream response: empty Content-Length");
+      std::size_t length = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') {
+          return Fail("malformed upstream response: Content-Length is not a number");
+        }
+        if (length > (std::numeric_limits<std::size_t>::max() - 9) / 10) {
+          return Fail("upstream response body is too large");
+        }
+        length = length * 10 + static_cast<std::size_t>(c - '0');
+      }
+      if (has_length && length != content_length_) {
+        return Fail("malformed upstream response: conflicting Content-Length headers");
+      }
+      has_length = true;
+      content_length_ = length;
+    } else if (first == 'c' && IEquals(name, "connection")) {
+      ForEachElement(value, [&](std::string_view option) {
+        close = close || IEquals(option, "close");
+        keep_alive = keep_alive || IEquals(option, "keep-alive");
+      });
+    } else if (first == 't' && IEquals(name, "transfer-encoding")) {
+      bool other = false;
+      int codings = 0;
+      ForEachElement(value, [&](std::string_view coding) {
+        ++codings;
+        other = other || !IEquals(coding, "chunked");
+      });
+      if (other) return Fail("upstream response uses a transfer coding other than chunked");
+      if (codings != 1 || chunked) {
+        return Fail("malformed upstream response: chunked applied more than once");
+      }
+      chunked = true;
+    }
+  }
+  head_.keep_alive = head_.version_minor == 1 ? !close : keep_alive && !close;
+  if (status < 200 || status == 204 || status == 304) {
+    framing_ = Framing::kNone;  // never a body (RFC 9112 6.3), whatever the fields say
+  } else if (chunked) {
+    if (has_length) {
+      return Fail("malformed upstream response: both Content-Length and Transfer-Encoding");
+    }
+    framing_ = Framing::kChunked;
+  } else if (has_length) {
+    if (content_length_ > body_limit_) return Fail("upstream response body is too large");
+    framing_ = Framing::kLength;
+  } else {
+    framing_ = Framing::kUntilClose;
+    head_.keep_alive = false;
+  }
+  return State::kNeedMore;
+}
+
+// chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1).
+HttpResponseParser::State HttpResponseParser::ParseChunked(std::string_view data) {
+  while (true) {
+    const std::string_view rest = data.substr(chunk_pos_);
+    const auto eol = rest.find("\r\n");
+    if (eol == std::string_view::npos || eol > kChunkLineLimit) {
+      if (std::min(rest.size(), eol) > kChunkLineLimit) {
+        return Fail("malformed upstream response: chunk size line too long");
+      }
+      return State::kNeedMore;
+    }
+    const std::string_view line = rest.substr(0, eol);
+    std::size_t size = 0;
+    std::size_t digits = 0;
+    for (; digits < line.size() && HexValue(line[digits]) >= 0; ++digits) {
+      if (size > (std::numeric_limits<std::size_t>::max() >> 4)) {
+        return Fail("upstream response body is too large");
+      }
+      size = size * 16 + static_cast<std::size_t>(HexValue(line[digits]));
+    }
+    if (digits == 0) return Fail("malformed upstream response: bad chunk size");
+    if (auto extension = Trim(line.substr(digits)); !extension.empty() && extension[0] != ';') {
+      return Fail("malformed upstream response: bad chunk size");
+    }
+    if (size == 0) {
+      // The last chunk, then trailer fields (ignored) up to an empty line.
+      const std::string_view trailers = rest.substr(eol + 2);
+      std::size_t end = 0;
+      if (trailers.starts_with("\r\n")) {
+        end = 2;
+      } else if (const auto blank = trailers.find("\r\n\r\n"); blank != std::string_view::npos) {
+        end = blank + 4;
+      } else {
+        if (trailers.size() > header_limit_) return Fail("upstream response trailer is too large");
+        return State::kNeedMore;
+      }
+      head_.body = chunked_body_;
+      consumed_ = chunk_pos_ + eol + 2 + end;
+      return State::kComplete;
+    }
+    if (size > body_limit_ || chunked_body_.size() > body_limit_ - size) {
+      return Fail("upstream response body is too large");
+    }
+    const std::size_t begin = eol + 2;
+    if (rest.size() < begin + size + 2) return State::kNeedMore;
+    if (rest.substr(begin + size, 2) != "\r\n") {
+      return Fail("malformed upstream response: chunk data not followed by CRLF");
+    }
+    chunked_body_.append(rest.substr(begin, size));
+    chunk_pos_ += begin + size + 2;
+  }
+}
+
+}  // namespace mlcanary::models::internal
