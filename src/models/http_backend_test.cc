@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,6 +90,98 @@ std::uint16_t DeadPort() {
   return acceptor.local_endpoint().port();
 }
 
+// An upstream that answers every request with scripted bytes, written in pieces
+// of `piece` bytes (1: byte by byte), and counts connections. Requests are read
+// up to the end of their body (Content-Length).
+class ScriptedUpstream {
+ public:
+  explicit ScriptedUpstream(
+      std::string ping_answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+      : ping_answer_(std::move(ping_answer)) {
+    acceptor_.open(boost::asio::ip::tcp::v4());
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] {
+      for (;;) {
+        boost::asio::ip::tcp::socket socket(ioc_);
+        boost::system::error_code ec;
+        acceptor_.accept(socket, ec);
+        if (ec || stopping_) return;
+        ++connections_;
+        workers_.emplace_back([this, s = std::move(socket)]() mutable { Serve(s); });
+      }
+    });
+  }
+  ~ScriptedUpstream() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket wake(ioc_);
+    wake.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+    for (auto& w : workers_) w.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+  void set_answer(std::string answer, std::size_t piece = 1 << 20) {
+    std::lock_guard lock(mu_);
+    answer_ = std::move(answer);
+    piece_ = piece;
+  }
+  int connections() const { return connections_; }
+
+ private:
+  void Serve(boost::asio::ip::tcp::socket& socket) {
+    std::string in;
+    char chunk[4096];
+    boost::system::error_code ec;
+    for (;;) {
+      std::size_t head_end;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        const std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
+        if (ec) return;
+        in.append(chunk, n);
+      }
+      std::size_t length = 0;
+      if (auto at = in.find("Content-Length: "); at != std::string::npos && at < head_end) {
+        length = std::stoul(in.substr(at + 16));
+      }
+      while (in.size() < head_end + 4 + length) {
+        const std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
+        if (ec) return;
+        in.append(chunk, n);
+      }
+      const bool ping = in.starts_with("GET ");
+      in.erase(0, head_end + 4 + length);
+      std::string answer;
+      std::size_t piece;
+      {
+        std::lock_guard lock(mu_);
+        answer = ping ? ping_answer_ : answer_;
+        piece = piece_;
+      }
+      for (std::size_t i = 0; i < answer.size(); i += piece) {
+        boost::asio::write(
+            socket, boost::asio::buffer(answer.data() + i, std::min(piece, answer.size() - i)), ec);
+        if (ec) return;
+        if (piece < answer.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      if (answer.find("Connection: close") != std::string::npos) return;
+    }
+  }
+
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+  const std::string ping_answer_;
+  std::thread thread_;
+  std::vector<std::thread> workers_;  // joined after thread_, which alone adds to it
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::mutex mu_;
+  std::string answer_;     // GUARDED_BY(mu_)
+  std::size_t piece_ = 1;  // GUARDED_BY(mu_)
+};
+
 TEST_P(HttpBackendModeTest, SendsCsvRowsAndReadsCsvPredictions) {
   FakeModelServer server;
   auto backend = HttpBackend::Create({.url = server.url()});
@@ -161,6 +256,86 @@ TEST_P(HttpBackendModeTest, Upstream5xxIsAModelError) {
   out = Predict(**backend, {1.0f}, 1, 1);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), core::ErrorCode::kValidation);
+}
+
+TEST_P(HttpBackendModeTest, ReadsAnswersInPiecesAndChunked) {
+  ScriptedUpstream upstream;
+  auto backend = HttpBackend::Create({.url = upstream.url(), .timeout = core::Duration(5000)});
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  upstream.set_answer(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n"
+      "{\"predictions\":[0.25, 0.75]}",
+      1);
+  auto out = Predict(**backend, {1.0f, 2.0f}, 2, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, (std::vector<float>{0.25f, 0.75f}));
+  upstream.set_answer(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\n[0.5,1\r\n2\r\n]\n\r\n0\r\n\r\n",
+      3);
+  out = Predict(**backend, {1.0f, 2.0f}, 2, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, (std::vector<float>{0.5f, 1.0f}));
+  // Both answers (and the ping's) came on one keep-alive connection per loop.
+  EXPECT_EQ(upstream.connections(), GetParam() ? 2 : 1);
+}
+
+TEST_P(HttpBackendModeTest, MalformedOrOversizeAnswersAreModelErrors) {
+  ScriptedUpstream upstream;
+  auto backend = HttpBackend::Create({.url = upstream.url(), .timeout = core::Duration(5000)});
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  struct Case {
+    std::string answer;
+    std::string says;
+  };
+  for (const auto& c : {
+           Case{"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n", "bad status code"},
+           Case{"SPDY/3 200 OK\r\n\r\n", "bad status line"},
+           Case{"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n", "body is too large"},
+           // Cut off: the upstream closes after it.
+           Case{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n{\"pr",
+                "closed the connection in the response body"},
+           Case{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "neither JSON nor CSV"},
+           Case{"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"predictions\":1",
+                "not valid JSON"},
+       }) {
+    upstream.set_answer(c.answer);
+    auto out = Predict(**backend, {1.0f}, 1, 1);
+    ASSERT_FALSE(out) << c.answer;
+    EXPECT_EQ(out.error().code(), core::ErrorCode::kModelError) << c.answer;
+    EXPECT_NE(out.error().message().find(c.says), std::string::npos) << out.error().ToString();
+  }
+  // And the backend still serves a good answer afterwards.
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0.5\n");
+  auto out = Predict(**backend, {1.0f}, 1, 1);
+  EXPECT_TRUE(out) << out.error().ToString();
+}
+
+TEST_P(HttpBackendModeTest, ExtraBytesOrConnectionCloseRetireTheConnection) {
+  ScriptedUpstream upstream;
+  auto backend = HttpBackend::Create({.url = upstream.url(), .timeout = core::Duration(5000)});
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  const int base = GetParam() ? 1 : 0;  // a caller's loop opens its own first
+  // Two answers to one request: the second must not be taken for the next
+  // request's answer.
+  upstream.set_answer(
+      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0.5\nHTTP/1.1 200 OK\r\nContent-Length: "
+      "4\r\n\r\n9.9\n");
+  auto out = Predict(**backend, {1.0f}, 1, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.5f});
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
+  out = Predict(**backend, {1.0f}, 1, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.25f});
+  EXPECT_EQ(upstream.connections(), 2 + base);
+  // Connection: close, then a fresh connection; keep-alive again after it.
+  upstream.set_answer("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n0.25\n");
+  ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
+  ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
+  ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
+  EXPECT_EQ(upstream.connections(), 3 + base);
 }
 
 TEST(HttpBackendTest, FailedPingRefusesTheBackend) {
