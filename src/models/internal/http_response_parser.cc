@@ -2,6 +2,7 @@
 // obs-fold, one framing), without copying the head.
 #include "models/internal/http_response_parser.h"
 
+#include <array>
 #include <limits>
 
 namespace mlcanary::models::internal {
@@ -11,14 +12,27 @@ constexpr std::size_t kChunkLineLimit = 1024;  // a chunk-size line with its ext
 
 constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
 
-// RFC 9110 tchar: what a field name may hold.
-bool IsFieldNameChar(unsigned char c) {
-  if ((c >= '0' && c <= '9') ||
-      (Lower(static_cast<char>(c)) >= 'a' && Lower(static_cast<char>(c)) <= 'z')) {
-    return true;
+// RFC 9110 tchar (what a field name may hold), as a table: the head is
+// checked byte by byte.
+constexpr std::array<bool, 256> kFieldNameChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+bool IsFieldNameChar(unsigned char c) { return kFieldNameChar[c]; }
+
+// Whether `s` holds a control character other than tab (a bare CR or LF
+// included). Without an early exit, so that it vectorizes.
+bool HasControlChar(std::string_view s) {
+  bool bad = false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    bad |= (u < 0x20 && u != '\t') || u == 0x7f;
   }
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return kSymbols.find(static_cast<char>(c)) != std::string_view::npos;
+  return bad;
 }
 
 // `lower` is lower case.
@@ -155,11 +169,8 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
     status = status * 10 + (line[i] - '0');
   }
   if (status < 100) return Fail("malformed upstream response: bad status code");
-  for (char c : line.substr(3)) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t') || u == 0x7f) {
-      return Fail("malformed upstream response: bad character in the reason phrase");
-    }
+  if (HasControlChar(line.substr(3))) {
+    return Fail("malformed upstream response: bad character in the reason phrase");
   }
   head_.status = status;
 
@@ -183,11 +194,8 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
       }
     }
     const std::string_view value = Trim(line.substr(colon + 1));
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && u != '\t') || u == 0x7f) {
-        return Fail("malformed upstream response: bad character in a header field value");
-      }
+    if (HasControlChar(value)) {
+      return Fail("malformed upstream response: bad character in a header field value");
     }
     const char first = Lower(name[0]);
     if (first == 'c' && IEquals(name, "content-length")) {
