@@ -16,7 +16,8 @@ namespace mlcanary::models {
 // first runs the cleanups registered with AtThreadEventLoopEnd. The gateway's
 // I/O threads call it around their run(), so that HttpBackend keeps a
 // connection pool per I/O thread and answers on the caller's thread, with no hop
-// to a thread of its own.
+// to a thread of its own. One thread per loop: backends keep per-loop state
+// that only the loop's thread touches.
 void SetThreadEventLoop(boost::asio::io_context* loop);
 
 // Runs `cleanup` on this thread when its loop ends (above), while the loop still
