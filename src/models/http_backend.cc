@@ -175,11 +175,14 @@ class UpstreamConnection;
 // touched only on that thread.
 struct ConnectionPool {
   explicit ConnectionPool(asio::io_context& l) : loop(l) {}
-  ~ConnectionPool() { CloseAll(); }
-  void CloseAll();
+  ~ConnectionPool() { Shutdown(); }
+  // Closes the idle connections, and those of calls finishing later instead of
+  // keeping them: the backend is gone, or the loop ended.
+  void Shutdown();
 
   asio::io_context& loop;
   std::vector<std::shared_ptr<UpstreamConnection>> idle;
+  bool shut_down = false;
 };
 
 // State shared by the backend and its calls in flight, so that a call on a
@@ -223,7 +226,7 @@ struct HttpBackend::Impl {
         // This thread runs `loop`: when the loop ends, close the pool's idle
         // connections here, while the loop exists (the backend may outlive it).
         AtThreadEventLoopEnd([weak = std::weak_ptr<ConnectionPool>(created)] {
-          if (auto p = weak.lock()) p->CloseAll();
+          if (auto p = weak.lock()) p->Shutdown();
         });
       }
     }
@@ -237,6 +240,9 @@ struct HttpBackend::Impl {
 // on its pool's loop. Owns its buffers and parser (reused call after call), the
 // request's length line, and one timer: a call only moves deadline_; the timer
 // fires at the deadline it was armed for and re-arms itself for a later one.
+// A read stays pending while the connection is idle: the answer of the next
+// call completes it, and anything before that call (the upstream closed the
+// connection, or sent bytes nobody asked for) retires the connection.
 class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnection> {
  public:
   explicit UpstreamConnection(ConnectionPool& pool)
@@ -282,6 +288,9 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void Close() {
     boost::system::error_code ignored;
     socket_.close(ignored);
+    ++socket_generation_;  // handlers of operations on the closed socket do nothing
+    reading_ = false;
+    busy_ = false;
     ClearDeadline();
     ++timer_generation_;
     timer_armed_ = false;
@@ -291,6 +300,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
  private:
   void Begin(std::shared_ptr<HttpBackend::Impl> impl, core::Duration timeout) {
     impl_ = std::move(impl);
+    busy_ = true;
     retried_ = false;
     timed_out_ = false;
     parser_.Reset();
@@ -306,13 +316,16 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
 
   void Connect() {
     reused_ = false;
+    const std::uint64_t generation = socket_generation_;
     asio::async_connect(
         socket_, impl_->endpoints,
         // No further address once the deadline closed the socket.
         [self = this](const boost::system::error_code&, const tcp::endpoint&) {
           return !self->timed_out_;
         },
-        [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
+        [self = shared_from_this(), generation](const boost::system::error_code& ec,
+                                                const tcp::endpoint&) {
+          if (generation != self->socket_generation_) return;
           if (self->timed_out_) return self->Fail(core::ErrorCode::kTimeout, "timed out");
           if (ec) {
             self->impl_->ready.store(false, std::memory_order_relaxed);
@@ -355,25 +368,33 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
       b += skip;
       written -= skip;
     }
-    asio::async_write(
-        socket_, buffers,
-        [self = shared_from_this()](const boost::system::error_code& write_error, std::size_t) {
-          if (write_error) return self->OnIoError(write_error);
-          self->Read();
-        });
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), generation = socket_generation_](
+                          const boost::system::error_code& write_error, std::size_t) {
+                        if (generation != self->socket_generation_) return;
+                        if (write_error) return self->OnIoError(write_error);
+                        self->Read();
+                      });
   }
 
   void Read() {
+    if (reading_) return;  // the idle connection's read, still pending
+    reading_ = true;
     if (buffer_.size() - end_ < kMinReadSpace) {
       buffer_.resize(std::max(buffer_.size() * 2, end_ + kMinReadSpace));
     }
     socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        std::size_t n) { self->OnRead(ec, n); });
+                            [self = shared_from_this(), generation = socket_generation_](
+                                const boost::system::error_code& ec, std::size_t n) {
+                              if (generation != self->socket_generation_) return;
+                              self->reading_ = false;
+                              self->OnRead(ec, n);
+                            });
   }
 
   void OnRead(const boost::system::error_code& ec, std::size_t n) {
     using State = internal::HttpResponseParser::State;
+    if (!busy_) return RetireIdle();
     if (timed_out_) return Fail(core::ErrorCode::kTimeout, "timed out");
     State state;
     if (ec == asio::error::eof) {
@@ -403,6 +424,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
       retried_ = true;
       boost::system::error_code ignored;
       socket_.close(ignored);
+      ++socket_generation_;
+      reading_ = false;
       parser_.Reset();
       end_ = 0;
       return Connect();
@@ -451,13 +474,24 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void Release(bool reusable) {
     end_ = 0;
     body_.clear();
+    busy_ = false;
     const std::size_t max_idle = impl_->options.max_idle_connections;
     impl_.reset();  // `this` lives on: the running handler holds it
-    if (reusable && pool_->idle.size() < max_idle) {
+    if (reusable && !pool_->shut_down && pool_->idle.size() < max_idle) {
       pool_->idle.push_back(shared_from_this());
+      Read();
     } else {
       Close();
     }
+  }
+
+  // The idle connection's read completed: the upstream closed it or sent bytes
+  // nobody asked for. It leaves the pool (which owns it: an idle connection
+  // whose pool went away was closed first, and its handlers do nothing).
+  void RetireIdle() {
+    auto self = shared_from_this();
+    Close();
+    std::erase(pool_->idle, self);
   }
 
   void Fail(core::ErrorCode code, std::string what) {
@@ -511,13 +545,17 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::time_point timer_at_;
   std::uint64_t timer_generation_ = 0;
+  std::uint64_t socket_generation_ = 0;  // bumped when the socket closes on purpose
   bool timer_armed_ = false;
+  bool busy_ = false;     // a call runs (else idle, in the pool)
+  bool reading_ = false;  // a read is pending
   bool reused_ = false;
   bool retried_ = false;
   bool timed_out_ = false;
 };
 
-void ConnectionPool::CloseAll() {
+void ConnectionPool::Shutdown() {
+  shut_down = true;
   for (auto& connection : idle) connection->Close();
   idle.clear();
 }
@@ -569,10 +607,10 @@ HttpBackend::~HttpBackend() {
   // when their loop is destroyed (own_, below). Idle connections of a caller's
   // loop are closed on that loop (or when it ends, if it has stopped); calls in
   // flight there keep the shared state alive and finish normally.
-  for (auto& loop : own_->loops) loop->pool->CloseAll();
+  for (auto& loop : own_->loops) loop->pool->Shutdown();
   std::lock_guard lock(impl_->pools_mu);
   for (auto& pool : impl_->loop_pools) {
-    asio::post(pool->loop, [pool] { pool->CloseAll(); });
+    asio::post(pool->loop, [pool] { pool->Shutdown(); });
   }
 }
 

@@ -40,6 +40,10 @@ struct HttpBackendOptions {
 // answered there. Thread-safe. Destruction waits for the own loop's threads;
 // calls in flight there then complete with kUnavailable, while calls in flight
 // on a caller's loop keep the shared state alive and finish normally.
+// An idle pooled connection keeps a read pending on its loop (so that it notices
+// the upstream closing it, or sending bytes nobody asked for): a caller's loop
+// does not run out of work while a live backend has idle connections on it;
+// stop() it (the gateway does), or destroy the backend first, which closes them.
 class HttpBackend final : public ModelBackend {
  public:
   // Parses the URL, resolves the host and checks GET <url>/ping answers 200.

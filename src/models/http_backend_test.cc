@@ -91,8 +91,9 @@ std::uint16_t DeadPort() {
 }
 
 // An upstream that answers every request with scripted bytes, written in pieces
-// of `piece` bytes (1: byte by byte), and counts connections. Requests are read
-// up to the end of their body (Content-Length).
+// of `piece` bytes (1: byte by byte), and counts connections. A '\x01' in the
+// answer is not sent: it is a pause of 50 ms. Requests are read up to the end of
+// their body (Content-Length).
 class ScriptedUpstream {
  public:
   explicit ScriptedUpstream(
@@ -160,11 +161,17 @@ class ScriptedUpstream {
         answer = ping ? ping_answer_ : answer_;
         piece = piece_;
       }
-      for (std::size_t i = 0; i < answer.size(); i += piece) {
-        boost::asio::write(
-            socket, boost::asio::buffer(answer.data() + i, std::min(piece, answer.size() - i)), ec);
-        if (ec) return;
-        if (piece < answer.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::string_view rest = answer;
+      while (!rest.empty()) {
+        const std::string_view part = rest.substr(0, rest.find('\x01'));
+        for (std::size_t i = 0; i < part.size(); i += piece) {
+          boost::asio::write(
+              socket, boost::asio::buffer(part.data() + i, std::min(piece, part.size() - i)), ec);
+          if (ec) return;
+          if (piece < part.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        rest.remove_prefix(std::min(rest.size(), part.size() + 1));
+        if (!rest.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       if (answer.find("Connection: close") != std::string::npos) return;
     }
@@ -329,13 +336,27 @@ TEST_P(HttpBackendModeTest, ExtraBytesOrConnectionCloseRetireTheConnection) {
   ASSERT_TRUE(out) << out.error().ToString();
   EXPECT_EQ(out->values, std::vector<float>{0.25f});
   EXPECT_EQ(upstream.connections(), 2 + base);
+  // The same, with the extra answer late: it arrives while the connection sits
+  // idle in the pool, which then retires it.
+  upstream.set_answer(
+      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0.5\n\x01"
+      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n9.9\n");
+  out = Predict(**backend, {1.0f}, 1, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.5f});
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
+  out = Predict(**backend, {1.0f}, 1, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.25f});
+  EXPECT_EQ(upstream.connections(), 3 + base);
   // Connection: close, then a fresh connection; keep-alive again after it.
   upstream.set_answer("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n0.25\n");
   ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
   upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
   ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
   ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
-  EXPECT_EQ(upstream.connections(), 3 + base);
+  EXPECT_EQ(upstream.connections(), 4 + base);
 }
 
 TEST(HttpBackendTest, FailedPingRefusesTheBackend) {
