@@ -126,6 +126,8 @@ void WriteSchemas(util::JsonWriter& w) {
        {"max_error_rate", "number"},
        {"max_latency_ratio", "number"},
        {"max_error_rate_diff", "number"},
+       {"latency_ratio_min_p99_ms", "number",
+        "the ratio rule judges only a canary p99 at least this (0: always)"},
        {"latency_breaches_to_rollback", "integer"},
        {"error_breaches_to_rollback", "integer"},
        {"min_invocations", "integer"},
@@ -187,7 +189,8 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"max_error_rate", "number"},
                      {"max_latency_ratio", "number"},
                      {"max_error_rate_diff", "number"},
-                     {"min_invocations", "integer"}});
+                     {"min_invocations", "integer"},
+                     {"latency_ratio_min_p99_ms", "number"}});
   WriteObjectSchema(
       w, "HealthReport", "One check: the values, the thresholds and the verdict.", {"verdict"},
       {{"verdict",

@@ -148,6 +148,7 @@ void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
   w.Key("max_error_rate").Number(p.max_error_rate);
   w.Key("max_latency_ratio").Number(p.max_latency_ratio);
   w.Key("max_error_rate_diff").Number(p.max_error_rate_diff);
+  w.Key("latency_ratio_min_p99_ms").Number(p.latency_ratio_min_p99_ms);
   w.Key("latency_breaches_to_rollback").Int(p.latency_breaches_to_rollback);
   w.Key("error_breaches_to_rollback").Int(p.error_breaches_to_rollback);
   w.Key("min_invocations").Int(p.min_invocations);
@@ -207,6 +208,7 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
   w.Key("max_latency_ratio").Number(r.thresholds.max_latency_ratio);
   w.Key("max_error_rate_diff").Number(r.thresholds.max_error_rate_diff);
   w.Key("min_invocations").Int(r.thresholds.min_invocations);
+  w.Key("latency_ratio_min_p99_ms").Number(r.thresholds.latency_ratio_min_p99_ms);
   w.EndObject();
   w.Key("reason").String(r.reason);
   w.EndObject();
@@ -297,10 +299,11 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
   if (v.is_null()) return base;
   auto f = Fields::Of(v, where);
   if (!f) return std::unexpected(f.error());
-  if (auto s = f->OnlyKeys({"initial_weight", "step", "steps", "bake", "interval", "final_bake",
-                            "max_p99_ms", "max_error_rate", "max_latency_ratio",
-                            "max_error_rate_diff", "latency_breaches_to_rollback",
-                            "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
+  if (auto s =
+          f->OnlyKeys({"initial_weight", "step", "steps", "bake", "interval", "final_bake",
+                       "max_p99_ms", "max_error_rate", "max_latency_ratio", "max_error_rate_diff",
+                       "latency_ratio_min_p99_ms", "latency_breaches_to_rollback",
+                       "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -317,6 +320,9 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
   }
   if (f->Has("max_error_rate_diff")) {
     MLCANARY_TRY_ASSIGN(p.max_error_rate_diff, f->Number("max_error_rate_diff"));
+  }
+  if (f->Has("latency_ratio_min_p99_ms")) {
+    MLCANARY_TRY_ASSIGN(p.latency_ratio_min_p99_ms, f->Number("latency_ratio_min_p99_ms"));
   }
   for (auto [key, field] :
        {std::pair{"latency_breaches_to_rollback", &p.latency_breaches_to_rollback},
@@ -466,6 +472,11 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
   MLCANARY_TRY_ASSIGN(r.thresholds.max_latency_ratio, tf->Number("max_latency_ratio"));
   MLCANARY_TRY_ASSIGN(r.thresholds.max_error_rate_diff, tf->Number("max_error_rate_diff"));
   MLCANARY_TRY_ASSIGN(r.thresholds.min_invocations, tf->Int("min_invocations"));
+  // Absent in records written before the key existed: the ratio applied always.
+  if (tf->Has("latency_ratio_min_p99_ms")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.latency_ratio_min_p99_ms,
+                        tf->Number("latency_ratio_min_p99_ms"));
+  }
   MLCANARY_TRY_ASSIGN(r.reason, f->String("reason"));
   return r;
 }

@@ -133,6 +133,15 @@ TEST(DomainJsonTest, ModelSpecIsValidatedByKind) {
   EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"path":"m","extra":1})", "x"), "m"));
 }
 
+TEST(DomainJsonTest, LatencyRatioFloorIsAPolicyKeyAndAThreshold) {
+  auto p = ParsePolicy(*ParseJson(R"({"latency_ratio_min_p99_ms": 2.5})", "x"), "policy", {});
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_DOUBLE_EQ(p->latency_ratio_min_p99_ms, 2.5);
+  util::JsonWriter w;
+  WritePolicy(w, *p);
+  EXPECT_NE(w.str().find(R"("latency_ratio_min_p99_ms":2.5)"), std::string::npos) << w.str();
+}
+
 TEST(DomainJsonTest, SagemakerModelSpecRoundTripsAndIsValidated) {
   core::ModelSpec m{
       .kind = core::ModelKind::kSagemaker, .name = "recs-v2", .instance_type = "ml.m5.large"};

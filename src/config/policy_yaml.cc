@@ -7,11 +7,12 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
                                       const core::Policy& base) {
   core::Policy p = base;
   if (!node.IsDefined() || node.IsNull()) return p;
-  if (auto s = CheckKeys(node, at,
-                         {"initial_weight", "step", "steps", "bake", "interval", "final_bake",
-                          "max_p99_ms", "max_error_rate", "max_latency_ratio",
-                          "max_error_rate_diff", "latency_breaches_to_rollback",
-                          "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
+  if (auto s =
+          CheckKeys(node, at,
+                    {"initial_weight", "step", "steps", "bake", "interval", "final_bake",
+                     "max_p99_ms", "max_error_rate", "max_latency_ratio", "max_error_rate_diff",
+                     "latency_ratio_min_p99_ms", "latency_breaches_to_rollback",
+                     "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -31,6 +32,7 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
   MLCANARY_READ(max_error_rate, ReadDouble)
   MLCANARY_READ(max_latency_ratio, ReadDouble)
   MLCANARY_READ(max_error_rate_diff, ReadDouble)
+  MLCANARY_READ(latency_ratio_min_p99_ms, ReadDouble)
   MLCANARY_READ(min_invocations, ReadInt)
   MLCANARY_READ(auto_rollback, ReadBool)
 #undef MLCANARY_READ

@@ -21,7 +21,8 @@ TEST(PolicyYamlTest, ReadsEveryKey) {
   auto p = Parse(
       "{initial_weight: 0.05, step: 0.2, bake: 5m, interval: 30s, final_bake: 2m, max_p99_ms: 80,"
       " max_error_rate: 0.02, max_latency_ratio: 1.5, max_error_rate_diff: 0.01,"
-      " latency_breaches_to_rollback: 4, error_breaches_to_rollback: 1, min_invocations: 10,"
+      " latency_ratio_min_p99_ms: 3, latency_breaches_to_rollback: 4, error_breaches_to_rollback: "
+      "1, min_invocations: 10,"
       " auto_rollback: false}");
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_DOUBLE_EQ(p->initial_weight, 0.05);
@@ -30,6 +31,7 @@ TEST(PolicyYamlTest, ReadsEveryKey) {
   EXPECT_EQ(p->interval, std::chrono::seconds(30));
   EXPECT_EQ(p->final_bake, std::chrono::minutes(2));
   EXPECT_DOUBLE_EQ(p->max_p99_ms, 80);
+  EXPECT_DOUBLE_EQ(p->latency_ratio_min_p99_ms, 3);
   EXPECT_EQ(p->latency_breaches_to_rollback, 4);
   EXPECT_EQ(p->error_breaches_to_rollback, 1);
   EXPECT_EQ(p->min_invocations, 10);

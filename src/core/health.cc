@@ -54,8 +54,9 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   HealthReport r;
   r.canary = canary;
   r.production = production;
-  r.thresholds = {policy.max_p99_ms, policy.max_error_rate, policy.max_latency_ratio,
-                  policy.max_error_rate_diff, policy.min_invocations};
+  r.thresholds = {policy.max_p99_ms,        policy.max_error_rate,
+                  policy.max_latency_ratio, policy.max_error_rate_diff,
+                  policy.min_invocations,   policy.latency_ratio_min_p99_ms};
   r.canary_error_rate = canary.error_rate();
   r.production_error_rate = production.error_rate();
   r.error_rate_diff = r.canary_error_rate - r.production_error_rate;
@@ -74,7 +75,8 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
     r.latency_breached = true;
     Append(reason, Fmt("canary p99 %.1fms >= max_p99_ms %g", canary.p99_ms, policy.max_p99_ms));
   }
-  if (r.latency_ratio && Reaches(*r.latency_ratio, policy.max_latency_ratio)) {
+  if (r.latency_ratio && Reaches(*r.latency_ratio, policy.max_latency_ratio) &&
+      Reaches(canary.p99_ms, policy.latency_ratio_min_p99_ms)) {
     r.latency_breached = true;
     Append(reason, Fmt("latency ratio %.2f >= max_latency_ratio %g", *r.latency_ratio,
                        policy.max_latency_ratio));

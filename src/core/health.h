@@ -55,6 +55,7 @@ struct Thresholds {
   double max_latency_ratio = 0;
   double max_error_rate_diff = 0;
   std::int64_t min_invocations = 0;
+  double latency_ratio_min_p99_ms = 0;
   bool operator==(const Thresholds&) const = default;
 };
 
@@ -79,7 +80,8 @@ struct HealthReport {
 // Rules (API.md):
 //  - fewer than min_invocations canary invocations: inconclusive;
 //  - latency-breached: canary p99 >= max_p99_ms, or production has data and
-//    canary p99 / production p99 >= max_latency_ratio;
+//    canary p99 / production p99 >= max_latency_ratio (judged only when
+//    canary p99 >= latency_ratio_min_p99_ms);
 //  - error-breached: canary error rate >= max_error_rate, or canary error rate -
 //    production error rate >= max_error_rate_diff (production without
 //    invocations counts as error rate 0);

@@ -140,6 +140,24 @@ TEST(HealthTest, RatioExactlyAtMaxIsLatencyBreached) {
   EXPECT_EQ(r.verdict, Verdict::kLatencyBreached) << r.reason;
 }
 
+TEST(HealthTest, RatioBelowTheP99FloorIsNotJudged) {
+  // Two healthy microsecond models: 0.029 ms vs 0.008 ms is 3.6x, and noise.
+  Policy p = RelativeOnly();
+  p.latency_ratio_min_p99_ms = 1;
+  const HealthReport r = EvaluateHealth(Window(1000, 0, 0.029), Window(1000, 0, 0.008), p);
+  ASSERT_TRUE(r.latency_ratio.has_value());
+  EXPECT_GT(*r.latency_ratio, 3.5);  // reported, not judged
+  EXPECT_FALSE(r.latency_breached) << r.reason;
+  EXPECT_EQ(r.thresholds.latency_ratio_min_p99_ms, 1);
+}
+
+TEST(HealthTest, RatioAtOrAboveTheP99FloorIsJudged) {
+  Policy p = RelativeOnly();
+  p.latency_ratio_min_p99_ms = 80;
+  EXPECT_TRUE(EvaluateHealth(Window(1000, 0, 80), Production(), p).latency_breached);
+  EXPECT_FALSE(EvaluateHealth(Window(1000, 0, 79.9), Window(1000, 0, 10), p).latency_breached);
+}
+
 TEST(HealthTest, RatioJustBelowMaxIsNotLatencyBreached) {
   const HealthReport r = EvaluateHealth(Window(1000, 0, 79.9), Production(), RelativeOnly());
   EXPECT_FALSE(r.latency_breached) << r.reason;

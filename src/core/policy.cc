@@ -56,6 +56,10 @@ Status ValidatePolicy(const Policy& p) {
   if (auto s = CheckPositive("max_error_rate", p.max_error_rate); !s) return s;
   if (auto s = CheckPositive("max_latency_ratio", p.max_latency_ratio); !s) return s;
   if (auto s = CheckPositive("max_error_rate_diff", p.max_error_rate_diff); !s) return s;
+  if (!std::isfinite(p.latency_ratio_min_p99_ms) || p.latency_ratio_min_p99_ms < 0) {
+    return ValidationError("policy.latency_ratio_min_p99_ms: " + Num(p.latency_ratio_min_p99_ms) +
+                           " must be a finite number >= 0");
+  }
   if (p.latency_breaches_to_rollback < 1) {
     return ValidationError("policy.latency_breaches_to_rollback: must be >= 1");
   }

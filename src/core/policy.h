@@ -29,6 +29,9 @@ struct Policy {
   // Thresholds relative to production.
   double max_latency_ratio = 2.0;     // canary p99 / production p99
   double max_error_rate_diff = 0.05;  // canary error rate - production error rate
+  // The ratio rule only judges a canary whose p99 is at least this (ms): two
+  // healthy sub-millisecond models differ by 2-4x from noise alone. 0: always.
+  double latency_ratio_min_p99_ms = 0;
 
   int latency_breaches_to_rollback = 3;  // consecutive latency-breached checks
   int error_breaches_to_rollback = 2;    // consecutive error-breached checks

@@ -230,6 +230,18 @@ TEST(ValidatePolicyTest, NonPositiveOrNonFiniteMaxErrorRateDiffNamesTheField) {
   }
 }
 
+TEST(ValidatePolicyTest, NegativeOrNonFiniteLatencyRatioFloorNamesTheField) {
+  for (double v : {-1.0, kNaN, kInf}) {
+    SCOPED_TRACE(v);
+    Policy p;
+    p.latency_ratio_min_p99_ms = v;
+    ExpectRefusedNaming(p, "latency_ratio_min_p99_ms");
+  }
+  Policy zero;  // the default: the ratio rule judges every canary
+  EXPECT_EQ(zero.latency_ratio_min_p99_ms, 0);
+  EXPECT_TRUE(ValidatePolicy(zero));
+}
+
 // ---- ValidatePolicy: counts ----
 
 TEST(ValidatePolicyTest, LatencyBreachesBelowOneNamesTheField) {

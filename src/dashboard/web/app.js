@@ -384,7 +384,9 @@
       pol.steps ? `steps ${pol.steps.map(pct).join(' → ')}` : `start ${pct(pol.initial_weight)} · step +${pct(pol.step)}`,
       `bake ${pol.bake}`, `check every ${pol.interval}`,
       pol.final_bake && pol.final_bake !== '0s' ? `final bake ${pol.final_bake}` : null,
-      `p99 < ${pol.max_p99_ms} ms`, `p99 ratio < ${pol.max_latency_ratio}×`,
+      `p99 < ${pol.max_p99_ms} ms`,
+      `p99 ratio < ${pol.max_latency_ratio}×` +
+          (pol.latency_ratio_min_p99_ms > 0 ? ` (from ${pol.latency_ratio_min_p99_ms} ms)` : ''),
       `errors < ${rate(pol.max_error_rate)}`, `error diff < ${rate(pol.max_error_rate_diff)}`,
       `≥ ${pol.min_invocations} canary calls / check`,
       pol.auto_rollback ? 'auto rollback' : 'no auto rollback',
@@ -593,7 +595,9 @@
     // The limits relative to production, where they are tighter than the absolute ones.
     const ratioLimit = checks.map((e) => {
       const p = e.check.production;
-      const v = has(p) && p.p99_ms > 0 ? p.p99_ms * th(e).max_latency_ratio : null;
+      // Judged only from latency_ratio_min_p99_ms up: the limit is the larger of the two.
+      const v = has(p) && p.p99_ms > 0 ?
+          Math.max(p.p99_ms * th(e).max_latency_ratio, th(e).latency_ratio_min_p99_ms || 0) : null;
       return [time(e.time), v !== null && v < th(e).max_p99_ms ? v : null];
     });
     const diffLimit = checks.map((e) => {
