@@ -17,7 +17,9 @@
 # Env: MODEL (examples/models/recs-v1.json), WORKERS (2), CONNECTIONS (32),
 #      DURATION (10s), WRK_THREADS (2), BASE_PORT (19100),
 #      PEER_DIR (/tmp/mlcanary-flask-peer, kept between runs),
-#      PEER_WORKER_CLASS (sync; gthread keeps connections alive)
+#      PEER_WORKER_CLASS (sync; gthread keeps connections alive),
+#      SERVER_CPUS / WRK_CPUS (taskset CPU lists for all three servers and for wrk,
+#      e.g. 0 and 1: keeps the load generator off the servers' core; unset = no pinning)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -27,6 +29,8 @@ wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19100}"
 peer_dir="${PEER_DIR:-/tmp/mlcanary-flask-peer}"; worker_class="${PEER_WORKER_CLASS:-sync}"
 peer_port=$((base + 1)); gw_port=$((base + 2)); gw_xgb_port=$((base + 3))
 py=/usr/bin/python3  # Debian's, whose dist-packages hold flask and numpy
+pin() { if [[ -n "${1:-}" ]]; then echo taskset -c "$1"; fi; }
+server_pin="$(pin "${SERVER_CPUS:-}")"; wrk_pin="$(pin "${WRK_CPUS:-}")"
 
 # --- the peer's packages -----------------------------------------------------
 missing=()
@@ -55,13 +59,13 @@ trap cleanup EXIT
 ninja -C "$build" gateway_bench_server >/dev/null
 
 PYTHONPATH="$site:$root/bench/gateway" MODEL_PATH="$model" \
-  "$py" /usr/bin/gunicorn --workers "$workers" --worker-class "$worker_class" \
+  $server_pin "$py" /usr/bin/gunicorn --workers "$workers" --worker-class "$worker_class" \
   --bind "127.0.0.1:$peer_port" --log-level warning flask_peer:app > "$dir/peer.log" 2>&1 &
 pids+=($!)
-"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_port" --threads "$workers" \
+$server_pin "$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_port" --threads "$workers" \
   --variant "production=1.0,xgboost,$model" > "$dir/gateway.log" 2>&1 &
 pids+=($!)
-"$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_xgb_port" --threads "$workers" \
+$server_pin "$build/bench/gateway/gateway_bench_server" --listen "127.0.0.1:$gw_xgb_port" --threads "$workers" \
   --native-trees off --variant "production=1.0,xgboost,$model" > "$dir/gateway-xgb.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
@@ -77,7 +81,7 @@ done
 
 run() {  # label, url
   echo "== $1 ($workers workers, $connections connections, $duration)"
-  wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s "$root/bench/gateway/post.lua" "$2" \
+  $wrk_pin wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s "$root/bench/gateway/post.lua" "$2" \
     | grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors"
 }
 run "Flask + xgboost, gunicorn $worker_class" "http://127.0.0.1:$peer_port/v1/endpoints/recs/invocations"
