@@ -198,13 +198,36 @@ bool ValidTableName(std::string_view name) {
   });
 }
 
-object PutEvent(const std::string& table, const std::string& pk, std::int64_t seq,
-                const std::string& doc) {
-  return object{
-      {"Put", object{{"TableName", table},
-                     {"Item", object{{"pk", S(pk)}, {"sk", S(EventSk(seq))}, {"doc", S(doc)}}},
-                     {"ConditionExpression", "attribute_not_exists(#pk)"},
-                     {"ExpressionAttributeNames", Names({"pk"})}}}};
+// Appends one conditional Put per event to a transaction, numbered from
+// first_seq; an event that cannot be encoded fails the whole write.
+core::Status AppendEventPuts(array& items, const std::string& table, const Deployment& stored,
+                             std::int64_t first_seq, const std::vector<DeploymentEvent>& events) {
+  const std::string pk = DeploymentPk(stored.id);
+  std::int64_t seq = first_seq;
+  for (DeploymentEvent e : events) {
+    e.seq = seq;
+    e.deployment_id = stored.id;
+    auto doc = EncodeEvent(e);
+    if (!doc) return std::unexpected(doc.error());
+    items.push_back(object{
+        {"Put", object{{"TableName", table},
+                       {"Item", object{{"pk", S(pk)}, {"sk", S(EventSk(seq++))}, {"doc", S(*doc)}}},
+                       {"ConditionExpression", "attribute_not_exists(#pk)"},
+                       {"ExpressionAttributeNames", Names({"pk"})}}}});
+  }
+  return core::Ok();
+}
+
+// The Put that takes an endpoint's lock item for a deployment; it fails (with
+// the holder's item) when another deployment holds it.
+object TakeLock(const std::string& table, const Deployment& stored) {
+  object lock = Key(LockPk(stored.endpoint), kLockSk);
+  lock["deployment_id"] = S(stored.id);
+  return object{{"Put", object{{"TableName", table},
+                               {"Item", std::move(lock)},
+                               {"ConditionExpression", "attribute_not_exists(#pk)"},
+                               {"ExpressionAttributeNames", Names({"pk"})},
+                               {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}};
 }
 
 // The record's attributes besides its key, from the deployment as it will be stored.
@@ -381,21 +404,10 @@ core::Result<Deployment> DynamoDbDeploymentStore::Create(
                                         {"ConditionExpression", "attribute_not_exists(#pk)"},
                                         {"ExpressionAttributeNames", Names({"pk"})}}}});
   if (active) {
-    object lock = Key(LockPk(stored.endpoint), kLockSk);
-    lock["deployment_id"] = S(stored.id);
-    items.push_back(object{{"Put", object{{"TableName", options_.table},
-                                          {"Item", std::move(lock)},
-                                          {"ConditionExpression", "attribute_not_exists(#pk)"},
-                                          {"ExpressionAttributeNames", Names({"pk"})},
-                                          {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+    items.push_back(TakeLock(options_.table, stored));
   }
-  std::int64_t seq = 1;
-  for (DeploymentEvent e : events) {
-    e.seq = seq;
-    e.deployment_id = stored.id;
-    auto event_doc = EncodeEvent(e);
-    if (!event_doc) return std::unexpected(event_doc.error());
-    items.push_back(PutEvent(options_.table, pk, seq++, *event_doc));
+  if (auto s = AppendEventPuts(items, options_.table, stored, 1, events); !s) {
+    return std::unexpected(s.error());
   }
 
   aws::AwsErrorDetail detail;
@@ -588,22 +600,11 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
   }
   if (now_active && (!*was_active || moved)) {
     take_index = items.size();
-    object lock = Key(LockPk(stored.endpoint), kLockSk);
-    lock["deployment_id"] = S(stored.id);
-    items.push_back(object{{"Put", object{{"TableName", options_.table},
-                                          {"Item", std::move(lock)},
-                                          {"ConditionExpression", "attribute_not_exists(#pk)"},
-                                          {"ExpressionAttributeNames", Names({"pk"})},
-                                          {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
+    items.push_back(TakeLock(options_.table, stored));
   }
   const std::size_t first_event_index = items.size();
-  std::int64_t seq = *old_count + 1;
-  for (DeploymentEvent e : events) {
-    e.seq = seq;
-    e.deployment_id = stored.id;
-    auto event_doc = EncodeEvent(e);
-    if (!event_doc) return std::unexpected(event_doc.error());
-    items.push_back(PutEvent(options_.table, pk, seq++, *event_doc));
+  if (auto s = AppendEventPuts(items, options_.table, stored, *old_count + 1, events); !s) {
+    return std::unexpected(s.error());
   }
 
   aws::AwsErrorDetail detail;
