@@ -27,6 +27,7 @@
 #include "gateway/http_request_parser.h"
 #include "gateway/invocation_handler.h"
 #include "models/event_loop.h"
+#include "util/lazy_deadline.h"
 
 namespace mlcanary::gateway {
 
@@ -146,13 +147,13 @@ void AppendDecimal(std::string& out, std::size_t value) {
 // One client connection. Lives on one io_context thread; requests on it are
 // handled one after the other (pipelined requests wait in the buffer). Reads
 // go straight into the connection's buffer and HttpRequestParser reads them
-// there. Timeouts: one lazily re-armed timer per connection -- a request only
-// moves deadline_, the timer fires at the old deadline and re-arms itself.
+// there. Timeouts: one lazily re-armed timer per connection
+// (util::LazyDeadline) -- a request only moves the deadline.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::io_context& context, Gateway::Impl& impl)
       : socket_(context.get_executor()),
-        timer_(context.get_executor()),
+        deadline_(Timer(context.get_executor())),
         impl_(impl),
         parser_(kHeaderLimit, impl.options.max_body_bytes) {
     impl_.live_sessions.fetch_add(1, std::memory_order_relaxed);
@@ -195,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.Reset();
     continue_sent_ = false;
     header_phase_ = true;
-    SetDeadline(Clock::now() + impl_.options.header_timeout);
+    deadline_.Set(Clock::now() + impl_.options.header_timeout, *this);
     Parse();
   }
 
@@ -213,7 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_.header_done() && header_phase_) {
       header_phase_ = false;
       busy_ = true;
-      SetDeadline(Clock::now() + impl_.options.body_timeout);
+      deadline_.Set(Clock::now() + impl_.options.body_timeout, *this);
       if (parser_.request().expect_continue && !continue_sent_) {
         // curl and others wait for this before they send large bodies.
         continue_sent_ = true;
@@ -275,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     busy_ = true;
-    ClearDeadline();
+    deadline_.Clear();
     const HttpRequestHead& head = parser_.request();
     begin_ += parser_.consumed();  // the views stay valid: nothing moves until the next read
     keep_alive_ = head.keep_alive;
@@ -345,7 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive) head_.append("Connection: close\r\n");
     head_.append("\r\n");
     body_ = std::move(r.body);
-    SetDeadline(Clock::now() + impl_.options.body_timeout);
+    deadline_.Set(Clock::now() + impl_.options.body_timeout, *this);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(
         socket_, buffers,
@@ -355,29 +356,9 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  void SetDeadline(Clock::time_point deadline) {
-    deadline_ = deadline;
-    if (timer_armed_ && timer_at_ <= deadline) return;  // it re-arms when it fires
-    ArmTimer(deadline);
-  }
-  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
-
-  void ArmTimer(Clock::time_point at) {
-    timer_armed_ = true;
-    timer_at_ = at;
-    const std::uint64_t generation = ++timer_generation_;
-    timer_.expires_at(at);  // cancels a pending wait; its handler sees the old generation
-    timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
-      self->OnTimer(generation);
-    });
-  }
-
-  void OnTimer(std::uint64_t generation) {
-    if (generation != timer_generation_) return;
-    timer_armed_ = false;
-    if (closed_ || deadline_ == Clock::time_point::max()) return;
-    if (Clock::now() >= deadline_) return Close();  // the pending read or write ends
-    ArmTimer(deadline_);
+  friend class util::LazyDeadline<Timer>;
+  void OnDeadline() {
+    if (!closed_) Close();  // the pending read or write ends
   }
 
   void Close() {
@@ -387,12 +368,11 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
-    ++timer_generation_;
-    timer_.cancel();
+    deadline_.Cancel();
   }
 
   Socket socket_;
-  Timer timer_;
+  util::LazyDeadline<Timer> deadline_;
   Gateway::Impl& impl_;
   HttpRequestParser parser_;
   std::vector<char> buffer_;  // [begin_, end_) received, not yet consumed
@@ -400,10 +380,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t end_ = 0;
   std::string head_;  // of the answer being written
   std::string body_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  Clock::time_point timer_at_;
-  std::uint64_t timer_generation_ = 0;
-  bool timer_armed_ = false;
   bool header_phase_ = true;
   bool continue_sent_ = false;
   bool keep_alive_ = true;

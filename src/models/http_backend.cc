@@ -26,6 +26,7 @@
 #include "models/event_loop.h"
 #include "models/internal/http_response_parser.h"
 #include "models/internal/upstream_predictions.h"
+#include "util/lazy_deadline.h"
 
 namespace mlcanary::models {
 
@@ -238,8 +239,8 @@ struct HttpBackend::Impl {
 
 // One keep-alive connection to the upstream and the call it carries, entirely
 // on its pool's loop. Owns its buffers and parser (reused call after call), the
-// request's length line, and one timer: a call only moves deadline_; the timer
-// fires at the deadline it was armed for and re-arms itself for a later one.
+// request's length line, and one lazily re-armed timer (util::LazyDeadline): a
+// call only moves the deadline.
 // A read stays pending while the connection is idle: the answer of the next
 // call completes it, and anything before that call (the upstream closed the
 // connection, or sent bytes nobody asked for) retires the connection.
@@ -248,7 +249,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   explicit UpstreamConnection(ConnectionPool& pool)
       : pool_(&pool),
         socket_(pool.loop.get_executor()),
-        timer_(pool.loop.get_executor()),
+        deadline_(Timer(pool.loop.get_executor())),
         parser_(kHeaderLimit, kBodyLimit),
         buffer_(kMinReadSpace) {}
 
@@ -291,10 +292,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     ++socket_generation_;  // handlers of operations on the closed socket do nothing
     reading_ = false;
     busy_ = false;
-    ClearDeadline();
-    ++timer_generation_;
-    timer_armed_ = false;
-    timer_.cancel();
+    deadline_.Cancel();
   }
 
  private:
@@ -305,7 +303,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     timed_out_ = false;
     parser_.Reset();
     end_ = 0;
-    SetDeadline(Clock::now() + timeout);
+    deadline_.Set(Clock::now() + timeout, *this);
     if (socket_.is_open()) {
       reused_ = true;
       Send();
@@ -438,7 +436,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     // Bytes after the answer (the upstream answered more than asked): the
     // connection's framing cannot be trusted any more.
     const bool reusable = head.keep_alive && parser_.consumed() == end_;
-    ClearDeadline();
+    deadline_.Clear();
     const std::string& url = impl_->options.url;
     const unsigned status = static_cast<unsigned>(head.status);
     if (ping_done_) {
@@ -502,28 +500,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     if (predict_done_) std::exchange(predict_done_, nullptr)(std::unexpected(std::move(error)));
   }
 
-  void SetDeadline(Clock::time_point deadline) {
-    deadline_ = deadline;
-    if (timer_armed_ && timer_at_ <= deadline) return;  // it re-arms when it fires
-    ArmTimer(deadline);
-  }
-  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
-
-  void ArmTimer(Clock::time_point at) {
-    timer_armed_ = true;
-    timer_at_ = at;
-    const std::uint64_t generation = ++timer_generation_;
-    timer_.expires_at(at);  // cancels a pending wait; its handler sees the old generation
-    timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
-      self->OnTimer(generation);
-    });
-  }
-
-  void OnTimer(std::uint64_t generation) {
-    if (generation != timer_generation_) return;
-    timer_armed_ = false;
-    if (deadline_ == Clock::time_point::max()) return;  // idle
-    if (Clock::now() < deadline_) return ArmTimer(deadline_);
+  friend class util::LazyDeadline<Timer>;
+  void OnDeadline() {
     // The pending connect, write or read ends with an error and reports this.
     timed_out_ = true;
     boost::system::error_code ignored;
@@ -533,7 +511,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   ConnectionPool* pool_;                     // owned by impl_ while a call runs, or by the own loop
   std::shared_ptr<HttpBackend::Impl> impl_;  // while a call runs
   Socket socket_;
-  Timer timer_;
+  util::LazyDeadline<Timer> deadline_;
   internal::HttpResponseParser parser_;
   std::vector<char> buffer_;  // [0, end_): the answer received so far
   std::size_t end_ = 0;
@@ -542,11 +520,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   std::size_t rows_ = 0;
   PredictCallback predict_done_;
   PingCallback ping_done_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  Clock::time_point timer_at_;
-  std::uint64_t timer_generation_ = 0;
   std::uint64_t socket_generation_ = 0;  // bumped when the socket closes on purpose
-  bool timer_armed_ = false;
   bool busy_ = false;     // a call runs (else idle, in the pool)
   bool reading_ = false;  // a read is pending
   bool reused_ = false;
