@@ -401,7 +401,7 @@ void Gateway::Impl::Accept() {
         } else {
           // Run it on its own thread from the start.
           const Executor executor = session->executor();
-      asio::post(executor, [session = std::move(session)] { session->Start(); });
+          asio::post(executor, [session = std::move(session)] { session->Start(); });
         }
         if (!stopping.load(std::memory_order_relaxed)) Accept();
       });

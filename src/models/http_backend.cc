@@ -521,8 +521,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   PredictCallback predict_done_;
   PingCallback ping_done_;
   std::uint64_t socket_generation_ = 0;  // bumped when the socket closes on purpose
-  bool busy_ = false;     // a call runs (else idle, in the pool)
-  bool reading_ = false;  // a read is pending
+  bool busy_ = false;                    // a call runs (else idle, in the pool)
+  bool reading_ = false;                 // a read is pending
   bool reused_ = false;
   bool retried_ = false;
   bool timed_out_ = false;
