@@ -17,6 +17,7 @@
 
 #include "codec/domain_json.h"
 #include "core/ports.h"
+#include "store/testing/sample_records.h"
 #include "store/testing/temp_dir.h"
 
 #ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
@@ -56,7 +57,7 @@ std::unique_ptr<core::DeploymentStore> MakeSqlite(const std::string& dir) {
 }
 #endif
 
-core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
+using testing::At;
 
 Deployment MakeDeployment(std::string id, std::string endpoint) {
   Deployment d;

@@ -20,6 +20,7 @@
 #include "codec/domain_json.h"
 #include "moto_fixture.h"
 #include "store/testing/deployment_store_contract.h"
+#include "store/testing/sample_records.h"
 
 namespace mlcanary::store {
 namespace {
@@ -103,35 +104,18 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(StoreKind{"DynamoDb", MakeDynamoDb, ExpectNoViolationsAndReset}),
     [](const ::testing::TestParamInfo<StoreKind>& param_info) { return param_info.param.name; });
 
-core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
-
+using testing::At;
+// A SageMaker canary, so that the model's SageMaker fields make the round trip.
 Deployment MakeDeployment(std::string id, std::string endpoint) {
-  Deployment d;
-  d.id = std::move(id);
-  d.endpoint = std::move(endpoint);
-  d.production_variant = "production";
-  d.canary_variant = "canary";
+  Deployment d = testing::InProgressDeployment(std::move(id), std::move(endpoint));
+  d.canary_model = {};
   d.canary_model.kind = core::ModelKind::kSagemaker;
   d.canary_model.name = "model-v2";
   d.canary_model.instance_type = "ml.m5.xlarge";
-  d.state = DeploymentState::kInProgress;
-  d.canary_weight = 0.1;
-  d.created_at = At(1'700'000'000'000);
-  d.updated_at = d.created_at;
   return d;
 }
-
 DeploymentEvent MakeEvent(std::string reason) {
-  DeploymentEvent e;
-  e.time = At(1'700'000'000'500);
-  e.kind = core::EventKind::kWeightChange;
-  e.from_state = DeploymentState::kInProgress;
-  e.to_state = DeploymentState::kInProgress;
-  e.weight_before = 0.1;
-  e.weight_after = 0.2;
-  e.reason = std::move(reason);
-  e.actor = "controller";
-  return e;
+  return testing::WeightChangeEvent(std::move(reason));
 }
 
 class DynamoDbDeploymentStoreTest : public ::testing::Test {

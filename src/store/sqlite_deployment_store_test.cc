@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/testing/sample_records.h"
 #include "store/testing/temp_dir.h"
 
 namespace mlcanary::store {
@@ -29,33 +30,12 @@ using core::DeploymentState;
 using core::ErrorCode;
 using ::testing::HasSubstr;
 
-core::Timestamp At(std::int64_t ms) { return core::Timestamp(core::Duration(ms)); }
-
+using testing::At;
 Deployment MakeDeployment(std::string id, std::string endpoint) {
-  Deployment d;
-  d.id = std::move(id);
-  d.endpoint = std::move(endpoint);
-  d.production_variant = "production";
-  d.canary_variant = "canary";
-  d.canary_model.path = "models/v2.json";
-  d.state = DeploymentState::kInProgress;
-  d.canary_weight = 0.1;
-  d.created_at = At(1'700'000'000'000);
-  d.updated_at = d.created_at;
-  return d;
+  return testing::InProgressDeployment(std::move(id), std::move(endpoint));
 }
-
 DeploymentEvent MakeEvent(std::string reason) {
-  DeploymentEvent e;
-  e.time = At(1'700'000'000'500);
-  e.kind = core::EventKind::kWeightChange;
-  e.from_state = DeploymentState::kInProgress;
-  e.to_state = DeploymentState::kInProgress;
-  e.weight_before = 0.1;
-  e.weight_after = 0.2;
-  e.reason = std::move(reason);
-  e.actor = "controller";
-  return e;
+  return testing::WeightChangeEvent(std::move(reason));
 }
 
 // A second, raw connection to the file: what another program (or a bug)
