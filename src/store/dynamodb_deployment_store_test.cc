@@ -118,6 +118,33 @@ DeploymentEvent MakeEvent(std::string reason) {
   return testing::WeightChangeEvent(std::move(reason));
 }
 
+// Runs write(store, i) on two stores at once (i = 0, 1) and answers how many
+// succeeded; every loser must have lost with a conflict.
+template <class Write>
+int RaceTwoStores(DynamoDbDeploymentStore* a, DynamoDbDeploymentStore* b, Write write) {
+  std::latch start(2);
+  core::Result<Deployment> results[2] = {core::InternalError("not run"),
+                                         core::InternalError("not run")};
+  DynamoDbDeploymentStore* stores[2] = {a, b};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = write(*stores[i], i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int wins = 0;
+  for (const auto& r : results) {
+    if (r) {
+      ++wins;
+    } else {
+      EXPECT_EQ(r.error().code(), ErrorCode::kConflict) << r.error().ToString();
+    }
+  }
+  return wins;
+}
+
 class DynamoDbDeploymentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -257,30 +284,16 @@ TEST_F(DynamoDbDeploymentStoreTest, ConcurrentUpdatesFromTwoStoresExactlyOneWins
     std::string id = "d" + std::to_string(round);
     auto created = store_->Create(MakeDeployment(id, "endpoint-" + id), {});
     ASSERT_TRUE(created) << created.error().ToString();
-    std::latch start(2);
-    core::Result<Deployment> results[2] = {core::InternalError("not run"),
-                                           core::InternalError("not run")};
-    DynamoDbDeploymentStore* stores[2] = {store_.get(), other->get()};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 2; ++i) {
-      threads.emplace_back([&, i] {
-        Deployment mine = *created;
-        mine.canary_weight = 0.25 * (i + 1);
-        start.arrive_and_wait();
-        results[i] = stores[i]->Update(mine, {MakeEvent("writer " + std::to_string(i))});
-      });
-    }
-    for (auto& t : threads) t.join();
-    int wins = 0;
-    for (const auto& r : results) {
-      if (r) {
-        ++wins;
-      } else {
-        EXPECT_EQ(r.error().code(), ErrorCode::kConflict) << r.error().ToString();
-      }
-    }
+    std::atomic<int> winner = -1;
+    const int wins =
+        RaceTwoStores(store_.get(), other->get(), [&](DynamoDbDeploymentStore& store, int i) {
+          Deployment mine = *created;
+          mine.canary_weight = 0.25 * (i + 1);
+          auto r = store.Update(mine, {MakeEvent("writer " + std::to_string(i))});
+          if (r) winner = i;
+          return r;
+        });
     ASSERT_EQ(wins, 1) << "round " << round;
-    const int winner = results[0] ? 0 : 1;
     auto stored = other->get()->Get(id);
     ASSERT_TRUE(stored);
     EXPECT_EQ(stored->version, 2);
@@ -309,27 +322,11 @@ TEST_F(DynamoDbDeploymentStoreTest, ConcurrentCreatesOnOneEndpointExactlyOneWins
   ASSERT_TRUE(other) << other.error().ToString();
   for (int round = 0; round < 5; ++round) {
     std::string endpoint = "ep" + std::to_string(round);
-    std::latch start(2);
-    core::Result<Deployment> results[2] = {core::InternalError("not run"),
-                                           core::InternalError("not run")};
-    DynamoDbDeploymentStore* stores[2] = {store_.get(), other->get()};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 2; ++i) {
-      threads.emplace_back([&, i] {
-        start.arrive_and_wait();
-        results[i] = stores[i]->Create(MakeDeployment(endpoint + "-" + std::to_string(i), endpoint),
-                                       {MakeEvent("created")});
-      });
-    }
-    for (auto& t : threads) t.join();
-    int wins = 0;
-    for (const auto& r : results) {
-      if (r) {
-        ++wins;
-      } else {
-        EXPECT_EQ(r.error().code(), ErrorCode::kConflict) << r.error().ToString();
-      }
-    }
+    const int wins =
+        RaceTwoStores(store_.get(), other->get(), [&](DynamoDbDeploymentStore& store, int i) {
+          return store.Create(MakeDeployment(endpoint + "-" + std::to_string(i), endpoint),
+                              {MakeEvent("created")});
+        });
     EXPECT_EQ(wins, 1) << "round " << round;
     auto active = store_->List({.endpoint = endpoint, .active_only = true});
     ASSERT_TRUE(active);
