@@ -175,6 +175,23 @@ std::vector<CancellationReason> ParseCancellationReasons(std::string_view body) 
   return out;
 }
 
+// What became of a transaction: committed, or cancelled with one reason per
+// item (the caller decides what a cancellation means); any other failure is an
+// error in the context of `what`.
+struct TransactionOutcome {
+  bool committed = false;
+  std::vector<CancellationReason> reasons;
+};
+
+Result<TransactionOutcome> Outcome(const core::Status& written, const aws::AwsErrorDetail& detail,
+                                   const std::string& what) {
+  if (written) return TransactionOutcome{.committed = true};
+  if (detail.code != "TransactionCanceledException") {
+    return std::unexpected(written.error().WithContext(what));
+  }
+  return TransactionOutcome{.reasons = ParseCancellationReasons(detail.body)};
+}
+
 bool Failed(const std::vector<CancellationReason>& reasons, std::size_t index,
             std::string_view code) {
   return index < reasons.size() && reasons[index].code == code;
@@ -411,12 +428,11 @@ core::Result<Deployment> DynamoDbDeploymentStore::Create(
   }
 
   aws::AwsErrorDetail detail;
-  auto written = TransactWrite(std::move(items), &detail);
-  if (written) return stored;
-  if (detail.code != "TransactionCanceledException") {
-    return std::unexpected(written.error().WithContext(what));
-  }
-  auto reasons = ParseCancellationReasons(detail.body);
+  const core::Status written = TransactWrite(std::move(items), &detail);
+  auto outcome = Outcome(written, detail, what);
+  if (!outcome) return std::unexpected(outcome.error());
+  if (outcome->committed) return stored;
+  const std::vector<CancellationReason>& reasons = outcome->reasons;
   if (Failed(reasons, 0, "ConditionalCheckFailed")) {
     return core::ConflictError("deployment " + Quoted(stored.id) + " already exists");
   }
@@ -608,12 +624,11 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
   }
 
   aws::AwsErrorDetail detail;
-  auto written = TransactWrite(std::move(items), &detail);
-  if (written) return stored;
-  if (detail.code != "TransactionCanceledException") {
-    return std::unexpected(written.error().WithContext(what));
-  }
-  auto reasons = ParseCancellationReasons(detail.body);
+  const core::Status written = TransactWrite(std::move(items), &detail);
+  auto outcome = Outcome(written, detail, what);
+  if (!outcome) return std::unexpected(outcome.error());
+  if (outcome->committed) return stored;
+  const std::vector<CancellationReason>& reasons = outcome->reasons;
   if (Failed(reasons, 0, "ConditionalCheckFailed")) {
     auto now = GetN(reasons[0].item, "version");
     if (!now) return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
