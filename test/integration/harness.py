@@ -56,6 +56,9 @@ def request(port, method, path, body=None, token=None, headers=None, timeout=30)
 class Server:
     """One `mlcanary serve` process with its own temp dir, config and SQLite file."""
 
+    # Ready when each of these answers 200: (port attribute, path).
+    READY_PROBES = (("inference_port", "/ping"), ("control_port", "/healthz"))
+
     def __init__(self, endpoints_yaml, interval="500ms", extra_yaml="", workdir=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="mlcanary-it-")
         self.inference_port = free_port()
@@ -90,8 +93,8 @@ endpoints:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.proc.returncode}: {self.logs()}")
             try:
-                if request(self.inference_port, "GET", "/ping", timeout=2).status == 200 and \
-                        request(self.control_port, "GET", "/healthz", timeout=2).status == 200:
+                if all(request(getattr(self, port), "GET", path, timeout=2).status == 200
+                       for port, path in self.READY_PROBES):
                     return
             except OSError:
                 pass

@@ -20,7 +20,7 @@ from botocore.config import Config
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "aws"))
 from moto_harness import Harness  # noqa: E402
 
-from harness import ADMIN, BIN, READER, Server, request  # noqa: E402
+from harness import ADMIN, BIN, READER, Server  # noqa: E402
 
 REGION = "us-east-1"
 TABLE = "mlcanary-deployments"
@@ -36,6 +36,8 @@ def attr(message, name):
 
 class SageMakerServer(Server):
     """`mlcanary serve` in SageMaker mode: no gateway, AWS through the harness."""
+
+    READY_PROBES = (("control_port", "/healthz"),)
 
     def __init__(self, harness, topic_arn, extra_yaml=""):
         super().__init__("", extra_yaml="")
@@ -65,19 +67,6 @@ endpoints:
         os.environ.update(AWS_ACCESS_KEY_ID=Harness.ACCESS_KEY,
                           AWS_SECRET_ACCESS_KEY=Harness.SECRET_KEY)
         return super().start(wait)
-
-    def wait_ready(self, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.proc.returncode}: {self.logs()}")
-            try:
-                if request(self.control_port, "GET", "/healthz", timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("serve did not become ready: " + self.logs())
 
 
 class MetricsFeeder:
