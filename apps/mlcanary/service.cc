@@ -229,7 +229,8 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
             parts->status.RecordCheckError(o.deployment.endpoint);
           }
         }
-      });
+      },
+      controller::ControllerLoopOptions{.worker_per_deployment = background_start});
 
   if (auto s = p->controller->ReconcileAll(); !s) {
     spdlog::warn("reconcile at start-up: {}", s.error().ToString());

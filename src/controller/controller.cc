@@ -149,7 +149,17 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
   canary.instances = d.canary_instances;
   canary.model = d.canary_model;
   if (auto s = WithRetries([&] { return ports_.traffic.CreateVariant(d.endpoint, canary); }); !s) {
-    auto failed = Fail(d, {}, "canary variant could not be created: " + s.error().ToString());
+    if (ports_.start_in_background && s.error().retryable() &&
+        ports_.clock.Now() - d.created_at < kPendingDeadline) {
+      RecordError(
+          d, "canary variant not ready yet, retried at the next tick: " + s.error().ToString());
+      return std::unexpected(s.error());
+    }
+    auto failed = Fail(d, {}, "canary variant could not be created: " + s.error().ToString(),
+                       /*move_traffic=*/false);
+    // A canary left half-made (an update that timed out) has no traffic and
+    // nothing to serve: remove it rather than pay for its instances.
+    RemoveCanary(failed ? *failed : d);
     if (!failed) return failed;
     return std::unexpected(s.error());
   }
@@ -323,7 +333,7 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
 }
 
 core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEvent> events,
-                                          const std::string& reason) {
+                                          const std::string& reason, bool move_traffic) {
   const core::Timestamp now = ports_.clock.Now();
   DeploymentEvent failed =
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kFailed, 0, reason);
@@ -336,7 +346,7 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
   auto stored = Persist(d, events);
   if (!stored) return stored;
   // Best effort: traffic back on production. A failure here is recorded, not hidden.
-  if (auto s = ApplyWeights(*stored); !s) {
+  if (auto s = move_traffic ? ApplyWeights(*stored) : core::Ok(); !s) {
     DeploymentEvent err =
         MakeEvent(*stored, now, EventKind::kError, DeploymentState::kFailed, 0,
                   "could not move traffic back to production: " + s.error().ToString());
@@ -578,47 +588,53 @@ core::Status Controller::ReconcileAll() {
   return first_error;
 }
 
-core::Result<std::vector<CheckOutcome>> Controller::Tick() {
-  auto active = ports_.store.List({.active_only = true});
-  if (!active) return std::unexpected(active.error());
+core::Result<std::vector<Deployment>> Controller::ActiveDeployments() {
+  return ports_.store.List({.active_only = true});
+}
+
+std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
   const core::Timestamp now = ports_.clock.Now();
+  if (d.state == DeploymentState::kPending) {
+    if (!ports_.start_in_background) return std::nullopt;  // being started by its caller
+    CheckOutcome outcome;
+    outcome.deployment_id = d.id;
+    outcome.action = Action::kShift;
+    auto ready = ReadyCanary(d);
+    outcome.ran = true;
+    outcome.reason = ready ? "canary ready" : ready.error().ToString();
+    if (ready) {
+      outcome.deployment = *ready;
+    } else {
+      outcome.deployment = ports_.store.Get(d.id).value_or(d);
+    }
+    return outcome;
+  }
+  if (d.state == DeploymentState::kRollingBack) {
+    CheckOutcome outcome;
+    outcome.deployment_id = d.id;
+    outcome.action = Action::kRollback;
+    auto finished = FinishRollback(d, now);
+    outcome.ran = true;
+    outcome.reason = finished ? "rollback finished" : finished.error().ToString();
+    outcome.deployment = finished ? *finished : d;
+    return outcome;
+  }
+  if (d.state != DeploymentState::kInProgress || d.paused || !CheckDue(d, now)) return std::nullopt;
+  auto outcome = RunCheck(d.id);
+  if (outcome) return std::move(*outcome);
+  CheckOutcome failed;
+  failed.deployment_id = d.id;
+  failed.reason = outcome.error().ToString();
+  failed.deployment = d;
+  return failed;
+}
+
+core::Result<std::vector<CheckOutcome>> Controller::Tick() {
+  auto active = ActiveDeployments();
+  if (!active) return std::unexpected(active.error());
   std::vector<CheckOutcome> outcomes;
   for (const Deployment& d : *active) {
-    if (d.state == DeploymentState::kPending) {
-      if (!ports_.start_in_background) continue;  // being started by its caller
-      CheckOutcome outcome;
-      outcome.deployment_id = d.id;
-      outcome.action = Action::kShift;
-      auto ready = ReadyCanary(d);
-      outcome.ran = true;
-      outcome.reason = ready ? "canary ready" : ready.error().ToString();
-      outcome.deployment = ready ? *ready : d;
-      if (auto fresh = ports_.store.Get(d.id); !ready && fresh) outcome.deployment = *fresh;
-      outcomes.push_back(std::move(outcome));
-      continue;
-    }
-    if (d.state == DeploymentState::kRollingBack) {
-      CheckOutcome outcome;
-      outcome.deployment_id = d.id;
-      outcome.action = Action::kRollback;
-      auto finished = FinishRollback(d, now);
-      outcome.ran = true;
-      outcome.reason = finished ? "rollback finished" : finished.error().ToString();
-      outcome.deployment = finished ? *finished : d;
-      outcomes.push_back(std::move(outcome));
-      continue;
-    }
-    if (d.state != DeploymentState::kInProgress || d.paused || !CheckDue(d, now)) continue;
-    auto outcome = RunCheck(d.id);
-    if (outcome) {
-      outcomes.push_back(std::move(*outcome));
-    } else {
-      CheckOutcome failed;
-      failed.deployment_id = d.id;
-      failed.reason = outcome.error().ToString();
-      failed.deployment = d;
-      outcomes.push_back(std::move(failed));
-    }
+    if (auto outcome = TickOne(d)) outcomes.push_back(std::move(*outcome));
   }
   return outcomes;
 }

@@ -5,6 +5,7 @@
 #ifndef MLCANARY_CONTROLLER_CONTROLLER_H_
 #define MLCANARY_CONTROLLER_CONTROLLER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -114,9 +115,15 @@ class Controller {
 
   // One pass over every active deployment: readies PENDING canaries (background
   // start), runs the checks that are due (policy.interval since the last one)
-  // and finishes interrupted rollbacks.
+  // and finishes interrupted rollbacks, one deployment after the other.
   // Errors of single deployments are reported in the outcomes, not returned.
   core::Result<std::vector<CheckOutcome>> Tick();
+
+  // The pieces of Tick, for callers that work on deployments in parallel
+  // (ControllerLoop with a worker per deployment): the deployments a tick
+  // works on, and Tick's work for one of them (empty: nothing was due).
+  core::Result<std::vector<core::Deployment>> ActiveDeployments();
+  std::optional<CheckOutcome> TickOne(const core::Deployment& d);
 
   // True when `policy.interval` has passed since the deployment's last check.
   static bool CheckDue(const core::Deployment& deployment, core::Timestamp now);
@@ -126,12 +133,15 @@ class Controller {
                                  const core::DeploymentEvent& check_event);
   // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
   core::Result<core::Deployment> FinishRollback(core::Deployment d, core::Timestamp now);
-  // Ends a deployment in FAILED with traffic back on production (best effort).
+  // Ends a deployment in FAILED with traffic back on production (best effort;
+  // move_traffic false: the canary never had any).
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
-                                      const std::string& reason);
+                                      const std::string& reason, bool move_traffic = true);
   core::Status ApplyWeights(const core::Deployment& d);
   // PENDING -> the canary variant created -> IN_PROGRESS at the initial weight;
-  // FAILED (traffic on production) when the canary cannot be readied.
+  // FAILED (traffic on production, a partly created canary removed) when the
+  // canary cannot be readied. In the background start a retryable failure
+  // leaves it PENDING for the next tick, until kPendingDeadline after creation.
   core::Result<core::Deployment> ReadyCanary(core::Deployment d);
   // Calls `op` until it succeeds, fails for good, or max_attempts tries were
   // made (retryable errors only, with backoff between tries).
@@ -162,6 +172,11 @@ class Controller {
 
   Ports ports_;
 };
+
+// How long a background start may keep retrying a canary that cannot be
+// readied for a retryable reason (throttling, an endpoint still updating)
+// before the deployment fails.
+inline constexpr core::Duration kPendingDeadline = std::chrono::hours(2);
 
 }  // namespace mlcanary::controller
 

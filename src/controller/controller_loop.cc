@@ -3,8 +3,12 @@
 
 namespace mlcanary::controller {
 
-ControllerLoop::ControllerLoop(Controller& controller, core::Duration interval, Observer observer)
-    : controller_(controller), interval_(interval), observer_(std::move(observer)) {}
+ControllerLoop::ControllerLoop(Controller& controller, core::Duration interval, Observer observer,
+                               ControllerLoopOptions options)
+    : controller_(controller),
+      interval_(interval),
+      observer_(std::move(observer)),
+      options_(options) {}
 
 ControllerLoop::~ControllerLoop() { Stop(); }
 
@@ -18,6 +22,7 @@ void ControllerLoop::Stop() {
   thread_.request_stop();
   cv_.notify_all();
   thread_.join();
+  JoinWorkers(/*finished_only=*/false);
 }
 
 void ControllerLoop::Wake() {
@@ -28,10 +33,56 @@ void ControllerLoop::Wake() {
   cv_.notify_all();
 }
 
+void ControllerLoop::Observe(const core::Result<std::vector<CheckOutcome>>& outcomes) {
+  if (!observer_) return;
+  std::lock_guard lock(observer_mu_);
+  observer_(outcomes);
+}
+
+void ControllerLoop::Dispatch() {
+  JoinWorkers(/*finished_only=*/true);
+  auto active = controller_.ActiveDeployments();
+  if (!active) return Observe(std::unexpected(active.error()));
+  std::lock_guard lock(workers_mu_);
+  for (const core::Deployment& d : *active) {
+    if (workers_.contains(d.id)) continue;  // still busy with the last tick's work
+    workers_.emplace(d.id, std::thread([this, d] {
+                       if (auto outcome = controller_.TickOne(d)) {
+                         Observe(std::vector<CheckOutcome>{std::move(*outcome)});
+                       }
+                       std::lock_guard done(workers_mu_);
+                       finished_.push_back(d.id);
+                     }));
+  }
+}
+
+void ControllerLoop::JoinWorkers(bool finished_only) {
+  std::vector<std::thread> joining;
+  {
+    std::lock_guard lock(workers_mu_);
+    if (finished_only) {
+      for (const std::string& id : finished_) {
+        auto it = workers_.find(id);
+        if (it == workers_.end()) continue;
+        joining.push_back(std::move(it->second));
+        workers_.erase(it);
+      }
+    } else {
+      for (auto& [id, worker] : workers_) joining.push_back(std::move(worker));
+      workers_.clear();
+    }
+    finished_.clear();
+  }
+  for (std::thread& t : joining) t.join();
+}
+
 void ControllerLoop::Run(std::stop_token stop) {
   while (!stop.stop_requested()) {
-    auto outcomes = controller_.Tick();
-    if (observer_) observer_(outcomes);
+    if (options_.worker_per_deployment) {
+      Dispatch();
+    } else {
+      Observe(controller_.Tick());
+    }
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, stop, interval_, [this] { return woken_; });
     woken_ = false;

@@ -25,15 +25,18 @@ class FaultyTrafficControl final : public core::TrafficControl {
   std::deque<core::Error> set_weights_errors;  // consumed one per SetWeights call
   std::optional<core::Error> create_error;
   std::function<void()> during_create;  // runs inside CreateVariant (a concurrent user action)
+  bool create_then_fail = false;        // create_error after the variant was made (a timeout)
   int set_weights_calls = 0;
 
   core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
     return inner_.DescribeEndpoint(e);
   }
   core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
-    if (create_error) return std::unexpected(*create_error);
+    if (create_error && !create_then_fail) return std::unexpected(*create_error);
     if (during_create) during_create();
-    return inner_.CreateVariant(e, v);
+    auto created = inner_.CreateVariant(e, v);
+    if (create_error) return std::unexpected(*create_error);
+    return created;
   }
   core::Status RemoveVariant(std::string_view e, std::string_view v) override {
     return inner_.RemoveVariant(e, v);
@@ -178,6 +181,49 @@ TEST_F(ControllerTest, BackgroundStartFailsCleanlyWhenTheCanaryCannotBeCreated) 
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);
+}
+
+TEST_F(ControllerTest, BackgroundStartFailureRemovesAHalfMadeCanaryAndMovesNoTraffic) {
+  Ports p = ports();
+  p.start_in_background = true;
+  Controller c(p);
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  traffic_.create_error = core::Error(ErrorCode::kInternal, "update ended in a bad state");
+  traffic_.create_then_fail = true;
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // the half-made canary was removed
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_EQ(traffic_.set_weights_calls, 0);  // the canary never had traffic to move back
+  for (const auto& e : *store_.ListEvents("d1", 0)) {
+    EXPECT_NE(e.kind, core::EventKind::kError) << e.reason;
+  }
+}
+
+TEST_F(ControllerTest, BackgroundStartRetriesARetryableFailureUntilThePendingDeadline) {
+  Ports p = ports();
+  p.start_in_background = true;
+  Controller c(p);
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  traffic_.create_error = core::Error(ErrorCode::kUnavailable, "endpoint is updating");
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kPending);  // tried again next tick
+  auto events = store_.ListEvents("d1", 0);
+  ASSERT_TRUE(events);
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().kind, core::EventKind::kError);
+  EXPECT_NE(events->back().reason.find("endpoint is updating"), std::string::npos);
+
+  clock_.Advance(kPendingDeadline);
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+
+  // Before the deadline, a canary that becomes ready goes on as usual.
+  traffic_.create_error.reset();
+  ASSERT_TRUE(c.StartDeployment(Request("d2")));
+  ASSERT_TRUE(c.Tick());
+  EXPECT_EQ(store_.Get("d2")->state, DeploymentState::kInProgress);
 }
 
 TEST_F(ControllerTest, BackgroundStartSurvivesARestartWhilePending) {
