@@ -173,6 +173,12 @@ TEST_P(DeploymentStoreContractTest, CreateWithoutIdIsInvalid) {
   EXPECT_EQ(created.error().code(), ErrorCode::kValidation);
 }
 
+TEST_P(DeploymentStoreContractTest, UpdateWithoutIdIsInvalid) {
+  auto updated = store_->Update(MakeDeployment("", "recs"), {MakeEvent("x")});
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code(), ErrorCode::kValidation);
+}
+
 TEST_P(DeploymentStoreContractTest, CreateWithExistingIdConflicts) {
   Deployment d = MakeDeployment("d1", "recs");
   d.state = DeploymentState::kCompleted;

@@ -537,6 +537,7 @@ core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
 
 core::Result<Deployment> DynamoDbDeploymentStore::Update(
     const Deployment& deployment, const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "update deployment " + Quoted(deployment.id);
   const std::string pk = DeploymentPk(deployment.id);
   // The stored record says which lock this write must take or release and
@@ -552,7 +553,7 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
   if (!response) return std::unexpected(response.error().WithContext(what));
   const value* current =
       response->is_object() ? response->as_object().if_contains("Item") : nullptr;
-  if (deployment.id.empty() || current == nullptr || !current->is_object()) {
+  if (current == nullptr || !current->is_object()) {
     return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
   }
   const object& old = current->as_object();

@@ -231,6 +231,15 @@ TEST_F(DynamoDbDeploymentStoreTest, OpenRefusesBadTableName) {
   EXPECT_EQ(store.error().code(), ErrorCode::kValidation);
 }
 
+TEST_F(DynamoDbDeploymentStoreTest, UpdateWithoutIdIsRefusedBeforeAnyRequest) {
+  auto updated = store_->Update(MakeDeployment("", "recs"), {MakeEvent("x")});
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code(), ErrorCode::kValidation);
+  auto requests = harness().Requests();
+  ASSERT_TRUE(requests) << requests.error().ToString();
+  EXPECT_EQ(json::parse(*requests).as_array().size(), 0u) << *requests;
+}
+
 TEST_F(DynamoDbDeploymentStoreTest, ItemsFollowTheDocumentedLayout) {
   ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")}));
   json::value record = RawItem("deployment#d1", "record");

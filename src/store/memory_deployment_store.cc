@@ -68,6 +68,7 @@ core::Result<std::vector<Deployment>> MemoryDeploymentStore::List(
 
 core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deployment,
                                                        const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   std::lock_guard lock(mu_);
   auto it = entries_.find(deployment.id);
   if (it == entries_.end()) {

@@ -365,6 +365,7 @@ core::Result<std::vector<Deployment>> SqliteDeploymentStore::List(
 
 core::Result<Deployment> SqliteDeploymentStore::Update(const Deployment& deployment,
                                                        const std::vector<DeploymentEvent>& events) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "update deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
   stored.version = deployment.version + 1;
