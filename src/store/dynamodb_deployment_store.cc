@@ -451,18 +451,47 @@ core::Result<Deployment> DynamoDbDeploymentStore::Create(
                              written.error().message());
 }
 
+core::Result<std::optional<object>> DynamoDbDeploymentStore::GetItem(std::string_view pk,
+                                                                     std::string_view sk) {
+  auto response = client_->CallJson(
+      "GetItem",
+      object{{"TableName", options_.table}, {"Key", Key(pk, sk)}, {"ConsistentRead", true}});
+  if (!response) return std::unexpected(response.error());
+  const value* item = response->is_object() ? response->as_object().if_contains("Item") : nullptr;
+  if (item == nullptr || !item->is_object()) return std::nullopt;
+  return item->as_object();
+}
+
 core::Result<Deployment> DynamoDbDeploymentStore::Get(std::string_view id) {
   const std::string what = "get deployment " + Quoted(id);
   if (id.empty()) return core::NotFoundError("deployment " + Quoted(id) + " not found");
-  auto response = client_->CallJson("GetItem", object{{"TableName", options_.table},
-                                                      {"Key", Key(DeploymentPk(id), kRecordSk)},
-                                                      {"ConsistentRead", true}});
-  if (!response) return std::unexpected(response.error().WithContext(what));
-  const value* item = response->is_object() ? response->as_object().if_contains("Item") : nullptr;
-  if (item == nullptr || !item->is_object()) {
-    return core::NotFoundError("deployment " + Quoted(id) + " not found");
+  auto item = GetItem(DeploymentPk(id), kRecordSk);
+  if (!item) return std::unexpected(item.error().WithContext(what));
+  if (!*item) return core::NotFoundError("deployment " + Quoted(id) + " not found");
+  return DecodeDeployment(**item);
+}
+
+core::Result<std::optional<Deployment>> DynamoDbDeploymentStore::ActiveOn(
+    std::string_view endpoint) {
+  const std::string what = "read the active deployment of endpoint " + Quoted(endpoint);
+  auto lock = GetItem(LockPk(endpoint), kLockSk);
+  if (!lock) return std::unexpected(lock.error().WithContext(what));
+  if (!*lock) return std::nullopt;
+  auto id = GetS(**lock, "deployment_id");
+  if (!id || id->empty()) {
+    return core::InternalError(what + ": corrupt lock item " + Quoted(LockPk(endpoint)) +
+                               ": no deployment_id attribute");
   }
-  return DecodeDeployment(item->as_object());
+  auto record = GetItem(DeploymentPk(*id), kRecordSk);
+  if (!record) return std::unexpected(record.error().WithContext(what));
+  // The lock and the record change in one transaction, but they are read one
+  // after the other: the deployment may have left the active states (or the
+  // endpoint) in between, and then, at that moment, none was active here.
+  if (!*record) return std::nullopt;
+  auto d = DecodeDeployment(**record);
+  if (!d) return std::unexpected(d.error());
+  if (!core::IsActive(d->state) || d->endpoint != endpoint) return std::nullopt;
+  return d;
 }
 
 core::Result<std::vector<object>> DynamoDbDeploymentStore::ScanItems(std::string_view sk,
@@ -497,6 +526,16 @@ core::Result<std::vector<object>> DynamoDbDeploymentStore::ScanItems(std::string
 
 core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
     const core::DeploymentFilter& filter) {
+  if (filter.endpoint && filter.active_only) {
+    // The endpoint's lock item names its active deployment: two GetItems, no Scan.
+    auto active = ActiveOn(*filter.endpoint);
+    if (!active) return std::unexpected(active.error().WithContext("list deployments"));
+    std::vector<Deployment> out;
+    if (*active && (!filter.state || (*active)->state == *filter.state)) {
+      out.push_back(std::move(**active));
+    }
+    return out;
+  }
   std::vector<std::string> conditions;
   object names, values;
   if (filter.endpoint) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,8 +63,10 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore {
   core::Result<core::Deployment> Create(const core::Deployment& deployment,
                                         const std::vector<core::DeploymentEvent>& events) override;
   core::Result<core::Deployment> Get(std::string_view id) override;
-  // A Scan of the table's records (see README.md); newest created_at first,
-  // ties by id, descending.
+  // The active deployment of one endpoint ({.endpoint, .active_only}) is read
+  // through the endpoint's lock item (two GetItems); every other filter is a
+  // Scan of the table (see README.md). Newest created_at first, ties by id,
+  // descending.
   core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
   core::Result<core::Deployment> Update(const core::Deployment& deployment,
                                         const std::vector<core::DeploymentEvent>& events) override;
@@ -87,6 +90,12 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore {
   // One TransactWriteItems call with an idempotency token, so that the
   // client's retries of a write that did land are not refused as conflicts.
   core::Status TransactWrite(boost::json::array items, aws::AwsErrorDetail* detail);
+  // A strongly consistent GetItem: the item, or nullopt when there is none.
+  core::Result<std::optional<boost::json::object>> GetItem(std::string_view pk,
+                                                           std::string_view sk);
+  // The deployment the endpoint's lock item names, if it is still active there
+  // (a lock read just before the deployment left is no answer).
+  core::Result<std::optional<core::Deployment>> ActiveOn(std::string_view endpoint);
   // Scan of the items whose sk equals `sk`, with an optional extra filter.
   core::Result<std::vector<boost::json::object>> ScanItems(std::string_view sk,
                                                            std::string_view filter,

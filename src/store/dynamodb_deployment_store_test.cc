@@ -286,6 +286,62 @@ TEST_F(DynamoDbDeploymentStoreTest, MovingAnActiveDeploymentMovesTheLock) {
   EXPECT_EQ(blocked.error().code(), ErrorCode::kConflict);
 }
 
+TEST_F(DynamoDbDeploymentStoreTest, ActiveDeploymentOfAnEndpointIsReadWithoutAScan) {
+  Deployment done = MakeDeployment("d0", "recs");
+  done.state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Create(done, {}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a")}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("d2", "search"), {}));
+  ExpectNoViolationsAndReset();
+
+  auto active = store_->List({.endpoint = "recs", .active_only = true});
+  ASSERT_TRUE(active) << active.error().ToString();
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0], *store_->Get("d1"));
+  auto in_progress = store_->List(
+      {.endpoint = "recs", .state = DeploymentState::kInProgress, .active_only = true});
+  ASSERT_TRUE(in_progress);
+  EXPECT_EQ(in_progress->size(), 1u);
+  auto rolling_back = store_->List(
+      {.endpoint = "recs", .state = DeploymentState::kRollingBack, .active_only = true});
+  ASSERT_TRUE(rolling_back);
+  EXPECT_TRUE(rolling_back->empty());
+  auto none = store_->List({.endpoint = "nothing", .active_only = true});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(Count("Scan"), 0);
+  // The lock and the record, three times, one GetItem for the Get, and the
+  // endpoint without a lock.
+  EXPECT_EQ(Count("GetItem"), 3 * 2 + 1 + 1);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, StaleLockIsNoActiveDeployment) {
+  Deployment done = MakeDeployment("d1", "recs");
+  done.state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Create(done, {}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("d2", "search"), {}));
+  auto put_lock = [&](const std::string& endpoint, const std::string& id) {
+    json::object item{{"pk", json::object{{"S", "active#" + endpoint}}},
+                      {"sk", json::object{{"S", "lock"}}}};
+    if (!id.empty()) item["deployment_id"] = json::object{{"S", id}};
+    auto put = raw_->CallJson("PutItem", json::object{{"TableName", table_}, {"Item", item}});
+    ASSERT_TRUE(put) << put.error().ToString();
+  };
+  // A lock naming a deployment that is no longer active, one that does not
+  // exist, and one active on another endpoint.
+  for (const std::string id : {"d1", "ghost", "d2"}) {
+    put_lock("recs", id);
+    auto active = store_->List({.endpoint = "recs", .active_only = true});
+    ASSERT_TRUE(active) << id << ": " << active.error().ToString();
+    EXPECT_TRUE(active->empty()) << id;
+  }
+  put_lock("recs", "");
+  auto corrupt = store_->List({.endpoint = "recs", .active_only = true});
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(corrupt.error().message(), HasSubstr("active#recs"));
+}
+
 TEST_F(DynamoDbDeploymentStoreTest, ConcurrentUpdatesFromTwoStoresExactlyOneWins) {
   auto other = OpenStore(table_, /*create=*/false);
   ASSERT_TRUE(other) << other.error().ToString();
