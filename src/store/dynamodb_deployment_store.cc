@@ -701,48 +701,43 @@ core::Result<std::vector<DeploymentEvent>> DynamoDbDeploymentStore::ListEvents(
     std::string_view deployment_id, std::int64_t after_seq) {
   const std::string what = "list events of deployment " + Quoted(deployment_id);
   const std::string pk = DeploymentPk(deployment_id);
-  // "record" sorts after "event#...", so the range is bounded on both sides.
+  // "event#<seq:020>" sorts before "record" ('e' < 'r'), and nothing else lives
+  // under the deployment's pk: the range from the first wanted event up to
+  // "record" yields the newer events, then the record item, which tells an
+  // unknown deployment from one with nothing newer in the same Query.
+  const std::string from = after_seq < std::numeric_limits<std::int64_t>::max()
+                               ? EventSk(std::max<std::int64_t>(after_seq, 0) + 1)
+                               : std::string(kRecordSk);
   object request{{"TableName", options_.table},
                  {"KeyConditionExpression", "#pk = :pk AND #sk BETWEEN :from AND :to"},
                  {"ExpressionAttributeNames", Names({"pk", "sk"})},
                  {"ExpressionAttributeValues",
-                  object{{":pk", S(pk)},
-                         {":from", S(EventSk(std::max<std::int64_t>(after_seq, 0) + 1))},
-                         {":to", S(std::string(kEventPrefix) + std::string(20, '9'))}}},
+                  object{{":pk", S(pk)}, {":from", S(from)}, {":to", S(kRecordSk)}}},
                  {"ConsistentRead", true}};
   std::vector<DeploymentEvent> out;
-  if (after_seq < std::numeric_limits<std::int64_t>::max()) {
-    while (true) {
-      auto response = client_->CallJson("Query", request);
-      if (!response) return std::unexpected(response.error().WithContext(what));
-      if (!response->is_object()) return core::InternalError(what + ": response is not an object");
-      const object& r = response->as_object();
-      if (const value* items = r.if_contains("Items"); items != nullptr && items->is_array()) {
-        for (const value& item : items->as_array()) {
-          if (!item.is_object()) continue;
-          auto e = DecodeEvent(deployment_id, item.as_object());
-          if (!e) return std::unexpected(e.error());
-          out.push_back(std::move(*e));
-        }
-      }
-      const value* last = r.if_contains("LastEvaluatedKey");
-      if (last == nullptr || !last->is_object() || last->as_object().empty()) break;
-      request["ExclusiveStartKey"] = *last;
-    }
-  }
-  if (out.empty()) {
-    // No events: tell an unknown deployment from one with nothing newer.
-    auto response =
-        client_->CallJson("GetItem", object{{"TableName", options_.table},
-                                            {"Key", Key(pk, kRecordSk)},
-                                            {"ConsistentRead", true},
-                                            {"ProjectionExpression", "#pk"},
-                                            {"ExpressionAttributeNames", Names({"pk"})}});
+  bool found = false;
+  while (true) {
+    auto response = client_->CallJson("Query", request);
     if (!response) return std::unexpected(response.error().WithContext(what));
-    if (!response->is_object() || response->as_object().if_contains("Item") == nullptr) {
-      return core::NotFoundError("deployment " + Quoted(deployment_id) + " not found");
+    if (!response->is_object()) return core::InternalError(what + ": response is not an object");
+    const object& r = response->as_object();
+    if (const value* items = r.if_contains("Items"); items != nullptr && items->is_array()) {
+      for (const value& item : items->as_array()) {
+        if (!item.is_object()) continue;
+        if (GetS(item.as_object(), "sk") == kRecordSk) {
+          found = true;
+          continue;
+        }
+        auto e = DecodeEvent(deployment_id, item.as_object());
+        if (!e) return std::unexpected(e.error());
+        out.push_back(std::move(*e));
+      }
     }
+    const value* last = r.if_contains("LastEvaluatedKey");
+    if (last == nullptr || !last->is_object() || last->as_object().empty()) break;
+    request["ExclusiveStartKey"] = *last;
   }
+  if (!found) return core::NotFoundError("deployment " + Quoted(deployment_id) + " not found");
   return out;
 }
 

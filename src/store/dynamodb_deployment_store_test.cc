@@ -13,6 +13,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <latch>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -496,6 +497,27 @@ TEST_F(DynamoDbDeploymentStoreTest, CorruptRecordIsAnInternalErrorNamingIt) {
   EXPECT_EQ(read.error().code(), ErrorCode::kInternal);
   EXPECT_THAT(read.error().message(), HasSubstr("deployment#bad"));
   EXPECT_EQ(store_->List({}).error().code(), ErrorCode::kInternal);
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, ListEventsIsOneQueryWithOrWithoutNewerEvents) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")}));
+  ExpectNoViolationsAndReset();
+  auto newer = store_->ListEvents("d1", 1);
+  ASSERT_TRUE(newer) << newer.error().ToString();
+  ASSERT_EQ(newer->size(), 1u);
+  EXPECT_EQ((*newer)[0].seq, 2);
+  auto none = store_->ListEvents("d1", 2);
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_TRUE(none->empty());
+  auto beyond = store_->ListEvents("d1", std::numeric_limits<std::int64_t>::max());
+  ASSERT_TRUE(beyond) << beyond.error().ToString();
+  EXPECT_TRUE(beyond->empty());
+  auto unknown = store_->ListEvents("d9", 0);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(unknown.error().message(), HasSubstr("'d9'"));
+  EXPECT_EQ(Count("Query"), 4);
+  EXPECT_EQ(Count("GetItem"), 0);
 }
 
 TEST_F(DynamoDbDeploymentStoreTest, EventsAfterALongLogAreReadInOrder) {
