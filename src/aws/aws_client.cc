@@ -54,8 +54,39 @@ bool IsThrottleCode(std::string_view code) {
 }
 
 bool IsTransientCode(std::string_view code) {
+  // botocore standard mode's three, then Application Auto Scaling's (HTTP 400).
   return code == "RequestTimeout" || code == "RequestTimeoutException" ||
-         code == "PriorRequestNotComplete";
+         code == "PriorRequestNotComplete" || code == "ConcurrentUpdateException" ||
+         code == "InternalServiceException";
+}
+
+// A network failure that may well not happen again; the rest of the curl
+// errors (bad URL, unsupported protocol, CA file, out of memory) will.
+bool IsTransientCurlCode(int code) {
+  switch (code) {
+    case 0:  // none recorded
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// SageMaker refuses to update an endpoint while another update (autoscaling,
+// a concurrent deploy) runs: "Cannot update in-progress endpoint ...".
+bool IsUpdateInProgress(const AwsErrorDetail& e, bool validation_code) {
+  if (!validation_code || !ContainsNoCase(e.message, "endpoint")) return false;
+  return ContainsNoCase(e.message, "in-progress") || ContainsNoCase(e.message, "in progress") ||
+         e.message.find("Updating") != std::string::npos;
 }
 
 // "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" and
@@ -287,7 +318,9 @@ const ServiceInfo& AutoScalingService() {
 // Error classification
 
 RetryClass ClassifyRetry(const AwsErrorDetail& error) {
-  if (error.http_status == 0) return RetryClass::kTransient;  // no answer at all
+  if (error.http_status == 0) {  // no answer at all
+    return IsTransientCurlCode(error.curl_code) ? RetryClass::kTransient : RetryClass::kNone;
+  }
   if (IsThrottleCode(error.code) || error.http_status == 429 || error.http_status == 509) {
     return RetryClass::kThrottle;
   }
@@ -310,6 +343,7 @@ core::ErrorCode CoreCodeFor(const AwsErrorDetail& e) {
   const std::string_view code = e.code;
   if (code == "ModelError") return ErrorCode::kModelError;
   const RetryClass retry = ClassifyRetry(e);
+  if (e.http_status == 0 && retry == RetryClass::kNone) return ErrorCode::kInternal;
   if (retry == RetryClass::kThrottle) return ErrorCode::kThrottled;
   const bool validation_code = code == "ValidationException" || code == "ValidationError" ||
                                code.starts_with("InvalidParameter") || code == "MissingParameter" ||
@@ -323,6 +357,7 @@ core::ErrorCode CoreCodeFor(const AwsErrorDetail& e) {
       (validation_code && ContainsNoCase(e.message, " not found"))) {
     return ErrorCode::kNotFound;
   }
+  if (IsUpdateInProgress(e, validation_code)) return ErrorCode::kUnavailable;
   if (validation_code) return ErrorCode::kValidation;
   if (code == "ConditionalCheckFailedException" || code == "TransactionCanceledException" ||
       code == "TransactionConflictException" || code == "ConflictException" ||
@@ -353,7 +388,15 @@ core::Error ToCoreError(const AwsErrorDetail& error, std::string_view service,
                         std::string_view operation) {
   std::string message = std::string(service) + " " + std::string(operation) + ": ";
   if (error.http_status == 0) {
-    message += error.timed_out ? "no answer in time" : "no answer";
+    if (!IsTransientCurlCode(error.curl_code)) {
+      message += "request failed";
+    } else {
+      message += error.timed_out ? "no answer in time" : "no answer";
+    }
+    if (error.curl_code != 0) {
+      message += ": curl error " + std::to_string(error.curl_code) + " (" +
+                 curl_easy_strerror(static_cast<CURLcode>(error.curl_code)) + ")";
+    }
     if (!error.message.empty()) message += ": " + error.message;
   } else {
     if (!error.code.empty()) message += error.code + ": ";
@@ -472,20 +515,26 @@ struct AwsClient::Impl {
   // One signed POST of `body` with `headers` (plus the session token).
   HttpResult Post(const std::vector<std::string>& headers, const std::string& body) {
     HttpResult result;
+    const auto out_of_memory = [&result](std::string_view what) {
+      result.curl_code = CURLE_OUT_OF_MEMORY;
+      result.curl_error = "curl_slist_append failed for the " + std::string(what);
+      return result;
+    };
     Slist list;
     for (const std::string& h : headers) {
-      if (!Append(list, h)) {
-        result.curl_code = CURLE_OUT_OF_MEMORY;
-        result.curl_error = "curl_slist_append failed";
-        return result;
-      }
+      if (!Append(list, h)) return out_of_memory("header '" + h.substr(0, h.find(':')) + "'");
     }
-    if (!options.credentials.session_token.empty()) {
-      Append(list, "X-Amz-Security-Token: " + options.credentials.session_token);
+    if (!options.credentials.session_token.empty() &&
+        !Append(list, "X-Amz-Security-Token: " + options.credentials.session_token)) {
+      return out_of_memory("header 'X-Amz-Security-Token'");
     }
-    if (!options.fixed_amz_date.empty()) Append(list, "X-Amz-Date: " + options.fixed_amz_date);
+    if (!options.fixed_amz_date.empty() && !Append(list, "X-Amz-Date: " + options.fixed_amz_date)) {
+      return out_of_memory("header 'X-Amz-Date'");
+    }
     Slist connect_to;
-    if (!options.connect_to.empty()) Append(connect_to, options.connect_to);
+    if (!options.connect_to.empty() && !Append(connect_to, options.connect_to)) {
+      return out_of_memory("connect_to entry");
+    }
 
     CURL* h = Acquire();
     if (h == nullptr) {
@@ -536,6 +585,7 @@ struct AwsClient::Impl {
   AwsErrorDetail ParseError(const HttpResult& r) const {
     AwsErrorDetail e;
     if (r.curl_code != CURLE_OK) {
+      e.curl_code = static_cast<int>(r.curl_code);
       e.timed_out = r.curl_code == CURLE_OPERATION_TIMEDOUT;
       e.message = r.curl_error;
       return e;
@@ -633,6 +683,10 @@ core::Result<std::unique_ptr<AwsClient>> AwsClient::Create(ServiceInfo service,
   if (options.region.find_first_of(":/ ") != std::string::npos) {
     return core::ValidationError(service.name + " client: malformed region '" + options.region +
                                  "'");
+  }
+  if (options.timeout.count() <= 0) {
+    return core::ValidationError(service.name + " client: timeout must be positive, got " +
+                                 core::FormatDuration(options.timeout));
   }
   if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
     return core::ValidationError(service.name +

@@ -45,6 +45,9 @@ core::Result<Credentials> LoadCredentials(const GetEnv& getenv);
 // The INI text of a shared credentials file; `source` names it in messages.
 core::Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile,
                                                std::string_view source);
+// The region: `configured` when not empty, else AWS_REGION, else
+// AWS_DEFAULT_REGION (empty values count as unset), else "us-east-1".
+std::string LoadRegion(const GetEnv& getenv, std::string_view configured = {});
 
 enum class Protocol { kJson10, kJson11, kQuery };
 
@@ -72,7 +75,7 @@ struct ClientOptions {
   // (a VPC endpoint, or moto's server in tests); requests go to its path "/".
   std::string endpoint_url;
   Credentials credentials;
-  core::Duration timeout = std::chrono::seconds(10);  // whole attempt
+  core::Duration timeout = std::chrono::seconds(10);  // whole attempt; must be positive
   core::Duration connect_timeout = std::chrono::seconds(3);
   int max_attempts = 0;  // first try included; 0: the service's default
   core::Duration throttle_base = std::chrono::seconds(1);  // backoff scale for throttling
@@ -94,6 +97,7 @@ struct ClientOptions {
 // What AWS said about a failed attempt.
 struct AwsErrorDetail {
   int http_status = 0;  // 0: no answer (connect error, timeout)
+  int curl_code = 0;    // the CURLcode when http_status is 0; 0: none recorded
   std::string code;     // "ThrottlingException", "ValidationException", ...
   std::string message;
   std::string request_id;
@@ -103,13 +107,23 @@ struct AwsErrorDetail {
 
 enum class RetryClass { kNone, kTransient, kThrottle };
 // botocore standard mode: 500/502/503/504, RequestTimeout*, PriorRequestNotComplete
-// and no answer at all are transient; the throttling codes, 429 and 509 are throttles.
+// are transient; the throttling codes, 429 and 509 are throttles. Beyond botocore:
+// Application Auto Scaling's ConcurrentUpdateException and InternalServiceException
+// (HTTP 400; the service documents both as retryable) are transient too. With no
+// answer (http_status 0), only network failures are transient (resolve, connect,
+// send, receive, timeout, partial file, empty reply; curl_code 0 counts as one):
+// a malformed URL, an unsupported protocol or a bad CA file will not heal.
 RetryClass ClassifyRetry(const AwsErrorDetail& error);
 // The core error for a failed call of `operation` on `service`: throttles ->
 // kThrottled, transient -> kUnavailable (kTimeout when timed out), validation
 // -> kValidation, "could not find"/not found -> kNotFound, conditional check
 // and transaction conflicts -> kConflict, auth -> kUnauthenticated/kPermissionDenied,
-// ModelError -> kModelError, anything else kInternal. The message reads
+// ModelError -> kModelError, anything else kInternal. A validation error saying
+// an endpoint update is in progress ("Cannot update in-progress endpoint",
+// "endpoint ... is in progress", "... Updating") is kUnavailable: it heals when
+// the other update ends, so callers retry it (the client itself does not: an
+// update takes minutes). A curl failure that is not transient is kInternal
+// naming the curl error. The message reads
 // "SageMaker UpdateEndpoint: ValidationException: <message> (HTTP 400)".
 core::Error ToCoreError(const AwsErrorDetail& error, std::string_view service,
                         std::string_view operation);
@@ -120,7 +134,8 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // One client per service. Thread-safe; keeps a few curl handles for connection reuse.
 class AwsClient {
  public:
-  // kValidation for an empty region, missing credentials or a malformed endpoint_url.
+  // kValidation for an empty region, missing credentials, a malformed endpoint_url
+  // or a timeout that is not positive.
   static core::Result<std::unique_ptr<AwsClient>> Create(ServiceInfo service,
                                                          ClientOptions options);
   ~AwsClient();

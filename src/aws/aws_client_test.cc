@@ -4,6 +4,7 @@
 #include "aws/aws_client.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,6 +22,20 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+// Tests make curl_slist_append fail for the lines that start with this prefix:
+// this definition interposes libcurl's for the client (linked statically here).
+std::atomic<const char*> g_failing_slist_prefix{nullptr};
+
+extern "C" struct curl_slist* curl_slist_append(struct curl_slist* list, const char* data) {
+  using Fn = struct curl_slist* (*)(struct curl_slist*, const char*);
+  static const Fn real = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, "curl_slist_append"));
+  const char* prefix = g_failing_slist_prefix.load();
+  if (prefix != nullptr && data != nullptr && std::string_view(data).starts_with(prefix)) {
+    return nullptr;
+  }
+  return real(list, data);
+}
 
 namespace mlcanary::aws {
 namespace {
@@ -494,6 +509,23 @@ TEST_F(AwsClientTest, CouldNotFindEndpointIsNotFound) {
   EXPECT_NE(result.error().message().find("Could not find endpoint 'x'."), std::string::npos);
 }
 
+TEST_F(AwsClientTest, UpdateInProgressIsUnavailableButNotRetriedByTheClient) {
+  auto client = Client(SageMakerService(), Options());
+  ASSERT_NE(client, nullptr);
+  server_.Enqueue(400, R"({"__type":"ValidationException",)"
+                       R"("message":"Cannot update in-progress endpoint \"arn:x\"."})");
+  auto result = client->CallJson("UpdateEndpoint", {});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), core::ErrorCode::kUnavailable);
+  EXPECT_TRUE(result.error().retryable());
+  EXPECT_NE(result.error().message().find("ValidationException: Cannot update in-progress"),
+            std::string::npos)
+      << result.error().message();
+  // The other update takes minutes: the caller retries later, not the client now.
+  EXPECT_EQ(server_.requests().size(), 1u);
+  EXPECT_TRUE(delays_.empty());
+}
+
 TEST_F(AwsClientTest, ErrorTypeHeaderIsUsedWhenTheBodyHasNone) {
   auto client = Client(AutoScalingService(), Options());
   ASSERT_NE(client, nullptr);
@@ -689,6 +721,75 @@ TEST_F(AwsClientTest, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(delays_.size(), 1u);
 }
 
+TEST_F(AwsClientTest, AutoScalingConcurrentUpdateAndInternalServiceErrorsAreRetried) {
+  ClientOptions o = Options();
+  o.random_bits = [] { return std::uint64_t{10}; };
+  auto client = Client(AutoScalingService(), o);
+  ASSERT_NE(client, nullptr);
+  server_.Enqueue(400, R"({"__type":"ConcurrentUpdateException","message":"pending update"})");
+  server_.Enqueue(400, R"({"__type":"InternalServiceException","message":"internal"})");
+  server_.Enqueue(200, R"({"ScalableTargetARN":"arn:t"})");
+  auto result = client->CallJson("RegisterScalableTarget", {});
+  ASSERT_TRUE(result.has_value()) << result.error().ToString();
+  EXPECT_EQ(server_.requests().size(), 3u);
+  EXPECT_EQ(delays_, (std::vector<core::Duration>{milliseconds(10), milliseconds(10)}));
+}
+
+TEST_F(AwsClientTest, CurlErrorThatWillNotHealIsNotRetriedAndNamesTheCurlError) {
+  ClientOptions o = Options();
+  o.endpoint_url = "http://127.0.0.1:99999";  // passes Create; curl refuses the port
+  auto client = Client(SageMakerService(), o);
+  ASSERT_NE(client, nullptr);
+  AwsErrorDetail detail;
+  auto result = client->CallJson("DescribeEndpoint", {}, &detail);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), core::ErrorCode::kInternal);
+  EXPECT_FALSE(result.error().retryable());
+  EXPECT_EQ(detail.http_status, 0);
+  EXPECT_EQ(detail.curl_code, 3);  // CURLE_URL_MALFORMAT
+  EXPECT_NE(result.error().message().find("SageMaker DescribeEndpoint: request failed: curl "
+                                          "error 3 (URL using bad/illegal format or missing URL)"),
+            std::string::npos)
+      << result.error().message();
+  EXPECT_TRUE(delays_.empty());
+}
+
+TEST_F(AwsClientTest, HeaderListFailuresFailTheCallWithoutSendingIt) {
+  struct Case {
+    const char* prefix;
+    const char* named;
+  };
+  for (const Case& c : {Case{"X-Amz-Security-Token:", "X-Amz-Security-Token"},
+                        Case{"X-Amz-Date:", "X-Amz-Date"}, Case{"nohost.invalid:", "connect_to"}}) {
+    ClientOptions o = Options();
+    o.credentials.session_token = "token";
+    o.fixed_amz_date = "20261129T000000Z";
+    o.connect_to = "nohost.invalid:80:127.0.0.1:1";  // matches no request here
+    auto client = Client(SageMakerService(), o);
+    ASSERT_NE(client, nullptr);
+    g_failing_slist_prefix = c.prefix;
+    auto result = client->CallJson("DescribeEndpoint", {});
+    g_failing_slist_prefix = nullptr;
+    ASSERT_FALSE(result.has_value()) << c.prefix;
+    EXPECT_EQ(result.error().code(), core::ErrorCode::kInternal) << c.prefix;
+    EXPECT_NE(result.error().message().find("curl_slist_append failed"), std::string::npos)
+        << result.error().message();
+    EXPECT_NE(result.error().message().find(c.named), std::string::npos)
+        << result.error().message();
+  }
+  EXPECT_TRUE(server_.requests().empty());
+  EXPECT_TRUE(delays_.empty());
+  // And with every line appended, the same client options do reach the server.
+  ClientOptions o = Options();
+  o.credentials.session_token = "token";
+  o.connect_to = "nohost.invalid:80:127.0.0.1:1";
+  auto client = Client(SageMakerService(), o);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->CallJson("DescribeEndpoint", {}));
+  ASSERT_EQ(server_.requests().size(), 1u);
+  EXPECT_EQ(server_.requests()[0].Header("X-Amz-Security-Token"), "token");
+}
+
 TEST_F(AwsClientTest, ConcurrentCallsShareTheClient) {
   auto client = Client(SageMakerService(), Options());
   ASSERT_NE(client, nullptr);
@@ -730,6 +831,16 @@ TEST(AwsClientCreateTest, RefusesBadOptions) {
   o.endpoint_url = "http:///";
   EXPECT_FALSE(AwsClient::Create(SageMakerService(), o).has_value());
   o.endpoint_url = "";
+  for (const core::Duration timeout : {core::Duration(0), core::Duration(-5)}) {
+    o.timeout = timeout;
+    auto no_timeout = AwsClient::Create(SageMakerService(), o);
+    ASSERT_FALSE(no_timeout.has_value());
+    EXPECT_EQ(no_timeout.error().code(), core::ErrorCode::kValidation);
+    EXPECT_NE(no_timeout.error().message().find("timeout must be positive"), std::string::npos)
+        << no_timeout.error().message();
+  }
+  o.timeout = milliseconds(1);
+  EXPECT_TRUE(AwsClient::Create(SageMakerService(), o).has_value());
   o.credentials.secret_access_key = "";
   auto no_secret = AwsClient::Create(SageMakerService(), o);
   ASSERT_FALSE(no_secret.has_value());
@@ -777,6 +888,23 @@ TEST(AwsClassifyRetryTest, FollowsBotocoreStandardMode) {
   }
   EXPECT_EQ(ClassifyRetry(Detail(400, "RequestTimeout")), RetryClass::kTransient);
   EXPECT_EQ(ClassifyRetry(Detail(400, "PriorRequestNotComplete")), RetryClass::kTransient);
+  EXPECT_EQ(ClassifyRetry(Detail(400, "ConcurrentUpdateException")), RetryClass::kTransient);
+  EXPECT_EQ(ClassifyRetry(Detail(400, "InternalServiceException")), RetryClass::kTransient);
+  EXPECT_EQ(ClassifyRetry(Detail(400, "ObjectNotFoundException")), RetryClass::kNone);
+  // No answer: network failures are transient, the rest of curl's errors are not.
+  for (int curl_code : {6, 7, 18, 28, 52, 55, 56}) {
+    AwsErrorDetail e;
+    e.curl_code = curl_code;
+    EXPECT_EQ(ClassifyRetry(e), RetryClass::kTransient) << "curl " << curl_code;
+  }
+  for (int curl_code : {1, 3, 27, 60, 77}) {
+    AwsErrorDetail e;
+    e.curl_code = curl_code;
+    EXPECT_EQ(ClassifyRetry(e), RetryClass::kNone) << "curl " << curl_code;
+  }
+  // A validation error about an update in progress is for the caller to retry.
+  EXPECT_EQ(ClassifyRetry(Detail(400, "ValidationException", "Cannot update in-progress endpoint")),
+            RetryClass::kNone);
   EXPECT_EQ(ClassifyRetry(Detail(501, "")), RetryClass::kNone);
   EXPECT_EQ(ClassifyRetry(Detail(400, "ValidationException")), RetryClass::kNone);
   EXPECT_EQ(ClassifyRetry(Detail(400, "ConditionalCheckFailedException")), RetryClass::kNone);
@@ -794,6 +922,21 @@ TEST(AwsToCoreErrorTest, MapsCodesToCoreErrors) {
       {Detail(400, "ValidationException", "Could not find endpoint \"e\""), ErrorCode::kNotFound},
       {Detail(400, "ValidationError", "Endpoint e of account 1 not found."), ErrorCode::kNotFound},
       {Detail(400, "ResourceNotFoundException"), ErrorCode::kNotFound},
+      {Detail(400, "ObjectNotFoundException", "No scalable target"), ErrorCode::kNotFound},
+      {Detail(400, "ValidationException", "Cannot update in-progress endpoint \"arn:e\"."),
+       ErrorCode::kUnavailable},
+      {Detail(400, "ValidationException", "The endpoint e is in progress of being updated"),
+       ErrorCode::kUnavailable},
+      {Detail(400, "ValidationException", "Endpoint arn:e is in Updating status."),
+       ErrorCode::kUnavailable},
+      {Detail(400, "ValidationException",
+              "Endpoint \"arn:e\" is in status Failed; only an InService endpoint can be "
+              "updated."),
+       ErrorCode::kValidation},
+      {Detail(400, "ValidationException", "Updating weights needs DesiredWeight"),
+       ErrorCode::kValidation},
+      {Detail(400, "ConcurrentUpdateException"), ErrorCode::kUnavailable},
+      {Detail(400, "InternalServiceException"), ErrorCode::kUnavailable},
       {Detail(404, "NotFound"), ErrorCode::kNotFound},
       {Detail(400, "ConditionalCheckFailedException"), ErrorCode::kConflict},
       {Detail(400, "TransactionCanceledException"), ErrorCode::kConflict},
@@ -829,6 +972,17 @@ TEST(AwsToCoreErrorTest, MapsCodesToCoreErrors) {
             "milliseconds");
   EXPECT_EQ(ToCoreError(Detail(502, ""), "SageMaker", "X").message(),
             "SageMaker X: empty error body (HTTP 502)");
+  AwsErrorDetail ca;
+  ca.curl_code = 77;  // CURLE_SSL_CACERT_BADFILE
+  ca.message = "error setting certificate file: /nope.pem";
+  const core::Error bad_ca = ToCoreError(ca, "SNS", "Publish");
+  EXPECT_EQ(bad_ca.code(), ErrorCode::kInternal);
+  EXPECT_EQ(bad_ca.message(),
+            "SNS Publish: request failed: curl error 77 (Problem with the SSL CA cert (path? "
+            "access rights?)): error setting certificate file: /nope.pem");
+  AwsErrorDetail refused;
+  refused.curl_code = 7;  // CURLE_COULDNT_CONNECT
+  EXPECT_EQ(ToCoreError(refused, "SNS", "Publish").code(), ErrorCode::kUnavailable);
 }
 
 // ---------------------------------------------------------------------------
@@ -900,6 +1054,17 @@ constexpr char kCredentialsFile[] =
     "[profile cfgstyle]\n"
     "aws_access_key_id = AKIDCFG\n"
     "aws_secret_access_key = cfgsecret\n";
+
+TEST(AwsLoadRegionTest, ConfiguredThenAwsRegionThenAwsDefaultRegionThenUsEast1) {
+  const GetEnv both = FakeEnv({{"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-north-1"}});
+  EXPECT_EQ(LoadRegion(both, "ap-south-1"), "ap-south-1");
+  EXPECT_EQ(LoadRegion(both), "eu-west-1");
+  EXPECT_EQ(LoadRegion(FakeEnv({{"AWS_DEFAULT_REGION", "eu-north-1"}})), "eu-north-1");
+  EXPECT_EQ(LoadRegion(FakeEnv({{"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", "eu-north-1"}})),
+            "eu-north-1");
+  EXPECT_EQ(LoadRegion(FakeEnv({{"AWS_REGION", ""}, {"AWS_DEFAULT_REGION", ""}})), "us-east-1");
+  EXPECT_EQ(LoadRegion(FakeEnv({}), ""), "us-east-1");
+}
 
 TEST_F(AwsCredentialsTest, EnvironmentComesFirst) {
   const std::string file = Write("creds", kCredentialsFile);

@@ -1,5 +1,5 @@
 // The credential chain: environment variables, then the shared credentials
-// file (INI) with AWS_PROFILE.
+// file (INI) with AWS_PROFILE; and the region from the environment.
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +31,14 @@ GetEnv ProcessEnv() {
     if (value == nullptr) return std::nullopt;
     return std::string(value);
   };
+}
+
+std::string LoadRegion(const GetEnv& getenv, std::string_view configured) {
+  if (!configured.empty()) return std::string(configured);
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (auto region = getenv(name); Present(region)) return *std::move(region);
+  }
+  return "us-east-1";
 }
 
 core::Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile,
