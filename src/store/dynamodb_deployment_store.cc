@@ -13,11 +13,9 @@
 #include <thread>
 #include <utility>
 
-#include "codec/domain_json.h"
 #include "core/state_machine.h"
 #include "core/time.h"
 #include "store/internal/record_json.h"
-#include "util/json_writer.h"
 
 namespace mlcanary::store {
 
@@ -35,8 +33,6 @@ constexpr std::string_view kLockSk = "lock";
 constexpr std::string_view kEndpointSk = "endpoint";
 constexpr std::string_view kEventPrefix = "event#";
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 std::string DeploymentPk(std::string_view id) { return "deployment#" + std::string(id); }
 std::string LockPk(std::string_view endpoint) { return "active#" + std::string(endpoint); }
 std::string EndpointPk(std::string_view name) { return "endpoint#" + std::string(name); }
@@ -47,8 +43,6 @@ std::string EventSk(std::int64_t seq) {
   std::snprintf(buf, sizeof buf, "event#%020lld", static_cast<long long>(seq));
   return buf;
 }
-
-std::int64_t Millis(core::Timestamp t) { return t.time_since_epoch().count(); }
 
 object S(std::string_view s) { return object{{"S", s}}; }
 object N(std::int64_t n) { return object{{"N", std::to_string(n)}}; }
@@ -94,51 +88,47 @@ std::optional<bool> GetBool(const object& item, std::string_view name) {
   return b->as_bool();
 }
 
+using internal::CorruptRecord;
 using internal::EncodeDeployment;
 using internal::EncodeEndpoint;
 using internal::EncodeEvent;
+using internal::Millis;
+using internal::Quoted;
 
 // A record item that does not decode is an error naming it, never a crash.
 Result<Deployment> DecodeDeployment(const object& item) {
   std::string pk = GetS(item, "pk").value_or("");
   std::string where = "deployment item " + Quoted(pk);
-  auto corrupt = [&](const std::string& why) {
-    return core::InternalError("read " + where + ": corrupt record: " + why);
-  };
+  constexpr std::string_view kPrefix = "deployment#";
   auto doc = GetS(item, "doc");
   auto version = GetN(item, "version");
-  if (!doc) return corrupt("no doc attribute");
-  if (!version) return corrupt("no numeric version attribute");
-  auto json = codec::ParseJson(*doc, "doc");
-  if (!json) return corrupt(json.error().message());
-  auto d = codec::ParseDeployment(*json, "doc");
-  if (!d) return corrupt(d.error().message());
-  if (DeploymentPk(d->id) != pk) return corrupt("it holds deployment " + Quoted(d->id));
-  d->version = *version;  // the attribute is authoritative
-  return d;
+  if (!pk.starts_with(kPrefix)) return CorruptRecord(where, "not a deployment key");
+  if (!doc) return CorruptRecord(where, "no doc attribute");
+  if (!version) return CorruptRecord(where, "no numeric version attribute");
+  // The version attribute is authoritative.
+  return internal::DecodeDeployment(*doc, std::string_view(pk).substr(kPrefix.size()), *version,
+                                    where);
 }
 
 Result<DeploymentEvent> DecodeEvent(std::string_view deployment_id, const object& item) {
   std::string sk = GetS(item, "sk").value_or("");
-  auto corrupt = [&](const std::string& why) {
-    return core::InternalError("read events of deployment " + Quoted(deployment_id) +
-                               ": corrupt event " + Quoted(sk) + ": " + why);
-  };
+  std::string where = "event item " + Quoted(sk) + " of deployment " + Quoted(deployment_id);
   std::int64_t seq = 0;
   std::string_view digits = std::string_view(sk).substr(std::min(sk.size(), kEventPrefix.size()));
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
   if (!sk.starts_with(kEventPrefix) || ec != std::errc() || end != digits.data() + digits.size()) {
-    return corrupt("sort key is not event#<seq>");
+    return CorruptRecord(where, "sort key is not event#<seq>");
   }
   auto doc = GetS(item, "doc");
-  if (!doc) return corrupt("no doc attribute");
-  auto json = codec::ParseJson(*doc, "doc");
-  if (!json) return corrupt(json.error().message());
-  auto e = codec::ParseEvent(*json, "doc");
-  if (!e) return corrupt(e.error().message());
-  e->deployment_id = std::string(deployment_id);
-  e->seq = seq;
-  return e;
+  if (!doc) return CorruptRecord(where, "no doc attribute");
+  return internal::DecodeEvent(*doc, deployment_id, seq, where);
+}
+
+Result<core::Endpoint> DecodeEndpoint(const object& item) {
+  std::string where = "endpoint item " + Quoted(GetS(item, "pk").value_or(""));
+  auto doc = GetS(item, "doc");
+  if (!doc) return CorruptRecord(where, "no doc attribute");
+  return internal::DecodeEndpoint(*doc, where);
 }
 
 // One entry of a TransactionCanceledException's CancellationReasons, in the
@@ -760,16 +750,8 @@ core::Result<std::vector<core::Endpoint>> DynamoDbDeploymentStore::ListEndpoints
   if (!items) return std::unexpected(items.error().WithContext("list endpoints"));
   std::vector<core::Endpoint> out;
   for (const object& item : *items) {
-    std::string pk = GetS(item, "pk").value_or("");
-    auto corrupt = [&](const std::string& why) {
-      return core::InternalError("read endpoint item " + Quoted(pk) + ": corrupt record: " + why);
-    };
-    auto doc = GetS(item, "doc");
-    if (!doc) return corrupt("no doc attribute");
-    auto json = codec::ParseJson(*doc, "doc");
-    if (!json) return corrupt(json.error().message());
-    auto endpoint = codec::ParseEndpoint(*json, "doc");
-    if (!endpoint) return corrupt(endpoint.error().message());
+    auto endpoint = DecodeEndpoint(item);
+    if (!endpoint) return std::unexpected(endpoint.error());
     out.push_back(std::move(*endpoint));
   }
   std::sort(out.begin(), out.end(),

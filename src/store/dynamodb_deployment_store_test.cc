@@ -520,6 +520,39 @@ TEST_F(DynamoDbDeploymentStoreTest, ListEventsIsOneQueryWithOrWithoutNewerEvents
   EXPECT_EQ(Count("GetItem"), 0);
 }
 
+TEST_F(DynamoDbDeploymentStoreTest, CorruptEventEndpointOrMisplacedRecordIsAnErrorNamingIt) {
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("a"), MakeEvent("b")}));
+  ASSERT_TRUE(store_->SaveEndpoint(core::Endpoint{.name = "recs"}));
+  auto put = [&](const std::string& pk, const std::string& sk, const std::string& doc) {
+    json::object item{{"pk", json::object{{"S", pk}}},
+                      {"sk", json::object{{"S", sk}}},
+                      {"version", json::object{{"N", "1"}}},
+                      {"doc", json::object{{"S", doc}}}};
+    auto r = raw_->CallJson("PutItem", json::object{{"TableName", table_}, {"Item", item}});
+    ASSERT_TRUE(r) << r.error().ToString();
+  };
+  put("deployment#d1", "event#00000000000000000002", "garbage");
+  put("endpoint#recs", "endpoint", "{}");
+  auto events = store_->ListEvents("d1", 0);
+  ASSERT_FALSE(events);
+  EXPECT_EQ(events.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(events.error().message(), HasSubstr("'d1'"));
+  EXPECT_THAT(events.error().message(), HasSubstr("'event#00000000000000000002'"));
+  EXPECT_TRUE(store_->ListEvents("d1", 2));  // the intact tail still reads
+  auto endpoints = store_->ListEndpoints();
+  ASSERT_FALSE(endpoints);
+  EXPECT_EQ(endpoints.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(endpoints.error().message(), HasSubstr("'endpoint#recs'"));
+  // d1's record copied under another deployment's key.
+  put("deployment#d2", "record",
+      std::string(RawItem("deployment#d1", "record").at("doc").at("S").as_string()));
+  auto misplaced = store_->Get("d2");
+  ASSERT_FALSE(misplaced);
+  EXPECT_EQ(misplaced.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(misplaced.error().message(), HasSubstr("'deployment#d2'"));
+  EXPECT_THAT(misplaced.error().message(), HasSubstr("holds deployment 'd1'"));
+}
+
 TEST_F(DynamoDbDeploymentStoreTest, EventsAfterALongLogAreReadInOrder) {
   auto d = store_->Create(MakeDeployment("d1", "recs"), {});
   ASSERT_TRUE(d);

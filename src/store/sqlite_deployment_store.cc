@@ -8,10 +8,8 @@
 #include <system_error>
 #include <utility>
 
-#include "codec/domain_json.h"
 #include "store/internal/record_json.h"
 #include "store/internal/sqlite_db.h"
-#include "util/json_writer.h"
 
 namespace mlcanary::store {
 
@@ -72,52 +70,30 @@ static_assert(std::size(kMigrations) == SqliteDeploymentStore::kSchemaVersion);
 
 constexpr const char* kActiveStates = "('PENDING', 'IN_PROGRESS', 'ROLLING_BACK')";
 
-std::int64_t Millis(core::Timestamp t) { return t.time_since_epoch().count(); }
-
 std::int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 using internal::EncodeDeployment;
 using internal::EncodeEndpoint;
 using internal::EncodeEvent;
+using internal::Millis;
+using internal::Quoted;
 
 // A row that does not decode is an error naming the row, never a crash.
 Result<Deployment> DecodeDeployment(std::string_view id, std::string_view record,
                                     std::int64_t version) {
-  std::string where = "deployment " + Quoted(id);
-  auto corrupt = [&](const core::Error& e) {
-    return core::InternalError("read " + where + ": corrupt record: " + e.message());
-  };
-  auto json = codec::ParseJson(record, "record");
-  if (!json) return corrupt(json.error());
-  auto d = codec::ParseDeployment(*json, "record");
-  if (!d) return corrupt(d.error());
-  if (d->id != id) {
-    return core::InternalError("read " + where + ": corrupt record: it holds deployment " +
-                               Quoted(d->id));
-  }
-  d->version = version;  // the column is authoritative
-  return d;
+  // The version column is authoritative.
+  return internal::DecodeDeployment(record, id, version, "deployment " + Quoted(id));
 }
 
 Result<DeploymentEvent> DecodeEvent(std::string_view deployment_id, std::int64_t seq,
                                     std::string_view record) {
-  auto corrupt = [&](const core::Error& e) {
-    return core::InternalError("read events of deployment " + Quoted(deployment_id) +
-                               ": corrupt event " + std::to_string(seq) + ": " + e.message());
-  };
-  auto json = codec::ParseJson(record, "record");
-  if (!json) return corrupt(json.error());
-  auto e = codec::ParseEvent(*json, "record");
-  if (!e) return corrupt(e.error());
-  e->deployment_id = std::string(deployment_id);
-  e->seq = seq;
-  return e;
+  return internal::DecodeEvent(
+      record, deployment_id, seq,
+      "event " + std::to_string(seq) + " of deployment " + Quoted(deployment_id));
 }
 
 Result<int> ReadSchemaVersion(SqliteDb& db) {
@@ -484,15 +460,8 @@ core::Result<std::vector<core::Endpoint>> SqliteDeploymentStore::ListEndpoints()
     auto row = st->Step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    std::string name(st->Text(0));
-    auto corrupt = [&](const core::Error& e) {
-      return core::InternalError("read endpoint " + Quoted(name) +
-                                 ": corrupt record: " + e.message());
-    };
-    auto json = codec::ParseJson(st->Text(1), "record");
-    if (!json) return corrupt(json.error());
-    auto endpoint = codec::ParseEndpoint(*json, "record");
-    if (!endpoint) return corrupt(endpoint.error());
+    auto endpoint = internal::DecodeEndpoint(st->Text(1), "endpoint " + Quoted(st->Text(0)));
+    if (!endpoint) return std::unexpected(endpoint.error());
     out.push_back(std::move(*endpoint));
   }
   return out;
