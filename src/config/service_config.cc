@@ -10,6 +10,7 @@
 
 #include "config/policy_yaml.h"
 #include "config/yaml_fields.h"
+#include "store/dynamodb_table_name.h"
 
 namespace mlcanary::config {
 namespace {
@@ -148,16 +149,6 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
   if (!policy) return std::unexpected(policy.error());
   e.policy = *policy;
   return e;
-}
-
-bool IsDynamoDbTableName(std::string_view name) {
-  if (name.size() < 3 || name.size() > 255) return false;
-  for (char ch : name) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 core::Result<core::Duration> ReadPositiveDuration(const YAML::Node& node, const YamlPath& at) {
@@ -380,9 +371,9 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
     auto v = ReadString(store, top.Child("store"));
     if (!v) return std::unexpected(v.error());
     if (v->starts_with("dynamodb:")) {
-      if (!IsDynamoDbTableName(v->substr(9))) {
-        return top.Child("store").Fail(
-            store, "dynamodb:TABLE needs a table name of 3-255 letters, digits, '_', '-', '.'");
+      if (!store::IsDynamoDbTableName(v->substr(9))) {
+        return top.Child("store").Fail(store, "'" + v->substr(9) + "' is not a DynamoDB table: " +
+                                                  std::string(store::kDynamoDbTableNameRule));
       }
       c.store = *v;
     } else if (!v->starts_with("sqlite:") || v->size() == 7) {

@@ -228,6 +228,8 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
        "listen.inference"},
       {"backend: sagemaker\ngateway: {threads: 2}\nendpoints: [{name: recs}]\n", "gateway"},
       {"backend: sagemaker\nstore: dynamodb:x\nendpoints: [{name: recs}]\n", "table name"},
+      {"backend: sagemaker\nstore: dynamodb:my/table\nendpoints: [{name: recs}]\n",
+       "store (line 2): 'my/table' is not a DynamoDB table"},
       {"backend: sagemaker\nstore: postgres:x\nendpoints: [{name: recs}]\n",
        "expected sqlite:PATH or dynamodb:TABLE"},
       {"backend: sagemaker\naws: {region: \"EU WEST\"}\nendpoints: [{name: recs}]\n",

@@ -15,6 +15,7 @@
 
 #include "core/state_machine.h"
 #include "core/time.h"
+#include "store/dynamodb_table_name.h"
 #include "store/internal/record_json.h"
 
 namespace mlcanary::store {
@@ -197,14 +198,6 @@ std::string ReasonCodes(const std::vector<CancellationReason>& reasons) {
   return out + "]";
 }
 
-bool ValidTableName(std::string_view name) {
-  if (name.size() < 3 || name.size() > 255) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
-
 // Appends one conditional Put per event to a transaction, numbered from
 // first_seq; an event that cannot be encoded fails the whole write.
 core::Status AppendEventPuts(array& items, const std::string& table, const Deployment& stored,
@@ -256,9 +249,8 @@ void SetRecordAttributes(object& item, const Deployment& d, const std::string& d
 core::Result<std::unique_ptr<DynamoDbDeploymentStore>> DynamoDbDeploymentStore::Open(
     DynamoDbStoreOptions options) {
   const std::string context = "open dynamodb store, table " + Quoted(options.table);
-  if (!ValidTableName(options.table)) {
-    return core::ValidationError(context +
-                                 ": a table name has 3 to 255 characters of A-Z a-z 0-9 _ - .");
+  if (!IsDynamoDbTableName(options.table)) {
+    return core::ValidationError(context + ": " + std::string(kDynamoDbTableNameRule));
   }
   auto client = aws::AwsClient::Create(aws::DynamoDbService(), options.client);
   if (!client) return std::unexpected(client.error().WithContext(context));
