@@ -16,6 +16,16 @@ using core::EventKind;
 
 namespace {
 
+// The canary variant a deployment asks for, at weight 0.
+core::Variant CanaryVariant(const Deployment& d) {
+  core::Variant canary;
+  canary.name = d.canary_variant;
+  canary.weight = 0;
+  canary.instances = d.canary_instances;
+  canary.model = d.canary_model;
+  return canary;
+}
+
 constexpr const char* kControllerActor = "controller";
 
 DeploymentEvent MakeEvent(const Deployment& d, core::Timestamp now, EventKind kind,
@@ -127,6 +137,11 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   d.created_at = now;
   d.updated_at = now;
   d.progress = core::StartWeight({}, now);
+  // Refused before anything is recorded: a variant the traffic control would
+  // not create (its name, its model's kind and fields).
+  if (auto s = ports_.traffic.CheckVariant(d.endpoint, CanaryVariant(d)); !s) {
+    return std::unexpected(s.error());
+  }
   DeploymentEvent created = MakeEvent(
       d, now, EventKind::kTransition, DeploymentState::kPending, 0,
       "deployment created: " + production->name + " -> " + request.canary_variant, request.actor);
@@ -143,11 +158,7 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
 }
 
 core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
-  core::Variant canary;
-  canary.name = d.canary_variant;
-  canary.weight = 0;
-  canary.instances = d.canary_instances;
-  canary.model = d.canary_model;
+  const core::Variant canary = CanaryVariant(d);
   if (auto s = WithRetries([&] { return ports_.traffic.CreateVariant(d.endpoint, canary); }); !s) {
     if (ports_.start_in_background && s.error().retryable() &&
         ports_.clock.Now() - d.created_at < kPendingDeadline) {

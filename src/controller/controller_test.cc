@@ -26,10 +26,15 @@ class FaultyTrafficControl final : public core::TrafficControl {
   std::optional<core::Error> create_error;
   std::function<void()> during_create;  // runs inside CreateVariant (a concurrent user action)
   bool create_then_fail = false;        // create_error after the variant was made (a timeout)
+  std::optional<core::Error> check_error;
   int set_weights_calls = 0;
 
   core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
     return inner_.DescribeEndpoint(e);
+  }
+  core::Status CheckVariant(std::string_view e, const core::Variant& v) override {
+    if (check_error) return std::unexpected(*check_error);
+    return inner_.CheckVariant(e, v);
   }
   core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
     if (create_error && !create_then_fail) return std::unexpected(*create_error);
@@ -255,6 +260,23 @@ TEST_F(ControllerTest, CancelWhileTheCanaryIsBeingReadiedLeavesNoCanary) {
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kCancelled);
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // created after the cancel, then removed
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+}
+
+TEST_F(ControllerTest, AVariantTheTrafficControlRefusesIsRefusedBeforeAnythingIsRecorded) {
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background);
+    Ports p = ports();
+    p.start_in_background = background;
+    Controller c(p);
+    traffic_.check_error = core::Error(ErrorCode::kValidation, "model kind must be sagemaker");
+    auto d = c.StartDeployment(Request());
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code(), ErrorCode::kValidation);
+    EXPECT_NE(d.error().message().find("model kind must be sagemaker"), std::string::npos);
+    EXPECT_TRUE(store_.List({})->empty());
+    EXPECT_TRUE(notifier_.events.empty());
+    EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  }
 }
 
 TEST_F(ControllerTest, StartOnUnknownEndpointIsNotFoundAndStoresNothing) {

@@ -27,6 +27,12 @@ class TrafficControl {
   virtual ~TrafficControl() = default;
   // NotFound when the endpoint does not exist.
   virtual Result<Endpoint> DescribeEndpoint(std::string_view endpoint) = 0;
+  // What CreateVariant would refuse before doing anything (the variant's name,
+  // its model's kind and fields), so that a caller can refuse a request before
+  // it records anything. Default: nothing.
+  virtual Status CheckVariant(std::string_view /*endpoint*/, const Variant& /*variant*/) {
+    return Ok();
+  }
   // Adds a variant with weight 0; its model is loaded and ready when this returns.
   virtual Status CreateVariant(std::string_view endpoint, const Variant& variant) = 0;
   virtual Status RemoveVariant(std::string_view endpoint, std::string_view variant) = 0;

@@ -212,9 +212,18 @@ core::Result<core::Endpoint> Router::DescribeEndpoint(std::string_view endpoint)
   return route->Describe();
 }
 
-core::Status Router::CreateVariant(std::string_view endpoint, const core::Variant& variant) {
+core::Status Router::CheckVariant(std::string_view /*endpoint*/, const core::Variant& variant) {
   if (auto s = ValidateVariantName(variant.name); !s) return s;
   if (variant.instances < 1) return core::ValidationError("instances must be at least 1");
+  if (variant.model.kind == core::ModelKind::kSagemaker) {
+    return core::ValidationError(
+        "a sagemaker model is served by SageMaker, not by the gateway (backend: sagemaker)");
+  }
+  return core::Ok();
+}
+
+core::Status Router::CreateVariant(std::string_view endpoint, const core::Variant& variant) {
+  if (auto s = CheckVariant(endpoint, variant); !s) return s;
   {
     auto table = table_.load();
     const EndpointRoute* route = table->Find(endpoint);

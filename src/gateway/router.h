@@ -108,6 +108,7 @@ class Router final : public core::TrafficControl {
 
   // core::TrafficControl
   core::Result<core::Endpoint> DescribeEndpoint(std::string_view endpoint) override;
+  core::Status CheckVariant(std::string_view endpoint, const core::Variant& variant) override;
   core::Status CreateVariant(std::string_view endpoint, const core::Variant& variant) override;
   core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
   core::Status SetWeights(std::string_view endpoint,

@@ -158,6 +158,24 @@ TEST_F(RouterTest, SetWeightsValidatesNamesAndSum) {
   EXPECT_DOUBLE_EQ(router_.DescribeEndpoint("recs")->FindVariant("canary")->weight, 0.3);
 }
 
+TEST_F(RouterTest, CheckVariantRefusesWhatCreateVariantWouldWithoutLoadingAnything) {
+  core::Variant v{.name = "canary", .weight = 0, .instances = 1, .model = {}};
+  EXPECT_TRUE(router_.CheckVariant("recs", v));
+  core::Variant sagemaker = v;
+  sagemaker.model.kind = core::ModelKind::kSagemaker;
+  auto refused = router_.CheckVariant("recs", sagemaker);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(refused.error().message().find("served by SageMaker"), std::string::npos);
+  core::Variant bad_name = v;
+  bad_name.name = "bad name!";
+  EXPECT_FALSE(router_.CheckVariant("recs", bad_name));
+  core::Variant no_instances = v;
+  no_instances.instances = 0;
+  EXPECT_FALSE(router_.CheckVariant("recs", no_instances));
+  EXPECT_FALSE(router_.CreateVariant("recs", sagemaker));  // CreateVariant applies the same checks
+}
+
 TEST_F(RouterTest, CreateVariantLoadsTheModelAndStartsAtWeightZero) {
   auto v = MakeVariant("canary-v3", 0.5);
   ASSERT_TRUE(router_.CreateVariant("recs", v));
