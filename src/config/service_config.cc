@@ -22,6 +22,25 @@ std::string Resolve(const std::string& path, const std::string& base_dir) {
   return (fs::path(base_dir) / path).lexically_normal().string();
 }
 
+// A duration with a unit, > 0.
+core::Result<core::Duration> ReadPositiveDuration(const YAML::Node& node, const YamlPath& at) {
+  auto d = ReadDuration(node, at, BareNumber::kRefused);
+  if (!d) return std::unexpected(d.error());
+  if (d->count() <= 0) return at.Fail(node, "must be > 0");
+  return *d;
+}
+
+// An integer in lo..hi.
+core::Result<std::int64_t> ReadIntIn(const YAML::Node& node, const YamlPath& at, std::int64_t lo,
+                                     std::int64_t hi) {
+  auto n = ReadInt(node, at);
+  if (!n) return std::unexpected(n.error());
+  if (*n < lo || *n > hi) {
+    return at.Fail(node, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return *n;
+}
+
 core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& at,
                                         const std::string& base_dir) {
   if (auto s = CheckKeys(node, at, {"kind", "path", "url", "timeout"}); !s) {
@@ -60,9 +79,8 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
       return at.Child("url").Fail(node["url"], "must start with http://");
     m.url = *u;
     if (node["timeout"]) {
-      auto t = ReadDuration(node["timeout"], at.Child("timeout"), BareNumber::kRefused);
+      auto t = ReadPositiveDuration(node["timeout"], at.Child("timeout"));
       if (!t) return std::unexpected(t.error());
-      if (t->count() <= 0) return at.Child("timeout").Fail(node["timeout"], "must be > 0");
       m.timeout = *t;
     }
     if (node["path"]) return at.Child("path").Fail(node["path"], "only for kind xgboost");
@@ -130,9 +148,8 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
     }
     total += variant.weight;
     if (v["instances"]) {
-      auto n = ReadInt(v["instances"], vat.Child("instances"));
+      auto n = ReadIntIn(v["instances"], vat.Child("instances"), 1, 64);
       if (!n) return std::unexpected(n.error());
-      if (*n < 1 || *n > 64) return vat.Child("instances").Fail(v["instances"], "must be in 1..64");
       variant.instances = static_cast<int>(*n);
     }
     if (!v["model"]) return vat.Fail(v, "missing key model");
@@ -149,23 +166,6 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
   if (!policy) return std::unexpected(policy.error());
   e.policy = *policy;
   return e;
-}
-
-core::Result<core::Duration> ReadPositiveDuration(const YAML::Node& node, const YamlPath& at) {
-  auto d = ReadDuration(node, at, BareNumber::kRefused);
-  if (!d) return std::unexpected(d.error());
-  if (d->count() <= 0) return at.Fail(node, "must be > 0");
-  return *d;
-}
-
-core::Result<std::int64_t> ReadIntIn(const YAML::Node& node, const YamlPath& at, std::int64_t lo,
-                                     std::int64_t hi) {
-  auto n = ReadInt(node, at);
-  if (!n) return std::unexpected(n.error());
-  if (*n < lo || *n > hi) {
-    return at.Fail(node, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
-  return *n;
 }
 
 // `aws:` and `sagemaker:` (API.md is silent on them; README "SageMaker").
@@ -401,9 +401,8 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
     const YamlPath at = top.Child("controller");
     if (auto s = CheckKeys(controller, at, {"interval"}); !s) return std::unexpected(s.error());
     if (controller["interval"]) {
-      auto d = ReadDuration(controller["interval"], at.Child("interval"), BareNumber::kRefused);
+      auto d = ReadPositiveDuration(controller["interval"], at.Child("interval"));
       if (!d) return std::unexpected(d.error());
-      if (d->count() <= 0) return at.Child("interval").Fail(controller["interval"], "must be > 0");
       c.controller_interval = *d;
     }
   }
@@ -438,19 +437,13 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       return std::unexpected(s.error());
     }
     if (gateway["threads"]) {
-      auto n = ReadInt(gateway["threads"], at.Child("threads"));
+      auto n = ReadIntIn(gateway["threads"], at.Child("threads"), 0, 256);
       if (!n) return std::unexpected(n.error());
-      if (*n < 0 || *n > 256)
-        return at.Child("threads").Fail(gateway["threads"], "must be in 0..256");
       c.gateway_threads = static_cast<int>(*n);
     }
     if (gateway["max_body_bytes"]) {
-      auto n = ReadInt(gateway["max_body_bytes"], at.Child("max_body_bytes"));
+      auto n = ReadIntIn(gateway["max_body_bytes"], at.Child("max_body_bytes"), 1024, 1LL << 30);
       if (!n) return std::unexpected(n.error());
-      if (*n < 1024 || *n > (1LL << 30)) {
-        return at.Child("max_body_bytes")
-            .Fail(gateway["max_body_bytes"], "must be in 1024..1073741824");
-      }
       c.max_body_bytes = static_cast<std::size_t>(*n);
     }
   }

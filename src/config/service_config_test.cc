@@ -118,6 +118,17 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"controller: {interval: 0s}\n", "controller.interval"},
         Bad{"notifications: {webhooks: [ftp://x]}\n", "notifications.webhooks[0]"},
         Bad{"gateway: {threads: -1}\n", "gateway.threads"}, Bad{"endpoints: []\n", "endpoints"},
+        // The whole message of each range check: key path, line, range.
+        Bad{"controller: {interval: 0s}\n", "controller.interval (line 1): must be > 0"},
+        Bad{"gateway: {threads: 257}\n", "gateway.threads (line 1): must be in 0..256"},
+        Bad{"gateway:\n  max_body_bytes: 1023\n",
+            "gateway.max_body_bytes (line 2): must be in 1024..1073741824"},
+        Bad{"endpoints:\n  - name: recs\n    variants:\n      - name: p\n        instances: 65\n "
+            "       model: {path: models/v1.json}\n",
+            "endpoints[0].variants[0].instances (line 5): must be in 1..64"},
+        Bad{"endpoints:\n  - name: recs\n    variants:\n      - name: p\n        model: {kind: "
+            "http, url: 'http://x', timeout: 0ms}\n",
+            "endpoints[0].variants[0].model.timeout (line 5): must be > 0"},
         Bad{"endpointz: []\n", "endpointz"},
         Bad{"endpoints:\n  - name: 'a/b'\n    variants: []\n", "endpoints[0].name"},
         Bad{"endpoints:\n  - name: recs\n    variants:\n      - name: p\n        model: {path: "
