@@ -191,6 +191,18 @@ core::Result<std::string> MotoHarness::Call(std::string_view method, std::string
 
 core::Status MotoHarness::InjectFault(std::string_view operation, int count, int status,
                                       std::string_view code, std::string_view message) {
+  return QueueFault(operation, count, status, code, message, false);
+}
+
+core::Status MotoHarness::InjectFaultAfterForwarding(std::string_view operation, int count,
+                                                     int status, std::string_view code,
+                                                     std::string_view message) {
+  return QueueFault(operation, count, status, code, message, true);
+}
+
+core::Status MotoHarness::QueueFault(std::string_view operation, int count, int status,
+                                     std::string_view code, std::string_view message,
+                                     bool after_forwarding) {
   if (operation.empty() || count < 1 || status < 400 || status > 599) {
     return core::ValidationError(
         "fault needs an operation, count >= 1 and a 4xx/5xx status; got '" +
@@ -203,6 +215,7 @@ core::Status MotoHarness::InjectFault(std::string_view operation, int count, int
   spec["status"] = status;
   spec["code"] = code;
   spec["message"] = message;
+  spec["after_forwarding"] = after_forwarding;
   auto answer = Call("POST", "/_harness/faults", boost::json::serialize(spec));
   if (!answer) return std::unexpected(answer.error());
   return core::Ok();

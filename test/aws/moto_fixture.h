@@ -37,6 +37,11 @@ class MotoHarness {
   // requests of `operation` (e.g. "UpdateEndpointWeightsAndCapacities").
   core::Status InjectFault(std::string_view operation, int count, int status, std::string_view code,
                            std::string_view message = "injected");
+  // The same, but moto gets each of those requests first (it takes effect) and
+  // its answer is replaced by the error: AWS acted on a call whose answer was lost.
+  core::Status InjectFaultAfterForwarding(std::string_view operation, int count, int status,
+                                          std::string_view code,
+                                          std::string_view message = "injected");
   // JSON array texts; Violations() is "[]" when every request was well signed and
   // matched its operation's input shape.
   core::Result<std::string> Violations();
@@ -52,6 +57,8 @@ class MotoHarness {
   MotoHarness() = default;
   core::Result<std::string> Call(std::string_view method, std::string_view path,
                                  std::string_view body);
+  core::Status QueueFault(std::string_view operation, int count, int status, std::string_view code,
+                          std::string_view message, bool after_forwarding);
 
   pid_t pid_ = -1;
   std::string dir_;  // temp dir with the ready file and the harness's stderr

@@ -542,7 +542,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             try:
                 self.server.harness.inject_fault(
                     spec["operation"], int(spec.get("count", 1)), int(spec.get("status", 400)),
-                    spec.get("code", "ThrottlingException"), spec.get("message", "injected"))
+                    spec.get("code", "ThrottlingException"), spec.get("message", "injected"),
+                    bool(spec.get("after_forwarding", False)))
             except (KeyError, ValueError, TypeError) as err:
                 self._send(400, json.dumps({"error": f"bad fault spec: {err!r}"}))
                 return
@@ -681,6 +682,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fault = self.server.harness._take_fault(operation)
         if fault is not None:
             record["fault"] = fault["code"]
+            if fault["after_forwarding"]:  # moto acts on it; the caller sees the error
+                record["forwarded"] = True
+                self._forward(method, plain, drop_encoding=plain is not body, relay=False)
             self._error(protocol, service, fault["status"], fault["code"], fault["message"])
             return
         if service == "dynamodb":
@@ -712,7 +716,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                             f"{code};{'Sender' if status < 500 else 'Receiver'}"))
         self._send(status, json.dumps({"__type": code, "message": message}), headers)
 
-    def _forward(self, method, body, drop_encoding=False):
+    def _forward(self, method, body, drop_encoding=False, relay=True):
         host, port = self.server.moto_address
         conn = http.client.HTTPConnection(host, port, timeout=60)
         try:
@@ -727,10 +731,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
+            if not relay:
+                return
             # Server and Date come from this proxy's own send_response.
-            relay = [(k, v) for k, v in response.getheaders()
-                     if k.lower() not in _HOP_BY_HOP and k.lower() not in ("server", "date")]
-            self._send(response.status, data, relay)
+            headers = [(k, v) for k, v in response.getheaders()
+                       if k.lower() not in _HOP_BY_HOP and k.lower() not in ("server", "date")]
+            self._send(response.status, data, headers)
         finally:
             conn.close()
 
@@ -794,15 +800,18 @@ class Harness:
             self._moto = None
 
     def inject_fault(self, operation, count=1, status=400, code="ThrottlingException",
-                     message="injected"):
+                     message="injected", after_forwarding=False):
         """Queues `count` error answers for `operation` (e.g. "UpdateEndpoint"), in the
-        error format of the protocol the request arrives in."""
+        error format of the protocol the request arrives in. `after_forwarding`: moto
+        gets each request first (it takes effect) and its answer is replaced by the
+        error, as when AWS acted on a call whose answer was lost."""
         if count < 1 or not 400 <= status <= 599:
             raise ValueError(f"fault needs count >= 1 and a 4xx/5xx status, got "
                              f"count={count} status={status}")
         with self._state.lock:
             self._state.faults.setdefault(operation, []).extend(
-                {"status": status, "code": code, "message": message} for _ in range(count))
+                {"status": status, "code": code, "message": message,
+                 "after_forwarding": after_forwarding} for _ in range(count))
 
     def _take_fault(self, operation):
         with self._state.lock:

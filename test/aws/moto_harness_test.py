@@ -166,6 +166,20 @@ class SageMakerTest(HarnessTestCase):
                   if r["operation"] == "UpdateEndpointWeightsAndCapacities"]
         self.assertEqual(faults, ["ThrottlingException", None])
 
+    def test_fault_after_forwarding_takes_effect_but_answers_the_error(self):
+        self.harness.inject_fault("UpdateEndpoint", count=1, status=500, code="InternalFailure",
+                                  message="answer lost", after_forwarding=True)
+        with self.assertRaises(self.sm.exceptions.ClientError) as raised:
+            self.sm.update_endpoint(EndpointName=self.endpoint,
+                                   EndpointConfigName=f"{self.endpoint}-cfg-2")
+        self.assertEqual(raised.exception.response["Error"]["Code"], "InternalFailure")
+        _, described = self.variants()
+        self.assertEqual(described["EndpointConfigName"], f"{self.endpoint}-cfg-2")
+        records = [r for r in self.harness.requests() if r["operation"] == "UpdateEndpoint"]
+        self.assertEqual([(r.get("fault"), r.get("forwarded")) for r in records],
+                         [("InternalFailure", True)])
+        self.assertNoViolations()
+
 
 class CloudWatchTest(HarnessTestCase):
     def put_latencies(self, cw, endpoint, values, when):
