@@ -23,10 +23,11 @@ boost::json::object TargetRequest(std::string_view endpoint, std::string_view va
   return request;
 }
 
-// AWS answers ObjectNotFoundException; moto a ValidationException with AWS's
-// wording ("No scaling policy found for ...", "No scalable target found for ...").
+// AWS answers ObjectNotFoundException (kNotFound, as every *NotFoundException);
+// moto a ValidationException with AWS's wording ("No scaling policy found for
+// ...", "No scalable target found for ...").
 bool NotRegistered(const core::Error& error, const aws::AwsErrorDetail& detail) {
-  return detail.code == "ObjectNotFoundException" || error.code() == core::ErrorCode::kNotFound ||
+  return error.code() == core::ErrorCode::kNotFound ||
          detail.message.starts_with("No scaling policy found") ||
          detail.message.starts_with("No scalable target found");
 }

@@ -214,6 +214,26 @@ class MotoTest : public ::testing::Test {
     return r.contains("ScalableTargets") ? r.at("ScalableTargets").as_array() : json::array{};
   }
 
+  // How many requests of `operation` reached the harness since its last Reset().
+  int RequestCount(std::string_view operation) {
+    auto requests = harness_->Requests();
+    EXPECT_TRUE(requests) << requests.error().ToString();
+    if (!requests) return -1;
+    const json::value parsed = json::parse(*requests);
+    int n = 0;
+    for (const json::value& r : parsed.as_array()) {
+      const json::value* op = r.as_object().if_contains("operation");
+      n += op != nullptr && op->is_string() && op->get_string() == operation ? 1 : 0;
+    }
+    return n;
+  }
+
+  bool ConfigExists(const std::string& name) {
+    auto r = sagemaker_->CallJson("DescribeEndpointConfig", {{"EndpointConfigName", name}});
+    EXPECT_TRUE(r || r.error().code() == core::ErrorCode::kNotFound) << r.error().ToString();
+    return r.has_value();
+  }
+
   core::Variant Canary(std::string model = "") {
     core::Variant v;
     v.name = "canary";
@@ -451,6 +471,30 @@ TEST_F(SageMakerTrafficControlTest, CompletionSequenceLeavesOnlyTheCanary) {
   EXPECT_EQ(e->variants[0].name, "canary");
   EXPECT_EQ(e->variants[0].model.name, M("canary"));
   EXPECT_DOUBLE_EQ(e->variants[0].weight, 1.0);
+}
+
+using SageMakerAutoScalingTest = MotoTest;
+
+TEST_F(SageMakerAutoScalingTest, DeregisterOfWhatIsNotRegisteredIsDone) {
+  auto scaling = SageMakerAutoScaling::Create(*autoscaling_, {});
+  ASSERT_TRUE(scaling) << scaling.error().ToString();
+  // moto: ValidationException "No scaling policy found ..." / "No scalable target found ...".
+  auto s = (*scaling)->Deregister(ep_, "ghost");
+  ASSERT_TRUE(s) << s.error().ToString();
+  // AWS: ObjectNotFoundException, which the client maps to kNotFound.
+  ASSERT_TRUE(harness_->InjectFault("DeleteScalingPolicy", 1, 400, "ObjectNotFoundException",
+                                    "Object not found"));
+  ASSERT_TRUE(harness_->InjectFault("DeregisterScalableTarget", 1, 400, "ObjectNotFoundException",
+                                    "Object not found"));
+  s = (*scaling)->Deregister(ep_, "ghost");
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_EQ(RequestCount("DeregisterScalableTarget"), 2);
+  // Anything else is an error.
+  ASSERT_TRUE(
+      harness_->InjectFault("DeleteScalingPolicy", 1, 400, "AccessDeniedException", "not allowed"));
+  s = (*scaling)->Deregister(ep_, "ghost");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kPermissionDenied);
 }
 
 using CloudWatchMetricsSourceTest = MotoTest;
