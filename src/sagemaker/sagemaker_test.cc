@@ -426,6 +426,20 @@ TEST_F(SageMakerTrafficControlTest, ValidationExceptionFailsCleanlyAndLeavesWeig
   EXPECT_DOUBLE_EQ(e->FindVariant("blue")->weight, 0.1);
 }
 
+TEST_F(SageMakerTrafficControlTest, SetWeightsDescribesAnInServiceEndpointOnceBeforeUpdating) {
+  SeedEndpoint(ep_, {{"prod", 0.5, 1}, {"blue", 0.5, 1}});
+  auto traffic = Traffic();
+  const int before = RequestCount("DescribeEndpoint");
+  ASSERT_TRUE(traffic->SetWeights(ep_, {{"prod", 1.0}, {"blue", 0.0}}));
+  // One to read the weights, one (WaitInService) after the update.
+  EXPECT_EQ(RequestCount("DescribeEndpoint") - before, 2);
+  EXPECT_EQ(RequestCount("UpdateEndpointWeightsAndCapacities"), 1);
+  const int again = RequestCount("DescribeEndpoint");
+  ASSERT_TRUE(traffic->SetWeights(ep_, {{"prod", 1.0}, {"blue", 0.0}}));  // in force: no update
+  EXPECT_EQ(RequestCount("DescribeEndpoint") - again, 1);
+  EXPECT_EQ(RequestCount("UpdateEndpointWeightsAndCapacities"), 1);
+}
+
 TEST_F(SageMakerTrafficControlTest, RemoveVariantDeregistersScalingAndDropsTheVariant) {
   SeedEndpoint(ep_, {{"prod", 1.0, 1}});
   SeedModel(M("canary"));

@@ -564,13 +564,16 @@ core::Status SageMakerTrafficControl::SetWeights(std::string_view endpoint,
   std::lock_guard endpoint_lock(EndpointMutex(endpoint));
   // A rollback must not fail because autoscaling happens to be updating the
   // endpoint: wait for InService (bounded by wait_timeout) rather than refuse.
-  auto first = DescribeRaw(endpoint);
-  if (!first) return std::unexpected(first.error());
-  if (IsTransitional(StringField(*first, "EndpointStatus").value_or(""))) {
-    if (auto s = WaitInService(endpoint, ""); !s) return s;
-  }
-  auto described = DescribeInService(endpoint);
+  auto described = DescribeRaw(endpoint);
   if (!described) return std::unexpected(described.error());
+  if (const std::string status = *StringField(*described, "EndpointStatus");
+      status != "InService") {
+    if (IsTransitional(status)) {
+      if (auto s = WaitInService(endpoint, ""); !s) return s;
+    }
+    described = DescribeInService(endpoint);  // the description of the waited-for state
+    if (!described) return std::unexpected(described.error());
+  }
   const std::map<std::string, double> current = Shares(*described);
   std::map<std::string, double> target = current;  // unnamed variants keep their share
   for (const core::VariantWeight& w : weights) {
