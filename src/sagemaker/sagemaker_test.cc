@@ -440,6 +440,115 @@ TEST_F(SageMakerTrafficControlTest, SetWeightsDescribesAnInServiceEndpointOnceBe
   EXPECT_EQ(RequestCount("UpdateEndpointWeightsAndCapacities"), 1);
 }
 
+TEST_F(SageMakerTrafficControlTest, UpdateInProgressIsRetryableAndTheNewConfigDeleted) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
+  auto traffic = Traffic();
+  ASSERT_TRUE(harness_->InjectFault("UpdateEndpoint", 1, 400, "ValidationException",
+                                    "Cannot update in-progress endpoint \"arn:aws:sagemaker:"
+                                    "us-east-1:123456789012:endpoint/" +
+                                        ep_ + "\"."));
+  auto s = traffic->CreateVariant(ep_, Canary());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kUnavailable) << s.error().ToString();
+  EXPECT_TRUE(s.error().retryable());
+  EXPECT_THAT(s.error().message(), HasSubstr("Cannot update in-progress endpoint"));
+  EXPECT_EQ(RequestCount("UpdateEndpoint"), 1) << "retried by the caller, not the client";
+  EXPECT_EQ(ConfigOf(ep_), ep_ + "-cfg-1");
+  EXPECT_FALSE(ConfigExists(SageMakerTrafficControl::ConfigName(ep_, kNow, 1)))
+      << "the endpoint is InService on its old config: the new one is deleted";
+  // The caller's retry, once the other update is over, goes through.
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  EXPECT_EQ(ConfigOf(ep_), SageMakerTrafficControl::ConfigName(ep_, kNow, 2));
+}
+
+TEST_F(SageMakerTrafficControlTest, OtherValidationExceptionsOfUpdateEndpointAreNotRetryable) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
+  auto traffic = Traffic();
+  ASSERT_TRUE(harness_->InjectFault("UpdateEndpoint", 1, 400, "ValidationException",
+                                    "Variant canary: instance type is not supported"));
+  auto s = traffic->CreateVariant(ep_, Canary());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
+  EXPECT_FALSE(s.error().retryable());
+  EXPECT_EQ(RequestCount("UpdateEndpoint"), 1);
+  EXPECT_EQ(ConfigOf(ep_), ep_ + "-cfg-1");
+  EXPECT_FALSE(ConfigExists(SageMakerTrafficControl::ConfigName(ep_, kNow, 1)));
+}
+
+TEST_F(SageMakerTrafficControlTest, FailedUpdateThatTookEffectKeepsTheConfigTheEndpointServes) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
+  auto traffic = Traffic();
+  // SageMaker acted on every try, but each answer was lost.
+  ASSERT_TRUE(harness_->InjectFaultAfterForwarding("UpdateEndpoint", 3, 500, "InternalFailure",
+                                                   "answer lost"));
+  auto s = traffic->CreateVariant(ep_, Canary());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kUnavailable) << s.error().ToString();
+  const std::string new_config = SageMakerTrafficControl::ConfigName(ep_, kNow, 1);
+  ASSERT_EQ(ConfigOf(ep_), new_config);
+  EXPECT_TRUE(ConfigExists(new_config)) << "the endpoint serves it: must not be deleted";
+  EXPECT_THAT(log_, ::testing::Contains(HasSubstr("'" + new_config + "' kept")));
+  // The caller's retry finds the variant there and finishes the job.
+  ASSERT_TRUE(traffic->CreateVariant(ep_, Canary()));
+  EXPECT_EQ(ScalableTargets(ResourceId("canary")).size(), 1u);
+}
+
+TEST_F(SageMakerTrafficControlTest, MissingServedConfigIsAFailedPreconditionNamingIt) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}, {"blue", 0.0, 1}});
+  SeedModel(M("canary"));
+  Call(*sagemaker_, "DeleteEndpointConfig", {{"EndpointConfigName", ep_ + "-cfg-1"}});
+  auto traffic = Traffic();
+  auto removed = traffic->RemoveVariant(ep_, "blue");
+  ASSERT_FALSE(removed);
+  // Not kNotFound: the controller would take that for "the variant is already gone".
+  EXPECT_EQ(removed.error().code(), core::ErrorCode::kFailedPrecondition)
+      << removed.error().ToString();
+  EXPECT_THAT(removed.error().message(), HasSubstr("'" + ep_ + "-cfg-1'"));
+  auto created = traffic->CreateVariant(ep_, Canary());
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), core::ErrorCode::kFailedPrecondition)
+      << created.error().ToString();
+  EXPECT_THAT(created.error().message(), HasSubstr("'" + ep_ + "-cfg-1'"));
+  EXPECT_EQ(RequestCount("UpdateEndpoint"), 0);
+}
+
+TEST_F(SageMakerTrafficControlTest, NewConfigNeverVisibleIsUnavailable) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
+  SageMakerOptions o;
+  o.config_visible_attempts = 2;
+  auto traffic = Traffic(o);
+  ASSERT_TRUE(traffic->DescribeEndpoint(ep_));  // the old config is cached now
+  const std::string new_config = SageMakerTrafficControl::ConfigName(ep_, kNow, 1);
+  ASSERT_TRUE(harness_->InjectFault("DescribeEndpointConfig", 2, 400, "ValidationException",
+                                    "Could not find endpoint configuration '" + new_config + "'."));
+  auto s = traffic->CreateVariant(ep_, Canary());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kUnavailable) << s.error().ToString();
+  EXPECT_THAT(s.error().message(), HasSubstr("'" + new_config + "' not visible after 2 reads"));
+  EXPECT_EQ(RequestCount("UpdateEndpoint"), 0);
+  EXPECT_EQ(ConfigOf(ep_), ep_ + "-cfg-1");
+  EXPECT_EQ(sleeps_, (std::vector<core::Duration>{std::chrono::seconds(1)}));
+}
+
+TEST_F(SageMakerTrafficControlTest, ConcurrentUpdatesOfAutoScalingAreRetried) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  SeedModel(M("canary"));
+  auto traffic = Traffic();
+  ASSERT_TRUE(harness_->InjectFault("RegisterScalableTarget", 1, 400, "ConcurrentUpdateException",
+                                    "pending update"));
+  ASSERT_TRUE(
+      harness_->InjectFault("PutScalingPolicy", 1, 400, "InternalServiceException", "internal"));
+  auto s = traffic->CreateVariant(ep_, Canary());
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_EQ(RequestCount("RegisterScalableTarget"), 2);
+  EXPECT_EQ(RequestCount("PutScalingPolicy"), 2);
+  EXPECT_EQ(ScalableTargets(ResourceId("canary")).size(), 1u);
+}
+
 TEST_F(SageMakerTrafficControlTest, RemoveVariantDeregistersScalingAndDropsTheVariant) {
   SeedEndpoint(ep_, {{"prod", 1.0, 1}});
   SeedModel(M("canary"));

@@ -316,10 +316,14 @@ core::Status SageMakerTrafficControl::WaitConfigVisible(const std::string& name)
   for (int attempt = 1;; ++attempt) {
     auto config = DescribeConfig(name);
     if (config) return core::Ok();
-    if (config.error().code() != core::ErrorCode::kNotFound ||
-        attempt >= options_.config_visible_attempts) {
-      return std::unexpected(config.error().WithContext("new endpoint config not visible after " +
-                                                        std::to_string(attempt) + " reads"));
+    if (config.error().code() != core::ErrorCode::kNotFound) {
+      return std::unexpected(config.error().WithContext("new endpoint config " + Quote(name)));
+    }
+    if (attempt >= options_.config_visible_attempts) {
+      // Eventual consistency that took longer than usual: worth another try later.
+      return core::MakeError(core::ErrorCode::kUnavailable,
+                             "new endpoint config " + Quote(name) + " not visible after " +
+                                 std::to_string(attempt) + " reads: " + config.error().message());
     }
     Sleep(options_.config_visible_interval);
   }
@@ -368,15 +372,54 @@ void SageMakerTrafficControl::DeleteConfig(const std::string& name) {
   }
 }
 
+core::Result<std::shared_ptr<const boost::json::object>>
+SageMakerTrafficControl::DescribeCurrentConfig(std::string_view endpoint,
+                                               const boost::json::object& described) {
+  const auto name = StringField(described, "EndpointConfigName");
+  if (!name) {
+    return core::InternalError("endpoint " + Quote(endpoint) + " has no EndpointConfigName");
+  }
+  auto config = DescribeConfig(*name);
+  if (!config && config.error().code() == core::ErrorCode::kNotFound) {
+    // Not "the variant is gone" (what kNotFound tells the controller): the
+    // endpoint is there, but the config it serves was deleted behind its back.
+    return core::FailedPreconditionError(
+        "endpoint " + Quote(endpoint) +
+        " serves a config that is gone: " + config.error().message());
+  }
+  return config;
+}
+
+void SageMakerTrafficControl::DeleteUnusedConfig(std::string_view endpoint,
+                                                 const std::string& name) {
+  // A failed call may still have taken effect (an answer lost, a timeout), and
+  // an endpoint updating to, or serving, this config must keep it.
+  auto described = DescribeRaw(endpoint);
+  if (!described) {
+    Log("endpoint config " + Quote(name) + " kept: endpoint " + Quote(endpoint) +
+        " could not be described: " + described.error().ToString());
+    return;
+  }
+  const std::string status = StringField(*described, "EndpointStatus").value_or("");
+  std::optional<std::string> pending;
+  if (const boost::json::object* summary = ObjectField(*described, "PendingDeploymentSummary")) {
+    pending = StringField(*summary, "EndpointConfigName");
+  }
+  if (IsTransitional(status) || StringField(*described, "EndpointConfigName") == name ||
+      pending == name) {
+    Log("endpoint config " + Quote(name) + " kept: endpoint " + Quote(endpoint) + " is " + status +
+        (pending ? " (pending config " + Quote(*pending) + ")" : "") + " and may use it");
+    return;
+  }
+  DeleteConfig(name);
+}
+
 core::Status SageMakerTrafficControl::Reconfigure(
     std::string_view endpoint, const boost::json::object& described,
     const std::function<bool(std::string_view variant)>& keep, const boost::json::object* extra) {
-  const auto old_name = StringField(described, "EndpointConfigName");
-  if (!old_name) {
-    return core::InternalError("endpoint " + Quote(endpoint) + " has no EndpointConfigName");
-  }
-  auto old_config = DescribeConfig(*old_name);
+  auto old_config = DescribeCurrentConfig(endpoint, described);
   if (!old_config) return std::unexpected(old_config.error());
+  const std::string old_name = *StringField(described, "EndpointConfigName");
 
   const boost::json::array* summaries = ArrayField(described, "ProductionVariants");
   boost::json::array variants;
@@ -425,15 +468,18 @@ core::Status SageMakerTrafficControl::Reconfigure(
   update["EndpointConfigName"] = new_name;
   update["RetainAllVariantProperties"] = true;
   if (auto r = sagemaker_.CallJson("UpdateEndpoint", update); !r) {
-    DeleteConfig(new_name);
+    DeleteUnusedConfig(endpoint, new_name);
     return std::unexpected(r.error().WithContext("endpoint " + Quote(endpoint)));
   }
   if (auto s = WaitInService(endpoint, new_name); !s) {
-    // Rolled back to the old config: the new one serves nothing.
-    if (s.error().code() == core::ErrorCode::kFailedPrecondition) DeleteConfig(new_name);
+    // Rolled back to the old config: the new one serves nothing (unless the
+    // endpoint failed on it, which DeleteUnusedConfig checks).
+    if (s.error().code() == core::ErrorCode::kFailedPrecondition) {
+      DeleteUnusedConfig(endpoint, new_name);
+    }
     return s;
   }
-  if (options_.delete_old_configs && *old_name != new_name) DeleteConfig(*old_name);
+  if (options_.delete_old_configs && old_name != new_name) DeleteConfig(old_name);
   return core::Ok();
 }
 
@@ -460,11 +506,7 @@ core::Status SageMakerTrafficControl::CreateVariant(std::string_view endpoint,
   std::lock_guard endpoint_lock(EndpointMutex(endpoint));
   auto described = DescribeInService(endpoint);
   if (!described) return std::unexpected(described.error());
-  auto config_name = StringField(*described, "EndpointConfigName");
-  if (!config_name) {
-    return core::InternalError("endpoint " + Quote(endpoint) + " has no EndpointConfigName");
-  }
-  auto config = DescribeConfig(*config_name);
+  auto config = DescribeCurrentConfig(endpoint, *described);
   if (!config) return std::unexpected(config.error());
   const boost::json::array* config_variants = ArrayField(**config, "ProductionVariants");
 

@@ -90,6 +90,11 @@ class SageMakerTrafficControl final : public core::TrafficControl {
   // The endpoint, described, and required to be InService (Updating: kUnavailable).
   core::Result<boost::json::object> DescribeInService(std::string_view endpoint);
   core::Result<std::shared_ptr<const boost::json::object>> DescribeConfig(const std::string& name);
+  // The config `described` (the endpoint) serves; missing: kFailedPrecondition
+  // naming it (kNotFound would read as "the variant is gone").
+  core::Result<std::shared_ptr<const boost::json::object>> DescribeCurrentConfig(
+      std::string_view endpoint, const boost::json::object& described);
+  // Not found after config_visible_attempts reads: kUnavailable (retryable).
   core::Status WaitConfigVisible(const std::string& name);
   core::Status WaitInService(std::string_view endpoint, std::string_view expected_config);
   // Builds a config from `described` with the variants `keep` says yes to, plus
@@ -98,6 +103,9 @@ class SageMakerTrafficControl final : public core::TrafficControl {
                            const std::function<bool(std::string_view variant)>& keep,
                            const boost::json::object* extra);
   void DeleteConfig(const std::string& name);
+  // DeleteConfig of a config made for a failed update, unless the endpoint is
+  // in transition, serves it or has it pending (or cannot be described).
+  void DeleteUnusedConfig(std::string_view endpoint, const std::string& name);
   std::mutex& EndpointMutex(std::string_view endpoint);
   core::Timestamp Now() const;
   void Sleep(core::Duration d) const;

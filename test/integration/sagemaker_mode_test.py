@@ -318,7 +318,10 @@ class SageMakerModeTest(unittest.TestCase):
         before = self.sm.describe_endpoint(EndpointName=ENDPOINT)
         self.harness.inject_fault("UpdateEndpoint", count=5, status=400,
                                   code="ValidationException",
-                                  message="Cannot update in-progress endpoint")
+                                  # Not "Cannot update in-progress endpoint": that one is
+                                  # retried (another update is running), this one is not.
+                                  message="1 validation error detected: Value 'ml.bogus' at "
+                                          "'instanceType' failed to satisfy constraint")
         r = self.server.deploy({"endpoint": ENDPOINT, "variant": "canary-v4",
                                 "model": {"kind": "sagemaker", "name": "recs-v4"},
                                 "policy": FAST})
