@@ -39,6 +39,34 @@ constexpr bool IsTokenChar(unsigned char c) {
 
 constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
 
+// Whether `s` holds a control character other than HTAB (a bare CR or LF
+// included).
+bool HasControlChar(std::string_view s) {
+  return std::ranges::any_of(s, [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  });
+}
+
+// Whether `fields` (CRLF-separated lines, without the final CRLF) are field
+// lines: a token, a colon, a value without control characters.
+bool AreFieldLines(std::string_view fields) {
+  std::size_t pos = 0;
+  while (pos <= fields.size()) {
+    auto eol = fields.find(kCrlf, pos);
+    if (eol == std::string_view::npos) eol = fields.size();
+    const std::string_view line = fields.substr(pos, eol - pos);
+    pos = eol + 2;
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return false;
+    for (char c : line.substr(0, colon)) {
+      if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
+    }
+    if (HasControlChar(line.substr(colon + 1))) return false;
+  }
+  return true;
+}
+
 // `lower` must be lower case.
 bool IEquals(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size()) return false;
@@ -287,6 +315,9 @@ HttpRequestParser::State HttpRequestParser::ParseChunked(std::string_view data) 
     if (!extension.empty() && extension.front() != ';') {
       return Fail(400, "malformed HTTP request: bad chunk size");
     }
+    if (HasControlChar(extension)) {
+      return Fail(400, "malformed HTTP request: bad character in a chunk extension");
+    }
     if (size == 0) {
       // Last chunk, then trailer fields (ignored) up to an empty line.
       const std::string_view trailers = rest.substr(eol + 2);
@@ -298,6 +329,9 @@ HttpRequestParser::State HttpRequestParser::ParseChunked(std::string_view data) 
         if (blank == std::string_view::npos) {
           if (trailers.size() > header_limit_) return Fail(431, "request trailer is too large");
           return State::kNeedMore;
+        }
+        if (!AreFieldLines(trailers.substr(0, blank))) {
+          return Fail(400, "malformed HTTP request: bad trailer field line");
         }
         end = blank + 4;
       }

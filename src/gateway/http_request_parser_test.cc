@@ -204,6 +204,33 @@ TEST(HttpRequestParserTest, MalformedRequestLinesAndHeadersAre400) {
   }
 }
 
+TEST(HttpRequestParserTest, ControlCharactersInChunkLinesAndBadTrailersAre400) {
+  for (std::string_view request : {
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\rb\r\nhello\r\n0\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0;a\x7f\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\nb\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rb\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nNoColon\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Name: x\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n folded\r\n\r\n",
+           "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\nX: 1\r\n\r\n",
+       }) {
+    HttpRequestParser parser(1024, 1024);
+    EXPECT_EQ(parser.Parse(request), State::kError) << request;
+    EXPECT_EQ(parser.error_status(), 400) << request;
+    EXPECT_NE(parser.error_message().find("malformed HTTP request"), std::string_view::npos);
+  }
+  // A tab in an extension and well-formed trailers still pass.
+  HttpRequestParser parser(1024, 1024);
+  EXPECT_EQ(parser.Parse("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "5;a=\"x\ty\"\r\nhello\r\n0\r\nA: 1\r\nB:\t2\r\n\r\n"),
+            State::kComplete)
+      << parser.error_message();
+  EXPECT_EQ(parser.request().body, "hello");
+}
+
 TEST(HttpRequestParserTest, AnErrorIsSticky) {
   HttpRequestParser parser(1024, 1024);
   EXPECT_EQ(parser.Parse("BAD\r\n\r\n"), State::kError);

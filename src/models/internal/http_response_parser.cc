@@ -35,6 +35,25 @@ bool HasControlChar(std::string_view s) {
   return bad;
 }
 
+// Whether `fields` (CRLF-separated lines, without the final CRLF) are field
+// lines: a token, a colon, a value without control characters.
+bool AreFieldLines(std::string_view fields) {
+  std::size_t pos = 0;
+  while (pos <= fields.size()) {
+    auto eol = fields.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = fields.size();
+    const std::string_view line = fields.substr(pos, eol - pos);
+    pos = eol + 2;
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return false;
+    for (char c : line.substr(0, colon)) {
+      if (!IsFieldNameChar(static_cast<unsigned char>(c))) return false;
+    }
+    if (HasControlChar(line.substr(colon + 1))) return false;
+  }
+  return true;
+}
+
 // `lower` is lower case.
 bool IEquals(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size()) return false;
@@ -275,6 +294,8 @@ HttpResponseParser::State HttpResponseParser::ParseChunked(std::string_view data
     if (digits == 0) return Fail("malformed upstream response: bad chunk size");
     if (auto extension = Trim(line.substr(digits)); !extension.empty() && extension[0] != ';') {
       return Fail("malformed upstream response: bad chunk size");
+    } else if (HasControlChar(extension)) {
+      return Fail("malformed upstream response: bad character in a chunk extension");
     }
     if (size == 0) {
       // The last chunk, then trailer fields (ignored) up to an empty line.
@@ -283,6 +304,9 @@ HttpResponseParser::State HttpResponseParser::ParseChunked(std::string_view data
       if (trailers.starts_with("\r\n")) {
         end = 2;
       } else if (const auto blank = trailers.find("\r\n\r\n"); blank != std::string_view::npos) {
+        if (!AreFieldLines(trailers.substr(0, blank))) {
+          return Fail("malformed upstream response: bad trailer field line");
+        }
         end = blank + 4;
       } else {
         if (trailers.size() > header_limit_) return Fail("upstream response trailer is too large");

@@ -161,6 +161,35 @@ TEST(HttpResponseParserTest, RefusesMalformedAnswersNamingWhatIsWrong) {
   }
 }
 
+TEST(HttpResponseParserTest, RefusesControlCharactersInChunkLinesAndBadTrailers) {
+  const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string wire;
+    std::string_view says;
+  };
+  for (const auto& c : {
+           Case{chunked + "5;a\nb\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+           Case{chunked + "5;a\rb\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+           Case{chunked + "0;a=\x01\r\n\r\n", "chunk extension"},
+           Case{chunked + "0\r\nX: a\nb\r\n\r\n", "trailer"},
+           Case{chunked + "0\r\nX: a\rb\r\n\r\n", "trailer"},
+           Case{chunked + "0\r\nno colon\r\n\r\n", "trailer"},
+           Case{chunked + "0\r\nA: 1\r\n folded\r\n\r\n", "trailer"},
+           Case{chunked + "0\r\n\nX: 1\r\n\r\n", "trailer"},
+       }) {
+    HttpResponseParser parser(kHeaderLimit, kBodyLimit);
+    EXPECT_EQ(parser.Parse(c.wire), State::kError) << c.wire;
+    EXPECT_NE(parser.error().find(c.says), std::string_view::npos)
+        << c.wire << " -> " << parser.error();
+  }
+  // A tab in an extension and well-formed trailers still pass.
+  HttpResponseParser parser(kHeaderLimit, kBodyLimit);
+  EXPECT_EQ(parser.Parse(chunked + "5;a=\"x\ty\"\r\nhello\r\n0\r\nA: 1\r\nB:\t2\r\n\r\n"),
+            State::kComplete)
+      << parser.error();
+  EXPECT_EQ(parser.response().body, "hello");
+}
+
 TEST(HttpResponseParserTest, EnforcesTheLimits) {
   HttpResponseParser big_head(kHeaderLimit, kBodyLimit);
   std::string head = "HTTP/1.1 200 OK\r\nX-Padding: " + std::string(kHeaderLimit, 'a');
