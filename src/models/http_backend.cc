@@ -156,6 +156,13 @@ using PingCallback = std::move_only_function<void(core::Status)>;
 constexpr std::size_t kHeaderLimit = 64 * 1024;
 constexpr std::size_t kBodyLimit = 64 * 1024 * 1024;
 constexpr std::size_t kMinReadSpace = 4096;
+// A connection going back to the pool frees buffers grown larger than this (by
+// a large request or answer), so that an idle connection does not keep them.
+constexpr std::size_t kMaxIdleBuffer = 64 * 1024;
+// The first byte of the read buffer while the connection is idle: any other
+// value at the next call means the idle read completed (its handler may still
+// be queued), so the connection is not used.
+constexpr char kUnread = '\0';
 
 std::atomic<std::uint64_t> next_backend_id{1};
 
@@ -291,12 +298,16 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     socket_.close(ignored);
     ++socket_generation_;  // handlers of operations on the closed socket do nothing
     reading_ = false;
+    writing_ = false;
     busy_ = false;
     deadline_.Cancel();
   }
 
  private:
   void Begin(std::shared_ptr<HttpBackend::Impl> impl, core::Duration timeout) {
+    // The idle read got bytes, its handler not run yet: they are no answer to
+    // this call. A fresh connection instead (the handler then does nothing).
+    if (buffer_[0] != kUnread && socket_.is_open()) Close();
     impl_ = std::move(impl);
     busy_ = true;
     retried_ = false;
@@ -366,10 +377,14 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
       b += skip;
       written -= skip;
     }
+    // The answer may come before the write ends (a reused connection's read is
+    // pending): the connection is then not reused (see Finish).
+    writing_ = true;
     asio::async_write(socket_, buffers,
                       [self = shared_from_this(), generation = socket_generation_](
                           const boost::system::error_code& write_error, std::size_t) {
                         if (generation != self->socket_generation_) return;
+                        self->writing_ = false;
                         if (write_error) return self->OnIoError(write_error);
                         self->Read();
                       });
@@ -424,6 +439,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
       socket_.close(ignored);
       ++socket_generation_;
       reading_ = false;
+      writing_ = false;
       parser_.Reset();
       end_ = 0;
       return Connect();
@@ -433,9 +449,10 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
 
   void Finish() {
     const internal::HttpResponseHead& head = parser_.response();
-    // Bytes after the answer (the upstream answered more than asked): the
-    // connection's framing cannot be trusted any more.
-    const bool reusable = head.keep_alive && parser_.consumed() == end_;
+    // Bytes after the answer (the upstream answered more than asked), or an
+    // answer before the whole request was written (the rest of it would precede
+    // the next request): the connection's framing cannot be trusted any more.
+    const bool reusable = head.keep_alive && parser_.consumed() == end_ && !writing_;
     deadline_.Clear();
     const std::string& url = impl_->options.url;
     const unsigned status = static_cast<unsigned>(head.status);
@@ -470,13 +487,17 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   // Back to the pool (before the caller hears of the answer, so that a call it
   // makes then finds this connection), or closed.
   void Release(bool reusable) {
+    // Dies last: it may own the pool (`this` lives on: the running handler
+    // holds it).
+    const std::shared_ptr<HttpBackend::Impl> impl = std::move(impl_);
     end_ = 0;
     body_.clear();
     busy_ = false;
-    const std::size_t max_idle = impl_->options.max_idle_connections;
-    impl_.reset();  // `this` lives on: the running handler holds it
-    if (reusable && !pool_->shut_down && pool_->idle.size() < max_idle) {
+    if (reusable && !pool_->shut_down && pool_->idle.size() < impl->options.max_idle_connections) {
+      if (buffer_.size() > kMaxIdleBuffer) std::vector<char>(kMinReadSpace).swap(buffer_);
+      if (body_.capacity() > kMaxIdleBuffer) std::string().swap(body_);
       pool_->idle.push_back(shared_from_this());
+      buffer_[0] = kUnread;
       Read();
     } else {
       Close();
@@ -523,6 +544,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   std::uint64_t socket_generation_ = 0;  // bumped when the socket closes on purpose
   bool busy_ = false;                    // a call runs (else idle, in the pool)
   bool reading_ = false;                 // a read is pending
+  bool writing_ = false;                 // an asynchronous write is pending
   bool reused_ = false;
   bool retried_ = false;
   bool timed_out_ = false;

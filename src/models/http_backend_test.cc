@@ -93,7 +93,8 @@ std::uint16_t DeadPort() {
 // An upstream that answers every request with scripted bytes, written in pieces
 // of `piece` bytes (1: byte by byte), and counts connections. A '\x01' in the
 // answer is not sent: it is a pause of 50 ms. Requests are read up to the end of
-// their body (Content-Length).
+// their body (Content-Length), and kept (requests()); set_answer_early(true):
+// the answer goes out once the head is in, and the body is read 300 ms later.
 class ScriptedUpstream {
  public:
   explicit ScriptedUpstream(
@@ -129,7 +130,13 @@ class ScriptedUpstream {
     answer_ = std::move(answer);
     piece_ = piece;
   }
+  void set_answer_early(bool early) { answer_early_ = early; }
   int connections() const { return connections_; }
+  // The requests received whole (head and body), in order.
+  std::vector<std::string> requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
 
  private:
   void Serve(boost::asio::ip::tcp::socket& socket) {
@@ -147,13 +154,7 @@ class ScriptedUpstream {
       if (auto at = in.find("Content-Length: "); at != std::string::npos && at < head_end) {
         length = std::stoul(in.substr(at + 16));
       }
-      while (in.size() < head_end + 4 + length) {
-        const std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
-        if (ec) return;
-        in.append(chunk, n);
-      }
       const bool ping = in.starts_with("GET ");
-      in.erase(0, head_end + 4 + length);
       std::string answer;
       std::size_t piece;
       {
@@ -161,6 +162,23 @@ class ScriptedUpstream {
         answer = ping ? ping_answer_ : answer_;
         piece = piece_;
       }
+      const bool early = answer_early_;
+      if (early) {
+        boost::asio::write(socket, boost::asio::buffer(answer), ec);
+        if (ec) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      while (in.size() < head_end + 4 + length) {
+        const std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
+        if (ec) return;
+        in.append(chunk, n);
+      }
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(in.substr(0, head_end + 4 + length));
+      }
+      in.erase(0, head_end + 4 + length);
+      if (early) continue;
       std::string_view rest = answer;
       while (!rest.empty()) {
         const std::string_view part = rest.substr(0, rest.find('\x01'));
@@ -184,9 +202,11 @@ class ScriptedUpstream {
   std::vector<std::thread> workers_;  // joined after thread_, which alone adds to it
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
+  std::atomic<bool> answer_early_{false};
   std::mutex mu_;
-  std::string answer_;     // GUARDED_BY(mu_)
-  std::size_t piece_ = 1;  // GUARDED_BY(mu_)
+  std::vector<std::string> requests_;  // GUARDED_BY(mu_)
+  std::string answer_;                 // GUARDED_BY(mu_)
+  std::size_t piece_ = 1;              // GUARDED_BY(mu_)
 };
 
 TEST_P(HttpBackendModeTest, SendsCsvRowsAndReadsCsvPredictions) {
@@ -357,6 +377,79 @@ TEST_P(HttpBackendModeTest, ExtraBytesOrConnectionCloseRetireTheConnection) {
   ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
   ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));
   EXPECT_EQ(upstream.connections(), 4 + base);
+}
+
+// The upstream answers a large request before reading its body (a 400 with
+// keep-alive): the connection, whose write is still pending, must not carry
+// the next call (its request would follow or interleave with the old body).
+TEST_P(HttpBackendModeTest, AnswerBeforeTheRequestIsWrittenRetiresTheConnection) {
+  ScriptedUpstream upstream;
+  auto backend = HttpBackend::Create({.url = upstream.url(), .timeout = core::Duration(5000)});
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  const int base = GetParam() ? 1 : 0;  // a caller's loop opens its own first
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0.5\n");
+  ASSERT_TRUE(Predict(**backend, {1.0f}, 1, 1));  // the connection is pooled
+  EXPECT_EQ(upstream.connections(), 1 + base);
+  // Far more than the socket buffers hold: the write is pending when the
+  // answer comes.
+  const std::vector<float> big(8 << 20, 1.0f);
+  upstream.set_answer("HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}");
+  upstream.set_answer_early(true);
+  auto out = Predict(**backend, big, big.size(), 1);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), core::ErrorCode::kValidation) << out.error().ToString();
+  upstream.set_answer_early(false);
+  upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
+  out = Predict(**backend, {2.0f}, 1, 1);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.25f});
+  EXPECT_EQ(upstream.connections(), 2 + base);  // on a fresh connection
+  // The upstream saw the second call's request whole, and nothing else after
+  // the first connection's requests.
+  const auto requests = upstream.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_TRUE(requests.back().starts_with("POST /invocations HTTP/1.1\r\n")) << requests.back();
+  EXPECT_TRUE(requests.back().ends_with("\r\nContent-Length: 2\r\n\r\n2\n")) << requests.back();
+  for (const auto& request : requests) {
+    EXPECT_TRUE(request.starts_with("POST /invocations ") || request.starts_with("GET /ping "))
+        << request.substr(0, 80);
+  }
+}
+
+// The idle connection's read completed (bytes nobody asked for), its handler
+// still queued, when the caller makes its next call (from the answer's
+// callback, which runs before that handler): those bytes are no answer to it.
+TEST(HttpBackendTest, BytesReadWhileIdleAreNotTheNextCallsAnswer) {
+  ScriptedUpstream upstream;
+  CallerLoop loop;
+  auto created = HttpBackend::Create({.url = upstream.url(), .timeout = core::Duration(5000)});
+  ASSERT_TRUE(created) << created.error().ToString();
+  HttpBackend& backend = **created;
+  // An answer of exactly the first read's size, and a stray answer behind it in
+  // the same write: the idle read gets the stray one at once.
+  const std::string prefix = "HTTP/1.1 200 OK\r\nContent-Length: ";
+  const std::size_t length = 4096 - prefix.size() - 4 - 4;  // 4 digits
+  ASSERT_EQ(std::to_string(length).size(), 4u);
+  upstream.set_answer(prefix + std::to_string(length) + "\r\n\r\n0.5\n" +
+                      std::string(length - 4, '\n') +
+                      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n9.9\n");
+  const std::vector<float> values = {1.0f};
+  std::promise<core::Result<Predictions>> first;
+  std::promise<core::Result<Predictions>> second;
+  boost::asio::post(loop.ioc(), [&] {
+    backend.PredictAsync({values, 1, 1}, [&](core::Result<Predictions> r) {
+      first.set_value(std::move(r));
+      upstream.set_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n0.25\n");
+      backend.PredictAsync({values, 1, 1},
+                           [&](core::Result<Predictions> r2) { second.set_value(std::move(r2)); });
+    });
+  });
+  auto out = first.get_future().get();
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.5f});
+  out = second.get_future().get();
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->values, std::vector<float>{0.25f});
 }
 
 TEST(HttpBackendTest, FailedPingRefusesTheBackend) {
