@@ -189,11 +189,21 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kMinReadSpace = 4096;
+  // Between requests, a read buffer grown larger than this (by a large request)
+  // goes back to kMinReadSpace, so that a keep-alive connection does not keep it.
+  static constexpr std::size_t kMaxIdleBuffer = 64 * 1024;
 
   void NextRequest() {
     busy_ = false;
     if (impl_.stopping.load(std::memory_order_relaxed)) return Close();
     parser_.Reset();
+    if (buffer_.size() > kMaxIdleBuffer && end_ - begin_ <= kMinReadSpace) {
+      std::vector<char> small(kMinReadSpace);
+      std::copy(buffer_.data() + begin_, buffer_.data() + end_, small.data());
+      buffer_.swap(small);
+      end_ -= begin_;
+      begin_ = 0;
+    }
     continue_sent_ = false;
     header_phase_ = true;
     deadline_.Set(Clock::now() + impl_.options.header_timeout, *this);
