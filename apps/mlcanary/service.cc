@@ -71,12 +71,7 @@ struct AwsSetup {
 core::Result<AwsSetup> ResolveAws(const config::ServiceConfig& config) {
   const aws::GetEnv env = aws::ProcessEnv();
   AwsSetup setup;
-  setup.region = config.aws.region;
-  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-    if (!setup.region.empty()) break;
-    setup.region = env(name).value_or("");
-  }
-  if (setup.region.empty()) setup.region = "us-east-1";
+  setup.region = aws::LoadRegion(env, config.aws.region);
   auto credentials = aws::LoadCredentials(env);
   if (!credentials) return std::unexpected(credentials.error().WithContext("AWS credentials"));
   setup.credentials = std::move(*credentials);

@@ -355,6 +355,25 @@ TEST_F(SageMakerTrafficControlTest, CreateVariantRefusesNonSageMakerModels) {
   EXPECT_THAT(s.error().message(), HasSubstr("sagemaker"));
 }
 
+TEST_F(SageMakerTrafficControlTest, CheckVariantRefusesWithoutCallingSageMaker) {
+  auto traffic = Traffic();
+  EXPECT_TRUE(traffic->CheckVariant(ep_, Canary()));
+  core::Variant xgboost = Canary();
+  xgboost.model.kind = core::ModelKind::kXgboost;
+  core::Variant bad_name = Canary();
+  bad_name.name = "canary_v2";  // underscores are not allowed in SageMaker names
+  core::Variant no_model = Canary();
+  no_model.model.name.clear();
+  core::Variant no_instances = Canary();
+  no_instances.instances = 0;
+  for (const core::Variant& v : {xgboost, bad_name, no_model, no_instances}) {
+    auto s = traffic->CheckVariant(ep_, v);
+    ASSERT_FALSE(s) << v.name;
+    EXPECT_EQ(s.error().code(), core::ErrorCode::kValidation);
+  }
+  EXPECT_EQ(RequestCount("DescribeEndpoint"), 0);  // nothing asked of SageMaker
+}
+
 TEST_F(SageMakerTrafficControlTest, CreateVariantTwiceWithTheSameModelIsDone) {
   SeedEndpoint(ep_, {{"prod", 1.0, 1}});
   SeedModel(M("canary"));

@@ -483,8 +483,8 @@ core::Status SageMakerTrafficControl::Reconfigure(
   return core::Ok();
 }
 
-core::Status SageMakerTrafficControl::CreateVariant(std::string_view endpoint,
-                                                    const core::Variant& variant) {
+core::Status SageMakerTrafficControl::CheckVariant(std::string_view endpoint,
+                                                   const core::Variant& variant) {
   const std::string what = "variant " + Quote(variant.name) + " of endpoint " + Quote(endpoint);
   if (!core::IsSageMakerName(variant.name)) {
     return core::ValidationError("variant name " + Quote(variant.name) +
@@ -502,6 +502,13 @@ core::Status SageMakerTrafficControl::CreateVariant(std::string_view endpoint,
     return core::ValidationError(what + ": instances must be >= 1, got " +
                                  std::to_string(variant.instances));
   }
+  return core::Ok();
+}
+
+core::Status SageMakerTrafficControl::CreateVariant(std::string_view endpoint,
+                                                    const core::Variant& variant) {
+  if (auto s = CheckVariant(endpoint, variant); !s) return s;
+  const std::string what = "variant " + Quote(variant.name) + " of endpoint " + Quote(endpoint);
 
   std::lock_guard endpoint_lock(EndpointMutex(endpoint));
   auto described = DescribeInService(endpoint);

@@ -66,6 +66,7 @@ class SageMakerTrafficControl final : public core::TrafficControl {
   // autoscaling, delete the old config. The model must be kind sagemaker.
   // Calling it again for a variant already there with the same model finishes
   // the job (autoscaling) and succeeds; another model is kConflict.
+  core::Status CheckVariant(std::string_view endpoint, const core::Variant& variant) override;
   core::Status CreateVariant(std::string_view endpoint, const core::Variant& variant) override;
   // Deregisters autoscaling, then a config without the variant, as above.
   // The variant must have weight 0 and must not be the last one.
