@@ -228,7 +228,10 @@ struct HttpBackend::Impl {
         if (&p->loop == &loop) pool = p.get();
       }
       if (pool == nullptr) {
-        auto created = std::make_shared<ConnectionPool>(loop);
+        // Allocated alone (not make_shared, whose block the weak reference below
+        // would keep): a use after the pool's end is then one AddressSanitizer
+        // sees.
+        auto created = std::shared_ptr<ConnectionPool>(new ConnectionPool(loop));
         pool = created.get();
         loop_pools.push_back(created);
         // This thread runs `loop`: when the loop ends, close the pool's idle
