@@ -273,6 +273,32 @@ TEST_F(GatewayTest, ManyRequestsShareOneKeepAliveConnection) {
   EXPECT_EQ(TotalsOf("production").invocations + TotalsOf("canary").invocations, 200u);
 }
 
+// A large request grows the connection's read buffer, which shrinks back
+// before the next request: a request already received behind it (pipelined)
+// survives the move, and the connection goes on serving.
+TEST_F(GatewayTest, PipelinedRequestBehindALargeOneIsAnswered) {
+  StartGateway();
+  Client client(gateway_->port());
+  std::string large = Features(8);
+  large.insert(large.size() - 1, std::string(300 * 1024, ' '));
+  const std::string small = Features(8);
+  auto request = [](const std::string& body) {
+    return "POST /v1/endpoints/recs/invocations HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  asio::write(client.socket(), asio::buffer(request(large) + request(small)));
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 2; ++i) {
+    http::response<http::string_body> reply;
+    http::read(client.socket(), buffer, reply);
+    EXPECT_EQ(reply.result_int(), 200) << i << ": " << reply.body();
+    EXPECT_TRUE(reply.keep_alive()) << i;
+  }
+  EXPECT_EQ(client.Post("/v1/endpoints/recs/invocations", small).status, 200);
+  EXPECT_EQ(TotalsOf("production").invocations + TotalsOf("canary").invocations, 3u);
+}
+
 TEST_F(GatewayTest, IdleConnectionIsClosedAfterTheHeaderTimeout) {
   GatewayOptions options;
   options.header_timeout = core::Duration(100);
