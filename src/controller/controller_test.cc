@@ -200,7 +200,9 @@ TEST_F(ControllerTest, BackgroundStartFailureRemovesAHalfMadeCanaryAndMovesNoTra
   EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // the half-made canary was removed
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   EXPECT_EQ(traffic_.set_weights_calls, 0);  // the canary never had traffic to move back
-  for (const auto& e : *store_.ListEvents("d1", 0)) {
+  auto events = store_.ListEvents("d1", 0);
+  ASSERT_TRUE(events);
+  for (const auto& e : *events) {
     EXPECT_NE(e.kind, core::EventKind::kError) << e.reason;
   }
 }
