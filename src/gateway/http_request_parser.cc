@@ -5,102 +5,22 @@
 #include <algorithm>
 #include <limits>
 
+#include "util/http_text.h"
+
 namespace mlcanary::gateway {
 namespace {
 
-constexpr std::string_view kCrlf = "\r\n";
+using util::http::AreFieldLines;
+using util::http::ForEachListElement;
+using util::http::HasControlChar;
+using util::http::HexDigit;
+using util::http::IEquals;
+using util::http::IsTokenChar;
+using util::http::kCrlf;
+using util::http::Lower;
+using util::http::TrimOws;
+
 constexpr std::size_t kChunkLineLimit = 4096;  // chunk size and its extensions
-
-// RFC 9110 tchar.
-constexpr bool IsTokenChar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
-
-// Whether `s` holds a control character other than HTAB (a bare CR or LF
-// included).
-bool HasControlChar(std::string_view s) {
-  return std::ranges::any_of(s, [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && u != '\t') || u == 0x7f;
-  });
-}
-
-// Whether `fields` (CRLF-separated lines, without the final CRLF) are field
-// lines: a token, a colon, a value without control characters.
-bool AreFieldLines(std::string_view fields) {
-  std::size_t pos = 0;
-  while (pos <= fields.size()) {
-    auto eol = fields.find(kCrlf, pos);
-    if (eol == std::string_view::npos) eol = fields.size();
-    const std::string_view line = fields.substr(pos, eol - pos);
-    pos = eol + 2;
-    const auto colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return false;
-    for (char c : line.substr(0, colon)) {
-      if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
-    }
-    if (HasControlChar(line.substr(colon + 1))) return false;
-  }
-  return true;
-}
-
-// `lower` must be lower case.
-bool IEquals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls fn(token) for each element of a comma-separated list, trimmed, skipping
-// empty elements.
-template <typename Fn>
-void ForEachListElement(std::string_view list, Fn&& fn) {
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    std::string_view element = TrimOws(list.substr(0, comma));
-    if (!element.empty()) fn(element);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  const char l = Lower(c);
-  if (l >= 'a' && l <= 'f') return l - 'a' + 10;
-  return -1;
-}
 
 }  // namespace
 

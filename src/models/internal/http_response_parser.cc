@@ -5,86 +5,21 @@
 #include <array>
 #include <limits>
 
+#include "util/http_text.h"
+
 namespace mlcanary::models::internal {
 namespace {
 
+using util::http::AreFieldLines;
+using util::http::ForEachListElement;
+using util::http::HasControlChar;
+using util::http::HexDigit;
+using util::http::IEquals;
+using util::http::IsTokenChar;
+using util::http::Lower;
+using util::http::TrimOws;
+
 constexpr std::size_t kChunkLineLimit = 1024;  // a chunk-size line with its extensions
-
-constexpr char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
-
-// RFC 9110 tchar (what a field name may hold), as a table: the head is
-// checked byte by byte.
-constexpr std::array<bool, 256> kFieldNameChar = [] {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
-
-bool IsFieldNameChar(unsigned char c) { return kFieldNameChar[c]; }
-
-// Whether `s` holds a control character other than tab (a bare CR or LF
-// included). Without an early exit, so that it vectorizes.
-bool HasControlChar(std::string_view s) {
-  bool bad = false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    bad |= (u < 0x20 && u != '\t') || u == 0x7f;
-  }
-  return bad;
-}
-
-// Whether `fields` (CRLF-separated lines, without the final CRLF) are field
-// lines: a token, a colon, a value without control characters.
-bool AreFieldLines(std::string_view fields) {
-  std::size_t pos = 0;
-  while (pos <= fields.size()) {
-    auto eol = fields.find("\r\n", pos);
-    if (eol == std::string_view::npos) eol = fields.size();
-    const std::string_view line = fields.substr(pos, eol - pos);
-    pos = eol + 2;
-    const auto colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return false;
-    for (char c : line.substr(0, colon)) {
-      if (!IsFieldNameChar(static_cast<unsigned char>(c))) return false;
-    }
-    if (HasControlChar(line.substr(colon + 1))) return false;
-  }
-  return true;
-}
-
-// `lower` is lower case.
-bool IEquals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Each non-empty element of a comma-separated list, trimmed.
-template <typename Fn>
-void ForEachElement(std::string_view list, Fn&& fn) {
-  while (true) {
-    const auto comma = list.find(',');
-    if (auto element = Trim(list.substr(0, comma)); !element.empty()) fn(element);
-    if (comma == std::string_view::npos) return;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  const char l = Lower(c);
-  return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
-}
 
 }  // namespace
 
@@ -208,11 +143,11 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
     }
     const std::string_view name = line.substr(0, colon);
     for (char c : name) {
-      if (!IsFieldNameChar(static_cast<unsigned char>(c))) {
+      if (!IsTokenChar(static_cast<unsigned char>(c))) {
         return Fail("malformed upstream response: bad character in a header field name");
       }
     }
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view value = TrimOws(line.substr(colon + 1));
     if (HasControlChar(value)) {
       return Fail("malformed upstream response: bad character in a header field value");
     }
@@ -235,14 +170,14 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
       has_length = true;
       content_length_ = length;
     } else if (first == 'c' && IEquals(name, "connection")) {
-      ForEachElement(value, [&](std::string_view option) {
+      ForEachListElement(value, [&](std::string_view option) {
         close = close || IEquals(option, "close");
         keep_alive = keep_alive || IEquals(option, "keep-alive");
       });
     } else if (first == 't' && IEquals(name, "transfer-encoding")) {
       bool other = false;
       int codings = 0;
-      ForEachElement(value, [&](std::string_view coding) {
+      ForEachListElement(value, [&](std::string_view coding) {
         ++codings;
         other = other || !IEquals(coding, "chunked");
       });
@@ -285,14 +220,14 @@ HttpResponseParser::State HttpResponseParser::ParseChunked(std::string_view data
     const std::string_view line = rest.substr(0, eol);
     std::size_t size = 0;
     std::size_t digits = 0;
-    for (; digits < line.size() && HexValue(line[digits]) >= 0; ++digits) {
+    for (; digits < line.size() && HexDigit(line[digits]) >= 0; ++digits) {
       if (size > (std::numeric_limits<std::size_t>::max() >> 4)) {
         return Fail("upstream response body is too large");
       }
-      size = size * 16 + static_cast<std::size_t>(HexValue(line[digits]));
+      size = size * 16 + static_cast<std::size_t>(HexDigit(line[digits]));
     }
     if (digits == 0) return Fail("malformed upstream response: bad chunk size");
-    if (auto extension = Trim(line.substr(digits)); !extension.empty() && extension[0] != ';') {
+    if (auto extension = TrimOws(line.substr(digits)); !extension.empty() && extension[0] != ';') {
       return Fail("malformed upstream response: bad chunk size");
     } else if (HasControlChar(extension)) {
       return Fail("malformed upstream response: bad character in a chunk extension");
