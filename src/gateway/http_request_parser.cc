@@ -10,10 +10,7 @@
 namespace mlcanary::gateway {
 namespace {
 
-using util::http::AreFieldLines;
 using util::http::ForEachListElement;
-using util::http::HasControlChar;
-using util::http::HexDigit;
 using util::http::IEquals;
 using util::http::IsTokenChar;
 using util::http::kCrlf;
@@ -210,66 +207,31 @@ HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
 
 // chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1).
 HttpRequestParser::State HttpRequestParser::ParseChunked(std::string_view data) {
-  while (true) {
-    const std::string_view rest = data.substr(chunk_pos_);
-    const auto eol = rest.find(kCrlf);
-    if (eol == std::string_view::npos) {
-      if (rest.size() > kChunkLineLimit) {
-        return Fail(400, "malformed HTTP request: chunk size line too long");
-      }
+  using util::http::ChunkedStatus;
+  const util::http::ChunkedLimits limits{
+      .line = kChunkLineLimit, .body = body_limit_, .trailer = header_limit_};
+  switch (util::http::DecodeChunked(data, chunk_pos_, chunked_body_, limits, &consumed_)) {
+    case ChunkedStatus::kNeedMore:
       return State::kNeedMore;
-    }
-    if (eol > kChunkLineLimit) return Fail(400, "malformed HTTP request: chunk size line too long");
-    const std::string_view line = rest.substr(0, eol);
-    std::size_t size = 0;
-    std::size_t digits = 0;
-    while (digits < line.size() && HexDigit(line[digits]) >= 0) {
-      if (size > (std::numeric_limits<std::size_t>::max() >> 4)) {
-        return Fail(413, "request body is too large");
-      }
-      size = size * 16 + static_cast<std::size_t>(HexDigit(line[digits]));
-      ++digits;
-    }
-    if (digits == 0) return Fail(400, "malformed HTTP request: bad chunk size");
-    const std::string_view extension = TrimOws(line.substr(digits));
-    if (!extension.empty() && extension.front() != ';') {
-      return Fail(400, "malformed HTTP request: bad chunk size");
-    }
-    if (HasControlChar(extension)) {
-      return Fail(400, "malformed HTTP request: bad character in a chunk extension");
-    }
-    if (size == 0) {
-      // Last chunk, then trailer fields (ignored) up to an empty line.
-      const std::string_view trailers = rest.substr(eol + 2);
-      std::size_t end = 0;
-      if (trailers.starts_with(kCrlf)) {
-        end = 2;
-      } else {
-        const auto blank = trailers.find("\r\n\r\n");
-        if (blank == std::string_view::npos) {
-          if (trailers.size() > header_limit_) return Fail(431, "request trailer is too large");
-          return State::kNeedMore;
-        }
-        if (!AreFieldLines(trailers.substr(0, blank))) {
-          return Fail(400, "malformed HTTP request: bad trailer field line");
-        }
-        end = blank + 4;
-      }
+    case ChunkedStatus::kComplete:
       head_.body = chunked_body_;
-      consumed_ = chunk_pos_ + eol + 2 + end;
       return State::kComplete;
-    }
-    if (size > body_limit_ || chunked_body_.size() > body_limit_ - size) {
+    case ChunkedStatus::kLineTooLong:
+      return Fail(400, "malformed HTTP request: chunk size line too long");
+    case ChunkedStatus::kBadSize:
+      return Fail(400, "malformed HTTP request: bad chunk size");
+    case ChunkedStatus::kBadExtension:
+      return Fail(400, "malformed HTTP request: bad character in a chunk extension");
+    case ChunkedStatus::kTooLarge:
       return Fail(413, "request body is too large");
-    }
-    const std::size_t data_start = eol + 2;
-    if (rest.size() < data_start + size + 2) return State::kNeedMore;
-    if (rest.substr(data_start + size, 2) != kCrlf) {
+    case ChunkedStatus::kBadChunkEnd:
       return Fail(400, "malformed HTTP request: chunk data not followed by CRLF");
-    }
-    chunked_body_.append(rest.substr(data_start, size));
-    chunk_pos_ += data_start + size + 2;
+    case ChunkedStatus::kTrailerTooLarge:
+      return Fail(431, "request trailer is too large");
+    case ChunkedStatus::kBadTrailer:
+      return Fail(400, "malformed HTTP request: bad trailer field line");
   }
+  return Fail(400, "malformed HTTP request: bad chunked body");
 }
 
 }  // namespace mlcanary::gateway

@@ -5,8 +5,11 @@
 #ifndef MLCANARY_UTIL_HTTP_TEXT_H_
 #define MLCANARY_UTIL_HTTP_TEXT_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <limits>
+#include <string>
 #include <string_view>
 
 namespace mlcanary::util::http {
@@ -89,6 +92,72 @@ constexpr int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   const char l = Lower(c);
   return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+}
+
+// Chunked transfer coding (RFC 9112 §7.1), decoded incrementally: each call
+// reads from data[pos] as far as the bytes go, appends chunk data to body and
+// moves pos past each whole chunk. Trailer fields are checked and ignored.
+enum class ChunkedStatus {
+  kNeedMore,         // call again with more bytes
+  kComplete,         // *consumed: the bytes of data the message takes
+  kLineTooLong,      // a chunk-size line longer than line_limit
+  kBadSize,          // no hex digits, or something other than an extension after them
+  kBadExtension,     // a control character in a chunk extension
+  kTooLarge,         // the body would exceed body_limit
+  kBadChunkEnd,      // chunk data not followed by CRLF
+  kTrailerTooLarge,  // trailer fields longer than trailer_limit
+  kBadTrailer,       // a trailer line that is not a field line
+};
+
+struct ChunkedLimits {
+  std::size_t line = 0;     // a chunk-size line with its extensions
+  std::size_t body = 0;     // the decoded body
+  std::size_t trailer = 0;  // the trailer fields
+};
+
+inline ChunkedStatus DecodeChunked(std::string_view data, std::size_t& pos, std::string& body,
+                                   const ChunkedLimits& limits, std::size_t* consumed) {
+  while (true) {
+    const std::string_view rest = data.substr(pos);
+    const auto eol = rest.find(kCrlf);
+    if (eol == std::string_view::npos || eol > limits.line) {
+      return std::min(rest.size(), eol) > limits.line ? ChunkedStatus::kLineTooLong
+                                                      : ChunkedStatus::kNeedMore;
+    }
+    const std::string_view line = rest.substr(0, eol);
+    std::size_t size = 0;
+    std::size_t digits = 0;
+    for (; digits < line.size() && HexDigit(line[digits]) >= 0; ++digits) {
+      if (size > (std::numeric_limits<std::size_t>::max() >> 4)) return ChunkedStatus::kTooLarge;
+      size = size * 16 + static_cast<std::size_t>(HexDigit(line[digits]));
+    }
+    if (digits == 0) return ChunkedStatus::kBadSize;
+    const std::string_view extension = TrimOws(line.substr(digits));
+    if (!extension.empty() && extension.front() != ';') return ChunkedStatus::kBadSize;
+    if (HasControlChar(extension)) return ChunkedStatus::kBadExtension;
+    if (size == 0) {
+      // The last chunk, then trailer fields up to an empty line.
+      const std::string_view trailers = rest.substr(eol + 2);
+      std::size_t end = 0;
+      if (trailers.starts_with(kCrlf)) {
+        end = 2;
+      } else if (const auto blank = trailers.find("\r\n\r\n"); blank != std::string_view::npos) {
+        if (!AreFieldLines(trailers.substr(0, blank))) return ChunkedStatus::kBadTrailer;
+        end = blank + 4;
+      } else {
+        return trailers.size() > limits.trailer ? ChunkedStatus::kTrailerTooLarge
+                                                : ChunkedStatus::kNeedMore;
+      }
+      *consumed = pos + eol + 2 + end;
+      return ChunkedStatus::kComplete;
+    }
+    if (size > limits.body || body.size() > limits.body - size) return ChunkedStatus::kTooLarge;
+    const std::size_t begin = eol + 2;
+    if (rest.size() < begin + size + 2) return ChunkedStatus::kNeedMore;
+    if (rest.substr(begin + size, 2) != kCrlf) return ChunkedStatus::kBadChunkEnd;
+    body.append(rest.substr(begin, size));
+    pos += begin + size + 2;
+  }
 }
 
 }  // namespace mlcanary::util::http

@@ -10,10 +10,8 @@
 namespace mlcanary::models::internal {
 namespace {
 
-using util::http::AreFieldLines;
 using util::http::ForEachListElement;
 using util::http::HasControlChar;
-using util::http::HexDigit;
 using util::http::IEquals;
 using util::http::IsTokenChar;
 using util::http::Lower;
@@ -208,60 +206,31 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
 
 // chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1).
 HttpResponseParser::State HttpResponseParser::ParseChunked(std::string_view data) {
-  while (true) {
-    const std::string_view rest = data.substr(chunk_pos_);
-    const auto eol = rest.find("\r\n");
-    if (eol == std::string_view::npos || eol > kChunkLineLimit) {
-      if (std::min(rest.size(), eol) > kChunkLineLimit) {
-        return Fail("malformed upstream response: chunk size line too long");
-      }
+  using util::http::ChunkedStatus;
+  const util::http::ChunkedLimits limits{
+      .line = kChunkLineLimit, .body = body_limit_, .trailer = header_limit_};
+  switch (util::http::DecodeChunked(data, chunk_pos_, chunked_body_, limits, &consumed_)) {
+    case ChunkedStatus::kNeedMore:
       return State::kNeedMore;
-    }
-    const std::string_view line = rest.substr(0, eol);
-    std::size_t size = 0;
-    std::size_t digits = 0;
-    for (; digits < line.size() && HexDigit(line[digits]) >= 0; ++digits) {
-      if (size > (std::numeric_limits<std::size_t>::max() >> 4)) {
-        return Fail("upstream response body is too large");
-      }
-      size = size * 16 + static_cast<std::size_t>(HexDigit(line[digits]));
-    }
-    if (digits == 0) return Fail("malformed upstream response: bad chunk size");
-    if (auto extension = TrimOws(line.substr(digits)); !extension.empty() && extension[0] != ';') {
-      return Fail("malformed upstream response: bad chunk size");
-    } else if (HasControlChar(extension)) {
-      return Fail("malformed upstream response: bad character in a chunk extension");
-    }
-    if (size == 0) {
-      // The last chunk, then trailer fields (ignored) up to an empty line.
-      const std::string_view trailers = rest.substr(eol + 2);
-      std::size_t end = 0;
-      if (trailers.starts_with("\r\n")) {
-        end = 2;
-      } else if (const auto blank = trailers.find("\r\n\r\n"); blank != std::string_view::npos) {
-        if (!AreFieldLines(trailers.substr(0, blank))) {
-          return Fail("malformed upstream response: bad trailer field line");
-        }
-        end = blank + 4;
-      } else {
-        if (trailers.size() > header_limit_) return Fail("upstream response trailer is too large");
-        return State::kNeedMore;
-      }
+    case ChunkedStatus::kComplete:
       head_.body = chunked_body_;
-      consumed_ = chunk_pos_ + eol + 2 + end;
       return State::kComplete;
-    }
-    if (size > body_limit_ || chunked_body_.size() > body_limit_ - size) {
+    case ChunkedStatus::kLineTooLong:
+      return Fail("malformed upstream response: chunk size line too long");
+    case ChunkedStatus::kBadSize:
+      return Fail("malformed upstream response: bad chunk size");
+    case ChunkedStatus::kBadExtension:
+      return Fail("malformed upstream response: bad character in a chunk extension");
+    case ChunkedStatus::kTooLarge:
       return Fail("upstream response body is too large");
-    }
-    const std::size_t begin = eol + 2;
-    if (rest.size() < begin + size + 2) return State::kNeedMore;
-    if (rest.substr(begin + size, 2) != "\r\n") {
+    case ChunkedStatus::kBadChunkEnd:
       return Fail("malformed upstream response: chunk data not followed by CRLF");
-    }
-    chunked_body_.append(rest.substr(begin, size));
-    chunk_pos_ += begin + size + 2;
+    case ChunkedStatus::kTrailerTooLarge:
+      return Fail("upstream response trailer is too large");
+    case ChunkedStatus::kBadTrailer:
+      return Fail("malformed upstream response: bad trailer field line");
   }
+  return Fail("malformed upstream response: bad chunked body");
 }
 
 }  // namespace mlcanary::models::internal
