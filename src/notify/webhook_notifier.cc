@@ -1,4 +1,4 @@
-// Webhook deliveries with libcurl: one queue and thread per URL; each request
+// Webhook deliveries with libcurl: one queue and thread per URL (AsyncDelivery); each request
 // runs on a multi handle so that Stop() can wake it and cut it off at the
 // drain deadline instead of waiting out the per-attempt timeout.
 #include "notify/webhook_notifier.h"
@@ -6,14 +6,11 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <bit>
-#include <condition_variable>
-#include <deque>
 #include <optional>
-#include <thread>
 
 #include "codec/domain_json.h"
 #include "core/backoff.h"
+#include "notify/async_delivery.h"
 #include "util/json_writer.h"
 #include "util/system_clock.h"
 
@@ -117,14 +114,42 @@ struct WebhookNotifier::Delivery {
   std::int64_t seq = 0;
 };
 
-// One URL's queue, delivery thread and curl handles. The thread owns the
-// handles; Stop() only touches them through curl_multi_wakeup (thread-safe).
+// One URL's delivery queue and thread (AsyncDelivery) and curl handles. The
+// thread owns the handles; Stop() only touches them through curl_multi_wakeup
+// (thread-safe).
 class WebhookNotifier::Worker {
  public:
   Worker(WebhookNotifier& owner, std::string url)
-      : owner_(owner), url_(std::move(url)), redacted_(RedactUrl(url_)) {}
+      : owner_(owner),
+        url_(std::move(url)),
+        redacted_(RedactUrl(url_)),
+        delivery_({
+            .capacity = owner.options_.queue_capacity,
+            .drain_timeout = owner.options_.drain_timeout,
+            .deliver = [this](Delivery& d) { return Deliver(d); },
+            .on_overflow =
+                [this](std::uint64_t overflowed) {
+                  EmitLog(owner_.options_, "warn", "webhook queue full, oldest delivery dropped",
+                          redacted_, [&](util::JsonWriter& w) {
+                            w.Key("dropped_total").Int(static_cast<std::int64_t>(overflowed));
+                          });
+                },
+            .on_abandoned =
+                [this](std::size_t abandoned) {
+                  EmitLog(owner_.options_, "warn", "webhook deliveries dropped at shutdown",
+                          redacted_, [&](util::JsonWriter& w) {
+                            w.Key("dropped").Int(static_cast<int>(abandoned));
+                          });
+                },
+            // A request in flight re-reads the deadline.
+            .on_stop =
+                [this] {
+                  if (multi_ != nullptr) curl_multi_wakeup(multi_);
+                },
+        }) {}
 
-  ~Worker() {  // REQUIRES: the thread is not running (Join() or never started)
+  ~Worker() {
+    delivery_.Stop();  // the thread must be gone before its handles
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
     if (headers_ != nullptr) curl_slist_free_all(headers_);
@@ -151,84 +176,15 @@ class WebhookNotifier::Worker {
     return core::Ok();
   }
 
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  // Queues a delivery, dropping the oldest waiting one when full.
-  void Enqueue(Delivery delivery) {
-    std::uint64_t overflowed = 0;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        owner_.dropped_.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
-      if (queue_.size() >= owner_.options_.queue_capacity) {
-        queue_.pop_front();
-        owner_.dropped_.fetch_add(1, std::memory_order_relaxed);
-        overflowed = ++overflowed_;
-      }
-      queue_.push_back(std::move(delivery));
-    }
-    cv_.notify_one();
-    // A full queue drops on every call; log the 1st, 2nd, 4th, 8th... drop only.
-    if (overflowed != 0 && std::has_single_bit(overflowed)) {
-      EmitLog(owner_.options_, "warn", "webhook queue full, oldest delivery dropped", redacted_,
-              [&](util::JsonWriter& w) {
-                w.Key("dropped_total").Int(static_cast<std::int64_t>(overflowed));
-              });
-    }
-  }
-
-  void BeginStop(SteadyTime deadline) {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      deadline_ = deadline;
-    }
-    cv_.notify_all();
-    curl_multi_wakeup(multi_);  // a request in flight re-reads the deadline
-  }
-
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-
-  std::size_t queued() const {
-    std::lock_guard lock(mu_);
-    return queue_.size();
-  }
+  void Start() { delivery_.Start(); }
+  void Enqueue(Delivery delivery) { delivery_.Enqueue(std::move(delivery)); }
+  void BeginStop(SteadyTime deadline) { delivery_.BeginStop(deadline); }
+  void Join() { delivery_.Join(); }
+  AsyncDeliveryCounters counters() const { return delivery_.counters(); }
 
  private:
-  void Run() {
-    for (;;) {
-      Delivery next;
-      std::size_t abandoned = 0;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        if (stopping_ && std::chrono::steady_clock::now() >= deadline_) {
-          abandoned = queue_.size();
-          queue_.clear();
-        } else {
-          next = std::move(queue_.front());
-          queue_.pop_front();
-        }
-      }
-      if (abandoned != 0) {
-        owner_.dropped_.fetch_add(abandoned, std::memory_order_relaxed);
-        EmitLog(owner_.options_, "warn", "webhook deliveries dropped at shutdown", redacted_,
-                [&](util::JsonWriter& w) { w.Key("dropped").Int(static_cast<int>(abandoned)); });
-        return;
-      }
-      Deliver(next);
-    }
-  }
-
-  // One delivery with its retries, counted as delivered or failed.
-  void Deliver(const Delivery& delivery) {
+  // One delivery with its retries: true when delivered, false when given up.
+  bool Deliver(const Delivery& delivery) {
     const auto& o = owner_.options_;
     std::string error;
     int attempt = 1;
@@ -236,25 +192,22 @@ class WebhookNotifier::Worker {
       if (attempt > 1) owner_.retried_.fetch_add(1, std::memory_order_relaxed);
       bool aborted = false;
       const long status = Attempt(delivery, error, aborted);
-      if (status >= 200 && status < 300) {
-        owner_.delivered_.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
+      if (status >= 200 && status < 300) return true;
       if (aborted || !ShouldRetry(status) || attempt >= o.max_attempts) break;
       const core::Duration delay =
           core::BackoffDelay(attempt, o.backoff_base, o.backoff_cap, owner_.RandomBits());
-      if (!WaitBackoff(delay)) {
+      if (!delivery_.WaitFor(delay)) {
         error += " (no time left to retry before shutdown)";
         break;
       }
     }
-    owner_.failed_.fetch_add(1, std::memory_order_relaxed);
     EmitLog(o, "warn", "webhook delivery failed", redacted_, [&](util::JsonWriter& w) {
       w.Key("deployment").String(delivery.deployment_id);
       w.Key("seq").Int(delivery.seq);
       w.Key("attempts").Int(attempt);
       w.Key("error").String(error);
     });
+    return false;
   }
 
   // One POST. Returns the HTTP status, or 0 when there was no answer (then
@@ -280,7 +233,7 @@ class WebhookNotifier::Worker {
         break;
       }
       int wait_ms = 1000;
-      if (const std::optional<SteadyTime> deadline = StopDeadline()) {
+      if (const std::optional<SteadyTime> deadline = delivery_.StopDeadline()) {
         const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(
                                  *deadline - std::chrono::steady_clock::now())
                                  .count();
@@ -309,35 +262,13 @@ class WebhookNotifier::Worker {
     return status;
   }
 
-  std::optional<SteadyTime> StopDeadline() const {
-    std::lock_guard lock(mu_);
-    if (!stopping_) return std::nullopt;
-    return deadline_;
-  }
-
-  // Sleeps `d` before a retry; false when shutdown leaves no time for it.
-  bool WaitBackoff(core::Duration d) {
-    const SteadyTime wake = std::chrono::steady_clock::now() + d;
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_until(lock, wake, [this] { return stopping_; })) return true;
-    if (wake >= deadline_) return false;
-    while (std::chrono::steady_clock::now() < wake) cv_.wait_until(lock, wake);
-    return true;
-  }
-
   WebhookNotifier& owner_;
   const std::string url_;
   const std::string redacted_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Delivery> queue_;    // GUARDED_BY(mu_)
-  bool stopping_ = false;         // GUARDED_BY(mu_)
-  SteadyTime deadline_;           // GUARDED_BY(mu_); meaningful once stopping_
-  std::uint64_t overflowed_ = 0;  // GUARDED_BY(mu_)
   CURL* easy_ = nullptr;
   CURLM* multi_ = nullptr;
   curl_slist* headers_ = nullptr;
-  std::thread thread_;
+  AsyncDelivery<Delivery> delivery_;  // last: its thread uses the members above
 };
 
 core::Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookOptions options) {
@@ -390,11 +321,14 @@ void WebhookNotifier::Stop() {
 
 WebhookCounters WebhookNotifier::counters() const {
   WebhookCounters c;
-  c.delivered = delivered_.load(std::memory_order_relaxed);
   c.retried = retried_.load(std::memory_order_relaxed);
-  c.failed = failed_.load(std::memory_order_relaxed);
-  c.dropped = dropped_.load(std::memory_order_relaxed);
-  for (const auto& worker : workers_) c.queued += worker->queued();
+  for (const auto& worker : workers_) {
+    const AsyncDeliveryCounters w = worker->counters();
+    c.delivered += w.delivered;
+    c.failed += w.failed;
+    c.dropped += w.dropped;
+    c.queued += w.queued;
+  }
   return c;
 }
 

@@ -87,7 +87,7 @@ class WebhookNotifier final : public core::Notifier {
 
  private:
   struct Delivery;
-  class Worker;  // one URL: queue, thread, curl handles (kept out of this header)
+  class Worker;  // one URL: AsyncDelivery queue and thread, curl handles (kept out of this header)
 
   explicit WebhookNotifier(WebhookOptions options);
   std::uint64_t RandomBits();
@@ -97,8 +97,8 @@ class WebhookNotifier final : public core::Notifier {
   std::mutex stop_mu_;    // serializes Stop()
   bool stopped_ = false;  // GUARDED_BY(stop_mu_)
   std::mutex rng_mu_;
-  std::mt19937_64 rng_;  // GUARDED_BY(rng_mu_)
-  std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dropped_{0};
+  std::mt19937_64 rng_;                    // GUARDED_BY(rng_mu_)
+  std::atomic<std::uint64_t> retried_{0};  // delivered/failed/dropped: the workers' own
 };
 
 }  // namespace mlcanary::notify

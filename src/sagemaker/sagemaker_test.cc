@@ -3,11 +3,17 @@
 // botocore's model for its operation: after each test, no violation.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "aws/aws_client.h"
@@ -720,6 +726,92 @@ TEST_F(CloudWatchMetricsSourceTest, ThrottledGetMetricDataIsRetried) {
   auto snapshot = source.Snapshot(ep_, kNow, kNow + std::chrono::minutes(1));
   ASSERT_TRUE(snapshot) << snapshot.error().ToString();
   EXPECT_EQ(snapshot->at("prod").invocations, 0);
+}
+
+// A port on 127.0.0.1 nothing listens on (bound, then closed).
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(SnsNotifierStopTest, StopIsBoundedByTheDrainDeadlineWhenSnsIsUnreachable) {
+  aws::ClientOptions co;
+  co.endpoint_url = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/";
+  co.credentials = {"AKIDEXAMPLE", "secret", ""};
+  co.connect_timeout = std::chrono::milliseconds(200);
+  co.timeout = std::chrono::milliseconds(200);
+  // Each Publish fails after its retries, about 100 ms each.
+  co.sleep = [](core::Duration) { std::this_thread::sleep_for(std::chrono::milliseconds(50)); };
+  auto client = aws::AwsClient::Create(aws::SnsService(), co);
+  ASSERT_TRUE(client) << client.error().ToString();
+
+  std::atomic<int> log_lines{0};
+  SnsOptions o;
+  o.topic_arn = "arn:aws:sns:us-east-1:123456789012:events";
+  o.drain_timeout = std::chrono::milliseconds(300);
+  o.log = [&](std::string_view) { log_lines.fetch_add(1); };
+  auto notifier = SnsNotifier::Create(**client, o);
+  ASSERT_TRUE(notifier) << notifier.error().ToString();
+  core::Deployment d;
+  d.id = "dep-1";
+  d.endpoint = "recs";
+  constexpr int kMessages = 50;  // ~5 s of failing Publishes, were they all tried
+  for (int i = 0; i < kMessages; ++i) {
+    core::DeploymentEvent e;
+    e.seq = i;
+    (*notifier)->Notify(d, e);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  (*notifier)->Stop();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(2));
+
+  const SnsCounters c = (*notifier)->counters();
+  EXPECT_EQ(c.published, 0u);
+  EXPECT_GE(c.failed, 1u);
+  EXPECT_GE(c.dropped, 1u);  // the undrained rest
+  EXPECT_EQ(c.failed + c.dropped, static_cast<std::uint64_t>(kMessages));
+  EXPECT_EQ(c.queued, 0u);
+  // One line per failed Publish, one for the messages dropped at shutdown.
+  EXPECT_EQ(log_lines.load(), static_cast<int>(c.failed) + 1);
+}
+
+TEST(SnsNotifierStopTest, FullQueueLogsDropsThrottled) {
+  aws::ClientOptions co;
+  co.endpoint_url = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/";
+  co.credentials = {"AKIDEXAMPLE", "secret", ""};
+  co.max_attempts = 1;
+  auto client = aws::AwsClient::Create(aws::SnsService(), co);
+  ASSERT_TRUE(client) << client.error().ToString();
+
+  std::mutex mu;
+  std::vector<std::string> full_lines;
+  SnsOptions o;
+  o.topic_arn = "arn:aws:sns:us-east-1:123456789012:events";
+  o.queue_capacity = 1;
+  o.drain_timeout = std::chrono::milliseconds(0);
+  o.log = [&](std::string_view line) {
+    std::lock_guard lock(mu);
+    if (line.find("queue full") != std::string_view::npos) full_lines.emplace_back(line);
+  };
+  auto notifier = SnsNotifier::Create(**client, o);
+  ASSERT_TRUE(notifier) << notifier.error().ToString();
+  for (int i = 0; i < 200; ++i) (*notifier)->Notify(core::Deployment{}, core::DeploymentEvent{});
+  (*notifier)->Stop();
+  const SnsCounters c = (*notifier)->counters();
+  EXPECT_EQ(c.published + c.failed + c.dropped, 200u);
+  std::lock_guard lock(mu);
+  // Logged on the 1st, 2nd, 4th... overflow only: at most 8 lines for < 200 drops.
+  EXPECT_GE(full_lines.size(), 1u);
+  EXPECT_LE(full_lines.size(), 8u);
 }
 
 using SnsNotifierTest = MotoTest;

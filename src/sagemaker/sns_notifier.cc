@@ -1,4 +1,5 @@
-// SNS Publish from a background thread with a bounded, drop-oldest queue.
+// SNS Publish from a background thread with a bounded, drop-oldest queue
+// (notify::AsyncDelivery, shared with the webhooks).
 #include "sagemaker/sns_notifier.h"
 
 #include <cmath>
@@ -92,12 +93,28 @@ core::Result<std::unique_ptr<SnsNotifier>> SnsNotifier::Create(aws::AwsClient& s
     return core::ValidationError("SNS drain_timeout must not be negative");
   }
   std::unique_ptr<SnsNotifier> notifier(new SnsNotifier(sns, std::move(options)));
-  notifier->thread_ = std::thread([n = notifier.get()] { n->Run(); });
+  notifier->delivery_.Start();
   return notifier;
 }
 
 SnsNotifier::SnsNotifier(aws::AwsClient& sns, SnsOptions options)
-    : sns_(sns), options_(std::move(options)) {}
+    : sns_(sns),
+      options_(std::move(options)),
+      delivery_({
+          .capacity = options_.queue_capacity,
+          .drain_timeout = options_.drain_timeout,
+          .deliver = [this](SnsMessage& m) { return Publish(m); },
+          .on_overflow =
+              [this](std::uint64_t overflowed) {
+                Log("SNS queue full, oldest message dropped (" + std::to_string(overflowed) +
+                    " so far)");
+              },
+          .on_abandoned =
+              [this](std::size_t abandoned) {
+                Log("SNS: " + std::to_string(abandoned) + " message(s) dropped at shutdown");
+              },
+          .on_stop = nullptr,
+      }) {}
 
 SnsNotifier::~SnsNotifier() { Stop(); }
 
@@ -106,74 +123,22 @@ void SnsNotifier::Log(std::string_view line) const {
 }
 
 void SnsNotifier::Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) {
-  SnsMessage message = BuildSnsMessage(deployment, event);
-  bool overflowed = false;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (queue_.size() >= options_.queue_capacity) {
-      queue_.pop_front();
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      overflowed = true;
-    }
-    queue_.push_back(std::move(message));
-  }
-  cv_.notify_one();
-  if (overflowed) Log("SNS queue full, oldest message dropped");
+  delivery_.Enqueue(BuildSnsMessage(deployment, event));
 }
 
-void SnsNotifier::Run() {
-  for (;;) {
-    SnsMessage next;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      if (stopping_ && std::chrono::steady_clock::now() >= deadline_) {
-        const std::size_t abandoned = queue_.size();
-        queue_.clear();
-        dropped_.fetch_add(abandoned, std::memory_order_relaxed);
-        lock.unlock();
-        Log("SNS: " + std::to_string(abandoned) + " message(s) dropped at shutdown");
-        return;
-      }
-      next = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    auto r = sns_.CallQuery("Publish", PublishParams(options_.topic_arn, next));
-    if (r) {
-      published_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      failed_.fetch_add(1, std::memory_order_relaxed);
-      Log("SNS Publish '" + next.subject + "' failed: " + r.error().ToString());
-    }
-  }
+bool SnsNotifier::Publish(const SnsMessage& message) {
+  auto r = sns_.CallQuery("Publish", PublishParams(options_.topic_arn, message));
+  if (r) return true;
+  Log("SNS Publish '" + message.subject + "' failed: " + r.error().ToString());
+  return false;
 }
 
-void SnsNotifier::Stop() {
-  std::lock_guard stop_lock(stop_mu_);
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      stopping_ = true;
-      deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
-    }
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void SnsNotifier::Stop() { delivery_.Stop(); }
 
 SnsCounters SnsNotifier::counters() const {
-  SnsCounters c;
-  c.published = published_.load(std::memory_order_relaxed);
-  c.failed = failed_.load(std::memory_order_relaxed);
-  c.dropped = dropped_.load(std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  c.queued = queue_.size();
-  return c;
+  const notify::AsyncDeliveryCounters d = delivery_.counters();
+  return SnsCounters{
+      .published = d.delivered, .failed = d.failed, .dropped = d.dropped, .queued = d.queued};
 }
 
 }  // namespace mlcanary::sagemaker

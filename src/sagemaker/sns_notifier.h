@@ -4,20 +4,18 @@
 #ifndef MLCANARY_SAGEMAKER_SNS_NOTIFIER_H_
 #define MLCANARY_SAGEMAKER_SNS_NOTIFIER_H_
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <utility>
+#include <vector>
 
 #include "aws/aws_client.h"
 #include "core/ports.h"
+#include "notify/async_delivery.h"
 
 namespace mlcanary::sagemaker {
 
@@ -72,19 +70,12 @@ class SnsNotifier final : public core::Notifier {
 
  private:
   SnsNotifier(aws::AwsClient& sns, SnsOptions options);
-  void Run();
+  bool Publish(const SnsMessage& message);  // on the delivery thread
   void Log(std::string_view line) const;
 
   aws::AwsClient& sns_;
   const SnsOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<SnsMessage> queue_;                      // GUARDED_BY(mu_)
-  bool stopping_ = false;                             // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point deadline_{};  // GUARDED_BY(mu_)
-  std::mutex stop_mu_;                                // serializes Stop()
-  std::thread thread_;
-  std::atomic<std::uint64_t> published_{0}, failed_{0}, dropped_{0};
+  notify::AsyncDelivery<SnsMessage> delivery_;  // last: its thread uses the members above
 };
 
 }  // namespace mlcanary::sagemaker
