@@ -4,9 +4,12 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "config/service_config.h"
@@ -26,6 +29,43 @@ std::string Env(const std::string& name) {
   return v == nullptr ? "" : v;
 }
 
+// Each connection holds a file descriptor: raise the soft limit on open files
+// to the hard one (often 1024 -> 524288), log both, and warn when the
+// connection caps do not fit (accepts then fail with "Too many open files"
+// and pause; the servers keep running).
+void RaiseOpenFilesLimit(const config::ServiceConfig& config) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("mlcanary serve: cannot read the open files limit: {}", std::strerror(errno));
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("mlcanary serve: cannot raise the open files limit from {} to {}: {}", before,
+                   limit.rlim_max, std::strerror(errno));
+      limit.rlim_cur = before;
+    }
+  }
+  spdlog::info("mlcanary serve: open files limit {} (was {}, hard limit {})", limit.rlim_cur,
+               before, limit.rlim_max);
+  // Descriptors beside the connections: the store, model files and upstream
+  // connections, one epoll and eventfd per I/O thread, logs.
+  constexpr rlim_t kReserve = 64;
+  const rlim_t caps = (config.backend == config::Backend::kEmbedded
+                           ? static_cast<rlim_t>(config.inference_max_connections)
+                           : 0) +
+                      static_cast<rlim_t>(config.control_max_connections);
+  if (limit.rlim_cur != RLIM_INFINITY && caps + kReserve > limit.rlim_cur) {
+    spdlog::warn(
+        "mlcanary serve: listen.max_connections ({} connections in all) does not fit the open "
+        "files limit {}: past it accepts fail with 'Too many open files' and pause; raise the "
+        "hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower the caps",
+        caps, limit.rlim_cur);
+  }
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -43,6 +83,8 @@ int RunServe(const ServeOptions& options) {
     std::fputc('\n', stdout);
     std::fflush(stdout);
   };
+
+  RaiseOpenFilesLimit(*config);
 
   // Block the shutdown signals in every thread; this one waits for them.
   sigset_t signals;

@@ -256,6 +256,7 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   p->control_api = std::move(*control_api);
   http::ServerOptions http_options;
   http_options.listen = config.control_listen;
+  http_options.max_connections = config.control_max_connections;
   http_options.name = "control-api";
   http_options.log = [](http::LogLevel level, std::string_view line) {
     switch (level) {
@@ -305,6 +306,7 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service
   gateway_options.listen = config.inference_listen;
   gateway_options.threads = config.gateway_threads;
   gateway_options.max_body_bytes = config.max_body_bytes;
+  gateway_options.max_connections = config.inference_max_connections;
   p.gateway = std::make_unique<gateway::Gateway>(gateway_options, *p.registry,
                                                  models::MakeModelBackendFactory());
   p.traffic = &p.gateway->router();

@@ -354,7 +354,7 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   }
   if (const YAML::Node listen = r["listen"]) {
     const YamlPath at = top.Child("listen");
-    if (auto s = CheckKeys(listen, at, {"inference", "control"}); !s)
+    if (auto s = CheckKeys(listen, at, {"inference", "control", "max_connections"}); !s)
       return std::unexpected(s.error());
     for (auto [key, field] :
          {std::pair{"inference", &c.inference_listen}, std::pair{"control", &c.control_listen}}) {
@@ -365,6 +365,24 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
         return at.Child(key).Fail(listen[key], s.error().message());
       }
       *field = *v;
+    }
+    if (const YAML::Node caps = listen["max_connections"]) {
+      const YamlPath cat = at.Child("max_connections");
+      if (!caps.IsMap()) return cat.Fail(caps, "expected a map of inference: N, control: N");
+      if (auto s = CheckKeys(caps, cat, {"inference", "control"}); !s) {
+        return std::unexpected(s.error());
+      }
+      if (c.backend == Backend::kSagemaker && caps["inference"]) {
+        return cat.Child("inference")
+            .Fail(caps["inference"], "not with backend: sagemaker (SageMaker serves)");
+      }
+      for (auto [key, field] : {std::pair{"inference", &c.inference_max_connections},
+                                std::pair{"control", &c.control_max_connections}}) {
+        if (!caps[key]) continue;
+        auto n = ReadIntIn(caps[key], cat.Child(key), 1, 1000000);
+        if (!n) return std::unexpected(n.error());
+        *field = static_cast<std::size_t>(*n);
+      }
     }
   }
   if (const YAML::Node store = r["store"]) {

@@ -62,6 +62,10 @@ struct ServiceConfig {
   std::string source;  // the file, for messages
   std::string inference_listen = "127.0.0.1:8080";
   std::string control_listen = "127.0.0.1:8081";
+  // listen.max_connections.{inference,control}: connections open at once on
+  // each port; at the cap new ones wait in the listen backlog.
+  std::size_t inference_max_connections = 10000;
+  std::size_t control_max_connections = 256;
   Backend backend = Backend::kEmbedded;
   // "sqlite:PATH" (relative paths are relative to the config file's directory)
   // or "dynamodb:TABLE".

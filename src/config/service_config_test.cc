@@ -90,6 +90,44 @@ endpoints:
   EXPECT_DOUBLE_EQ(c->endpoints[0].policy.max_p99_ms, 50);
 }
 
+TEST_F(ServiceConfigTest, ReadsTheConnectionCaps) {
+  auto defaults = Parse(kMinimal);
+  ASSERT_TRUE(defaults) << defaults.error().ToString();
+  EXPECT_EQ(defaults->inference_max_connections, 10000u);
+  EXPECT_EQ(defaults->control_max_connections, 256u);
+  auto c =
+      Parse(std::string("listen:\n  max_connections: {inference: 50000, control: 8}\n") + kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->inference_max_connections, 50000u);
+  EXPECT_EQ(c->control_max_connections, 8u);
+  auto one = Parse(std::string("listen: {max_connections: {control: 3}}\n") + kMinimal);
+  ASSERT_TRUE(one) << one.error().ToString();
+  EXPECT_EQ(one->inference_max_connections, 10000u);
+  EXPECT_EQ(one->control_max_connections, 3u);
+}
+
+TEST_F(ServiceConfigTest, RefusesBadConnectionCapsNamingKeyAndLine) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"listen:\n  max_connections: {inference: 0}\n",
+       "listen.max_connections.inference (line 2): must be in 1..1000000"},
+      {"listen:\n  max_connections:\n    control: 1000001\n",
+       "listen.max_connections.control (line 3): must be in 1..1000000"},
+      {"listen:\n  max_connections: {control: many}\n", "listen.max_connections.control"},
+      {"listen:\n  max_connections: 100\n",
+       "listen.max_connections (line 2): expected a map of inference: N, control: N"},
+      {"listen:\n  max_connections: {gateway: 5}\n", "gateway"},
+      {"backend: sagemaker\nlisten:\n  max_connections: {inference: 5}\n",
+       "listen.max_connections.inference (line 3): not with backend: sagemaker"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto c = Parse(yaml + "endpoints: [{name: recs}]\n");
+    ASSERT_FALSE(c) << yaml;
+    EXPECT_EQ(c.error().code(), core::ErrorCode::kValidation);
+    EXPECT_NE(c.error().message().find(expected), std::string::npos)
+        << yaml << " -> " << c.error().message();
+  }
+}
+
 struct Bad {
   const char* yaml;
   const char* needle;

@@ -27,6 +27,7 @@
 #include "gateway/http_request_parser.h"
 #include "gateway/invocation_handler.h"
 #include "models/event_loop.h"
+#include "util/accept_pacer.h"
 #include "util/lazy_deadline.h"
 
 namespace mlcanary::gateway {
@@ -67,6 +68,7 @@ std::uint64_t ThreadLocalRandomBits() {
 }
 
 class Session;
+using Slot = util::AcceptPacer<Timer>::Slot;
 
 struct Gateway::Impl {
   Impl(const GatewayOptions& gateway_options, Router& router)
@@ -79,7 +81,8 @@ struct Gateway::Impl {
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<tcp::acceptor> acceptor;  // on contexts[0], with the pacer's timer
+  std::optional<util::AcceptPacer<Timer>> pacer;
   std::size_t next_context = 0;
   std::uint16_t port = 0;
   std::atomic<bool> stopping{false};
@@ -167,6 +170,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   Socket& socket() { return socket_; }
+  // Once accepted: counts the connection against max_connections.
+  void Admit(Slot slot) { slot_ = std::move(slot); }
 
   void Start() {
     {
@@ -384,6 +389,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Socket socket_;
   util::LazyDeadline<Timer> deadline_;
   Gateway::Impl& impl_;
+  Slot slot_;
   HttpRequestParser parser_;
   std::vector<char> buffer_;  // [begin_, end_) received, not yet consumed
   std::size_t begin_ = 0;
@@ -407,13 +413,12 @@ void Gateway::Impl::Accept() {
       socket, [this, session = std::move(session)](const boost::system::error_code& ec) mutable {
         if (ec) {
           if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-          spdlog::warn("gateway: accept failed: {}", ec.message());
-        } else {
-          // Run it on its own thread from the start.
-          const Executor executor = session->executor();
-          asio::post(executor, [session = std::move(session)] { session->Start(); });
+          return pacer->OnError(ec);  // it starts the next accept
         }
-        if (!stopping.load(std::memory_order_relaxed)) Accept();
+        session->Admit(pacer->OnAccepted());
+        // Run it on its own thread from the start.
+        const Executor executor = session->executor();
+        asio::post(executor, [session = std::move(session)] { session->Start(); });
       });
 }
 
@@ -472,8 +477,14 @@ core::Status Gateway::Start() {
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) return fail("listen");
   impl_->port = acceptor.local_endpoint().port();
   impl_->acceptor.emplace(std::move(acceptor));
+  impl_->pacer.emplace(
+      Timer(impl_->contexts[0]->get_executor()),
+      util::AcceptPacerOptions{
+          .max_connections = options_.max_connections,
+          .warn = [](std::string_view line) { spdlog::warn("gateway: {}", line); }},
+      [impl = impl_.get()] { impl->Accept(); });
   impl_->started = true;
-  impl_->Accept();
+  impl_->pacer->Start();
   for (auto& context : impl_->contexts) {
     impl_->threads.emplace_back([ctx = context.get()] {
       // Network backends called on this thread then use this loop: one upstream
@@ -493,6 +504,7 @@ void Gateway::Shutdown() {
   impl.stopped = true;
   impl.stopping.store(true);
   asio::post(*impl.contexts[0], [&impl] {
+    impl.pacer->Stop();
     boost::system::error_code ec;
     impl.acceptor->close(ec);
   });

@@ -26,6 +26,9 @@ struct GatewayOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free port
   int threads = 0;                        // I/O threads; 0: one per core
   std::size_t max_body_bytes = 1 << 20;   // larger request bodies: 413
+  // Connections open at once; at the cap the gateway stops accepting and new
+  // connections wait in the listen backlog until one closes. 0: no cap.
+  std::size_t max_connections = 10000;
   // Time to receive a request's header; it also bounds how long an idle
   // keep-alive connection waits for its next request.
   core::Duration header_timeout = std::chrono::seconds(30);

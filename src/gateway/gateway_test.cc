@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -310,6 +311,26 @@ TEST_F(GatewayTest, IdleConnectionIsClosedAfterTheHeaderTimeout) {
   beast::error_code ec;
   client.socket().read_some(asio::buffer(&byte, 1), ec);
   EXPECT_EQ(ec, asio::error::eof);
+}
+
+TEST_F(GatewayTest, AtTheConnectionCapNewConnectionsWaitUntilOneCloses) {
+  GatewayOptions options;
+  options.max_connections = 2;
+  StartGateway(options);
+  auto first = std::make_unique<Client>(gateway_->port());
+  Client second(gateway_->port());
+  ASSERT_EQ(first->Send(http::verb::get, "/ping").status, 200);
+  ASSERT_EQ(second.Send(http::verb::get, "/ping").status, 200);
+  // The third connects (the kernel's backlog holds it) but is not accepted.
+  Client third(gateway_->port());
+  std::atomic<int> status{0};
+  std::thread waiting([&] { status = third.Send(http::verb::get, "/ping").status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status.load(), 0);
+  first.reset();  // closes: the gateway accepts the third
+  waiting.join();
+  EXPECT_EQ(status.load(), 200);
+  EXPECT_EQ(second.Send(http::verb::get, "/ping").status, 200);
 }
 
 TEST_F(GatewayTest, SlowUpstreamIs504) {

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,6 +21,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/accept_pacer.h"
+#include "util/http_text.h"
+
 namespace mlcanary::http {
 
 namespace asio = boost::asio;
@@ -29,6 +33,7 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
+using Slot = util::AcceptPacer<asio::steady_timer>::Slot;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
 BeastResponse ToBeast(Response r) {
@@ -90,14 +95,16 @@ struct HttpServer::Impl {
   // sessions, whose destructors use the members above.
   asio::io_context context;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<tcp::acceptor> acceptor;  // on a strand, with the pacer's timer
+  std::optional<util::AcceptPacer<asio::steady_timer>> pacer;
   std::vector<std::thread> threads;
 };
 
 // One client connection; every handler of it runs on its strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
+  Session(tcp::socket socket, HttpServer::Impl& impl, Slot slot)
+      : stream_(std::move(socket)), impl_(impl), slot_(std::move(slot)) {
     impl_.live_sessions.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
@@ -142,6 +149,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     busy_ = true;
+    if (const int status = CheckTransferEncoding(); status != 0) {
+      // The body's framing is unknown: answer, then close.
+      keep_alive_ = false;
+      if (status == 501) {
+        return Write(
+            ErrorResponse(501, "NotImplemented", "transfer coding not supported (only chunked)"));
+      }
+      return Write(ErrorResponse(400, "ValidationError",
+                                 "malformed HTTP request: chunked applied more than once"));
+    }
     if (parser_->is_done()) return OnRequest();
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       // curl waits for this before it sends a large body.
@@ -155,6 +172,29 @@ class Session : public std::enable_shared_from_this<Session> {
           });
     }
     ReadBody();
+  }
+
+  // The gateway's rule (RFC 9112 section 6.1): a transfer coding other than
+  // chunked is 501, chunked more than once 400; 0 when the header is fine.
+  // Beast itself would read a request with an unknown coding as having no
+  // body, and one with "chunked, gzip" as chunked.
+  int CheckTransferEncoding() const {
+    bool other = false;
+    int chunked = 0;
+    const auto& header = parser_->get();
+    const auto [first, last] = header.equal_range(bhttp::field::transfer_encoding);
+    for (auto it = first; it != last; ++it) {
+      const std::string_view value(it->value().data(), it->value().size());
+      util::http::ForEachListElement(value, [&](std::string_view coding) {
+        if (util::http::IEquals(coding, "chunked")) {
+          ++chunked;
+        } else {
+          other = true;
+        }
+      });
+    }
+    if (other) return 501;
+    return chunked > 1 ? 400 : 0;
   }
 
   void ReadBody() {
@@ -237,6 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& impl_;
+  Slot slot_;  // counts this connection against max_connections
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<BeastResponse> response_;
@@ -244,18 +285,17 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
 };
 
+// Runs on the acceptor's strand; the pacer starts the next accept.
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept(asio::make_strand(context),
-                         [this](beast::error_code ec, tcp::socket socket) {
-                           if (ec) {
-                             if (ec == asio::error::operation_aborted || !acceptor->is_open())
-                               return;
-                             Log(LogLevel::kWarning, "accept failed: " + ec.message());
-                           } else {
-                             std::make_shared<Session>(std::move(socket), *this)->Start();
-                           }
-                           if (!stopping.load(std::memory_order_relaxed)) Accept();
-                         });
+  acceptor->async_accept(
+      asio::make_strand(context), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+          return pacer->OnError(ec);
+        }
+        Slot slot = pacer->OnAccepted();
+        std::make_shared<Session>(std::move(socket), *this, std::move(slot))->Start();
+      });
 }
 
 HttpServer::HttpServer(ServerOptions options, Handler handler)
@@ -295,7 +335,7 @@ core::Status HttpServer::Start() {
   if (ec) return core::ValidationError("listen address '" + listen + "': " + ec.message());
 
   tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
-  tcp::acceptor acceptor(impl.context);
+  tcp::acceptor acceptor(asio::make_strand(impl.context));
   auto fail = [&](std::string_view what) {
     return core::MakeError(
         core::ErrorCode::kUnavailable,
@@ -308,8 +348,15 @@ core::Status HttpServer::Start() {
   impl.port.store(acceptor.local_endpoint().port());
   impl.acceptor.emplace(std::move(acceptor));
   impl.guard.emplace(asio::make_work_guard(impl.context));
+  impl.pacer.emplace(asio::steady_timer(impl.acceptor->get_executor()),
+                     util::AcceptPacerOptions{.max_connections = impl.options.max_connections,
+                                              .warn =
+                                                  [&impl](std::string_view line) {
+                                                    impl.Log(LogLevel::kWarning, std::string(line));
+                                                  }},
+                     [&impl] { impl.Accept(); });
   impl.started = true;
-  impl.Accept();
+  impl.pacer->Start();
   for (int i = 0; i < impl.options.threads; ++i) {
     impl.threads.emplace_back([&impl] { impl.context.run(); });
   }
@@ -323,7 +370,8 @@ void HttpServer::Shutdown() {
   if (!impl.started || impl.stopped) return;
   impl.stopped = true;
   impl.stopping.store(true);
-  asio::post(impl.context, [&impl] {
+  asio::post(impl.acceptor->get_executor(), [&impl] {
+    impl.pacer->Stop();
     beast::error_code ec;
     impl.acceptor->close(ec);
   });

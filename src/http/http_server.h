@@ -34,6 +34,9 @@ struct ServerOptions {
   int threads = 2;                           // I/O threads (each may block in the handler)
   std::size_t max_body_bytes = 1 << 20;      // larger request bodies: 413
   std::size_t max_header_bytes = 16 * 1024;  // larger request headers: 431
+  // Connections open at once; at the cap the server stops accepting and new
+  // connections wait in the listen backlog until one closes. 0: no cap.
+  std::size_t max_connections = 256;
   // Time to receive a request's header; it also bounds how long an idle
   // keep-alive connection waits for its next request.
   core::Duration header_timeout = std::chrono::seconds(30);

@@ -110,6 +110,59 @@ TEST_F(HttpServerTest, AnswersMalformedRequestsWith400) {
   EXPECT_EQ(client.SendRaw("GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n").status, 400);
 }
 
+// RFC 9112 section 6.1, as the gateway: a transfer coding the server does not
+// know is 501 (Beast alone would read "gzip" as no body at all).
+TEST_F(HttpServerTest, AnswersUnknownTransferCodingsWith501) {
+  std::atomic<int> calls{0};
+  StartServer([&](const Request& r) {
+    ++calls;
+    return Echo(r);
+  });
+  for (const char* codings : {"gzip", "gzip, chunked", "chunked, gzip", "x-custom"}) {
+    TestClient client(server_->port());
+    auto r = client.SendRaw(std::string("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") +
+                            codings + "\r\n\r\n0\r\n\r\n");
+    EXPECT_EQ(r.status, 501) << codings;
+    EXPECT_NE(r.body.find("NotImplemented"), std::string::npos) << r.body;
+    EXPECT_FALSE(r.keep_alive) << codings;
+  }
+  TestClient client(server_->port());
+  auto twice = client.SendRaw(
+      "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_EQ(calls.load(), 0);
+  auto chunked = client.SendRaw(
+      "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.status, 200);
+  EXPECT_EQ(chunked.body, "POST /x q=- h= body=hi");
+}
+
+TEST_F(HttpServerTest, AtTheConnectionCapNewConnectionsWaitUntilOneCloses) {
+  ServerOptions options;
+  options.max_connections = 2;
+  StartServer(Echo, options);
+  auto first = std::make_unique<TestClient>(server_->port());
+  TestClient second(server_->port());
+  ASSERT_EQ(first->Send("GET", "/1").status, 200);
+  ASSERT_EQ(second.Send("GET", "/2").status, 200);
+  // The third connects (the kernel's backlog holds it) but is not accepted.
+  std::atomic<int> status{0};
+  std::thread waiting([&] {
+    TestClient third(server_->port());
+    status = third.Send("GET", "/3").status;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status.load(), 0);
+  first.reset();  // closes: the server accepts the third
+  waiting.join();
+  EXPECT_EQ(status.load(), 200);
+  bool logged = false;
+  for (const auto& line : Log()) {
+    logged |= line.find("2 connections open, the cap (max_connections)") != std::string::npos;
+  }
+  EXPECT_TRUE(logged);
+}
+
 TEST_F(HttpServerTest, AnswersTooLargeHeadersWith431) {
   ServerOptions options;
   options.max_header_bytes = 512;
