@@ -78,11 +78,17 @@ endpoints:
         self.proc = None
         self.log_path = os.path.join(self.dir, "serve.log")
 
-    def start(self, wait=True):
+    def start(self, wait=True, nofile=None):
+        """nofile: the soft and hard limit on open files of the server (as prlimit --nofile)."""
         env = dict(os.environ, MLCANARY_API_TOKEN=ADMIN, MLCANARY_READ_TOKEN=READER)
         self.log = open(self.log_path, "ab")
+        limit = None
+        if nofile is not None:
+            import resource
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=limit)
         if wait:
             self.wait_ready()
         return self
