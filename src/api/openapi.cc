@@ -392,7 +392,9 @@ std::string BuildDocument() {
           "`Authorization: Bearer <token>`: the "
           "admin token may do everything, the read-only token only GET (403 otherwise). Errors "
           "are JSON {\"error\": {\"code\", \"message\"}}. A wrong method answers 405 with an "
-          "Allow header; an unknown route 404.");
+          "Allow header; an unknown route 404. Before any route: malformed HTTP 400, a header "
+          "over the limit 431, a body over the limit 413, a Transfer-Encoding other than "
+          "chunked 501 (NotImplemented, RFC 9112 section 6.1), as on the inference port.");
   w.EndObject();
   w.Key("security").BeginArray();
   w.BeginObject().Key("bearerAuth").BeginArray().EndArray().EndObject();
