@@ -78,6 +78,11 @@ struct Gateway::Impl {
 
   const GatewayOptions& options;
   InvocationHandler handler;
+  // Declared before the contexts, so destroyed after them: a session still
+  // queued in a context when it is destroyed unregisters itself here.
+  std::atomic<int> live_sessions{0};
+  std::mutex sessions_mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
@@ -89,10 +94,6 @@ struct Gateway::Impl {
   bool started = false;
   bool stopped = false;
   std::atomic<std::uint64_t> internal_errors{0};
-  std::atomic<int> live_sessions{0};
-
-  std::mutex sessions_mu;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
 
   void Accept();
 };
