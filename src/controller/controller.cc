@@ -833,10 +833,12 @@ core::Status Controller::ReconcileAll() {
 core::Result<std::vector<Deployment>> Controller::ActiveDeployments() {
   auto active = ports_.store.List({.active_only = true});
   if (!active) return std::unexpected(StoreError(active.error()));
-  // Notes of deployments that ended are the store's business now.
+  // Notes of deployments that ended are the store's business now. A pending
+  // rollback is kept (it may be newer than this listing): it settles itself.
   std::lock_guard lock(mu_);
   std::erase_if(notes_, [&](const auto& entry) {
-    return std::none_of(active->begin(), active->end(),
+    return !entry.second.rollback &&
+           std::none_of(active->begin(), active->end(),
                         [&](const Deployment& d) { return d.id == entry.first; });
   });
   return active;
