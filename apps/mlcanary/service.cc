@@ -218,10 +218,22 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
         for (const auto& o : *r) {
           if (!o.ran) continue;
           parts->status.Observe(o.deployment);
-          if (o.verdict) {
+          if (o.error) {
+            // Every failed check is logged and counted, whether or not the
+            // store could record it.
+            spdlog::error("deployment {} (endpoint '{}'): check failed: {}", o.deployment_id,
+                          o.deployment.endpoint, o.error->ToString());
+            parts->status.RecordCheckError(o.deployment.endpoint, o.error->ToString(),
+                                           parts->clock.Now());
+            if (o.unrecorded_rollback) {
+              spdlog::error(
+                  "deployment {} (endpoint '{}'): rolled back with traffic on production; the "
+                  "store did not take the record, written when it can be",
+                  o.deployment_id, o.deployment.endpoint);
+              parts->status.RecordUnrecordedRollback(o.deployment.endpoint);
+            }
+          } else if (o.verdict) {
             parts->status.RecordCheck(o.deployment.endpoint, *o.verdict);
-          } else if (o.action == core::Action::kHold) {
-            parts->status.RecordCheckError(o.deployment.endpoint);
           }
         }
       },

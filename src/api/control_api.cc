@@ -9,6 +9,7 @@
 
 #include "api/internal/route_table.h"
 #include "codec/domain_json.h"
+#include "core/time.h"
 #include "dashboard/assets.h"
 #include "util/http_status.h"
 #include "util/json_writer.h"
@@ -104,8 +105,48 @@ std::string JsonStringOrNull(const std::optional<std::string>& value) {
   return out;
 }
 
-http::Response DeploymentResponse(int status, const core::Deployment& d) {
-  return http::JsonResponse(status, codec::DeploymentJson(d));
+// A deployment as stored, with what the controller knows that the store does
+// not (yet): "last_check_error" ({time, message} of the last check that could
+// not be made or recorded, or null) and "unrecorded" ({checks, rollback}: the
+// checks and the rollback the store did not take, or null).
+std::string DeploymentWithNotes(const core::Deployment& d,
+                                const std::optional<controller::DeploymentNotes>& notes) {
+  std::string out = codec::DeploymentJson(d);
+  util::JsonWriter error;
+  if (notes && notes->last_check_error) {
+    error.BeginObject();
+    error.Key("time").String(core::FormatRfc3339(notes->last_check_error_at));
+    error.Key("message").String(notes->last_check_error->ToString());
+    error.EndObject();
+  } else {
+    error.Null();
+  }
+  AppendMember(out, "last_check_error", error.Release());
+  util::JsonWriter unrecorded;
+  if (notes && (notes->unrecorded_checks > 0 || notes->rollback_pending)) {
+    unrecorded.BeginObject();
+    unrecorded.Key("checks").Int(notes->unrecorded_checks);
+    unrecorded.Key("rollback");
+    if (notes->rollback_pending) {
+      unrecorded.BeginObject();
+      unrecorded.Key("time").String(core::FormatRfc3339(notes->rollback_at));
+      unrecorded.Key("reason").String(notes->rollback_reason);
+      unrecorded.Key("traffic").String("production");
+      unrecorded.EndObject();
+    } else {
+      unrecorded.Null();
+    }
+    unrecorded.EndObject();
+  } else {
+    unrecorded.Null();
+  }
+  AppendMember(out, "unrecorded", unrecorded.Release());
+  return out;
+}
+
+http::Response DeploymentResponse(int status, const core::Deployment& d,
+                                  const controller::Controller& controller) {
+  return http::JsonResponse(status, DeploymentWithNotes(d, controller.Notes(d.id)));
 }
 
 // An embedded dashboard file, or 404. The page loads nothing from elsewhere
@@ -436,11 +477,14 @@ http::Response ControlApi::Impl::ListDeployments(const http::Request& request) c
   }
   auto list = deps.store.List(filter);
   if (!list) return ErrorResponseFor(list.error());
-  util::JsonWriter w;
-  w.BeginObject().Key("deployments").BeginArray();
-  for (const core::Deployment& d : *list) codec::WriteDeployment(w, d);
-  w.EndArray().EndObject();
-  return http::JsonResponse(200, w.Release());
+  std::string out = R"({"deployments":[)";
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const core::Deployment& d = (*list)[i];
+    if (i > 0) out += ',';
+    out += DeploymentWithNotes(d, deps.controller.Notes(d.id));
+  }
+  out += "]}";
+  return http::JsonResponse(200, std::move(out));
 }
 
 http::Response ControlApi::Impl::CreateDeployment(const json::value& body,
@@ -513,7 +557,7 @@ http::Response ControlApi::Impl::CreateDeployment(const json::value& body,
     }
     return ErrorResponseFor(started.error());
   }
-  http::Response r = DeploymentResponse(201, *started);
+  http::Response r = DeploymentResponse(201, *started, deps.controller);
   r.headers.emplace_back("Location", "/v1/deployments/" + started->id);
   return r;
 }
@@ -521,7 +565,7 @@ http::Response ControlApi::Impl::CreateDeployment(const json::value& body,
 http::Response ControlApi::Impl::GetDeployment(const std::string& id) const {
   auto d = deps.store.Get(id);
   if (!d) return ErrorResponseFor(d.error());
-  return DeploymentResponse(200, *d);
+  return DeploymentResponse(200, *d, deps.controller);
 }
 
 http::Response ControlApi::Impl::ListEvents(const std::string& id,
@@ -567,7 +611,7 @@ http::Response ControlApi::Impl::Act(RouteId id, const std::string& deployment_i
     }
   }();
   if (!result) return ErrorResponseFor(result.error());
-  return DeploymentResponse(200, *result);
+  return DeploymentResponse(200, *result, deps.controller);
 }
 
 }  // namespace mlcanary::api

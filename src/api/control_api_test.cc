@@ -48,6 +48,45 @@ class CountingNotifier final : public core::Notifier {
   std::atomic<int> count{0};
 };
 
+// The memory store, whose writes fail as SQLite's do on a full disk while
+// `full` is set (a test double of the store port). Reads still work.
+class FullDiskStore final : public core::DeploymentStore {
+ public:
+  std::atomic<bool> full{false};
+
+  core::Result<core::Deployment> Create(const core::Deployment& d,
+                                        const std::vector<core::DeploymentEvent>& e) override {
+    if (full) return Refuse("insert deployment");
+    return inner_.Create(d, e);
+  }
+  core::Result<core::Deployment> Get(std::string_view id) override { return inner_.Get(id); }
+  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& f) override {
+    return inner_.List(f);
+  }
+  core::Result<core::Deployment> Update(const core::Deployment& d,
+                                        const std::vector<core::DeploymentEvent>& e) override {
+    if (full) return Refuse("update deployment");
+    return inner_.Update(d, e);
+  }
+  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view id,
+                                                              std::int64_t after) override {
+    return inner_.ListEvents(id, after);
+  }
+  core::Status SaveEndpoint(const core::Endpoint& e) override {
+    if (full) return Refuse("save endpoint");
+    return inner_.SaveEndpoint(e);
+  }
+  core::Result<std::vector<core::Endpoint>> ListEndpoints() override {
+    return inner_.ListEndpoints();
+  }
+
+ private:
+  static std::unexpected<core::Error> Refuse(const std::string& what) {
+    return core::MakeError(core::ErrorCode::kInternal, what + ": database or disk is full");
+  }
+  store::MemoryDeploymentStore inner_;
+};
+
 core::Endpoint MakeEndpoint(std::string name) {
   core::Endpoint e;
   e.name = std::move(name);
@@ -172,7 +211,7 @@ class ControlApiTest : public ::testing::Test {
 
   core::ManualClock clock_;
   sim::VirtualTrafficControl traffic_;
-  store::MemoryDeploymentStore store_;
+  FullDiskStore store_;
   TestMetricsSource metrics_;
   CountingNotifier notifier_;
   controller::Controller controller_;
@@ -658,6 +697,64 @@ TEST_F(ControlApiTest, RollbackAnswers200ThenRefusesWith409) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(State(r), "ROLLED_BACK");
   EXPECT_EQ(Call("POST", "/v1/deployments/" + id + "/rollback").status, 409);
+}
+
+TEST_F(ControlApiTest, AFullStoreAnswers503AndARollbackStillMovesTrafficToProduction) {
+  const std::string id = Deploy();
+  auto canary_weight = [&] {
+    return traffic_.DescribeEndpoint("recs")->FindVariant("canary-v2")->weight;
+  };
+  ASSERT_DOUBLE_EQ(canary_weight(), 0.1);
+  store_.full = true;
+  auto paused = Call("POST", "/v1/deployments/" + id + "/pause");
+  EXPECT_EQ(paused.status, 503) << paused.body;
+  EXPECT_EQ(ErrorCode(paused), "ServiceUnavailable");
+  EXPECT_NE(ErrorMessage(paused).find("store unavailable"), std::string::npos) << paused.body;
+  EXPECT_NE(ErrorMessage(paused).find("database or disk is full"), std::string::npos);
+
+  auto rolled = Call("POST", "/v1/deployments/" + id + "/rollback");
+  EXPECT_EQ(rolled.status, 503) << rolled.body;
+  EXPECT_EQ(ErrorCode(rolled), "ServiceUnavailable");
+  EXPECT_NE(ErrorMessage(rolled).find("traffic is on production; the record will follow"),
+            std::string::npos)
+      << rolled.body;
+  EXPECT_DOUBLE_EQ(canary_weight(), 0);
+
+  // The deployment as stored, with what the store has not taken yet.
+  auto got = Call("GET", "/v1/deployments/" + id);
+  ASSERT_EQ(got.status, 200);
+  json::value d = Json(got);
+  EXPECT_EQ(json::value_to<std::string>(d.at("state")), "IN_PROGRESS");
+  EXPECT_EQ(json::value_to<std::string>(d.at("unrecorded").at("rollback").at("traffic")),
+            "production");
+  EXPECT_NE(
+      json::value_to<std::string>(d.at("unrecorded").at("rollback").at("reason")).find("alice"),
+      std::string::npos);
+  auto listed = Json(Call("GET", "/v1/deployments"));
+  EXPECT_TRUE(listed.at("deployments").at(0).at("unrecorded").is_object());
+
+  store_.full = false;
+  auto recorded = Call("POST", "/v1/deployments/" + id + "/rollback");
+  ASSERT_EQ(recorded.status, 200) << recorded.body;
+  EXPECT_EQ(State(recorded), "ROLLED_BACK");
+  EXPECT_TRUE(Json(recorded).at("unrecorded").is_null());
+}
+
+TEST_F(ControlApiTest, ADeploymentShowsItsLastCheckError) {
+  const std::string id = Deploy();
+  EXPECT_TRUE(Json(Call("GET", "/v1/deployments/" + id)).at("last_check_error").is_null());
+  store_.full = true;
+  clock_.Advance(2s);
+  auto check = controller_.RunCheck(id);
+  ASSERT_FALSE(check);
+  json::value d = Json(Call("GET", "/v1/deployments/" + id));
+  const json::value& error = d.at("last_check_error");
+  ASSERT_TRUE(error.is_object()) << d;
+  EXPECT_EQ(json::value_to<std::string>(error.at("time")), core::FormatRfc3339(clock_.Now()));
+  EXPECT_NE(json::value_to<std::string>(error.at("message")).find("database or disk is full"),
+            std::string::npos);
+  EXPECT_EQ(d.at("unrecorded").at("checks").to_number<int>(), 1);
+  EXPECT_TRUE(d.at("unrecorded").at("rollback").is_null());
 }
 
 TEST_F(ControlApiTest, PauseAndResumeAnswer200ThenRefuseWith409) {

@@ -171,7 +171,21 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"created_at", "date-time"},
                      {"updated_at", "date-time"},
                      {"version", "integer"},
-                     {"progress", "#Progress"}});
+                     {"progress", "#Progress"},
+                     {"last_check_error", "?#CheckError",
+                      "the last check that could not be made or recorded (this process's "
+                      "memory), or null"},
+                     {"unrecorded", "?#Unrecorded",
+                      "what the store did not take yet (store unavailable), or null"}});
+  WriteObjectSchema(w, "CheckError", "", {"time", "message"},
+                    {{"time", "date-time"}, {"message", "string"}});
+  WriteObjectSchema(
+      w, "Unrecorded",
+      "Checks the store could not record (none counts towards the bake) and a rollback "
+      "waiting to be recorded (traffic is on production already; the record follows).",
+      {"checks", "rollback"}, {{"checks", "integer"}, {"rollback", "?#UnrecordedRollback"}});
+  WriteObjectSchema(w, "UnrecordedRollback", "", {"time", "reason", "traffic"},
+                    {{"time", "date-time"}, {"reason", "string"}, {"traffic", "enum:production"}});
   WriteObjectSchema(w, "DeploymentList", "", {"deployments"}, {{"deployments", "[]#Deployment"}});
   WriteObjectSchema(w, "WindowMetrics", "One variant's metrics over a check's window.", {},
                     {{"invocations", "integer"},
@@ -253,7 +267,8 @@ std::string_view StatusDescription(int status) {
     case 502:
       return "The canary's model or its server failed";
     case 503:
-      return "A backing service is unavailable or throttling; retry";
+      return "A backing service (the data plane, the store) is unavailable or throttling; "
+             "retry. A rollback answered 503 has moved traffic to production already";
     case 504:
       return "A backing service timed out; retry";
     case 500:

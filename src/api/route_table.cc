@@ -142,7 +142,10 @@ const std::vector<Route>& RouteTable() {
                "Moves the canary to 0 %, removes it and cancels the deployment (PENDING or "
                "IN_PROGRESS)."),
         action(RouteId::kRollback, "/v1/deployments/{id}/rollback", "rollbackDeployment",
-               "Rolls the deployment back: production 100 %, canary 0 % (IN_PROGRESS only)."),
+               "Rolls the deployment back: production 100 %, canary 0 % (IN_PROGRESS only). "
+               "When the store cannot be written, traffic moves to production all the same and "
+               "the answer is 503 whose message says \"traffic is on production; the record "
+               "will follow\": the controller writes the record when the store works again."),
         action(RouteId::kPause, "/v1/deployments/{id}/pause", "pauseDeployment",
                "Stops the checks of an IN_PROGRESS deployment; its weights stay."),
         action(RouteId::kResume, "/v1/deployments/{id}/resume", "resumeDeployment",

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/backoff.h"
+#include "core/time.h"
 
 namespace mlcanary::controller {
 
@@ -42,6 +43,34 @@ DeploymentEvent MakeEvent(const Deployment& d, core::Timestamp now, EventKind ki
   e.reason = std::move(reason);
   e.actor = std::move(actor);
   return e;
+}
+
+// True when a store call failed because the store cannot be used now (a full
+// disk, I/O errors, an unreachable table, a lock held too long), not because
+// of the record (a stale version, an unknown id, a refused record).
+bool StoreUnusable(const core::Error& e) {
+  switch (e.code()) {
+    case core::ErrorCode::kConflict:
+    case core::ErrorCode::kNotFound:
+    case core::ErrorCode::kValidation:
+    case core::ErrorCode::kFailedPrecondition:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// The store's error as the controller reports it: kUnavailable (HTTP 503)
+// naming the store's own error, when the store cannot be used now.
+core::Error StoreError(const core::Error& e) {
+  if (!StoreUnusable(e)) return e;
+  return core::Error(core::ErrorCode::kUnavailable, "store unavailable: " + e.ToString());
+}
+
+std::string TrafficNote(bool moved) {
+  return moved ? "traffic is on production; the record will follow"
+               : "traffic could not be moved to production yet (retried at the next tick); the "
+                 "record will follow";
 }
 
 }  // namespace
@@ -93,7 +122,9 @@ core::Result<Deployment> Controller::Persist(const Deployment& d,
                                              std::vector<DeploymentEvent> events) {
   Deployment next = d;
   next.updated_at = ports_.clock.Now();
-  return ports_.store.Update(next, events);
+  auto stored = ports_.store.Update(next, events);
+  if (!stored) return std::unexpected(StoreError(stored.error()));
+  return stored;
 }
 
 core::Result<Deployment> Controller::StartDeployment(const StartRequest& request) {
@@ -146,7 +177,7 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
       d, now, EventKind::kTransition, DeploymentState::kPending, 0,
       "deployment created: " + production->name + " -> " + request.canary_variant, request.actor);
   auto stored = ports_.store.Create(d, {created});
-  if (!stored) return stored;
+  if (!stored) return std::unexpected(StoreError(stored.error()));
   d = *stored;
   ports_.notifier.Notify(d, created);
 
@@ -204,8 +235,24 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
 }
 
 core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) {
+  // A rollback waiting for the store goes before anything else.
+  if (auto settled = SettlePendingRollback(deployment_id)) {
+    if (!*settled) return std::unexpected(settled->error());
+    CheckOutcome outcome;
+    outcome.deployment_id = std::string(deployment_id);
+    outcome.ran = true;
+    outcome.action = Action::kRollback;
+    outcome.reason = "rollback recorded";
+    outcome.deployment = **settled;
+    return outcome;
+  }
+  const core::Timestamp now = ports_.clock.Now();
   auto loaded = ports_.store.Get(deployment_id);
-  if (!loaded) return std::unexpected(loaded.error());
+  if (!loaded) {
+    const core::Error error = StoreError(loaded.error());
+    if (error.code() != core::ErrorCode::kNotFound) NoteCheckError(deployment_id, error, now);
+    return std::unexpected(error);
+  }
   Deployment d = *loaded;
   CheckOutcome outcome;
   outcome.deployment_id = d.id;
@@ -214,7 +261,9 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
     outcome.reason = d.paused ? "paused" : "not in progress";
     return outcome;
   }
-  const core::Timestamp now = ports_.clock.Now();
+  // Checks the store did not take: plan from their breach counts, but the bake
+  // counts only from the end of the last of them.
+  const int unrecorded = OverlayUnrecorded(d);
   const core::Timestamp window_start = d.progress.last_check_at.value_or(d.progress.weight_since);
 
   core::Decision decision;
@@ -239,8 +288,34 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
     check_event = MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, decision.reason);
     check_event.check = report;
   }
+  if (unrecorded > 0) {
+    check_event.reason += " [" + std::to_string(unrecorded) +
+                          " earlier check(s) not recorded (store unavailable); the bake counts "
+                          "from " +
+                          core::FormatRfc3339(d.progress.healthy_since) + "]";
+  }
+  // What the planner remembers of this check if the store does not take it:
+  // its counts, but no bake (the weight did not change either).
+  core::RolloutProgress unrecorded_progress = decision.progress;
+  unrecorded_progress.weight_since = d.progress.weight_since;
+  unrecorded_progress.healthy_since = now;
+  const std::int64_t version = d.version;
+  const std::string id = d.id;
   auto acted = Act(std::move(d), decision, check_event);
-  if (acted && check_event.check) acted->verdict = check_event.check->verdict;
+  if (!acted) {
+    if (acted.error().code() == core::ErrorCode::kUnavailable &&
+        decision.action != Action::kRollback) {
+      NoteUnrecordedCheck(id, version, unrecorded_progress);
+    }
+    NoteCheckError(id, acted.error(), now);
+    return acted;
+  }
+  ForgetUnrecorded(id);
+  if (!snapshot) {
+    acted->error = snapshot.error();
+    NoteCheckError(id, snapshot.error(), now);
+  }
+  if (check_event.check) acted->verdict = check_event.check->verdict;
   return acted;
 }
 
@@ -337,7 +412,13 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
                 "traffic back on production variant '" + d.production_variant + "'");
   d.state = DeploymentState::kRolledBack;
   auto stored = Persist(d, {done});
-  if (!stored) return stored;
+  if (!stored) {
+    if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           stored.error().message() +
+                               "; traffic is on production; ROLLED_BACK will be recorded at the "
+                               "next tick");
+  }
   ports_.notifier.Notify(*stored, done);
   RemoveCanary(*stored);
   return ports_.store.Get(stored->id);
@@ -371,17 +452,160 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
 core::Result<Deployment> Controller::BeginRollback(Deployment d,
                                                    std::vector<DeploymentEvent> events,
                                                    const std::string& reason,
-                                                   const std::string& actor) {
-  const core::Timestamp now = ports_.clock.Now();
+                                                   const std::string& actor,
+                                                   std::optional<core::Timestamp> at) {
+  const core::Timestamp now = at.value_or(ports_.clock.Now());
+  std::vector<DeploymentEvent> before = events;
   DeploymentEvent rolling =
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRollingBack, 0, reason, actor);
   events.push_back(rolling);
   d.state = DeploymentState::kRollingBack;
   d.canary_weight = 0;
   auto stored = Persist(d, events);
-  if (!stored) return stored;
+  if (!stored) {
+    if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
+    // Moving traffic to production is always safe: do it now, record it later.
+    return std::unexpected(
+        KeepRollbackPending(d, std::move(before), reason, actor, now, stored.error()));
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = notes_.find(d.id); it != notes_.end()) {
+      it->second.rollback.reset();
+      it->second.unrecorded.reset();
+    }
+  }
   ports_.notifier.Notify(*stored, rolling);
   return FinishRollback(*stored, now);
+}
+
+core::Error Controller::KeepRollbackPending(const Deployment& record,
+                                            std::vector<DeploymentEvent> events,
+                                            const std::string& reason, const std::string& actor,
+                                            core::Timestamp at, const core::Error& store_error) {
+  bool moved = false;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = notes_.find(record.id); it != notes_.end() && it->second.rollback) {
+      moved = it->second.rollback->traffic_moved;
+    }
+  }
+  if (!moved) moved = ApplyWeights(record).has_value();
+  {
+    std::lock_guard lock(mu_);
+    Noted& n = notes_[record.id];
+    n.rollback = PendingRollback{.record = record,
+                                 .events = std::move(events),
+                                 .reason = reason,
+                                 .actor = actor,
+                                 .at = at,
+                                 .traffic_moved = moved};
+    n.unrecorded.reset();
+  }
+  return core::Error(core::ErrorCode::kUnavailable,
+                     store_error.message() + "; " + TrafficNote(moved));
+}
+
+std::optional<core::Result<Deployment>> Controller::SettlePendingRollback(std::string_view id) {
+  PendingRollback p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = notes_.find(id);
+    if (it == notes_.end() || !it->second.rollback) return std::nullopt;
+    p = *it->second.rollback;
+  }
+  auto forget = [&] {
+    std::lock_guard lock(mu_);
+    if (auto it = notes_.find(id); it != notes_.end()) it->second.rollback.reset();
+  };
+  if (!p.traffic_moved && ApplyWeights(p.record)) {
+    p.traffic_moved = true;
+    std::lock_guard lock(mu_);
+    if (auto it = notes_.find(id); it != notes_.end() && it->second.rollback) {
+      it->second.rollback->traffic_moved = true;
+    }
+  }
+  auto fresh = ports_.store.Get(id);
+  if (!fresh) {
+    if (!StoreUnusable(fresh.error())) {
+      forget();  // the deployment is gone from the store: nothing to record
+      return std::unexpected(fresh.error());
+    }
+    return core::MakeError(core::ErrorCode::kUnavailable, StoreError(fresh.error()).message() +
+                                                              "; " + TrafficNote(p.traffic_moved));
+  }
+  if (fresh->state != DeploymentState::kInProgress) {
+    forget();  // the store has moved on (another writer ended it)
+    return *fresh;
+  }
+  return BeginRollback(*fresh, std::move(p.events), p.reason, p.actor, p.at);
+}
+
+bool Controller::HasPendingRollback(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(id);
+  return it != notes_.end() && it->second.rollback.has_value();
+}
+
+core::Status Controller::SettleFirst(std::string_view id) {
+  auto settled = SettlePendingRollback(id);
+  if (!settled || *settled) return core::Ok();
+  return std::unexpected(
+      settled->error().WithContext("deployment '" + std::string(id) + "' is being rolled back"));
+}
+
+int Controller::OverlayUnrecorded(Deployment& d) {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(d.id);
+  if (it == notes_.end() || !it->second.unrecorded) return 0;
+  if (it->second.unrecorded->version != d.version) {
+    // Someone wrote since (a pause, a resume, this controller's next check):
+    // the record is newer than the note.
+    it->second.unrecorded.reset();
+    return 0;
+  }
+  d.progress = it->second.unrecorded->progress;
+  return it->second.unrecorded->count;
+}
+
+void Controller::NoteCheckError(std::string_view id, const core::Error& error, core::Timestamp at) {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(id);
+  if (it == notes_.end()) it = notes_.try_emplace(std::string(id)).first;
+  it->second.last_error = error;
+  it->second.last_error_at = at;
+}
+
+void Controller::NoteUnrecordedCheck(std::string_view id, std::int64_t version,
+                                     const core::RolloutProgress& progress) {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(id);
+  if (it == notes_.end()) it = notes_.try_emplace(std::string(id)).first;
+  std::optional<UnrecordedChecks>& u = it->second.unrecorded;
+  const int count = u && u->version == version ? u->count + 1 : 1;
+  u = UnrecordedChecks{.version = version, .progress = progress, .count = count};
+}
+
+void Controller::ForgetUnrecorded(std::string_view id) {
+  std::lock_guard lock(mu_);
+  if (auto it = notes_.find(id); it != notes_.end()) it->second.unrecorded.reset();
+}
+
+std::optional<DeploymentNotes> Controller::Notes(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(id);
+  if (it == notes_.end()) return std::nullopt;
+  const Noted& n = it->second;
+  DeploymentNotes out;
+  out.last_check_error = n.last_error;
+  out.last_check_error_at = n.last_error_at;
+  out.unrecorded_checks = n.unrecorded ? n.unrecorded->count : 0;
+  if (n.rollback) {
+    out.rollback_pending = true;
+    out.rollback_at = n.rollback->at;
+    out.rollback_reason = n.rollback->reason;
+  }
+  return out;
 }
 
 void Controller::RecordError(const Deployment& d, const std::string& reason) {
@@ -424,7 +648,7 @@ void Controller::RemoveCanary(const Deployment& d) {
 core::Result<Deployment> Controller::LoadFor(std::string_view id, std::string_view action,
                                              std::initializer_list<DeploymentState> allowed) {
   auto d = ports_.store.Get(id);
-  if (!d) return d;
+  if (!d) return std::unexpected(StoreError(d.error()));
   for (DeploymentState s : allowed) {
     if (d->state == s) return d;
   }
@@ -433,6 +657,7 @@ core::Result<Deployment> Controller::LoadFor(std::string_view id, std::string_vi
 }
 
 core::Result<Deployment> Controller::Complete(std::string_view id, const std::string& actor) {
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
   auto loaded = LoadFor(id, "complete", {DeploymentState::kInProgress});
   if (!loaded) return loaded;
   Deployment d = *loaded;
@@ -459,6 +684,7 @@ core::Result<Deployment> Controller::Complete(std::string_view id, const std::st
 }
 
 core::Result<Deployment> Controller::Cancel(std::string_view id, const std::string& actor) {
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
   auto loaded = LoadFor(id, "cancel", {DeploymentState::kPending, DeploymentState::kInProgress});
   if (!loaded) return loaded;
   Deployment d = *loaded;
@@ -482,12 +708,16 @@ core::Result<Deployment> Controller::Cancel(std::string_view id, const std::stri
 }
 
 core::Result<Deployment> Controller::Rollback(std::string_view id, const std::string& actor) {
+  // Already rolled back, waiting for the store: record it now, or say again
+  // that traffic is on production and the record will follow.
+  if (auto settled = SettlePendingRollback(id)) return *settled;
   auto loaded = LoadFor(id, "roll back", {DeploymentState::kInProgress});
   if (!loaded) return loaded;
   return BeginRollback(*loaded, {}, "rollback requested by " + actor, actor);
 }
 
 core::Result<Deployment> Controller::Pause(std::string_view id, const std::string& actor) {
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
   auto loaded = LoadFor(id, "pause", {DeploymentState::kInProgress});
   if (!loaded) return loaded;
   Deployment d = *loaded;
@@ -502,6 +732,7 @@ core::Result<Deployment> Controller::Pause(std::string_view id, const std::strin
 }
 
 core::Result<Deployment> Controller::Resume(std::string_view id, const std::string& actor) {
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
   auto loaded = LoadFor(id, "resume", {DeploymentState::kInProgress});
   if (!loaded) return loaded;
   Deployment d = *loaded;
@@ -600,11 +831,44 @@ core::Status Controller::ReconcileAll() {
 }
 
 core::Result<std::vector<Deployment>> Controller::ActiveDeployments() {
-  return ports_.store.List({.active_only = true});
+  auto active = ports_.store.List({.active_only = true});
+  if (!active) return std::unexpected(StoreError(active.error()));
+  // Notes of deployments that ended are the store's business now. A pending
+  // rollback is kept (it may be newer than this listing): it settles itself.
+  std::lock_guard lock(mu_);
+  std::erase_if(notes_, [&](const auto& entry) {
+    return !entry.second.rollback &&
+           std::none_of(active->begin(), active->end(),
+                        [&](const Deployment& d) { return d.id == entry.first; });
+  });
+  return active;
 }
 
 std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
   const core::Timestamp now = ports_.clock.Now();
+  // A rollback the store refused goes first, at every tick; no check runs and
+  // no weight moves until it is recorded.
+  if (auto settled = SettlePendingRollback(d.id)) {
+    CheckOutcome outcome;
+    outcome.deployment_id = d.id;
+    outcome.ran = true;
+    outcome.action = Action::kRollback;
+    if (*settled) {
+      outcome.reason = "rollback recorded";
+      outcome.deployment = **settled;
+      return outcome;
+    }
+    // Reported once per check interval, not at every tick.
+    if (auto notes = Notes(d.id);
+        notes && notes->last_check_error && now - notes->last_check_error_at < d.policy.interval) {
+      return std::nullopt;
+    }
+    NoteCheckError(d.id, settled->error(), now);
+    outcome.reason = "rollback not recorded yet: " + settled->error().ToString();
+    outcome.error = settled->error();
+    outcome.deployment = d;
+    return outcome;
+  }
   if (d.state == DeploymentState::kPending) {
     if (!ports_.start_in_background) return std::nullopt;  // being started by its caller
     CheckOutcome outcome;
@@ -627,16 +891,28 @@ std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
     auto finished = FinishRollback(d, now);
     outcome.ran = true;
     outcome.reason = finished ? "rollback finished" : finished.error().ToString();
+    if (!finished) outcome.error = finished.error();
     outcome.deployment = finished ? *finished : d;
     return outcome;
   }
-  if (d.state != DeploymentState::kInProgress || d.paused || !CheckDue(d, now)) return std::nullopt;
+  // Due by the last check made, recorded or not.
+  Deployment seen = d;
+  OverlayUnrecorded(seen);
+  if (d.state != DeploymentState::kInProgress || d.paused || !CheckDue(seen, now)) {
+    return std::nullopt;
+  }
   auto outcome = RunCheck(d.id);
   if (outcome) return std::move(*outcome);
   CheckOutcome failed;
   failed.deployment_id = d.id;
+  failed.ran = true;
   failed.reason = outcome.error().ToString();
+  failed.error = outcome.error();
   failed.deployment = d;
+  if (HasPendingRollback(d.id)) {  // this check rolled back; the store did not take it
+    failed.action = Action::kRollback;
+    failed.unrecorded_rollback = true;
+  }
   return failed;
 }
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,12 +73,46 @@ struct CheckOutcome {
   core::Deployment deployment;  // as stored after the check
   // The check's verdict; empty when the check could not read its inputs.
   std::optional<core::Verdict> verdict;
+  // Why the check could not be made or could not be recorded (metrics
+  // unreadable, store not writable, ...); empty when it ran and was recorded.
+  std::optional<core::Error> error;
+  // This check decided a rollback that the store could not record: traffic is
+  // on production and the controller writes the record when the store works.
+  bool unrecorded_rollback = false;
 };
 
-// Thread safety: a Controller holds no mutable state; concurrent calls on
-// different deployments are safe, and concurrent calls on the same deployment
-// are serialised by the store's optimistic versions (the loser gets Conflict
-// and writes nothing).
+// What the controller knows about a deployment that its store does not (yet):
+// kept in memory, so lost on restart (a restarted controller reconciles from
+// the store).
+struct DeploymentNotes {
+  // The last check that failed (could not be made or recorded), and when.
+  std::optional<core::Error> last_check_error;
+  core::Timestamp last_check_error_at{};
+  // Checks since the last recorded one that the store did not take. None of
+  // them counts towards the bake.
+  int unrecorded_checks = 0;
+  // A rollback (traffic already moved to production) waiting to be recorded.
+  bool rollback_pending = false;
+  core::Timestamp rollback_at{};
+  std::string rollback_reason;
+};
+
+// When the store cannot be written (a full disk, an unreachable table), the
+// controller keeps what the store refused in memory, per deployment:
+//  - a check that could not be recorded is reported (CheckOutcome::error) and
+//    never counts towards the bake: the next check plans from its breach
+//    counts, but the bake restarts after it;
+//  - a rollback moves traffic to production at once (always safe) and is
+//    written when the store works again, before anything else is done for
+//    that deployment; until then nothing moves the canary's weight up or back
+//    to the stored (stale) weight, and other user actions answer Unavailable.
+// Every other action writes its record before it changes traffic, so a store
+// that cannot be written changes nothing (kUnavailable, "store unavailable: ...").
+//
+// Thread safety: concurrent calls on different deployments are safe, and
+// concurrent calls on the same deployment are serialised by the store's
+// optimistic versions (the loser gets Conflict and writes nothing). The notes
+// above are guarded by a mutex.
 class Controller {
  public:
   explicit Controller(Ports ports) : ports_(ports) {}
@@ -128,7 +164,34 @@ class Controller {
   // True when `policy.interval` has passed since the deployment's last check.
   static bool CheckDue(const core::Deployment& deployment, core::Timestamp now);
 
+  // What the store does not know (yet) about a deployment; empty when nothing
+  // is noted.
+  std::optional<DeploymentNotes> Notes(std::string_view deployment_id) const;
+
  private:
+  // A check the store did not take: the planner's memory after it, valid on
+  // top of the stored record of `version` only.
+  struct UnrecordedChecks {
+    std::int64_t version = 0;
+    core::RolloutProgress progress;
+    int count = 0;
+  };
+  // A rollback whose record the store refused.
+  struct PendingRollback {
+    core::Deployment record;                    // ROLLING_BACK at weight 0, as refused
+    std::vector<core::DeploymentEvent> events;  // recorded before the ROLLING_BACK transition
+    std::string reason;
+    std::string actor;
+    core::Timestamp at{};
+    bool traffic_moved = false;  // production has all traffic
+  };
+  struct Noted {
+    std::optional<core::Error> last_error;
+    core::Timestamp last_error_at{};
+    std::optional<UnrecordedChecks> unrecorded;
+    std::optional<PendingRollback> rollback;
+  };
+
   core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
                                  const core::DeploymentEvent& check_event);
   // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
@@ -147,11 +210,35 @@ class Controller {
   // made (retryable errors only, with backoff between tries).
   template <typename Op>
   auto WithRetries(Op op) -> decltype(op());
-  // Moves traffic to production, persists ROLLING_BACK with `events` and the
-  // transition, then finishes the rollback.
+  // Persists ROLLING_BACK with `events` and the transition (dated `at`, or
+  // now), then moves traffic to production and finishes the rollback. When
+  // the store cannot be written, traffic moves to production anyway and the
+  // rollback is kept pending (kUnavailable: "... the record will follow").
   core::Result<core::Deployment> BeginRollback(core::Deployment d,
                                                std::vector<core::DeploymentEvent> events,
-                                               const std::string& reason, const std::string& actor);
+                                               const std::string& reason, const std::string& actor,
+                                               std::optional<core::Timestamp> at = std::nullopt);
+  // Writes the pending rollback of `id` (if the stored record is still
+  // IN_PROGRESS) and forgets it; empty when none is pending.
+  std::optional<core::Result<core::Deployment>> SettlePendingRollback(std::string_view id);
+  bool HasPendingRollback(std::string_view id) const;
+  // Keeps a rollback the store refused (`record`: ROLLING_BACK at weight 0)
+  // and moves traffic to production unless it was moved already; returns the
+  // kUnavailable error the caller answers with.
+  core::Error KeepRollbackPending(const core::Deployment& record,
+                                  std::vector<core::DeploymentEvent> events,
+                                  const std::string& reason, const std::string& actor,
+                                  core::Timestamp at, const core::Error& store_error);
+  // Before a user action: settles a pending rollback; kUnavailable while the
+  // store still refuses it.
+  core::Status SettleFirst(std::string_view id);
+  // Replaces d.progress by the progress of the unrecorded checks noted on top
+  // of d's version (a stale note is dropped); returns their count.
+  int OverlayUnrecorded(core::Deployment& d);
+  void NoteCheckError(std::string_view id, const core::Error& error, core::Timestamp at);
+  void NoteUnrecordedCheck(std::string_view id, std::int64_t version,
+                           const core::RolloutProgress& progress);
+  void ForgetUnrecorded(std::string_view id);
   // After COMPLETED: removes the old production variant (unless keep_previous)
   // and records the endpoint's new variants. Failures are recorded as events.
   void FinishCompletion(const core::Deployment& d);
@@ -171,6 +258,8 @@ class Controller {
                                          std::vector<core::DeploymentEvent> events);
 
   Ports ports_;
+  mutable std::mutex mu_;
+  std::map<std::string, Noted, std::less<>> notes_;  // GUARDED_BY(mu_), by deployment id
 };
 
 // How long a background start may keep retrying a canary that cannot be

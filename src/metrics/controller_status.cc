@@ -40,6 +40,20 @@ void ControllerStatus::RecordCheckError(std::string_view endpoint) {
   ++EntryLocked(endpoint).check_errors;
 }
 
+void ControllerStatus::RecordCheckError(std::string_view endpoint, std::string_view error,
+                                        core::Timestamp at) {
+  std::lock_guard lock(mu_);
+  EndpointRolloutStatus& e = EntryLocked(endpoint);
+  ++e.check_errors;
+  e.last_check_error = std::string(error);
+  e.last_check_error_at = at;
+}
+
+void ControllerStatus::RecordUnrecordedRollback(std::string_view endpoint) {
+  std::lock_guard lock(mu_);
+  ++EntryLocked(endpoint).unrecorded_rollbacks;
+}
+
 void ControllerStatus::RecordTransition(std::string_view endpoint, core::DeploymentState to) {
   std::lock_guard lock(mu_);
   ++EntryLocked(endpoint).transitions[static_cast<std::size_t>(to)];

@@ -32,7 +32,14 @@ struct EndpointRolloutStatus {
   bool paused = false;
   std::optional<core::Verdict> last_verdict;
   std::array<std::int64_t, kNumVerdicts> checks{};  // by core::Verdict
-  std::int64_t check_errors = 0;                    // checks that could not read their inputs
+  // Checks that could not read their inputs, apply their decision or record it.
+  std::int64_t check_errors = 0;
+  // The last of them: its error and when (empty when none is known).
+  std::string last_check_error;
+  std::optional<core::Timestamp> last_check_error_at;
+  // Rollbacks decided while the store could not record them (traffic went to
+  // production; the record followed later).
+  std::int64_t unrecorded_rollbacks = 0;
   std::array<std::int64_t, kNumDeploymentStates> transitions{};  // by target state
 };
 
@@ -46,6 +53,9 @@ class ControllerStatus {
   void Observe(const core::Deployment& deployment);
   void RecordCheck(std::string_view endpoint, core::Verdict verdict);
   void RecordCheckError(std::string_view endpoint);
+  // Counts the error and keeps it as the endpoint's last check error.
+  void RecordCheckError(std::string_view endpoint, std::string_view error, core::Timestamp at);
+  void RecordUnrecordedRollback(std::string_view endpoint);
   void RecordTransition(std::string_view endpoint, core::DeploymentState to);
   // Observe(deployment), then count the event: a check (its verdict), an
   // error, or a transition (its target state).

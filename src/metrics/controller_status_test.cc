@@ -37,6 +37,19 @@ TEST(ControllerStatusTest, CountsChecksByVerdictAndRemembersTheLast) {
   EXPECT_EQ(e.check_errors, 1);
 }
 
+TEST(ControllerStatusTest, KeepsTheLastCheckErrorAndWhen) {
+  ControllerStatus status;
+  const core::Timestamp at(std::chrono::seconds(1767225600));
+  status.RecordCheckError("recs", "ServiceUnavailable: store unavailable: disk is full", at);
+  status.RecordCheckError("recs");
+  status.RecordUnrecordedRollback("recs");
+  const auto e = status.Endpoints().at(0);
+  EXPECT_EQ(e.check_errors, 2);
+  EXPECT_EQ(e.last_check_error, "ServiceUnavailable: store unavailable: disk is full");
+  EXPECT_EQ(e.last_check_error_at, at);
+  EXPECT_EQ(e.unrecorded_rollbacks, 1);
+}
+
 TEST(ControllerStatusTest, ANewDeploymentStartsWithoutAVerdict) {
   ControllerStatus status;
   status.SetDeployment("recs", "d-1", DeploymentState::kInProgress, 0.1, false);

@@ -3,6 +3,7 @@
 #include "metrics/prometheus.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -275,9 +276,27 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
     }
   }
   w.Family("mlcanary_check_errors_total", "counter",
-           "Health checks that could not read metrics or apply their decision.");
+           "Health checks that could not read metrics, apply their decision or record it.");
   for (const auto& e : endpoints) {
     w.Sample("mlcanary_check_errors_total", {{"endpoint", e.endpoint}}, e.check_errors);
+  }
+  bool any_error = false;
+  for (const auto& e : endpoints) any_error = any_error || e.last_check_error_at.has_value();
+  if (any_error) {
+    w.Family("mlcanary_last_check_error_timestamp_seconds", "gauge",
+             "When the endpoint's last failed health check ran (Unix time).");
+    for (const auto& e : endpoints) {
+      if (!e.last_check_error_at) continue;
+      w.Sample("mlcanary_last_check_error_timestamp_seconds", {{"endpoint", e.endpoint}},
+               std::chrono::duration<double>(e.last_check_error_at->time_since_epoch()).count());
+    }
+  }
+  w.Family("mlcanary_unrecorded_rollbacks_total", "counter",
+           "Rollbacks whose record the store refused at first: traffic went to production and "
+           "the record followed when the store could be written again.");
+  for (const auto& e : endpoints) {
+    w.Sample("mlcanary_unrecorded_rollbacks_total", {{"endpoint", e.endpoint}},
+             e.unrecorded_rollbacks);
   }
   w.Family("mlcanary_transitions_total", "counter", "Deployment state changes, by new state.");
   for (const auto& e : endpoints) {

@@ -219,11 +219,30 @@ TEST_F(PrometheusTest, ControllerStateIsExposed) {
   EXPECT_EQ(text.find(R"(mlcanary_deployment_state{endpoint="search")"), std::string::npos);
 }
 
+TEST_F(PrometheusTest, CheckErrorsAndUnrecordedRollbacksAreExposed) {
+  Fill();
+  EXPECT_EQ(RenderPrometheus(registry_, &controller_)
+                .find("mlcanary_last_check_error_timestamp_seconds{"),
+            std::string::npos);  // none yet
+  controller_.RecordCheckError("recs", "ServiceUnavailable: store unavailable",
+                               core::Timestamp(std::chrono::seconds(1767225600)));
+  controller_.RecordUnrecordedRollback("recs");
+  const std::string text = RenderPrometheus(registry_, &controller_);
+  EXPECT_TRUE(Contains(text, R"(mlcanary_check_errors_total{endpoint="recs"} 1)"));
+  EXPECT_TRUE(
+      Contains(text, R"(mlcanary_last_check_error_timestamp_seconds{endpoint="recs"} 1767225600)"))
+      << text;
+  EXPECT_TRUE(Contains(text, R"(mlcanary_unrecorded_rollbacks_total{endpoint="recs"} 1)"));
+  EXPECT_TRUE(Contains(text, R"(mlcanary_unrecorded_rollbacks_total{endpoint="search"} 0)"));
+}
+
 TEST_F(PrometheusTest, PromtoolAcceptsTheWholeExposition) {
   const std::string promtool = FindPromtool();
   ASSERT_FALSE(promtool.empty())
       << "promtool not found: install the Debian package `prometheus` (scripts/install-deps)";
   Fill();
+  controller_.RecordCheckError("recs", "ServiceUnavailable: store unavailable",
+                               core::Timestamp(std::chrono::seconds(1767225600)));
   const std::string text = RenderPrometheus(registry_, &controller_);
   const CommandResult r = RunPromtool(promtool, text);
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;

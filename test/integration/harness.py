@@ -59,8 +59,10 @@ class Server:
     # Ready when each of these answers 200: (port attribute, path).
     READY_PROBES = (("inference_port", "/ping"), ("control_port", "/healthz"))
 
-    def __init__(self, endpoints_yaml, interval="500ms", extra_yaml="", workdir=None):
+    def __init__(self, endpoints_yaml, interval="500ms", extra_yaml="", workdir=None,
+                 store=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="mlcanary-it-")
+        store = store or f"sqlite:{self.dir}/mlcanary.db"
         self.inference_port = free_port()
         self.control_port = free_port()
         self.config = os.path.join(self.dir, "serve.yaml")
@@ -68,7 +70,7 @@ class Server:
             f.write(f"""listen:
   inference: 127.0.0.1:{self.inference_port}
   control: 127.0.0.1:{self.control_port}
-store: sqlite:{self.dir}/mlcanary.db
+store: {store}
 controller:
   interval: {interval}
 {extra_yaml}

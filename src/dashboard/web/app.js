@@ -354,6 +354,20 @@
     $('deployment-route').replaceChildren(
       h('strong', {}, d.endpoint), ': ', d.production_variant, ' → ', h('strong', {}, d.canary_variant),
       ' ', h('span', {class: 'muted'}, `(${modelLabel(d.model)}, ×${d.instances})`));
+    // What the controller knows that the store does not (a store that cannot be written).
+    const notes = [];
+    const un = d.unrecorded;
+    if (un && un.rollback) {
+      notes.push(`Rolled back at ${dateTime(un.rollback.time)}: traffic is on production; ` +
+                 'the store has not recorded it yet, the record will follow.');
+    }
+    if (un && un.checks) notes.push(`${un.checks} check(s) not recorded (they do not count towards the bake).`);
+    if (d.last_check_error && isActive(d)) {
+      notes.push(`Last check error ${ago(Date.now() - time(d.last_check_error.time))}: ` +
+                 d.last_check_error.message);
+    }
+    $('deployment-store-note').hidden = !notes.length;
+    $('deployment-store-note').textContent = notes.join(' ');
     $('canary-weight').textContent = pct(d.canary_weight);
     $('canary-weight').className = `big ${isActive(d) ? 'live' : d.state === 'COMPLETED' ? 'done' : 'stopped'}`;
     const fill = $('weight-bar-fill');

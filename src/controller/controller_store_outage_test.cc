@@ -1,0 +1,411 @@
+// The controller when its store cannot be written (a full disk): checks are
+// reported and never count towards the bake, rollbacks move traffic to
+// production at once and are recorded when the store works again, and every
+// other action answers Unavailable without changing traffic.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "controller/controller.h"
+#include "sim/virtual_traffic_control.h"
+#include "store/memory_deployment_store.h"
+
+namespace mlcanary::controller {
+namespace {
+
+using core::Action;
+using core::DeploymentState;
+using core::ErrorCode;
+using core::EventKind;
+using core::WindowMetrics;
+using std::chrono::minutes;
+
+// A test double of the store port: the memory store, whose writes fail the
+// way SQLite's do on a full disk while `full` is set. Reads still work.
+class FullDiskStore final : public core::DeploymentStore {
+ public:
+  bool full = false;
+  int refused_writes = 0;
+
+  core::Result<core::Deployment> Create(const core::Deployment& d,
+                                        const std::vector<core::DeploymentEvent>& e) override {
+    if (full) return Refuse("insert deployment");
+    return inner.Create(d, e);
+  }
+  core::Result<core::Deployment> Get(std::string_view id) override { return inner.Get(id); }
+  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& f) override {
+    return inner.List(f);
+  }
+  core::Result<core::Deployment> Update(const core::Deployment& d,
+                                        const std::vector<core::DeploymentEvent>& e) override {
+    if (full) return Refuse("update deployment");
+    return inner.Update(d, e);
+  }
+  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view id,
+                                                              std::int64_t after) override {
+    return inner.ListEvents(id, after);
+  }
+  core::Status SaveEndpoint(const core::Endpoint& e) override {
+    if (full) return Refuse("save endpoint");
+    return inner.SaveEndpoint(e);
+  }
+  core::Result<std::vector<core::Endpoint>> ListEndpoints() override {
+    return inner.ListEndpoints();
+  }
+
+  store::MemoryDeploymentStore inner;
+
+ private:
+  std::unexpected<core::Error> Refuse(const std::string& what) {
+    ++refused_writes;
+    return core::MakeError(ErrorCode::kInternal, what + ": database or disk is full");
+  }
+};
+
+class FixedMetrics final : public core::MetricsSource {
+ public:
+  WindowMetrics canary{.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 45};
+  WindowMetrics production{.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
+  std::optional<core::Error> error;
+
+  core::Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view, core::Timestamp,
+                                                              core::Timestamp) override {
+    if (error) return std::unexpected(*error);
+    return std::map<std::string, WindowMetrics>{{"production", production}, {"canary", canary}};
+  }
+};
+
+class CountingNotifier final : public core::Notifier {
+ public:
+  std::vector<core::DeploymentEvent> events;
+  void Notify(const core::Deployment&, const core::DeploymentEvent& e) override {
+    events.push_back(e);
+  }
+};
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+class StoreOutageTest : public ::testing::Test {
+ protected:
+  StoreOutageTest()
+      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
+    core::Endpoint recs;
+    recs.name = "recs";
+    recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
+    traffic_.AddEndpoint(recs);
+    policy_.bake = minutes(2);
+    policy_.interval = minutes(1);
+  }
+
+  Ports ports() {
+    return {.traffic = traffic_,
+            .metrics = metrics_,
+            .store = store_,
+            .notifier = notifier_,
+            .clock = clock_};
+  }
+
+  // Starts d1 at 10 %.
+  void Start(Controller& c) {
+    StartRequest r{.id = "d1",
+                   .endpoint = "recs",
+                   .canary_variant = "canary",
+                   .model = {},
+                   .instances = 1,
+                   .policy = policy_,
+                   .actor = "test"};
+    auto d = c.StartDeployment(r);
+    ASSERT_TRUE(d) << d.error().ToString();
+    ASSERT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  }
+
+  // One interval later, one tick; the outcome for d1 (empty: nothing done).
+  std::optional<CheckOutcome> Step(Controller& c) {
+    clock_.Advance(policy_.interval);
+    auto outcomes = c.Tick();
+    EXPECT_TRUE(outcomes) << outcomes.error().ToString();
+    if (!outcomes || outcomes->empty()) return std::nullopt;
+    return outcomes->front();
+  }
+
+  double CanaryTraffic() {
+    auto e = traffic_.DescribeEndpoint("recs");
+    const core::Variant* v = e->FindVariant("canary");
+    return v ? v->weight : -1;
+  }
+  double ProductionTraffic() {
+    auto e = traffic_.DescribeEndpoint("recs");
+    return e->FindVariant("production")->weight;
+  }
+  core::Deployment Stored() { return *store_.Get("d1"); }
+  std::vector<core::DeploymentEvent> Events() { return *store_.ListEvents("d1", 0); }
+
+  core::ManualClock clock_;
+  sim::VirtualTrafficControl traffic_;
+  FixedMetrics metrics_;
+  FullDiskStore store_;
+  CountingNotifier notifier_;
+  core::Policy policy_;
+};
+
+TEST_F(StoreOutageTest, ACheckThatCannotBeRecordedIsReportedWithItsErrorAndTime) {
+  Controller c(ports());
+  Start(c);
+  store_.full = true;
+  auto outcome = Step(c);
+  ASSERT_TRUE(outcome);
+  EXPECT_TRUE(outcome->ran);
+  ASSERT_TRUE(outcome->error);
+  EXPECT_EQ(outcome->error->code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(Contains(outcome->error->message(), "store unavailable"))
+      << outcome->error->message();
+  EXPECT_TRUE(Contains(outcome->error->message(), "database or disk is full"));
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);  // nothing moved
+
+  auto notes = c.Notes("d1");
+  ASSERT_TRUE(notes);
+  ASSERT_TRUE(notes->last_check_error);
+  EXPECT_TRUE(Contains(notes->last_check_error->message(), "database or disk is full"));
+  EXPECT_EQ(notes->last_check_error_at, clock_.Now());
+  EXPECT_EQ(notes->unrecorded_checks, 1);
+  EXPECT_FALSE(notes->rollback_pending);
+
+  // Checks keep their cadence: the next tick within the interval runs none.
+  auto early = c.Tick();
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->empty());
+}
+
+TEST_F(StoreOutageTest, AMetricsErrorIsReportedToo) {
+  Controller c(ports());
+  Start(c);
+  metrics_.error = core::Error(ErrorCode::kUnavailable, "CloudWatch throttled");
+  auto outcome = Step(c);
+  ASSERT_TRUE(outcome);
+  ASSERT_TRUE(outcome->error);
+  EXPECT_TRUE(Contains(outcome->error->message(), "CloudWatch throttled"));
+  ASSERT_TRUE(c.Notes("d1"));
+  EXPECT_EQ(c.Notes("d1")->unrecorded_checks, 0);  // recorded, as an error event
+  EXPECT_EQ(Events().back().kind, EventKind::kError);
+}
+
+TEST_F(StoreOutageTest, UnrecordedChecksNeverCountTowardsTheBake) {
+  Controller c(ports());
+  Start(c);  // t0: bake 2m
+  store_.full = true;
+  ASSERT_TRUE(Step(c));  // t0+1m, healthy, not recorded
+  ASSERT_TRUE(Step(c));  // t0+2m, healthy, would have completed the bake: not recorded
+  EXPECT_EQ(c.Notes("d1")->unrecorded_checks, 2);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  const core::Timestamp last_unrecorded = clock_.Now();
+
+  store_.full = false;
+  auto first = Step(c);  // t0+3m: the store says healthy since t0, but the bake restarts
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->error);
+  EXPECT_EQ(first->action, Action::kHold) << first->reason;
+  EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.1);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  EXPECT_EQ(Stored().progress.healthy_since, last_unrecorded);
+  EXPECT_EQ(Stored().progress.checks, 3);
+  EXPECT_TRUE(Contains(Events().back().reason, "2 earlier check(s) not recorded"))
+      << Events().back().reason;
+  EXPECT_EQ(c.Notes("d1")->unrecorded_checks, 0);
+
+  auto second = Step(c);  // t0+4m: a full bake of recorded checks since the last unrecorded one
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->action, Action::kShift) << second->reason;
+  EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.2);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.2);
+}
+
+TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheRecordFollows) {
+  Controller c(ports());
+  Start(c);
+  const std::int64_t version = Stored().version;
+  store_.full = true;
+  metrics_.canary.p99_ms = 500;  // latency breached; 3 in a row roll back
+  auto one = Step(c);
+  auto two = Step(c);
+  ASSERT_TRUE(one && two);
+  EXPECT_FALSE(one->unrecorded_rollback);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  auto three = Step(c);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->action, Action::kRollback);
+  EXPECT_TRUE(three->unrecorded_rollback);
+  ASSERT_TRUE(three->error);
+  EXPECT_EQ(three->error->code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(Contains(three->error->message(), "traffic is on production; the record will follow"))
+      << three->error->message();
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_EQ(Stored().state, DeploymentState::kInProgress);  // the store did not take it
+  EXPECT_EQ(Stored().version, version);
+  ASSERT_TRUE(c.Notes("d1"));
+  EXPECT_TRUE(c.Notes("d1")->rollback_pending);
+
+  // While the record is pending nothing moves the canary back to its stored
+  // (stale) weight, healthy or not, however long it waits.
+  metrics_.canary.p99_ms = 45;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.Tick());
+    Step(c);
+    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  }
+
+  store_.full = false;
+  auto settled = Step(c);
+  ASSERT_TRUE(settled);
+  EXPECT_FALSE(settled->error) << settled->error->ToString();
+  EXPECT_EQ(Stored().state, DeploymentState::kRolledBack);
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), -1);  // the canary was removed
+  EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
+  // The record tells the story: the breach check that rolled back, dated then.
+  std::vector<core::DeploymentEvent> events = Events();
+  auto rolling = std::find_if(events.begin(), events.end(), [](const auto& e) {
+    return e.to_state == DeploymentState::kRollingBack && e.kind == EventKind::kTransition;
+  });
+  ASSERT_NE(rolling, events.end());
+  EXPECT_EQ(rolling->actor, "controller");
+  EXPECT_TRUE(Contains(rolling->reason, "latency breached on 3 consecutive checks"))
+      << rolling->reason;
+  ASSERT_NE(rolling, events.begin());
+  EXPECT_EQ(std::prev(rolling)->kind, EventKind::kCheck);
+  EXPECT_EQ(rolling->time, std::prev(rolling)->time);
+}
+
+TEST_F(StoreOutageTest, ManualRollbackAnswersUnavailableWithTrafficOnProduction) {
+  Controller c(ports());
+  Start(c);
+  store_.full = true;
+  auto rolled = c.Rollback("d1", "alice");
+  ASSERT_FALSE(rolled);
+  EXPECT_EQ(rolled.error().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(
+      Contains(rolled.error().message(), "traffic is on production; the record will follow"))
+      << rolled.error().message();
+  EXPECT_TRUE(Contains(rolled.error().message(), "database or disk is full"));
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+
+  // Healthy checks past the whole bake: no step up while the record is pending.
+  for (int i = 0; i < 4; ++i) Step(c);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_EQ(Stored().state, DeploymentState::kInProgress);
+
+  // Other actions wait for the rollback's record.
+  for (auto action : {&Controller::Complete, &Controller::Pause, &Controller::Cancel}) {
+    auto r = (c.*action)("d1", "bob");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+    EXPECT_TRUE(Contains(r.error().message(), "is being rolled back")) << r.error().message();
+  }
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  auto again = c.Rollback("d1", "alice");  // asked again: the same answer
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kUnavailable);
+
+  store_.full = false;
+  auto recorded = c.Rollback("d1", "alice");  // or the next tick: the record follows
+  ASSERT_TRUE(recorded) << recorded.error().ToString();
+  EXPECT_EQ(recorded->state, DeploymentState::kRolledBack);
+  std::vector<core::DeploymentEvent> events = Events();
+  auto rolling = std::find_if(events.begin(), events.end(), [](const auto& e) {
+    return e.to_state == DeploymentState::kRollingBack;
+  });
+  ASSERT_NE(rolling, events.end());
+  EXPECT_EQ(rolling->actor, "alice");
+  auto complete = c.Complete("d1", "bob");
+  ASSERT_FALSE(complete);
+  EXPECT_EQ(complete.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(StoreOutageTest, TheNextTickRecordsAPendingRollback) {
+  Controller c(ports());
+  Start(c);
+  store_.full = true;
+  ASSERT_FALSE(c.Rollback("d1", "alice"));
+  store_.full = false;
+  auto outcomes = c.Tick();  // not due for a check: the record goes first anyway
+  ASSERT_TRUE(outcomes);
+  ASSERT_EQ(outcomes->size(), 1u);
+  EXPECT_FALSE((*outcomes)[0].error);
+  EXPECT_EQ(Stored().state, DeploymentState::kRolledBack);
+}
+
+TEST_F(StoreOutageTest, ARollbackWhoseTrafficCouldNotMoveIsRetriedByTheTick) {
+  // The traffic control refuses once; the tick moves traffic while the store
+  // still refuses the record.
+  class RefuseOnce final : public core::TrafficControl {
+   public:
+    explicit RefuseOnce(core::TrafficControl& inner) : inner_(inner) {}
+    bool refuse = false;
+    core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
+      return inner_.DescribeEndpoint(e);
+    }
+    core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
+      return inner_.CreateVariant(e, v);
+    }
+    core::Status RemoveVariant(std::string_view e, std::string_view v) override {
+      return inner_.RemoveVariant(e, v);
+    }
+    core::Status SetWeights(std::string_view e,
+                            const std::vector<core::VariantWeight>& w) override {
+      if (refuse) {
+        refuse = false;
+        return core::MakeError(ErrorCode::kValidation, "endpoint is being updated");
+      }
+      return inner_.SetWeights(e, w);
+    }
+
+   private:
+    core::TrafficControl& inner_;
+  } refusing(traffic_);
+  Controller c(Ports{.traffic = refusing,
+                     .metrics = metrics_,
+                     .store = store_,
+                     .notifier = notifier_,
+                     .clock = clock_});
+  Start(c);
+  store_.full = true;
+  refusing.refuse = true;
+  auto rolled = c.Rollback("d1", "alice");
+  ASSERT_FALSE(rolled);
+  EXPECT_TRUE(Contains(rolled.error().message(), "could not be moved to production yet"))
+      << rolled.error().message();
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  ASSERT_TRUE(c.Tick());
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+}
+
+TEST_F(StoreOutageTest, UserActionsAnswerUnavailableAndChangeNoTraffic) {
+  Controller c(ports());
+  Start(c);
+  const core::Deployment before = Stored();
+  store_.full = true;
+  for (auto action : {&Controller::Pause, &Controller::Complete, &Controller::Cancel}) {
+    auto r = (c.*action)("d1", "bob");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+    EXPECT_TRUE(Contains(r.error().message(),
+                         "store unavailable: InternalError: update "
+                         "deployment: database or disk is full"))
+        << r.error().message();
+    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  }
+  EXPECT_EQ(Stored(), before);
+  EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
+
+  StartRequest r{.id = "d2", .endpoint = "recs", .canary_variant = "canary2", .policy = policy_};
+  auto started = c.StartDeployment(r);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace mlcanary::controller
