@@ -112,6 +112,7 @@ struct Service::Parts {
   std::optional<AwsSetup> aws;  // when anything talks to AWS
   std::unique_ptr<aws::AwsClient> dynamodb_client;
   std::unique_ptr<core::DeploymentStore> store;
+  core::EventOutbox* outbox = nullptr;  // the store's; kUnimplemented on DynamoDB
   std::unique_ptr<metrics::MetricsRegistry> registry;
   metrics::ControllerStatus status;
   // The data plane: the gateway's router (embedded) or SageMaker.
@@ -168,10 +169,26 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
     notify::WebhookOptions webhook_options;
     webhook_options.urls = config.webhooks;
     webhook_options.log = [](std::string_view line) { spdlog::warn("{}", line); };
+    // At least once from the store's outbox; a store without one (DynamoDB)
+    // keeps the in-memory queue: at most once.
+    webhook_options.outbox = p->outbox;
     auto created = notify::WebhookNotifier::Create(webhook_options);
+    if (!created && created.error().code() == core::ErrorCode::kUnimplemented) {
+      spdlog::warn("notifications.webhooks: {}; webhooks are delivered at most once",
+                   created.error().message());
+      webhook_options.outbox = nullptr;
+      created = notify::WebhookNotifier::Create(webhook_options);
+    }
     if (!created) return std::unexpected(created.error().WithContext("notifications.webhooks"));
     p->webhooks = std::move(*created);
     sinks.push_back(p->webhooks.get());
+  } else if (p->outbox != nullptr) {
+    // No sink: the outbox keeps nothing, and cursors of webhooks no longer
+    // configured go.
+    if (auto s = p->outbox->SetSinks({});
+        !s && s.error().code() != core::ErrorCode::kUnimplemented) {
+      return std::unexpected(s.error().WithContext("store " + config.store));
+    }
   }
   if (!config.sns_topic_arn.empty()) {
     auto client = MakeAwsClient(config, *p->aws, aws::SnsService(), "sns");
@@ -301,12 +318,14 @@ core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p) {
     options.table = config.store.substr(std::string("dynamodb:").size());
     auto store = store::DynamoDbDeploymentStore::Open(options);
     if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
+    p.outbox = store->get();
     p.store = std::move(*store);
     return core::Ok();
   }
   auto store =
       store::SqliteDeploymentStore::Open(config.store.substr(std::string("sqlite:").size()));
   if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
+  p.outbox = store->get();
   p.store = std::move(*store);
   return core::Ok();
 }

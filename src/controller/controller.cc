@@ -119,10 +119,11 @@ core::Status Controller::Reconcile(const Deployment& d) {
 }
 
 core::Result<Deployment> Controller::Persist(const Deployment& d,
-                                             std::vector<DeploymentEvent> events) {
+                                             std::vector<DeploymentEvent> events,
+                                             std::vector<DeploymentEvent>* appended) {
   Deployment next = d;
   next.updated_at = ports_.clock.Now();
-  auto stored = ports_.store.Update(next, events);
+  auto stored = ports_.store.Update(next, events, appended);
   if (!stored) return std::unexpected(StoreError(stored.error()));
   return stored;
 }
@@ -176,10 +177,11 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   DeploymentEvent created = MakeEvent(
       d, now, EventKind::kTransition, DeploymentState::kPending, 0,
       "deployment created: " + production->name + " -> " + request.canary_variant, request.actor);
-  auto stored = ports_.store.Create(d, {created});
+  std::vector<DeploymentEvent> appended;
+  auto stored = ports_.store.Create(d, {created}, &appended);
   if (!stored) return std::unexpected(StoreError(stored.error()));
   d = *stored;
-  ports_.notifier.Notify(d, created);
+  for (const auto& e : appended) ports_.notifier.Notify(d, e);
 
   if (ports_.start_in_background) {
     if (ports_.wake) ports_.wake();
@@ -215,7 +217,8 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
   d.canary_weight = initial;
   d.progress = core::StartWeight(d.progress, now);
   d.progress.last_check_at = now;
-  auto in_progress = Persist(d, {started});
+  std::vector<DeploymentEvent> appended;
+  auto in_progress = Persist(d, {started}, &appended);
   if (!in_progress) {
     // A user cancelled while the canary was being readied: it has no traffic
     // and no deployment any more.
@@ -230,7 +233,7 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
     if (!failed) return failed;
     return std::unexpected(s.error());
   }
-  ports_.notifier.Notify(d, started);
+  for (const auto& e : appended) ports_.notifier.Notify(d, e);
   return d;
 }
 
@@ -342,9 +345,10 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
           MakeEvent(d, now, EventKind::kPaused, d.state, d.canary_weight, decision.reason);
       d.paused = true;
       events.push_back(paused);
-      auto stored = Persist(d, events);
+      std::vector<DeploymentEvent> appended;
+      auto stored = Persist(d, events, &appended);
       if (!stored) return std::unexpected(stored.error());
-      ports_.notifier.Notify(*stored, paused);
+      ports_.notifier.Notify(*stored, appended.back());
       outcome.deployment = *stored;
       return outcome;
     }
@@ -361,7 +365,8 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
                                    d.canary_weight, decision.reason));
         d.state = DeploymentState::kCompleted;
       }
-      auto stored = Persist(d, events);
+      std::vector<DeploymentEvent> appended;
+      auto stored = Persist(d, events, &appended);
       if (!stored) return std::unexpected(stored.error());
       d = *stored;
       if (auto s = ApplyWeights(d); !s) {
@@ -377,7 +382,7 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
         // COMPLETED is final; its weights are re-applied at start-up (ReconcileAll).
         RecordError(d, "weights not applied yet: " + s.error().ToString());
       }
-      for (std::size_t i = 1; i < events.size(); ++i) ports_.notifier.Notify(d, events[i]);
+      for (std::size_t i = 1; i < appended.size(); ++i) ports_.notifier.Notify(d, appended[i]);
       if (complete) {
         FinishCompletion(d);
         if (auto fresh = ports_.store.Get(d.id)) d = *fresh;
@@ -411,7 +416,8 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kRolledBack, 0,
                 "traffic back on production variant '" + d.production_variant + "'");
   d.state = DeploymentState::kRolledBack;
-  auto stored = Persist(d, {done});
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, {done}, &appended);
   if (!stored) {
     if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
     return core::MakeError(core::ErrorCode::kUnavailable,
@@ -419,7 +425,7 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
                                "; traffic is on production; ROLLED_BACK will be recorded at the "
                                "next tick");
   }
-  ports_.notifier.Notify(*stored, done);
+  ports_.notifier.Notify(*stored, appended.back());
   RemoveCanary(*stored);
   return ports_.store.Get(stored->id);
 }
@@ -435,7 +441,8 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
   events.push_back(failed);
   d.state = DeploymentState::kFailed;
   d.canary_weight = 0;
-  auto stored = Persist(d, events);
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
   if (!stored) return stored;
   // Best effort: traffic back on production. A failure here is recorded, not hidden.
   if (auto s = move_traffic ? ApplyWeights(*stored) : core::Ok(); !s) {
@@ -445,7 +452,7 @@ core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEv
     auto with_error = Persist(*stored, {err});
     if (with_error) stored = with_error;
   }
-  ports_.notifier.Notify(*stored, failed);
+  ports_.notifier.Notify(*stored, appended.back());
   return stored;
 }
 
@@ -461,7 +468,8 @@ core::Result<Deployment> Controller::BeginRollback(Deployment d,
   events.push_back(rolling);
   d.state = DeploymentState::kRollingBack;
   d.canary_weight = 0;
-  auto stored = Persist(d, events);
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
   if (!stored) {
     if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
     // Moving traffic to production is always safe: do it now, record it later.
@@ -475,7 +483,7 @@ core::Result<Deployment> Controller::BeginRollback(Deployment d,
       it->second.unrecorded.reset();
     }
   }
-  ports_.notifier.Notify(*stored, rolling);
+  ports_.notifier.Notify(*stored, appended.back());
   return FinishRollback(*stored, now);
 }
 
@@ -672,13 +680,14 @@ core::Result<Deployment> Controller::Complete(std::string_view id, const std::st
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted, 1.0, reason, actor));
   d.state = DeploymentState::kCompleted;
   d.paused = false;
-  auto stored = Persist(d, events);
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
   if (!stored) return stored;
   if (auto s = ApplyWeights(*stored); !s) {
     RecordError(*stored,
                 "weights not applied yet (reconciled at start-up): " + s.error().ToString());
   }
-  for (const auto& e : events) ports_.notifier.Notify(*stored, e);
+  for (const auto& e : appended) ports_.notifier.Notify(*stored, e);
   FinishCompletion(*stored);
   return ports_.store.Get(stored->id);
 }
@@ -694,7 +703,8 @@ core::Result<Deployment> Controller::Cancel(std::string_view id, const std::stri
   d.state = DeploymentState::kCancelled;
   d.canary_weight = 0;
   d.paused = false;
-  auto stored = Persist(d, {cancelled});
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, {cancelled}, &appended);
   if (!stored) return stored;
   auto applied = ApplyWeights(*stored);
   if (!applied && applied.error().code() != core::ErrorCode::kNotFound) {
@@ -703,7 +713,7 @@ core::Result<Deployment> Controller::Cancel(std::string_view id, const std::stri
   } else {
     RemoveCanary(*stored);
   }
-  ports_.notifier.Notify(*stored, cancelled);
+  ports_.notifier.Notify(*stored, appended.back());
   return ports_.store.Get(stored->id);
 }
 
@@ -725,9 +735,10 @@ core::Result<Deployment> Controller::Pause(std::string_view id, const std::strin
   DeploymentEvent paused = MakeEvent(d, ports_.clock.Now(), EventKind::kPaused, d.state,
                                      d.canary_weight, "paused by " + actor, actor);
   d.paused = true;
-  auto stored = Persist(d, {paused});
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, {paused}, &appended);
   if (!stored) return stored;
-  ports_.notifier.Notify(*stored, paused);
+  ports_.notifier.Notify(*stored, appended.back());
   return stored;
 }
 
@@ -748,9 +759,10 @@ core::Result<Deployment> Controller::Resume(std::string_view id, const std::stri
   // with fresh breach counts, from this moment.
   d.progress = core::StartWeight(d.progress, now);
   d.progress.last_check_at = now;
-  auto stored = Persist(d, {resumed});
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, {resumed}, &appended);
   if (!stored) return stored;
-  ports_.notifier.Notify(*stored, resumed);
+  ports_.notifier.Notify(*stored, appended.back());
   return stored;
 }
 

@@ -254,8 +254,11 @@ class Controller {
   core::Status ReconcileOne(const core::Deployment& d);
   // Re-applies the stored canary weight when the traffic control disagrees.
   core::Status Reconcile(const core::Deployment& d);
+  // Writes `d` with `events`; `appended` (if not null) gets the events as
+  // stored, seq assigned: what the notifier announces.
   core::Result<core::Deployment> Persist(const core::Deployment& d,
-                                         std::vector<core::DeploymentEvent> events);
+                                         std::vector<core::DeploymentEvent> events,
+                                         std::vector<core::DeploymentEvent>* appended = nullptr);
 
   Ports ports_;
   mutable std::mutex mu_;

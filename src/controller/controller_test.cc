@@ -348,6 +348,35 @@ TEST_F(ControllerTest, ChecksAreNotNotifiedButStepsAre) {
   EXPECT_EQ(notifier_.events[2].kind, core::EventKind::kWeightChange);
 }
 
+// What the notifier announces is the event as stored: its seq (assigned by
+// the store, never 0) and deployment id, equal to the event log's entry.
+TEST_F(ControllerTest, NotifiedEventsAreTheStoredEventsWithTheirSeq) {
+  Controller c(ports());
+  ASSERT_TRUE(c.StartDeployment(Request("d1")));  // created, started
+  ASSERT_TRUE(c.Pause("d1", "alice"));
+  ASSERT_TRUE(c.Resume("d1", "alice"));
+  Step(c);
+  Step(c);  // a step after the bake
+  ASSERT_TRUE(c.Complete("d1", "alice"));
+  StartRequest second = Request("d2");
+  second.canary_variant = "canary-2";
+  ASSERT_TRUE(c.StartDeployment(second));
+  ASSERT_TRUE(c.Rollback("d2", "alice"));
+  StartRequest third = Request("d3");
+  third.canary_variant = "canary-3";
+  ASSERT_TRUE(c.StartDeployment(third));
+  ASSERT_TRUE(c.Cancel("d3", "alice"));
+
+  ASSERT_GE(notifier_.events.size(), 12u);
+  for (const core::DeploymentEvent& e : notifier_.events) {
+    ASSERT_GT(e.seq, 0) << e.reason;
+    auto stored = store_.ListEvents(e.deployment_id, e.seq - 1);
+    ASSERT_TRUE(stored) << e.deployment_id << ": " << stored.error().ToString();
+    ASSERT_FALSE(stored->empty());
+    EXPECT_EQ(stored->front(), e) << e.deployment_id << " seq " << e.seq;
+  }
+}
+
 TEST_F(ControllerTest, CheckIsNotRunBeforeTheIntervalHasPassed) {
   Controller c(ports());
   ASSERT_TRUE(c.StartDeployment(Request()));

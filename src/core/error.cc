@@ -27,6 +27,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "Timeout";
     case ErrorCode::kInternal:
       return "InternalError";
+    case ErrorCode::kUnimplemented:
+      return "Unimplemented";
   }
   return "InternalError";
 }

@@ -22,6 +22,8 @@ enum class ErrorCode {
   kUnavailable,  // service temporarily unavailable: retried
   kTimeout,      // network timeout: retried
   kInternal,     // a bug or an unexpected failure
+  // The adapter does not offer the operation (e.g. a store without an outbox).
+  kUnimplemented,
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
@@ -73,6 +75,9 @@ inline std::unexpected<Error> FailedPreconditionError(std::string message) {
 }
 inline std::unexpected<Error> InternalError(std::string message) {
   return MakeError(ErrorCode::kInternal, std::move(message));
+}
+inline std::unexpected<Error> UnimplementedError(std::string message) {
+  return MakeError(ErrorCode::kUnimplemented, std::move(message));
 }
 
 inline Status Ok() { return {}; }

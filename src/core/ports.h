@@ -4,6 +4,8 @@
 #ifndef MLCANARY_CORE_PORTS_H_
 #define MLCANARY_CORE_PORTS_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -64,16 +66,29 @@ class DeploymentStore {
  public:
   virtual ~DeploymentStore() = default;
   // Stores a new deployment (version becomes 1) with its first events.
-  // Conflict when another deployment is active on the same endpoint.
+  // Conflict when another deployment is active on the same endpoint. When
+  // `appended` is not null and the write succeeds, it receives the events as
+  // stored: seq and deployment_id assigned (what a notifier must announce).
   virtual Result<Deployment> Create(const Deployment& deployment,
-                                    const std::vector<DeploymentEvent>& events) = 0;
+                                    const std::vector<DeploymentEvent>& events,
+                                    std::vector<DeploymentEvent>* appended) = 0;
+  Result<Deployment> Create(const Deployment& deployment,
+                            const std::vector<DeploymentEvent>& events) {
+    return Create(deployment, events, nullptr);
+  }
   virtual Result<Deployment> Get(std::string_view id) = 0;
   // Newest first.
   virtual Result<std::vector<Deployment>> List(const DeploymentFilter& filter) = 0;
   // Writes `deployment` if the stored version equals deployment.version, bumps the
   // version, appends `events` (seq assigned); Conflict if someone wrote in between.
+  // `appended` as for Create.
   virtual Result<Deployment> Update(const Deployment& deployment,
-                                    const std::vector<DeploymentEvent>& events) = 0;
+                                    const std::vector<DeploymentEvent>& events,
+                                    std::vector<DeploymentEvent>* appended) = 0;
+  Result<Deployment> Update(const Deployment& deployment,
+                            const std::vector<DeploymentEvent>& events) {
+    return Update(deployment, events, nullptr);
+  }
   // Events with seq > after_seq, oldest first.
   virtual Result<std::vector<DeploymentEvent>> ListEvents(std::string_view deployment_id,
                                                           std::int64_t after_seq) = 0;
@@ -83,6 +98,43 @@ class DeploymentStore {
   // service serves what it served before, not the config file's first version.
   virtual Status SaveEndpoint(const Endpoint& endpoint) = 0;
   virtual Result<std::vector<Endpoint>> ListEndpoints() = 0;
+};
+
+// One event of the outbox: its global position, the deployment as the write
+// that appended the event left it, and the event as stored (seq assigned).
+struct OutboxEntry {
+  std::int64_t position = 0;
+  Deployment deployment;
+  DeploymentEvent event;
+};
+
+// The events a DeploymentStore appends, in one global order, for the
+// notification sinks that must deliver every event at least once, across a
+// crash too (webhooks). A store that implements it appends each event to the
+// outbox in the same transaction as the event itself, so no event can be
+// stored and then missed. Positions grow with every appended event, in commit
+// order, and are never reused. Each sink keeps a durable cursor (the position
+// of the last entry it has delivered), reads what follows it and advances it
+// once delivered: a crash between a delivery and its cursor's advance sends
+// that entry again, so receivers drop duplicates by (deployment id, seq).
+// Thread-safe. A store without one answers kUnimplemented on every call.
+class EventOutbox {
+ public:
+  virtual ~EventOutbox() = default;
+  // Makes `sinks` the outbox's consumers (names are the caller's, e.g. one per
+  // webhook URL). A sink without a cursor gets one at the current end: it is
+  // not sent what came before it. Cursors of sinks not listed are dropped, and
+  // entries every cursor has passed are deleted. While there is no sink, writes
+  // append nothing to the outbox.
+  virtual Status SetSinks(const std::vector<std::string>& sinks) = 0;
+  // The position of the last entry `sink` has delivered. NotFound for a sink
+  // that SetSinks did not name.
+  virtual Result<std::int64_t> Cursor(std::string_view sink) = 0;
+  // Entries with a position > `after`, oldest first, at most `limit` (>= 1).
+  virtual Result<std::vector<OutboxEntry>> ReadOutbox(std::int64_t after, std::size_t limit) = 0;
+  // Moves `sink`'s cursor forward to `position` (a lower one is ignored) and
+  // deletes the entries every cursor has now passed. NotFound for an unknown sink.
+  virtual Status AdvanceCursor(std::string_view sink, std::int64_t position) = 0;
 };
 
 // Announces transitions and steps. Must not block the caller for long: slow

@@ -6,7 +6,13 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "codec/domain_json.h"
 #include "core/backoff.h"
@@ -75,6 +81,8 @@ void EmitLog(const WebhookOptions& options, std::string_view level, std::string_
 std::string WebhookPayload(const core::Deployment& d, const core::DeploymentEvent& e) {
   util::JsonWriter w;
   w.BeginObject();
+  w.Key("deployment_id").String(d.id);
+  w.Key("seq").Int(e.seq);
   w.Key("deployment");
   codec::WriteDeployment(w, d);
   w.Key("event");
@@ -96,6 +104,21 @@ std::string WebhookPayload(const core::Deployment& d, const core::DeploymentEven
   return w.Release();
 }
 
+bool WebhookAnnounces(const core::DeploymentEvent& event) {
+  return event.kind != core::EventKind::kCheck && event.kind != core::EventKind::kError;
+}
+
+std::string WebhookSinkName(std::string_view url) {
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a, 64 bits
+  for (const char c : url) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return "webhook " + RedactUrl(url) + " #" + hex;
+}
+
 bool ShouldRetry(long http_status) {
   return http_status == 0 || http_status == 429 || http_status >= 500;
 }
@@ -114,15 +137,76 @@ struct WebhookNotifier::Delivery {
   std::int64_t seq = 0;
 };
 
-// One URL's delivery queue and thread (AsyncDelivery) and curl handles. The
-// thread owns the handles; Stop() only touches them through curl_multi_wakeup
-// (thread-safe).
+// The outbox delivery thread's signals: woken by Notify(), stopped by Stop()
+// with a drain deadline. The same WaitFor/StopDeadline rules as AsyncDelivery.
+class OutboxSignal {
+ public:
+  void Wake() {
+    {
+      std::lock_guard lock(mu_);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Only the first call sets the deadline.
+  void BeginStop(SteadyTime deadline) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      deadline_ = deadline;
+    }
+    cv_.notify_all();
+  }
+  std::optional<SteadyTime> StopDeadline() const {
+    std::lock_guard lock(mu_);
+    if (!stopping_) return std::nullopt;
+    return deadline_;
+  }
+  // Sleeps `d`; false as soon as stopping leaves no time for it.
+  bool WaitFor(core::Duration d) {
+    const SteadyTime wake = std::chrono::steady_clock::now() + d;
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, wake, [this] { return stopping_; })) return true;
+    if (wake >= deadline_) return false;
+    while (std::chrono::steady_clock::now() < wake) cv_.wait_until(lock, wake);
+    return true;
+  }
+  // Waits until woken (since the last call), `poll` has passed, or stopping.
+  void WaitForWork(core::Duration poll) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, poll, [this] { return woken_ || stopping_; });
+    woken_ = false;
+  }
+  // Stopping and the drain deadline has passed (or no drain was given).
+  bool PastDeadline() const {
+    std::lock_guard lock(mu_);
+    return stopping_ && std::chrono::steady_clock::now() >= deadline_;
+  }
+  bool stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;     // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  SteadyTime deadline_{};  // GUARDED_BY(mu_)
+};
+
+// One URL's delivery thread and curl handles: fed by an AsyncDelivery queue
+// (at most once), or reading the store's outbox from its cursor (at least
+// once). The thread owns the handles; Stop() only touches them through
+// curl_multi_wakeup (thread-safe).
 class WebhookNotifier::Worker {
  public:
   Worker(WebhookNotifier& owner, std::string url)
       : owner_(owner),
         url_(std::move(url)),
         redacted_(RedactUrl(url_)),
+        sink_(WebhookSinkName(url_)),
         delivery_({
             .capacity = owner.options_.queue_capacity,
             .drain_timeout = owner.options_.drain_timeout,
@@ -149,7 +233,10 @@ class WebhookNotifier::Worker {
         }) {}
 
   ~Worker() {
-    delivery_.Stop();  // the thread must be gone before its handles
+    // The threads must be gone before the handles.
+    BeginStop(std::chrono::steady_clock::now() + owner_.options_.drain_timeout);
+    Join();
+    delivery_.Stop();
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
     if (headers_ != nullptr) curl_slist_free_all(headers_);
@@ -176,13 +263,169 @@ class WebhookNotifier::Worker {
     return core::Ok();
   }
 
-  void Start() { delivery_.Start(); }
+  const std::string& sink() const { return sink_; }
+  bool outbox_mode() const { return owner_.options_.outbox != nullptr; }
+
+  void Start() {
+    if (outbox_mode()) {
+      outbox_thread_ = std::thread([this] { RunOutbox(); });
+    } else {
+      delivery_.Start();
+    }
+  }
   void Enqueue(Delivery delivery) { delivery_.Enqueue(std::move(delivery)); }
-  void BeginStop(SteadyTime deadline) { delivery_.BeginStop(deadline); }
-  void Join() { delivery_.Join(); }
-  AsyncDeliveryCounters counters() const { return delivery_.counters(); }
+  void Wake() { signal_.Wake(); }
+  void BeginStop(SteadyTime deadline) {
+    if (outbox_mode()) {
+      signal_.BeginStop(deadline);
+      if (multi_ != nullptr) curl_multi_wakeup(multi_);  // a request in flight re-reads it
+    } else {
+      delivery_.BeginStop(deadline);
+    }
+  }
+  void Join() {
+    if (outbox_mode()) {
+      std::lock_guard lock(join_mu_);
+      if (outbox_thread_.joinable()) outbox_thread_.join();
+    } else {
+      delivery_.Join();
+    }
+  }
+  AsyncDeliveryCounters counters() const {
+    if (!outbox_mode()) return delivery_.counters();
+    AsyncDeliveryCounters c;
+    c.delivered = outbox_delivered_.load(std::memory_order_relaxed);
+    c.failed = outbox_failed_.load(std::memory_order_relaxed);
+    c.queued = outbox_pending_.load(std::memory_order_relaxed);
+    return c;
+  }
 
  private:
+  std::optional<SteadyTime> StopDeadline() const {
+    return outbox_mode() ? signal_.StopDeadline() : delivery_.StopDeadline();
+  }
+  bool WaitFor(core::Duration d) {
+    return outbox_mode() ? signal_.WaitFor(d) : delivery_.WaitFor(d);
+  }
+
+  // Outbox mode: delivers the outbox's entries after this sink's cursor, in
+  // order, advancing the cursor after each 2xx. A failing receiver is retried
+  // with capped backoff for as long as it takes, keeping the position (the
+  // backlog stays in the store, not in memory). Ends at Stop() once the
+  // outbox is drained or the drain deadline has passed; what is left is
+  // delivered after the next start.
+  void RunOutbox() {
+    const auto& o = owner_.options_;
+    core::EventOutbox& outbox = *o.outbox;
+    int store_failures = 0;
+    auto store_failed = [&](const core::Error& error) {
+      ++store_failures;
+      if (std::has_single_bit(static_cast<unsigned>(store_failures))) {
+        EmitLog(o, "warn", "webhook outbox unreadable, retrying", redacted_,
+                [&](util::JsonWriter& w) {
+                  w.Key("failures").Int(store_failures);
+                  w.Key("error").String(error.ToString());
+                });
+      }
+      return WaitFor(
+          core::BackoffDelay(store_failures, o.backoff_base, o.backoff_cap, owner_.RandomBits()));
+    };
+    std::optional<std::int64_t> cursor;
+    std::int64_t saved = 0;
+    while (!signal_.PastDeadline()) {
+      if (!cursor) {
+        auto c = outbox.Cursor(sink_);
+        if (!c) {
+          if (!store_failed(c.error())) return;
+          continue;
+        }
+        cursor = saved = *c;
+      }
+      auto page = outbox.ReadOutbox(*cursor, std::max<std::size_t>(o.outbox_batch, 1));
+      if (!page) {
+        if (!store_failed(page.error())) return;
+        continue;
+      }
+      store_failures = 0;
+      if (page->empty()) {
+        if (signal_.stopping()) return;
+        signal_.WaitForWork(o.outbox_poll);
+        continue;
+      }
+      outbox_pending_.store(page->size(), std::memory_order_relaxed);
+      for (const core::OutboxEntry& entry : *page) {
+        if (WebhookAnnounces(entry.event)) {
+          Delivery delivery{
+              std::make_shared<const std::string>(WebhookPayload(entry.deployment, entry.event)),
+              entry.deployment.id, entry.event.seq};
+          const Outcome outcome = DeliverUntilDone(delivery);
+          if (outcome == Outcome::kStopped) return;  // position kept: sent again after a restart
+          (outcome == Outcome::kDelivered ? outbox_delivered_ : outbox_failed_)
+              .fetch_add(1, std::memory_order_relaxed);
+        }
+        cursor = entry.position;
+        outbox_pending_.fetch_sub(1, std::memory_order_relaxed);
+        if (WebhookAnnounces(entry.event)) Save(outbox, *cursor, saved);
+      }
+      Save(outbox, *cursor, saved);
+    }
+  }
+
+  // Records the cursor in the store. A failure is logged and left for the
+  // next save: at worst those entries are sent again after a restart.
+  void Save(core::EventOutbox& outbox, std::int64_t position, std::int64_t& saved) {
+    if (position <= saved) return;
+    if (auto s = outbox.AdvanceCursor(sink_, position); !s) {
+      EmitLog(owner_.options_, "warn", "webhook outbox cursor not saved", redacted_,
+              [&](util::JsonWriter& w) {
+                w.Key("position").Int(position);
+                w.Key("error").String(s.error().ToString());
+              });
+      return;
+    }
+    saved = position;
+  }
+
+  enum class Outcome { kDelivered, kGivenUp, kStopped };
+
+  // Outbox mode: one entry, retried with capped backoff until a 2xx, an answer
+  // not worth retrying (4xx other than 429: given up, logged), or shutdown.
+  Outcome DeliverUntilDone(const Delivery& delivery) {
+    const auto& o = owner_.options_;
+    std::string error;
+    for (int attempt = 1;; ++attempt) {
+      if (attempt > 1) owner_.retried_.fetch_add(1, std::memory_order_relaxed);
+      bool aborted = false;
+      const long status = Attempt(delivery, error, aborted);
+      if (status >= 200 && status < 300) return Outcome::kDelivered;
+      if (aborted) return Outcome::kStopped;
+      if (!ShouldRetry(status)) {
+        EmitLog(o, "warn", "webhook delivery failed", redacted_, [&](util::JsonWriter& w) {
+          w.Key("deployment").String(delivery.deployment_id);
+          w.Key("seq").Int(delivery.seq);
+          w.Key("attempts").Int(attempt);
+          w.Key("error").String(error);
+        });
+        return Outcome::kGivenUp;
+      }
+      // Still failing: said at max_attempts attempts, then at each doubling.
+      if (attempt % o.max_attempts == 0 &&
+          std::has_single_bit(static_cast<unsigned>(attempt / o.max_attempts))) {
+        EmitLog(o, "warn", "webhook delivery failing, still retrying", redacted_,
+                [&](util::JsonWriter& w) {
+                  w.Key("deployment").String(delivery.deployment_id);
+                  w.Key("seq").Int(delivery.seq);
+                  w.Key("attempts").Int(attempt);
+                  w.Key("error").String(error);
+                });
+      }
+      if (!WaitFor(
+              core::BackoffDelay(attempt, o.backoff_base, o.backoff_cap, owner_.RandomBits()))) {
+        return Outcome::kStopped;
+      }
+    }
+  }
+
   // One delivery with its retries: true when delivered, false when given up.
   bool Deliver(const Delivery& delivery) {
     const auto& o = owner_.options_;
@@ -196,7 +439,7 @@ class WebhookNotifier::Worker {
       if (aborted || !ShouldRetry(status) || attempt >= o.max_attempts) break;
       const core::Duration delay =
           core::BackoffDelay(attempt, o.backoff_base, o.backoff_cap, owner_.RandomBits());
-      if (!delivery_.WaitFor(delay)) {
+      if (!WaitFor(delay)) {
         error += " (no time left to retry before shutdown)";
         break;
       }
@@ -233,7 +476,7 @@ class WebhookNotifier::Worker {
         break;
       }
       int wait_ms = 1000;
-      if (const std::optional<SteadyTime> deadline = delivery_.StopDeadline()) {
+      if (const std::optional<SteadyTime> deadline = StopDeadline()) {
         const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(
                                  *deadline - std::chrono::steady_clock::now())
                                  .count();
@@ -265,10 +508,15 @@ class WebhookNotifier::Worker {
   WebhookNotifier& owner_;
   const std::string url_;
   const std::string redacted_;
+  const std::string sink_;  // the outbox cursor's name
   CURL* easy_ = nullptr;
   CURLM* multi_ = nullptr;
   curl_slist* headers_ = nullptr;
-  AsyncDelivery<Delivery> delivery_;  // last: its thread uses the members above
+  OutboxSignal signal_;
+  std::atomic<std::uint64_t> outbox_delivered_{0}, outbox_failed_{0}, outbox_pending_{0};
+  std::mutex join_mu_;
+  std::thread outbox_thread_;         // outbox mode
+  AsyncDelivery<Delivery> delivery_;  // queue mode; last: its thread uses the members above
 };
 
 core::Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookOptions options) {
@@ -290,10 +538,17 @@ core::Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookOp
   if (global != CURLE_OK) return core::InternalError("libcurl could not be initialised");
 
   std::unique_ptr<WebhookNotifier> notifier(new WebhookNotifier(std::move(options)));
+  std::vector<std::string> sinks;
   for (const std::string& url : notifier->options_.urls) {
     auto worker = std::make_unique<Worker>(*notifier, url);
     if (auto s = worker->Init(); !s) return std::unexpected(s.error());
+    sinks.push_back(worker->sink());
     notifier->workers_.push_back(std::move(worker));
+  }
+  if (core::EventOutbox* outbox = notifier->options_.outbox; outbox != nullptr) {
+    if (auto s = outbox->SetSinks(sinks); !s) {
+      return std::unexpected(s.error().WithContext("webhook outbox"));
+    }
   }
   for (auto& worker : notifier->workers_) worker->Start();
   return notifier;
@@ -306,6 +561,12 @@ WebhookNotifier::~WebhookNotifier() { Stop(); }
 
 void WebhookNotifier::Notify(const core::Deployment& deployment,
                              const core::DeploymentEvent& event) {
+  if (options_.outbox != nullptr) {
+    // The store has the event already (the controller notifies after the
+    // write): the delivery threads read it from there.
+    for (auto& worker : workers_) worker->Wake();
+    return;
+  }
   auto body = std::make_shared<const std::string>(WebhookPayload(deployment, event));
   for (auto& worker : workers_) worker->Enqueue({body, deployment.id, event.seq});
 }

@@ -1,6 +1,7 @@
 // WebhookNotifier: POSTs every announced event as JSON to each configured URL,
 // from background threads, retrying with exponential backoff and full jitter.
-// Notify() only enqueues: a slow or dead webhook never blocks the controller.
+// Notify() only enqueues (or, reading the store's outbox, only wakes the
+// threads): a slow or dead webhook never blocks the controller.
 #ifndef MLCANARY_NOTIFY_WEBHOOK_NOTIFIER_H_
 #define MLCANARY_NOTIFY_WEBHOOK_NOTIFIER_H_
 
@@ -24,7 +25,9 @@ namespace mlcanary::notify {
 struct WebhookOptions {
   std::vector<std::string> urls;                     // http:// only; https:// is refused
   core::Duration timeout = std::chrono::seconds(2);  // per attempt: connect, send, answer
-  int max_attempts = 5;                              // first try included
+  // First try included. With an outbox, a failing receiver is retried past it
+  // (a warning is logged at max_attempts attempts, then at each doubling).
+  int max_attempts = 5;
   core::Duration backoff_base = std::chrono::milliseconds(200);
   core::Duration backoff_cap = std::chrono::seconds(10);
   // Deliveries waiting per URL; when full, the oldest waiting one is dropped
@@ -41,21 +44,48 @@ struct WebhookOptions {
   std::function<std::uint64_t()> random_bits;
   // Timestamps of the log lines; null: the system clock. Must outlive the notifier.
   const core::Clock* clock = nullptr;
+
+  // The store's outbox (borrowed; must outlive the notifier), or null. With
+  // one, every URL is a sink of the outbox (WebhookSinkName) and delivers each
+  // event the store appends (WebhookAnnounces) at least once, in store order,
+  // across crashes and restarts: its thread reads the entries after its cursor
+  // and advances the cursor after each 2xx. Notify() only wakes the threads.
+  // Without one, Notify() feeds a bounded in-memory queue: at most once.
+  core::EventOutbox* outbox = nullptr;
+  // Outbox: how long a thread waits for a Notify() before it looks at the
+  // outbox anyway (events another process wrote, or none announced).
+  core::Duration outbox_poll = std::chrono::seconds(2);
+  // Outbox: entries read per query (the most one URL holds in memory).
+  std::size_t outbox_batch = 100;
 };
 
 // Totals over every URL since construction; for /metrics.
 struct WebhookCounters {
   std::uint64_t delivered = 0;  // answered 2xx
   std::uint64_t retried = 0;    // attempts after the first
-  std::uint64_t failed = 0;     // given up: attempts exhausted, a 4xx other than 429, or shutdown
-  std::uint64_t dropped = 0;    // never attempted: queue full, notified after Stop(), or undrained
-  std::uint64_t queued = 0;     // waiting now (a gauge)
+  // Given up: attempts exhausted, a 4xx other than 429, or shutdown. With an
+  // outbox, only a 4xx other than 429 (the rest stays in the outbox).
+  std::uint64_t failed = 0;
+  // Never attempted: queue full, notified after Stop(), or undrained. With an
+  // outbox, nothing is dropped.
+  std::uint64_t dropped = 0;
+  // Waiting now (a gauge). With an outbox: read from it, not yet delivered.
+  std::uint64_t queued = 0;
 };
 
-// The JSON body of one delivery: {"deployment": {...}, "event": {...}, "endpoint",
-// "from_state", "to_state", "weight_before", "weight_after", "reason", "actor",
-// "check": {...} or null}.
+// The JSON body of one delivery: {"deployment_id", "seq" (the event's: the
+// pair identifies it, for receivers to drop a delivery they have seen),
+// "deployment": {...}, "event": {...}, "endpoint", "from_state", "to_state",
+// "weight_before", "weight_after", "reason", "actor", "check": {...} or null}.
 std::string WebhookPayload(const core::Deployment& deployment, const core::DeploymentEvent& event);
+
+// The events webhooks deliver from an outbox: those the controller announces
+// (transitions, weight changes, pauses, resumes), not checks or errors.
+bool WebhookAnnounces(const core::DeploymentEvent& event);
+
+// The outbox sink (cursor) name of a webhook URL: "webhook <RedactUrl> #<hash
+// of the whole URL>", so that no secret of the URL is stored.
+std::string WebhookSinkName(std::string_view url);
 
 // Whether an attempt that ended with `http_status` (0: no answer: connect
 // error or timeout) is worth retrying: no answer, 5xx and 429 are.
@@ -65,22 +95,37 @@ bool ShouldRetry(long http_status);
 std::string RedactUrl(std::string_view url);
 
 // Each URL has its own queue and delivery thread, so one dead webhook delays
-// only its own deliveries; events reach one URL in the order they were notified.
+// only its own deliveries; events reach one URL in the order they were notified
+// (with an outbox: in the store's order).
+//
+// With an outbox, a receiver that keeps failing (no answer, 5xx, 429) is
+// retried with capped backoff (backoff_cap) for as long as it takes, keeping
+// its position: it gets every event, in order, once it answers again. Its
+// backlog waits in the store, not in memory (one page of outbox_batch entries
+// per URL), and holds up no other URL, nor the controller, nor Stop(). An
+// answer not worth retrying (4xx other than 429) gives that event up (logged,
+// counted failed) and moves on. A crash between a 2xx and the cursor's save
+// sends that event again: receivers drop duplicates by (deployment_id, seq).
 // Thread-safe.
 class WebhookNotifier final : public core::Notifier {
  public:
   // kValidation for an empty list, a URL that is not http:// (https:// is not
-  // supported) or has no host, max_attempts < 1 or queue_capacity 0.
+  // supported) or has no host, max_attempts < 1 or queue_capacity 0. With an
+  // outbox, the URLs become its sinks (EventOutbox::SetSinks): its error, e.g.
+  // kUnimplemented for a store without an outbox, fails Create.
   static core::Result<std::unique_ptr<WebhookNotifier>> Create(WebhookOptions options);
   ~WebhookNotifier() override;  // Stop()
   WebhookNotifier(const WebhookNotifier&) = delete;
   WebhookNotifier& operator=(const WebhookNotifier&) = delete;
 
-  // Builds the payload once and enqueues it for every URL. Never waits on the network.
+  // Builds the payload once and enqueues it for every URL; with an outbox,
+  // wakes the delivery threads (the event is in the store already). Never
+  // waits on the network.
   void Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) override;
 
   // Delivers what is queued for up to drain_timeout, then aborts and joins the
-  // threads. Later Notify() calls are dropped and counted. Idempotent.
+  // threads. Later Notify() calls are dropped and counted. With an outbox,
+  // what is not delivered by then stays there for the next start. Idempotent.
   void Stop();
 
   WebhookCounters counters() const;

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "core/backoff.h"
+#include "store/sqlite_deployment_store.h"
+#include "store/testing/temp_dir.h"
 
 extern char** environ;
 
@@ -509,6 +511,204 @@ TEST(WebhookNotifierTest, NotifyAfterStopIsDroppedAndCounted) {
   hook->Stop();  // idempotent
   hook->Notify(SampleDeployment(), SampleEvent(false));
   EXPECT_EQ(hook->counters().dropped, 1u);
+}
+
+// --- Deliveries from the store's outbox (at least once) ---
+
+// A real SQLite store in a temporary directory, and helpers to write what the
+// controller writes: a deployment and its events.
+class OutboxWebhookTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto opened = store::SqliteDeploymentStore::Open(dir_.File("mlcanary.db"));
+    ASSERT_TRUE(opened) << opened.error().ToString();
+    store_ = std::move(*opened);
+  }
+
+  WebhookOptions Options(std::vector<std::string> urls) {
+    WebhookOptions o = FastOptions(std::move(urls));
+    o.outbox = store_.get();
+    o.outbox_poll = 50ms;
+    return o;
+  }
+
+  // Appends an event of `kind` to deployment dep-42 (created on first use).
+  void Write(core::EventKind kind) {
+    core::DeploymentEvent e = SampleEvent(false);
+    e.kind = kind;
+    e.reason = std::string(core::EventKindName(kind));
+    auto d = store_->Get("dep-42");
+    if (!d) {
+      core::Deployment fresh = SampleDeployment();
+      fresh.state = core::DeploymentState::kInProgress;
+      fresh.canary_model.path = "models/v2.ubj";
+      ASSERT_TRUE(store_->Create(fresh, {e}));
+      return;
+    }
+    ASSERT_TRUE(store_->Update(*d, {e}));
+  }
+
+  store::testing::TempDir dir_;
+  std::unique_ptr<store::SqliteDeploymentStore> store_;
+};
+
+std::int64_t SeqOf(const boost::json::object& request) {
+  return boost::json::parse(request.at("body").as_string()).as_object().at("seq").as_int64();
+}
+
+TEST_F(OutboxWebhookTest, DeliversEveryAnnouncedEventWithItsStoredSeqAndDeploymentId) {
+  Receiver receiver;
+  auto hook = MustCreate(Options({receiver.url()}));
+  ASSERT_TRUE(hook);
+  Write(core::EventKind::kTransition);                   // seq 1
+  Write(core::EventKind::kCheck);                        // seq 2: not announced
+  Write(core::EventKind::kWeightChange);                 // seq 3
+  Write(core::EventKind::kError);                        // seq 4: not announced
+  Write(core::EventKind::kPaused);                       // seq 5
+  hook->Notify(SampleDeployment(), SampleEvent(false));  // a wake-up; the store has the events
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 3; }));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const std::vector<std::int64_t> want{1, 3, 5};
+  auto events = store_->ListEvents("dep-42", 0);
+  ASSERT_TRUE(events);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto body = boost::json::parse(requests[i].at("body").as_string()).as_object();
+    EXPECT_EQ(body.at("seq").as_int64(), want[i]);
+    EXPECT_EQ(body.at("deployment_id").as_string(), "dep-42");
+    EXPECT_EQ(body.at("event").as_object().at("seq").as_int64(), want[i]);
+    EXPECT_EQ(body.at("deployment").as_object().at("id").as_string(), "dep-42");
+    EXPECT_EQ(body.at("reason").as_string(), (*events)[want[i] - 1].reason);
+  }
+  // Every entry is done, the unannounced ones too: the cursor is at the end.
+  ASSERT_TRUE(Eventually([&] {
+    auto rest = store_->ReadOutbox(*store_->Cursor(WebhookSinkName(receiver.url())), 10);
+    return rest && rest->empty();
+  }));
+  const WebhookCounters c = hook->counters();
+  EXPECT_EQ(c.failed, 0u);
+  EXPECT_EQ(c.dropped, 0u);
+}
+
+// The events written while the service was down (or before the notifier
+// started) are delivered at start, without a Notify.
+TEST_F(OutboxWebhookTest, DeliversTheBacklogAtStartWithoutBeingNotified) {
+  Receiver receiver;
+  {
+    auto hook = MustCreate(Options({receiver.url()}));  // registers the sink
+    ASSERT_TRUE(hook);
+    hook->Stop();
+  }
+  Write(core::EventKind::kTransition);
+  Write(core::EventKind::kWeightChange);
+  auto hook = MustCreate(Options({receiver.url()}));
+  ASSERT_TRUE(hook);
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 2; }));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(SeqOf(requests[0]), 1);
+  EXPECT_EQ(SeqOf(requests[1]), 2);
+}
+
+// A delivery cut off at shutdown keeps its position: the next start (a new
+// notifier on the reopened store) sends it again, then the rest. Dropping
+// duplicates by (deployment_id, seq) leaves every event exactly once.
+TEST_F(OutboxWebhookTest, UndeliveredEventsSurviveARestartAndAreSentAgain) {
+  Receiver receiver({.delay_s = 30, .delay_first = 1});  // the first request hangs
+  {
+    WebhookOptions o = Options({receiver.url()});
+    o.timeout = 20s;
+    o.drain_timeout = 200ms;
+    auto hook = MustCreate(o);
+    ASSERT_TRUE(hook);
+    Write(core::EventKind::kTransition);
+    Write(core::EventKind::kWeightChange);
+    Write(core::EventKind::kTransition);
+    hook->Notify(SampleDeployment(), SampleEvent(false));
+    ASSERT_TRUE(Eventually([&] { return receiver.requests().size() == 1; }));
+    hook->Stop();
+    EXPECT_EQ(hook->counters().delivered, 0u);
+    EXPECT_EQ(hook->counters().dropped, 0u);
+  }
+  Reopen();
+  auto hook = MustCreate(Options({receiver.url()}));
+  ASSERT_TRUE(hook);
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 3; }));
+  std::vector<std::int64_t> seqs;
+  for (const auto& r : receiver.requests()) seqs.push_back(SeqOf(r));
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 1, 2, 3}));
+}
+
+// A receiver failing past max_attempts is retried, keeping its position: it
+// gets everything, in order, once it answers; nothing is given up.
+TEST_F(OutboxWebhookTest, FailingReceiverIsRetriedPastMaxAttemptsInOrder) {
+  Receiver receiver({.fail_first = 7, .fail_status = 503});
+  LogLines logs;
+  WebhookOptions o = Options({receiver.url()});
+  o.log = logs.sink();
+  auto hook = MustCreate(o);  // max_attempts 3
+  ASSERT_TRUE(hook);
+  Write(core::EventKind::kTransition);
+  Write(core::EventKind::kWeightChange);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 2; }));
+  EXPECT_EQ(hook->counters().failed, 0u);
+  EXPECT_EQ(hook->counters().retried, 7u);
+  std::vector<std::int64_t> seqs;
+  for (const auto& r : receiver.requests()) seqs.push_back(SeqOf(r));
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 2}));
+  // Said at 3 and 6 attempts (each doubling of max_attempts), not at every one.
+  const auto lines = logs.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("still retrying"), std::string::npos);
+  EXPECT_EQ(boost::json::parse(lines[1]).as_object().at("attempts").as_int64(), 6);
+}
+
+// An answer not worth retrying gives that one event up and moves on.
+TEST_F(OutboxWebhookTest, ClientErrorGivesUpThatEventAndMovesOn) {
+  Receiver receiver({.fail_first = 1, .fail_status = 400});
+  auto hook = MustCreate(Options({receiver.url()}));
+  ASSERT_TRUE(hook);
+  Write(core::EventKind::kTransition);
+  Write(core::EventKind::kWeightChange);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return hook->counters().delivered == 1; }));
+  EXPECT_EQ(hook->counters().failed, 1u);
+  std::vector<std::int64_t> seqs;
+  for (const auto& r : receiver.requests()) seqs.push_back(SeqOf(r));
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2}));
+}
+
+// A dead receiver holds up only its own URL, and Stop() still ends in time.
+TEST_F(OutboxWebhookTest, DeadReceiverDelaysNeitherTheOthersNorStop) {
+  Receiver hanging({.delay_s = 30});
+  Receiver healthy;
+  WebhookOptions o = Options({hanging.url(), healthy.url()});
+  o.timeout = 20s;
+  o.drain_timeout = 200ms;
+  auto hook = MustCreate(o);
+  ASSERT_TRUE(hook);
+  for (int i = 0; i < 3; ++i) Write(core::EventKind::kWeightChange);
+  hook->Notify(SampleDeployment(), SampleEvent(false));
+  ASSERT_TRUE(Eventually([&] { return healthy.requests().size() == 3; }));
+  const auto start = Clock::now();
+  hook->Stop();
+  EXPECT_LT(Clock::now() - start, 5s);
+  // The hanging URL's cursor did not move; the healthy one's is at the end.
+  EXPECT_EQ(*store_->Cursor(WebhookSinkName(hanging.url())), 0);
+  EXPECT_EQ(store_->ReadOutbox(*store_->Cursor(WebhookSinkName(healthy.url())), 10)->size(), 0u);
+}
+
+TEST(WebhookSinkNameTest, NamesTheUrlWithoutItsSecrets) {
+  const std::string name = WebhookSinkName("http://user:pw@hooks.example:9000/T0/secret?k=v");
+  EXPECT_EQ(name.rfind("webhook http://hooks.example:9000/... #", 0), 0u) << name;
+  EXPECT_EQ(name.find("secret"), std::string::npos);
+  EXPECT_EQ(name.find("pw"), std::string::npos);
+  EXPECT_NE(name, WebhookSinkName("http://user:pw@hooks.example:9000/T0/other"));
+  EXPECT_EQ(name, WebhookSinkName("http://user:pw@hooks.example:9000/T0/secret?k=v"));
 }
 
 }  // namespace

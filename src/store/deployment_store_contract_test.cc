@@ -8,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -415,6 +417,217 @@ TEST_P(DeploymentStoreContractTest, ConcurrentWritersNeverLoseAnUpdate) {
   for (std::size_t i = 0; i < events->size(); ++i) {
     EXPECT_EQ((*events)[i].seq, static_cast<std::int64_t>(i) + 1);
   }
+}
+
+// Create and Update hand back the events as stored: what a notifier announces.
+TEST_P(DeploymentStoreContractTest, WritesHandBackTheEventsAsStored) {
+  std::vector<DeploymentEvent> appended;
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("created")}, &appended));
+  ASSERT_EQ(appended.size(), 1u);
+  EXPECT_EQ(appended[0].seq, 1);
+  EXPECT_EQ(appended[0].deployment_id, "d1");
+  auto d = store_->Get("d1");
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(store_->Update(*d, {MakeEvent("a"), MakeEvent("b")}, &appended));
+  ASSERT_EQ(appended.size(), 2u);
+  auto events = store_->ListEvents("d1", 1);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(appended, *events);
+  EXPECT_EQ(appended[0].seq, 2);
+  EXPECT_EQ(appended[1].seq, 3);
+  EXPECT_EQ(appended[1].reason, "b");
+}
+
+// The outbox under test, or null when the adapter has none; then it must say
+// so on every call (kUnimplemented, with a message), which this checks.
+core::EventOutbox* OutboxUnderTest(core::DeploymentStore& store, std::string* why) {
+  auto* outbox = dynamic_cast<core::EventOutbox*>(&store);
+  if (outbox == nullptr) {
+    ADD_FAILURE() << "the store implements no core::EventOutbox";
+    return nullptr;
+  }
+  auto probe = outbox->SetSinks({"probe"});
+  if (!probe && probe.error().code() == ErrorCode::kUnimplemented) {
+    EXPECT_FALSE(probe.error().message().empty());
+    EXPECT_EQ(outbox->Cursor("probe").error().code(), ErrorCode::kUnimplemented);
+    EXPECT_EQ(outbox->ReadOutbox(0, 10).error().code(), ErrorCode::kUnimplemented);
+    EXPECT_EQ(outbox->AdvanceCursor("probe", 1).error().code(), ErrorCode::kUnimplemented);
+    *why = probe.error().message();
+    return nullptr;
+  }
+  EXPECT_TRUE(probe) << probe.error().ToString();
+  EXPECT_TRUE(outbox->SetSinks({}));
+  return outbox;
+}
+
+// Positions of `entries`, in order.
+std::vector<std::int64_t> Positions(const std::vector<core::OutboxEntry>& entries) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : entries) out.push_back(e.position);
+  return out;
+}
+
+TEST_P(DeploymentStoreContractTest, OutboxHoldsEveryEventWrittenWhileASinkExists) {
+  std::string why;
+  core::EventOutbox* outbox = OutboxUnderTest(*store_, &why);
+  if (outbox == nullptr) GTEST_SKIP() << "no outbox: " << why;
+  // Before any sink: nothing is kept for anyone.
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("before")}));
+  ASSERT_TRUE(outbox->SetSinks({"hook"}));
+  auto start = outbox->Cursor("hook");
+  ASSERT_TRUE(start) << start.error().ToString();
+  auto none = outbox->ReadOutbox(*start, 100);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+
+  auto d = store_->Get("d1");
+  std::vector<DeploymentEvent> appended;
+  auto updated = store_->Update(*d, {MakeEvent("a"), MakeEvent("b")}, &appended);
+  ASSERT_TRUE(updated);
+  std::vector<DeploymentEvent> created;
+  auto d2 = store_->Create(MakeDeployment("d2", "other"), {MakeEvent("c")}, &created);
+  ASSERT_TRUE(d2);
+
+  auto entries = outbox->ReadOutbox(*start, 100);
+  ASSERT_TRUE(entries) << entries.error().ToString();
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0].event, appended[0]);
+  EXPECT_EQ((*entries)[1].event, appended[1]);
+  EXPECT_EQ((*entries)[2].event, created[0]);
+  // The deployment as the write that appended the event left it.
+  EXPECT_EQ((*entries)[0].deployment, *updated);
+  EXPECT_EQ((*entries)[1].deployment, *updated);
+  EXPECT_EQ((*entries)[2].deployment, *d2);
+  const std::vector<std::int64_t> positions = Positions(*entries);
+  EXPECT_GT(positions[0], *start);
+  EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()) &&
+              std::adjacent_find(positions.begin(), positions.end()) == positions.end());
+
+  // Pages: oldest first, at most `limit`, continuing after a position.
+  auto first = outbox->ReadOutbox(*start, 2);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(Positions(*first), std::vector<std::int64_t>(positions.begin(), positions.begin() + 2));
+  auto rest = outbox->ReadOutbox(positions[1], 2);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(Positions(*rest), std::vector<std::int64_t>{positions[2]});
+}
+
+TEST_P(DeploymentStoreContractTest, OutboxCursorsAdvanceAndEntriesGoOnceEverySinkHasThem) {
+  std::string why;
+  core::EventOutbox* outbox = OutboxUnderTest(*store_, &why);
+  if (outbox == nullptr) GTEST_SKIP() << "no outbox: " << why;
+  ASSERT_TRUE(outbox->SetSinks({"a", "b"}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("1"), MakeEvent("2")}));
+  auto start = outbox->Cursor("a");
+  ASSERT_TRUE(start);
+  EXPECT_EQ(*outbox->Cursor("b"), *start);
+  auto entries = outbox->ReadOutbox(*start, 10);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 2u);
+  const std::int64_t p1 = (*entries)[0].position, p2 = (*entries)[1].position;
+
+  ASSERT_TRUE(outbox->AdvanceCursor("a", p2));
+  EXPECT_EQ(*outbox->Cursor("a"), p2);
+  // "b" has not delivered them yet: both are still there for it.
+  EXPECT_EQ(Positions(*outbox->ReadOutbox(*start, 10)), (std::vector<std::int64_t>{p1, p2}));
+  // A cursor never moves back.
+  ASSERT_TRUE(outbox->AdvanceCursor("a", p1));
+  EXPECT_EQ(*outbox->Cursor("a"), p2);
+
+  ASSERT_TRUE(outbox->AdvanceCursor("b", p1));
+  EXPECT_EQ(Positions(*outbox->ReadOutbox(*start, 10)), (std::vector<std::int64_t>{p2}));
+  ASSERT_TRUE(outbox->AdvanceCursor("b", p2));
+  EXPECT_TRUE(outbox->ReadOutbox(*start, 10)->empty());
+
+  EXPECT_EQ(outbox->Cursor("nobody").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(outbox->AdvanceCursor("nobody", p2).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(DeploymentStoreContractTest, OutboxNewSinkStartsAtTheEndAndDroppedSinksLetGo) {
+  std::string why;
+  core::EventOutbox* outbox = OutboxUnderTest(*store_, &why);
+  if (outbox == nullptr) GTEST_SKIP() << "no outbox: " << why;
+  ASSERT_TRUE(outbox->SetSinks({"old"}));
+  auto start = outbox->Cursor("old");
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {MakeEvent("1")}));
+  auto entries = outbox->ReadOutbox(*start, 10);
+  ASSERT_EQ(entries->size(), 1u);
+  const std::int64_t p1 = (*entries)[0].position;
+
+  // "new" is not sent the past; "old" keeps its cursor.
+  ASSERT_TRUE(outbox->SetSinks({"old", "new"}));
+  EXPECT_EQ(*outbox->Cursor("new"), p1);
+  EXPECT_EQ(*outbox->Cursor("old"), *start);
+  EXPECT_EQ(Positions(*outbox->ReadOutbox(*start, 10)), std::vector<std::int64_t>{p1});
+
+  // "old" is no longer a sink: its cursor goes, and with it what only it lacked.
+  ASSERT_TRUE(outbox->SetSinks({"new"}));
+  EXPECT_EQ(outbox->Cursor("old").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(outbox->ReadOutbox(*start, 10)->empty());
+
+  // With no sink, writes queue nothing.
+  ASSERT_TRUE(outbox->SetSinks({}));
+  auto d = store_->Get("d1");
+  ASSERT_TRUE(store_->Update(*d, {MakeEvent("2")}));
+  EXPECT_TRUE(outbox->ReadOutbox(0, 10)->empty());
+  EXPECT_EQ(outbox->SetSinks({""}).error().code(), ErrorCode::kValidation);
+  EXPECT_EQ(outbox->ReadOutbox(0, 0).error().code(), ErrorCode::kValidation);
+}
+
+// Concurrent writers: every event lands in the outbox exactly once, and each
+// deployment's events come in seq order.
+TEST_P(DeploymentStoreContractTest, OutboxOrdersConcurrentWritesWithoutLosingAny) {
+  std::string why;
+  core::EventOutbox* outbox = OutboxUnderTest(*store_, &why);
+  if (outbox == nullptr) GTEST_SKIP() << "no outbox: " << why;
+  ASSERT_TRUE(outbox->SetSinks({"hook"}));
+  auto start = outbox->Cursor("hook");
+  constexpr int kThreads = 4, kUpdates = 10;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(store_->Create(MakeDeployment("d" + std::to_string(t), "e" + std::to_string(t)),
+                               {MakeEvent("created")}));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string id = "d" + std::to_string(t);
+      for (int i = 0; i < kUpdates;) {
+        auto d = store_->Get(id);
+        if (!d) {
+          ++failures;
+          return;
+        }
+        auto updated = store_->Update(*d, {MakeEvent("step")});
+        if (updated) {
+          ++i;
+        } else if (updated.error().retryable() || updated.error().code() == ErrorCode::kConflict) {
+          continue;
+        } else {
+          ++failures;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::vector<core::OutboxEntry> all;
+  for (std::int64_t after = *start;;) {
+    auto page = outbox->ReadOutbox(after, 7);
+    ASSERT_TRUE(page) << page.error().ToString();
+    if (page->empty()) break;
+    after = page->back().position;
+    all.insert(all.end(), page->begin(), page->end());
+  }
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * (kUpdates + 1)));
+  std::map<std::string, std::int64_t> last_seq;
+  for (const auto& e : all) {
+    EXPECT_EQ(e.event.seq, last_seq[e.event.deployment_id] + 1) << e.event.deployment_id;
+    last_seq[e.event.deployment_id] = e.event.seq;
+  }
+  const std::vector<std::int64_t> positions = Positions(all);
+  EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()));
 }
 
 #ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION

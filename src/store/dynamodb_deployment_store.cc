@@ -199,9 +199,11 @@ std::string ReasonCodes(const std::vector<CancellationReason>& reasons) {
 }
 
 // Appends one conditional Put per event to a transaction, numbered from
-// first_seq; an event that cannot be encoded fails the whole write.
+// first_seq, and the events as numbered to `numbered`; an event that cannot be
+// encoded fails the whole write.
 core::Status AppendEventPuts(array& items, const std::string& table, const Deployment& stored,
-                             std::int64_t first_seq, const std::vector<DeploymentEvent>& events) {
+                             std::int64_t first_seq, const std::vector<DeploymentEvent>& events,
+                             std::vector<DeploymentEvent>& numbered) {
   const std::string pk = DeploymentPk(stored.id);
   std::int64_t seq = first_seq;
   for (DeploymentEvent e : events) {
@@ -214,6 +216,7 @@ core::Status AppendEventPuts(array& items, const std::string& table, const Deplo
                        {"Item", object{{"pk", S(pk)}, {"sk", S(EventSk(seq++))}, {"doc", S(*doc)}}},
                        {"ConditionExpression", "attribute_not_exists(#pk)"},
                        {"ExpressionAttributeNames", Names({"pk"})}}}});
+    numbered.push_back(std::move(e));
   }
   return core::Ok();
 }
@@ -384,8 +387,9 @@ core::Status DynamoDbDeploymentStore::TransactWrite(array items, aws::AwsErrorDe
   return core::Ok();
 }
 
-core::Result<Deployment> DynamoDbDeploymentStore::Create(
-    const Deployment& deployment, const std::vector<DeploymentEvent>& events) {
+core::Result<Deployment> DynamoDbDeploymentStore::Create(const Deployment& deployment,
+                                                         const std::vector<DeploymentEvent>& events,
+                                                         std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "create deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
@@ -405,7 +409,8 @@ core::Result<Deployment> DynamoDbDeploymentStore::Create(
   if (active) {
     items.push_back(TakeLock(options_.table, stored));
   }
-  if (auto s = AppendEventPuts(items, options_.table, stored, 1, events); !s) {
+  std::vector<DeploymentEvent> numbered;
+  if (auto s = AppendEventPuts(items, options_.table, stored, 1, events, numbered); !s) {
     return std::unexpected(s.error());
   }
 
@@ -413,7 +418,10 @@ core::Result<Deployment> DynamoDbDeploymentStore::Create(
   const core::Status written = TransactWrite(std::move(items), &detail);
   auto outcome = Outcome(written, detail, what);
   if (!outcome) return std::unexpected(outcome.error());
-  if (outcome->committed) return stored;
+  if (outcome->committed) {
+    if (appended != nullptr) *appended = std::move(numbered);
+    return stored;
+  }
   const std::vector<CancellationReason>& reasons = outcome->reasons;
   if (Failed(reasons, 0, "ConditionalCheckFailed")) {
     return core::ConflictError("deployment " + Quoted(stored.id) + " already exists");
@@ -556,8 +564,9 @@ core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
   return out;
 }
 
-core::Result<Deployment> DynamoDbDeploymentStore::Update(
-    const Deployment& deployment, const std::vector<DeploymentEvent>& events) {
+core::Result<Deployment> DynamoDbDeploymentStore::Update(const Deployment& deployment,
+                                                         const std::vector<DeploymentEvent>& events,
+                                                         std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "update deployment " + Quoted(deployment.id);
   const std::string pk = DeploymentPk(deployment.id);
@@ -641,7 +650,9 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
     items.push_back(TakeLock(options_.table, stored));
   }
   const std::size_t first_event_index = items.size();
-  if (auto s = AppendEventPuts(items, options_.table, stored, *old_count + 1, events); !s) {
+  std::vector<DeploymentEvent> numbered;
+  if (auto s = AppendEventPuts(items, options_.table, stored, *old_count + 1, events, numbered);
+      !s) {
     return std::unexpected(s.error());
   }
 
@@ -649,7 +660,10 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
   const core::Status written = TransactWrite(std::move(items), &detail);
   auto outcome = Outcome(written, detail, what);
   if (!outcome) return std::unexpected(outcome.error());
-  if (outcome->committed) return stored;
+  if (outcome->committed) {
+    if (appended != nullptr) *appended = std::move(numbered);
+    return stored;
+  }
   const std::vector<CancellationReason>& reasons = outcome->reasons;
   if (Failed(reasons, 0, "ConditionalCheckFailed")) {
     auto now = GetN(reasons[0].item, "version");
@@ -677,6 +691,26 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(
   }
   return core::InternalError(what + ": transaction cancelled " + ReasonCodes(reasons) + ": " +
                              written.error().message());
+}
+
+namespace {
+std::unexpected<core::Error> NoOutbox() {
+  return core::UnimplementedError(
+      "the DynamoDB store keeps no event outbox (no global event order without a hot counter "
+      "item): notifications from it are delivered at most once");
+}
+}  // namespace
+
+core::Status DynamoDbDeploymentStore::SetSinks(const std::vector<std::string>&) {
+  return NoOutbox();
+}
+core::Result<std::int64_t> DynamoDbDeploymentStore::Cursor(std::string_view) { return NoOutbox(); }
+core::Result<std::vector<core::OutboxEntry>> DynamoDbDeploymentStore::ReadOutbox(std::int64_t,
+                                                                                 std::size_t) {
+  return NoOutbox();
+}
+core::Status DynamoDbDeploymentStore::AdvanceCursor(std::string_view, std::int64_t) {
+  return NoOutbox();
 }
 
 core::Result<std::vector<DeploymentEvent>> DynamoDbDeploymentStore::ListEvents(

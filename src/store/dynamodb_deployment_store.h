@@ -47,7 +47,7 @@ struct DynamoDbStoreOptions {
 // Thread-safe: no state besides the AwsClient, which is thread-safe. Errors
 // name the operation; throttling and 5xx are retried by the client, then
 // surface as kThrottled/kUnavailable.
-class DynamoDbDeploymentStore final : public core::DeploymentStore {
+class DynamoDbDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
  public:
   // Most items one write may touch: DynamoDB's limit for TransactWriteItems.
   static constexpr std::size_t kMaxTransactionItems = 100;
@@ -60,8 +60,12 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore {
 
   ~DynamoDbDeploymentStore() override;
 
+  using core::DeploymentStore::Create;
+  using core::DeploymentStore::Update;
+
   core::Result<core::Deployment> Create(const core::Deployment& deployment,
-                                        const std::vector<core::DeploymentEvent>& events) override;
+                                        const std::vector<core::DeploymentEvent>& events,
+                                        std::vector<core::DeploymentEvent>* appended) override;
   core::Result<core::Deployment> Get(std::string_view id) override;
   // The active deployment of one endpoint ({.endpoint, .active_only}) is read
   // through the endpoint's lock item (two GetItems); every other filter is a
@@ -69,11 +73,22 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore {
   // descending.
   core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
   core::Result<core::Deployment> Update(const core::Deployment& deployment,
-                                        const std::vector<core::DeploymentEvent>& events) override;
+                                        const std::vector<core::DeploymentEvent>& events,
+                                        std::vector<core::DeploymentEvent>* appended) override;
   core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view deployment_id,
                                                               std::int64_t after_seq) override;
   core::Status SaveEndpoint(const core::Endpoint& endpoint) override;
   core::Result<std::vector<core::Endpoint>> ListEndpoints() override;
+
+  // No outbox: every call answers kUnimplemented. A global event order would
+  // need one counter item that every write of every deployment updates (a hot
+  // key, and a read before each transaction); so webhooks and SNS fed from this
+  // store stay at most once (see README.md).
+  core::Status SetSinks(const std::vector<std::string>& sinks) override;
+  core::Result<std::int64_t> Cursor(std::string_view sink) override;
+  core::Result<std::vector<core::OutboxEntry>> ReadOutbox(std::int64_t after,
+                                                          std::size_t limit) override;
+  core::Status AdvanceCursor(std::string_view sink, std::int64_t position) override;
 
   // CreateTable (PAY_PER_REQUEST) unless the table exists, then waits until it
   // is ACTIVE and checks its key schema. Idempotent; Open calls it when

@@ -8,16 +8,33 @@ namespace mlcanary::store {
 using core::Deployment;
 using core::DeploymentEvent;
 
-void MemoryDeploymentStore::AppendEvents(Entry& entry, const std::vector<DeploymentEvent>& events) {
+void MemoryDeploymentStore::AppendEvents(Entry& entry, const std::vector<DeploymentEvent>& events,
+                                         std::vector<DeploymentEvent>* appended) {
+  if (appended != nullptr) appended->clear();
   for (DeploymentEvent e : events) {
     e.seq = static_cast<std::int64_t>(entry.events.size()) + 1;
     e.deployment_id = entry.deployment.id;
+    if (!cursors_.empty()) {
+      outbox_.push_back({.position = ++last_position_, .deployment = entry.deployment, .event = e});
+    }
+    if (appended != nullptr) appended->push_back(e);
     entry.events.push_back(std::move(e));
   }
 }
 
+void MemoryDeploymentStore::PruneOutbox() {
+  if (cursors_.empty()) {
+    outbox_.clear();
+    return;
+  }
+  std::int64_t passed = last_position_;
+  for (const auto& [sink, position] : cursors_) passed = std::min(passed, position);
+  while (!outbox_.empty() && outbox_.front().position <= passed) outbox_.pop_front();
+}
+
 core::Result<Deployment> MemoryDeploymentStore::Create(const Deployment& deployment,
-                                                       const std::vector<DeploymentEvent>& events) {
+                                                       const std::vector<DeploymentEvent>& events,
+                                                       std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   std::lock_guard lock(mu_);
   if (entries_.contains(deployment.id)) {
@@ -34,7 +51,7 @@ core::Result<Deployment> MemoryDeploymentStore::Create(const Deployment& deploym
   entry.deployment = deployment;
   entry.deployment.version = 1;
   entry.order = next_order_++;
-  AppendEvents(entry, events);
+  AppendEvents(entry, events, appended);
   auto [it, inserted] = entries_.emplace(deployment.id, std::move(entry));
   return it->second.deployment;
 }
@@ -67,7 +84,8 @@ core::Result<std::vector<Deployment>> MemoryDeploymentStore::List(
 }
 
 core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deployment,
-                                                       const std::vector<DeploymentEvent>& events) {
+                                                       const std::vector<DeploymentEvent>& events,
+                                                       std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   std::lock_guard lock(mu_);
   auto it = entries_.find(deployment.id);
@@ -92,7 +110,7 @@ core::Result<Deployment> MemoryDeploymentStore::Update(const Deployment& deploym
   }
   entry.deployment = deployment;
   entry.deployment.version = deployment.version + 1;
-  AppendEvents(entry, events);
+  AppendEvents(entry, events, appended);
   return entry.deployment;
 }
 
@@ -122,6 +140,51 @@ core::Result<std::vector<core::Endpoint>> MemoryDeploymentStore::ListEndpoints()
   std::vector<core::Endpoint> out;
   for (const auto& [name, endpoint] : endpoints_) out.push_back(endpoint);
   return out;
+}
+
+core::Status MemoryDeploymentStore::SetSinks(const std::vector<std::string>& sinks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::int64_t, std::less<>> next;
+  for (const std::string& sink : sinks) {
+    if (sink.empty()) return core::ValidationError("outbox sink name must not be empty");
+    auto it = cursors_.find(sink);
+    next[sink] = it == cursors_.end() ? last_position_ : it->second;
+  }
+  cursors_ = std::move(next);
+  PruneOutbox();
+  return core::Ok();
+}
+
+core::Result<std::int64_t> MemoryDeploymentStore::Cursor(std::string_view sink) {
+  std::lock_guard lock(mu_);
+  auto it = cursors_.find(sink);
+  if (it == cursors_.end()) {
+    return core::NotFoundError("outbox sink '" + std::string(sink) + "' not found");
+  }
+  return it->second;
+}
+
+core::Result<std::vector<core::OutboxEntry>> MemoryDeploymentStore::ReadOutbox(std::int64_t after,
+                                                                               std::size_t limit) {
+  if (limit == 0) return core::ValidationError("outbox read limit must be >= 1");
+  std::lock_guard lock(mu_);
+  std::vector<core::OutboxEntry> out;
+  for (const core::OutboxEntry& e : outbox_) {
+    if (out.size() >= limit) break;
+    if (e.position > after) out.push_back(e);
+  }
+  return out;
+}
+
+core::Status MemoryDeploymentStore::AdvanceCursor(std::string_view sink, std::int64_t position) {
+  std::lock_guard lock(mu_);
+  auto it = cursors_.find(sink);
+  if (it == cursors_.end()) {
+    return core::NotFoundError("outbox sink '" + std::string(sink) + "' not found");
+  }
+  it->second = std::max(it->second, std::min(position, last_position_));
+  PruneOutbox();
+  return core::Ok();
 }
 
 }  // namespace mlcanary::store

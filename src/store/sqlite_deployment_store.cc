@@ -3,7 +3,9 @@
 // stored as the codec's JSON; columns exist only for what SQL must see.
 #include "store/sqlite_deployment_store.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -63,6 +65,22 @@ CREATE TABLE events (
 CREATE TABLE endpoints (
   name   TEXT PRIMARY KEY NOT NULL,
   record TEXT NOT NULL                     -- codec endpoint JSON
+);
+)sql"},
+    {2, R"sql(
+-- The event outbox (core::EventOutbox): every event appended while a sink
+-- exists, in commit order, written in the event's own transaction.
+CREATE TABLE outbox (
+  position      INTEGER PRIMARY KEY AUTOINCREMENT,  -- global order, never reused
+  deployment_id TEXT NOT NULL,
+  seq           INTEGER NOT NULL,                   -- the event: events(deployment_id, seq)
+  version       INTEGER NOT NULL,                   -- the deployment's, after this write
+  deployment    TEXT NOT NULL                       -- codec::DeploymentJson after this write
+);
+-- Per sink, the position of the last outbox entry it has delivered.
+CREATE TABLE notification_cursors (
+  sink     TEXT PRIMARY KEY NOT NULL,
+  position INTEGER NOT NULL
 );
 )sql"},
 };
@@ -180,6 +198,18 @@ core::Result<std::unique_ptr<SqliteDeploymentStore>> SqliteDeploymentStore::Open
     const std::string& path, const SqliteStoreOptions& options) {
   const std::string context = "open sqlite store " + Quoted(path);
   if (path.empty()) return core::ValidationError(context + ": empty path");
+  {
+    // SQLite takes a 0-byte file for a new database and would start empty; a
+    // file that had records and lost them (a truncated copy, a failed restore)
+    // must not look like a fresh start. A missing file is created below.
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 &&
+        !ec) {
+      return core::ValidationError(
+          context + ": the file exists but is empty (0 bytes), so it holds no deployments; " +
+          "restore the database from a backup, or delete the file to start with an empty store");
+    }
+  }
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -201,10 +231,13 @@ SqliteDeploymentStore::SqliteDeploymentStore(std::string path, std::unique_ptr<S
 
 SqliteDeploymentStore::~SqliteDeploymentStore() = default;
 
-core::Status SqliteDeploymentStore::AppendEvents(const std::string& deployment_id,
+core::Status SqliteDeploymentStore::AppendEvents(const Deployment& stored,
+                                                 std::string_view stored_json,
                                                  std::int64_t first_seq,
                                                  const std::vector<DeploymentEvent>& events,
+                                                 std::vector<DeploymentEvent>& appended,
                                                  std::string_view what) {
+  const std::string& deployment_id = stored.id;
   std::int64_t seq = first_seq;
   for (DeploymentEvent e : events) {
     e.seq = seq++;
@@ -225,12 +258,23 @@ core::Status SqliteDeploymentStore::AppendEvents(const std::string& deployment_i
         .Bind(7, e.actor)
         .Bind(8, *json);
     if (auto s = st->Run(); !s) return s;
+    // The outbox entry lands with the event or not at all; nothing is queued
+    // while no sink would read it.
+    auto ob = db_->Prepare(
+        "INSERT INTO outbox (deployment_id, seq, version, deployment)"
+        " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM notification_cursors)",
+        what);
+    if (!ob) return std::unexpected(ob.error());
+    ob->Bind(1, e.deployment_id).Bind(2, e.seq).Bind(3, stored.version).Bind(4, stored_json);
+    if (auto s = ob->Run(); !s) return s;
+    appended.push_back(std::move(e));
   }
   return core::Ok();
 }
 
 core::Result<Deployment> SqliteDeploymentStore::Create(const Deployment& deployment,
-                                                       const std::vector<DeploymentEvent>& events) {
+                                                       const std::vector<DeploymentEvent>& events,
+                                                       std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "create deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
@@ -288,8 +332,12 @@ core::Result<Deployment> SqliteDeploymentStore::Create(const Deployment& deploym
       return std::unexpected(s.error());
     }
   }
-  if (auto s = AppendEvents(stored.id, 1, events, what); !s) return std::unexpected(s.error());
+  std::vector<DeploymentEvent> written;
+  if (auto s = AppendEvents(stored, *json, 1, events, written, what); !s) {
+    return std::unexpected(s.error());
+  }
   if (auto s = tx->Commit(); !s) return std::unexpected(s.error());
+  if (appended != nullptr) *appended = std::move(written);
   return stored;
 }
 
@@ -340,7 +388,8 @@ core::Result<std::vector<Deployment>> SqliteDeploymentStore::List(
 }
 
 core::Result<Deployment> SqliteDeploymentStore::Update(const Deployment& deployment,
-                                                       const std::vector<DeploymentEvent>& events) {
+                                                       const std::vector<DeploymentEvent>& events,
+                                                       std::vector<DeploymentEvent>* appended) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "update deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
@@ -394,10 +443,12 @@ core::Result<Deployment> SqliteDeploymentStore::Update(const Deployment& deploym
     if (!row) return std::unexpected(row.error());
     if (*row) last_seq = st->Int(0);
   }
-  if (auto s = AppendEvents(stored.id, last_seq + 1, events, what); !s) {
+  std::vector<DeploymentEvent> written;
+  if (auto s = AppendEvents(stored, *json, last_seq + 1, events, written, what); !s) {
     return std::unexpected(s.error());
   }
   if (auto s = tx->Commit(); !s) return std::unexpected(s.error());
+  if (appended != nullptr) *appended = std::move(written);
   return stored;
 }
 
@@ -465,6 +516,132 @@ core::Result<std::vector<core::Endpoint>> SqliteDeploymentStore::ListEndpoints()
     out.push_back(std::move(*endpoint));
   }
   return out;
+}
+
+namespace {
+// The last outbox position ever assigned (AUTOINCREMENT keeps it in
+// sqlite_sequence, also after the entries are deleted); 0 before the first.
+constexpr const char* kLastPosition =
+    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)";
+}  // namespace
+
+core::Status SqliteDeploymentStore::PruneOutbox(std::string_view what) {
+  auto st = db_->Prepare(
+      "DELETE FROM outbox WHERE position <= COALESCE("
+      "(SELECT MIN(position) FROM notification_cursors), (SELECT MAX(position) FROM outbox))",
+      what);
+  if (!st) return std::unexpected(st.error());
+  return st->Run();
+}
+
+core::Status SqliteDeploymentStore::SetSinks(const std::vector<std::string>& sinks) {
+  const std::string what = "set outbox sinks";
+  for (const std::string& sink : sinks) {
+    if (sink.empty()) return core::ValidationError(what + ": a sink name is empty");
+  }
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::Begin(*db_, /*immediate=*/true, what);
+  if (!tx) return std::unexpected(tx.error());
+  std::vector<std::string> stale;
+  {
+    auto st = db_->Prepare("SELECT sink FROM notification_cursors", what);
+    if (!st) return std::unexpected(st.error());
+    while (true) {
+      auto row = st->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      std::string sink(st->Text(0));
+      if (std::find(sinks.begin(), sinks.end(), sink) == sinks.end()) {
+        stale.push_back(std::move(sink));
+      }
+    }
+  }
+  for (const std::string& sink : stale) {
+    auto st = db_->Prepare("DELETE FROM notification_cursors WHERE sink = ?", what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, sink);
+    if (auto s = st->Run(); !s) return s;
+  }
+  for (const std::string& sink : sinks) {
+    auto st = db_->Prepare(std::string("INSERT INTO notification_cursors (sink, position)"
+                                       " VALUES (?, ") +
+                               kLastPosition + ") ON CONFLICT (sink) DO NOTHING",
+                           what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, sink);
+    if (auto s = st->Run(); !s) return s;
+  }
+  if (auto s = PruneOutbox(what); !s) return s;
+  return tx->Commit();
+}
+
+core::Result<std::int64_t> SqliteDeploymentStore::Cursor(std::string_view sink) {
+  const std::string what = "read outbox cursor of " + Quoted(sink);
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT position FROM notification_cursors WHERE sink = ?", what);
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, sink);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return core::NotFoundError("outbox sink " + Quoted(sink) + " not found");
+  return st->Int(0);
+}
+
+core::Result<std::vector<core::OutboxEntry>> SqliteDeploymentStore::ReadOutbox(std::int64_t after,
+                                                                               std::size_t limit) {
+  const std::string what = "read outbox after position " + std::to_string(after);
+  if (limit == 0) return core::ValidationError(what + ": limit must be >= 1");
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare(
+      "SELECT o.position, o.deployment_id, o.seq, o.version, o.deployment, e.record"
+      " FROM outbox o LEFT JOIN events e ON e.deployment_id = o.deployment_id AND e.seq = o.seq"
+      " WHERE o.position > ? ORDER BY o.position LIMIT ?",
+      what);
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, after).Bind(
+      2, static_cast<std::int64_t>(std::min<std::size_t>(limit, std::numeric_limits<int>::max())));
+  std::vector<core::OutboxEntry> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    core::OutboxEntry entry;
+    entry.position = st->Int(0);
+    const std::string deployment_id(st->Text(1));
+    const std::int64_t seq = st->Int(2);
+    if (st->IsNull(5)) {
+      return internal::CorruptRecord("outbox entry " + std::to_string(entry.position),
+                                     "event " + std::to_string(seq) + " of deployment " +
+                                         Quoted(deployment_id) + " is missing");
+    }
+    auto d = DecodeDeployment(deployment_id, st->Text(4), st->Int(3));
+    if (!d) return std::unexpected(d.error());
+    auto e = DecodeEvent(deployment_id, seq, st->Text(5));
+    if (!e) return std::unexpected(e.error());
+    entry.deployment = std::move(*d);
+    entry.event = std::move(*e);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+core::Status SqliteDeploymentStore::AdvanceCursor(std::string_view sink, std::int64_t position) {
+  const std::string what = "advance outbox cursor of " + Quoted(sink);
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::Begin(*db_, /*immediate=*/true, what);
+  if (!tx) return std::unexpected(tx.error());
+  {
+    auto st = db_->Prepare(std::string("UPDATE notification_cursors"
+                                       " SET position = MAX(position, MIN(?, ") +
+                               kLastPosition + ")) WHERE sink = ?",
+                           what);
+    if (!st) return std::unexpected(st.error());
+    st->Bind(1, position).Bind(2, sink);
+    if (auto s = st->Run(); !s) return s;
+  }
+  if (db_->Changes() == 0) return core::NotFoundError("outbox sink " + Quoted(sink) + " not found");
+  if (auto s = PruneOutbox(what); !s) return s;
+  return tx->Commit();
 }
 
 core::Result<SqliteStoreSettings> SqliteDeploymentStore::Settings() {

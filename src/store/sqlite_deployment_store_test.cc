@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <latch>
 #include <string>
@@ -156,6 +157,79 @@ TEST_F(SqliteDeploymentStoreTest, FileThatIsNotADatabaseIsRefusedNamingThePath) 
   EXPECT_EQ(store.error().code(), ErrorCode::kInternal);
   EXPECT_THAT(store.error().message(), HasSubstr(path_));
   EXPECT_THAT(store.error().message(), HasSubstr("not a database"));
+}
+
+// A 0-byte file is what a truncated copy or a failed restore leaves: SQLite
+// would take it for a new database and the service would start with no
+// deployments (an active canary gone). It is refused, and left as it is.
+TEST_F(SqliteDeploymentStoreTest, EmptyExistingFileIsRefusedNamingThePath) {
+  std::ofstream(path_).close();
+  ASSERT_EQ(std::filesystem::file_size(path_), 0u);
+  auto store = SqliteDeploymentStore::Open(path_);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), ErrorCode::kValidation);
+  EXPECT_THAT(store.error().message(), HasSubstr(path_));
+  EXPECT_THAT(store.error().message(), HasSubstr("exists but is empty (0 bytes)"));
+  EXPECT_EQ(std::filesystem::file_size(path_), 0u);
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-wal"));
+}
+
+// The file this Open creates is no empty file to refuse, also when it is
+// opened again at once.
+TEST_F(SqliteDeploymentStoreTest, FileCreatedByOpenIsNotRefusedOnReopen) {
+  ASSERT_FALSE(std::filesystem::exists(path_));
+  ASSERT_TRUE(OpenStore());
+  EXPECT_GT(std::filesystem::file_size(path_), 0u);
+  ASSERT_TRUE(OpenStore());
+}
+
+// A database of schema 1 (before the outbox) gains the outbox on open and
+// keeps its records.
+TEST_F(SqliteDeploymentStoreTest, SchemaOneDatabaseGainsTheOutbox) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {MakeEvent("created")}));
+  }
+  ASSERT_EQ(RawDb(path_).Exec("DROP TABLE outbox; DROP TABLE notification_cursors;"
+                              " DELETE FROM sqlite_sequence WHERE name = 'outbox';"
+                              " DELETE FROM schema_version WHERE version = 2"),
+            SQLITE_OK);
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->Settings()->schema_version, 2);
+  EXPECT_EQ(store->ListEvents("d1", 0)->size(), 1u);
+  ASSERT_TRUE(store->SetSinks({"hook"}));
+  auto d = store->Get("d1");
+  ASSERT_TRUE(store->Update(*d, {MakeEvent("step")}));
+  auto entries = store->ReadOutbox(*store->Cursor("hook"), 10);
+  ASSERT_TRUE(entries) << entries.error().ToString();
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].event.seq, 2);
+}
+
+// Cursors and undelivered entries are durable: a restarted sink resumes.
+TEST_F(SqliteDeploymentStoreTest, OutboxAndCursorsSurviveReopen) {
+  std::int64_t delivered = 0;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->SetSinks({"hook"}));
+    ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {MakeEvent("1"), MakeEvent("2")}));
+    auto entries = store->ReadOutbox(*store->Cursor("hook"), 10);
+    ASSERT_EQ(entries->size(), 2u);
+    delivered = (*entries)[0].position;
+    ASSERT_TRUE(store->AdvanceCursor("hook", delivered));
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->SetSinks({"hook"}));  // a restart names its sinks again
+  EXPECT_EQ(*store->Cursor("hook"), delivered);
+  auto rest = store->ReadOutbox(delivered, 10);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].event.seq, 2);
+  EXPECT_EQ((*rest)[0].event.reason, "2");
 }
 
 TEST_F(SqliteDeploymentStoreTest, NewerSchemaVersionIsRefused) {
@@ -429,11 +503,13 @@ TEST_F(SqliteDeploymentStoreTest, CrashMidTransactionLeavesNoHalfWrittenRecord) 
 }
 
 // kill -9 at arbitrary points of a stream of Updates: every committed Update
-// is whole (one version step = one event), nothing is half-applied.
+// is whole (one version step = one event, one outbox entry), nothing is
+// half-applied.
 TEST_F(SqliteDeploymentStoreTest, KillDuringUpdatesLeavesRecordAndEventsInStep) {
   {
     auto store = OpenStore();
     ASSERT_TRUE(store);
+    ASSERT_TRUE(store->SetSinks({"hook"}));
     ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {}));
   }
   for (int delay_ms : {0, 7, 23, 61}) {
@@ -481,6 +557,14 @@ TEST_F(SqliteDeploymentStoreTest, KillDuringUpdatesLeavesRecordAndEventsInStep) 
     EXPECT_EQ(events->back().reason, "check " + std::to_string(d->progress.checks));
     for (std::size_t i = 0; i < events->size(); ++i) {
       ASSERT_EQ((*events)[i].seq, static_cast<std::int64_t>(i) + 1);
+    }
+    // The outbox holds every committed event, no more, in order.
+    auto entries = store->ReadOutbox(0, 1'000'000);
+    ASSERT_TRUE(entries) << entries.error().ToString();
+    ASSERT_EQ(entries->size(), events->size());
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      EXPECT_EQ((*entries)[i].event, (*events)[i]);
+      EXPECT_EQ((*entries)[i].deployment.version, (*events)[i].seq + 1);
     }
   }
 }

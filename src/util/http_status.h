@@ -1,7 +1,7 @@
 // The one mapping from error kinds to HTTP statuses, shared by the gateway and
 // the control API: 400 validation, 401, 403, 404, 409 conflict and refused
 // transitions, 429 throttled, 502 model error, 503 unavailable, 504 timeout,
-// 500 internal.
+// 500 internal, 501 unimplemented.
 #ifndef MLCANARY_UTIL_HTTP_STATUS_H_
 #define MLCANARY_UTIL_HTTP_STATUS_H_
 
@@ -32,6 +32,8 @@ constexpr int HttpStatusFor(core::ErrorCode code) {
       return 504;
     case core::ErrorCode::kInternal:
       return 500;
+    case core::ErrorCode::kUnimplemented:
+      return 501;
   }
   return 500;
 }

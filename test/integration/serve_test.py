@@ -1,6 +1,7 @@
 """`mlcanary serve` end to end (issue: deployment service): real binary, real
 SQLite file, real XGBoost models and a real HTTP model server, steady traffic,
 fast timings (checks every second, bake 2 s)."""
+import json
 import os
 import random
 import subprocess
@@ -194,6 +195,152 @@ class ServeCrashTest(unittest.TestCase):
         steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
         self.assertEqual(steps, sorted(set(steps)), f"a step was applied twice: {steps}")
         server.stop()
+
+
+class SlowWebhookReceiver:
+    """A webhook receiver in this process (it outlives serve's kill -9): records
+    every POST's JSON body when it arrives, answers 200 after `delay` seconds."""
+
+    def __init__(self, delay):
+        import http.server
+        import json as json_module
+        receiver = self
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *unused):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.bodies.append(json_module.loads(body))
+                time.sleep(receiver.delay)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # serve is gone
+
+        class Quiet(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.httpd = Quiet(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def received(self):
+        with self.lock:
+            return list(self.bodies)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+ANNOUNCED = ("transition", "weight_change", "paused", "resumed")  # not checks, not errors
+
+
+class ServeNotificationTest(unittest.TestCase):
+    """Every event announced on stdout and to webhooks carries its stored seq; a
+    slow webhook loses nothing to a kill -9 (at least once, from the store)."""
+
+    def test_slow_webhook_gets_every_event_at_least_once_across_kill9(self):
+        receiver = SlowWebhookReceiver(delay=1.0)
+        self.addCleanup(receiver.close)
+        server = Server(ENDPOINT, extra_yaml=f"notifications:\n  webhooks: [{receiver.url}]\n")
+        server.start()
+        self.addCleanup(server.stop)
+        traffic = Traffic(server.inference_port, threads=2).start()
+        self.addCleanup(traffic.stop)
+        r = server.deploy({"endpoint": "recs", "variant": "canary-v2",
+                           "model": {"path": f"{MODELS}/recs-v2.ubj"}, "policy": FAST})
+        self.assertEqual(r.status, 201, r.body)
+        dep_id = r.json()["id"]
+
+        def announced():
+            return [e for e in server.events(dep_id) if e["kind"] in ANNOUNCED]
+
+        # Kill while the receiver is behind: events stored, not yet delivered.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if len(announced()) > len(receiver.received()) >= 1:
+                break
+            time.sleep(0.05)
+        behind = len(announced()) - len(receiver.received())
+        self.assertGreater(behind, 0, "the receiver was never behind")
+        server.kill9()
+        server.start()
+        final = server.wait_state(dep_id, {"COMPLETED", "ROLLED_BACK", "FAILED"}, 90)
+        self.assertEqual(final["state"], "COMPLETED", server.events(dep_id))
+        stored = {e["seq"]: e for e in announced()}
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            got = {(b["deployment_id"], b["seq"]) for b in receiver.received()}
+            if all((dep_id, seq) in got for seq in stored):
+                break
+            time.sleep(0.2)
+        bodies = receiver.received()
+        got = {(b["deployment_id"], b["seq"]) for b in bodies}
+        missing = sorted(seq for seq in stored if (dep_id, seq) not in got)
+        self.assertEqual(missing, [], f"{behind} behind at the kill; received "
+                                      f"{sorted(s for _, s in got)} of {sorted(stored)}")
+        for b in bodies:
+            self.assertGreater(b["seq"], 0, b)
+            self.assertEqual(b["event"]["seq"], b["seq"])
+            self.assertEqual(b["deployment"]["id"], b["deployment_id"])
+            e = stored.get(b["seq"])
+            self.assertIsNotNone(e, f"delivered seq {b['seq']} is no announced event: {b}")
+            self.assertEqual((b["event"]["kind"], b["reason"]), (e["kind"], e["reason"]))
+
+        # stdout: one line per announced event, each with its stored seq.
+        lines = []
+        with open(server.log_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith('{"time"'):
+                    try:
+                        lines.append(json.loads(line))
+                    except ValueError:
+                        pass  # a line cut by the kill -9
+        mine = [line for line in lines if line.get("deployment") == dep_id]
+        self.assertTrue(mine)
+        for line in mine:
+            e = stored.get(line["seq"])
+            self.assertIsNotNone(e, f"stdout line with seq {line['seq']} is no stored event: "
+                                    f"{line}")
+            self.assertEqual((line["kind"], line["reason"]), (e["kind"], e["reason"]))
+
+
+class ServeStoreFileTest(unittest.TestCase):
+    def test_empty_database_file_is_refused_naming_it(self):
+        server = Server(ENDPOINT)
+        db = os.path.join(server.dir, "mlcanary.db")
+        open(db, "wb").close()  # what a truncated copy or a failed restore leaves
+        server.start(wait=False)
+        self.addCleanup(server.stop)
+        self.assertEqual(server.proc.wait(timeout=30), 2, server.logs())
+        out = server.logs().strip()
+        self.assertEqual(len(out.splitlines()), 1, out)
+        self.assertIn(db, out)
+        self.assertIn("exists but is empty (0 bytes)", out)
+        self.assertEqual(os.path.getsize(db), 0)
+
+    def test_database_file_created_by_serve_is_fine_on_restart(self):
+        server = Server(ENDPOINT).start()
+        self.addCleanup(server.stop)
+        db = os.path.join(server.dir, "mlcanary.db")
+        self.assertGreater(os.path.getsize(db), 0)
+        server.kill9()
+        server.start()
 
 
 if __name__ == "__main__":
