@@ -684,6 +684,32 @@ TEST_F(ControlApiTest, ActionsOnAnUnknownDeploymentAre404) {
   }
 }
 
+// An id is one percent-encoded path segment: decoded, it is looked up as it is
+// (quotes, spaces, '/', '?' included) and an unknown one is a 404 naming it.
+TEST_F(ControlApiTest, EncodedIdsAreDecodedPerSegmentAndUnknownOnesAre404) {
+  struct Case {
+    std::string encoded;
+    std::string id;
+  };
+  for (const Case& c :
+       {Case{"%27%20OR%201%3D1%20--", "' OR 1=1 --"}, Case{"a%2Fcomplete", "a/complete"},
+        Case{"x%2Fy%2Fz", "x/y/z"}, Case{"what%3Fstate%3DFAILED", "what?state=FAILED"},
+        Case{"100%25", "100%"}}) {
+    for (const std::string& target :
+         {"/v1/deployments/" + c.encoded, "/v1/deployments/" + c.encoded + "/events"}) {
+      auto r = Call("GET", target);
+      EXPECT_EQ(r.status, 404) << target << " -> " << r.body;
+      EXPECT_EQ(ErrorCode(r), "NotFound") << target;
+      EXPECT_NE(ErrorMessage(r).find("'" + c.id + "'"), std::string::npos)
+          << target << " -> " << ErrorMessage(r);
+    }
+    auto action = Call("POST", "/v1/deployments/" + c.encoded + "/cancel");
+    EXPECT_EQ(action.status, 404) << c.encoded << " -> " << action.body;
+    EXPECT_NE(ErrorMessage(action).find("'" + c.id + "'"), std::string::npos)
+        << ErrorMessage(action);
+  }
+}
+
 TEST_F(ControlApiTest, ActionBodiesMustBeEmptyOrAnEmptyJsonObject) {
   const std::string id = Deploy();
   auto text = Call("POST", "/v1/deployments/" + id + "/pause", "now", kAdminToken, "text/plain");
