@@ -162,8 +162,8 @@ int WaitForDeployment(client::ApiClient& api, const std::string& id, bool json_o
   std::int64_t after = 0;
   std::string state;
   for (;;) {
-    auto events =
-        api.Call("GET", "/v1/deployments/" + id + "/events?after=" + std::to_string(after));
+    auto events = api.Call("GET", "/v1/deployments/" + client::PercentEncode(id) +
+                                      "/events?after=" + std::to_string(after));
     if (!events) return Fail(events.error());
     for (const json::value& e : EventsOf(*events)) {
       after = std::max<std::int64_t>(after, static_cast<std::int64_t>(Num(e, "seq")));
@@ -180,7 +180,7 @@ int WaitForDeployment(client::ApiClient& api, const std::string& id, bool json_o
       }
       std::fflush(stdout);
     }
-    auto d = api.Call("GET", "/v1/deployments/" + id);
+    auto d = api.Call("GET", "/v1/deployments/" + client::PercentEncode(id));
     if (!d) return Fail(d.error());
     state = Str(*d, "state");
     if (Final(state)) {
@@ -201,7 +201,7 @@ int RunClientCommand(const ClientCommand& cmd) {
     std::string query;
     auto add = [&](const char* key, const std::string& value) {
       if (value.empty()) return;
-      query += (query.empty() ? "?" : "&") + std::string(key) + "=" + value;
+      query += (query.empty() ? "?" : "&") + std::string(key) + "=" + client::PercentEncode(value);
     };
     add("endpoint", cmd.endpoint);
     add("state", cmd.state);
@@ -219,7 +219,7 @@ int RunClientCommand(const ClientCommand& cmd) {
     return 0;
   }
   if (v == "status") {
-    auto doc = api.Call("GET", "/v1/deployments/" + cmd.id);
+    auto doc = api.Call("GET", "/v1/deployments/" + client::PercentEncode(cmd.id));
     if (!doc) return Fail(doc.error());
     if (json_output) {
       PrintJson(*doc);
@@ -229,7 +229,7 @@ int RunClientCommand(const ClientCommand& cmd) {
     return 0;
   }
   if (v == "events") {
-    auto doc = api.Call("GET", "/v1/deployments/" + cmd.id + "/events");
+    auto doc = api.Call("GET", "/v1/deployments/" + client::PercentEncode(cmd.id) + "/events");
     if (!doc) return Fail(doc.error());
     if (json_output) {
       PrintJson(*doc);
@@ -239,7 +239,7 @@ int RunClientCommand(const ClientCommand& cmd) {
     return 0;
   }
   if (v == "complete" || v == "cancel" || v == "rollback" || v == "pause" || v == "resume") {
-    auto doc = api.Call("POST", "/v1/deployments/" + cmd.id + "/" + v);
+    auto doc = api.Call("POST", "/v1/deployments/" + client::PercentEncode(cmd.id) + "/" + v);
     if (!doc) return Fail(doc.error());
     if (json_output) {
       PrintJson(*doc);

@@ -104,6 +104,19 @@ core::Result<std::unique_ptr<aws::AwsClient>> MakeAwsClient(const config::Servic
 
 void LogWarning(std::string_view line) { spdlog::warn("{}", line); }
 
+// The first line of `text`: errors from libraries (XGBoost's with its stack
+// trace) may span many; a start-up error is one line.
+std::string FirstLine(std::string_view text) {
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+// `cause` at the configuration key that asked for what failed (ConfigKeyError):
+// "serve.yaml: listen.control (line 3): cannot listen on ...".
+core::Error AtKey(const config::ServiceConfig& config, std::string_view key,
+                  const core::Error& cause) {
+  return config::ConfigKeyError(config, key, FirstLine(cause.message()));
+}
+
 }  // namespace
 
 // Declared in the order they are built; destroyed in reverse.
@@ -265,7 +278,7 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
 
   if (p->gateway) {
     if (auto s = p->gateway->Start(); !s) {
-      return std::unexpected(s.error().WithContext("listen.inference " + config.inference_listen));
+      return std::unexpected(AtKey(config, "listen.inference", s.error()));
     }
   }
 
@@ -302,7 +315,7 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   };
   p->control_server = std::make_unique<http::HttpServer>(http_options, p->control_api->handler());
   if (auto s = p->control_server->Start(); !s) {
-    return std::unexpected(s.error().WithContext("listen.control " + config.control_listen));
+    return std::unexpected(AtKey(config, "listen.control", s.error()));
   }
 
   p->loop->Start();
@@ -324,10 +337,39 @@ core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p) {
   }
   auto store =
       store::SqliteDeploymentStore::Open(config.store.substr(std::string("sqlite:").size()));
-  if (!store) return std::unexpected(store.error().WithContext("store " + config.store));
+  if (!store) return std::unexpected(AtKey(config, "store", store.error()));
   p.outbox = store->get();
   p.store = std::move(*store);
   return core::Ok();
+}
+
+// Why the gateway could not add endpoints[index] at start. A model that does
+// not load is named by its key in the file ("endpoints[0].variants[1].model.path
+// (line 14): ..."), or as a variant restored from the store when the last
+// deployment left one the file does not list. The router stops at the first
+// variant that fails; loading them again one by one (only on this path) finds it.
+core::Error EndpointStartError(const config::ServiceConfig& config, std::size_t index,
+                               const core::Endpoint& endpoint, const core::Error& cause) {
+  const config::EndpointConfig& configured = config.endpoints[index];
+  const models::ModelBackendFactory load = models::MakeModelBackendFactory();
+  for (const core::Variant& v : endpoint.variants) {
+    auto backend = load(v.model);
+    if (backend) continue;
+    const std::string reason = FirstLine(backend.error().message());
+    for (std::size_t j = 0; j < configured.variants.size(); ++j) {
+      const core::Variant& c = configured.variants[j];
+      if (c.name != v.name || c.model != v.model) continue;
+      const std::string key = "endpoints[" + std::to_string(index) + "].variants[" +
+                              std::to_string(j) + "].model." +
+                              (v.model.kind == core::ModelKind::kHttp ? "url" : "path");
+      return config::ConfigKeyError(config, key, reason);
+    }
+    return core::Error(backend.error().code(), "endpoint '" + endpoint.name + "': variant '" +
+                                                   v.name + "' (restored from the store, " +
+                                                   config.store + "): " + reason);
+  }
+  return core::Error(cause.code(), "endpoints[" + std::to_string(index) + "] ('" + endpoint.name +
+                                       "'): " + FirstLine(cause.message()));
 }
 
 // The gateway serves the configured endpoints (as the last deployments left
@@ -345,14 +387,15 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service
 
   auto saved = p.store->ListEndpoints();
   if (!saved) return std::unexpected(saved.error());
-  for (const config::EndpointConfig& e : config.endpoints) {
+  for (std::size_t i = 0; i < config.endpoints.size(); ++i) {
+    const config::EndpointConfig& e = config.endpoints[i];
     core::Endpoint endpoint{
         .name = e.name, .status = core::EndpointStatus::kInService, .variants = e.variants};
     for (const core::Endpoint& s : *saved) {
       if (s.name == e.name && !s.variants.empty()) endpoint = s;
     }
     if (auto s = p.gateway->router().AddEndpoint(endpoint); !s) {
-      return std::unexpected(s.error().WithContext("endpoint '" + e.name + "'"));
+      return std::unexpected(EndpointStartError(config, i, endpoint, s.error()));
     }
     if (auto s = p.store->SaveEndpoint(endpoint); !s) return std::unexpected(s.error());
   }

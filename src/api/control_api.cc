@@ -50,9 +50,26 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
+// The request's path segments, each percent-decoded on its own: split before
+// decoding, so that an id holding an encoded '/' ("a%2Fb") stays one segment
+// and names no other route. (The server has checked the target's escapes.)
+std::vector<std::string> PathSegments(const http::Request& request) {
+  std::vector<std::string> out;
+  if (request.target.empty()) {  // a Request built by hand: its path is all there is
+    for (std::string_view s : SplitPath(request.path)) out.emplace_back(s);
+    return out;
+  }
+  const std::string_view raw =
+      std::string_view(request.target).substr(0, request.target.find_first_of("?#"));
+  for (std::string_view s : SplitPath(raw)) {
+    out.push_back(http::PercentDecode(s, /*plus_is_space=*/false).value_or(std::string(s)));
+  }
+  return out;
+}
+
 // Matches `path` against `pattern`; on a match, `param` holds the value of the
 // pattern's {parameter} (the table's patterns have at most one).
-bool MatchPattern(std::string_view pattern, const std::vector<std::string_view>& segments,
+bool MatchPattern(std::string_view pattern, const std::vector<std::string>& segments,
                   std::string& param) {
   const auto parts = SplitPath(pattern);
   if (parts.size() != segments.size()) return false;
@@ -292,7 +309,7 @@ core::Result<std::optional<ControlApi::Impl::Caller>> ControlApi::Impl::Authenti
 }
 
 http::Response ControlApi::Handle(const http::Request& request) const {
-  const auto segments = SplitPath(request.path);
+  const auto segments = PathSegments(request);
   const Route* route = nullptr;
   std::string param;
   std::string allow;

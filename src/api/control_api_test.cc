@@ -466,6 +466,10 @@ TEST_F(ControlApiTest, InvalidCreateBodiesAre400NamingTheKeyPath) {
        "body.policy.nope: unknown key"},
       {R"({"endpoint":"recs","model":{"path":"m"},"policy":{"initial_weight":1.5}})",
        "body.policy.initial_weight"},
+      {R"({"endpoint":"recs","model":{"path":"m"},"policy":{"initial_weight":1e-7}})",
+       "body.policy.initial_weight: weight 1e-07 must be at least 1e-06"},
+      {R"({"endpoint":"recs","model":{"path":"m"},"policy":{"steps":[0.0000001,1]}})",
+       "body.policy.steps[0]: weight 1e-07 must be at least 1e-06"},
       {R"({"endpoint":"recs","model":{"path":"m"},"policy":[1]})", "body.policy: expected"},
       {R"({"endpoint":"recs","model":{"path":"m"},"instances":0})", "body.instances"},
       {R"({"endpoint":"recs","model":{"path":"m"},"instances":"2"})", "body.instances"},
@@ -774,6 +778,32 @@ TEST_F(ControlApiTest, ActionsOnAnUnknownDeploymentAre404) {
   for (const char* action : {"complete", "cancel", "rollback", "pause", "resume"}) {
     auto r = Call("POST", std::string("/v1/deployments/nope/") + action);
     EXPECT_EQ(r.status, 404) << action;
+  }
+}
+
+// An id is one percent-encoded path segment: decoded, it is looked up as it is
+// (quotes, spaces, '/', '?' included) and an unknown one is a 404 naming it.
+TEST_F(ControlApiTest, EncodedIdsAreDecodedPerSegmentAndUnknownOnesAre404) {
+  struct Case {
+    std::string encoded;
+    std::string id;
+  };
+  for (const Case& c :
+       {Case{"%27%20OR%201%3D1%20--", "' OR 1=1 --"}, Case{"a%2Fcomplete", "a/complete"},
+        Case{"x%2Fy%2Fz", "x/y/z"}, Case{"what%3Fstate%3DFAILED", "what?state=FAILED"},
+        Case{"100%25", "100%"}}) {
+    for (const std::string& target :
+         {"/v1/deployments/" + c.encoded, "/v1/deployments/" + c.encoded + "/events"}) {
+      auto r = Call("GET", target);
+      EXPECT_EQ(r.status, 404) << target << " -> " << r.body;
+      EXPECT_EQ(ErrorCode(r), "NotFound") << target;
+      EXPECT_NE(ErrorMessage(r).find("'" + c.id + "'"), std::string::npos)
+          << target << " -> " << ErrorMessage(r);
+    }
+    auto action = Call("POST", "/v1/deployments/" + c.encoded + "/cancel");
+    EXPECT_EQ(action.status, 404) << c.encoded << " -> " << action.body;
+    EXPECT_NE(ErrorMessage(action).find("'" + c.id + "'"), std::string::npos)
+        << ErrorMessage(action);
   }
 }
 

@@ -116,9 +116,11 @@ void WriteSchemas(util::JsonWriter& w) {
       "How a deployment moves and when its canary is unhealthy. In a request every key is "
       "optional and applies on top of the endpoint's configured policy.",
       {},
-      {{"initial_weight", "number", "first canary weight (0.10)"},
-       {"step", "number", "weight added per step (0.10)"},
-       {"steps", "[]number", "explicit schedule; replaces initial_weight and step"},
+      {{"initial_weight", "number", "first canary weight (0.10); in [0.000001, 1]"},
+       {"step", "number", "weight added per step (0.10); in [0.000001, 1]"},
+       {"steps", "[]number",
+        "explicit schedule, strictly increasing at the 0.000001 weight resolution; replaces "
+        "initial_weight and step"},
        {"bake", "duration", "healthy time at a weight before the next step (10m)"},
        {"interval", "duration", "one check per interval (1m)"},
        {"final_bake", "duration", "healthy time at 1.0 before COMPLETED (0s)"},

@@ -120,6 +120,24 @@ core::Result<boost::json::value> ApiClient::Call(std::string_view method, std::s
   return core::MakeError(CodeForStatus(status), message);
 }
 
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' ||
+        b == '.' || b == '_' || b == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0x0F]);
+    }
+  }
+  return out;
+}
+
 ClientOptions OptionsFromEnvironment() {
   ClientOptions options;
   if (const char* url = std::getenv("MLCANARY_URL"); url != nullptr && *url != '\0') {

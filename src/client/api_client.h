@@ -28,7 +28,8 @@ class ApiClient {
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
 
-  // Sends the request and returns the JSON answer of a 2xx response. Errors:
+  // Sends the request and returns the JSON answer of a 2xx response. `path` is
+  // sent as given: its segments and query values must be PercentEncode'd. Errors:
   // the server's own {"error": {code, message}} mapped to the error kinds
   // (400 Validation, 401 Unauthenticated, 403 PermissionDenied, 404 NotFound,
   // 409 FailedPrecondition, 5xx Unavailable/Internal); an unreachable server
@@ -43,6 +44,11 @@ class ApiClient {
   ClientOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+// Percent-encodes `text` as one path segment or one query value (RFC 3986):
+// every byte but the unreserved A-Z a-z 0-9 - . _ ~ becomes %XX, so a value
+// such as "' OR 1=1 --" or "a/b?c" reaches the server as itself, one value.
+std::string PercentEncode(std::string_view text);
 
 // Options from MLCANARY_URL and MLCANARY_API_TOKEN (defaults when unset).
 ClientOptions OptionsFromEnvironment();

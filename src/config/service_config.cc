@@ -41,8 +41,15 @@ core::Result<std::int64_t> ReadIntIn(const YAML::Node& node, const YamlPath& at,
   return *n;
 }
 
+// Records `node`'s line under `at`'s path in `lines` (ServiceConfig::key_lines).
+void RecordLine(std::map<std::string, int, std::less<>>& lines, const YamlPath& at,
+                const YAML::Node& node) {
+  if (node.IsDefined() && node.Mark().line >= 0) lines[at.path()] = node.Mark().line + 1;
+}
+
 core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& at,
-                                        const std::string& base_dir) {
+                                        const std::string& base_dir,
+                                        std::map<std::string, int, std::less<>>& lines) {
   if (auto s = CheckKeys(node, at, {"kind", "path", "url", "timeout"}); !s) {
     return std::unexpected(s.error());
   }
@@ -66,6 +73,7 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
     auto p = ReadString(node["path"], at.Child("path"));
     if (!p) return std::unexpected(p.error());
     m.path = Resolve(*p, base_dir);
+    RecordLine(lines, at.Child("path"), node["path"]);
     std::error_code ec;
     if (!fs::is_regular_file(m.path, ec)) {
       return at.Child("path").Fail(node["path"], "model file '" + m.path + "' does not exist");
@@ -78,6 +86,7 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
     if (!u->starts_with("http://"))
       return at.Child("url").Fail(node["url"], "must start with http://");
     m.url = *u;
+    RecordLine(lines, at.Child("url"), node["url"]);
     if (node["timeout"]) {
       auto t = ReadPositiveDuration(node["timeout"], at.Child("timeout"));
       if (!t) return std::unexpected(t.error());
@@ -89,7 +98,8 @@ core::Result<core::ModelSpec> ReadModel(const YAML::Node& node, const YamlPath& 
 }
 
 core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath& at,
-                                          const std::string& base_dir, Backend backend) {
+                                          const std::string& base_dir, Backend backend,
+                                          std::map<std::string, int, std::less<>>& lines) {
   if (auto s = CheckKeys(node, at, {"name", "variants", "policy"}); !s) {
     return std::unexpected(s.error());
   }
@@ -153,7 +163,7 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
       variant.instances = static_cast<int>(*n);
     }
     if (!v["model"]) return vat.Fail(v, "missing key model");
-    auto model = ReadModel(v["model"], vat.Child("model"), base_dir);
+    auto model = ReadModel(v["model"], vat.Child("model"), base_dir, lines);
     if (!model) return std::unexpected(model.error());
     variant.model = *model;
     e.variants.push_back(std::move(variant));
@@ -294,7 +304,35 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
   return core::Ok();
 }
 
+// Whether two valid "host:port" addresses would bind the same port: the same
+// non-zero port on the same host, or on a wildcard host (which takes the port
+// on every address).
+bool SamePort(const std::string& a, const std::string& b) {
+  const auto split = [](const std::string& address) {
+    const auto colon = address.rfind(':');
+    return std::pair{address.substr(0, colon), address.substr(colon + 1)};
+  };
+  const auto [host_a, port_a] = split(a);
+  const auto [host_b, port_b] = split(b);
+  if (std::stoi(port_a) != std::stoi(port_b) || std::stoi(port_a) == 0) return false;
+  const auto wildcard = [](const std::string& host) {
+    return host == "0.0.0.0" || host == "::" || host == "[::]" || host == "*";
+  };
+  return host_a == host_b || wildcard(host_a) || wildcard(host_b);
+}
+
 }  // namespace
+
+core::Error ConfigKeyError(const ServiceConfig& config, std::string_view key,
+                           std::string_view reason) {
+  std::string text = config.source + ": " + std::string(key);
+  if (auto it = config.key_lines.find(key); it != config.key_lines.end()) {
+    text += " (line " + std::to_string(it->second) + ")";
+  }
+  text += ": ";
+  text += reason;
+  return core::Error(core::ErrorCode::kValidation, std::move(text));
+}
 
 core::Status ValidateListenAddress(const std::string& address) {
   const auto colon = address.rfind(':');
@@ -365,6 +403,19 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
         return at.Child(key).Fail(listen[key], s.error().message());
       }
       *field = *v;
+      RecordLine(c.key_lines, at.Child(key), listen[key]);
+    }
+    // Both servers cannot bind one port: say so here, with the line, rather
+    // than as "address in use" from the second bind.
+    if (c.backend == Backend::kEmbedded && SamePort(c.inference_listen, c.control_listen)) {
+      const bool control = static_cast<bool>(listen["control"]);
+      const char* key = control ? "control" : "inference";
+      const char* other = control ? "inference" : "control";
+      const std::string& value = control ? c.control_listen : c.inference_listen;
+      const std::string& other_value = control ? c.inference_listen : c.control_listen;
+      return at.Child(key).Fail(listen[key], "'" + value + "' has the port of listen." + other +
+                                                 " ('" + other_value +
+                                                 "'): the two servers need two ports");
     }
     if (const YAML::Node caps = listen["max_connections"]) {
       const YamlPath cat = at.Child("max_connections");
@@ -399,6 +450,7 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
     } else {
       c.store = "sqlite:" + Resolve(v->substr(7), base_dir);
     }
+    RecordLine(c.key_lines, top.Child("store"), store);
   } else {
     c.store = "sqlite:" + Resolve("data/mlcanary.db", base_dir);
   }
@@ -472,7 +524,8 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   }
   std::set<std::string> names;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    auto e = ReadEndpoint(endpoints[i], top.Child("endpoints").Index(i), base_dir, c.backend);
+    auto e = ReadEndpoint(endpoints[i], top.Child("endpoints").Index(i), base_dir, c.backend,
+                          c.key_lines);
     if (!e) return std::unexpected(e.error());
     if (!names.insert(e->name).second) {
       return top.Child("endpoints")

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -80,7 +81,19 @@ struct ServiceConfig {
   int gateway_threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 1 << 20;
   std::vector<EndpointConfig> endpoints;
+  // The line (1-based) of the keys whose values are used only when the service
+  // starts, by path: "listen.inference", "listen.control", "store",
+  // "endpoints[0].variants[1].model.path" (or .url). A port in use, a store
+  // that cannot be opened or a model that does not load names its key and line
+  // (ConfigKeyError). A key absent from the file (a default) has no entry.
+  std::map<std::string, int, std::less<>> key_lines;
 };
+
+// "FILE: key (line N): reason" as a ValidationError (`mlcanary serve` exits 2):
+// for what the file asked for but cannot be had at start-up. Without
+// "(line N)" when the key is not in the file.
+core::Error ConfigKeyError(const ServiceConfig& config, std::string_view key,
+                           std::string_view reason);
 
 // Parses `text`; relative model and store paths are resolved against `base_dir`.
 core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const std::string& source,

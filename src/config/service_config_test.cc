@@ -168,6 +168,19 @@ INSTANTIATE_TEST_SUITE_P(
             "http, url: 'http://x', timeout: 0ms}\n",
             "endpoints[0].variants[0].model.timeout (line 5): must be > 0"},
         Bad{"endpointz: []\n", "endpointz"},
+        // A key given twice: yaml-cpp would keep the first silently.
+        Bad{"listen:\n  control: 127.0.0.1:1\n  control: 127.0.0.1:2\n",
+            "serve.yaml: listen.control (line 3): duplicate key (first at line 2)"},
+        Bad{"endpoints:\n  - name: recs\n    variants:\n      - name: p\n        model: {path: "
+            "models/v1.json, path: models/v2.json}\n",
+            "endpoints[0].variants[0].model.path (line 5): duplicate key"},
+        // Both servers on one port.
+        Bad{"listen: {inference: '127.0.0.1:9000', control: '127.0.0.1:9000'}\n",
+            "listen.control (line 1): '127.0.0.1:9000' has the port of listen.inference"},
+        Bad{"listen:\n  inference: '0.0.0.0:9000'\n  control: '127.0.0.1:9000'\n",
+            "listen.control (line 3): '127.0.0.1:9000' has the port of listen.inference"},
+        Bad{"listen:\n  inference: '127.0.0.1:8081'\n",
+            "listen.inference (line 2): '127.0.0.1:8081' has the port of listen.control"},
         Bad{"endpoints:\n  - name: 'a/b'\n    variants: []\n", "endpoints[0].name"},
         Bad{"endpoints:\n  - name: recs\n    variants:\n      - name: p\n        model: {path: "
             "nope.json}\n",
@@ -313,6 +326,54 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
     EXPECT_NE(parsed.error().message().find("serve.yaml"), std::string::npos)
         << parsed.error().message();
   }
+}
+
+TEST_F(ServiceConfigTest, TwoPortsThatCanCoexistAreAccepted) {
+  for (const char* listen :
+       {"listen: {inference: '127.0.0.1:0', control: '127.0.0.1:0'}\n",
+        "listen: {inference: '127.0.0.1:9000', control: '127.0.0.2:9000'}\n",
+        "listen: {inference: '127.0.0.1:9000', control: '127.0.0.1:9001'}\n"}) {
+    auto c = Parse(std::string(listen) + kMinimal);
+    EXPECT_TRUE(c) << listen << c.error().ToString();
+  }
+}
+
+// The keys used only at start keep their lines, so that a port in use, a store
+// that will not open or a model that will not load names key and line.
+TEST_F(ServiceConfigTest, KeepsTheLinesOfTheKeysUsedAtStart) {
+  auto c = Parse(R"(listen:
+  inference: 127.0.0.1:18080
+  control: 127.0.0.1:18081
+store: sqlite:state/db.sqlite
+endpoints:
+  - name: recs
+    variants:
+      - name: production
+        weight: 1
+        model: {path: models/v1.json}
+      - name: side
+        weight: 0
+        model:
+          kind: http
+          url: http://127.0.0.1:1
+)");
+  ASSERT_TRUE(c) << c.error().ToString();
+  const std::map<std::string, int, std::less<>> expected = {
+      {"listen.inference", 2},
+      {"listen.control", 3},
+      {"store", 4},
+      {"endpoints[0].variants[0].model.path", 10},
+      {"endpoints[0].variants[1].model.url", 15}};
+  EXPECT_EQ(c->key_lines, expected);
+  EXPECT_EQ(ConfigKeyError(*c, "listen.control", "cannot listen: address in use").message(),
+            "serve.yaml: listen.control (line 3): cannot listen: address in use");
+  EXPECT_EQ(ConfigKeyError(*c, "listen.control", "x").code(), core::ErrorCode::kValidation);
+}
+
+TEST_F(ServiceConfigTest, KeyErrorWithoutALineForADefault) {
+  auto c = Parse(kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(ConfigKeyError(*c, "store", "cannot open").message(), "serve.yaml: store: cannot open");
 }
 
 TEST(ServiceConfigExamplesTest, ShippedExamplesAreValid) {

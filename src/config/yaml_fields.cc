@@ -1,15 +1,103 @@
 // Typed YAML reading with precise error locations.
 #include "config/yaml_fields.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 namespace mlcanary::config {
 namespace {
 
 bool IsScalar(const YAML::Node& node) { return node.IsDefined() && node.IsScalar(); }
+
+// "file: path (line N): message", the one format of every YAML error.
+std::string Located(const std::string& file, const std::string& path, int line,
+                    std::string_view message) {
+  std::string text = file + ": " + (path.empty() ? std::string("(top level)") : path);
+  if (line >= 0) text += " (line " + std::to_string(line + 1) + ")";
+  text += ": ";
+  text += message;
+  return text;
+}
+
+// A pass over the document's events that finds the first mapping key given
+// twice. yaml-cpp keeps both pairs and node[key] answers the first, so a
+// repeated key would be dropped silently. Events, not the loaded nodes: an
+// alias is one event here, where a walk of the nodes would visit the aliased
+// mapping once per reference.
+class DuplicateKeyFinder final : public YAML::EventHandler {
+ public:
+  struct Found {
+    std::string path;
+    int line = -1;        // 0-based, of the second occurrence
+    int first_line = -1;  // 0-based
+  };
+
+  const std::optional<Found>& found() const { return found_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, ""); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, "*"); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    Node(mark, value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    stack_.push_back(Frame{.path = Node(mark, std::nullopt), .is_map = false});
+  }
+  void OnSequenceEnd() override { stack_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    stack_.push_back(Frame{.path = Node(mark, std::nullopt), .is_map = true});
+  }
+  void OnMapEnd() override { stack_.pop_back(); }
+
+ private:
+  struct Frame {
+    std::string path;
+    bool is_map = false;
+    bool expecting_key = true;                     // maps: the next node is a key
+    std::string key;                               // maps: the key of the value to come
+    std::size_t index = 0;                         // sequences: the next element's index
+    std::map<std::string, int, std::less<>> keys;  // maps: key -> line
+  };
+
+  // One node starts: returns its path. `scalar` is the text of a scalar (or
+  // null) node, nullopt for a collection (which, as a key, compares as none).
+  std::string Node(const YAML::Mark& mark, const std::optional<std::string>& scalar) {
+    if (stack_.empty()) return "";
+    Frame& f = stack_.back();
+    if (!f.is_map) {
+      return f.path + "[" + std::to_string(f.index++) + "]";
+    }
+    if (!f.expecting_key) {
+      f.expecting_key = true;
+      return f.path.empty() ? f.key : f.path + "." + f.key;
+    }
+    f.expecting_key = false;
+    f.key = scalar.value_or("?");
+    const std::string path = f.path.empty() ? f.key : f.path + "." + f.key;
+    if (scalar) {
+      auto [it, inserted] = f.keys.emplace(*scalar, mark.line);
+      if (!inserted && !found_) {
+        found_ = Found{.path = path, .line = mark.line, .first_line = it->second};
+      }
+    }
+    return path;
+  }
+
+  std::vector<Frame> stack_;
+  std::optional<Found> found_;
+};
 
 }  // namespace
 
@@ -23,13 +111,8 @@ YamlPath YamlPath::Index(std::size_t i) const {
 
 std::unexpected<core::Error> YamlPath::Fail(const YAML::Node& node,
                                             std::string_view message) const {
-  std::string text = file_ + ": " + (path_.empty() ? std::string("(top level)") : path_);
-  if (node.IsDefined() && node.Mark().line >= 0) {
-    text += " (line " + std::to_string(node.Mark().line + 1) + ")";
-  }
-  text += ": ";
-  text += message;
-  return core::ValidationError(std::move(text));
+  return core::ValidationError(
+      Located(file_, path_, node.IsDefined() ? node.Mark().line : -1, message));
 }
 
 core::Status CheckMap(const YAML::Node& node, const YamlPath& at) {
@@ -109,9 +192,24 @@ core::Result<core::Duration> ReadDuration(const YAML::Node& node, const YamlPath
   return *parsed;
 }
 
+core::Status CheckNoDuplicateKeys(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DuplicateKeyFinder finder;
+  parser.HandleNextDocument(finder);  // the first document, the one YAML::Load reads
+  if (const auto& found = finder.found()) {
+    return core::ValidationError(
+        Located(name, found->path, found->line,
+                "duplicate key (first at line " + std::to_string(found->first_line + 1) + ")"));
+  }
+  return core::Ok();
+}
+
 core::Result<YAML::Node> LoadYamlString(const std::string& text, const std::string& name) {
   try {
-    return YAML::Load(text);
+    YAML::Node root = YAML::Load(text);
+    if (auto s = CheckNoDuplicateKeys(text, name); !s) return std::unexpected(s.error());
+    return root;
   } catch (const YAML::Exception& e) {
     return core::ValidationError(name + " (line " + std::to_string(e.mark.line + 1) +
                                  "): invalid YAML: " + e.msg);

@@ -47,8 +47,12 @@ core::Result<core::Duration> ReadDuration(const YAML::Node& node, const YamlPath
                                           BareNumber bare);
 
 // Loads a YAML file; a missing file or a syntax error names the file (and line).
+// A mapping key given twice is refused, naming its path and line (yaml-cpp
+// would keep the first and drop the other silently).
 core::Result<YAML::Node> LoadYamlFile(const std::string& path);
 core::Result<YAML::Node> LoadYamlString(const std::string& text, const std::string& name);
+// The duplicate-key check alone: "name: path.to.key (line N): duplicate key (first at line M)".
+core::Status CheckNoDuplicateKeys(const std::string& text, const std::string& name);
 
 }  // namespace mlcanary::config
 

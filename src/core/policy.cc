@@ -1,23 +1,32 @@
 // Policy validation and the traffic schedule (which weight comes next).
 #include "core/policy.h"
 
+#include <charconv>
 #include <cmath>
 #include <string>
 
 namespace mlcanary::core {
 namespace {
 
+// The shortest text that reads back as `v` ("0.1", "1e-07"): a small weight
+// must not print as "0".
 std::string Num(double v) {
-  std::string s = std::to_string(v);
-  while (s.size() > 1 && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 Status CheckWeight(const char* field, double v, bool allow_zero) {
   if (!std::isfinite(v) || v > 1.0 || v < 0.0 || (!allow_zero && v == 0.0)) {
     return ValidationError(std::string("policy.") + field + ": weight " + Num(v) +
                            (allow_zero ? " must be in [0, 1]" : " must be in (0, 1]"));
+  }
+  // Weights live on the kWeightResolution grid (RoundWeight): a smaller one
+  // would round to 0 and the canary would never receive traffic.
+  if (v != 0.0 && v < kWeightResolution) {
+    return ValidationError(std::string("policy.") + field + ": weight " + Num(v) + " must be " +
+                           (allow_zero ? "0 or " : "") + "at least " + Num(kWeightResolution) +
+                           " (the weight resolution: a smaller weight rounds to 0)");
   }
   return Ok();
 }
@@ -45,6 +54,11 @@ Status ValidatePolicy(const Policy& p) {
       if (auto s = CheckWeight(field.c_str(), p.steps[i], false); !s) return s;
       if (i > 0 && p.steps[i] <= p.steps[i - 1]) {
         return ValidationError("policy." + field + ": steps must be strictly increasing (" +
+                               Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
+      }
+      if (i > 0 && SameWeight(RoundWeight(p.steps[i]), RoundWeight(p.steps[i - 1]))) {
+        return ValidationError("policy." + field + ": steps must be strictly increasing at the " +
+                               "weight resolution " + Num(kWeightResolution) + " (" +
                                Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
       }
     }

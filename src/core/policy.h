@@ -41,7 +41,12 @@ struct Policy {
   bool operator==(const Policy&) const = default;
 };
 
+// The weight grid: weights are rounded to it (RoundWeight), and a policy
+// weight is 0 where allowed or at least this.
+inline constexpr double kWeightResolution = 1e-6;
+
 // Checks every field; the error names the offending field ("policy.steps[2]: ...").
+// A weight below kWeightResolution (it would round to 0) is refused.
 Status ValidatePolicy(const Policy& policy);
 
 // The weight a deployment starts at.

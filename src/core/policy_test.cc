@@ -116,6 +116,52 @@ TEST(ValidatePolicyTest, StepsEntryOutsideZeroOneNamesItsIndex) {
   ExpectRefusedNaming(first, "steps[0]");
 }
 
+// Weights are rounded to 1e-6: a smaller one would round to 0 and the canary
+// would sit at "0%" forever.
+TEST(ValidatePolicyTest, WeightsBelowTheResolutionAreRefusedNamingTheField) {
+  for (double w : {1e-7, 4.9e-7, 5e-7, 9.99e-7}) {
+    SCOPED_TRACE(w);
+    Policy initial;
+    initial.initial_weight = w;
+    ExpectRefusedNaming(initial, "initial_weight");
+    Policy step;
+    step.step = w;
+    ExpectRefusedNaming(step, "step");
+    Policy first;
+    first.steps = {w, 0.5, 1.0};
+    ExpectRefusedNaming(first, "steps[0]");
+  }
+}
+
+TEST(ValidatePolicyTest, WeightsAtTheResolutionAreValid) {
+  Policy p;
+  p.initial_weight = kWeightResolution;
+  p.step = 1e-6;
+  EXPECT_TRUE(ValidatePolicy(p).has_value());
+  Policy steps;
+  steps.steps = {1e-6, 2e-6, 1.0};
+  EXPECT_TRUE(ValidatePolicy(steps).has_value());
+}
+
+TEST(ValidatePolicyTest, BelowResolutionErrorPrintsTheWeightAndTheResolution) {
+  Policy p;
+  p.initial_weight = 1e-7;
+  const Status s = ValidatePolicy(p);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().message(),
+            "policy.initial_weight: weight 1e-07 must be at least 1e-06 (the weight resolution: "
+            "a smaller weight rounds to 0)");
+}
+
+TEST(ValidatePolicyTest, StepsEqualAtTheResolutionAreRefused) {
+  Policy p;
+  p.steps = {0.1, 0.1000004, 1.0};  // both round to 0.1
+  ExpectRefusedNaming(p, "steps[1]");
+  const Status s = ValidatePolicy(p);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("resolution"), std::string::npos) << s.error().message();
+}
+
 TEST(ValidatePolicyTest, NonIncreasingStepsNameTheOffendingIndex) {
   Policy equal;
   equal.steps = {0.1, 0.5, 0.5, 1.0};

@@ -105,6 +105,16 @@ TEST(ScenarioParseTest, NegativeTrafficIsRefused) {
   EXPECT_NE(s.error().message().find("traffic_per_minute"), std::string::npos);
 }
 
+TEST(ScenarioParseTest, DuplicateKeyIsRefusedWithItsLine) {
+  auto s = ParseScenario(
+      "traffic_per_minute: 10\nproduction: {p99_ms: 1, error_rate: 0}\n"
+      "canary: {p99_ms: 1, error_rate: 0}\nduration_minutes: 5\n"
+      "policy:\n  bake: 2\n  bake: 20\n",
+      "x.yaml");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "x.yaml: policy.bake (line 7): duplicate key (first at line 6)");
+}
+
 TEST(ScenarioParseTest, TopLevelMustBeAMapping) {
   auto s = ParseScenario("- 1\n- 2\n", "x.yaml");
   ASSERT_FALSE(s);

@@ -112,5 +112,30 @@ class CliTest(unittest.TestCase):
         self.assertIn("steps[1]", p.stderr)
 
 
+    def test_ids_are_percent_encoded_and_unknown_ones_are_not_found(self):
+        for verb in ("status", "events", "cancel"):
+            for dep_id in ("' OR 1=1 --", "a/complete", "x?y#z", "100%"):
+                with self.subTest(verb=verb, id=dep_id):
+                    p = self.cli(verb, dep_id)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                    self.assertIn(f"'{dep_id}' not found", p.stderr)
+
+    def test_list_filters_are_percent_encoded(self):
+        p = self.cli("list", "--endpoint", "no such endpoint", "--output", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["deployments"], [])
+        p = self.cli("list", "--state", "IN PROGRESS&x=1")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("IN PROGRESS&x=1", p.stderr)
+
+    def test_policy_weight_below_the_resolution_is_refused_naming_the_key(self):
+        p = self.cli("deploy", "--endpoint", "recs", "--model-path", f"{MODELS}/recs-v2.ubj",
+                     "--policy", "initial_weight=1e-7")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("body.policy.initial_weight: weight 1e-07 must be at least 1e-06",
+                      p.stderr)
+
 if __name__ == "__main__":
     unittest.main()

@@ -4,6 +4,8 @@ fast timings (checks every second, bake 2 s)."""
 import json
 import os
 import random
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import ADMIN, MODELS, READER, Server, Traffic, request
+from harness import ADMIN, BIN, MODELS, READER, Server, Traffic, free_port, request
 
 ENDPOINT = f"""  - name: recs
     variants:
@@ -341,6 +343,124 @@ class ServeStoreFileTest(unittest.TestCase):
         self.assertGreater(os.path.getsize(db), 0)
         server.kill9()
         server.start()
+
+
+class ServeStartErrorTest(unittest.TestCase):
+    """What the configuration asks for but cannot have at start (or says twice): one
+    line on stderr, "FILE: key.path (line N): reason", exit status 2."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mlcanary-start-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.config = os.path.join(self.dir, "serve.yaml")
+
+    def serve(self, text):
+        with open(self.config, "w") as f:
+            f.write(text)
+        env = dict(os.environ, MLCANARY_API_TOKEN=ADMIN)
+        return subprocess.run([BIN, "serve", "--config", self.config], capture_output=True,
+                              text=True, env=env, timeout=60)
+
+    def config_text(self, inference=None, control=None, store=None, canary_model=None,
+                    policy=""):
+        inference = inference or f"127.0.0.1:{free_port()}"
+        control = control or f"127.0.0.1:{free_port()}"
+        store = store or f"sqlite:{self.dir}/mlcanary.db"
+        canary_model = canary_model or f"{MODELS}/recs-v2.ubj"
+        return f"""listen:
+  inference: {inference}
+  control: {control}
+store: {store}
+endpoints:
+  - name: recs
+    variants:
+      - name: production
+        weight: 1
+        model:
+          path: {MODELS}/recs-v1.json
+      - name: canary
+        weight: 0
+        model:
+          path: {canary_model}
+{policy}"""
+
+    def assertRefused(self, text, expected):
+        p = self.serve(text)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith(f"mlcanary serve: {self.config}: {expected}"),
+                        lines[0])
+        return lines[0]
+
+    def test_the_config_starts_when_nothing_is_wrong(self):
+        # The baseline of the cases below: the same file, nothing changed, serves.
+        control = free_port()
+        with open(self.config, "w") as f:
+            f.write(self.config_text(control=f"127.0.0.1:{control}"))
+        env = dict(os.environ, MLCANARY_API_TOKEN=ADMIN)
+        proc = subprocess.Popen([BIN, "serve", "--config", self.config], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 30
+            while True:
+                self.assertIsNone(proc.poll(), "serve exited")
+                try:
+                    if request(control, "GET", "/healthz", timeout=2).status == 200:
+                        break
+                except OSError:
+                    pass
+                self.assertLess(time.time(), deadline, "serve did not become ready")
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+    def test_duplicate_key(self):
+        text = self.config_text().replace("store:", "store: sqlite:first.db\nstore:", 1)
+        self.assertRefused(text, "store (line 5): duplicate key (first at line 4)")
+
+    def test_corrupt_model_file_names_the_variant_key(self):
+        bad = os.path.join(self.dir, "corrupt.json")
+        with open(bad, "w") as f:
+            f.write('{"learner": garbage\n')
+        line = self.assertRefused(self.config_text(canary_model=bad),
+                                  "endpoints[0].variants[1].model.path (line 15): ")
+        self.assertIn("corrupt.json", line)
+
+    def test_inference_port_in_use(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            address = f"127.0.0.1:{taken.getsockname()[1]}"
+            line = self.assertRefused(self.config_text(inference=address),
+                                      "listen.inference (line 2): ")
+        self.assertIn(address, line)
+
+    def test_control_port_in_use(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            address = f"127.0.0.1:{taken.getsockname()[1]}"
+            self.assertRefused(self.config_text(control=address), "listen.control (line 3): ")
+
+    def test_same_port_twice(self):
+        address = f"127.0.0.1:{free_port()}"
+        self.assertRefused(self.config_text(inference=address, control=address),
+                           f"listen.control (line 3): '{address}' has the port of "
+                           "listen.inference")
+
+    def test_store_path_under_a_file(self):
+        a_file = os.path.join(self.dir, "a-file")
+        open(a_file, "w").close()
+        line = self.assertRefused(self.config_text(store=f"sqlite:{a_file}/x.db"),
+                                  "store (line 4): ")
+        self.assertIn("Not a directory", line)
+
+    def test_policy_weight_below_the_resolution(self):
+        self.assertRefused(self.config_text(policy="    policy: {initial_weight: 1e-7}\n"),
+                           "endpoints[0].policy.initial_weight (line 16): weight 1e-07 must be "
+                           "at least 1e-06")
 
 
 if __name__ == "__main__":
