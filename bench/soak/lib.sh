@@ -81,11 +81,11 @@ soak_api() {
   soak_body="$(cat "$workdir/answer" 2> /dev/null || true)"
 }
 
-# soak_deploy MODEL_PATH: starts a canary rollout that does not advance by itself
-# (bake 1h); sets $soak_id to the deployment's id.
+# soak_deploy MODEL_PATH [VARIANT]: starts a canary rollout that does not advance
+# by itself (bake 1h); sets $soak_id to the deployment's id.
 soak_deploy() {
   soak_api POST /v1/deployments \
-    "{\"endpoint\":\"recs\",\"model\":{\"kind\":\"xgboost\",\"path\":\"$1\"},\"policy\":{\"bake\":\"1h\"}}"
+    "{\"endpoint\":\"recs\",\"model\":{\"kind\":\"xgboost\",\"path\":\"$1\"},${2:+\"variant\":\"$2\",}\"policy\":{\"bake\":\"1h\"}}"
   if [[ "$soak_status" != 201 ]]; then
     echo "deploy of $1 answered $soak_status: $soak_body" >&2
     return 1
