@@ -6,8 +6,9 @@
 // freed; with nothing kept per load, both stay flat after the first cycle.
 //
 // Usage: xgboost_reload_bench [--model PATH] [--cycles N] [--io-threads T] [--rows R]
-//   defaults: examples/models/recs-v4.json (18 MB DART), 200 cycles, 4 I/O threads,
-//   16 predictions of R = 8 rows per I/O thread per cycle.
+//                             [--predictions P]
+//   defaults: examples/models/recs-v4.json (18 MB DART, ~6 ms a row), 200 cycles,
+//   4 I/O threads, P = 4 predictions of R = 1 row per I/O thread per cycle.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -93,7 +94,7 @@ class Worker {
 
 int main(int argc, char** argv) {
   std::string model = std::string(MLCANARY_SOURCE_DIR) + "/examples/models/recs-v4.json";
-  int cycles = 200, io_threads = 4, rows = 8;
+  int cycles = 200, io_threads = 4, rows = 1, predictions = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--model") {
@@ -104,18 +105,23 @@ int main(int argc, char** argv) {
       io_threads = std::atoi(argv[i + 1]);
     } else if (flag == "--rows") {
       rows = std::atoi(argv[i + 1]);
+    } else if (flag == "--predictions") {
+      predictions = std::atoi(argv[i + 1]);
     } else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
-  if (argc % 2 == 0 || cycles < 1 || io_threads < 1 || rows < 1) {
-    std::fprintf(stderr, "usage: %s [--model PATH] [--cycles N] [--io-threads T] [--rows R]\n",
+  if (argc % 2 == 0 || cycles < 1 || io_threads < 1 || rows < 1 || predictions < 0) {
+    std::fprintf(stderr,
+                 "usage: %s [--model PATH] [--cycles N] [--io-threads T] [--rows R] "
+                 "[--predictions P]\n",
                  argv[0]);
     return 2;
   }
-  std::printf("model %s, %d cycles, %d I/O threads, %d-row predictions; RSS at start %.1f MB\n",
-              model.c_str(), cycles, io_threads, rows, RssMb());
+  std::printf(
+      "model %s, %d cycles, %d I/O threads, %d %d-row predictions each; RSS at start %.1f MB\n",
+      model.c_str(), cycles, io_threads, predictions, rows, RssMb());
   std::vector<Worker> api(4);
   std::vector<Worker> io(static_cast<std::size_t>(io_threads));
   double first_rss = 0, first_heap = 0;
@@ -137,7 +143,7 @@ int main(int argc, char** argv) {
     for (auto& thread : io) {
       thread.Run([&] {
         std::vector<float> values(static_cast<std::size_t>(rows) * cols, 0.5f);
-        for (int i = 0; i < 16; ++i) {
+        for (int i = 0; i < predictions; ++i) {
           values[0] = static_cast<float>(i) / 16;
           if (!backend->Predict({values, static_cast<std::size_t>(rows), cols})) std::exit(1);
         }

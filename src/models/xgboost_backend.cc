@@ -89,6 +89,7 @@ core::Status CheckModelFileStart(const std::string& path) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ext != ".json" && ext != ".ubj") return core::Ok();
   std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return core::ValidationError("model file '" + path + "' cannot be read");
   char head[3] = {};
   in.read(head, sizeof(head));
   if (in.gcount() == 0) {
@@ -142,6 +143,8 @@ core::Result<std::unique_ptr<XgboostBackend>> XgboostBackend::Load(const std::st
     return result;
   } catch (const std::exception& e) {
     return core::InternalError("cannot load model '" + path + "': " + e.what());
+  } catch (...) {
+    return core::InternalError("cannot load model '" + path + "': unknown exception");
   }
 }
 
