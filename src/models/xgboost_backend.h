@@ -38,8 +38,9 @@ class TreeEnsemble;
 // when the booster is freed on the thread that made the call. The destructor
 // queues the free there and returns; malloc's free pages are then given back to
 // the system. A thread that predicted through XGBoost (models the native walker
-// does not answer) keeps XGBoost's small per-booster output store (~0.3 KB plus
-// the largest answer) after the booster is freed, until the thread ends.
+// does not answer) may keep XGBoost's small entry for a freed booster (a few
+// hundred bytes plus its largest answer) until a later booster reuses the
+// address or the thread ends.
 class XgboostBackend final : public ModelBackend {
  public:
   struct Options {
