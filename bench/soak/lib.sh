@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared by the soak scripts: starts `mlcanary serve` on free loopback ports with a
 # temporary config and data directory, and reads the serve process's RSS and fds.
 # Sourced; expects $root (the repository) and $bin (the mlcanary binary).
+# shellcheck disable=SC2154  # bin comes from the script that sources this file
 
 soak_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -56,8 +58,8 @@ soak_rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$serve_pid/sta
 # freed in the background after the API answers): the last four readings, 250 ms
 # apart, within 1 MB of each other, or after 10 s.
 soak_settled_rss_mb() {
-  local readings=() i
-  for i in $(seq 1 40); do
+  local readings=()
+  for _ in $(seq 1 40); do
     readings+=("$(soak_rss_mb)")
     if ((${#readings[@]} >= 4)) && awk -v a="${readings[-1]}" -v b="${readings[-2]}" \
       -v c="${readings[-3]}" -v d="${readings[-4]}" 'BEGIN {
@@ -71,7 +73,7 @@ soak_settled_rss_mb() {
   done
   echo "${readings[-1]}"
 }
-soak_fds() { ls "/proc/$serve_pid/fd" | wc -l; }
+soak_fds() { find "/proc/$serve_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 # soak_api METHOD PATH [BODY]: sets $soak_status (HTTP status) and $soak_body.
 soak_api() {
@@ -90,5 +92,6 @@ soak_deploy() {
     echo "deploy of $1 answered $soak_status: $soak_body" >&2
     return 1
   fi
+  # shellcheck disable=SC2034  # read by the scripts that source this file
   soak_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<< "$soak_body")"
 }

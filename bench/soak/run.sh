@@ -47,8 +47,8 @@ for minute in $(seq 1 "$minutes"); do
     0) canary="$models/recs-v3.json"; action=rollback ;;
   esac
   if [[ "${UNIQUE_VARIANTS:-0}" == 1 ]]; then variant="canary-$minute"
-  elif [[ "$production_variant" == canary-a ]]; then variant=canary-b
-  else variant=canary-a; fi
+  elif [[ "$production_variant" == canary-a ]]; then variant="canary-b"
+  else variant="canary-a"; fi
   outcome="deploy failed"
   if soak_deploy "$canary" "$variant"; then
     sleep "$hold"
