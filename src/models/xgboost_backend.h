@@ -31,6 +31,16 @@ class TreeEnsemble;
 // matched XGBoost's predictions on a validation set at load (within 1e-5).
 // Anything else (dart, multi-class, categorical splits, a mismatch) stays on
 // XGBoost. Thread-safe.
+//
+// Memory: every XGBoost call other than a prediction -- load, export, the
+// load-time predictions, free -- runs on one thread of the process
+// (internal/xgboost_thread.h), since XGBoost gives back what a call returned only
+// when the booster is freed on the thread that made the call. The destructor
+// queues the free there and returns; malloc's free pages are then given back to
+// the system. A thread that predicted through XGBoost (models the native walker
+// does not answer) may keep XGBoost's small entry for a freed booster (a few
+// hundred bytes plus its largest answer) until a later booster reuses the
+// address or the thread ends.
 class XgboostBackend final : public ModelBackend {
  public:
   struct Options {
@@ -38,14 +48,17 @@ class XgboostBackend final : public ModelBackend {
     bool native_trees = true;  // use the native walker when it validates
   };
 
-  // Loads `path` (.json or .ubj). kValidation when the file is missing or not a
-  // model XGBoost can load.
+  // Loads `path` (.json or .ubj) on the XGBoost thread. kValidation when the file
+  // is missing or not a model XGBoost can load ("model file '<path>' is not an
+  // XGBoost model: <XGBoost's first line>"; the rest of XGBoost's message, a stack
+  // trace, goes to the log). Never throws.
   static core::Result<std::unique_ptr<XgboostBackend>> Load(const std::string& path,
                                                             Options options);
   static core::Result<std::unique_ptr<XgboostBackend>> Load(const std::string& path) {
     return Load(path, Options{});
   }
 
+  // Queues the booster's free on the XGBoost thread (FinishReleases waits for it).
   ~XgboostBackend() override;
   XgboostBackend(const XgboostBackend&) = delete;
   XgboostBackend& operator=(const XgboostBackend&) = delete;
@@ -66,9 +79,18 @@ class XgboostBackend final : public ModelBackend {
   // Through XGBoost, whatever uses_native_trees() says.
   core::Result<Predictions> PredictWithXgboost(const FeatureRows& rows) const;
 
+  // Waits until the boosters of every backend destroyed so far are freed (for
+  // tests and benchmarks that measure memory).
+  static void FinishReleases();
+
  private:
   XgboostBackend(void* booster, std::size_t num_features, std::string name);
+  // Load's XGBoost part, on the XGBoost thread.
+  static core::Result<std::unique_ptr<XgboostBackend>> LoadHere(const std::string& path,
+                                                                Options options);
   void TryNativeTrees();
+  core::Result<Predictions> PredictNative(const FeatureRows& rows) const;
+  core::Result<Predictions> PredictXgboost(const FeatureRows& rows) const;
 
   void* booster_;                                         // BoosterHandle, owned
   std::unique_ptr<const internal::TreeEnsemble> native_;  // null: XGBoost answers

@@ -4,10 +4,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "models/backend_factory.h"
 #include "models/testing/xgboost_trainer.h"
@@ -27,6 +36,13 @@ class XgboostBackendTest : public ::testing::Test {
         Path("deep.json"), {.rows = 600, .features = 5, .trees = 40, .max_depth = 7, .seed = 9}));
     ASSERT_TRUE(testing::TrainSyntheticModel(Path("dart.json"),
                                              {.trees = 5, .seed = 3, .booster = "dart"}));
+    // Large enough that what XGBoost keeps of a load (its JSON export, ~1 MB) stands
+    // far above the noise of the heap.
+    ASSERT_TRUE(testing::TrainSyntheticModel(
+        Path("big.json"), {.rows = 1000, .trees = 150, .max_depth = 6, .seed = 5}));
+    ASSERT_TRUE(testing::TrainSyntheticModel(
+        Path("big_dart.json"),
+        {.rows = 1000, .trees = 60, .max_depth = 6, .seed = 6, .booster = "dart"}));
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*dir_);
@@ -121,6 +137,125 @@ TEST_F(XgboostBackendTest, MissingOrCorruptFileIsAValidationError) {
   auto corrupt = XgboostBackend::Load(Path("bad.json"));
   ASSERT_FALSE(corrupt);
   EXPECT_EQ(corrupt.error().code(), core::ErrorCode::kValidation);
+}
+
+// Every XGBoost message a caller sees: one line, printable ASCII, no stack trace.
+void ExpectOneCleanLine(const std::string& message) {
+  EXPECT_EQ(message.find("Stack trace"), std::string::npos) << message;
+  EXPECT_EQ(message.find("0x"), std::string::npos) << message;
+  EXPECT_EQ(message.find("[bt]"), std::string::npos) << message;
+  for (char c : message) {
+    ASSERT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in: " << message;
+  }
+}
+
+TEST_F(XgboostBackendTest, NonModelFilesAreNamedAsSuchWithoutXgboostStackTraces) {
+  std::mt19937 rng(7);
+  std::string random(4096, '\0');
+  for (auto& c : random) c = static_cast<char>(rng());
+  // A UBJSON string whose length (2^61 bytes) XGBoost tries to allocate: std::bad_alloc.
+  const std::string huge_length = std::string("{L\x20", 3) + std::string(7, '\0') + "abc";
+  const std::pair<std::string, std::string> files[] = {
+      {"text.json", "this is a text file, not a model\n"},
+      {"text.ubj", "this is a text file, not a model\n"},
+      {"random.json", random},
+      {"random.ubj", random},
+      {"brace_random.ubj", "{" + random},
+      {"brace_random.json", "{" + random},
+      {"huge_length.ubj", huge_length},
+      {"object.json", R"({"a": 1})"},
+      {"empty.json", ""},
+  };
+  for (const auto& [name, bytes] : files) {
+    { std::ofstream(Path(name), std::ios::binary) << bytes; }
+    auto backend = XgboostBackend::Load(Path(name));
+    ASSERT_FALSE(backend) << name;
+    EXPECT_EQ(backend.error().code(), core::ErrorCode::kValidation) << name;
+    const std::string& message = backend.error().message();
+    EXPECT_NE(message.find("model file '" + Path(name) + "' is not an XGBoost model"),
+              std::string::npos)
+        << message;
+    if (name == "huge_length.ubj") {
+      EXPECT_NE(message.find("XGBoost could not read it (std::bad_alloc)"), std::string::npos)
+          << message;
+    }
+    ExpectOneCleanLine(message);
+  }
+}
+
+TEST_F(XgboostBackendTest, XgboostErrorsKeepTheirFirstLineOnly) {
+  // {"a": 1} is JSON XGBoost reads, then refuses with a check (and a stack trace).
+  { std::ofstream(Path("not_a_learner.json")) << R"({"learner": 5})"; }
+  auto backend = XgboostBackend::Load(Path("not_a_learner.json"));
+  ASSERT_FALSE(backend);
+  const std::string& message = backend.error().message();
+  EXPECT_NE(message.find("Invalid cast"), std::string::npos) << message;
+  EXPECT_EQ(message.find("json.h"), std::string::npos) << message;  // no "[time] file:line:"
+  ExpectOneCleanLine(message);
+}
+
+#if defined(__GLIBC__)
+// Bytes malloc has handed out and not had back, in every arena (mmapped blocks too).
+std::size_t HeapInUse() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+#endif
+
+// XGBoost keeps what its C API returns (the JSON export, prediction outputs) per
+// thread and per booster, and gives it back only when the booster is freed on
+// that thread or the thread ends. The gateway loads a model on an API thread and
+// frees it on whichever thread drops the last routing table: nothing of the load
+// may stay behind on the loading thread.
+TEST_F(XgboostBackendTest, ABoosterLoadedOnOneThreadAndFreedOnAnotherLeavesNothingBehind) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "measures the heap with glibc's mallinfo2";
+#else
+  for (const char* file : {"big.json", "big_dart.json"}) {
+    const std::string path = Path(file);
+    const auto model_bytes = static_cast<std::int64_t>(std::filesystem::file_size(path));
+    {  // Warm-up: threads, XGBoost's global state.
+      auto warm = XgboostBackend::Load(path);
+      ASSERT_TRUE(warm);
+      std::vector<float> row(8, 0.5f);
+      ASSERT_TRUE((*warm)->PredictWithXgboost({row, 1, 8}));
+    }
+    XgboostBackend::FinishReleases();
+    const std::int64_t before = static_cast<std::int64_t>(HeapInUse());
+
+    // The loading thread lives on (as the API's threads do) until the heap is measured.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::unique_ptr<XgboostBackend> loaded;
+    bool handed_over = false, measured = false;
+    std::thread loader([&] {
+      auto backend = XgboostBackend::Load(path);
+      std::unique_lock lock(mu);
+      if (backend) loaded = std::move(*backend);
+      handed_over = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return measured; });
+    });
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return handed_over; });
+    }
+    ASSERT_NE(loaded, nullptr) << file;
+    // Freed on a third thread, as when a gateway I/O thread drops the last table.
+    std::thread([backend = std::move(loaded)]() mutable { backend.reset(); }).join();
+    XgboostBackend::FinishReleases();
+    const std::int64_t growth = static_cast<std::int64_t>(HeapInUse()) - before;
+    {
+      std::lock_guard lock(mu);
+      measured = true;
+    }
+    cv.notify_all();
+    loader.join();
+    EXPECT_LT(growth, model_bytes / 4)
+        << file << ": " << growth << " bytes still in use after "
+        << "the backend was freed (model file: " << model_bytes << " bytes)";
+  }
+#endif
 }
 
 TEST_F(XgboostBackendTest, SharedBoosterGivesTheSameAnswersFromManyThreads) {
