@@ -12,6 +12,7 @@
 //  - an error has one of the documented statuses and a message.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -146,6 +147,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::vector<Outcome> whole = ParseStream(stream, 0, header_limit, body_limit);
   const std::vector<Outcome> pieces = ParseStream(stream, read, header_limit, body_limit);
+  if (whole != pieces) {
+    for (const auto* run : {&whole, &pieces}) {
+      std::fprintf(stderr, "%s:\n", run == &whole ? "at once" : "in reads");
+      for (const Outcome& o : *run) {
+        std::fprintf(stderr, "  state %d consumed %zu error %d '%s' %s %s body %zu\n",
+                     static_cast<int>(o.state), o.consumed, o.error_status, o.error_message.c_str(),
+                     o.method.c_str(), o.target.c_str(), o.body.size());
+      }
+    }
+  }
   FUZZ_CHECK(whole == pieces, "%zu requests at once, %zu in reads of %zu bytes", whole.size(),
              pieces.size(), read);
 
