@@ -16,6 +16,9 @@ function(mlcanary_cc_library)
 endfunction()
 
 # mlcanary_cc_test(NAME SRCS DEPS): a GoogleTest binary registered with CTest.
+# Its tests are labelled "unit", or "moto" when they run against the moto
+# harness of test/aws (python): `ctest -L unit` runs the C++ tests that need
+# nothing but the build (make test-asan).
 function(mlcanary_cc_test)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   if(NOT MLCANARY_BUILD_TESTS)
@@ -23,8 +26,13 @@ function(mlcanary_cc_test)
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  set(label unit)
+  if(mlcanary::moto_fixture IN_LIST ARG_DEPS)
+    set(label moto)
+  endif()
   gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 30
-                       PROPERTIES ENVIRONMENT "MLCANARY_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+                       PROPERTIES ENVIRONMENT "MLCANARY_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                                  LABELS ${label})
 endfunction()
 
 # mlcanary_cc_benchmark(NAME SRCS DEPS): a Google Benchmark binary.

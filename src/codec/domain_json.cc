@@ -454,6 +454,9 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
   r.verdict = *parsed;
   MLCANARY_TRY_ASSIGN(r.latency_breached, f->Bool("latency_breached"));
   MLCANARY_TRY_ASSIGN(r.error_breached, f->Bool("error_breached"));
+  for (const char* key : {"canary", "production"}) {
+    if (!f->Has(key)) return f->Missing(key);
+  }
   MLCANARY_TRY_ASSIGN(r.canary, ParseWindowMetrics(*f->Get("canary"), f->Path("canary")));
   MLCANARY_TRY_ASSIGN(r.production,
                       ParseWindowMetrics(*f->Get("production"), f->Path("production")));

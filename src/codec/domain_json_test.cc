@@ -87,6 +87,23 @@ TEST(DomainJsonTest, EventWithCheckRoundTrips) {
   EXPECT_EQ(*back, e);
 }
 
+// Found by fuzz/domain_json: a check without "canary" or "production" was a
+// null dereference.
+TEST(DomainJsonTest, CheckWithoutVariantMetricsIsRefused) {
+  const core::WindowMetrics m{.invocations = 10, .p99_ms = 5};
+  util::JsonWriter w;
+  WriteHealthReport(w, core::EvaluateHealth(m, m, core::Policy{}));
+  const std::string text = w.Release();
+  for (const char* key : {"canary", "production"}) {
+    auto v = ParseJson(text, "x");
+    ASSERT_TRUE(v && ParseHealthReport(*v, "event.check"));
+    v->as_object().erase(key);
+    auto back = ParseHealthReport(*v, "event.check");
+    ASSERT_FALSE(back) << key;
+    EXPECT_EQ(back.error().message(), "event.check." + std::string(key) + ": missing");
+  }
+}
+
 TEST(DomainJsonTest, PolicyOverridesApplyOnTopOfBase) {
   auto v = ParseJson(R"({"bake": "2s", "interval": "1s", "max_p99_ms": 50})", "x");
   auto p = ParsePolicy(*v, "body.policy");

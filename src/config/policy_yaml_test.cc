@@ -17,6 +17,21 @@ TEST(PolicyYamlTest, EmptyMappingGivesDefaults) {
   EXPECT_EQ(*p, core::Policy{});
 }
 
+// Found by fuzz/policy_yaml: a bare number of minutes had no upper bound, so
+// a scenario accepted a bake the JSON API refuses, and 1e300 overflowed into a
+// negative duration.
+TEST(PolicyYamlTest, BareMinutesHaveTheDurationBound) {
+  auto ok = Parse("{bake: 16666666}");  // 999999960000 ms, under 1e15
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->bake, std::chrono::minutes(16666666));
+  for (const char* yaml : {"{bake: 54444444444444}", "{interval: 1e300}"}) {
+    auto p = Parse(yaml);
+    ASSERT_FALSE(p) << yaml;
+    EXPECT_NE(p.error().message().find("minutes is too large"), std::string::npos)
+        << p.error().message();
+  }
+}
+
 TEST(PolicyYamlTest, ReadsEveryKey) {
   auto p = Parse(
       "{initial_weight: 0.05, step: 0.2, bake: 5m, interval: 30s, final_bake: 2m, max_p99_ms: 80,"

@@ -382,7 +382,7 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
         return top.Child(key).Fail(r[key], "not with backend: sagemaker (SageMaker serves)");
       }
     }
-    if (r["listen"] && r["listen"]["inference"]) {
+    if (r["listen"] && r["listen"].IsMap() && r["listen"]["inference"]) {
       return top.Child("listen")
           .Child("inference")
           .Fail(r["listen"]["inference"], "not with backend: sagemaker (SageMaker serves)");

@@ -288,6 +288,9 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
       {"backend: sagemaker\nendpoints:\n  - name: recs_prod\n", "not a SageMaker endpoint name"},
       {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\nendpoints: [{name: recs}]\n",
        "listen.inference"},
+      // Found by fuzz/service_config: an uncaught YAML::BadSubscript.
+      {"backend: sagemaker\nlisten: 127.0.0.1:8081\nendpoints: [{name: recs}]\n",
+       "listen (line 2): expected a mapping"},
       {"backend: sagemaker\ngateway: {threads: 2}\nendpoints: [{name: recs}]\n", "gateway"},
       {"backend: sagemaker\nstore: dynamodb:x\nendpoints: [{name: recs}]\n", "table name"},
       {"backend: sagemaker\nstore: dynamodb:my/table\nendpoints: [{name: recs}]\n",

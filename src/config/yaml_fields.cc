@@ -185,6 +185,8 @@ core::Result<core::Duration> ReadDuration(const YAML::Node& node, const YamlPath
     if (!std::isfinite(number) || number < 0) {
       return at.Fail(node, "duration " + s + " must be >= 0 minutes");
     }
+    // The bound core::ParseDuration puts on every duration (1e15 ms).
+    if (number * 60'000 > 1e15) return at.Fail(node, "duration " + s + " minutes is too large");
     return core::Duration(static_cast<core::Duration::rep>(std::llround(number * 60'000)));
   }
   auto parsed = core::ParseDuration(s);

@@ -142,6 +142,25 @@ TEST(HttpRequestParserTest, HugeHeadersAre431WithOrWithoutTheirEnd) {
   EXPECT_EQ(roomy.Parse(big + "\r\n"), State::kComplete);
 }
 
+// Found by fuzz/gateway_http_request: a trailer over the limit was refused
+// when it arrived in pieces but accepted when it arrived whole.
+TEST(HttpRequestParserTest, HugeTrailersAre431WholeOrInPieces) {
+  const std::string request = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Big: " +
+                              std::string(2000, 'a') + "\r\n\r\n";
+  HttpRequestParser whole(1024, 1024);
+  EXPECT_EQ(whole.Parse(request), State::kError);
+  EXPECT_EQ(whole.error_status(), 431);
+  HttpRequestParser pieces(1024, 1024);
+  State state = State::kNeedMore;
+  for (std::size_t n = 1; n <= request.size() && state == State::kNeedMore; ++n) {
+    state = pieces.Parse(std::string_view(request).substr(0, n));
+  }
+  EXPECT_EQ(state, State::kError);
+  EXPECT_EQ(pieces.error_status(), 431);
+  HttpRequestParser roomy(4096, 1024);
+  EXPECT_EQ(roomy.Parse(request), State::kComplete);
+}
+
 TEST(HttpRequestParserTest, ContentLengthConflictsAndGarbageAre400) {
   for (std::string_view request : {
            "POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",

@@ -142,6 +142,8 @@ inline ChunkedStatus DecodeChunked(std::string_view data, std::size_t& pos, std:
       if (trailers.starts_with(kCrlf)) {
         end = 2;
       } else if (const auto blank = trailers.find("\r\n\r\n"); blank != std::string_view::npos) {
+        // The same limit whether the trailer arrived whole or in pieces.
+        if (blank + 4 > limits.trailer) return ChunkedStatus::kTrailerTooLarge;
         if (!AreFieldLines(trailers.substr(0, blank))) return ChunkedStatus::kBadTrailer;
         end = blank + 4;
       } else {

@@ -40,7 +40,9 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends `value` as a JSON string literal (with quotes) to `out`.
+// Appends `value` as a JSON string literal (with quotes) to `out`. The result
+// is always valid UTF-8: a byte of `value` that starts no well-formed UTF-8
+// sequence is written as \ufffd.
 void AppendJsonString(std::string& out, std::string_view value);
 // Appends the shortest decimal form that round-trips ("0.1", "10", "1e-07");
 // non-finite values are written as null.

@@ -36,6 +36,26 @@ TEST(JsonWriterTest, EscapesControlCharactersAndQuotes) {
   EXPECT_EQ(w.str(), "{\"k\\\"\":\"a\\nb\\u0001\\\\\"}");
 }
 
+// Found by fuzz/control_api: a request path with bytes that are not UTF-8,
+// echoed in an error message, made the answer invalid JSON.
+TEST(JsonWriterTest, WritesOnlyValidUtf8) {
+  JsonWriter w;
+  w.BeginArray()
+      .String("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")  // well-formed: kept as is
+      .String(
+          "a\xff"
+          "b\xc3")  // a stray byte, a cut sequence
+      .String(
+          "\xc0\xaf"
+          "\xed\xa0\x80"
+          "\xf4\x90\x80\x80")  // overlong, surrogate, > U+10FFFF
+      .EndArray();
+  EXPECT_EQ(w.str(),
+            "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\","
+            "\"a\\ufffdb\\ufffd\","
+            "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"]");
+}
+
 TEST(JsonWriterTest, NestsObjectsAndArraysWithCommas) {
   JsonWriter w;
   w.BeginObject()
