@@ -17,6 +17,7 @@
 #include "http/testing/test_client.h"
 #include "sim/virtual_traffic_control.h"
 #include "store/memory_deployment_store.h"
+#include "store/testing/full_disk_store.h"
 
 namespace mlcanary::api {
 namespace {
@@ -48,44 +49,7 @@ class CountingNotifier final : public core::Notifier {
   std::atomic<int> count{0};
 };
 
-// The memory store, whose writes fail as SQLite's do on a full disk while
-// `full` is set (a test double of the store port). Reads still work.
-class FullDiskStore final : public core::DeploymentStore {
- public:
-  std::atomic<bool> full{false};
-
-  core::Result<core::Deployment> Create(const core::Deployment& d,
-                                        const std::vector<core::DeploymentEvent>& e) override {
-    if (full) return Refuse("insert deployment");
-    return inner_.Create(d, e);
-  }
-  core::Result<core::Deployment> Get(std::string_view id) override { return inner_.Get(id); }
-  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& f) override {
-    return inner_.List(f);
-  }
-  core::Result<core::Deployment> Update(const core::Deployment& d,
-                                        const std::vector<core::DeploymentEvent>& e) override {
-    if (full) return Refuse("update deployment");
-    return inner_.Update(d, e);
-  }
-  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view id,
-                                                              std::int64_t after) override {
-    return inner_.ListEvents(id, after);
-  }
-  core::Status SaveEndpoint(const core::Endpoint& e) override {
-    if (full) return Refuse("save endpoint");
-    return inner_.SaveEndpoint(e);
-  }
-  core::Result<std::vector<core::Endpoint>> ListEndpoints() override {
-    return inner_.ListEndpoints();
-  }
-
- private:
-  static std::unexpected<core::Error> Refuse(const std::string& what) {
-    return core::MakeError(core::ErrorCode::kInternal, what + ": database or disk is full");
-  }
-  store::MemoryDeploymentStore inner_;
-};
+using store::testing::FullDiskStore;
 
 core::Endpoint MakeEndpoint(std::string name) {
   core::Endpoint e;

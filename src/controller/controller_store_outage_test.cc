@@ -9,6 +9,7 @@
 #include "controller/controller.h"
 #include "sim/virtual_traffic_control.h"
 #include "store/memory_deployment_store.h"
+#include "store/testing/full_disk_store.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -20,47 +21,7 @@ using core::EventKind;
 using core::WindowMetrics;
 using std::chrono::minutes;
 
-// A test double of the store port: the memory store, whose writes fail the
-// way SQLite's do on a full disk while `full` is set. Reads still work.
-class FullDiskStore final : public core::DeploymentStore {
- public:
-  bool full = false;
-  int refused_writes = 0;
-
-  core::Result<core::Deployment> Create(const core::Deployment& d,
-                                        const std::vector<core::DeploymentEvent>& e) override {
-    if (full) return Refuse("insert deployment");
-    return inner.Create(d, e);
-  }
-  core::Result<core::Deployment> Get(std::string_view id) override { return inner.Get(id); }
-  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& f) override {
-    return inner.List(f);
-  }
-  core::Result<core::Deployment> Update(const core::Deployment& d,
-                                        const std::vector<core::DeploymentEvent>& e) override {
-    if (full) return Refuse("update deployment");
-    return inner.Update(d, e);
-  }
-  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view id,
-                                                              std::int64_t after) override {
-    return inner.ListEvents(id, after);
-  }
-  core::Status SaveEndpoint(const core::Endpoint& e) override {
-    if (full) return Refuse("save endpoint");
-    return inner.SaveEndpoint(e);
-  }
-  core::Result<std::vector<core::Endpoint>> ListEndpoints() override {
-    return inner.ListEndpoints();
-  }
-
-  store::MemoryDeploymentStore inner;
-
- private:
-  std::unexpected<core::Error> Refuse(const std::string& what) {
-    ++refused_writes;
-    return core::MakeError(ErrorCode::kInternal, what + ": database or disk is full");
-  }
-};
+using store::testing::FullDiskStore;
 
 class FixedMetrics final : public core::MetricsSource {
  public:
