@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "http/internal/beast_request.h"
 #include "http/message.h"
 
 namespace {
@@ -96,18 +97,7 @@ void CheckRequest(std::string_view bytes) {
 
   // What HttpServer's session does with the message.
   auto& message = parser.get();
-  mlcanary::http::Request request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  for (const auto& field : message) {
-    auto [it, inserted] =
-        request.headers.emplace(std::string(field.name_string()), std::string(field.value()));
-    if (!inserted) {
-      it->second += ", ";
-      it->second += field.value();
-    }
-  }
-  request.body = std::move(message.body());
+  mlcanary::http::Request request = mlcanary::http::internal::FromBeast(message);
   FUZZ_CHECK(request.body.size() <= kBodyLimit, "body of %zu bytes", request.body.size());
   for (const auto& [name, value] : request.headers) {
     std::string upper = name, lower = name;

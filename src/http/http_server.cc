@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/internal/beast_request.h"
 #include "util/accept_pacer.h"
 #include "util/http_text.h"
 
@@ -231,18 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();
     auto& message = parser_->get();
     keep_alive_ = message.keep_alive();
-    Request request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      auto [it, inserted] =
-          request.headers.emplace(std::string(field.name_string()), std::string(field.value()));
-      if (!inserted) {
-        it->second += ", ";
-        it->second += field.value();
-      }
-    }
-    request.body = std::move(message.body());
+    Request request = internal::FromBeast(message);
     if (!ParseTarget(request.target, request.path, request.query)) {
       return Write(ErrorResponse(400, "ValidationError",
                                  "request target must be a path with valid %-escapes"));
