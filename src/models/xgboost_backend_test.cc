@@ -149,6 +149,14 @@ void ExpectOneCleanLine(const std::string& message) {
   }
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer ends the process on an allocation of 2^61 bytes instead of
+// throwing std::bad_alloc, so the ASan build cannot try that file.
+constexpr bool kHugeAllocationsThrow = false;
+#else
+constexpr bool kHugeAllocationsThrow = true;
+#endif
+
 TEST_F(XgboostBackendTest, NonModelFilesAreNamedAsSuchWithoutXgboostStackTraces) {
   std::mt19937 rng(7);
   std::string random(4096, '\0');
@@ -167,6 +175,7 @@ TEST_F(XgboostBackendTest, NonModelFilesAreNamedAsSuchWithoutXgboostStackTraces)
       {"empty.json", ""},
   };
   for (const auto& [name, bytes] : files) {
+    if (name == "huge_length.ubj" && !kHugeAllocationsThrow) continue;
     { std::ofstream(Path(name), std::ios::binary) << bytes; }
     auto backend = XgboostBackend::Load(Path(name));
     ASSERT_FALSE(backend) << name;
