@@ -16,6 +16,7 @@
 #include <charconv>
 #include <cstring>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -504,11 +505,16 @@ void Gateway::Shutdown() {
   if (!impl.started || impl.stopped) return;
   impl.stopped = true;
   impl.stopping.store(true);
-  asio::post(*impl.contexts[0], [&impl] {
+  // Stop accepting before the sessions are collected, so that none is
+  // accepted after them.
+  std::promise<void> closed;
+  asio::post(*impl.contexts[0], [&impl, &closed] {
     impl.pacer->Stop();
     boost::system::error_code ec;
     impl.acceptor->close(ec);
+    closed.set_value();
   });
+  closed.get_future().wait();
   // Collect the live sessions under the lock, post outside it: the last
   // reference to a session may be dropped here, and its destructor takes
   // sessions_mu (and erases from the map being walked).

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstdio>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -360,11 +361,18 @@ void HttpServer::Shutdown() {
   if (!impl.started || impl.stopped) return;
   impl.stopped = true;
   impl.stopping.store(true);
-  asio::post(impl.acceptor->get_executor(), [&impl] {
+  // Stop accepting before the sessions are collected, so that none is
+  // accepted after. Waited for: when no connection is open the context may
+  // stop before a posted close ran, and a listening socket left open queues
+  // new connections that nothing answers.
+  std::promise<void> closed;
+  asio::post(impl.acceptor->get_executor(), [&impl, &closed] {
     impl.pacer->Stop();
     beast::error_code ec;
     impl.acceptor->close(ec);
+    closed.set_value();
   });
+  closed.get_future().wait();
   // Take the sessions out under the lock, post outside it: the last reference
   // may drop here, and a session's destructor takes the lock.
   std::vector<std::shared_ptr<Session>> live;

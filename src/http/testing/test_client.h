@@ -1,5 +1,9 @@
 // TestClient: a blocking HTTP/1.1 client over a real socket, for tests of
 // HttpServer and of the handlers served through it. Header-only.
+//
+// Every call runs asynchronous operations on the client's own io_context:
+// beast::tcp_stream's timeouts apply to asynchronous operations only, and a
+// test whose server never answers must fail, not hang until ctest kills it.
 #ifndef MLCANARY_HTTP_TESTING_TEST_CLIENT_H_
 #define MLCANARY_HTTP_TESTING_TEST_CLIENT_H_
 
@@ -48,13 +52,9 @@ class TestClient {
     request.body() = std::string(body);
     if (!body.empty() || method == "POST") request.prepare_payload();
     request.keep_alive(true);
-    boost::beast::error_code ec;
     if (!connected_ && !Connect()) return {};
-    bhttp::write(stream_, request, ec);
-    if (ec) {  // the server closed the kept-alive connection: one fresh try
-      if (!Connect()) return {};
-      bhttp::write(stream_, request, ec);
-      if (ec) return {};
+    if (!WriteRequest(request)) {  // the server closed the kept-alive connection: one fresh try
+      if (!Connect() || !WriteRequest(request)) return {};
     }
     return Read();
   }
@@ -62,15 +62,16 @@ class TestClient {
   // Writes `raw` bytes on a fresh connection and reads one answer.
   ClientResponse SendRaw(std::string_view raw) {
     if (!Connect()) return {};
-    boost::beast::error_code ec;
-    boost::asio::write(stream_.socket(), boost::asio::buffer(raw.data(), raw.size()), ec);
+    WriteRaw(raw);
     return Read();
   }
 
   // Writes `raw` bytes on the current connection (no answer read).
   void WriteRaw(std::string_view raw) {
-    boost::beast::error_code ec;
-    boost::asio::write(stream_.socket(), boost::asio::buffer(raw.data(), raw.size()), ec);
+    stream_.expires_after(std::chrono::seconds(10));
+    Run([&](auto done) {
+      boost::asio::async_write(stream_, boost::asio::buffer(raw.data(), raw.size()), done);
+    });
   }
 
   // Reads the next answer on the current connection.
@@ -78,33 +79,48 @@ class TestClient {
 
   // True when the server closed the connection (reads EOF).
   bool ServerClosed() {
-    boost::beast::error_code ec;
     char byte;
     stream_.expires_after(std::chrono::seconds(5));
-    stream_.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+    const auto ec =
+        Run([&](auto done) { stream_.async_read_some(boost::asio::buffer(&byte, 1), done); });
     return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
   }
 
  private:
+  // Starts one asynchronous operation with `start(handler)` and runs the
+  // client's context until it completes; the stream's expiry bounds it.
+  template <class Start>
+  boost::beast::error_code Run(Start start) {
+    boost::beast::error_code result;
+    start([&result](boost::beast::error_code ec, auto&&...) { result = ec; });
+    context_.restart();
+    context_.run();
+    return result;
+  }
+
+  template <class Message>
+  bool WriteRequest(Message& request) {
+    namespace bhttp = boost::beast::http;
+    stream_.expires_after(std::chrono::seconds(10));
+    return !Run([&](auto done) { bhttp::async_write(stream_, request, done); });
+  }
+
   bool Connect() {
-    boost::beast::error_code ec;
     stream_.close();
     buffer_.clear();
     stream_.expires_after(std::chrono::seconds(10));
-    stream_.connect(
-        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
-    connected_ = !ec;
+    const boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                  port_);
+    connected_ = !Run([&](auto done) { stream_.async_connect(endpoint, done); });
     return connected_;
   }
 
   ClientResponse Read() {
     namespace bhttp = boost::beast::http;
-    boost::beast::error_code ec;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 << 20);
     stream_.expires_after(std::chrono::seconds(30));
-    bhttp::read(stream_, buffer_, parser, ec);
-    if (ec) {
+    if (Run([&](auto done) { bhttp::async_read(stream_, buffer_, parser, done); })) {
       connected_ = false;
       return {};
     }
