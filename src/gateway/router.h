@@ -47,7 +47,11 @@ struct VariantRoute {
   int instances = 1;
   core::ModelSpec model;
   std::shared_ptr<models::ModelBackend> backend;
-  metrics::VariantMetrics* metrics = nullptr;  // not owned; null without a registry
+  // Shared with the registry; null without one. A request holds its table,
+  // so the recorder outlives every request routed to it (recording does not
+  // touch the count), and a removed variant's recorder is freed with the last
+  // table that names it.
+  std::shared_ptr<metrics::VariantMetrics> metrics;
 };
 
 struct EndpointRoute {

@@ -52,7 +52,7 @@ BENCHMARK(BM_HistogramRecord);
 void BM_RecordOneRequest(benchmark::State& state) {
   static core::ManualClock clock(kT0);
   static MetricsRegistry registry(clock);
-  VariantMetrics* v = registry.Variant("recs", "canary");
+  auto v = registry.Variant("recs", "canary");
   const auto& lat = Latencies();
   std::size_t i = static_cast<std::size_t>(state.thread_index()) * 977;
   for (auto _ : state) {
@@ -67,7 +67,7 @@ BENCHMARK(BM_RecordOneRequest)->Threads(1)->Threads(2)->UseRealTime();
 void BM_RecordRequestWithIntervalTurns(benchmark::State& state) {
   core::ManualClock clock(kT0);
   MetricsRegistry registry(clock);
-  VariantMetrics* v = registry.Variant("recs", "canary");
+  auto v = registry.Variant("recs", "canary");
   const auto& lat = Latencies();
   const std::int64_t every = state.range(0);
   std::int64_t n = 0;
@@ -131,12 +131,12 @@ std::unique_ptr<MetricsRegistry> FilledRegistry(core::ManualClock& clock, int in
   RegistryOptions options;
   options.slots = 600;
   auto registry = std::make_unique<MetricsRegistry>(clock, options);
-  VariantMetrics* variants[] = {registry->Variant("recs", "production"),
-                                registry->Variant("recs", "canary")};
+  const std::shared_ptr<VariantMetrics> variants[] = {registry->Variant("recs", "production"),
+                                                      registry->Variant("recs", "canary")};
   const auto& lat = Latencies();
   std::size_t k = 0;
   for (int s = 0; s < intervals; ++s) {
-    for (VariantMetrics* v : variants) {
+    for (const auto& v : variants) {
       for (int r = 0; r < 2000; ++r) {
         const std::int64_t model = lat[k++ & 4095];
         v->Record(200, nanoseconds(model), nanoseconds(model + 35'000));
