@@ -81,8 +81,8 @@ struct RouterOptions {
 // blocks; changes (AddEndpoint, TrafficControl) are serialized among themselves,
 // build a new table and publish it in one atomic store, so a request sees the
 // old or the new weights, never a mix. A request keeps its table -- and the
-// models in it -- alive until it is done, so removing a variant never breaks a
-// request in flight.
+// models and metrics recorders in it -- alive until it is done, so removing a
+// variant never breaks a request in flight, and frees what it held after it.
 class Router final : public core::TrafficControl {
  public:
   // `metrics` may be null (no recording); otherwise it must outlive the router.
