@@ -185,20 +185,24 @@ core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
   for (const auto& v : endpoint.variants) {
     auto backend = LoadModel(endpoint.name, v);
     if (!backend) return std::unexpected(backend.error());
-    route.variants.push_back(VariantRoute{
-        .name = v.name,
-        .weight = v.weight,
-        .instances = v.instances,
-        .model = v.model,
-        .backend = std::move(*backend),
-        .metrics = metrics_ != nullptr ? metrics_->Variant(endpoint.name, v.name) : nullptr});
+    route.variants.push_back(VariantRoute{.name = v.name,
+                                          .weight = v.weight,
+                                          .instances = v.instances,
+                                          .model = v.model,
+                                          .backend = std::move(*backend)});
   }
   LayOut(route);
   std::lock_guard lock(write_mu_);
   auto table = std::make_shared<RoutingTable>(*table_.load());
-  if (!table->endpoints.emplace(endpoint.name, std::move(route)).second) {
+  if (table->endpoints.contains(endpoint.name)) {
     return core::ConflictError("endpoint '" + endpoint.name + "' already exists");
   }
+  // Recorders only for an endpoint that is added: none left in the registry
+  // (and on /metrics) by a refused one.
+  if (metrics_ != nullptr) {
+    for (auto& v : route.variants) v.metrics = metrics_->Variant(endpoint.name, v.name);
+  }
+  table->endpoints.emplace(endpoint.name, std::move(route));
   Publish(std::move(table));
   return core::Ok();
 }
@@ -295,6 +299,8 @@ core::Status Router::RemoveVariant(std::string_view endpoint, std::string_view v
   route.variants.erase(v);
   LayOut(route);
   Publish(std::move(table));
+  // The registry lets go of the recorder too: it is freed when the last
+  // request routed by an older table is done.
   if (metrics_ != nullptr) metrics_->RemoveVariant(endpoint, variant);
   return core::Ok();
 }

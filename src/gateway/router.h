@@ -47,7 +47,11 @@ struct VariantRoute {
   int instances = 1;
   core::ModelSpec model;
   std::shared_ptr<models::ModelBackend> backend;
-  metrics::VariantMetrics* metrics = nullptr;  // not owned; null without a registry
+  // Shared with the registry; null without one. A request holds its table,
+  // so the recorder outlives every request routed to it (recording does not
+  // touch the count), and a removed variant's recorder is freed with the last
+  // table that names it.
+  std::shared_ptr<metrics::VariantMetrics> metrics;
 };
 
 struct EndpointRoute {
@@ -77,8 +81,8 @@ struct RouterOptions {
 // blocks; changes (AddEndpoint, TrafficControl) are serialized among themselves,
 // build a new table and publish it in one atomic store, so a request sees the
 // old or the new weights, never a mix. A request keeps its table -- and the
-// models in it -- alive until it is done, so removing a variant never breaks a
-// request in flight.
+// models and metrics recorders in it -- alive until it is done, so removing a
+// variant never breaks a request in flight, and frees what it held after it.
 class Router final : public core::TrafficControl {
  public:
   // `metrics` may be null (no recording); otherwise it must outlive the router.

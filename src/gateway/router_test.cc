@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+#include "metrics/registry.h"
 #include "models/testing/fake_backend.h"
 
 namespace mlcanary::gateway {
@@ -258,6 +262,115 @@ TEST_F(RouterTest, WeightChangesWhileRoutingNeverFailARequest) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(routed.load(), 0);
+}
+
+// The router with a real metrics registry: every variant's recorder is shared
+// by the registry and the routing tables naming it.
+class RouterMetricsTest : public ::testing::Test {
+ protected:
+  RouterMetricsTest()
+      : clock_(core::Timestamp(std::chrono::seconds(1'767'225'600))),
+        registry_(clock_),
+        router_(RouterOptions{}, FakeFactory(), &registry_) {
+    EXPECT_TRUE(
+        router_.AddEndpoint({.name = "recs", .variants = {MakeVariant("production", 1.0)}}));
+  }
+
+  // A canary rollout under a name of its own, up to the point where its
+  // traffic is back on production; `in_flight` routes one request to it.
+  void RollOutCanary(const std::string& name, std::shared_ptr<const RoutingTable>& in_flight,
+                     const VariantRoute*& routed) {
+    ASSERT_TRUE(router_.CreateVariant("recs", MakeVariant(name, 0)));
+    ASSERT_TRUE(router_.SetWeights("recs", {{name, 0.5}, {"production", 0.5}}));
+    in_flight = router_.table();
+    auto picked = router_.Route(*in_flight, "recs", name, {}, 0);
+    ASSERT_TRUE(picked);
+    routed = *picked;
+    ASSERT_TRUE(router_.SetWeights("recs", {{name, 0}, {"production", 1}}));
+  }
+
+  core::ManualClock clock_;
+  metrics::MetricsRegistry registry_;
+  Router router_;
+};
+
+TEST_F(RouterMetricsTest, RemovedVariantsRecorderIsFreedAfterTheLastRequestRoutedToIt) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(registry_.live_recorders(), 1);
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "canary-v" + std::to_string(i);
+    std::shared_ptr<const RoutingTable> in_flight;
+    const VariantRoute* routed = nullptr;
+    RollOutCanary(name, in_flight, routed);
+    ASSERT_NE(routed, nullptr);
+    ASSERT_NE(routed->metrics, nullptr);
+    ASSERT_TRUE(router_.RemoveVariant("recs", name));
+    // Gone from the registry's views at once...
+    for (const auto& t : registry_.Totals()) EXPECT_NE(t.variant, name);
+    // ...but the request still holds its table, and with it the recorder.
+    EXPECT_EQ(registry_.live_recorders(), 2) << name;
+    routed->metrics->Record(200, milliseconds(2), milliseconds(3));  // the request answers
+    in_flight.reset();
+    EXPECT_EQ(registry_.live_recorders(), 1) << name;
+  }
+  auto snap = registry_.Snapshot("recs", clock_.Now(), clock_.Now());
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->size(), 1u);
+}
+
+TEST_F(RouterMetricsTest, EndpointsThatAreRefusedLeaveNoRecorderBehind) {
+  auto bad_model = MakeVariant("broken", 0.5);
+  bad_model.model.path = "bad.json";
+  core::Endpoint refused{.name = "search", .variants = {MakeVariant("a", 0.5), bad_model}};
+  EXPECT_EQ(router_.AddEndpoint(refused).error().code(), core::ErrorCode::kValidation);
+  core::Endpoint again{.name = "recs", .variants = {MakeVariant("other", 1.0)}};
+  EXPECT_EQ(router_.AddEndpoint(again).error().code(), core::ErrorCode::kConflict);
+  EXPECT_EQ(registry_.live_recorders(), 1);
+  ASSERT_EQ(registry_.Totals().size(), 1u);
+  EXPECT_EQ(registry_.Totals()[0].variant, "production");
+}
+
+// Requests routed and recorded on four threads while canaries come and go, and
+// the controller and /metrics read the registry: nothing records into freed
+// memory (a crash, or an AddressSanitizer report under make test-asan), and
+// every removed canary is freed in the end.
+TEST_F(RouterMetricsTest, CanariesRemovedUnderLoadAreFreedWithoutUseAfterFree) {
+  using std::chrono::milliseconds;
+  std::atomic<bool> stop{false};
+  std::atomic<long> recorded{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      while (!stop.load()) {
+        auto table = router_.table();
+        auto v = router_.Route(*table, "recs", {}, {}, rng());
+        if (!v) continue;
+        std::this_thread::yield();  // the model runs; the variant may be removed now
+        (*v)->metrics->Record(200, milliseconds(2), milliseconds(3));
+        ++recorded;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      EXPECT_TRUE(registry_.Snapshot("recs", clock_.Now(), clock_.Now()));
+      EXPECT_FALSE(registry_.Totals().empty());
+    }
+  });
+  while (recorded.load() == 0) std::this_thread::yield();
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "canary-" + std::to_string(i);
+    ASSERT_TRUE(router_.CreateVariant("recs", MakeVariant(name, 0)));
+    ASSERT_TRUE(router_.SetWeights("recs", {{name, 0.5}, {"production", 0.5}}));
+    std::this_thread::yield();
+    ASSERT_TRUE(router_.SetWeights("recs", {{name, 0}, {"production", 1}}));
+    ASSERT_TRUE(router_.RemoveVariant("recs", name));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(recorded.load(), 0);
+  EXPECT_EQ(registry_.live_recorders(), 1);
 }
 
 TEST(UserHashTest, IsStableAcrossRunsAndSpreadsNearbyIds) {

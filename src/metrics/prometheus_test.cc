@@ -81,8 +81,8 @@ class PrometheusTest : public ::testing::Test {
 
   // A registry and controller with a bit of everything in them.
   void Fill() {
-    VariantMetrics* production = registry_.Variant("recs", "production");
-    VariantMetrics* canary = registry_.Variant("recs", "canary");
+    auto production = registry_.Variant("recs", "production");
+    auto canary = registry_.Variant("recs", "canary");
     production->Record(200, milliseconds(1), milliseconds(1) + std::chrono::microseconds(20));
     production->Record(200, milliseconds(3), milliseconds(4));
     canary->Record(404, milliseconds(20), milliseconds(21));

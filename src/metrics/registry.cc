@@ -91,13 +91,12 @@ std::optional<ProcessUtilization> MetricsRegistry::LastProcessUtilization() cons
   return last_utilization_;
 }
 
-VariantMetrics* MetricsRegistry::Variant(std::string_view endpoint, std::string_view variant) {
+std::shared_ptr<VariantMetrics> MetricsRegistry::Variant(std::string_view endpoint,
+                                                         std::string_view variant) {
   {
     std::shared_lock lock(mu_);
     if (auto e = endpoints_.find(endpoint); e != endpoints_.end()) {
-      if (auto v = e->second.find(variant); v != e->second.end() && !v->second->removed()) {
-        return v->second.get();
-      }
+      if (auto v = e->second.find(variant); v != e->second.end()) return v->second;
     }
   }
   std::unique_lock lock(mu_);
@@ -105,28 +104,31 @@ VariantMetrics* MetricsRegistry::Variant(std::string_view endpoint, std::string_
   if (e == endpoints_.end()) e = endpoints_.try_emplace(std::string(endpoint)).first;
   auto v = e->second.find(variant);
   if (v == e->second.end()) {
-    std::unique_ptr<VariantMetrics> made(
-        new VariantMetrics(std::string(endpoint), std::string(variant), current_, options_.slots));
+    std::shared_ptr<VariantMetrics> made(new VariantMetrics(
+        std::string(endpoint), std::string(variant), current_, options_.slots, live_recorders_));
     v = e->second.emplace(std::string(variant), std::move(made)).first;
   }
-  v->second->set_removed(false);
-  return v->second.get();
+  return v->second;
 }
 
 void MetricsRegistry::RemoveVariant(std::string_view endpoint, std::string_view variant) {
+  std::shared_ptr<VariantMetrics> dropped;  // freed (if last) after the lock is released
   std::unique_lock lock(mu_);
-  if (auto e = endpoints_.find(endpoint); e != endpoints_.end()) {
-    if (auto v = e->second.find(variant); v != e->second.end()) v->second->set_removed(true);
+  auto e = endpoints_.find(endpoint);
+  if (e == endpoints_.end()) return;
+  if (auto v = e->second.find(variant); v != e->second.end()) {
+    dropped = std::move(v->second);
+    e->second.erase(v);
   }
+  if (e->second.empty()) endpoints_.erase(e);
 }
 
-std::vector<VariantMetrics*> MetricsRegistry::VariantsOf(std::string_view endpoint) const {
-  std::vector<VariantMetrics*> out;
+std::vector<std::shared_ptr<VariantMetrics>> MetricsRegistry::VariantsOf(
+    std::string_view endpoint) const {
+  std::vector<std::shared_ptr<VariantMetrics>> out;
   std::shared_lock lock(mu_);
   if (auto e = endpoints_.find(endpoint); e != endpoints_.end()) {
-    for (const auto& [name, v] : e->second) {
-      if (!v->removed()) out.push_back(v.get());
-    }
+    for (const auto& [name, v] : e->second) out.push_back(v);
   }
   return out;
 }
@@ -138,7 +140,8 @@ core::Result<std::map<std::string, VariantWindow>> MetricsRegistry::SnapshotWind
                                  ") before it starts (" + core::FormatRfc3339(start) + ")");
   }
   Tick();
-  const std::vector<VariantMetrics*> variants = VariantsOf(endpoint);
+  // Held for the read: a variant removed meanwhile is not freed under it.
+  const std::vector<std::shared_ptr<VariantMetrics>> variants = VariantsOf(endpoint);
   // Intervals that end in (start, end]: interval i spans [i*L, (i+1)*L).
   const std::int64_t first = IntervalOf(start);
   const std::int64_t last = IntervalOf(end) - 1;
@@ -164,7 +167,8 @@ core::Result<std::map<std::string, VariantWindow>> MetricsRegistry::SnapshotWind
   if (!consistent) {
     // Folds kept overlapping the read: hold them off (recorders between folds
     // are not affected). Locks in address order, as any reader takes them.
-    std::vector<VariantMetrics*> ordered = variants;
+    std::vector<VariantMetrics*> ordered;
+    for (const auto& v : variants) ordered.push_back(v.get());
     std::sort(ordered.begin(), ordered.end());
     for (VariantMetrics* v : ordered) v->LockFolds();
     read_all();
@@ -204,18 +208,16 @@ core::Result<std::map<std::string, core::WindowMetrics>> MetricsRegistry::Snapsh
 }
 
 std::vector<VariantTotals> MetricsRegistry::Totals() const {
-  std::vector<VariantMetrics*> variants;
+  std::vector<std::shared_ptr<VariantMetrics>> variants;  // held for the read
   {
     std::shared_lock lock(mu_);
     for (const auto& [endpoint, by_name] : endpoints_) {
-      for (const auto& [name, v] : by_name) {
-        if (!v->removed()) variants.push_back(v.get());
-      }
+      for (const auto& [name, v] : by_name) variants.push_back(v);
     }
   }
   std::vector<VariantTotals> out;
   out.reserve(variants.size());
-  for (const VariantMetrics* v : variants) out.push_back(v->Totals());
+  for (const auto& v : variants) out.push_back(v->Totals());
   return out;
 }
 

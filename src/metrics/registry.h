@@ -47,10 +47,16 @@ struct RegistryOptions {
 
 // The gateway's metrics: one VariantMetrics per (endpoint, variant).
 //
-// Thread-safe. Recording goes straight to a VariantMetrics (cache the pointer:
+// Thread-safe. Recording goes straight to a VariantMetrics (keep the pointer:
 // Variant() takes a shared lock). Time comes only from the clock given at
 // construction, read by Tick(): requests are counted in the interval of the
 // latest tick, so the record path never reads a clock.
+//
+// Ownership: the registry holds each variant's recorder until RemoveVariant;
+// whoever records into one (the router's tables, and through them requests in
+// flight) holds it too, so a removed variant's recorder is freed once nothing
+// can record into it any more. The registry must outlive every recorder it
+// made (they read its interval clock).
 class MetricsRegistry {
  public:
   explicit MetricsRegistry(const core::Clock& clock);
@@ -59,12 +65,18 @@ class MetricsRegistry {
   MetricsRegistry(const MetricsRegistry&) = delete;
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
-  // The recorder of a variant, made on first use (or brought back after
-  // RemoveVariant, with its counters). Valid for the registry's life.
-  VariantMetrics* Variant(std::string_view endpoint, std::string_view variant);
-  // Hides the variant from snapshots and exposition. Its memory stays, so
-  // pointers in use keep working (what they record is no longer reported).
+  // The recorder of a variant, made on first use; the same one every time
+  // until RemoveVariant. Hold the shared_ptr for as long as you record into it
+  // (recording itself never touches the reference count).
+  std::shared_ptr<VariantMetrics> Variant(std::string_view endpoint, std::string_view variant);
+  // Drops the variant at once from snapshots, totals and exposition, and the
+  // registry's reference to its recorder: the recorder is freed when its last
+  // holder lets go. Records into it meanwhile are safe and not reported. A
+  // variant made again under the same name starts from zero (to Prometheus, a
+  // counter reset).
   void RemoveVariant(std::string_view endpoint, std::string_view variant);
+  // Recorders in memory: the registry's own plus removed ones still held.
+  std::int64_t live_recorders() const { return live_recorders_.load(std::memory_order_relaxed); }
 
   // Reads the clock and moves the current interval forward (never back);
   // samples process stats when due.
@@ -95,7 +107,7 @@ class MetricsRegistry {
   std::int64_t IntervalOf(core::Timestamp t) const;
 
  private:
-  std::vector<VariantMetrics*> VariantsOf(std::string_view endpoint) const;
+  std::vector<std::shared_ptr<VariantMetrics>> VariantsOf(std::string_view endpoint) const;
   void SampleProcess(core::Timestamp now, std::int64_t interval);
   void TickLoop(std::stop_token stop);
 
@@ -104,8 +116,12 @@ class MetricsRegistry {
   // Own cache line: read by every record, written once per interval.
   alignas(64) std::atomic<std::int64_t> current_{0};
 
+  // Made and not yet destroyed (each VariantMetrics counts itself). Before
+  // endpoints_: outlives the recorders the registry still holds at its end.
+  alignas(64) std::atomic<std::int64_t> live_recorders_{0};
+
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::map<std::string, std::unique_ptr<VariantMetrics>, std::less<>>,
+  std::map<std::string, std::map<std::string, std::shared_ptr<VariantMetrics>, std::less<>>,
            std::less<>>
       endpoints_;  // GUARDED_BY(mu_)
 

@@ -9,7 +9,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -58,7 +61,7 @@ class MetricsRegistryTest : public ::testing::Test {
 };
 
 TEST_F(MetricsRegistryTest, CountsInvocationsAndErrorsByClass) {
-  VariantMetrics* v = registry_.Variant("recs", "production");
+  auto v = registry_.Variant("recs", "production");
   for (int i = 0; i < 90; ++i) v->Record(200, milliseconds(10), milliseconds(11));
   for (int i = 0; i < 6; ++i) v->Record(404, milliseconds(1), milliseconds(1));
   for (int i = 0; i < 4; ++i) v->Record(503, milliseconds(30), milliseconds(31));
@@ -72,7 +75,7 @@ TEST_F(MetricsRegistryTest, CountsInvocationsAndErrorsByClass) {
 }
 
 TEST_F(MetricsRegistryTest, VariantReturnsTheSamePointerEveryTime) {
-  VariantMetrics* a = registry_.Variant("recs", "canary");
+  auto a = registry_.Variant("recs", "canary");
   EXPECT_EQ(registry_.Variant("recs", "canary"), a);
   EXPECT_NE(registry_.Variant("recs", "production"), a);
   EXPECT_NE(registry_.Variant("other", "canary"), a);
@@ -81,7 +84,7 @@ TEST_F(MetricsRegistryTest, VariantReturnsTheSamePointerEveryTime) {
 }
 
 TEST_F(MetricsRegistryTest, PercentilesAndOverheadComeFromTheWindow) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   // 1..1000 ms, each with 2 ms of gateway overhead.
   for (int ms = 1; ms <= 1000; ++ms) v->Record(200, milliseconds(ms), milliseconds(ms + 2));
   Advance(seconds(1));
@@ -101,7 +104,7 @@ TEST_F(MetricsRegistryTest, PercentilesAndOverheadComeFromTheWindow) {
 }
 
 TEST_F(MetricsRegistryTest, OpenIntervalIsCountedOnlyOnceItCloses) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   Advance(milliseconds(200));
   v->Record(200, milliseconds(5), milliseconds(6));
   EXPECT_EQ(Window("recs", "canary", T0(), clock_.Now()).invocations, 0);
@@ -110,7 +113,7 @@ TEST_F(MetricsRegistryTest, OpenIntervalIsCountedOnlyOnceItCloses) {
 }
 
 TEST_F(MetricsRegistryTest, ConsecutiveWindowsCountEveryIntervalExactlyOnce) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   std::int64_t total = 0;
   for (int i = 0; i < 10; ++i) {
     for (int k = 0; k <= i; ++k) v->Record(200, milliseconds(1), milliseconds(1));
@@ -134,7 +137,7 @@ TEST(MetricsRegistryWindowTest, AnyWindowSumsExactlyItsIntervals) {
   RegistryOptions options;
   options.slots = 300;
   MetricsRegistry registry(clock, options);
-  VariantMetrics* v = registry.Variant("recs", "canary");
+  auto v = registry.Variant("recs", "canary");
   constexpr int kIntervals = 450;
   for (int i = 0; i < kIntervals; ++i) {
     for (int k = 0; k < i % 7 + 1; ++k) v->Record(200, milliseconds(1 + i), milliseconds(2 + i));
@@ -166,7 +169,7 @@ TEST(MetricsRegistryWindowTest, AnyWindowSumsExactlyItsIntervals) {
 TEST_F(MetricsRegistryTest, WithoutTicksBetweenChecksRequestsLandInTheNextWindow) {
   // Only snapshots tick (no background thread): what was recorded since the
   // previous check must still show in the next one.
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   core::Timestamp last_check = T0();
   for (int check = 1; check <= 3; ++check) {
     for (int i = 0; i < 50; ++i) v->Record(200, milliseconds(1), milliseconds(1));
@@ -202,7 +205,7 @@ TEST_F(MetricsRegistryTest, WindowEndingBeforeItStartsIsAValidationError) {
 }
 
 TEST_F(MetricsRegistryTest, IntervalsOlderThanTheRingAreNotReported) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   v->Record(200, milliseconds(1), milliseconds(1));
   Advance(seconds(1));
   v->Record(200, milliseconds(1), milliseconds(1));  // folds the first interval
@@ -210,26 +213,112 @@ TEST_F(MetricsRegistryTest, IntervalsOlderThanTheRingAreNotReported) {
   EXPECT_EQ(Window("recs", "canary", T0(), clock_.Now()).invocations, 0);
 }
 
-TEST_F(MetricsRegistryTest, RemovedVariantLeavesSnapshotsButItsPointerStaysUsable) {
-  VariantMetrics* canary = registry_.Variant("recs", "canary");
+TEST_F(MetricsRegistryTest, RemovedVariantLeavesSnapshotsAndTotalsAtOnce) {
   registry_.Variant("recs", "production")->Record(200, milliseconds(1), milliseconds(1));
-  canary->Record(200, milliseconds(1), milliseconds(1));
+  registry_.Variant("recs", "canary")->Record(200, milliseconds(1), milliseconds(1));
   registry_.RemoveVariant("recs", "canary");
-  canary->Record(200, milliseconds(1), milliseconds(1));  // in flight: must not crash
+  registry_.RemoveVariant("recs", "ghost");  // unknown: nothing happens
+  registry_.RemoveVariant("nope", "canary");
   Advance(seconds(1));
 
   auto snap = registry_.Snapshot("recs", T0(), clock_.Now());
   ASSERT_TRUE(snap.has_value());
   EXPECT_EQ(snap->count("canary"), 0u);
+  EXPECT_EQ(snap->at("production").invocations, 1);
   for (const VariantTotals& t : registry_.Totals()) EXPECT_NE(t.variant, "canary");
+}
 
-  // Brought back: the same recorder, its counters kept.
-  EXPECT_EQ(registry_.Variant("recs", "canary"), canary);
-  EXPECT_EQ(Window("recs", "canary", T0(), clock_.Now()).invocations, 2);
+TEST_F(MetricsRegistryTest, RemovedVariantsRecorderIsFreedWhenItsLastHolderLetsGo) {
+  auto production = registry_.Variant("recs", "production");
+  EXPECT_EQ(registry_.live_recorders(), 1);
+  // A rollout a day, each canary under a new name: nothing may pile up.
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "canary-v" + std::to_string(i);
+    registry_.Variant("recs", name)->Record(200, milliseconds(3), milliseconds(4));
+    EXPECT_EQ(registry_.live_recorders(), 2);
+    registry_.RemoveVariant("recs", name);
+    EXPECT_EQ(registry_.live_recorders(), 1) << name;
+  }
+  // A request still in flight on a removed variant holds its recorder: it
+  // records safely (not reported), and the recorder goes with the request.
+  auto in_flight = registry_.Variant("recs", "canary");
+  in_flight->Record(200, milliseconds(1), milliseconds(1));
+  registry_.RemoveVariant("recs", "canary");
+  EXPECT_EQ(registry_.live_recorders(), 2);
+  in_flight->Record(503, milliseconds(1), milliseconds(1));
+  // The same name again is a new recorder, counting from zero.
+  auto again = registry_.Variant("recs", "canary");
+  EXPECT_NE(again, in_flight);
+  EXPECT_EQ(registry_.live_recorders(), 3);
+  in_flight.reset();
+  EXPECT_EQ(registry_.live_recorders(), 2);
+  again->Record(200, milliseconds(1), milliseconds(1));
+  Advance(seconds(1));
+  const core::WindowMetrics w = Window("recs", "canary", T0(), clock_.Now());
+  EXPECT_EQ(w.invocations, 1);
+  EXPECT_EQ(w.errors_5xx, 0);
+  for (const VariantTotals& t : registry_.Totals()) {
+    if (t.variant == "canary") {
+      EXPECT_EQ(t.invocations, 1u);
+    }
+  }
+}
+
+TEST(MetricsRegistryLifetimeTest, RecordersTheRegistryStillHoldsAreFreedWithIt) {
+  core::ManualClock clock(T0());
+  std::optional<MetricsRegistry> registry(std::in_place, clock);
+  registry->Variant("recs", "production");
+  registry->Variant("recs", "canary");
+  EXPECT_EQ(registry->live_recorders(), 2);
+  registry.reset();  // would leak (LeakSanitizer) or touch freed memory otherwise
+}
+
+// Recorders removed while other threads record into them, snapshot them and
+// render their totals: whoever still holds one keeps it alive, and it is freed
+// only after the last holder is done. A use after free here is a crash or an
+// AddressSanitizer report (make test-asan).
+TEST(MetricsRegistryConcurrencyTest, VariantsRemovedWhileRecordedAndReadAreFreedSafely) {
+  core::ManualClock clock(T0());
+  MetricsRegistry registry(clock);
+  registry.Variant("recs", "production");
+  constexpr int kRollouts = 300;
+  // The current canary, as a routing table would publish it.
+  std::atomic<std::shared_ptr<VariantMetrics>> published;
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> recorded{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        if (std::shared_ptr<VariantMetrics> v = published.load()) {
+          for (int i = 0; i < 50; ++i) v->Record(200, milliseconds(2), milliseconds(3));
+          recorded.fetch_add(50);
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {  // the controller's checks and /metrics scrapes
+    while (!done.load()) {
+      auto snap = registry.Snapshot("recs", T0(), clock.Now());
+      EXPECT_TRUE(snap.has_value());
+      EXPECT_FALSE(registry.Totals().empty());  // production at least
+    }
+  });
+  for (int r = 0; r < kRollouts; ++r) {
+    const std::string name = "canary-" + std::to_string(r);
+    published.store(registry.Variant("recs", name));
+    std::this_thread::yield();
+    published.store(nullptr);              // the variant leaves the routing table
+    registry.RemoveVariant("recs", name);  // and the registry
+  }
+  done.store(true);
+  for (auto& t : threads) t.join();
+  EXPECT_GT(recorded.load(), 0);
+  EXPECT_EQ(registry.live_recorders(), 1);
 }
 
 TEST_F(MetricsRegistryTest, BadLatenciesAreCountedAndNeverReachThePercentiles) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   for (int i = 0; i < 100; ++i) v->Record(200, milliseconds(10), milliseconds(12));
   v->Record(200, nanoseconds(-5), milliseconds(1));              // negative
   v->Record(200, std::chrono::hours(2), std::chrono::hours(2));  // absurd (both)
@@ -263,7 +352,7 @@ TEST_F(MetricsRegistryTest, BadLatenciesAreCountedAndNeverReachThePercentiles) {
 }
 
 TEST_F(MetricsRegistryTest, StatusOutsideHttpRangeCountsAsServerErrorAndInvalid) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   v->Record(0, milliseconds(1), milliseconds(1));
   v->Record(-3, milliseconds(1), milliseconds(1));
   v->Record(999, milliseconds(1), milliseconds(1));
@@ -277,7 +366,7 @@ TEST_F(MetricsRegistryTest, StatusOutsideHttpRangeCountsAsServerErrorAndInvalid)
 }
 
 TEST_F(MetricsRegistryTest, TotalsCountIntoExportBucketsExactlyAtTheirBounds) {
-  VariantMetrics* v = registry_.Variant("recs", "canary");
+  auto v = registry_.Variant("recs", "canary");
   v->Record(200, milliseconds(1), milliseconds(1));                   // le 0.001
   v->Record(200, milliseconds(1) + nanoseconds(1), milliseconds(2));  // le 0.0025
   v->Record(200, seconds(61), seconds(61));                           // +Inf
@@ -297,8 +386,8 @@ TEST(MetricsRegistryConcurrencyTest, ManyThreadsLoseNothingWhileIntervalsTurnAnd
   RegistryOptions options;
   options.slots = 120;
   MetricsRegistry registry(clock, options);
-  VariantMetrics* canary = registry.Variant("recs", "canary");
-  VariantMetrics* production = registry.Variant("recs", "production");
+  auto canary = registry.Variant("recs", "canary");
+  auto production = registry.Variant("recs", "production");
 
   constexpr int kThreads = 4;
   constexpr int kPerThread = 200'000;
@@ -308,7 +397,7 @@ TEST(MetricsRegistryConcurrencyTest, ManyThreadsLoseNothingWhileIntervalsTurnAnd
     writers.emplace_back([&, t] {
       while (!go.load()) std::this_thread::yield();
       for (int i = 0; i < kPerThread; ++i) {
-        VariantMetrics* v = (i % 2 == 0) ? canary : production;
+        VariantMetrics* v = (i % 2 == 0) ? canary.get() : production.get();
         v->Record(i % 100 == 0 ? 500 : 200, milliseconds(1 + (i + t) % 50), milliseconds(60));
       }
     });
@@ -341,7 +430,7 @@ TEST(MetricsRegistryConcurrencyTest, ManyThreadsLoseNothingWhileIntervalsTurnAnd
 TEST(MetricsRegistryConcurrencyTest, ThreadsBeyondTheShardSlotsShareAnOverflowShard) {
   core::ManualClock clock(T0());
   MetricsRegistry registry(clock);
-  VariantMetrics* v = registry.Variant("recs", "canary");
+  auto v = registry.Variant("recs", "canary");
   // More live threads than shard slots (256): the rest record under a mutex.
   constexpr int kThreads = 300;
   std::atomic<int> ready{0};
@@ -414,7 +503,7 @@ TEST(MetricsRegistryUtilizationTest, SamplingIsRateLimitedAndSurvivesReadFailure
 TEST(MetricsRegistryUtilizationTest, VariantWithItsOwnProcessReportsItsOwnUtilization) {
   core::ManualClock clock(T0());
   MetricsRegistry registry(clock);
-  VariantMetrics* v = registry.Variant("recs", "canary");
+  auto v = registry.Variant("recs", "canary");
   v->RecordUtilization(150, 30);
   v->RecordUtilization(std::nan(""), -1);  // ignored
   clock.Advance(seconds(1));

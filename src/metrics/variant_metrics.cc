@@ -450,12 +450,16 @@ std::string_view InvalidSampleName(InvalidSample kind) {
 // ---- VariantMetrics ----
 
 VariantMetrics::VariantMetrics(std::string endpoint, std::string variant,
-                               const std::atomic<std::int64_t>& current_interval, int ring_slots)
+                               const std::atomic<std::int64_t>& current_interval, int ring_slots,
+                               std::atomic<std::int64_t>& live)
     : endpoint_(std::move(endpoint)),
       variant_(std::move(variant)),
-      state_(std::make_unique<VariantState>(current_interval, ring_slots)) {}
+      state_(std::make_unique<VariantState>(current_interval, ring_slots)),
+      live_(live) {
+  live_.fetch_add(1, kRelaxed);
+}
 
-VariantMetrics::~VariantMetrics() = default;
+VariantMetrics::~VariantMetrics() { live_.fetch_sub(1, kRelaxed); }
 
 void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_latency,
                             std::chrono::nanoseconds total_latency) {
@@ -550,11 +554,6 @@ VariantTotals VariantMetrics::Totals() const {
   t.cpu_utilization = last.cpu_percent;
   t.memory_utilization = last.memory_percent;
   return t;
-}
-
-bool VariantMetrics::removed() const { return state_->removed.load(std::memory_order_acquire); }
-void VariantMetrics::set_removed(bool removed) {
-  state_->removed.store(removed, std::memory_order_release);
 }
 
 }  // namespace mlcanary::metrics

@@ -81,8 +81,9 @@ struct VariantTotals {
   std::optional<double> memory_utilization;
 };
 
-// The recorder of one variant. Created and owned by MetricsRegistry; the
-// pointer stays valid for the registry's life.
+// The recorder of one variant. Made by MetricsRegistry and shared (a
+// shared_ptr) by the registry and whoever records into it; freed when the
+// variant has been removed and its last holder lets go.
 //
 // Thread safety: Record* may be called from any number of threads at once.
 // Each thread writes its own shard (relaxed single-writer stores, no lock, no
@@ -115,8 +116,10 @@ class VariantMetrics {
 
  private:
   friend class MetricsRegistry;
+  // Counts itself in `live` (the registry's live recorders) for its lifetime.
   VariantMetrics(std::string endpoint, std::string variant,
-                 const std::atomic<std::int64_t>& current_interval, int ring_slots);
+                 const std::atomic<std::int64_t>& current_interval, int ring_slots,
+                 std::atomic<std::int64_t>& live);
 
   // First record of a thread, or a thread without a shard slot of its own.
   void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns);
@@ -131,12 +134,11 @@ class VariantMetrics {
   internal::UtilizationAverage UtilizationIn(std::int64_t first_interval,
                                              std::int64_t last_interval) const;
   VariantTotals Totals() const;
-  bool removed() const;
-  void set_removed(bool removed);
 
   std::string endpoint_;
   std::string variant_;
   std::unique_ptr<internal::VariantState> state_;
+  std::atomic<std::int64_t>& live_;
 };
 
 }  // namespace mlcanary::metrics

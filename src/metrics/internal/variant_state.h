@@ -130,7 +130,6 @@ class VariantState {
   std::atomic<std::uint64_t> fold_generation{0};
 
   UtilizationRing utilization;
-  std::atomic<bool> removed{false};
 
  private:
   std::size_t SlotIndex(std::int64_t interval) const;
