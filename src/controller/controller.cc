@@ -67,7 +67,7 @@ core::Error StoreError(const core::Error& e) {
   return core::Error(core::ErrorCode::kUnavailable, "store unavailable: " + e.ToString());
 }
 
-// What a pending end is called in messages, by the state its record is in.
+// True when a pending end's record is FAILED (a failure), not ROLLING_BACK (a rollback).
 bool IsFailure(DeploymentState record_state) { return record_state == DeploymentState::kFailed; }
 
 // Why a deployment whose stored policy has a weight below the resolution (an
