@@ -6,10 +6,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "controller/controller.h"
+#include "controller/controller_loop.h"
 #include "sim/virtual_traffic_control.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
@@ -215,6 +220,47 @@ TEST_F(StoredRecordsTest, OneUnreadableRecordIsSkippedAndReportedAndStopsNoOther
       << reconciled.error().message();
   EXPECT_DOUBLE_EQ(Weight("search", "canary"), 0.2);
   EXPECT_DOUBLE_EQ(Weight("recs", "canary"), 0);
+}
+
+// With a worker per deployment (SageMaker) the loop lists, reports the
+// unreadable record to its observer and works on the others.
+TEST_F(StoredRecordsTest, TheLoopWithAWorkerPerDeploymentReportsAnUnreadableRecordAndGoesOn) {
+  ASSERT_TRUE(store_);
+  Controller c(ports());
+  Start(c, "bad", "recs");
+  Start(c, "good", "search");
+  Sql("UPDATE deployments SET record = '[1, 2]' WHERE id = 'bad'");
+  clock_.Advance(policy_.interval);
+  std::mutex mu;
+  std::vector<CheckOutcome> seen;
+  ControllerLoop loop(c, std::chrono::milliseconds(10),
+                      [&](const core::Result<std::vector<CheckOutcome>>& outcomes) {
+                        ASSERT_TRUE(outcomes) << outcomes.error().ToString();
+                        std::lock_guard lock(mu);
+                        seen.insert(seen.end(), outcomes->begin(), outcomes->end());
+                      },
+                      {.worker_per_deployment = true});
+  loop.Start();
+  auto both_seen = [&] {
+    std::lock_guard lock(mu);
+    return Find(seen, "bad") != nullptr && Find(seen, "good") != nullptr;
+  };
+  for (int i = 0; i < 1000 && !both_seen(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  loop.Stop();
+  std::lock_guard lock(mu);
+  const CheckOutcome* bad = Find(seen, "bad");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_TRUE(bad->unreadable);
+  EXPECT_EQ(std::count_if(seen.begin(), seen.end(),
+                          [](const CheckOutcome& o) { return o.deployment_id == "bad"; }),
+            1);  // once per kUnreadableReportInterval of the (stopped) clock
+  const CheckOutcome* good = Find(seen, "good");
+  ASSERT_NE(good, nullptr);
+  EXPECT_FALSE(good->unreadable);
+  EXPECT_FALSE(good->error);
+  EXPECT_EQ(good->action, Action::kHold) << good->reason;
 }
 
 }  // namespace
