@@ -247,6 +247,17 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
         }
         for (const auto& o : *r) {
           if (!o.ran) continue;
+          if (o.unreadable) {
+            // Skipped by the controller: every other deployment goes on.
+            spdlog::error(
+                "deployment {} (endpoint '{}'): the store cannot read its record; the controller "
+                "skips it: {}",
+                o.deployment_id, o.deployment.endpoint, o.error ? o.error->ToString() : "");
+            parts->status.RecordCheckError(o.deployment.endpoint,
+                                           o.error ? o.error->ToString() : o.reason,
+                                           parts->clock.Now());
+            continue;
+          }
           parts->status.Observe(o.deployment);
           if (o.error) {
             // Every failed check is logged and counted, whether or not the
@@ -257,9 +268,10 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
                                            parts->clock.Now());
             if (o.unrecorded_rollback) {
               spdlog::error(
-                  "deployment {} (endpoint '{}'): rolled back with traffic on production; the "
-                  "store did not take the record, written when it can be",
-                  o.deployment_id, o.deployment.endpoint);
+                  "deployment {} (endpoint '{}'): {} with traffic on production; the store did "
+                  "not take the record, written when it can be",
+                  o.deployment_id, o.deployment.endpoint,
+                  o.action == core::Action::kFail ? "failed" : "rolled back");
               parts->status.RecordUnrecordedRollback(o.deployment.endpoint);
             }
           } else if (o.verdict) {
@@ -272,8 +284,9 @@ core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfi
   if (auto s = p->controller->ReconcileAll(); !s) {
     spdlog::warn("reconcile at start-up: {}", s.error().ToString());
   }
-  for (const auto& d : p->store->List({}).value_or(std::vector<core::Deployment>{})) {
-    p->status.Observe(d);
+  // Records the store cannot read were named by the reconcile above.
+  if (auto all = p->store->ListReadable({})) {
+    for (const auto& d : all->deployments) p->status.Observe(d);
   }
 
   if (p->gateway) {

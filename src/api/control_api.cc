@@ -148,6 +148,7 @@ std::string DeploymentWithNotes(const core::Deployment& d,
       unrecorded.BeginObject();
       unrecorded.Key("time").String(core::FormatRfc3339(notes->rollback_at));
       unrecorded.Key("reason").String(notes->rollback_reason);
+      unrecorded.Key("state").String(core::StateName(notes->rollback_state));
       unrecorded.Key("traffic").String("production");
       unrecorded.EndObject();
     } else {

@@ -695,6 +695,8 @@ TEST_F(ControlApiTest, AFullStoreAnswers503AndARollbackStillMovesTrafficToProduc
   EXPECT_EQ(json::value_to<std::string>(d.at("state")), "IN_PROGRESS");
   EXPECT_EQ(json::value_to<std::string>(d.at("unrecorded").at("rollback").at("traffic")),
             "production");
+  EXPECT_EQ(json::value_to<std::string>(d.at("unrecorded").at("rollback").at("state")),
+            "ROLLED_BACK");
   EXPECT_NE(
       json::value_to<std::string>(d.at("unrecorded").at("rollback").at("reason")).find("alice"),
       std::string::npos);

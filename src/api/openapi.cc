@@ -183,11 +183,15 @@ void WriteSchemas(util::JsonWriter& w) {
                     {{"time", "date-time"}, {"message", "string"}});
   WriteObjectSchema(
       w, "Unrecorded",
-      "Checks the store could not record (none counts towards the bake) and a rollback "
-      "waiting to be recorded (traffic is on production already; the record follows).",
+      "Checks the store could not record (none counts towards the bake) and a rollback or an "
+      "automatic failure waiting to be recorded (traffic is on production already; the record "
+      "follows).",
       {"checks", "rollback"}, {{"checks", "integer"}, {"rollback", "?#UnrecordedRollback"}});
-  WriteObjectSchema(w, "UnrecordedRollback", "", {"time", "reason", "traffic"},
-                    {{"time", "date-time"}, {"reason", "string"}, {"traffic", "enum:production"}});
+  WriteObjectSchema(w, "UnrecordedRollback", "", {"time", "reason", "state", "traffic"},
+                    {{"time", "date-time"},
+                     {"reason", "string"},
+                     {"state", "enum:ROLLED_BACK|FAILED", "the state the record will end in"},
+                     {"traffic", "enum:production"}});
   WriteObjectSchema(w, "DeploymentList", "", {"deployments"}, {{"deployments", "[]#Deployment"}});
   WriteObjectSchema(w, "WindowMetrics", "One variant's metrics over a check's window.", {},
                     {{"invocations", "integer"},

@@ -295,7 +295,7 @@ std::string EventJson(const core::DeploymentEvent& e) {
 }
 
 Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
-                                 const core::Policy& base) {
+                                 const core::Policy& base, core::PolicyRules rules) {
   if (v.is_null()) return base;
   auto f = Fields::Of(v, where);
   if (!f) return std::unexpected(f.error());
@@ -351,7 +351,7 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
       p.steps.push_back(s.to_number<double>());
     }
   }
-  if (auto s = core::ValidatePolicy(p); !s) {
+  if (auto s = core::ValidatePolicy(p, rules); !s) {
     std::string message = s.error().message();
     if (message.starts_with("policy.")) message.erase(0, 7);
     return core::ValidationError(Join(where, message));
@@ -528,7 +528,9 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
   MLCANARY_TRY_ASSIGN(d.paused, f->Bool("paused"));
   const json::value* policy = f->Get("policy");
   if (policy == nullptr) return f->Missing("policy");
-  MLCANARY_TRY_ASSIGN(d.policy, ParsePolicy(*policy, f->Path("policy")));
+  // Written by this version or an older one: read with the rules of either.
+  MLCANARY_TRY_ASSIGN(d.policy,
+                      ParsePolicy(*policy, f->Path("policy"), {}, core::PolicyRules::kStored));
   if (const json::value* model = f->Get("model")) {
     MLCANARY_TRY_ASSIGN(d.canary_model, ParseModelSpec(*model, f->Path("model")));
   }

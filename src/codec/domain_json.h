@@ -30,9 +30,12 @@ std::string EventJson(const core::DeploymentEvent& e);
 
 // Readers. `where` names the value in errors ("policy", "body.model").
 // ParsePolicy applies the keys present on top of `base` (unknown keys refused)
-// and validates the result.
+// and validates the result with `rules`. ParseDeployment reads a stored (or
+// served) record, so its policy with core::PolicyRules::kStored: what an older
+// version wrote still reads.
 core::Result<core::Policy> ParsePolicy(const boost::json::value& v, std::string_view where,
-                                       const core::Policy& base = core::Policy{});
+                                       const core::Policy& base = core::Policy{},
+                                       core::PolicyRules rules = core::PolicyRules::kNew);
 core::Result<core::ModelSpec> ParseModelSpec(const boost::json::value& v, std::string_view where);
 core::Result<core::HealthReport> ParseHealthReport(const boost::json::value& v,
                                                    std::string_view where);

@@ -50,6 +50,42 @@ TEST(DomainJsonTest, DeploymentRoundTrips) {
   EXPECT_EQ(*back, d);
 }
 
+// A record written by an older version, which accepted weights below the
+// resolution and steps equal once rounded, still reads; a request does not.
+TEST(DomainJsonTest, StoredPolicyReadsWithTheRulesOfOlderVersions) {
+  const std::pair<std::vector<double>, std::string> cases[] = {
+      {{1e-7, 0.5}, "body.policy.steps[0]: weight 1e-07 must be at least 1e-06"},
+      {{0.1, 0.1000001}, "body.policy.steps[1]: steps must be strictly increasing at the weight"}};
+  for (const auto& [steps, refusal] : cases) {
+    core::Deployment d = SampleDeployment();
+    d.policy.steps = steps;
+    auto parsed = ParseJson(DeploymentJson(d), "x");
+    ASSERT_TRUE(parsed);
+    auto back = ParseDeployment(*parsed, "deployment");
+    ASSERT_TRUE(back) << back.error().ToString();
+    EXPECT_EQ(*back, d);
+    auto request = ParsePolicy(parsed->as_object().at("policy"), "body.policy");
+    ASSERT_FALSE(request);
+    EXPECT_NE(request.error().message().find(refusal), std::string::npos)
+        << request.error().message();
+  }
+  core::Deployment d = SampleDeployment();
+  d.policy.steps.clear();
+  d.policy.initial_weight = 1e-7;
+  d.policy.step = 5e-7;
+  auto parsed = ParseJson(DeploymentJson(d), "x");
+  ASSERT_TRUE(parsed);
+  auto back = ParseDeployment(*parsed, "deployment");
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_DOUBLE_EQ(back->policy.initial_weight, 1e-7);
+  EXPECT_DOUBLE_EQ(back->policy.step, 5e-7);
+  // What no version accepted is still refused.
+  d.policy.step = 0;
+  parsed = ParseJson(DeploymentJson(d), "x");
+  ASSERT_TRUE(parsed);
+  EXPECT_FALSE(ParseDeployment(*parsed, "deployment"));
+}
+
 TEST(DomainJsonTest, DeploymentHasApiFields) {
   auto v = ParseJson(DeploymentJson(SampleDeployment()), "x");
   const auto& o = v->as_object();

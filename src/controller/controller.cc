@@ -67,6 +67,16 @@ core::Error StoreError(const core::Error& e) {
   return core::Error(core::ErrorCode::kUnavailable, "store unavailable: " + e.ToString());
 }
 
+// True when a pending end's record is FAILED (a failure), not ROLLING_BACK (a rollback).
+bool IsFailure(DeploymentState record_state) { return record_state == DeploymentState::kFailed; }
+
+// Why a deployment whose stored policy has a weight below the resolution (an
+// older version accepted one) is failed: its schedule rounds to 0.
+std::string UnfollowableReason(const core::Error& e) {
+  return "the stored policy cannot be followed (written by an older version): " + e.message() +
+         "; traffic back on production, start a new deployment with weights of at least 1e-06";
+}
+
 std::string TrafficNote(bool moved) {
   return moved ? "traffic is on production; the record will follow"
                : "traffic could not be moved to production yet (retried at the next tick); the "
@@ -191,6 +201,14 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
 }
 
 core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
+  // A schedule stored by an older version with a weight below the resolution
+  // would start the canary at 0 % (or never move it): fail it, visibly.
+  if (auto s = core::CheckWeightResolution(d.policy); !s) {
+    const std::string reason = UnfollowableReason(s.error());
+    auto failed = Fail(d, {}, reason, /*move_traffic=*/false);
+    if (!failed) return failed;
+    return core::FailedPreconditionError(reason);
+  }
   const core::Variant canary = CanaryVariant(d);
   if (auto s = WithRetries([&] { return ports_.traffic.CreateVariant(d.endpoint, canary); }); !s) {
     if (ports_.start_in_background && s.error().retryable() &&
@@ -238,14 +256,15 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
 }
 
 core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) {
-  // A rollback waiting for the store goes before anything else.
-  if (auto settled = SettlePendingRollback(deployment_id)) {
+  // A rollback or failure waiting for the store goes before anything else.
+  const std::optional<DeploymentState> pending = PendingEndState(deployment_id);
+  if (auto settled = SettlePendingEnd(deployment_id)) {
     if (!*settled) return std::unexpected(settled->error());
     CheckOutcome outcome;
     outcome.deployment_id = std::string(deployment_id);
     outcome.ran = true;
-    outcome.action = Action::kRollback;
-    outcome.reason = "rollback recorded";
+    outcome.action = pending && IsFailure(*pending) ? Action::kFail : Action::kRollback;
+    outcome.reason = pending && IsFailure(*pending) ? "failure recorded" : "rollback recorded";
     outcome.deployment = **settled;
     return outcome;
   }
@@ -262,6 +281,22 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
   outcome.deployment = d;
   if (d.state != DeploymentState::kInProgress || d.paused) {
     outcome.reason = d.paused ? "paused" : "not in progress";
+    return outcome;
+  }
+  // A schedule stored by an older version with a weight below the resolution
+  // cannot be followed (it rounds to 0): the deployment fails with traffic on
+  // production rather than holding or "stepping" in place for ever.
+  if (auto s = core::CheckWeightResolution(d.policy); !s) {
+    const std::string id = d.id;
+    outcome.ran = true;
+    outcome.action = Action::kFail;
+    outcome.reason = UnfollowableReason(s.error());
+    auto failed = Fail(std::move(d), {}, outcome.reason);
+    if (!failed) {
+      NoteCheckError(id, failed.error(), now);
+      return std::unexpected(failed.error());
+    }
+    outcome.deployment = *failed;
     return outcome;
   }
   // Checks the store did not take: plan from their breach counts, but the bake
@@ -306,8 +341,7 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
   const std::string id = d.id;
   auto acted = Act(std::move(d), decision, check_event);
   if (!acted) {
-    if (acted.error().code() == core::ErrorCode::kUnavailable &&
-        decision.action != Action::kRollback) {
+    if (acted.error().code() == core::ErrorCode::kUnavailable && !PendingEndState(id)) {
       NoteUnrecordedCheck(id, version, unrecorded_progress);
     }
     NoteCheckError(id, acted.error(), now);
@@ -431,19 +465,27 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
 }
 
 core::Result<Deployment> Controller::Fail(Deployment d, std::vector<DeploymentEvent> events,
-                                          const std::string& reason, bool move_traffic) {
-  const core::Timestamp now = ports_.clock.Now();
+                                          const std::string& reason, bool move_traffic,
+                                          std::optional<core::Timestamp> at) {
+  const core::Timestamp now = at.value_or(ports_.clock.Now());
   DeploymentEvent failed =
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kFailed, 0, reason);
   if (auto s = core::CheckTransition(d.state, DeploymentState::kFailed); !s) {
     return std::unexpected(s.error());
   }
+  std::vector<DeploymentEvent> before = events;
   events.push_back(failed);
   d.state = DeploymentState::kFailed;
   d.canary_weight = 0;
   std::vector<DeploymentEvent> appended;
   auto stored = Persist(d, events, &appended);
-  if (!stored) return stored;
+  if (!stored) {
+    if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
+    // As a rollback: traffic to production now (always safe), the record later.
+    return std::unexpected(KeepEndPending(d, std::move(before), reason, kControllerActor, now,
+                                          stored.error(), /*traffic_moved=*/!move_traffic));
+  }
+  ForgetPendingEnd(d.id);
   // Best effort: traffic back on production. A failure here is recorded, not hidden.
   if (auto s = move_traffic ? ApplyWeights(*stored) : core::Ok(); !s) {
     DeploymentEvent err =
@@ -474,63 +516,58 @@ core::Result<Deployment> Controller::BeginRollback(Deployment d,
     if (stored.error().code() != core::ErrorCode::kUnavailable) return stored;
     // Moving traffic to production is always safe: do it now, record it later.
     return std::unexpected(
-        KeepRollbackPending(d, std::move(before), reason, actor, now, stored.error()));
+        KeepEndPending(d, std::move(before), reason, actor, now, stored.error()));
   }
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = notes_.find(d.id); it != notes_.end()) {
-      it->second.rollback.reset();
-      it->second.unrecorded.reset();
-    }
-  }
+  ForgetPendingEnd(d.id);
   ports_.notifier.Notify(*stored, appended.back());
   return FinishRollback(*stored, now);
 }
 
-core::Error Controller::KeepRollbackPending(const Deployment& record,
-                                            std::vector<DeploymentEvent> events,
-                                            const std::string& reason, const std::string& actor,
-                                            core::Timestamp at, const core::Error& store_error) {
-  bool moved = false;
+core::Error Controller::KeepEndPending(const Deployment& record,
+                                       std::vector<DeploymentEvent> events,
+                                       const std::string& reason, const std::string& actor,
+                                       core::Timestamp at, const core::Error& store_error,
+                                       bool traffic_moved) {
+  bool moved = traffic_moved;
   {
     std::lock_guard lock(mu_);
-    if (auto it = notes_.find(record.id); it != notes_.end() && it->second.rollback) {
-      moved = it->second.rollback->traffic_moved;
+    if (auto it = notes_.find(record.id); it != notes_.end() && it->second.end) {
+      moved = moved || it->second.end->traffic_moved;
     }
   }
   if (!moved) moved = ApplyWeights(record).has_value();
   {
     std::lock_guard lock(mu_);
     Noted& n = notes_[record.id];
-    n.rollback = PendingRollback{.record = record,
-                                 .events = std::move(events),
-                                 .reason = reason,
-                                 .actor = actor,
-                                 .at = at,
-                                 .traffic_moved = moved};
+    n.end = PendingEnd{.record = record,
+                       .events = std::move(events),
+                       .reason = reason,
+                       .actor = actor,
+                       .at = at,
+                       .traffic_moved = moved};
     n.unrecorded.reset();
   }
   return core::Error(core::ErrorCode::kUnavailable,
                      store_error.message() + "; " + TrafficNote(moved));
 }
 
-std::optional<core::Result<Deployment>> Controller::SettlePendingRollback(std::string_view id) {
-  PendingRollback p;
+std::optional<core::Result<Deployment>> Controller::SettlePendingEnd(std::string_view id) {
+  PendingEnd p;
   {
     std::lock_guard lock(mu_);
     auto it = notes_.find(id);
-    if (it == notes_.end() || !it->second.rollback) return std::nullopt;
-    p = *it->second.rollback;
+    if (it == notes_.end() || !it->second.end) return std::nullopt;
+    p = *it->second.end;
   }
   auto forget = [&] {
     std::lock_guard lock(mu_);
-    if (auto it = notes_.find(id); it != notes_.end()) it->second.rollback.reset();
+    if (auto it = notes_.find(id); it != notes_.end()) it->second.end.reset();
   };
   if (!p.traffic_moved && ApplyWeights(p.record)) {
     p.traffic_moved = true;
     std::lock_guard lock(mu_);
-    if (auto it = notes_.find(id); it != notes_.end() && it->second.rollback) {
-      it->second.rollback->traffic_moved = true;
+    if (auto it = notes_.find(id); it != notes_.end() && it->second.end) {
+      it->second.end->traffic_moved = true;
     }
   }
   auto fresh = ports_.store.Get(id);
@@ -542,24 +579,46 @@ std::optional<core::Result<Deployment>> Controller::SettlePendingRollback(std::s
     return core::MakeError(core::ErrorCode::kUnavailable, StoreError(fresh.error()).message() +
                                                               "; " + TrafficNote(p.traffic_moved));
   }
-  if (fresh->state != DeploymentState::kInProgress) {
+  if (!core::CanTransition(fresh->state, p.record.state)) {
     forget();  // the store has moved on (another writer ended it)
     return *fresh;
+  }
+  if (IsFailure(p.record.state)) {
+    return Fail(*fresh, std::move(p.events), p.reason, /*move_traffic=*/!p.traffic_moved, p.at);
   }
   return BeginRollback(*fresh, std::move(p.events), p.reason, p.actor, p.at);
 }
 
-bool Controller::HasPendingRollback(std::string_view id) const {
+std::optional<DeploymentState> Controller::PendingEndState(std::string_view id) const {
   std::lock_guard lock(mu_);
   auto it = notes_.find(id);
-  return it != notes_.end() && it->second.rollback.has_value();
+  if (it == notes_.end() || !it->second.end) return std::nullopt;
+  return it->second.end->record.state;
+}
+
+void Controller::ForgetPendingEnd(std::string_view id) {
+  std::lock_guard lock(mu_);
+  if (auto it = notes_.find(id); it != notes_.end()) {
+    it->second.end.reset();
+    it->second.unrecorded.reset();
+  }
+}
+
+void Controller::MarkUnrecordedEnd(CheckOutcome& outcome, const core::Error& error) const {
+  const std::optional<DeploymentState> pending = PendingEndState(outcome.deployment_id);
+  if (!pending) return;
+  outcome.action = IsFailure(*pending) ? Action::kFail : Action::kRollback;
+  outcome.unrecorded_rollback = true;
+  outcome.error = error;
 }
 
 core::Status Controller::SettleFirst(std::string_view id) {
-  auto settled = SettlePendingRollback(id);
+  const std::optional<DeploymentState> pending = PendingEndState(id);
+  auto settled = SettlePendingEnd(id);
   if (!settled || *settled) return core::Ok();
-  return std::unexpected(
-      settled->error().WithContext("deployment '" + std::string(id) + "' is being rolled back"));
+  const bool failure = pending && IsFailure(*pending);
+  return std::unexpected(settled->error().WithContext(
+      "deployment '" + std::string(id) + (failure ? "' has failed" : "' is being rolled back")));
 }
 
 int Controller::OverlayUnrecorded(Deployment& d) {
@@ -608,10 +667,12 @@ std::optional<DeploymentNotes> Controller::Notes(std::string_view id) const {
   out.last_check_error = n.last_error;
   out.last_check_error_at = n.last_error_at;
   out.unrecorded_checks = n.unrecorded ? n.unrecorded->count : 0;
-  if (n.rollback) {
+  if (n.end) {
     out.rollback_pending = true;
-    out.rollback_at = n.rollback->at;
-    out.rollback_reason = n.rollback->reason;
+    out.rollback_at = n.end->at;
+    out.rollback_reason = n.end->reason;
+    out.rollback_state =
+        IsFailure(n.end->record.state) ? DeploymentState::kFailed : DeploymentState::kRolledBack;
   }
   return out;
 }
@@ -720,7 +781,11 @@ core::Result<Deployment> Controller::Cancel(std::string_view id, const std::stri
 core::Result<Deployment> Controller::Rollback(std::string_view id, const std::string& actor) {
   // Already rolled back, waiting for the store: record it now, or say again
   // that traffic is on production and the record will follow.
-  if (auto settled = SettlePendingRollback(id)) return *settled;
+  if (PendingEndState(id) == DeploymentState::kRollingBack) {
+    if (auto settled = SettlePendingEnd(id)) return *settled;
+  }
+  // Failed, waiting for the store: the same, then the state says no.
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
   auto loaded = LoadFor(id, "roll back", {DeploymentState::kInProgress});
   if (!loaded) return loaded;
   return BeginRollback(*loaded, {}, "rollback requested by " + actor, actor);
@@ -828,11 +893,21 @@ core::Status Controller::ReconcileOne(const Deployment& d) {
 }
 
 core::Status Controller::ReconcileAll() {
-  auto all = ports_.store.List({});
+  auto all = ports_.store.ListReadable({});
   if (!all) return std::unexpected(all.error());
   core::Status first_error = core::Ok();
-  std::vector<std::string> seen;      // endpoints whose newest deployment was handled
-  for (const Deployment& d : *all) {  // newest first
+  std::vector<std::string> seen;  // endpoints whose newest deployment was handled
+  // An endpoint with a record that cannot be read is left alone: that record
+  // may be its newest, and an older one's split would be the wrong one.
+  for (const core::UnreadableRecord& r : all->unreadable) {
+    if (!r.endpoint.empty()) seen.push_back(r.endpoint);
+    if (first_error) {
+      first_error = std::unexpected(r.error.WithContext(
+          "deployment '" + r.id + "' skipped" +
+          (r.endpoint.empty() ? "" : ", endpoint '" + r.endpoint + "' left as it is")));
+    }
+  }
+  for (const Deployment& d : all->deployments) {  // newest first
     if (std::find(seen.begin(), seen.end(), d.endpoint) != seen.end()) continue;
     seen.push_back(d.endpoint);
     if (auto s = ReconcileOne(d); !s && first_error) {
@@ -842,44 +917,81 @@ core::Status Controller::ReconcileAll() {
   return first_error;
 }
 
-core::Result<std::vector<Deployment>> Controller::ActiveDeployments() {
-  auto active = ports_.store.List({.active_only = true});
-  if (!active) return std::unexpected(StoreError(active.error()));
-  // Notes of deployments that ended are the store's business now. A pending
-  // rollback is kept (it may be newer than this listing): it settles itself.
+core::Result<std::vector<Deployment>> Controller::ActiveDeployments(
+    std::vector<CheckOutcome>* unreadable) {
+  auto listed = ports_.store.ListReadable({.active_only = true});
+  if (!listed) return std::unexpected(StoreError(listed.error()));
+  const core::Timestamp now = ports_.clock.Now();
+  std::vector<Deployment>& active = listed->deployments;
   std::lock_guard lock(mu_);
-  std::erase_if(notes_, [&](const auto& entry) {
-    return !entry.second.rollback &&
-           std::none_of(active->begin(), active->end(),
-                        [&](const Deployment& d) { return d.id == entry.first; });
-  });
-  return active;
+  // A record the store cannot read stops no other deployment: it is skipped,
+  // noted, and reported when first seen and then once per interval.
+  for (const core::UnreadableRecord& r : listed->unreadable) {
+    Noted& n = notes_[r.id];
+    const bool report = !n.unreadable || !n.last_error ||
+                        n.last_error->message() != r.error.message() ||
+                        now - n.last_error_at >= kUnreadableReportInterval;
+    n.unreadable = true;
+    if (!report) continue;
+    n.last_error = r.error;
+    n.last_error_at = now;
+    if (unreadable == nullptr) continue;
+    CheckOutcome outcome;
+    outcome.deployment_id = r.id;
+    outcome.ran = true;
+    outcome.unreadable = true;
+    outcome.reason = "record unreadable, skipped: " + r.error.ToString();
+    outcome.error = r.error;
+    outcome.deployment.id = r.id;
+    outcome.deployment.endpoint = r.endpoint;
+    unreadable->push_back(std::move(outcome));
+  }
+  // Notes of deployments that ended are the store's business now. A pending
+  // rollback or failure is kept (it may be newer than this listing): it
+  // settles itself.
+  auto listed_now = [&](const std::string& id) {
+    return std::any_of(active.begin(), active.end(),
+                       [&](const Deployment& d) { return d.id == id; }) ||
+           std::any_of(listed->unreadable.begin(), listed->unreadable.end(),
+                       [&](const core::UnreadableRecord& r) { return r.id == id; });
+  };
+  std::erase_if(notes_,
+                [&](const auto& entry) { return !entry.second.end && !listed_now(entry.first); });
+  for (const Deployment& d : active) {
+    if (auto it = notes_.find(d.id); it != notes_.end()) it->second.unreadable = false;
+  }
+  return std::move(active);
 }
 
 std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
   const core::Timestamp now = ports_.clock.Now();
-  // A rollback the store refused goes first, at every tick; no check runs and
-  // no weight moves until it is recorded.
-  if (auto settled = SettlePendingRollback(d.id)) {
-    CheckOutcome outcome;
-    outcome.deployment_id = d.id;
-    outcome.ran = true;
-    outcome.action = Action::kRollback;
-    if (*settled) {
-      outcome.reason = "rollback recorded";
-      outcome.deployment = **settled;
+  // A rollback or failure the store refused goes first, at every tick; no
+  // check runs and no weight moves until it is recorded.
+  if (const std::optional<DeploymentState> pending = PendingEndState(d.id)) {
+    const bool failure = IsFailure(*pending);
+    auto settled = SettlePendingEnd(d.id);
+    if (settled) {
+      CheckOutcome outcome;
+      outcome.deployment_id = d.id;
+      outcome.ran = true;
+      outcome.action = failure ? Action::kFail : Action::kRollback;
+      if (*settled) {
+        outcome.reason = failure ? "failure recorded" : "rollback recorded";
+        outcome.deployment = **settled;
+        return outcome;
+      }
+      // Reported once per check interval, not at every tick.
+      if (auto notes = Notes(d.id); notes && notes->last_check_error &&
+                                    now - notes->last_check_error_at < d.policy.interval) {
+        return std::nullopt;
+      }
+      NoteCheckError(d.id, settled->error(), now);
+      outcome.reason = std::string(failure ? "FAILED" : "rollback") +
+                       " not recorded yet: " + settled->error().ToString();
+      outcome.error = settled->error();
+      outcome.deployment = d;
       return outcome;
     }
-    // Reported once per check interval, not at every tick.
-    if (auto notes = Notes(d.id);
-        notes && notes->last_check_error && now - notes->last_check_error_at < d.policy.interval) {
-      return std::nullopt;
-    }
-    NoteCheckError(d.id, settled->error(), now);
-    outcome.reason = "rollback not recorded yet: " + settled->error().ToString();
-    outcome.error = settled->error();
-    outcome.deployment = d;
-    return outcome;
   }
   if (d.state == DeploymentState::kPending) {
     if (!ports_.start_in_background) return std::nullopt;  // being started by its caller
@@ -893,6 +1005,7 @@ std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
       outcome.deployment = *ready;
     } else {
       outcome.deployment = ports_.store.Get(d.id).value_or(d);
+      MarkUnrecordedEnd(outcome, ready.error());  // failed; the store did not take it
     }
     return outcome;
   }
@@ -903,7 +1016,10 @@ std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
     auto finished = FinishRollback(d, now);
     outcome.ran = true;
     outcome.reason = finished ? "rollback finished" : finished.error().ToString();
-    if (!finished) outcome.error = finished.error();
+    if (!finished) {
+      outcome.error = finished.error();
+      MarkUnrecordedEnd(outcome, finished.error());  // failed; the store did not take it
+    }
     outcome.deployment = finished ? *finished : d;
     return outcome;
   }
@@ -921,17 +1037,15 @@ std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
   failed.reason = outcome.error().ToString();
   failed.error = outcome.error();
   failed.deployment = d;
-  if (HasPendingRollback(d.id)) {  // this check rolled back; the store did not take it
-    failed.action = Action::kRollback;
-    failed.unrecorded_rollback = true;
-  }
+  // This check rolled back or failed; the store did not take it.
+  MarkUnrecordedEnd(failed, outcome.error());
   return failed;
 }
 
 core::Result<std::vector<CheckOutcome>> Controller::Tick() {
-  auto active = ActiveDeployments();
-  if (!active) return std::unexpected(active.error());
   std::vector<CheckOutcome> outcomes;
+  auto active = ActiveDeployments(&outcomes);
+  if (!active) return std::unexpected(active.error());
   for (const Deployment& d : *active) {
     if (auto outcome = TickOne(d)) outcomes.push_back(std::move(*outcome));
   }

@@ -76,9 +76,14 @@ struct CheckOutcome {
   // Why the check could not be made or could not be recorded (metrics
   // unreadable, store not writable, ...); empty when it ran and was recorded.
   std::optional<core::Error> error;
-  // This check decided a rollback that the store could not record: traffic is
-  // on production and the controller writes the record when the store works.
+  // This check (or tick) ended the deployment, rolled back (action kRollback)
+  // or failed (kFail), and the store could not record it: traffic is on
+  // production and the controller writes the record when the store works.
   bool unrecorded_rollback = false;
+  // The store could not read this deployment's record (corrupt, or a form
+  // this version does not read): the controller skipped it. `deployment` holds
+  // only its id and endpoint; `error` says why.
+  bool unreadable = false;
 };
 
 // What the controller knows about a deployment that its store does not (yet):
@@ -91,10 +96,13 @@ struct DeploymentNotes {
   // Checks since the last recorded one that the store did not take. None of
   // them counts towards the bake.
   int unrecorded_checks = 0;
-  // A rollback (traffic already moved to production) waiting to be recorded.
+  // A rollback or an automatic failure (traffic already moved to production)
+  // waiting to be recorded, and the state its record ends in (ROLLED_BACK or
+  // FAILED).
   bool rollback_pending = false;
   core::Timestamp rollback_at{};
   std::string rollback_reason;
+  core::DeploymentState rollback_state = core::DeploymentState::kRolledBack;
 };
 
 // When the store cannot be written (a full disk, an unreachable table), the
@@ -102,10 +110,11 @@ struct DeploymentNotes {
 //  - a check that could not be recorded is reported (CheckOutcome::error) and
 //    never counts towards the bake: the next check plans from its breach
 //    counts, but the bake restarts after it;
-//  - a rollback moves traffic to production at once (always safe) and is
-//    written when the store works again, before anything else is done for
-//    that deployment; until then nothing moves the canary's weight up or back
-//    to the stored (stale) weight, and other user actions answer Unavailable.
+//  - a rollback or an automatic failure (FAILED) moves traffic to production
+//    at once (always safe) and is written when the store works again, before
+//    anything else is done for that deployment; until then nothing moves the
+//    canary's weight up or back to the stored (stale) weight, and other user
+//    actions answer Unavailable.
 // Every other action writes its record before it changes traffic, so a store
 // that cannot be written changes nothing (kUnavailable, "store unavailable: ...").
 //
@@ -158,7 +167,12 @@ class Controller {
   // The pieces of Tick, for callers that work on deployments in parallel
   // (ControllerLoop with a worker per deployment): the deployments a tick
   // works on, and Tick's work for one of them (empty: nothing was due).
-  core::Result<std::vector<core::Deployment>> ActiveDeployments();
+  // An active record the store cannot read is left out (one bad record stops
+  // no other deployment's checks); `unreadable` (if not null) gets an outcome
+  // for it (CheckOutcome::unreadable) when it is first seen, and again once
+  // per kUnreadableReportInterval while it stays unreadable.
+  core::Result<std::vector<core::Deployment>> ActiveDeployments(
+      std::vector<CheckOutcome>* unreadable = nullptr);
   std::optional<CheckOutcome> TickOne(const core::Deployment& d);
 
   // True when `policy.interval` has passed since the deployment's last check.
@@ -176,10 +190,12 @@ class Controller {
     core::RolloutProgress progress;
     int count = 0;
   };
-  // A rollback whose record the store refused.
-  struct PendingRollback {
-    core::Deployment record;                    // ROLLING_BACK at weight 0, as refused
-    std::vector<core::DeploymentEvent> events;  // recorded before the ROLLING_BACK transition
+  // A rollback or a failure whose record the store refused: traffic goes to
+  // production at once, the record when the store takes it.
+  struct PendingEnd {
+    // As refused: ROLLING_BACK (a rollback) or FAILED, at weight 0.
+    core::Deployment record;
+    std::vector<core::DeploymentEvent> events;  // recorded before the transition
     std::string reason;
     std::string actor;
     core::Timestamp at{};
@@ -189,7 +205,8 @@ class Controller {
     std::optional<core::Error> last_error;
     core::Timestamp last_error_at{};
     std::optional<UnrecordedChecks> unrecorded;
-    std::optional<PendingRollback> rollback;
+    std::optional<PendingEnd> end;
+    bool unreadable = false;  // the store could not read the record at the last listing
   };
 
   core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
@@ -197,9 +214,12 @@ class Controller {
   // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
   core::Result<core::Deployment> FinishRollback(core::Deployment d, core::Timestamp now);
   // Ends a deployment in FAILED with traffic back on production (best effort;
-  // move_traffic false: the canary never had any).
+  // move_traffic false: the canary never had any), the transition dated `at`
+  // (or now). When the store cannot be written, traffic moves to production
+  // anyway and FAILED is kept pending like a rollback (kUnavailable).
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
-                                      const std::string& reason, bool move_traffic = true);
+                                      const std::string& reason, bool move_traffic = true,
+                                      std::optional<core::Timestamp> at = std::nullopt);
   core::Status ApplyWeights(const core::Deployment& d);
   // PENDING -> the canary variant created -> IN_PROGRESS at the initial weight;
   // FAILED (traffic on production, a partly created canary removed) when the
@@ -218,20 +238,28 @@ class Controller {
                                                std::vector<core::DeploymentEvent> events,
                                                const std::string& reason, const std::string& actor,
                                                std::optional<core::Timestamp> at = std::nullopt);
-  // Writes the pending rollback of `id` (if the stored record is still
-  // IN_PROGRESS) and forgets it; empty when none is pending.
-  std::optional<core::Result<core::Deployment>> SettlePendingRollback(std::string_view id);
-  bool HasPendingRollback(std::string_view id) const;
-  // Keeps a rollback the store refused (`record`: ROLLING_BACK at weight 0)
-  // and moves traffic to production unless it was moved already; returns the
-  // kUnavailable error the caller answers with.
-  core::Error KeepRollbackPending(const core::Deployment& record,
-                                  std::vector<core::DeploymentEvent> events,
-                                  const std::string& reason, const std::string& actor,
-                                  core::Timestamp at, const core::Error& store_error);
-  // Before a user action: settles a pending rollback; kUnavailable while the
-  // store still refuses it.
+  // Writes the pending rollback or failure of `id` (if the stored record can
+  // still make that transition) and forgets it; empty when none is pending.
+  std::optional<core::Result<core::Deployment>> SettlePendingEnd(std::string_view id);
+  // The state a pending rollback or failure of `id` is recorded as
+  // (ROLLING_BACK or FAILED); empty when none is pending.
+  std::optional<core::DeploymentState> PendingEndState(std::string_view id) const;
+  // Keeps a rollback or failure the store refused (`record`: ROLLING_BACK or
+  // FAILED at weight 0) and moves traffic to production unless it was moved
+  // already (`traffic_moved`, or noted so); returns the kUnavailable error the
+  // caller answers with.
+  core::Error KeepEndPending(const core::Deployment& record,
+                             std::vector<core::DeploymentEvent> events, const std::string& reason,
+                             const std::string& actor, core::Timestamp at,
+                             const core::Error& store_error, bool traffic_moved = false);
+  // After the store took the end's record: drops the pending end and the
+  // unrecorded checks of `id`.
+  void ForgetPendingEnd(std::string_view id);
+  // Before a user action: settles a pending rollback or failure; kUnavailable
+  // while the store still refuses it.
   core::Status SettleFirst(std::string_view id);
+  // Marks an outcome whose work left a rollback or failure pending.
+  void MarkUnrecordedEnd(CheckOutcome& outcome, const core::Error& error) const;
   // Replaces d.progress by the progress of the unrecorded checks noted on top
   // of d's version (a stale note is dropped); returns their count.
   int OverlayUnrecorded(core::Deployment& d);
@@ -264,6 +292,9 @@ class Controller {
   mutable std::mutex mu_;
   std::map<std::string, Noted, std::less<>> notes_;  // GUARDED_BY(mu_), by deployment id
 };
+
+// How often the controller reports again an active record its store cannot read.
+inline constexpr core::Duration kUnreadableReportInterval = std::chrono::minutes(1);
 
 // How long a background start may keep retrying a canary that cannot be
 // readied for a retryable reason (throttling, an endpoint still updating)

@@ -41,8 +41,10 @@ void ControllerLoop::Observe(const core::Result<std::vector<CheckOutcome>>& outc
 
 void ControllerLoop::Dispatch() {
   JoinWorkers(/*finished_only=*/true);
-  auto active = controller_.ActiveDeployments();
+  std::vector<CheckOutcome> unreadable;
+  auto active = controller_.ActiveDeployments(&unreadable);
   if (!active) return Observe(std::unexpected(active.error()));
+  if (!unreadable.empty()) Observe(unreadable);
   std::lock_guard lock(workers_mu_);
   for (const core::Deployment& d : *active) {
     if (workers_.contains(d.id)) continue;  // still busy with the last tick's work

@@ -344,6 +344,147 @@ TEST_F(StoreOutageTest, ARollbackWhoseTrafficCouldNotMoveIsRetriedByTheTick) {
   EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
 }
 
+TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRecordFollows) {
+  Controller c(ports());
+  Start(c);
+  const std::int64_t version = Stored().version;
+  store_.full = true;
+  metrics_.error = core::Error(ErrorCode::kUnavailable, "CloudWatch unreachable");
+  for (int i = 1; i < core::kMaxFailedChecks; ++i) {
+    auto held = Step(c);
+    ASSERT_TRUE(held);
+    EXPECT_EQ(held->action, Action::kHold) << held->reason;
+    EXPECT_FALSE(held->unrecorded_rollback);
+    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  }
+  // The metrics failed too many times in a row: FAILED, which the store refuses.
+  auto failed = Step(c);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->action, Action::kFail) << failed->reason;
+  EXPECT_TRUE(failed->unrecorded_rollback);
+  ASSERT_TRUE(failed->error);
+  EXPECT_EQ(failed->error->code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(
+      Contains(failed->error->message(), "traffic is on production; the record will follow"))
+      << failed->error->message();
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_EQ(Stored().state, DeploymentState::kInProgress);  // the store did not take it
+  EXPECT_EQ(Stored().version, version);
+  auto notes = c.Notes("d1");
+  ASSERT_TRUE(notes);
+  EXPECT_TRUE(notes->rollback_pending);
+  EXPECT_EQ(notes->rollback_state, DeploymentState::kFailed);
+  EXPECT_TRUE(Contains(notes->rollback_reason, "gave up after 5 failed checks"))
+      << notes->rollback_reason;
+  EXPECT_EQ(notes->unrecorded_checks, 0);
+  const core::Timestamp failed_at = clock_.Now();
+
+  // While the record is pending nothing moves the canary back to its stored
+  // weight, metrics back or not, and user actions wait for the record.
+  metrics_.error.reset();
+  for (int i = 0; i < 3; ++i) {
+    Step(c);
+    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  }
+  for (auto action : {&Controller::Complete, &Controller::Rollback, &Controller::Resume}) {
+    auto r = (c.*action)("d1", "bob");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+    EXPECT_TRUE(Contains(r.error().message(), "deployment 'd1' has failed")) << r.error().message();
+    EXPECT_TRUE(Contains(r.error().message(), "traffic is on production")) << r.error().message();
+  }
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_EQ(Stored().state, DeploymentState::kInProgress);
+
+  store_.full = false;
+  auto settled = Step(c);
+  ASSERT_TRUE(settled);
+  EXPECT_FALSE(settled->error) << settled->error->ToString();
+  EXPECT_EQ(settled->action, Action::kFail);
+  EXPECT_EQ(Stored().state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(Stored().canary_weight, 0);
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
+  // The record tells the story: the failed check and FAILED, dated when traffic moved.
+  std::vector<core::DeploymentEvent> events = Events();
+  auto transition = std::find_if(events.begin(), events.end(), [](const auto& e) {
+    return e.kind == EventKind::kTransition && e.to_state == DeploymentState::kFailed;
+  });
+  ASSERT_NE(transition, events.end());
+  EXPECT_EQ(transition->time, failed_at);
+  EXPECT_TRUE(Contains(transition->reason, "gave up after 5 failed checks")) << transition->reason;
+  ASSERT_NE(transition, events.begin());
+  EXPECT_EQ(std::prev(transition)->kind, EventKind::kError);
+  EXPECT_EQ(std::prev(transition)->time, failed_at);
+  ASSERT_FALSE(notifier_.events.empty());
+  EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kFailed);
+  // Recorded: the state answers now.
+  auto late = c.Rollback("d1", "bob");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(StoreOutageTest,
+       AStepTheTrafficControlRefusesFailsWithTrafficOnProductionWhenTheStoreIsFull) {
+  // The step to 20 % is recorded; then the disk fills and the traffic control
+  // refuses the step for good (not retryable).
+  class RefuseTheStep final : public core::TrafficControl {
+   public:
+    RefuseTheStep(core::TrafficControl& inner, FullDiskStore& store)
+        : inner_(inner), store_(store) {}
+    core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
+      return inner_.DescribeEndpoint(e);
+    }
+    core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
+      return inner_.CreateVariant(e, v);
+    }
+    core::Status RemoveVariant(std::string_view e, std::string_view v) override {
+      return inner_.RemoveVariant(e, v);
+    }
+    core::Status SetWeights(std::string_view e,
+                            const std::vector<core::VariantWeight>& w) override {
+      for (const core::VariantWeight& v : w) {
+        if (v.variant == "canary" && core::SameWeight(v.weight, 0.2)) {
+          store_.full = true;
+          return core::MakeError(ErrorCode::kValidation, "instance limit exceeded");
+        }
+      }
+      return inner_.SetWeights(e, w);
+    }
+
+   private:
+    core::TrafficControl& inner_;
+    FullDiskStore& store_;
+  } refusing(traffic_, store_);
+  Controller c(Ports{.traffic = refusing,
+                     .metrics = metrics_,
+                     .store = store_,
+                     .notifier = notifier_,
+                     .clock = clock_});
+  Start(c);
+  ASSERT_TRUE(Step(c));  // t0+1m: healthy, bake not done
+  auto step = Step(c);   // t0+2m: shift to 20 %, refused
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->action, Action::kFail) << step->reason;
+  EXPECT_TRUE(step->unrecorded_rollback);
+  ASSERT_TRUE(step->error);
+  EXPECT_EQ(step->error->code(), ErrorCode::kUnavailable);
+  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.2);  // the step, as recorded before it failed
+  ASSERT_TRUE(c.Notes("d1"));
+  EXPECT_TRUE(c.Notes("d1")->rollback_pending);
+  EXPECT_TRUE(Contains(c.Notes("d1")->rollback_reason, "instance limit exceeded"));
+
+  store_.full = false;
+  ASSERT_TRUE(c.Tick());  // the record goes first, due or not
+  EXPECT_EQ(Stored().state, DeploymentState::kFailed);
+  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
+}
+
 TEST_F(StoreOutageTest, UserActionsAnswerUnavailableAndChangeNoTraffic) {
   Controller c(ports());
   Start(c);

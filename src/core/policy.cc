@@ -16,11 +16,7 @@ std::string Num(double v) {
   return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
-Status CheckWeight(const char* field, double v, bool allow_zero) {
-  if (!std::isfinite(v) || v > 1.0 || v < 0.0 || (!allow_zero && v == 0.0)) {
-    return ValidationError(std::string("policy.") + field + ": weight " + Num(v) +
-                           (allow_zero ? " must be in [0, 1]" : " must be in (0, 1]"));
-  }
+Status CheckResolution(const char* field, double v, bool allow_zero) {
   // Weights live on the kWeightResolution grid (RoundWeight): a smaller one
   // would round to 0 and the canary would never receive traffic.
   if (v != 0.0 && v < kWeightResolution) {
@@ -29,6 +25,15 @@ Status CheckWeight(const char* field, double v, bool allow_zero) {
                            " (the weight resolution: a smaller weight rounds to 0)");
   }
   return Ok();
+}
+
+Status CheckWeight(const char* field, double v, bool allow_zero, PolicyRules rules) {
+  if (!std::isfinite(v) || v > 1.0 || v < 0.0 || (!allow_zero && v == 0.0)) {
+    return ValidationError(std::string("policy.") + field + ": weight " + Num(v) +
+                           (allow_zero ? " must be in [0, 1]" : " must be in (0, 1]"));
+  }
+  if (rules == PolicyRules::kStored) return Ok();
+  return CheckResolution(field, v, allow_zero);
 }
 
 Status CheckPositive(const char* field, double v) {
@@ -44,19 +49,20 @@ Status CheckPositive(const char* field, double v) {
 double RoundWeight(double weight) { return std::round(weight * 1e6) / 1e6; }
 bool SameWeight(double a, double b) { return std::fabs(a - b) < 5e-7; }
 
-Status ValidatePolicy(const Policy& p) {
+Status ValidatePolicy(const Policy& p, PolicyRules rules) {
   if (p.steps.empty()) {
-    if (auto s = CheckWeight("initial_weight", p.initial_weight, false); !s) return s;
-    if (auto s = CheckWeight("step", p.step, false); !s) return s;
+    if (auto s = CheckWeight("initial_weight", p.initial_weight, false, rules); !s) return s;
+    if (auto s = CheckWeight("step", p.step, false, rules); !s) return s;
   } else {
     for (std::size_t i = 0; i < p.steps.size(); ++i) {
       const std::string field = "steps[" + std::to_string(i) + "]";
-      if (auto s = CheckWeight(field.c_str(), p.steps[i], false); !s) return s;
+      if (auto s = CheckWeight(field.c_str(), p.steps[i], false, rules); !s) return s;
       if (i > 0 && p.steps[i] <= p.steps[i - 1]) {
         return ValidationError("policy." + field + ": steps must be strictly increasing (" +
                                Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
       }
-      if (i > 0 && SameWeight(RoundWeight(p.steps[i]), RoundWeight(p.steps[i - 1]))) {
+      if (rules == PolicyRules::kNew && i > 0 &&
+          SameWeight(RoundWeight(p.steps[i]), RoundWeight(p.steps[i - 1]))) {
         return ValidationError("policy." + field + ": steps must be strictly increasing at the " +
                                "weight resolution " + Num(kWeightResolution) + " (" +
                                Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
@@ -81,6 +87,18 @@ Status ValidatePolicy(const Policy& p) {
     return ValidationError("policy.error_breaches_to_rollback: must be >= 1");
   }
   if (p.min_invocations < 0) return ValidationError("policy.min_invocations: must be >= 0");
+  return Ok();
+}
+
+Status CheckWeightResolution(const Policy& p) {
+  if (p.steps.empty()) {
+    if (auto s = CheckResolution("initial_weight", p.initial_weight, false); !s) return s;
+    return CheckResolution("step", p.step, false);
+  }
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const std::string field = "steps[" + std::to_string(i) + "]";
+    if (auto s = CheckResolution(field.c_str(), p.steps[i], false); !s) return s;
+  }
   return Ok();
 }
 

@@ -45,9 +45,26 @@ struct Policy {
 // weight is 0 where allowed or at least this.
 inline constexpr double kWeightResolution = 1e-6;
 
+// Which rules ValidatePolicy applies.
+enum class PolicyRules {
+  // A policy asked for now (API body, YAML, StartDeployment): every rule.
+  kNew,
+  // A policy read back from a stored record, which an older version may have
+  // written: the weight-resolution rules came later (a weight below
+  // kWeightResolution, steps equal once rounded) and are not applied, so that
+  // such a record still reads. See CheckWeightResolution.
+  kStored,
+};
+
 // Checks every field; the error names the offending field ("policy.steps[2]: ...").
-// A weight below kWeightResolution (it would round to 0) is refused.
-Status ValidatePolicy(const Policy& policy);
+// A weight below kWeightResolution (it would round to 0) is refused (kNew).
+Status ValidatePolicy(const Policy& policy, PolicyRules rules = PolicyRules::kNew);
+
+// The schedule's first weight below kWeightResolution (initial_weight, step,
+// steps[i]), named as ValidatePolicy names it; Ok when none. Only a policy
+// stored by an older version can have one: it rounds to 0, so the schedule
+// cannot be followed (a canary at 0 %, or steps that move nothing).
+Status CheckWeightResolution(const Policy& policy);
 
 // The weight a deployment starts at.
 double InitialWeight(const Policy& policy);

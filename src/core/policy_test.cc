@@ -162,6 +162,49 @@ TEST(ValidatePolicyTest, StepsEqualAtTheResolutionAreRefused) {
   EXPECT_NE(s.error().message().find("resolution"), std::string::npos) << s.error().message();
 }
 
+// A stored record may come from a version without the resolution rules: it
+// is read with kStored; CheckWeightResolution then names what cannot be followed.
+TEST(ValidatePolicyTest, StoredRulesAcceptWhatOlderVersionsAcceptedAndNothingElse) {
+  Policy tiny;
+  tiny.initial_weight = 1e-7;
+  tiny.step = 5e-7;
+  EXPECT_TRUE(ValidatePolicy(tiny, PolicyRules::kStored).has_value());
+  EXPECT_FALSE(ValidatePolicy(tiny).has_value());
+  const Status below = CheckWeightResolution(tiny);
+  ASSERT_FALSE(below.has_value());
+  EXPECT_EQ(below.error().message(),
+            "policy.initial_weight: weight 1e-07 must be at least 1e-06 (the weight resolution: "
+            "a smaller weight rounds to 0)");
+  Policy step_only;
+  step_only.step = 5e-7;
+  ASSERT_FALSE(CheckWeightResolution(step_only).has_value());
+  EXPECT_NE(CheckWeightResolution(step_only).error().message().find("policy.step:"),
+            std::string::npos);
+
+  Policy equal_once_rounded;
+  equal_once_rounded.steps = {0.1, 0.1000004, 1.0};
+  EXPECT_TRUE(ValidatePolicy(equal_once_rounded, PolicyRules::kStored).has_value());
+  EXPECT_TRUE(CheckWeightResolution(equal_once_rounded).has_value());  // it can be followed
+  Policy first_step;
+  first_step.steps = {1e-7, 0.5};
+  EXPECT_TRUE(ValidatePolicy(first_step, PolicyRules::kStored).has_value());
+  ASSERT_FALSE(CheckWeightResolution(first_step).has_value());
+  EXPECT_NE(CheckWeightResolution(first_step).error().message().find("policy.steps[0]"),
+            std::string::npos);
+  EXPECT_TRUE(CheckWeightResolution(Policy{}).has_value());
+
+  // The other rules hold for stored policies too.
+  for (auto broken : {+[](Policy& p) { p.step = 0; }, +[](Policy& p) { p.initial_weight = 2; },
+                      +[](Policy& p) {
+                        p.steps = {0.5, 0.2};
+                      },
+                      +[](Policy& p) { p.interval = Duration(0); }}) {
+    Policy p;
+    broken(p);
+    EXPECT_FALSE(ValidatePolicy(p, PolicyRules::kStored).has_value());
+  }
+}
+
 TEST(ValidatePolicyTest, NonIncreasingStepsNameTheOffendingIndex) {
   Policy equal;
   equal.steps = {0.1, 0.5, 0.5, 1.0};

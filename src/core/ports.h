@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -60,6 +61,20 @@ struct DeploymentFilter {
   bool active_only = false;
 };
 
+// A record the store holds but cannot read (corrupt, or written in a form
+// this version does not read): what the store knows of it beside the record.
+struct UnreadableRecord {
+  std::string id;
+  std::string endpoint;  // empty when the store cannot tell
+  Error error;           // what Get answers for it
+};
+
+// A listing that went on past the records it could not read.
+struct DeploymentListing {
+  std::vector<Deployment> deployments;  // newest first, as List
+  std::vector<UnreadableRecord> unreadable;
+};
+
 // Durable deployment records and their append-only event logs.
 // Thread-safe. Writes are atomic: a record and its events land together or not at all.
 class DeploymentStore {
@@ -77,8 +92,17 @@ class DeploymentStore {
     return Create(deployment, events, nullptr);
   }
   virtual Result<Deployment> Get(std::string_view id) = 0;
-  // Newest first.
+  // Newest first. A record that cannot be read fails the whole listing.
   virtual Result<std::vector<Deployment>> List(const DeploymentFilter& filter) = 0;
+  // As List, but a record that cannot be read is left out and named in
+  // `unreadable` instead of failing the listing: one bad record must not stop
+  // the controller's work on every other deployment. A store whose records
+  // always read back (memory) keeps this default.
+  virtual Result<DeploymentListing> ListReadable(const DeploymentFilter& filter) {
+    auto all = List(filter);
+    if (!all) return std::unexpected(all.error());
+    return DeploymentListing{.deployments = std::move(*all), .unreadable = {}};
+  }
   // Writes `deployment` if the stored version equals deployment.version, bumps the
   // version, appends `events` (seq assigned); Conflict if someone wrote in between.
   // `appended` as for Create.

@@ -292,8 +292,8 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
     }
   }
   w.Family("mlcanary_unrecorded_rollbacks_total", "counter",
-           "Rollbacks whose record the store refused at first: traffic went to production and "
-           "the record followed when the store could be written again.");
+           "Rollbacks and automatic failures whose record the store refused at first: traffic "
+           "went to production and the record followed when the store could be written again.");
   for (const auto& e : endpoints) {
     w.Sample("mlcanary_unrecorded_rollbacks_total", {{"endpoint", e.endpoint}},
              e.unrecorded_rollbacks);

@@ -516,13 +516,21 @@ core::Result<std::vector<object>> DynamoDbDeploymentStore::ScanItems(std::string
 
 core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
     const core::DeploymentFilter& filter) {
+  auto listed = ListReadable(filter);
+  if (!listed) return std::unexpected(listed.error());
+  if (!listed->unreadable.empty()) return std::unexpected(listed->unreadable.front().error);
+  return std::move(listed->deployments);
+}
+
+core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
+    const core::DeploymentFilter& filter) {
   if (filter.endpoint && filter.active_only) {
     // The endpoint's lock item names its active deployment: two GetItems, no Scan.
     auto active = ActiveOn(*filter.endpoint);
     if (!active) return std::unexpected(active.error().WithContext("list deployments"));
-    std::vector<Deployment> out;
+    core::DeploymentListing out;
     if (*active && (!filter.state || (*active)->state == *filter.state)) {
-      out.push_back(std::move(**active));
+      out.deployments.push_back(std::move(**active));
     }
     return out;
   }
@@ -550,17 +558,25 @@ core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
   }
   auto items = ScanItems(kRecordSk, expression, std::move(names), std::move(values));
   if (!items) return std::unexpected(items.error().WithContext("list deployments"));
-  std::vector<Deployment> out;
-  out.reserve(items->size());
+  core::DeploymentListing out;
+  out.deployments.reserve(items->size());
   for (const object& item : *items) {
     auto d = DecodeDeployment(item);
-    if (!d) return std::unexpected(d.error());
-    out.push_back(std::move(*d));
+    if (!d) {
+      std::string id = GetS(item, "pk").value_or("");
+      if (id.starts_with("deployment#")) id.erase(0, std::string_view("deployment#").size());
+      out.unreadable.push_back({.id = std::move(id),
+                                .endpoint = GetS(item, "endpoint").value_or(""),
+                                .error = d.error()});
+      continue;
+    }
+    out.deployments.push_back(std::move(*d));
   }
-  std::sort(out.begin(), out.end(), [](const Deployment& a, const Deployment& b) {
-    if (a.created_at != b.created_at) return a.created_at > b.created_at;
-    return a.id > b.id;
-  });
+  std::sort(out.deployments.begin(), out.deployments.end(),
+            [](const Deployment& a, const Deployment& b) {
+              if (a.created_at != b.created_at) return a.created_at > b.created_at;
+              return a.id > b.id;
+            });
   return out;
 }
 

@@ -72,6 +72,10 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore, public core:
   // Scan of the table (see README.md). Newest created_at first, ties by id,
   // descending.
   core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
+  // The same reads; a record item that does not decode is named in
+  // `unreadable` (its pk and endpoint attribute). The one-endpoint active
+  // listing fails on a record it cannot read, as List.
+  core::Result<core::DeploymentListing> ListReadable(const core::DeploymentFilter& filter) override;
   core::Result<core::Deployment> Update(const core::Deployment& deployment,
                                         const std::vector<core::DeploymentEvent>& events,
                                         std::vector<core::DeploymentEvent>* appended) override;

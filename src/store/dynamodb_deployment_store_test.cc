@@ -490,6 +490,7 @@ TEST_F(DynamoDbDeploymentStoreTest, CorruptRecordIsAnInternalErrorNamingIt) {
                               {"Item", json::object{{"pk", json::object{{"S", "deployment#bad"}}},
                                                     {"sk", json::object{{"S", "record"}}},
                                                     {"version", json::object{{"N", "1"}}},
+                                                    {"endpoint", json::object{{"S", "recs"}}},
                                                     {"doc", json::object{{"S", "{not json"}}}}}});
   ASSERT_TRUE(put) << put.error().ToString();
   auto read = store_->Get("bad");
@@ -497,6 +498,17 @@ TEST_F(DynamoDbDeploymentStoreTest, CorruptRecordIsAnInternalErrorNamingIt) {
   EXPECT_EQ(read.error().code(), ErrorCode::kInternal);
   EXPECT_THAT(read.error().message(), HasSubstr("deployment#bad"));
   EXPECT_EQ(store_->List({}).error().code(), ErrorCode::kInternal);
+  // ListReadable goes on past it and names it.
+  ASSERT_TRUE(store_->Create(MakeDeployment("good", "search"), {}));
+  auto readable = store_->ListReadable({});
+  ASSERT_TRUE(readable) << readable.error().ToString();
+  ASSERT_EQ(readable->deployments.size(), 1u);
+  EXPECT_EQ(readable->deployments[0].id, "good");
+  ASSERT_EQ(readable->unreadable.size(), 1u);
+  EXPECT_EQ(readable->unreadable[0].id, "bad");
+  EXPECT_EQ(readable->unreadable[0].endpoint, "recs");
+  EXPECT_EQ(readable->unreadable[0].error.code(), ErrorCode::kInternal);
+  EXPECT_THAT(readable->unreadable[0].error.message(), HasSubstr("deployment#bad"));
 }
 
 TEST_F(DynamoDbDeploymentStoreTest, ListEventsIsOneQueryWithOrWithoutNewerEvents) {

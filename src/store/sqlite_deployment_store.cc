@@ -355,9 +355,17 @@ core::Result<Deployment> SqliteDeploymentStore::Get(std::string_view id) {
 
 core::Result<std::vector<Deployment>> SqliteDeploymentStore::List(
     const core::DeploymentFilter& filter) {
+  auto listed = ListReadable(filter);
+  if (!listed) return std::unexpected(listed.error());
+  if (!listed->unreadable.empty()) return std::unexpected(listed->unreadable.front().error);
+  return std::move(listed->deployments);
+}
+
+core::Result<core::DeploymentListing> SqliteDeploymentStore::ListReadable(
+    const core::DeploymentFilter& filter) {
   const std::string what = "list deployments";
   std::lock_guard lock(mu_);
-  auto st = db_->Prepare(std::string("SELECT id, record, version FROM deployments"
+  auto st = db_->Prepare(std::string("SELECT id, record, version, endpoint FROM deployments"
                                      " WHERE (?1 IS NULL OR endpoint = ?1)"
                                      " AND (?2 IS NULL OR state = ?2)"
                                      " AND (?3 = 0 OR state IN ") +
@@ -375,14 +383,19 @@ core::Result<std::vector<Deployment>> SqliteDeploymentStore::List(
     st->BindNull(2);
   }
   st->Bind(3, std::int64_t{filter.active_only ? 1 : 0});
-  std::vector<Deployment> out;
+  core::DeploymentListing out;
   while (true) {
     auto row = st->Step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
     auto d = DecodeDeployment(st->Text(0), st->Text(1), st->Int(2));
-    if (!d) return std::unexpected(d.error());
-    out.push_back(std::move(*d));
+    if (!d) {
+      out.unreadable.push_back({.id = std::string(st->Text(0)),
+                                .endpoint = std::string(st->Text(3)),
+                                .error = d.error()});
+      continue;
+    }
+    out.deployments.push_back(std::move(*d));
   }
   return out;
 }

@@ -68,6 +68,7 @@ class SqliteDeploymentStore final : public core::DeploymentStore, public core::E
                                         std::vector<core::DeploymentEvent>* appended) override;
   core::Result<core::Deployment> Get(std::string_view id) override;
   core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
+  core::Result<core::DeploymentListing> ListReadable(const core::DeploymentFilter& filter) override;
   core::Result<core::Deployment> Update(const core::Deployment& deployment,
                                         const std::vector<core::DeploymentEvent>& events,
                                         std::vector<core::DeploymentEvent>* appended) override;

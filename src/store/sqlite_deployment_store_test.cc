@@ -379,6 +379,19 @@ TEST_F(SqliteDeploymentStoreTest, CorruptRecordIsAnErrorNamingTheDeployment) {
   ASSERT_FALSE(list);
   EXPECT_THAT(list.error().message(), HasSubstr("'broken'"));
   EXPECT_TRUE(store->Get("good"));
+  // ListReadable goes on past it and names it.
+  for (bool active_only : {false, true}) {
+    auto readable = store->ListReadable({.active_only = active_only});
+    ASSERT_TRUE(readable) << readable.error().ToString();
+    ASSERT_EQ(readable->deployments.size(), 1u);
+    EXPECT_EQ(readable->deployments[0].id, "good");
+    ASSERT_EQ(readable->unreadable.size(), 1u);
+    EXPECT_EQ(readable->unreadable[0].id, "broken");
+    EXPECT_EQ(readable->unreadable[0].endpoint, "b");
+    EXPECT_EQ(readable->unreadable[0].error.code(), ErrorCode::kInternal);
+    EXPECT_THAT(readable->unreadable[0].error.message(),
+                HasSubstr("read deployment 'broken': corrupt record"));
+  }
   // Valid JSON that is not a deployment, and a NULL-free but wrong-typed value.
   ASSERT_EQ(RawDb(path_).Exec("UPDATE deployments SET record = '[1, 2]' WHERE id = 'broken'"),
             SQLITE_OK);
@@ -386,6 +399,32 @@ TEST_F(SqliteDeploymentStoreTest, CorruptRecordIsAnErrorNamingTheDeployment) {
   ASSERT_EQ(RawDb(path_).Exec("UPDATE deployments SET record = x'00ff' WHERE id = 'broken'"),
             SQLITE_OK);
   EXPECT_EQ(store->Get("broken").error().code(), ErrorCode::kInternal);
+}
+
+// Records written before the weight-resolution rule may hold a weight below
+// it: they read, and they can be written back (the controller then fails such
+// a deployment, visibly). A new policy is refused by the API and the
+// controller, not by the store.
+TEST_F(SqliteDeploymentStoreTest, PolicyAnOlderVersionAcceptedReadsAndWritesBack) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->Create(MakeDeployment("old", "recs"), {}));
+  ASSERT_EQ(RawDb(path_).Exec("UPDATE deployments SET record = json_set(record, "
+                              "'$.policy.initial_weight', 1e-7, '$.policy.step', 5e-7) "
+                              "WHERE id = 'old'"),
+            SQLITE_OK);
+  auto got = store->Get("old");
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_DOUBLE_EQ(got->policy.initial_weight, 1e-7);
+  EXPECT_DOUBLE_EQ(got->policy.step, 5e-7);
+  auto listed = store->List({.active_only = true});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  EXPECT_EQ(listed->size(), 1u);
+  Deployment failed = *got;
+  failed.state = DeploymentState::kFailed;
+  auto written = store->Update(failed, {MakeEvent("failed")});
+  ASSERT_TRUE(written) << written.error().ToString();
+  EXPECT_EQ(store->Get("old")->state, DeploymentState::kFailed);
 }
 
 TEST_F(SqliteDeploymentStoreTest, CorruptEventOrEndpointIsAnErrorNamingIt) {
