@@ -160,6 +160,16 @@ endpoints:
         raise AssertionError(f"deployment {dep_id} still {d and d['state']} after {timeout}s; "
                              f"events: {json.dumps(self.events(dep_id))[-3000:]}")
 
+    def wait_for(self, what, predicate, timeout=20):
+        """predicate()'s first truthy value within timeout seconds; fails naming what with the log."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; log: {self.logs()}")
+
     def endpoint(self, name):
         r = self.api("GET", f"/v1/endpoints/{name}")
         assert r.status == 200, (r.status, r.body)

@@ -74,15 +74,6 @@ class StoreFullTest(unittest.TestCase):
         m = re.search(rb'^mlcanary_check_errors_total\{endpoint="recs"\} (\d+)$', r.body, re.M)
         return int(m.group(1)) if m else 0
 
-    def wait_for(self, what, predicate, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        self.fail(f"timed out waiting for {what}; log: {self.server.logs()}")
-
     def test_full_disk_checks_are_reported_no_bake_counts_and_rollback_reaches_production(self):
         r = self.server.deploy({"endpoint": "recs", "variant": "canary",
                                 "model": {"kind": "xgboost", "path": f"{MODELS}/recs-v1.json"},
@@ -109,7 +100,8 @@ class StoreFullTest(unittest.TestCase):
         # --- Space back: the first recorded check starts a fresh bake; no step before it.
         freed_at = time.time()
         self.free_disk()
-        self.wait_for("10 % -> 50 %", lambda: self.server.deployment(dep_id)["canary_weight"] > 0.4)
+        self.server.wait_for("10 % -> 50 %",
+                             lambda: self.server.deployment(dep_id)["canary_weight"] > 0.4)
         events = self.server.events(dep_id)
         first = next(e for e in events
                      if e["kind"] == "check" and parse_time(e["time"]) >= freed_at - 0.05)
@@ -123,7 +115,7 @@ class StoreFullTest(unittest.TestCase):
         # --- Full disk again; a manual rollback: 503, and production gets all traffic.
         self.fill_disk()
         errors_before = self.check_errors()
-        self.wait_for("a check error", lambda: self.check_errors() > errors_before)
+        self.server.wait_for("a check error", lambda: self.check_errors() > errors_before)
         r = self.server.api("POST", f"/v1/deployments/{dep_id}/rollback")
         self.assertEqual(r.status, 503, r.body)
         self.assertEqual(r.json()["error"]["code"], "ServiceUnavailable")

@@ -11,7 +11,6 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import time
 import unittest
 
 from harness import MODELS, Server
@@ -35,15 +34,6 @@ class StoredRecordsTest(unittest.TestCase):
         server = Server(ENDPOINTS, interval="100ms", workdir=self.dir).start()
         self.addCleanup(server.stop)
         return server
-
-    def wait_for(self, server, what, predicate, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        self.fail(f"timed out waiting for {what}; log: {server.logs()}")
 
     def deploy(self, server, endpoint):
         r = server.deploy({"endpoint": endpoint, "variant": "canary",
@@ -91,14 +81,14 @@ class StoredRecordsTest(unittest.TestCase):
 
         # The other deployment's checks go on.
         before = self.checks(second, good)
-        self.wait_for(second, "checks of the readable deployment",
-                      lambda: self.checks(second, good) >= before + 3)
+        second.wait_for("checks of the readable deployment",
+                    lambda: self.checks(second, good) >= before + 3)
         self.assertEqual(second.deployment(good)["state"], "IN_PROGRESS")
 
         # The corrupt record: logged naming it, counted on its endpoint.
-        self.wait_for(second, "the corrupt record in the log",
-                      lambda: re.search(rf"deployment {bad} \(endpoint 'search'\): the store "
-                                        rf"cannot read its record", second.logs()))
+        second.wait_for("the corrupt record in the log",
+                    lambda: re.search(rf"deployment {bad} \(endpoint 'search'\): the store "
+                                      rf"cannot read its record", second.logs()))
         metrics = second.api("GET", "/metrics")
         self.assertEqual(metrics.status, 200, metrics.body)
         m = re.search(rb'^mlcanary_check_errors_total\{endpoint="search"\} (\d+)$', metrics.body,
