@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -255,9 +257,31 @@ TEST_F(HttpServerTest, ShutdownClosesIdleConnectionsAndStopsAccepting) {
   server_->Shutdown();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_TRUE(client.ServerClosed());
+  // The listening socket is closed: a new connection is refused, not queued
+  // in a backlog that nothing reads.
+  boost::asio::io_context context;
+  boost::asio::ip::tcp::socket socket(context);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  EXPECT_EQ(ec, boost::asio::error::connection_refused) << ec.message();
   TestClient late(port);
   EXPECT_EQ(late.Send("GET", "/x").status, 0);
   server_->Shutdown();  // idempotent
+}
+
+// With no connection open nothing delays the stop of the I/O threads: the
+// listening socket must be closed all the same, not left to queue clients.
+TEST_F(HttpServerTest, ShutdownWithNoConnectionClosesTheListeningSocket) {
+  for (int i = 0; i < 20; ++i) {
+    StartServer(Echo);
+    const auto port = server_->port();
+    server_->Shutdown();
+    boost::asio::io_context context;
+    boost::asio::ip::tcp::socket socket(context);
+    boost::system::error_code ec;
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    ASSERT_EQ(ec, boost::asio::error::connection_refused) << "round " << i << ": " << ec.message();
+  }
 }
 
 TEST_F(HttpServerTest, ShutdownLetsARequestInFlightFinish) {
