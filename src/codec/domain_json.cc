@@ -260,6 +260,13 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.Key("failed_checks").Int(d.progress.failed_checks);
   w.Key("checks").Int(d.progress.checks);
   w.EndObject();
+  if (d.requested) {
+    w.Key("requested").BeginObject();
+    w.Key("action").String(core::UserActionName(d.requested->action));
+    w.Key("actor").String(d.requested->actor);
+    w.Key("at").String(core::FormatRfc3339(d.requested->at));
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -559,6 +566,22 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     MLCANARY_TRY_ASSIGN(n, pf->Int("failed_checks"));
     d.progress.failed_checks = static_cast<int>(n);
     MLCANARY_TRY_ASSIGN(d.progress.checks, pf->Int("checks"));
+  }
+  if (const json::value* requested = f->Get("requested"); requested && !requested->is_null()) {
+    auto rf = Fields::Of(*requested, f->Path("requested"));
+    if (!rf) return std::unexpected(rf.error());
+    core::ActionRequest r;
+    std::string action;
+    MLCANARY_TRY_ASSIGN(action, rf->String("action"));
+    auto parsed = core::ParseUserAction(action);
+    if (!parsed) {
+      return core::ValidationError(rf->Path("action") + ": unknown action '" + action +
+                                   "' (complete, cancel, rollback, pause or resume)");
+    }
+    r.action = *parsed;
+    MLCANARY_TRY_ASSIGN(r.actor, rf->String("actor"));
+    MLCANARY_TRY_ASSIGN(r.at, rf->Time("at"));
+    d.requested = std::move(r);
   }
   return d;
 }

@@ -133,6 +133,8 @@ core::Result<Deployment> Controller::Persist(const Deployment& d,
                                              std::vector<DeploymentEvent>* appended) {
   Deployment next = d;
   next.updated_at = ports_.clock.Now();
+  // A request waiting for the leader is moot once the deployment has ended.
+  if (core::IsTerminal(next.state)) next.requested.reset();
   auto stored = ports_.store.Update(next, events, appended);
   if (!stored) return std::unexpected(StoreError(stored.error()));
   return stored;
@@ -719,7 +721,11 @@ core::Result<Deployment> Controller::LoadFor(std::string_view id, std::string_vi
   auto d = ports_.store.Get(id);
   if (!d) return std::unexpected(StoreError(d.error()));
   for (DeploymentState s : allowed) {
-    if (d->state == s) return d;
+    if (d->state != s) continue;
+    // The action carries out (or supersedes) a request waiting on the record:
+    // its write clears it.
+    d->requested.reset();
+    return d;
   }
   return core::FailedPreconditionError("cannot " + std::string(action) + " deployment '" + d->id +
                                        "' in state " + std::string(core::StateName(d->state)));
@@ -829,6 +835,97 @@ core::Result<Deployment> Controller::Resume(std::string_view id, const std::stri
   if (!stored) return stored;
   ports_.notifier.Notify(*stored, appended.back());
   return stored;
+}
+
+namespace {
+
+// Whether a user action is allowed in `state` (as the action itself checks).
+bool AllowedIn(core::UserAction action, DeploymentState state) {
+  return state == DeploymentState::kInProgress ||
+         (action == core::UserAction::kCancel && state == DeploymentState::kPending);
+}
+
+}  // namespace
+
+core::Result<Deployment> Controller::Perform(std::string_view id, core::UserAction action,
+                                             const std::string& actor) {
+  switch (action) {
+    case core::UserAction::kComplete:
+      return Complete(id, actor);
+    case core::UserAction::kCancel:
+      return Cancel(id, actor);
+    case core::UserAction::kRollback:
+      return Rollback(id, actor);
+    case core::UserAction::kPause:
+      return Pause(id, actor);
+    case core::UserAction::kResume:
+      return Resume(id, actor);
+  }
+  return core::InternalError("unknown user action");
+}
+
+core::Result<Deployment> Controller::Request(std::string_view id, core::UserAction action,
+                                             const std::string& actor) {
+  const std::string name(core::UserActionName(action));
+  const std::string verb = action == core::UserAction::kRollback ? "roll back" : name;
+  auto d = ports_.store.Get(id);
+  if (!d) return std::unexpected(StoreError(d.error()));
+  if (d->requested) {
+    if (d->requested->action == action) return d;  // asked again: the same request
+    return core::ConflictError("deployment '" + d->id + "' has a request to " +
+                               std::string(core::UserActionName(d->requested->action)) + " by " +
+                               d->requested->actor + " waiting for the controller");
+  }
+  if (!AllowedIn(action, d->state)) {
+    return core::FailedPreconditionError("cannot " + verb + " deployment '" + d->id +
+                                         "' in state " + std::string(core::StateName(d->state)));
+  }
+  if (action == core::UserAction::kPause && d->paused) {
+    return core::FailedPreconditionError("deployment '" + d->id + "' is already paused");
+  }
+  if (action == core::UserAction::kResume && !d->paused) {
+    return core::FailedPreconditionError("deployment '" + d->id + "' is not paused");
+  }
+  d->requested = core::ActionRequest{.action = action, .actor = actor, .at = ports_.clock.Now()};
+  auto stored = Persist(*d, {});
+  if (stored && ports_.wake) ports_.wake();
+  return stored;
+}
+
+std::optional<CheckOutcome> Controller::CarryOutRequest(const Deployment& d) {
+  const core::ActionRequest r = *d.requested;
+  CheckOutcome outcome;
+  outcome.deployment_id = d.id;
+  outcome.ran = true;
+  outcome.action = r.action == core::UserAction::kComplete ? Action::kComplete
+                   : r.action == core::UserAction::kRollback
+                       ? Action::kRollback
+                       : (r.action == core::UserAction::kPause ? Action::kPause : Action::kHold);
+  auto done = Perform(d.id, r.action, r.actor);
+  if (done) {
+    outcome.reason = std::string(core::UserActionName(r.action)) + " requested by " + r.actor;
+    outcome.deployment = *done;
+    return outcome;
+  }
+  outcome.error = done.error();
+  outcome.reason = done.error().ToString();
+  outcome.deployment = d;
+  if (done.error().code() == core::ErrorCode::kFailedPrecondition) {
+    // The deployment moved on since it was asked (a check completed or
+    // paused it): the request cannot be carried out; say so and drop it.
+    auto fresh = ports_.store.Get(d.id);
+    if (fresh && fresh->requested == d.requested) {
+      DeploymentEvent e = MakeEvent(
+          *fresh, ports_.clock.Now(), EventKind::kError, fresh->state, fresh->canary_weight,
+          "request to " + std::string(core::UserActionName(r.action)) + " by " + r.actor +
+              " not carried out: " + done.error().message(),
+          r.actor);
+      Deployment cleared = *fresh;
+      cleared.requested.reset();
+      if (auto stored = Persist(cleared, {e})) outcome.deployment = *stored;
+    }
+  }
+  return outcome;
 }
 
 core::Status Controller::ReconcileOne(const Deployment& d) {
@@ -993,6 +1090,8 @@ std::optional<CheckOutcome> Controller::TickOne(const Deployment& d) {
       return outcome;
     }
   }
+  // A user action asked on another replica (fleet): before anything else.
+  if (d.requested && d.state != DeploymentState::kRollingBack) return CarryOutRequest(d);
   if (d.state == DeploymentState::kPending) {
     if (!ports_.start_in_background) return std::nullopt;  // being started by its caller
     CheckOutcome outcome;

@@ -148,6 +148,21 @@ class Controller {
   core::Result<core::Deployment> Rollback(std::string_view id, const std::string& actor);
   core::Result<core::Deployment> Pause(std::string_view id, const std::string& actor);
   core::Result<core::Deployment> Resume(std::string_view id, const std::string& actor);
+  // One of the five above, by name.
+  core::Result<core::Deployment> Perform(std::string_view id, core::UserAction action,
+                                         const std::string& actor);
+
+  // Fleet mode, on any replica: records the action on the deployment for the
+  // leader's controller to carry out at its next tick (woken through
+  // Ports::wake here, and through the store's change feed on the leader),
+  // instead of doing it here. Refused at once, as the action itself would be,
+  // when the state does not allow it (FailedPrecondition); asking again for
+  // the action already waiting answers the record as it is; another action
+  // while one waits is a Conflict. The action's own write clears the request;
+  // one that can no longer be carried out when the leader gets to it (a check
+  // completed the deployment meanwhile) is dropped with an error event.
+  core::Result<core::Deployment> Request(std::string_view id, core::UserAction action,
+                                         const std::string& actor);
 
   // At start-up: brings the traffic control in line with every deployment the
   // store holds (active ones to their stored weights, finished ones to their
@@ -279,6 +294,8 @@ class Controller {
   core::Result<core::Deployment> LoadFor(std::string_view id, std::string_view action,
                                          std::initializer_list<core::DeploymentState> allowed);
   // Brings one deployment's traffic in line with its record (ReconcileAll).
+  // Tick's work for a deployment with a request waiting (see Request).
+  std::optional<CheckOutcome> CarryOutRequest(const core::Deployment& d);
   core::Status ReconcileOne(const core::Deployment& d);
   // Re-applies the stored canary weight when the traffic control disagrees.
   core::Status Reconcile(const core::Deployment& d);

@@ -79,4 +79,28 @@ std::optional<EventKind> ParseEventKind(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view UserActionName(UserAction action) {
+  switch (action) {
+    case UserAction::kComplete:
+      return "complete";
+    case UserAction::kCancel:
+      return "cancel";
+    case UserAction::kRollback:
+      return "rollback";
+    case UserAction::kPause:
+      return "pause";
+    case UserAction::kResume:
+      return "resume";
+  }
+  return "unknown";
+}
+
+std::optional<UserAction> ParseUserAction(std::string_view name) {
+  for (auto a : {UserAction::kComplete, UserAction::kCancel, UserAction::kRollback,
+                 UserAction::kPause, UserAction::kResume}) {
+    if (UserActionName(a) == name) return a;
+  }
+  return std::nullopt;
+}
+
 }  // namespace mlcanary::core

@@ -70,6 +70,21 @@ struct RolloutProgress {
   bool operator==(const RolloutProgress&) const = default;
 };
 
+// The user actions on a deployment (API.md: POST /v1/deployments/{id}/<action>).
+enum class UserAction { kComplete, kCancel, kRollback, kPause, kResume };
+std::string_view UserActionName(UserAction action);  // "complete", "cancel", ...
+std::optional<UserAction> ParseUserAction(std::string_view name);
+
+// A user action asked on a replica that does not run the controller (fleet
+// mode): kept on the deployment's record until the leader's controller
+// carries it out (and clears it in the same write).
+struct ActionRequest {
+  UserAction action = UserAction::kRollback;
+  std::string actor;
+  Timestamp at{};
+  bool operator==(const ActionRequest&) const = default;
+};
+
 // One canary rollout on one endpoint.
 struct Deployment {
   std::string id;
@@ -86,7 +101,8 @@ struct Deployment {
   Timestamp created_at{};
   Timestamp updated_at{};
   RolloutProgress progress;
-  std::int64_t version = 0;  // optimistic concurrency: bumped by every store write
+  std::int64_t version = 0;                // optimistic concurrency: bumped by every store write
+  std::optional<ActionRequest> requested;  // waiting for the leader (fleet mode)
   bool operator==(const Deployment&) const = default;
 };
 
