@@ -26,10 +26,10 @@
 #include "controller/controller.h"
 #include "core/clock.h"
 #include "core/policy.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 #include "fuzz_check.h"
 #include "http/message.h"
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
 
 namespace {
 
@@ -99,8 +99,8 @@ void CheckWeights(core::TrafficControl& traffic, core::DeploymentStore& store) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   core::ManualClock clock(core::Timestamp(std::chrono::seconds(1'700'000'000)));
-  mlcanary::sim::VirtualTrafficControl traffic;
-  mlcanary::store::MemoryDeploymentStore store;
+  mlcanary::core::testing::VirtualTrafficControl traffic;
+  mlcanary::core::testing::MemoryDeploymentStore store;
   SteadyMetrics metrics;
   metrics.traffic = &traffic;
   NoNotifier notifier;

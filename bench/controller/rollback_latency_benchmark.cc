@@ -8,10 +8,10 @@
 #include <filesystem>
 
 #include "controller/controller.h"
+#include "core/system_clock.h"
 #include "gateway/router.h"
 #include "models/backend_factory.h"
 #include "store/sqlite_deployment_store.h"
-#include "util/system_clock.h"
 
 namespace mlcanary {
 namespace {
@@ -85,7 +85,7 @@ void BM_BreachToRollbackWeightsApplied(benchmark::State& state) {
   TimedTraffic traffic(router);
   BreachedMetrics metrics;
   NullNotifier notifier;
-  util::SystemClock clock;
+  core::SystemClock clock;
   controller::Controller controller({.traffic = traffic,
                                      .metrics = metrics,
                                      .store = **store,

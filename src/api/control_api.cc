@@ -11,7 +11,7 @@
 #include "codec/domain_json.h"
 #include "core/time.h"
 #include "dashboard/assets.h"
-#include "util/http_status.h"
+#include "http/http_status.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::api {
@@ -190,7 +190,7 @@ http::Response DashboardResponse(std::string_view name) {
 
 }  // namespace
 
-int HttpStatusFor(core::ErrorCode code) { return util::HttpStatusFor(code); }
+int HttpStatusFor(core::ErrorCode code) { return http::HttpStatusFor(code); }
 
 http::Response ErrorResponseFor(const core::Error& error) {
   http::Response r = http::ErrorResponse(HttpStatusFor(error.code()),

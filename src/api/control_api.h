@@ -90,7 +90,7 @@ class ControlApi {
   std::unique_ptr<Impl> impl_;
 };
 
-// The status of an error answer: util::HttpStatusFor, the one mapping shared
+// The status of an error answer: http::HttpStatusFor, the one mapping shared
 // with the gateway (409 also for refused transitions; 429 throttled).
 int HttpStatusFor(core::ErrorCode code);
 // The JSON error answer for `error`, with the status HttpStatusFor gives.

@@ -13,11 +13,11 @@
 
 #include "controller/controller.h"
 #include "core/clock.h"
+#include "core/testing/full_disk_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 #include "http/http_server.h"
 #include "http/testing/test_client.h"
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
-#include "store/testing/full_disk_store.h"
 
 namespace mlcanary::api {
 namespace {
@@ -49,7 +49,7 @@ class CountingNotifier final : public core::Notifier {
   std::atomic<int> count{0};
 };
 
-using store::testing::FullDiskStore;
+using core::testing::FullDiskStore;
 
 core::Endpoint MakeEndpoint(std::string name) {
   core::Endpoint e;
@@ -174,7 +174,7 @@ class ControlApiTest : public ::testing::Test {
   }
 
   core::ManualClock clock_;
-  sim::VirtualTrafficControl traffic_;
+  core::testing::VirtualTrafficControl traffic_;
   FullDiskStore store_;
   TestMetricsSource metrics_;
   CountingNotifier notifier_;

@@ -7,8 +7,8 @@
 #include <future>
 #include <string>
 
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -31,9 +31,9 @@ class NoNotifier final : public core::Notifier {
 
 TEST(ControllerLoopTest, TicksUntilStoppedAndWakesEarly) {
   core::ManualClock clock{core::Timestamp{}};
-  sim::VirtualTrafficControl traffic;
+  core::testing::VirtualTrafficControl traffic;
   NoMetrics metrics;
-  store::MemoryDeploymentStore store;
+  core::testing::MemoryDeploymentStore store;
   NoNotifier notifier;
   Controller controller({.traffic = traffic,
                          .metrics = metrics,
@@ -93,7 +93,7 @@ class SlowEndpointTraffic final : public core::TrafficControl {
 
 TEST(ControllerLoopTest, AWorkerPerDeploymentKeepsASlowEndpointFromHoldingUpTheOthers) {
   core::ManualClock clock{core::Timestamp{}};
-  sim::VirtualTrafficControl virtual_traffic;
+  core::testing::VirtualTrafficControl virtual_traffic;
   for (const char* name : {"slow", "fast"}) {
     core::Endpoint e;
     e.name = name;
@@ -102,7 +102,7 @@ TEST(ControllerLoopTest, AWorkerPerDeploymentKeepsASlowEndpointFromHoldingUpTheO
   }
   SlowEndpointTraffic traffic(virtual_traffic);
   NoMetrics metrics;
-  store::MemoryDeploymentStore store;
+  core::testing::MemoryDeploymentStore store;
   NoNotifier notifier;
   Controller controller({.traffic = traffic,
                          .metrics = metrics,

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "controller/controller.h"
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
-#include "store/testing/full_disk_store.h"
+#include "core/testing/full_disk_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -21,7 +21,7 @@ using core::EventKind;
 using core::WindowMetrics;
 using std::chrono::minutes;
 
-using store::testing::FullDiskStore;
+using core::testing::FullDiskStore;
 
 class FixedMetrics final : public core::MetricsSource {
  public:
@@ -104,7 +104,7 @@ class StoreOutageTest : public ::testing::Test {
   std::vector<core::DeploymentEvent> Events() { return *store_.ListEvents("d1", 0); }
 
   core::ManualClock clock_;
-  sim::VirtualTrafficControl traffic_;
+  core::testing::VirtualTrafficControl traffic_;
   FixedMetrics metrics_;
   FullDiskStore store_;
   CountingNotifier notifier_;

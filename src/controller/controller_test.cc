@@ -5,8 +5,8 @@
 #include <deque>
 #include <functional>
 
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -132,10 +132,10 @@ class ControllerTest : public ::testing::Test {
   }
 
   core::ManualClock clock_;
-  sim::VirtualTrafficControl virtual_traffic_;
+  core::testing::VirtualTrafficControl virtual_traffic_;
   FaultyTrafficControl traffic_{virtual_traffic_};
   ScriptedMetrics metrics_;
-  store::MemoryDeploymentStore store_;
+  core::testing::MemoryDeploymentStore store_;
   RecordingNotifier notifier_;
   core::Policy policy_;
 };
@@ -642,7 +642,7 @@ TEST_F(ControllerTest, ReconcileAllRestoresTheCanaryInAFreshDataPlane) {
     Step(c);  // 20%
   }
   // A restarted process: a fresh data plane with only the production variant.
-  sim::VirtualTrafficControl fresh;
+  core::testing::VirtualTrafficControl fresh;
   core::Endpoint recs;
   recs.name = "recs";
   recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});

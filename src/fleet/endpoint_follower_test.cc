@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::fleet {
 namespace {
@@ -45,8 +45,8 @@ class EndpointFollowerTest : public ::testing::Test {
     EXPECT_TRUE(store.SaveEndpoint(Recs({V("production", 1, "v1.json")})));
   }
 
-  store::MemoryDeploymentStore store;
-  sim::VirtualTrafficControl local;
+  core::testing::MemoryDeploymentStore store;
+  core::testing::VirtualTrafficControl local;
   std::vector<std::string> logged;
   EndpointFollower follower{
       store, nullptr, local,
@@ -147,8 +147,8 @@ class ManualFeed final : public core::ChangeFeed {
 };
 
 TEST(EndpointFollowerThreadTest, AppliesAChangeWhenTheFeedSaysSoNotOnlyAtTheResync) {
-  store::MemoryDeploymentStore store;
-  sim::VirtualTrafficControl local;
+  core::testing::MemoryDeploymentStore store;
+  core::testing::VirtualTrafficControl local;
   local.AddEndpoint(Recs({V("production", 1, "v1.json")}));
   ASSERT_TRUE(store.SaveEndpoint(Recs({V("production", 1, "v1.json")})));
   ManualFeed feed;

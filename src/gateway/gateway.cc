@@ -27,9 +27,9 @@
 #include "gateway/http_errors.h"
 #include "gateway/http_request_parser.h"
 #include "gateway/invocation_handler.h"
+#include "http/accept_pacer.h"
+#include "http/lazy_deadline.h"
 #include "models/event_loop.h"
-#include "util/accept_pacer.h"
-#include "util/lazy_deadline.h"
 
 namespace mlcanary::gateway {
 
@@ -69,7 +69,7 @@ std::uint64_t ThreadLocalRandomBits() {
 }
 
 class Session;
-using Slot = util::AcceptPacer<Timer>::Slot;
+using Slot = http::AcceptPacer<Timer>::Slot;
 
 struct Gateway::Impl {
   Impl(const GatewayOptions& gateway_options, Router& router)
@@ -88,7 +88,7 @@ struct Gateway::Impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::optional<tcp::acceptor> acceptor;  // on contexts[0], with the pacer's timer
-  std::optional<util::AcceptPacer<Timer>> pacer;
+  std::optional<http::AcceptPacer<Timer>> pacer;
   std::size_t next_context = 0;
   std::uint16_t port = 0;
   std::atomic<bool> stopping{false};
@@ -153,7 +153,7 @@ void AppendDecimal(std::string& out, std::size_t value) {
 // handled one after the other (pipelined requests wait in the buffer). Reads
 // go straight into the connection's buffer and HttpRequestParser reads them
 // there. Timeouts: one lazily re-armed timer per connection
-// (util::LazyDeadline) -- a request only moves the deadline.
+// (http::LazyDeadline) -- a request only moves the deadline.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::io_context& context, Gateway::Impl& impl)
@@ -373,7 +373,7 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  friend class util::LazyDeadline<Timer>;
+  friend class http::LazyDeadline<Timer>;
   void OnDeadline() {
     if (!closed_) Close();  // the pending read or write ends
   }
@@ -389,7 +389,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   Socket socket_;
-  util::LazyDeadline<Timer> deadline_;
+  http::LazyDeadline<Timer> deadline_;
   Gateway::Impl& impl_;
   Slot slot_;
   HttpRequestParser parser_;
@@ -481,7 +481,7 @@ core::Status Gateway::Start() {
   impl_->acceptor.emplace(std::move(acceptor));
   impl_->pacer.emplace(
       Timer(impl_->contexts[0]->get_executor()),
-      util::AcceptPacerOptions{
+      http::AcceptPacerOptions{
           .max_connections = options_.max_connections,
           .warn = [](std::string_view line) { spdlog::warn("gateway: {}", line); }},
       [impl = impl_.get()] { impl->Accept(); });

@@ -1,12 +1,12 @@
 // The error -> HTTP status mapping and error bodies.
 #include "gateway/http_errors.h"
 
-#include "util/http_status.h"
+#include "http/http_status.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::gateway {
 
-int HttpStatusFor(core::ErrorCode code) { return util::HttpStatusFor(code); }
+int HttpStatusFor(core::ErrorCode code) { return http::HttpStatusFor(code); }
 
 std::string ErrorJson(std::string_view code, std::string_view message) {
   std::string out = R"({"error":{"code":)";

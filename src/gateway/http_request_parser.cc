@@ -5,17 +5,17 @@
 #include <algorithm>
 #include <limits>
 
-#include "util/http_text.h"
+#include "http/http_text.h"
 
 namespace mlcanary::gateway {
 namespace {
 
-using util::http::ForEachListElement;
-using util::http::IEquals;
-using util::http::IsTokenChar;
-using util::http::kCrlf;
-using util::http::Lower;
-using util::http::TrimOws;
+using http::ForEachListElement;
+using http::IEquals;
+using http::IsTokenChar;
+using http::kCrlf;
+using http::Lower;
+using http::TrimOws;
 
 constexpr std::size_t kChunkLineLimit = 4096;  // chunk size and its extensions
 
@@ -207,10 +207,10 @@ HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
 
 // chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1).
 HttpRequestParser::State HttpRequestParser::ParseChunked(std::string_view data) {
-  using util::http::ChunkedStatus;
-  const util::http::ChunkedLimits limits{
+  using http::ChunkedStatus;
+  const http::ChunkedLimits limits{
       .line = kChunkLineLimit, .body = body_limit_, .trailer = header_limit_};
-  switch (util::http::DecodeChunked(data, chunk_pos_, chunked_body_, limits, &consumed_)) {
+  switch (http::DecodeChunked(data, chunk_pos_, chunked_body_, limits, &consumed_)) {
     case ChunkedStatus::kNeedMore:
       return State::kNeedMore;
     case ChunkedStatus::kComplete:

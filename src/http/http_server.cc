@@ -22,9 +22,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/accept_pacer.h"
+#include "http/http_text.h"
 #include "http/internal/beast_request.h"
-#include "util/accept_pacer.h"
-#include "util/http_text.h"
 
 namespace mlcanary::http {
 
@@ -35,7 +35,7 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
-using Slot = util::AcceptPacer<asio::steady_timer>::Slot;
+using Slot = http::AcceptPacer<asio::steady_timer>::Slot;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
 BeastResponse ToBeast(Response r) {
@@ -98,7 +98,7 @@ struct HttpServer::Impl {
   asio::io_context context;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::optional<tcp::acceptor> acceptor;  // on a strand, with the pacer's timer
-  std::optional<util::AcceptPacer<asio::steady_timer>> pacer;
+  std::optional<http::AcceptPacer<asio::steady_timer>> pacer;
   std::vector<std::thread> threads;
 };
 
@@ -187,8 +187,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto [first, last] = header.equal_range(bhttp::field::transfer_encoding);
     for (auto it = first; it != last; ++it) {
       const std::string_view value(it->value().data(), it->value().size());
-      util::http::ForEachListElement(value, [&](std::string_view coding) {
-        if (util::http::IEquals(coding, "chunked")) {
+      http::ForEachListElement(value, [&](std::string_view coding) {
+        if (http::IEquals(coding, "chunked")) {
           ++chunked;
         } else {
           other = true;
@@ -340,7 +340,7 @@ core::Status HttpServer::Start() {
   impl.acceptor.emplace(std::move(acceptor));
   impl.guard.emplace(asio::make_work_guard(impl.context));
   impl.pacer.emplace(asio::steady_timer(impl.acceptor->get_executor()),
-                     util::AcceptPacerOptions{.max_connections = impl.options.max_connections,
+                     http::AcceptPacerOptions{.max_connections = impl.options.max_connections,
                                               .warn =
                                                   [&impl](std::string_view line) {
                                                     impl.Log(LogLevel::kWarning, std::string(line));

@@ -23,10 +23,10 @@
 #include <utility>
 #include <vector>
 
+#include "http/lazy_deadline.h"
 #include "models/event_loop.h"
 #include "models/internal/http_response_parser.h"
 #include "models/internal/upstream_predictions.h"
-#include "util/lazy_deadline.h"
 
 namespace mlcanary::models {
 
@@ -249,7 +249,7 @@ struct HttpBackend::Impl {
 
 // One keep-alive connection to the upstream and the call it carries, entirely
 // on its pool's loop. Owns its buffers and parser (reused call after call), the
-// request's length line, and one lazily re-armed timer (util::LazyDeadline): a
+// request's length line, and one lazily re-armed timer (http::LazyDeadline): a
 // call only moves the deadline.
 // A read stays pending while the connection is idle: the answer of the next
 // call completes it, and anything before that call (the upstream closed the
@@ -524,7 +524,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
     if (predict_done_) std::exchange(predict_done_, nullptr)(std::unexpected(std::move(error)));
   }
 
-  friend class util::LazyDeadline<Timer>;
+  friend class http::LazyDeadline<Timer>;
   void OnDeadline() {
     // The pending connect, write or read ends with an error and reports this.
     timed_out_ = true;
@@ -535,7 +535,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   ConnectionPool* pool_;                     // owned by impl_ while a call runs, or by the own loop
   std::shared_ptr<HttpBackend::Impl> impl_;  // while a call runs
   Socket socket_;
-  util::LazyDeadline<Timer> deadline_;
+  http::LazyDeadline<Timer> deadline_;
   internal::HttpResponseParser parser_;
   std::vector<char> buffer_;  // [0, end_): the answer received so far
   std::size_t end_ = 0;

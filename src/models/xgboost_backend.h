@@ -20,7 +20,7 @@ class TreeEnsemble;
 // One booster shared by every thread: XGBoost's in-place prediction
 // (XGBoosterPredictFromDense) is thread-safe and keeps its output buffer per
 // thread, and a shared booster measured as fast as one booster per thread
-// (xgboost_backend_benchmark.cc) at a fraction of the memory. Each prediction
+// (bench/models/xgboost_backend_benchmark.cc) at a fraction of the memory. Each prediction
 // runs on the calling thread (XGBoost's own thread pool is limited to
 // `nthread`, 1 by default, so that the gateway's threads are not oversubscribed).
 //

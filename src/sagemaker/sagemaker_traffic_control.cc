@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "core/policy.h"
+#include "core/system_clock.h"
 #include "core/types.h"
 #include "sagemaker/internal/json_fields.h"
-#include "util/system_clock.h"
 
 namespace mlcanary::sagemaker {
 namespace {
@@ -179,7 +179,7 @@ std::string SageMakerTrafficControl::ConfigName(std::string_view endpoint, core:
 }
 
 core::Timestamp SageMakerTrafficControl::Now() const {
-  static const util::SystemClock system_clock;
+  static const core::SystemClock system_clock;
   return (options_.clock != nullptr ? *options_.clock : system_clock).Now();
 }
 

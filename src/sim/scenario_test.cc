@@ -2,12 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "core/testing/virtual_traffic_control.h"
 #include "sim/scenario_metrics_source.h"
-#include "sim/virtual_traffic_control.h"
 
 namespace mlcanary::sim {
 namespace {
 
+using core::testing::VirtualTrafficControl;
 using std::chrono::minutes;
 
 constexpr const char* kScenario = R"(

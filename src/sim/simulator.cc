@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "controller/controller.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 #include "sim/scenario_metrics_source.h"
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::sim {
@@ -44,13 +44,13 @@ core::Result<SimulationResult> Simulate(const Scenario& scenario) {
   }
   const core::Timestamp epoch = Epoch();
   core::ManualClock clock(epoch);
-  VirtualTrafficControl traffic;
+  core::testing::VirtualTrafficControl traffic;
   core::Endpoint endpoint;
   endpoint.name = kEndpoint;
   endpoint.variants.push_back({.name = kProduction, .weight = 1.0, .instances = 1, .model = {}});
   traffic.AddEndpoint(endpoint);
   ScenarioMetricsSource metrics(scenario, traffic, epoch, kProduction, kCanary);
-  store::MemoryDeploymentStore store;
+  core::testing::MemoryDeploymentStore store;
   CountingNotifier notifier;
   controller::Controller controller({.traffic = traffic,
                                      .metrics = metrics,

@@ -23,7 +23,7 @@
 #include "store/testing/temp_dir.h"
 
 #ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
 #include "store/sqlite_deployment_store.h"
 #endif
 
@@ -46,7 +46,7 @@ using testing::StoreKind;
 
 #ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
 std::unique_ptr<core::DeploymentStore> MakeMemory(const std::string&) {
-  return std::make_unique<MemoryDeploymentStore>();
+  return std::make_unique<core::testing::MemoryDeploymentStore>();
 }
 
 std::unique_ptr<core::DeploymentStore> MakeSqlite(const std::string& dir) {

@@ -1,21 +1,15 @@
-// SystemClock: the wall clock (UTC, millisecond resolution) behind the
-// core::Clock port. Only apps/ and adapters create one; rollout code gets a
-// Clock passed in.
+// Transitional: SystemClock lives in core/system_clock.h. This forwarder only
+// keeps util::SystemClock for the two files other branches of issue 17 rewrite
+// in parallel (notify/webhook_notifier.cc, apps/mlcanary/service.cc); delete it
+// once they name core::SystemClock.
 #ifndef MLCANARY_UTIL_SYSTEM_CLOCK_H_
 #define MLCANARY_UTIL_SYSTEM_CLOCK_H_
 
-#include <chrono>
-
-#include "core/clock.h"
+#include "core/system_clock.h"
 
 namespace mlcanary::util {
 
-class SystemClock final : public core::Clock {
- public:
-  core::Timestamp Now() const override {
-    return std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
-  }
-};
+using core::SystemClock;
 
 }  // namespace mlcanary::util
 

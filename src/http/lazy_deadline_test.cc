@@ -1,4 +1,4 @@
-#include "util/lazy_deadline.h"
+#include "http/lazy_deadline.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-namespace mlcanary::util {
+namespace mlcanary::http {
 namespace {
 
 namespace asio = boost::asio;
@@ -88,4 +88,4 @@ TEST(LazyDeadlineTest, AWaitKeepsTheOwnerAliveAndCancelReleasesIt) {
 }
 
 }  // namespace
-}  // namespace mlcanary::util
+}  // namespace mlcanary::http

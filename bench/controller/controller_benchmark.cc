@@ -5,8 +5,8 @@
 #include <string>
 
 #include "controller/controller.h"
-#include "sim/virtual_traffic_control.h"
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
+#include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -32,9 +32,9 @@ class NullNotifier final : public core::Notifier {
 void BM_TickOverActiveDeployments(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   core::ManualClock clock(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1)));
-  sim::VirtualTrafficControl traffic;
+  core::testing::VirtualTrafficControl traffic;
   SteadyMetrics metrics;
-  store::MemoryDeploymentStore store;
+  core::testing::MemoryDeploymentStore store;
   NullNotifier notifier;
   Controller controller({.traffic = traffic,
                          .metrics = metrics,

@@ -1,10 +1,10 @@
 // In-memory endpoints and weights.
-#include "sim/virtual_traffic_control.h"
+#include "core/testing/virtual_traffic_control.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace mlcanary::sim {
+namespace mlcanary::core::testing {
 
 void VirtualTrafficControl::AddEndpoint(core::Endpoint endpoint) {
   std::lock_guard lock(mu_);
@@ -94,4 +94,4 @@ int VirtualTrafficControl::weight_changes() const {
   return weight_changes_;
 }
 
-}  // namespace mlcanary::sim
+}  // namespace mlcanary::core::testing

@@ -1,11 +1,11 @@
-#ifndef MLCANARY_UTIL_LAZY_DEADLINE_H_
-#define MLCANARY_UTIL_LAZY_DEADLINE_H_
+#ifndef MLCANARY_HTTP_LAZY_DEADLINE_H_
+#define MLCANARY_HTTP_LAZY_DEADLINE_H_
 
 #include <chrono>
 #include <cstdint>
 #include <utility>
 
-namespace mlcanary::util {
+namespace mlcanary::http {
 
 // One deadline kept by one timer that is re-armed lazily, for a connection
 // whose every request moves its deadline: moving the deadline later costs no
@@ -69,6 +69,6 @@ class LazyDeadline {
   bool armed_ = false;
 };
 
-}  // namespace mlcanary::util
+}  // namespace mlcanary::http
 
-#endif  // MLCANARY_UTIL_LAZY_DEADLINE_H_
+#endif  // MLCANARY_HTTP_LAZY_DEADLINE_H_

@@ -3,8 +3,8 @@
 // pauses that grow while accept() fails for want of file descriptors or
 // memory (instead of retrying at once, which spins a core), and log lines
 // throttled to one per interval with a count of those held back.
-#ifndef MLCANARY_UTIL_ACCEPT_PACER_H_
-#define MLCANARY_UTIL_ACCEPT_PACER_H_
+#ifndef MLCANARY_HTTP_ACCEPT_PACER_H_
+#define MLCANARY_HTTP_ACCEPT_PACER_H_
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -20,7 +20,7 @@
 #include <string_view>
 #include <utility>
 
-namespace mlcanary::util {
+namespace mlcanary::http {
 
 // Whether accept() failed for the one connection being accepted (reset or
 // aborted before it was accepted, or a network error Linux passes on, see
@@ -238,6 +238,6 @@ class AcceptPacer {
   std::uint64_t held_back_ = 0;
 };
 
-}  // namespace mlcanary::util
+}  // namespace mlcanary::http
 
-#endif  // MLCANARY_UTIL_ACCEPT_PACER_H_
+#endif  // MLCANARY_HTTP_ACCEPT_PACER_H_

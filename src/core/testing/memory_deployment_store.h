@@ -2,8 +2,8 @@
 // contract as the durable stores (atomic writes, optimistic versions, one
 // active deployment per endpoint, the event outbox). Used by the simulator and
 // by tests.
-#ifndef MLCANARY_STORE_MEMORY_DEPLOYMENT_STORE_H_
-#define MLCANARY_STORE_MEMORY_DEPLOYMENT_STORE_H_
+#ifndef MLCANARY_CORE_TESTING_MEMORY_DEPLOYMENT_STORE_H_
+#define MLCANARY_CORE_TESTING_MEMORY_DEPLOYMENT_STORE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 #include "core/ports.h"
 
-namespace mlcanary::store {
+namespace mlcanary::core::testing {
 
 // Thread-safe: every method takes mu_.
 class MemoryDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
@@ -63,6 +63,6 @@ class MemoryDeploymentStore final : public core::DeploymentStore, public core::E
   std::map<std::string, std::int64_t, std::less<>> cursors_;      // GUARDED_BY(mu_)
 };
 
-}  // namespace mlcanary::store
+}  // namespace mlcanary::core::testing
 
-#endif  // MLCANARY_STORE_MEMORY_DEPLOYMENT_STORE_H_
+#endif  // MLCANARY_CORE_TESTING_MEMORY_DEPLOYMENT_STORE_H_

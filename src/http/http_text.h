@@ -2,8 +2,8 @@
 // parser and the model HTTP backend's response parser: token characters,
 // control characters, field lines, case-insensitive names, lists, hex digits.
 // Header-only and allocation-free: both parsers run on every request.
-#ifndef MLCANARY_UTIL_HTTP_TEXT_H_
-#define MLCANARY_UTIL_HTTP_TEXT_H_
+#ifndef MLCANARY_HTTP_HTTP_TEXT_H_
+#define MLCANARY_HTTP_HTTP_TEXT_H_
 
 #include <algorithm>
 #include <array>
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace mlcanary::util::http {
+namespace mlcanary::http {
 
 inline constexpr std::string_view kCrlf = "\r\n";
 
@@ -162,6 +162,6 @@ inline ChunkedStatus DecodeChunked(std::string_view data, std::size_t& pos, std:
   }
 }
 
-}  // namespace mlcanary::util::http
+}  // namespace mlcanary::http
 
-#endif  // MLCANARY_UTIL_HTTP_TEXT_H_
+#endif  // MLCANARY_HTTP_HTTP_TEXT_H_

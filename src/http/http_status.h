@@ -2,12 +2,12 @@
 // the control API: 400 validation, 401, 403, 404, 409 conflict and refused
 // transitions, 429 throttled, 502 model error, 503 unavailable, 504 timeout,
 // 500 internal, 501 unimplemented.
-#ifndef MLCANARY_UTIL_HTTP_STATUS_H_
-#define MLCANARY_UTIL_HTTP_STATUS_H_
+#ifndef MLCANARY_HTTP_HTTP_STATUS_H_
+#define MLCANARY_HTTP_HTTP_STATUS_H_
 
 #include "core/error.h"
 
-namespace mlcanary::util {
+namespace mlcanary::http {
 
 constexpr int HttpStatusFor(core::ErrorCode code) {
   switch (code) {
@@ -38,6 +38,6 @@ constexpr int HttpStatusFor(core::ErrorCode code) {
   return 500;
 }
 
-}  // namespace mlcanary::util
+}  // namespace mlcanary::http
 
-#endif  // MLCANARY_UTIL_HTTP_STATUS_H_
+#endif  // MLCANARY_HTTP_HTTP_STATUS_H_

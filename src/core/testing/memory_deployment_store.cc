@@ -1,9 +1,9 @@
 // In-memory deployment records.
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
 
 #include <algorithm>
 
-namespace mlcanary::store {
+namespace mlcanary::core::testing {
 
 using core::Deployment;
 using core::DeploymentEvent;
@@ -187,4 +187,4 @@ core::Status MemoryDeploymentStore::AdvanceCursor(std::string_view sink, std::in
   return core::Ok();
 }
 
-}  // namespace mlcanary::store
+}  // namespace mlcanary::core::testing

@@ -1,7 +1,7 @@
 // VirtualTrafficControl: a TrafficControl that keeps endpoints and weights in
 // memory and serves no requests; the simulator's data plane.
-#ifndef MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_
-#define MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_
+#ifndef MLCANARY_CORE_TESTING_VIRTUAL_TRAFFIC_CONTROL_H_
+#define MLCANARY_CORE_TESTING_VIRTUAL_TRAFFIC_CONTROL_H_
 
 #include <map>
 #include <mutex>
@@ -9,7 +9,7 @@
 
 #include "core/ports.h"
 
-namespace mlcanary::sim {
+namespace mlcanary::core::testing {
 
 // Thread-safe. Enforces the same rules as a real data plane: unknown endpoint
 // or variant -> NotFound; weights must be in [0, 1] and sum to 1.
@@ -32,6 +32,6 @@ class VirtualTrafficControl final : public core::TrafficControl {
   int weight_changes_ = 0;                                        // GUARDED_BY(mu_)
 };
 
-}  // namespace mlcanary::sim
+}  // namespace mlcanary::core::testing
 
-#endif  // MLCANARY_SIM_VIRTUAL_TRAFFIC_CONTROL_H_
+#endif  // MLCANARY_CORE_TESTING_VIRTUAL_TRAFFIC_CONTROL_H_

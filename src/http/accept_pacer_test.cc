@@ -1,4 +1,4 @@
-#include "util/accept_pacer.h"
+#include "http/accept_pacer.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace mlcanary::util {
+namespace mlcanary::http {
 namespace {
 
 namespace asio = boost::asio;
@@ -176,4 +176,4 @@ TEST(AcceptPacerTest, StopEndsAPauseWithoutAnotherAccept) {
 }
 
 }  // namespace
-}  // namespace mlcanary::util
+}  // namespace mlcanary::http

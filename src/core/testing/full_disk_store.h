@@ -2,8 +2,8 @@
 // SQLite's do on a full disk while `full` is set. Reads still work. Used by the
 // tests of what the controller and the control API do when the store cannot be
 // written.
-#ifndef MLCANARY_STORE_TESTING_FULL_DISK_STORE_H_
-#define MLCANARY_STORE_TESTING_FULL_DISK_STORE_H_
+#ifndef MLCANARY_CORE_TESTING_FULL_DISK_STORE_H_
+#define MLCANARY_CORE_TESTING_FULL_DISK_STORE_H_
 
 #include <atomic>
 #include <cstdint>
@@ -13,9 +13,9 @@
 
 #include "core/error.h"
 #include "core/ports.h"
-#include "store/memory_deployment_store.h"
+#include "core/testing/memory_deployment_store.h"
 
-namespace mlcanary::store::testing {
+namespace mlcanary::core::testing {
 
 class FullDiskStore final : public core::DeploymentStore {
  public:
@@ -62,6 +62,6 @@ class FullDiskStore final : public core::DeploymentStore {
   }
 };
 
-}  // namespace mlcanary::store::testing
+}  // namespace mlcanary::core::testing
 
-#endif  // MLCANARY_STORE_TESTING_FULL_DISK_STORE_H_
+#endif  // MLCANARY_CORE_TESTING_FULL_DISK_STORE_H_

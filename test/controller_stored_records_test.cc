@@ -15,7 +15,7 @@
 
 #include "controller/controller.h"
 #include "controller/controller_loop.h"
-#include "sim/virtual_traffic_control.h"
+#include "core/testing/virtual_traffic_control.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
 
@@ -116,7 +116,7 @@ class StoredRecordsTest : public ::testing::Test {
   store::testing::TempDir dir_;
   std::string path_ = dir_.File("mlcanary.db");
   core::ManualClock clock_;
-  sim::VirtualTrafficControl traffic_;
+  core::testing::VirtualTrafficControl traffic_;
   HealthyMetrics metrics_;
   NoNotifier notifier_;
   core::Policy policy_;
