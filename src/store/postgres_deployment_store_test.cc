@@ -305,6 +305,21 @@ TEST_F(PostgresStoreTest, ServerStoppedIsUnavailableAndRestartedWorksAgain) {
   EXPECT_EQ(store->ListEvents("d1", 0)->size(), 2u);
 }
 
+// A restart between two calls: the pool's idle connections died with the old
+// server; the next call notices before it changed anything and runs again on
+// a new connection, so the caller sees no error at all.
+TEST_F(PostgresStoreTest, AServerRestartBetweenCallsIsInvisible) {
+  auto store = Open();
+  ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {MakeEvent("created")}));
+  ASSERT_TRUE(store->Get("d1"));  // a connection idles in the pool
+  ASSERT_TRUE(server_->Stop());
+  ASSERT_TRUE(server_->Restart());
+  auto got = store->Get("d1");
+  ASSERT_TRUE(got) << got.error().ToString();
+  auto updated = store->Update(*got, {MakeEvent("after the restart")});
+  ASSERT_TRUE(updated) << updated.error().ToString();
+}
+
 // Positions in commit order: a reader that follows the outbox as it grows
 // (read after the last position it saw, again and again) while replicas
 // write concurrently sees every entry. Positions handed out in statement
