@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace mlcanary::store::testing {
@@ -80,6 +81,12 @@ int FreePort() {
 
 }  // namespace
 
+struct PostgresServer::Connections {
+  std::map<std::string, std::unique_ptr<pqxx::connection>> by_database;
+};
+
+PostgresServer::PostgresServer() : connections_(std::make_unique<Connections>()) {}
+
 core::Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   std::unique_ptr<PostgresServer> s(new PostgresServer());
   s->bindir_ = FindBindir();
@@ -126,10 +133,12 @@ core::Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
 }
 
 PostgresServer::~PostgresServer() {
+  connections_->by_database.clear();
   if (running_) (void)RunProgram("pg_ctl", {"stop", "-D", data_, "-m", "immediate", "-w"});
 }
 
 core::Status PostgresServer::Stop() {
+  connections_->by_database.clear();
   if (auto s = RunProgram("pg_ctl", {"stop", "-D", data_, "-m", "fast", "-w", "-t", "30"}); !s) {
     return s;
   }
@@ -157,13 +166,22 @@ std::string PostgresServer::Url(const std::string& database) const {
 }
 
 core::Status PostgresServer::Exec(const std::string& database, const std::string& sql) {
-  try {
-    pqxx::connection conn(Url(database));
-    pqxx::nontransaction tx(conn);
-    tx.exec(sql);
-    return core::Ok();
-  } catch (const std::exception& e) {
-    return core::InternalError("postgres test server: " + sql + ": " + e.what());
+  // One connection per database, kept: a new one costs a backend and a SCRAM
+  // exchange, which every test would pay. One that broke (a restart) is replaced.
+  for (int attempt = 0;; ++attempt) {
+    auto& conn = connections_->by_database[database];
+    try {
+      if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(Url(database));
+      pqxx::nontransaction tx(*conn);
+      tx.exec(sql);
+      return core::Ok();
+    } catch (const pqxx::broken_connection& e) {
+      conn.reset();
+      if (attempt == 0) continue;
+      return core::InternalError("postgres test server: " + sql + ": " + e.what());
+    } catch (const std::exception& e) {
+      return core::InternalError("postgres test server: " + sql + ": " + e.what());
+    }
   }
 }
 

@@ -39,12 +39,13 @@ class PostgresServer {
   core::Result<std::string> CreateDatabase(const std::string& name);
   // postgresql://mlcanary:canary-secret@127.0.0.1:PORT/`database`
   std::string Url(const std::string& database) const;
-  // Runs `sql` in `database` (one transaction) as the superuser.
+  // Runs `sql` in `database` as the superuser, on a connection kept for the
+  // next call. Not thread-safe (the tests call it from their main thread).
   core::Status Exec(const std::string& database, const std::string& sql);
   int port() const { return port_; }
 
  private:
-  PostgresServer() = default;
+  PostgresServer();
   // Runs a PostgreSQL program (as `postgres` when root); its output goes to log_.
   core::Status RunProgram(const std::string& program, const std::vector<std::string>& args);
   std::string LogTail() const;
@@ -56,6 +57,8 @@ class PostgresServer {
   bool as_postgres_ = false;
   bool running_ = false;
   int port_ = 0;
+  struct Connections;  // Exec's, by database (libpqxx stays in the .cc)
+  std::unique_ptr<Connections> connections_;
 };
 
 }  // namespace mlcanary::store::testing
