@@ -11,6 +11,7 @@
 #include "config/policy_yaml.h"
 #include "config/yaml_fields.h"
 #include "store/dynamodb_table_name.h"
+#include "store/postgres_url.h"
 
 namespace mlcanary::config {
 namespace {
@@ -445,8 +446,13 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
                                                   std::string(store::kDynamoDbTableNameRule));
       }
       c.store = *v;
+    } else if (store::IsPostgresUrl(*v)) {
+      // Kept as written: libpq reads the rest when the store opens (a bad URL
+      // is then one line naming `store`, without the password).
+      c.store = *v;
     } else if (!v->starts_with("sqlite:") || v->size() == 7) {
-      return top.Child("store").Fail(store, "expected sqlite:PATH or dynamodb:TABLE");
+      return top.Child("store").Fail(store,
+                                     "expected sqlite:PATH, dynamodb:TABLE or postgresql://...");
     } else {
       c.store = "sqlite:" + Resolve(v->substr(7), base_dir);
     }

@@ -68,8 +68,9 @@ struct ServiceConfig {
   std::size_t inference_max_connections = 10000;
   std::size_t control_max_connections = 256;
   Backend backend = Backend::kEmbedded;
-  // "sqlite:PATH" (relative paths are relative to the config file's directory)
-  // or "dynamodb:TABLE".
+  // "sqlite:PATH" (relative paths are relative to the config file's directory),
+  // "dynamodb:TABLE" or a PostgreSQL URL "postgresql://..." (or "postgres://...",
+  // kept as written; store::RedactPostgresUrl prints it without the password).
   std::string store = "sqlite:data/mlcanary.db";
   AwsConfig aws;
   SagemakerConfig sagemaker;

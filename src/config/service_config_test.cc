@@ -150,8 +150,7 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, ServiceConfigBadTest,
     ::testing::Values(
         Bad{"listen: {inference: 'localhost'}\nendpoints: []\n", "listen.inference"},
-        Bad{"listen: {control: 'h:70000'}\n", "listen.control"},
-        Bad{"store: postgres://x\n", "store"},
+        Bad{"listen: {control: 'h:70000'}\n", "listen.control"}, Bad{"store: mysql://x\n", "store"},
         Bad{"controller: {interval: 60}\n", "controller.interval"},
         Bad{"controller: {interval: 0s}\n", "controller.interval"},
         Bad{"notifications: {webhooks: [ftp://x]}\n", "notifications.webhooks[0]"},
@@ -214,6 +213,17 @@ TEST(ListenAddressTest, AcceptsHostPortAndPortZero) {
   EXPECT_TRUE(ValidateListenAddress("[::1]:8080"));
   EXPECT_FALSE(ValidateListenAddress(":80"));
   EXPECT_FALSE(ValidateListenAddress("127.0.0.1:http"));
+}
+
+// A PostgreSQL URL is kept as written (libpq reads it when the store opens),
+// in both of libpq's schemes.
+TEST_F(ServiceConfigTest, ReadsAPostgresqlStore) {
+  for (const std::string url : {"postgresql://mlcanary:pw@db.example:5432/mlcanary?sslmode=require",
+                                "postgres://db.example/mlcanary"}) {
+    auto c = Parse("store: " + url + "\n" + kMinimal);
+    ASSERT_TRUE(c) << c.error().ToString();
+    EXPECT_EQ(c->store, url);
+  }
 }
 
 constexpr const char* kSagemaker = R"(
@@ -296,7 +306,7 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
       {"backend: sagemaker\nstore: dynamodb:my/table\nendpoints: [{name: recs}]\n",
        "store (line 2): 'my/table' is not a DynamoDB table"},
       {"backend: sagemaker\nstore: postgres:x\nendpoints: [{name: recs}]\n",
-       "expected sqlite:PATH or dynamodb:TABLE"},
+       "expected sqlite:PATH, dynamodb:TABLE or postgresql://..."},
       {"backend: sagemaker\naws: {region: \"EU WEST\"}\nendpoints: [{name: recs}]\n",
        "not an AWS region"},
       {"backend: sagemaker\naws: {endpoint_url: localhost:5000}\nendpoints: [{name: recs}]\n",

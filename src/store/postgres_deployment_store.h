@@ -1,0 +1,113 @@
+// PostgresDeploymentStore: the DeploymentStore (and EventOutbox) of the fleet
+// shape, on a PostgreSQL server (15 or later) through libpqxx. Several
+// processes (replicas) may share one database: the database itself enforces
+// one active deployment per endpoint, optimistic versions and the outbox's
+// commit order.
+#ifndef MLCANARY_STORE_POSTGRES_DEPLOYMENT_STORE_H_
+#define MLCANARY_STORE_POSTGRES_DEPLOYMENT_STORE_H_
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ports.h"
+
+namespace mlcanary::store {
+
+namespace internal {
+class PostgresPool;
+}  // namespace internal
+
+struct PostgresStoreOptions {
+  // Connections the store opens at most (each one call at a time); calls
+  // beyond wait for a free one.
+  std::size_t max_connections = 4;
+  // libpq's connect_timeout, unless the URL sets one: how long opening a
+  // connection to an unreachable server may take before kUnavailable.
+  std::chrono::seconds connect_timeout{5};
+};
+
+// Deployments, their event logs, endpoints and the event outbox in one
+// PostgreSQL database (the tables of the URL's database, in the first schema
+// of its search_path: give mlcanary a database, or a schema, of its own).
+//
+// Every write is one transaction: the record, its events and their outbox
+// entries land together or not at all. A partial unique index on
+// deployments(endpoint) over the active states refuses a second active
+// deployment, whichever replica writes it; Update is `UPDATE ... WHERE id = $1
+// AND version = $2`, so a stale writer changes nothing and gets kConflict.
+//
+// Thread-safe: a small pool of connections (options.max_connections), one per
+// call in flight, so that a call waiting on the database (a row lock another
+// replica holds) does not hold up every other call of the process. A
+// connection that broke (the server restarted, the network dropped) is closed
+// and the next call opens a new one; a call that finds its pooled connection
+// dead before it changed anything is run again once on a fresh connection.
+//
+// Errors, each naming the operation: connection lost, server shutting down or
+// starting, too many connections, serialization failures -> kUnavailable
+// (retryable; the controller holds); unique/foreign-key violations ->
+// kConflict; a commit whose outcome is unknown (the connection broke during
+// COMMIT) -> kUnavailable saying so (the caller re-reads); a record that does
+// not decode -> kInternal naming the deployment; anything else -> kInternal.
+class PostgresDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
+ public:
+  // The schema version this code writes; Open refuses a database with a newer one.
+  static constexpr int kSchemaVersion = 1;
+
+  // Connects to `url` (a libpq URI, postgresql://user:password@host:port/db;
+  // libpq's environment variables such as PGPASSWORD and ~/.pgpass apply) and
+  // applies pending migrations (under an advisory lock, so replicas starting
+  // together migrate once). Errors are one line naming the URL without its
+  // password: a malformed URL -> kValidation; a wrong password ->
+  // kUnauthenticated; an unreachable server -> kUnavailable; a database with
+  // a newer schema -> kFailedPrecondition.
+  static core::Result<std::unique_ptr<PostgresDeploymentStore>> Open(
+      const std::string& url, const PostgresStoreOptions& options = {});
+
+  ~PostgresDeploymentStore() override;
+
+  using core::DeploymentStore::Create;
+  using core::DeploymentStore::Update;
+
+  core::Result<core::Deployment> Create(const core::Deployment& deployment,
+                                        const std::vector<core::DeploymentEvent>& events,
+                                        std::vector<core::DeploymentEvent>* appended) override;
+  core::Result<core::Deployment> Get(std::string_view id) override;
+  core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
+  core::Result<core::DeploymentListing> ListReadable(const core::DeploymentFilter& filter) override;
+  core::Result<core::Deployment> Update(const core::Deployment& deployment,
+                                        const std::vector<core::DeploymentEvent>& events,
+                                        std::vector<core::DeploymentEvent>* appended) override;
+  core::Result<std::vector<core::DeploymentEvent>> ListEvents(std::string_view deployment_id,
+                                                              std::int64_t after_seq) override;
+  core::Status SaveEndpoint(const core::Endpoint& endpoint) override;
+  core::Result<std::vector<core::Endpoint>> ListEndpoints() override;
+
+  // The outbox: table `outbox`, positions handed out from the one row of
+  // `outbox_position` under its row lock, which a write holds until it
+  // commits, so positions grow in commit order; cursors in
+  // `notification_cursors`.
+  core::Status SetSinks(const std::vector<std::string>& sinks) override;
+  core::Result<std::int64_t> Cursor(std::string_view sink) override;
+  core::Result<std::vector<core::OutboxEntry>> ReadOutbox(std::int64_t after,
+                                                          std::size_t limit) override;
+  core::Status AdvanceCursor(std::string_view sink, std::int64_t position) override;
+
+  // The schema version stored in the database.
+  core::Result<int> SchemaVersion();
+  // The URL without its password, as errors name it.
+  const std::string& display_url() const { return display_url_; }
+
+ private:
+  PostgresDeploymentStore(std::string display_url, std::unique_ptr<internal::PostgresPool> pool);
+
+  const std::string display_url_;
+  std::unique_ptr<internal::PostgresPool> pool_;
+};
+
+}  // namespace mlcanary::store
+
+#endif  // MLCANARY_STORE_POSTGRES_DEPLOYMENT_STORE_H_
