@@ -38,25 +38,6 @@ std::optional<double> Percent(std::optional<double> ratio) {
 
 }  // namespace
 
-core::Status ValidatePrometheusUrl(std::string_view url) {
-  std::string_view rest;
-  if (url.starts_with("http://")) {
-    rest = url.substr(7);
-  } else if (url.starts_with("https://")) {
-    rest = url.substr(8);
-  } else {
-    return core::ValidationError("'" + std::string(url) + "' must start with http:// or https://");
-  }
-  if (rest.empty() || rest.front() == '/' || rest.front() == ':') {
-    return core::ValidationError("'" + std::string(url) + "' has no host");
-  }
-  if (url.find_first_of("?# \t\r\n") != std::string_view::npos) {
-    return core::ValidationError("'" + std::string(url) +
-                                 "' must be the server's base URL (no query, fragment or space)");
-  }
-  return core::Ok();
-}
-
 PrometheusMetricsSource::PrometheusMetricsSource(PrometheusOptions options)
     : options_(std::move(options)) {
   while (!options_.url.empty() && options_.url.back() == '/') options_.url.pop_back();

@@ -13,6 +13,7 @@
 
 #include "client/http_connection.h"
 #include "core/ports.h"
+#include "prometheus/prometheus_url.h"
 #include "prometheus/query_answer.h"
 
 namespace mlcanary::prometheus {
@@ -26,10 +27,6 @@ struct PrometheusOptions {
   std::string job;
   core::Duration timeout = std::chrono::seconds(5);  // per query
 };
-
-// Refuses (kValidation, naming what is wrong) a URL that is not http:// or
-// https:// with a host, or that has a query or fragment.
-core::Status ValidatePrometheusUrl(std::string_view url);
 
 // Thread-safe: queries run one at a time on one kept-alive connection.
 class PrometheusMetricsSource final : public core::MetricsSource {
@@ -60,7 +57,8 @@ class PrometheusMetricsSource final : public core::MetricsSource {
 };
 
 // The factory `serve` wires in for `metrics: {source: prometheus, ...}`.
-// kValidation for a bad URL (ValidatePrometheusUrl) or a timeout <= 0.
+// kValidation for a bad URL (ValidatePrometheusUrl, prometheus_url.h) or a
+// timeout <= 0.
 core::Result<std::unique_ptr<core::MetricsSource>> MakePrometheusMetricsSource(
     PrometheusOptions options);
 
