@@ -1,18 +1,13 @@
 // The control API's client, on libcurl.
 #include "client/api_client.h"
 
-#include <curl/curl.h>
-
 #include <boost/json.hpp>
 #include <cstdlib>
 
+#include "client/http_connection.h"
+
 namespace mlcanary::client {
 namespace {
-
-std::size_t Collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
 
 core::ErrorCode CodeForStatus(long status) {
   switch (status) {
@@ -42,61 +37,43 @@ core::ErrorCode CodeForStatus(long status) {
 }  // namespace
 
 struct ApiClient::Impl {
-  CURL* curl = nullptr;
+  HttpConnection connection;
 };
 
 ApiClient::ApiClient(ClientOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
-  static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
-  (void)global;
-  impl_->curl = curl_easy_init();
   while (!options_.base_url.empty() && options_.base_url.back() == '/') {
     options_.base_url.pop_back();
   }
 }
 
-ApiClient::~ApiClient() {
-  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
-}
+ApiClient::~ApiClient() = default;
 
 core::Result<boost::json::value> ApiClient::Call(std::string_view method, std::string_view path,
                                                  std::string_view body) {
-  CURL* curl = impl_->curl;
-  if (curl == nullptr) return core::InternalError("libcurl could not be initialised");
   const std::string url = options_.base_url + std::string(path);
-  std::string answer;
-  curl_easy_reset(curl);
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(method).c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-  std::string auth;
+  HttpExchange exchange{.method = method, .url = url, .timeout = options_.timeout};
+  exchange.headers.push_back("Accept: application/json");
   if (!options_.token.empty()) {
-    auth = "Authorization: Bearer " + options_.token;
-    headers = curl_slist_append(headers, auth.c_str());
+    exchange.headers.push_back("Authorization: Bearer " + options_.token);
   }
   if (method == "POST") {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    const std::string_view payload = body.empty() ? std::string_view("{}") : body;
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+    exchange.headers.push_back("Content-Type: application/json");
+    exchange.body = body.empty() ? std::string_view("{}") : body;
+    exchange.post = true;
   }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  const CURLcode rc = curl_easy_perform(curl);
-  curl_slist_free_all(headers);
-  if (rc != CURLE_OK) {
-    const auto code =
-        rc == CURLE_OPERATION_TIMEDOUT ? core::ErrorCode::kTimeout : core::ErrorCode::kUnavailable;
-    return core::MakeError(code, "cannot reach " + options_.base_url + ": " +
-                                     curl_easy_strerror(rc) +
-                                     " (is `mlcanary serve` running? "
-                                     "set MLCANARY_URL)");
+  auto sent = impl_->connection.Send(exchange);
+  if (!sent && sent.error().code() == core::ErrorCode::kInternal) {
+    return std::unexpected(sent.error());
   }
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (!sent) {
+    return core::MakeError(sent.error().code(), "cannot reach " + options_.base_url + ": " +
+                                                    sent.error().message() +
+                                                    " (is `mlcanary serve` running? "
+                                                    "set MLCANARY_URL)");
+  }
+  const long status = sent->status;
+  const std::string& answer = sent->body;
   boost::system::error_code ec;
   boost::json::value doc = boost::json::parse(answer, ec);
   if (status >= 200 && status < 300) {

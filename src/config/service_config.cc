@@ -10,6 +10,7 @@
 
 #include "config/policy_yaml.h"
 #include "config/yaml_fields.h"
+#include "prometheus/prometheus_url.h"
 #include "store/dynamodb_table_name.h"
 #include "store/postgres_url.h"
 
@@ -349,14 +350,65 @@ core::Status ValidateListenAddress(const std::string& address) {
   return core::Ok();
 }
 
+namespace {
+
+// metrics: {source: embedded | prometheus, url, job, timeout}.
+core::Status ReadMetrics(const YAML::Node& node, const YamlPath& at, ServiceConfig& c) {
+  if (c.backend == Backend::kSagemaker) {
+    return at.Fail(node, "not with backend: sagemaker (CloudWatch measures SageMaker)");
+  }
+  if (!node.IsMap()) return at.Fail(node, "expected a map: {source: prometheus, url: ...}");
+  if (auto s = CheckKeys(node, at, {"source", "url", "job", "timeout"}); !s) return s;
+  if (const YAML::Node source = node["source"]) {
+    auto v = ReadString(source, at.Child("source"));
+    if (!v) return std::unexpected(v.error());
+    if (*v == "embedded") {
+      c.metrics.source = MetricsSource::kEmbedded;
+    } else if (*v == "prometheus") {
+      c.metrics.source = MetricsSource::kPrometheus;
+    } else {
+      return at.Child("source").Fail(source, "'" + *v + "' is not embedded or prometheus");
+    }
+  }
+  if (c.metrics.source != MetricsSource::kPrometheus) {
+    for (const char* key : {"url", "job", "timeout"}) {
+      if (node[key]) return at.Child(key).Fail(node[key], "only with source: prometheus");
+    }
+    return core::Ok();
+  }
+  const YAML::Node url = node["url"];
+  if (!url) return at.Child("url").Fail(node, "required with source: prometheus");
+  auto u = ReadString(url, at.Child("url"));
+  if (!u) return std::unexpected(u.error());
+  if (auto s = prometheus::ValidatePrometheusUrl(*u); !s) {
+    return at.Child("url").Fail(url, s.error().message());
+  }
+  c.metrics.url = *u;
+  RecordLine(c.key_lines, at.Child("url"), url);
+  if (const YAML::Node job = node["job"]) {
+    auto v = ReadString(job, at.Child("job"));
+    if (!v) return std::unexpected(v.error());
+    if (v->empty()) return at.Child("job").Fail(job, "must not be empty (leave it out: any job)");
+    c.metrics.job = *v;
+  }
+  if (const YAML::Node timeout = node["timeout"]) {
+    auto d = ReadPositiveDuration(timeout, at.Child("timeout"));
+    if (!d) return std::unexpected(d.error());
+    c.metrics.timeout = *d;
+  }
+  return core::Ok();
+}
+
+}  // namespace
+
 core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const std::string& source,
                                                const std::string& base_dir) {
   auto root = LoadYamlString(text, source);
   if (!root) return std::unexpected(root.error());
   const YamlPath top(source, "");
   if (auto s = CheckKeys(*root, top,
-                         {"backend", "listen", "store", "auth", "controller", "notifications",
-                          "gateway", "aws", "sagemaker", "endpoints"});
+                         {"backend", "listen", "store", "auth", "controller", "metrics",
+                          "notifications", "gateway", "aws", "sagemaker", "endpoints"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -480,6 +532,11 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       auto d = ReadPositiveDuration(controller["interval"], at.Child("interval"));
       if (!d) return std::unexpected(d.error());
       c.controller_interval = *d;
+    }
+  }
+  if (const YAML::Node metrics = r["metrics"]) {
+    if (auto s = ReadMetrics(metrics, top.Child("metrics"), c); !s) {
+      return std::unexpected(s.error());
     }
   }
   if (const YAML::Node notifications = r["notifications"]) {

@@ -59,6 +59,20 @@ struct SagemakerConfig {
   AutoScalingConfig autoscaling;
 };
 
+// Where the controller reads the canary's health (DESIGN.md "shapes"; config
+// `metrics:`). Only with backend embedded: SageMaker is judged from CloudWatch.
+enum class MetricsSource {
+  kEmbedded,    // the gateway's in-process registry (one replica)
+  kPrometheus,  // PromQL over every replica's /metrics
+};
+
+struct MetricsConfig {
+  MetricsSource source = MetricsSource::kEmbedded;
+  std::string url;  // prometheus: the server's base URL (http://host:9090)
+  std::string job;  // prometheus: only series with this job label; empty: any
+  core::Duration timeout = std::chrono::seconds(5);  // prometheus: per query
+};
+
 struct ServiceConfig {
   std::string source;  // the file, for messages
   std::string inference_listen = "127.0.0.1:8080";
@@ -78,13 +92,14 @@ struct ServiceConfig {
   std::string admin_token_env = "MLCANARY_API_TOKEN";
   std::string reader_token_env = "MLCANARY_READ_TOKEN";
   core::Duration controller_interval = std::chrono::seconds(60);
+  MetricsConfig metrics;
   std::vector<std::string> webhooks;
   int gateway_threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 1 << 20;
   std::vector<EndpointConfig> endpoints;
   // The line (1-based) of the keys whose values are used only when the service
   // starts, by path: "listen.inference", "listen.control", "store",
-  // "endpoints[0].variants[1].model.path" (or .url). A port in use, a store
+  // "endpoints[0].variants[1].model.path" (or .url), "metrics.url". A port in use, a store
   // that cannot be opened or a model that does not load names its key and line
   // (ConfigKeyError). A key absent from the file (a default) has no entry.
   std::map<std::string, int, std::less<>> key_lines;

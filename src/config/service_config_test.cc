@@ -341,6 +341,75 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
   }
 }
 
+TEST_F(ServiceConfigTest, MetricsDefaultToTheEmbeddedRegistry) {
+  auto c = Parse(kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->metrics.source, MetricsSource::kEmbedded);
+  EXPECT_EQ(c->metrics.url, "");
+  c = Parse(std::string("metrics: {source: embedded}\n") + kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->metrics.source, MetricsSource::kEmbedded);
+}
+
+TEST_F(ServiceConfigTest, ReadsPrometheusAsTheMetricsSource) {
+  auto c = Parse(std::string("metrics:\n  source: prometheus\n  url: http://127.0.0.1:9090\n") +
+                 kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->metrics.source, MetricsSource::kPrometheus);
+  EXPECT_EQ(c->metrics.url, "http://127.0.0.1:9090");
+  EXPECT_EQ(c->metrics.job, "");
+  EXPECT_EQ(c->metrics.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->key_lines.at("metrics.url"), 3);
+
+  c = Parse(std::string("metrics: {source: prometheus, url: 'https://prom.example/p/', job: "
+                        "mlcanary, timeout: 1500ms}\n") +
+            kMinimal);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->metrics.url, "https://prom.example/p/");
+  EXPECT_EQ(c->metrics.job, "mlcanary");
+  EXPECT_EQ(c->metrics.timeout, std::chrono::milliseconds(1500));
+}
+
+TEST_F(ServiceConfigTest, MetricsMistakesAreRefusedNamingTheField) {
+  struct Case {
+    std::string metrics;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"metrics: prometheus\n", "metrics (line 1): expected a map"},
+      {"metrics: {source: graphite}\n",
+       "metrics.source (line 1): 'graphite' is not embedded or prometheus"},
+      {"metrics: {source: prometheus}\n", "metrics.url (line 1): required with source: prometheus"},
+      {"metrics: {source: prometheus, url: 'prom:9090'}\n",
+       "metrics.url (line 1): 'prom:9090' must start with http:// or https://"},
+      {"metrics: {source: prometheus, url: 'http://'}\n",
+       "metrics.url (line 1): 'http://' has no host"},
+      {"metrics: {source: prometheus, url: 'http://p:9090/api/v1/query?query=up'}\n",
+       "metrics.url (line 1): 'http://p:9090/api/v1/query?query=up' must be the server's base URL"},
+      {"metrics: {source: prometheus, url: [a]}\n", "metrics.url (line 1)"},
+      {"metrics:\n  source: prometheus\n  url: http://p:9090\n  timeout: 0s\n",
+       "metrics.timeout (line 4): must be > 0"},
+      {"metrics: {source: prometheus, url: 'http://p:9090', job: ''}\n",
+       "metrics.job (line 1): must not be empty"},
+      {"metrics: {url: 'http://p:9090'}\n", "metrics.url (line 1): only with source: prometheus"},
+      {"metrics: {source: prometheus, url: 'http://p:9090', query: up}\n", "metrics.query"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = Parse(c.metrics + kMinimal);
+    ASSERT_FALSE(parsed) << c.metrics;
+    EXPECT_EQ(parsed.error().code(), core::ErrorCode::kValidation);
+    EXPECT_NE(parsed.error().message().find("serve.yaml: " + c.expected), std::string::npos)
+        << c.metrics << "-> " << parsed.error().message();
+  }
+  auto sagemaker = Parse(
+      "backend: sagemaker\nmetrics: {source: prometheus, url: 'http://p:9090'}\n"
+      "endpoints: [{name: recs}]\n");
+  ASSERT_FALSE(sagemaker);
+  EXPECT_NE(sagemaker.error().message().find("metrics (line 2): not with backend: sagemaker"),
+            std::string::npos)
+      << sagemaker.error().message();
+}
+
 TEST_F(ServiceConfigTest, TwoPortsThatCanCoexistAreAccepted) {
   for (const char* listen :
        {"listen: {inference: '127.0.0.1:0', control: '127.0.0.1:0'}\n",
