@@ -3,6 +3,8 @@
 
 #include <boost/json/object.hpp>
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace mlcanary::sagemaker {
 namespace {
@@ -96,16 +98,63 @@ core::Status SageMakerAutoScaling::Register(std::string_view endpoint, std::stri
   return core::Ok();
 }
 
+core::Result<std::vector<std::string>> SageMakerAutoScaling::PolicyNames(std::string_view endpoint,
+                                                                         std::string_view variant) {
+  const std::string resource_id = ResourceId(endpoint, variant);
+  std::vector<std::string> names;
+  std::string next_token;
+  do {
+    boost::json::object request = TargetRequest(endpoint, variant);
+    if (!next_token.empty()) request["NextToken"] = next_token;
+    auto r = client_.CallJson("DescribeScalingPolicies", request);
+    if (!r) return std::unexpected(r.error());
+    next_token.clear();
+    const boost::json::object* answer = r->if_object();
+    if (answer == nullptr) break;
+    if (const boost::json::value* list = answer->if_contains("ScalingPolicies");
+        list != nullptr && list->is_array()) {
+      for (const boost::json::value& p : list->get_array()) {
+        const boost::json::object* policy = p.if_object();
+        if (policy == nullptr) continue;
+        const boost::json::value* name = policy->if_contains("PolicyName");
+        const boost::json::value* id = policy->if_contains("ResourceId");
+        const boost::json::value* dimension = policy->if_contains("ScalableDimension");
+        // Only this variant's: the answer is filtered by the request, but an exact check
+        // costs nothing (moto matches ResourceId as a substring).
+        if (name == nullptr || !name->is_string() || id == nullptr || !id->is_string() ||
+            id->get_string() != resource_id ||
+            (dimension != nullptr && dimension->is_string() &&
+             dimension->get_string() != kDimension)) {
+          continue;
+        }
+        names.emplace_back(name->get_string());
+      }
+    }
+    if (const boost::json::value* token = answer->if_contains("NextToken");
+        token != nullptr && token->is_string()) {
+      next_token = std::string(token->get_string());
+    }
+  } while (!next_token.empty());
+  return names;
+}
+
 core::Status SageMakerAutoScaling::Deregister(std::string_view endpoint, std::string_view variant) {
   if (!options_.enabled) return core::Ok();
   const std::string what = "autoscaling of variant '" + std::string(variant) + "' of endpoint '" +
                            std::string(endpoint) + "'";
-  boost::json::object policy = TargetRequest(endpoint, variant);
-  policy["PolicyName"] = PolicyName(endpoint, variant);
+  // The variant's policies as they are, whoever named them (the user's own included).
+  auto names = PolicyNames(endpoint, variant);
+  if (!names) return std::unexpected(names.error().WithContext(what));
   aws::AwsErrorDetail detail;
-  if (auto r = client_.CallJson("DeleteScalingPolicy", policy, &detail);
-      !r && !NotRegistered(r.error(), detail)) {
-    return std::unexpected(r.error().WithContext(what));
+  for (const std::string& name : *names) {
+    boost::json::object policy = TargetRequest(endpoint, variant);
+    policy["PolicyName"] = name;
+    detail = {};
+    if (auto r = client_.CallJson("DeleteScalingPolicy", policy, &detail);
+        !r && !NotRegistered(r.error(), detail)) {
+      return std::unexpected(
+          r.error().WithContext("scaling policy '" + name + "'").WithContext(what));
+    }
   }
   detail = {};
   if (auto r =

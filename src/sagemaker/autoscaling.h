@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aws/aws_client.h"
 #include "core/error.h"
@@ -39,15 +40,19 @@ class SageMakerAutoScaling {
   // RegisterScalableTarget (min/max capacity) + PutScalingPolicy (target tracking).
   // Both are upserts, so registering twice is harmless.
   core::Status Register(std::string_view endpoint, std::string_view variant);
-  // DeleteScalingPolicy + DeregisterScalableTarget; what is not registered
-  // (ObjectNotFoundException) counts as done.
+  // DescribeScalingPolicies (paged), DeleteScalingPolicy for each policy the variant has,
+  // whatever its name (the user's own too), then DeregisterScalableTarget. A variant with
+  // no policies is fine; what is not registered (ObjectNotFoundException) counts as done.
   core::Status Deregister(std::string_view endpoint, std::string_view variant);
+  // The names of the variant's scaling policies (DescribeScalingPolicies, every page).
+  core::Result<std::vector<std::string>> PolicyNames(std::string_view endpoint,
+                                                     std::string_view variant);
 
   const AutoScalingOptions& options() const { return options_; }
 
   // "endpoint/<endpoint>/variant/<variant>"
   static std::string ResourceId(std::string_view endpoint, std::string_view variant);
-  // "<endpoint>-<variant>-invocations"
+  // "<endpoint>-<variant>-invocations": the name Register gives its policy.
   static std::string PolicyName(std::string_view endpoint, std::string_view variant);
 
  private:

@@ -220,6 +220,26 @@ class MotoTest : public ::testing::Test {
     return r.contains("ScalableTargets") ? r.at("ScalableTargets").as_array() : json::array{};
   }
 
+  // A scalable target on `variant` with a target-tracking policy `policy_name`, as a user
+  // would set up their own autoscaling.
+  void UserScaling(std::string_view variant, std::string_view policy_name) {
+    const json::object target{{"ServiceNamespace", "sagemaker"},
+                              {"ResourceId", ResourceId(variant)},
+                              {"ScalableDimension", "sagemaker:variant:DesiredInstanceCount"}};
+    json::object register_target = target;
+    register_target["MinCapacity"] = 1;
+    register_target["MaxCapacity"] = 4;
+    Call(*autoscaling_, "RegisterScalableTarget", register_target);
+    json::object policy = target;
+    policy["PolicyName"] = policy_name;
+    policy["PolicyType"] = "TargetTrackingScaling";
+    policy["TargetTrackingScalingPolicyConfiguration"] = json::object{
+        {"TargetValue", 70.0},
+        {"PredefinedMetricSpecification",
+         json::object{{"PredefinedMetricType", "SageMakerVariantInvocationsPerInstance"}}}};
+    Call(*autoscaling_, "PutScalingPolicy", policy);
+  }
+
   // How many requests of `operation` reached the harness since its last Reset().
   int RequestCount(std::string_view operation) {
     auto requests = harness_->Requests();
@@ -629,7 +649,9 @@ TEST_F(SageMakerAutoScalingTest, DeregisterOfWhatIsNotRegisteredIsDone) {
   // moto: ValidationException "No scaling policy found ..." / "No scalable target found ...".
   auto s = (*scaling)->Deregister(ep_, "ghost");
   ASSERT_TRUE(s) << s.error().ToString();
-  // AWS: ObjectNotFoundException, which the client maps to kNotFound.
+  // AWS: ObjectNotFoundException, which the client maps to kNotFound (here: the policy
+  // went between DescribeScalingPolicies and DeleteScalingPolicy).
+  UserScaling("ghost", "ghost-scaling");
   ASSERT_TRUE(harness_->InjectFault("DeleteScalingPolicy", 1, 400, "ObjectNotFoundException",
                                     "Object not found"));
   ASSERT_TRUE(harness_->InjectFault("DeregisterScalableTarget", 1, 400, "ObjectNotFoundException",
@@ -643,6 +665,63 @@ TEST_F(SageMakerAutoScalingTest, DeregisterOfWhatIsNotRegisteredIsDone) {
   s = (*scaling)->Deregister(ep_, "ghost");
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), core::ErrorCode::kPermissionDenied);
+}
+
+// The user's own autoscaling on the production variant, under a name mlcanary did not give.
+TEST_F(SageMakerAutoScalingTest, DeregisterDeletesThePoliciesTheVariantHasWhateverTheirNames) {
+  SeedEndpoint(ep_, {{"prod", 1.0, 1}});
+  UserScaling("prod", "team-recs-scaling");
+  UserScaling("prod", "team-recs-night");
+  ASSERT_TRUE(harness_->Reset());
+
+  auto scaling = SageMakerAutoScaling::Create(*autoscaling_, {});
+  ASSERT_TRUE(scaling) << scaling.error().ToString();
+  auto s = (*scaling)->Deregister(ep_, "prod");
+  ASSERT_TRUE(s) << s.error().ToString();
+
+  json::object left = Call(*autoscaling_, "DescribeScalingPolicies",
+                           {{"ServiceNamespace", "sagemaker"}, {"ResourceId", ResourceId("prod")}});
+  EXPECT_TRUE(left.at("ScalingPolicies").as_array().empty()) << left;
+  EXPECT_TRUE(ScalableTargets(ResourceId("prod")).empty());
+  // Each delete named a policy that exists: no guessed name, no 400 answered.
+  auto requests = harness_->Requests();
+  ASSERT_TRUE(requests) << requests.error().ToString();
+  const json::value parsed = json::parse(*requests);
+  std::vector<std::string> deleted;
+  for (const json::value& r : parsed.as_array()) {
+    if (r.at("operation") != "DeleteScalingPolicy") continue;
+    deleted.emplace_back(r.at("params").at("PolicyName").as_string());
+  }
+  EXPECT_THAT(deleted, ::testing::UnorderedElementsAre("team-recs-scaling", "team-recs-night"));
+}
+
+TEST_F(SageMakerAutoScalingTest, DeregisterOfATargetWithoutPoliciesDeletesNoPolicy) {
+  json::object target{{"ServiceNamespace", "sagemaker"},
+                      {"ResourceId", ResourceId("prod")},
+                      {"ScalableDimension", "sagemaker:variant:DesiredInstanceCount"},
+                      {"MinCapacity", 1},
+                      {"MaxCapacity", 2}};
+  Call(*autoscaling_, "RegisterScalableTarget", target);
+  auto scaling = SageMakerAutoScaling::Create(*autoscaling_, {});
+  ASSERT_TRUE(scaling) << scaling.error().ToString();
+  auto s = (*scaling)->Deregister(ep_, "prod");
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_TRUE(ScalableTargets(ResourceId("prod")).empty());
+  EXPECT_EQ(RequestCount("DescribeScalingPolicies"), 1);
+  EXPECT_EQ(RequestCount("DeleteScalingPolicy"), 0);
+  EXPECT_EQ(RequestCount("DeregisterScalableTarget"), 1);
+}
+
+TEST_F(SageMakerAutoScalingTest, DeregisterStopsWhenThePoliciesCannotBeRead) {
+  ASSERT_TRUE(harness_->InjectFault("DescribeScalingPolicies", 1, 400, "AccessDeniedException",
+                                    "not allowed to describe"));
+  auto scaling = SageMakerAutoScaling::Create(*autoscaling_, {});
+  ASSERT_TRUE(scaling) << scaling.error().ToString();
+  auto s = (*scaling)->Deregister(ep_, "prod");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::ErrorCode::kPermissionDenied);
+  EXPECT_THAT(s.error().message(), HasSubstr("'prod'"));
+  EXPECT_EQ(RequestCount("DeregisterScalableTarget"), 0);
 }
 
 using CloudWatchMetricsSourceTest = MotoTest;

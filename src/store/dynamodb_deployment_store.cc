@@ -33,6 +33,14 @@ constexpr std::string_view kRecordSk = "record";
 constexpr std::string_view kLockSk = "lock";
 constexpr std::string_view kEndpointSk = "endpoint";
 constexpr std::string_view kEventPrefix = "event#";
+// The sparse index's key: present (always this value) only on active records.
+constexpr std::string_view kActiveSet = "active_set";
+constexpr std::string_view kActiveSetValue = "active";
+// Written once the records of versions before the index carry active_set.
+constexpr std::string_view kBackfillPk = "meta#active-index";
+constexpr std::string_view kBackfillSk = "backfill";
+// BatchGetItem's limit of keys per call.
+constexpr std::size_t kBatchGetKeys = 100;
 
 std::string DeploymentPk(std::string_view id) { return "deployment#" + std::string(id); }
 std::string LockPk(std::string_view endpoint) { return "active#" + std::string(endpoint); }
@@ -240,6 +248,7 @@ void SetRecordAttributes(object& item, const Deployment& d, const std::string& d
   item["endpoint"] = S(d.endpoint);
   item["state"] = S(core::StateName(d.state));
   item["active"] = Bool(core::IsActive(d.state));
+  if (core::IsActive(d.state)) item[kActiveSet] = S(kActiveSetValue);
   item["created_at"] = N(Millis(d.created_at));
   item["updated_at"] = N(Millis(d.updated_at));
   item["version"] = N(d.version);
@@ -262,12 +271,18 @@ core::Result<std::unique_ptr<DynamoDbDeploymentStore>> DynamoDbDeploymentStore::
   if (store->options_.create_table) {
     if (auto s = store->EnsureTable(); !s) return std::unexpected(s.error().WithContext(context));
   } else {
-    auto status = store->DescribeTable();
-    if (!status) return std::unexpected(status.error().WithContext(context));
-    if (*status != "ACTIVE" && *status != "UPDATING") {
-      return core::FailedPreconditionError(context + ": table status is " + Quoted(*status) +
+    auto state = store->DescribeTable();
+    if (!state) return std::unexpected(state.error().WithContext(context));
+    if (state->status != "ACTIVE" && state->status != "UPDATING") {
+      return core::FailedPreconditionError(context + ": table status is " + Quoted(state->status) +
                                            ", not ACTIVE");
     }
+    if (auto s = store->CheckIndex(*state); !s) {
+      return std::unexpected(s.error().WithContext(context));
+    }
+  }
+  if (auto s = store->BackfillActiveSet(); !s) {
+    return std::unexpected(s.error().WithContext(context));
   }
   return store;
 }
@@ -278,7 +293,32 @@ DynamoDbDeploymentStore::DynamoDbDeploymentStore(DynamoDbStoreOptions options,
 
 DynamoDbDeploymentStore::~DynamoDbDeploymentStore() = default;
 
-core::Result<std::string> DynamoDbDeploymentStore::DescribeTable() {
+std::string DynamoDbDeploymentStore::AddIndexCommand(std::string_view table) {
+  return "aws dynamodb update-table --table-name " + std::string(table) +
+         " --attribute-definitions AttributeName=active_set,AttributeType=S"
+         " --global-secondary-index-updates '[{\"Create\":{\"IndexName\":\"" +
+         std::string(kActiveIndex) +
+         "\",\"KeySchema\":[{\"AttributeName\":\"active_set\",\"KeyType\":\"HASH\"}],"
+         "\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"}}}]'";
+}
+
+core::Status DynamoDbDeploymentStore::CheckIndex(const TableState& state) {
+  if (state.index_status.empty()) {
+    return core::FailedPreconditionError(
+        "table has no global secondary index " + Quoted(kActiveIndex) +
+        " (added in this version: the controller lists active deployments through it instead "
+        "of scanning the table); add it with: " +
+        AddIndexCommand(options_.table));
+  }
+  if (state.index_status != "ACTIVE") {
+    return core::MakeError(core::ErrorCode::kUnavailable,
+                           "global secondary index " + Quoted(kActiveIndex) + " is " +
+                               Quoted(state.index_status) + ", not ACTIVE yet; retry when it is");
+  }
+  return core::Ok();
+}
+
+core::Result<DynamoDbDeploymentStore::TableState> DynamoDbDeploymentStore::DescribeTable() {
   auto response = client_->CallJson("DescribeTable", object{{"TableName", options_.table}});
   if (!response) return std::unexpected(response.error());
   const value* table = response->is_object() ? response->as_object().if_contains("Table") : nullptr;
@@ -315,35 +355,77 @@ core::Result<std::string> DynamoDbDeploymentStore::DescribeTable() {
                                          Quoted(range) +
                                          "; the store needs HASH 'pk' (S) + RANGE 'sk' (S)");
   }
+  TableState state;
   const value* status = t.if_contains("TableStatus");
-  return status != nullptr && status->is_string() ? std::string(status->as_string())
-                                                  : std::string("ACTIVE");
+  state.status = status != nullptr && status->is_string() ? std::string(status->as_string())
+                                                          : std::string("ACTIVE");
+  if (const value* indexes = t.if_contains("GlobalSecondaryIndexes");
+      indexes != nullptr && indexes->is_array()) {
+    for (const value& index : indexes->as_array()) {
+      if (!index.is_object()) continue;
+      const object& i = index.as_object();
+      const value* name = i.if_contains("IndexName");
+      if (name == nullptr || !name->is_string() || name->as_string() != kActiveIndex) continue;
+      std::string index_hash;
+      if (const value* ks = i.if_contains("KeySchema"); ks != nullptr && ks->is_array()) {
+        for (const value& k : ks->as_array()) {
+          const value* a = k.is_object() ? k.as_object().if_contains("AttributeName") : nullptr;
+          const value* type = k.is_object() ? k.as_object().if_contains("KeyType") : nullptr;
+          if (a != nullptr && a->is_string() && type != nullptr && type->is_string() &&
+              type->as_string() == "HASH") {
+            index_hash = std::string(a->as_string());
+          }
+        }
+      }
+      if (index_hash != kActiveSet) {
+        return core::FailedPreconditionError(
+            "global secondary index " + Quoted(kActiveIndex) + " is keyed on " +
+            Quoted(index_hash) + "; the store needs HASH " + Quoted(kActiveSet) + " (S)");
+      }
+      const value* index_status = i.if_contains("IndexStatus");
+      state.index_status = index_status != nullptr && index_status->is_string()
+                               ? std::string(index_status->as_string())
+                               : std::string("ACTIVE");
+    }
+  }
+  return state;
 }
 
+namespace {
+object ActiveIndexKeySchema() {
+  return object{{"IndexName", DynamoDbDeploymentStore::kActiveIndex},
+                {"KeySchema", array{object{{"AttributeName", kActiveSet}, {"KeyType", "HASH"}}}},
+                {"Projection", object{{"ProjectionType", "KEYS_ONLY"}}}};
+}
+}  // namespace
+
 core::Status DynamoDbDeploymentStore::EnsureTable() {
-  auto status = DescribeTable();
-  if (!status && status.error().code() == core::ErrorCode::kNotFound) {
-    object request{
-        {"TableName", options_.table},
-        {"AttributeDefinitions", array{object{{"AttributeName", "pk"}, {"AttributeType", "S"}},
-                                       object{{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
-        {"KeySchema", array{object{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
-                            object{{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
-        {"BillingMode", "PAY_PER_REQUEST"}};
+  auto state = DescribeTable();
+  if (!state && state.error().code() == core::ErrorCode::kNotFound) {
+    object request{{"TableName", options_.table},
+                   {"AttributeDefinitions",
+                    array{object{{"AttributeName", "pk"}, {"AttributeType", "S"}},
+                          object{{"AttributeName", "sk"}, {"AttributeType", "S"}},
+                          object{{"AttributeName", kActiveSet}, {"AttributeType", "S"}}}},
+                   {"KeySchema", array{object{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
+                                       object{{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
+                   {"GlobalSecondaryIndexes", array{ActiveIndexKeySchema()}},
+                   {"BillingMode", "PAY_PER_REQUEST"}};
     aws::AwsErrorDetail detail;
     auto created = client_->CallJson("CreateTable", request, &detail);
     // ResourceInUseException: someone else created it meanwhile; wait for it too.
     if (!created && detail.code != "ResourceInUseException") {
       return std::unexpected(created.error());
     }
-    status = DescribeTable();
+    state = DescribeTable();
   }
-  if (!status) return std::unexpected(status.error());
+  if (!state) return std::unexpected(state.error());
   const auto deadline = std::chrono::steady_clock::now() + options_.table_wait;
-  while (*status != "ACTIVE") {
+  auto wait = [&]() -> core::Status {
     if (std::chrono::steady_clock::now() >= deadline) {
       return core::MakeError(core::ErrorCode::kTimeout,
-                             "table is still " + Quoted(*status) + " after " +
+                             "table is still " + Quoted(state->status) + " (index " +
+                                 Quoted(state->index_status) + ") after " +
                                  core::FormatDuration(options_.table_wait));
     }
     constexpr core::Duration kPoll = std::chrono::milliseconds(500);
@@ -352,9 +434,71 @@ core::Status DynamoDbDeploymentStore::EnsureTable() {
     } else {
       std::this_thread::sleep_for(kPoll);
     }
-    status = DescribeTable();
-    if (!status) return std::unexpected(status.error());
+    state = DescribeTable();
+    if (!state) return std::unexpected(state.error());
+    return core::Ok();
+  };
+  bool index_requested = false;
+  while (state->status != "ACTIVE" || state->index_status != "ACTIVE") {
+    if (state->status == "ACTIVE" && state->index_status.empty() && !index_requested) {
+      // A table of an older version: add the index (DynamoDB builds it from the
+      // items that already carry active_set; BackfillActiveSet gives it the rest).
+      object request{
+          {"TableName", options_.table},
+          {"AttributeDefinitions",
+           array{object{{"AttributeName", kActiveSet}, {"AttributeType", "S"}}}},
+          {"GlobalSecondaryIndexUpdates", array{object{{"Create", ActiveIndexKeySchema()}}}}};
+      aws::AwsErrorDetail detail;
+      auto updated = client_->CallJson("UpdateTable", request, &detail);
+      // ResourceInUseException / LimitExceeded on a table being changed: wait and look again.
+      if (!updated && detail.code != "ResourceInUseException") {
+        return std::unexpected(updated.error().WithContext("add index " + Quoted(kActiveIndex)));
+      }
+      index_requested = true;
+      state = DescribeTable();
+      if (!state) return std::unexpected(state.error());
+      continue;
+    }
+    if (auto s = wait(); !s) return s;
   }
+  return core::Ok();
+}
+
+core::Status DynamoDbDeploymentStore::BackfillActiveSet() {
+  const std::string what = "give active records of older versions their " + Quoted(kActiveSet);
+  auto marker = GetItem(kBackfillPk, kBackfillSk);
+  if (!marker) return std::unexpected(marker.error().WithContext(what));
+  if (*marker) return core::Ok();
+  // Once per table: the records that are active but not in the index.
+  auto items = ScanItems(kRecordSk, "#active = :true AND attribute_not_exists(#active_set)",
+                         Names({"active", "active_set"}), object{{":true", Bool(true)}});
+  if (!items) return std::unexpected(items.error().WithContext(what));
+  for (const object& item : *items) {
+    auto pk = GetS(item, "pk");
+    auto version = GetN(item, "version");
+    if (!pk || !version) continue;  // unreadable: ListReadable names it once it is listed
+    aws::AwsErrorDetail detail;
+    auto updated = client_->CallJson(
+        "UpdateItem",
+        object{{"TableName", options_.table},
+               {"Key", Key(*pk, kRecordSk)},
+               {"UpdateExpression", "SET #active_set = :set"},
+               {"ConditionExpression", "#version = :version AND #active = :true"},
+               {"ExpressionAttributeNames", Names({"active_set", "version", "active"})},
+               {"ExpressionAttributeValues", object{{":set", S(kActiveSetValue)},
+                                                    {":version", N(*version)},
+                                                    {":true", Bool(true)}}}},
+        &detail);
+    // Changed meanwhile: this version's write set or removed active_set itself.
+    if (!updated && detail.code != "ConditionalCheckFailedException") {
+      return std::unexpected(updated.error().WithContext(what + ", record " + Quoted(*pk)));
+    }
+  }
+  object done = Key(kBackfillPk, kBackfillSk);
+  done["records"] = N(static_cast<std::int64_t>(items->size()));
+  auto put = client_->CallJson("PutItem",
+                               object{{"TableName", options_.table}, {"Item", std::move(done)}});
+  if (!put) return std::unexpected(put.error().WithContext(what));
   return core::Ok();
 }
 
@@ -534,6 +678,17 @@ core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
     }
     return out;
   }
+  std::vector<object> listed;
+  if (filter.active_only && !filter.endpoint) {
+    // The controller's tick: the sparse index, then a consistent re-read.
+    auto items = ActiveRecords();
+    if (!items) return std::unexpected(items.error().WithContext("list deployments"));
+    for (object& item : *items) {
+      if (filter.state && GetS(item, "state") != core::StateName(*filter.state)) continue;
+      listed.push_back(std::move(item));
+    }
+    return DecodeListing(listed);
+  }
   std::vector<std::string> conditions;
   object names, values;
   if (filter.endpoint) {
@@ -558,9 +713,103 @@ core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
   }
   auto items = ScanItems(kRecordSk, expression, std::move(names), std::move(values));
   if (!items) return std::unexpected(items.error().WithContext("list deployments"));
+  return DecodeListing(*items);
+}
+
+core::Result<std::vector<object>> DynamoDbDeploymentStore::ActiveRecords() {
+  // KEYS_ONLY index, eventually consistent (GSIs have no consistent reads): it
+  // says which records to read, the consistent BatchGetItem says what they are.
+  object request{{"TableName", options_.table},
+                 {"IndexName", kActiveIndex},
+                 {"KeyConditionExpression", "#active_set = :set"},
+                 {"ExpressionAttributeNames", Names({"active_set"})},
+                 {"ExpressionAttributeValues", object{{":set", S(kActiveSetValue)}}}};
+  std::vector<std::string> pks;
+  while (true) {
+    auto response = client_->CallJson("Query", request);
+    if (!response) return std::unexpected(response.error());
+    if (!response->is_object()) return core::InternalError("Query: the response is not an object");
+    const object& r = response->as_object();
+    if (const value* items = r.if_contains("Items"); items != nullptr && items->is_array()) {
+      for (const value& item : items->as_array()) {
+        if (!item.is_object() || GetS(item.as_object(), "sk") != kRecordSk) continue;
+        if (auto pk = GetS(item.as_object(), "pk")) pks.push_back(std::move(*pk));
+      }
+    }
+    const value* last = r.if_contains("LastEvaluatedKey");
+    if (last == nullptr || !last->is_object() || last->as_object().empty()) break;
+    request["ExclusiveStartKey"] = *last;
+  }
+  auto records = BatchGetRecords(std::move(pks));
+  if (!records) return std::unexpected(records.error());
+  // A record that left the active states after the index was read is not
+  // active any more: the consistent read has the last word.
+  std::erase_if(*records, [](const object& item) { return GetBool(item, "active") == false; });
+  return records;
+}
+
+core::Result<std::vector<object>> DynamoDbDeploymentStore::BatchGetRecords(
+    std::vector<std::string> pks) {
+  std::sort(pks.begin(), pks.end());
+  pks.erase(std::unique(pks.begin(), pks.end()), pks.end());
+  std::vector<object> out;
+  constexpr int kRounds = 8;  // for UnprocessedKeys; throttling is the client's retry
+  for (std::size_t from = 0; from < pks.size(); from += kBatchGetKeys) {
+    array keys;
+    for (std::size_t i = from; i < std::min(pks.size(), from + kBatchGetKeys); ++i) {
+      keys.push_back(Key(pks[i], kRecordSk));
+    }
+    for (int round = 0; !keys.empty(); ++round) {
+      if (round == kRounds) {
+        return core::MakeError(core::ErrorCode::kThrottled,
+                               "BatchGetItem left " + std::to_string(keys.size()) +
+                                   " records unprocessed after " + std::to_string(kRounds) +
+                                   " rounds");
+      }
+      if (round > 0) {
+        const core::Duration pause = std::chrono::milliseconds(25 << round);
+        if (options_.client.sleep) {
+          options_.client.sleep(pause);
+        } else {
+          std::this_thread::sleep_for(pause);
+        }
+      }
+      object table_keys{{"Keys", std::move(keys)}, {"ConsistentRead", true}};
+      auto response = client_->CallJson(
+          "BatchGetItem",
+          object{{"RequestItems", object{{options_.table, std::move(table_keys)}}}});
+      if (!response) return std::unexpected(response.error());
+      keys = array{};
+      if (!response->is_object()) {
+        return core::InternalError("BatchGetItem: the response is not an object");
+      }
+      const object& r = response->as_object();
+      if (const value* got = r.if_contains("Responses"); got != nullptr && got->is_object()) {
+        if (const value* items = got->as_object().if_contains(options_.table);
+            items != nullptr && items->is_array()) {
+          for (const value& item : items->as_array()) {
+            if (item.is_object()) out.push_back(item.as_object());
+          }
+        }
+      }
+      if (const value* left = r.if_contains("UnprocessedKeys");
+          left != nullptr && left->is_object()) {
+        if (const value* t = left->as_object().if_contains(options_.table);
+            t != nullptr && t->is_object()) {
+          if (const value* k = t->as_object().if_contains("Keys"); k != nullptr && k->is_array()) {
+            keys = k->as_array();
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+core::DeploymentListing DynamoDbDeploymentStore::DecodeListing(const std::vector<object>& items) {
   core::DeploymentListing out;
-  out.deployments.reserve(items->size());
-  for (const object& item : *items) {
+  out.deployments.reserve(items.size());
+  for (const object& item : items) {
     auto d = DecodeDeployment(item);
     if (!d) {
       std::string id = GetS(item, "pk").value_or("");
@@ -638,6 +887,10 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(const Deployment& deplo
       set += "#" + key + " = :" + key;
       names["#" + key] = key;
       values[":" + key] = attribute;
+    }
+    if (!now_active) {  // out of the sparse index
+      set += " REMOVE #" + std::string(kActiveSet);
+      names["#" + std::string(kActiveSet)] = kActiveSet;
     }
     items.push_back(object{{"Update", object{{"TableName", options_.table},
                                              {"Key", Key(pk, kRecordSk)},

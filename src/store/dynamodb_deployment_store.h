@@ -21,11 +21,13 @@ struct DynamoDbStoreOptions {
   // Region, endpoint URL (moto in tests), credentials, timeouts, retries.
   aws::ClientOptions client;
   // The table (3-255 characters of [A-Za-z0-9_.-]); its key must be
-  // pk (S, HASH) + sk (S, RANGE). See README.md for the definition.
+  // pk (S, HASH) + sk (S, RANGE), with the global secondary index
+  // kActiveIndex (HASH active_set, S). See README.md for the definition.
   std::string table;
-  // Development and tests: CreateTable (PAY_PER_REQUEST) when it is missing and
-  // wait until it is ACTIVE. Off in production, where the table is provisioned
-  // beforehand and the service needs no dynamodb:CreateTable permission.
+  // Development and tests: CreateTable (PAY_PER_REQUEST) when it is missing, add
+  // the index to a table without it (UpdateTable), and wait until both are ACTIVE. Off in
+  // production, where the table is provisioned beforehand and the service needs no
+  // dynamodb:CreateTable permission.
   bool create_table = false;
   // How long Open waits for a CREATING table to become ACTIVE.
   core::Duration table_wait = std::chrono::seconds(60);
@@ -35,14 +37,22 @@ struct DynamoDbStoreOptions {
 //
 //   pk "deployment#<id>", sk "record"          the deployment (doc = codec JSON,
 //                                              endpoint, state, active, created_at,
-//                                              updated_at, version, event_count)
+//                                              updated_at, version, event_count;
+//                                              active_set = "active" only while active)
 //   pk "deployment#<id>", sk "event#<seq:020>" one event (doc = codec JSON)
 //   pk "active#<endpoint>", sk "lock"          deployment_id of the active one
 //   pk "endpoint#<name>", sk "endpoint"        an endpoint (doc = codec JSON)
+//   pk "meta#active-index", sk "backfill"      written once the records of older
+//                                              versions carry active_set
+//
+// The sparse global secondary index kActiveIndex (HASH active_set, KEYS_ONLY)
+// holds exactly the active records, so listing the active deployments reads
+// O(active) items, however long the history.
 //
 // Create and Update are single transactions (a record, its events and the lock
 // land together or not at all); Update is conditional on the stored version.
-// Reads are strongly consistent. Several processes may share one table.
+// Reads are strongly consistent (the index Query only picks the records that
+// are then read consistently). Several processes may share one table.
 //
 // Thread-safe: no state besides the AwsClient, which is thread-safe. Errors
 // name the operation; throttling and 5xx are retried by the client, then
@@ -51,11 +61,21 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore, public core:
  public:
   // Most items one write may touch: DynamoDB's limit for TransactWriteItems.
   static constexpr std::size_t kMaxTransactionItems = 100;
+  // The sparse index of the active deployment records.
+  static constexpr std::string_view kActiveIndex = "active-deployments";
+
+  // The AWS CLI command that adds kActiveIndex to an existing table.
+  static std::string AddIndexCommand(std::string_view table);
 
   // Creates the client and checks the table with DescribeTable (its key schema
-  // must be pk/sk strings), or creates it when options.create_table is set.
+  // must be pk/sk strings, kActiveIndex must be there and ACTIVE), or creates it
+  // when options.create_table is set. Then, once per table, gives active records
+  // written before the index existed their active_set (a Scan for them, then the
+  // marker item; later Opens read only the marker).
   // kValidation for bad options, kNotFound for a missing table, kFailedPrecondition
-  // for a table with another key schema; errors name the table.
+  // for a table with another key schema or without the index (naming it and the
+  // command that adds it), kUnavailable while the index is still being built;
+  // errors name the table.
   static core::Result<std::unique_ptr<DynamoDbDeploymentStore>> Open(DynamoDbStoreOptions options);
 
   ~DynamoDbDeploymentStore() override;
@@ -68,8 +88,11 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore, public core:
                                         std::vector<core::DeploymentEvent>* appended) override;
   core::Result<core::Deployment> Get(std::string_view id) override;
   // The active deployment of one endpoint ({.endpoint, .active_only}) is read
-  // through the endpoint's lock item (two GetItems); every other filter is a
-  // Scan of the table (see README.md). Newest created_at first, ties by id,
+  // through the endpoint's lock item (two GetItems); the active deployments of
+  // all endpoints ({.active_only}, the controller's tick) through kActiveIndex:
+  // one Query (eventually consistent) for the keys, then one consistent
+  // BatchGetItem per 100 records, keeping those still active; every other
+  // filter is a Scan of the table (see README.md). Newest created_at first, ties by id,
   // descending.
   core::Result<std::vector<core::Deployment>> List(const core::DeploymentFilter& filter) override;
   // The same reads; a record item that does not decode is named in
@@ -104,8 +127,22 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore, public core:
  private:
   DynamoDbDeploymentStore(DynamoDbStoreOptions options, std::unique_ptr<aws::AwsClient> client);
 
-  // DescribeTable: the table's status ("ACTIVE", ...) after checking its key schema.
-  core::Result<std::string> DescribeTable();
+  struct TableState {
+    std::string status;        // "ACTIVE", "CREATING", ...
+    std::string index_status;  // kActiveIndex's; empty when the table has no such index
+  };
+  // DescribeTable: the table's and the index's status after checking the key schemas.
+  core::Result<TableState> DescribeTable();
+  // Open's checks of the index, then the once-per-table backfill.
+  core::Status CheckIndex(const TableState& state);
+  core::Status BackfillActiveSet();
+  // The active records, through kActiveIndex then a consistent re-read.
+  core::Result<std::vector<boost::json::object>> ActiveRecords();
+  // Consistent BatchGetItem of record keys (at most 100 per call; unprocessed
+  // keys asked again).
+  core::Result<std::vector<boost::json::object>> BatchGetRecords(std::vector<std::string> pks);
+  // Record items as a listing (unreadable ones named), newest first.
+  static core::DeploymentListing DecodeListing(const std::vector<boost::json::object>& items);
   // One TransactWriteItems call with an idempotency token, so that the
   // client's retries of a write that did land are not refused as conflicts.
   core::Status TransactWrite(boost::json::array items, aws::AwsErrorDetail* detail);

@@ -252,6 +252,7 @@ TEST_F(DynamoDbDeploymentStoreTest, ItemsFollowTheDocumentedLayout) {
   EXPECT_EQ(r.at("version").at("N"), "1");
   EXPECT_EQ(r.at("event_count").at("N"), "2");
   EXPECT_EQ(r.at("created_at").at("N"), "1700000000000");
+  EXPECT_EQ(r.at("active_set").at("S"), "active");  // in the sparse index
   auto doc = codec::ParseJson(r.at("doc").at("S").as_string(), "doc");
   ASSERT_TRUE(doc);
   auto decoded = codec::ParseDeployment(*doc, "doc");
@@ -274,6 +275,8 @@ TEST_F(DynamoDbDeploymentStoreTest, LeavingTheActiveStatesDeletesTheLock) {
   ASSERT_TRUE(updated) << updated.error().ToString();
   EXPECT_TRUE(RawItem("active#recs", "lock").is_null());
   EXPECT_EQ(RawItem("deployment#d1", "record").at("active").at("BOOL"), false);
+  EXPECT_FALSE(RawItem("deployment#d1", "record").as_object().contains("active_set"))
+      << "out of the sparse index";
 }
 
 TEST_F(DynamoDbDeploymentStoreTest, MovingAnActiveDeploymentMovesTheLock) {
@@ -314,6 +317,157 @@ TEST_F(DynamoDbDeploymentStoreTest, ActiveDeploymentOfAnEndpointIsReadWithoutASc
   // The lock and the record, three times, one GetItem for the Get, and the
   // endpoint without a lock.
   EXPECT_EQ(Count("GetItem"), 3 * 2 + 1 + 1);
+}
+
+// The controller's tick lists the active deployments of every endpoint: through the
+// sparse index (one Query) and one consistent BatchGetItem, whatever the history.
+TEST_F(DynamoDbDeploymentStoreTest, ActiveDeploymentsOfAllEndpointsAreReadWithoutAScan) {
+  for (int i = 0; i < 6; ++i) {
+    Deployment done = MakeDeployment("old" + std::to_string(i), "recs");
+    done.state = i % 2 == 0 ? DeploymentState::kCompleted : DeploymentState::kRolledBack;
+    done.created_at = At(i);
+    ASSERT_TRUE(store_->Create(done, {MakeEvent("a"), MakeEvent("b"), MakeEvent("c")}));
+  }
+  Deployment recs = MakeDeployment("d1", "recs");
+  recs.created_at = At(10);
+  ASSERT_TRUE(store_->Create(recs, {MakeEvent("a")}));
+  Deployment search = MakeDeployment("d2", "search");
+  search.state = DeploymentState::kRollingBack;
+  search.created_at = At(20);
+  ASSERT_TRUE(store_->Create(search, {}));
+  ExpectNoViolationsAndReset();
+
+  auto listed = store_->ListReadable({.active_only = true});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  ASSERT_EQ(listed->deployments.size(), 2u);
+  EXPECT_EQ(listed->deployments[0], *store_->Get("d2"));  // newest first
+  EXPECT_EQ(listed->deployments[1], *store_->Get("d1"));
+  EXPECT_TRUE(listed->unreadable.empty());
+  EXPECT_EQ(Count("Scan"), 0);
+  EXPECT_EQ(Count("Query"), 1);
+  EXPECT_EQ(Count("BatchGetItem"), 1);
+
+  auto rolling_back = store_->List({.state = DeploymentState::kRollingBack, .active_only = true});
+  ASSERT_TRUE(rolling_back) << rolling_back.error().ToString();
+  ASSERT_EQ(rolling_back->size(), 1u);
+  EXPECT_EQ((*rolling_back)[0].id, "d2");
+  EXPECT_EQ(Count("Scan"), 0);
+
+  // Leaving and re-entering the active states takes the record out of the index and back.
+  Deployment d1 = *store_->Get("d1");
+  d1.state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Update(d1, {}));
+  auto after = store_->List({.active_only = true});
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].id, "d2");
+  ASSERT_TRUE(harness().Reset());
+  auto none = store_->ListReadable({.state = DeploymentState::kPending, .active_only = true});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->deployments.empty());
+}
+
+// GSIs are eventually consistent: the index may still name a record that has just left
+// the active states. The consistent re-read decides, so it is not acted on again.
+TEST_F(DynamoDbDeploymentStoreTest, AStaleIndexEntryIsNoActiveDeployment) {
+  Deployment done = MakeDeployment("d1", "recs");
+  done.state = DeploymentState::kCompleted;
+  ASSERT_TRUE(store_->Create(done, {}));
+  ASSERT_TRUE(store_->Create(MakeDeployment("d2", "search"), {}));
+  // As the index would still show d1 for a moment after its last write.
+  auto stale = raw_->CallJson(
+      "UpdateItem", json::object{{"TableName", table_},
+                                 {"Key", json::object{{"pk", json::object{{"S", "deployment#d1"}}},
+                                                      {"sk", json::object{{"S", "record"}}}}},
+                                 {"UpdateExpression", "SET active_set = :a"},
+                                 {"ExpressionAttributeValues",
+                                  json::object{{":a", json::object{{"S", "active"}}}}}});
+  ASSERT_TRUE(stale) << stale.error().ToString();
+  auto listed = store_->List({.active_only = true});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "d2");
+}
+
+// A table of an older version (no index) with an active record written then.
+TEST_F(DynamoDbDeploymentStoreTest, OpenOfATableWithoutTheIndexNamesItThenBackfillsOnce) {
+  const std::string old_table = FreshTable();
+  auto created = raw_->CallJson(
+      "CreateTable",
+      json::object{
+          {"TableName", old_table},
+          {"AttributeDefinitions",
+           json::array{json::object{{"AttributeName", "pk"}, {"AttributeType", "S"}},
+                       json::object{{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
+          {"KeySchema", json::array{json::object{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
+                                    json::object{{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
+          {"BillingMode", "PAY_PER_REQUEST"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  // The record and lock as the older version wrote them: no active_set.
+  ASSERT_TRUE(store_->Create(MakeDeployment("d1", "recs"), {}));
+  json::object record = RawItem("deployment#d1", "record").as_object();
+  record.erase("active_set");
+  for (const json::object& item : {record, RawItem("active#recs", "lock").as_object()}) {
+    auto put = raw_->CallJson("PutItem", json::object{{"TableName", old_table}, {"Item", item}});
+    ASSERT_TRUE(put) << put.error().ToString();
+  }
+
+  auto refused = OpenStore(old_table, /*create=*/false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message(), HasSubstr("'active-deployments'"));
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("aws dynamodb update-table --table-name " + old_table));
+
+  // What the command does (moto builds the index at once; AWS takes a while).
+  json::object create_index{{"IndexName", "active-deployments"},
+                            {"KeySchema", json::array{json::object{{"AttributeName", "active_set"},
+                                                                   {"KeyType", "HASH"}}}},
+                            {"Projection", json::object{{"ProjectionType", "KEYS_ONLY"}}}};
+  json::object update{
+      {"TableName", old_table},
+      {"AttributeDefinitions",
+       json::array{json::object{{"AttributeName", "active_set"}, {"AttributeType", "S"}}}},
+      {"GlobalSecondaryIndexUpdates",
+       json::array{json::object{{"Create", std::move(create_index)}}}}};
+  auto indexed = raw_->CallJson("UpdateTable", update);
+  ASSERT_TRUE(indexed) << indexed.error().ToString();
+  ExpectNoViolationsAndReset();
+  auto opened = OpenStore(old_table, /*create=*/false);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_EQ(Count("Scan"), 1) << "the once-per-table backfill";
+  EXPECT_EQ(Count("UpdateItem"), 1);
+  auto listed = (*opened)->List({.active_only = true});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "d1");
+
+  ExpectNoViolationsAndReset();
+  auto again = OpenStore(old_table, /*create=*/false);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(Count("Scan"), 0) << "backfilled once, then the marker item says so";
+}
+
+TEST_F(DynamoDbDeploymentStoreTest, CreateTableAddsTheIndexToATableWithoutIt) {
+  const std::string old_table = FreshTable();
+  auto created = raw_->CallJson(
+      "CreateTable",
+      json::object{
+          {"TableName", old_table},
+          {"AttributeDefinitions",
+           json::array{json::object{{"AttributeName", "pk"}, {"AttributeType", "S"}},
+                       json::object{{"AttributeName", "sk"}, {"AttributeType", "S"}}}},
+          {"KeySchema", json::array{json::object{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
+                                    json::object{{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
+          {"BillingMode", "PAY_PER_REQUEST"}});
+  ASSERT_TRUE(created) << created.error().ToString();
+  auto opened = OpenStore(old_table, /*create=*/true);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_EQ(Count("UpdateTable"), 1);
+  ASSERT_TRUE((*opened)->Create(MakeDeployment("d1", "recs"), {}));
+  auto listed = (*opened)->List({.active_only = true});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  EXPECT_EQ(listed->size(), 1u);
 }
 
 TEST_F(DynamoDbDeploymentStoreTest, StaleLockIsNoActiveDeployment) {

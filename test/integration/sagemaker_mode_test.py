@@ -141,9 +141,15 @@ class SageMakerModeTest(unittest.TestCase):
         # The table as README "SageMaker" documents it.
         cls.ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                   {"AttributeName": "sk", "AttributeType": "S"}],
+                                                   {"AttributeName": "sk", "AttributeType": "S"},
+                                                   {"AttributeName": "active_set",
+                                                    "AttributeType": "S"}],
                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                        {"AttributeName": "sk", "KeyType": "RANGE"}])
+                                        {"AttributeName": "sk", "KeyType": "RANGE"}],
+                             GlobalSecondaryIndexes=[{
+                                 "IndexName": "active-deployments",
+                                 "KeySchema": [{"AttributeName": "active_set", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}])
         cls.feeder = MetricsFeeder(cls.cw).start()
         cls.feeder.set("prod", latency_ms=40, error_rate=0.0)
         cls.server = SageMakerServer(cls.harness, cls.topic).start()
