@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "api/internal/route_table.h"
@@ -223,6 +224,10 @@ struct ControlApi::Impl {
   http::Response GetDeployment(const std::string& id) const;
   http::Response ListEvents(const std::string& id, const http::Request& request) const;
   http::Response Act(RouteId id, const std::string& deployment_id, const Caller& caller) const;
+  // Fleet mode: records the action for the leader and waits for it
+  // (ApiOptions::leader_action_wait).
+  http::Response AskLeader(core::UserAction action, const std::string& deployment_id,
+                           const Caller& caller) const;
 
   // The id of the deployment active on `endpoint`, if any.
   core::Result<std::optional<std::string>> ActiveDeployment(const std::string& endpoint) const;
@@ -609,8 +614,35 @@ http::Response ControlApi::Impl::ListEvents(const std::string& id,
   return http::JsonResponse(200, w.Release());
 }
 
+http::Response ControlApi::Impl::AskLeader(core::UserAction action,
+                                           const std::string& deployment_id,
+                                           const Caller& caller) const {
+  auto asked = deps.controller.Request(deployment_id, action, caller.actor);
+  if (!asked) return ErrorResponseFor(asked.error());
+  core::Deployment latest = *asked;
+  const auto deadline = std::chrono::steady_clock::now() + options.leader_action_wait;
+  while (latest.requested && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto d = deps.store.Get(deployment_id);
+    if (!d) return ErrorResponseFor(d.error());
+    latest = std::move(*d);
+  }
+  return DeploymentResponse(latest.requested ? 202 : 200, latest, deps.controller);
+}
+
 http::Response ControlApi::Impl::Act(RouteId id, const std::string& deployment_id,
                                      const Caller& caller) const {
+  if (options.leader_action_wait > core::Duration::zero()) {
+    static constexpr std::pair<RouteId, core::UserAction> kActions[] = {
+        {RouteId::kComplete, core::UserAction::kComplete},
+        {RouteId::kCancel, core::UserAction::kCancel},
+        {RouteId::kRollback, core::UserAction::kRollback},
+        {RouteId::kPause, core::UserAction::kPause},
+        {RouteId::kResume, core::UserAction::kResume}};
+    for (auto [route, action] : kActions) {
+      if (route == id) return AskLeader(action, deployment_id, caller);
+    }
+  }
   controller::Controller& c = deps.controller;
   core::Result<core::Deployment> result = [&]() -> core::Result<core::Deployment> {
     switch (id) {

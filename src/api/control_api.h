@@ -39,6 +39,15 @@ struct ApiOptions {
   // Endpoints not named here start from `default_policy`.
   std::map<std::string, core::Policy, std::less<>> endpoint_policies;
   core::Policy default_policy;
+  // Fleet mode (several replicas, one of them runs the controller): a user
+  // action (complete, cancel, rollback, pause, resume) is recorded on the
+  // deployment for the leader's controller to carry out
+  // (Controller::Request), and the answer waits up to this long for it: 200
+  // with the deployment as the leader left it, or 202 with the deployment
+  // showing its `requested` action when the wait ran out (the leader carries
+  // it out when it can: a failover does not lose it). Zero: the action is
+  // carried out here (one process).
+  core::Duration leader_action_wait{};
 };
 
 // What the API serves from. All references are borrowed and must outlive the

@@ -667,6 +667,47 @@ TEST_F(ControlApiTest, RollbackAnswers200ThenRefusesWith409) {
   EXPECT_EQ(Call("POST", "/v1/deployments/" + id + "/rollback").status, 409);
 }
 
+// Fleet mode: the action is recorded for the leader, whose tick carries it out.
+TEST_F(ControlApiTest, InFleetModeAnActionWaitsForTheLeaderOrAnswers202) {
+  const std::string id = Deploy();
+  server_->Shutdown();
+  ApiOptions options = DefaultOptions();
+  options.leader_action_wait = 300ms;
+  Start(std::move(options));
+
+  // No leader ticks: 202, the request waits on the record, nothing moved.
+  auto waiting = Call("POST", "/v1/deployments/" + id + "/rollback");
+  ASSERT_EQ(waiting.status, 202) << waiting.body;
+  EXPECT_EQ(State(waiting), "IN_PROGRESS");
+  EXPECT_EQ(json::value_to<std::string>(Json(waiting).at("requested").at("action")), "rollback");
+  EXPECT_EQ(json::value_to<std::string>(Json(waiting).at("requested").at("actor")), "alice");
+  EXPECT_GT(traffic_.DescribeEndpoint("recs")->FindVariant("canary-v2")->weight, 0);
+  // Asked again: the same request. Another action meanwhile: 409.
+  EXPECT_EQ(Call("POST", "/v1/deployments/" + id + "/rollback").status, 202);
+  EXPECT_EQ(Call("POST", "/v1/deployments/" + id + "/complete").status, 409);
+
+  // The leader ticks: carried out, and the record shows it.
+  ASSERT_TRUE(controller_.Tick());
+  auto done = Call("GET", "/v1/deployments/" + id);
+  EXPECT_EQ(State(done), "ROLLED_BACK");
+  EXPECT_FALSE(Json(done).as_object().contains("requested")) << done.body;
+
+  // With a leader ticking while the answer waits: 200 with the result.
+  const std::string second = Deploy();
+  std::atomic<bool> stop{false};
+  std::thread leader([&] {
+    while (!stop) {
+      (void)controller_.Tick();
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  auto r = Call("POST", "/v1/deployments/" + second + "/cancel");
+  stop = true;
+  leader.join();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(State(r), "CANCELLED");
+}
+
 TEST_F(ControlApiTest, AFullStoreAnswers503AndARollbackStillMovesTrafficToProduction) {
   const std::string id = Deploy();
   auto canary_weight = [&] {

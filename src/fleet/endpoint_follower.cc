@@ -83,6 +83,7 @@ void EndpointFollower::Run() {
       auto changed = feed_->WaitForChange(options_.resync);
       // A broken feed answers at once; fall back to the periodic re-read.
       waited = changed.has_value();
+      if (changed && *changed && options_.on_change) options_.on_change();
     }
     if (!waited) {
       std::unique_lock lock(mu_);

@@ -36,6 +36,10 @@ namespace mlcanary::fleet {
 struct FollowerOptions {
   core::Duration resync = std::chrono::seconds(5);
   std::function<void(std::string_view)> log;
+  // Called on the follower's thread when the change feed reports a change,
+  // before the sync it starts (the leader wakes its controller loop with it:
+  // a user action recorded on another replica is carried out at once).
+  std::function<void()> on_change;
 };
 
 struct FollowerStats {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -153,7 +154,9 @@ TEST(EndpointFollowerThreadTest, AppliesAChangeWhenTheFeedSaysSoNotOnlyAtTheResy
   ASSERT_TRUE(store.SaveEndpoint(Recs({V("production", 1, "v1.json")})));
   ManualFeed feed;
   // The resync is an hour: only the feed can bring the change in time.
-  EndpointFollower follower(store, &feed, local, FollowerOptions{.resync = 1h});
+  std::atomic<int> woken{0};
+  EndpointFollower follower(store, &feed, local,
+                            FollowerOptions{.resync = 1h, .on_change = [&] { ++woken; }});
   follower.Start();
   ASSERT_TRUE(
       store.SaveEndpoint(Recs({V("production", 0.9, "v1.json"), V("canary", 0.1, "v2.json")})));
@@ -162,6 +165,7 @@ TEST(EndpointFollowerThreadTest, AppliesAChangeWhenTheFeedSaysSoNotOnlyAtTheResy
     std::this_thread::sleep_for(10ms);
   }
   follower.Stop();
+  EXPECT_EQ(woken, 1);
   EXPECT_EQ(Served(local), (std::vector<std::pair<std::string, double>>{{"production:v1.json", 0.9},
                                                                         {"canary:v2.json", 0.1}}));
 }
