@@ -1,16 +1,14 @@
 // `mlcanary demo`: the embedded service, steady traffic and three rollouts
-// followed live through the control API (as `deploy --wait` does).
+// followed live through the control API (client::DeploymentFollower, as
+// `deploy --wait` does) and shown by console's rollout view.
 #include "demo_command.h"
 
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -23,7 +21,10 @@
 #include <vector>
 
 #include "client/api_client.h"
+#include "client/deployment_follower.h"
 #include "config/service_config.h"
+#include "console/rollout_view.h"
+#include "console/terminal.h"
 #include "core/policy.h"
 #include "core/time.h"
 #include "loadgen/load_generator.h"
@@ -33,7 +34,7 @@ namespace mlcanary::app {
 namespace {
 
 namespace fs = std::filesystem;
-namespace json = boost::json;
+using console::Format;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -43,94 +44,6 @@ constexpr const char* kModelFiles[] = {"recs-v1.json", "recs-v2.ubj", "recs-v3.j
 
 volatile std::sig_atomic_t g_interrupted = 0;
 extern "C" void OnInterrupt(int) { g_interrupted = 1; }
-
-// ---- JSON fields of the control API's answers -------------------------------
-
-const json::value& Field(const json::value& v, std::string_view key) {
-  static const json::value kNull;
-  if (!v.is_object()) return kNull;
-  const json::value* f = v.get_object().if_contains(key);
-  return f == nullptr ? kNull : *f;
-}
-
-std::string Str(const json::value& v, std::string_view key) {
-  const json::value& f = Field(v, key);
-  return f.is_string() ? std::string(f.get_string()) : std::string();
-}
-
-double Num(const json::value& v, std::string_view key) {
-  const json::value& f = Field(v, key);
-  return f.is_number() ? f.to_number<double>() : 0;
-}
-
-// ---- Terminal ---------------------------------------------------------------
-
-// Writes lines to stdout; on a terminal also colours and keeps one status line
-// (traffic counters) at the bottom, redrawn in place.
-class Terminal {
- public:
-  Terminal() : tty_(::isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr) {}
-
-  bool tty() const { return tty_; }
-
-  std::string Paint(std::string_view code, std::string_view text) const {
-    if (!tty_) return std::string(text);
-    return "\033[" + std::string(code) + "m" + std::string(text) + "\033[0m";
-  }
-  std::string Bold(std::string_view s) const { return Paint("1", s); }
-  std::string Dim(std::string_view s) const { return Paint("2", s); }
-  std::string Green(std::string_view s) const { return Paint("32", s); }
-  std::string Red(std::string_view s) const { return Paint("31", s); }
-  std::string Yellow(std::string_view s) const { return Paint("33", s); }
-  std::string Cyan(std::string_view s) const { return Paint("36", s); }
-
-  void Line(const std::string& text) {
-    ClearStatus();
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fputc('\n', stdout);
-    if (!status_.empty()) DrawStatus();
-    std::fflush(stdout);
-  }
-
-  void Status(const std::string& text) {
-    if (!tty_) return;
-    status_ = text;
-    DrawStatus();
-    std::fflush(stdout);
-  }
-
-  void EndStatus() {
-    ClearStatus();
-    status_.clear();
-    std::fflush(stdout);
-  }
-
- private:
-  void ClearStatus() {
-    if (tty_ && !status_.empty()) std::fputs("\r\033[K", stdout);
-  }
-  void DrawStatus() { std::fprintf(stdout, "\r\033[K%s", status_.c_str()); }
-
-  const bool tty_;
-  std::string status_;
-};
-
-std::string Format(const char* format, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof(buf), format, args...);
-  return buf;
-}
-
-std::string Bar(double weight) {
-  std::string out;
-  const int filled = static_cast<int>(std::lround(weight * 20));
-  for (int i = 0; i < 20; ++i) out += i < filled ? "\u2588" : "\u00b7";
-  return out;
-}
-
-std::string Percent(double w) { return Format("%.0f%%", w * 100); }
-
-std::string Seconds(double s) { return Format("%.1fs", s); }
 
 // ---- Finding the example models ---------------------------------------------
 
@@ -265,241 +178,112 @@ struct Scenario {
   std::string expected;  // final state
 };
 
-struct Outcome {
-  std::string id;
-  std::string model_file;
-  std::string expected;
-  std::string final_state;  // "" when it never ended
-  double seconds = 0;
-  int checks = 0;
-  std::string reason;
-};
+// Shows one rollout until it ends: its events as a timeline, the traffic as the
+// status line. Never leaves it half done: past `limit` it is rolled back.
+class RolloutWatch {
+ public:
+  RolloutWatch(console::Terminal& term, client::ApiClient& api, loadgen::LoadGenerator& load,
+               console::RolloutResult& result)
+      : term_(term),
+        api_(api),
+        load_(load),
+        result_(result),
+        base_(load.snapshot()),
+        last_(base_) {}
 
-bool FinalState(const std::string& state) {
-  return state == "COMPLETED" || state == "ROLLED_BACK" || state == "FAILED" ||
-         state == "CANCELLED";
-}
-
-std::string StateColored(const Terminal& term, const std::string& state) {
-  if (state == "COMPLETED") return term.Green(state);
-  if (state == "ROLLED_BACK" || state == "ROLLING_BACK" || state == "FAILED")
-    return term.Red(state);
-  return term.Yellow(state);
-}
-
-std::string VerdictColored(const Terminal& term, const std::string& verdict) {
-  std::string text = verdict;
-  for (char& c : text) c = c == '_' ? ' ' : c;
-  if (verdict == "healthy") return term.Green(text);
-  if (verdict == "inconclusive") return term.Yellow(text);
-  return term.Red(text);
-}
-
-std::string Elapsed(const json::value& event, const std::optional<core::Timestamp>& start) {
-  if (!start) return "";
-  auto t = core::ParseRfc3339(Str(event, "time"));
-  if (!t) return "";
-  return "+" + Seconds(std::chrono::duration<double>(*t - *start).count());
-}
-
-std::string Metrics(const json::value& m) {
-  return Format("%8.2fms %6.2f%% %5lld", Num(m, "p99_ms"), Num(m, "error_rate") * 100,
-                static_cast<long long>(Num(m, "invocations")));
-}
-
-void PrintCheckHeader(Terminal& term) {
-  // Columns of PrintEvent's check lines.
-  term.Line(term.Dim(Format("%10s  %-25s \u2502 %10s %7s %5s \u2502 %10s %7s %5s \u2502 %s", "time",
-                            "canary weight", "canary p99", "errors", "n", "prod p99", "errors", "n",
-                            "verdict")));
-}
-
-void PrintEvent(Terminal& term, const json::value& e, const std::optional<core::Timestamp>& start) {
-  const std::string kind = Str(e, "kind");
-  const std::string when = Format("%10s", Elapsed(e, start).c_str());
-  if (kind == "check") {
-    const json::value& check = Field(e, "check");
-    const std::string verdict = Str(check, "verdict");
-    std::string line = Format(
-        "%s  %s %4s \u2502 %s \u2502 %s \u2502 ", when.c_str(),
-        Bar(Num(e, "weight_before")).c_str(), Percent(Num(e, "weight_before")).c_str(),
-        Metrics(Field(check, "canary")).c_str(), Metrics(Field(check, "production")).c_str());
-    line += VerdictColored(term, verdict);
-    if (verdict != "healthy" && verdict != "inconclusive") {
-      line += term.Dim("  " + Str(check, "reason"));
-    }
-    term.Line(line);
-    return;
-  }
-  const double before = Num(e, "weight_before");
-  const double after = Num(e, "weight_after");
-  std::string what;
-  if (kind == "transition" && Str(e, "from_state") == Str(e, "to_state")) {
-    what = StateColored(term, Str(e, "to_state"));
-  } else if (kind == "transition") {
-    what = StateColored(term, Str(e, "from_state")) + " \u2192 " +
-           StateColored(term, Str(e, "to_state"));
-  } else if (kind == "weight_change") {
-    what = term.Cyan("weight " + Percent(before) + " \u2192 " + Percent(after));
-  } else {
-    what = term.Yellow(kind);
-  }
-  if (kind == "transition" && !core::SameWeight(before, after)) {
-    what += term.Cyan("  (weight " + Percent(before) + " \u2192 " + Percent(after) + ")");
-  }
-  term.Line(Format("%s  %s %4s \u25b8 ", when.c_str(), Bar(after).c_str(), Percent(after).c_str()) +
-            term.Bold(what) + ": " + Str(e, "reason"));
-}
-
-// "recs-v1 3120 ok · recs-v3 12 ok 340 4xx" over the traffic since `base`.
-std::string TrafficLine(const loadgen::LoadSnapshot& now, const loadgen::LoadSnapshot& base,
-                        double rate) {
-  std::string out = Format("   traffic %4.0f req/s \u2502", rate);
-  for (const auto& [variant, counts] : now.variants) {
-    loadgen::VariantCounts delta = counts;
-    if (auto it = base.variants.find(variant); it != base.variants.end()) {
-      for (const auto& [status, n] : it->second.by_status) delta.by_status[status] -= n;
-    }
-    if (delta.total() == 0) continue;
-    out += Format(" %s: %llu ok", variant.empty() ? "?" : variant.c_str(),
-                  static_cast<unsigned long long>(delta.ok()));
-    if (delta.errors_4xx() > 0) {
-      out += Format(" %llu 4xx", static_cast<unsigned long long>(delta.errors_4xx()));
-    }
-    if (delta.errors_5xx() > 0) {
-      out += Format(" %llu 5xx", static_cast<unsigned long long>(delta.errors_5xx()));
-    }
-    out += " \u2502";
-  }
-  if (now.transport_errors > base.transport_errors) {
-    out += Format(" %llu connection errors",
-                  static_cast<unsigned long long>(now.transport_errors - base.transport_errors));
-  }
-  return out;
-}
-
-Outcome RunRollout(Terminal& term, client::ApiClient& api, loadgen::LoadGenerator& load,
-                   const fs::path& models, const Scenario& s, int index, int total,
-                   SteadyClock::duration limit) {
-  Outcome out{.model_file = s.model_file, .expected = s.expected};
-  term.Line("");
-  term.Line(term.Bold(Format("\u2501\u2501 %d/%d  deploy %s", index, total, s.model_file.c_str())) +
-            " \u2014 " + s.story + "  " + term.Dim("(expected: " + s.expected + ")"));
-
-  json::object body;
-  body["endpoint"] = kEndpoint;
-  body["variant"] = s.variant;
-  body["model"] = json::object{{"kind", "xgboost"}, {"path", (models / s.model_file).string()}};
-  const auto started = SteadyClock::now();
-  auto created = api.Call("POST", "/v1/deployments", json::serialize(body));
-  if (!created) {
-    out.reason = "deploy refused: " + created.error().message();
-    term.Line(term.Red("   " + out.reason));
-    return out;
-  }
-  out.id = Str(*created, "id");
-  std::optional<core::Timestamp> start;
-  if (auto t = core::ParseRfc3339(Str(*created, "created_at"))) start = *t;
-  term.Line(Format("   deployment %s: %s \u2192 %s, canary starts at %s", out.id.c_str(),
-                   Str(*created, "production_variant").c_str(),
-                   Str(*created, "canary_variant").c_str(),
-                   Percent(Num(*created, "canary_weight")).c_str()));
-  PrintCheckHeader(term);
-
-  std::int64_t after = 0;
-  // The summary's reason is the decisive transition's: into ROLLING_BACK (its
-  // cause, not "traffic back on production") or else into the final state.
-  bool decided = false;
-  auto absorb = [&](const json::value& e) {
-    after = std::max<std::int64_t>(after, static_cast<std::int64_t>(Num(e, "seq")));
-    const std::string kind = Str(e, "kind");
-    const std::string to = Str(e, "to_state");
-    if (kind == "check") ++out.checks;
-    if (kind == "transition" && !decided && (to == "ROLLING_BACK" || FinalState(to))) {
-      out.reason = Str(e, "reason");
-      decided = true;
-    }
-    PrintEvent(term, e, start);
-  };
-  const loadgen::LoadSnapshot base = load.snapshot();
-  loadgen::LoadSnapshot last = base;
-  auto last_at = SteadyClock::now();
-  double rate = 0;
-  bool gave_up = false;
-  for (;;) {
-    auto events =
-        api.Call("GET", "/v1/deployments/" + out.id + "/events?after=" + std::to_string(after));
-    if (events) {
-      const json::value& list = Field(*events, "events");
-      if (list.is_array()) {
-        for (const json::value& e : list.get_array()) absorb(e);
-      }
-    }
-    auto d = api.Call("GET", "/v1/deployments/" + out.id);
-    const std::string state = d ? Str(*d, "state") : "";
-    if (FinalState(state)) {
-      // The final transition may have landed after the events were read.
-      if (events) {
-        auto rest =
-            api.Call("GET", "/v1/deployments/" + out.id + "/events?after=" + std::to_string(after));
-        if (rest && Field(*rest, "events").is_array()) {
-          for (const json::value& e : Field(*rest, "events").get_array()) absorb(e);
+  void Run(const core::Deployment& d, SteadyClock::time_point started,
+           SteadyClock::duration limit) {
+    start_ = d.created_at;
+    client::DeploymentFollower follower(api_, d.id);
+    for (;;) {
+      if (auto round = follower.Next()) {
+        for (const auto& e : round->events) Show(e.value);
+        if (round->final()) {
+          result_.final_state = std::string(core::StateName(round->deployment.state));
+          break;
         }
       }
-      out.final_state = state;
-      break;
+      if (g_interrupted != 0) {
+        result_.reason = "interrupted";
+        break;
+      }
+      if (SteadyClock::now() - started > limit && !gave_up_) GiveUp(limit);
+      std::this_thread::sleep_for(250ms);
+      ShowTraffic();
     }
-    if (g_interrupted != 0) {
-      out.reason = "interrupted";
-      break;
-    }
-    if (SteadyClock::now() - started > limit && !gave_up) {
-      // Never leave a rollout half done: roll it back and report it as stuck.
-      gave_up = true;
-      out.reason = Format("not finished after %.0fs", std::chrono::duration<double>(limit).count());
-      term.Line(term.Red("   " + out.reason + "; rolling it back"));
-      (void)api.Call("POST", "/v1/deployments/" + out.id + "/rollback");
-    }
-    std::this_thread::sleep_for(250ms);
-    const auto now = SteadyClock::now();
-    const loadgen::LoadSnapshot snap = load.snapshot();
-    const double dt = std::chrono::duration<double>(now - last_at).count();
-    if (dt >= 1.0) {
-      rate = static_cast<double>(snap.answers - last.answers) / dt;
-      last = snap;
-      last_at = now;
-    }
-    term.Status(term.Dim(TrafficLine(snap, base, rate)));
+    term_.EndStatus();
+    if (gave_up_ && !result_.final_state.empty()) result_.final_state += " (forced)";
   }
-  term.EndStatus();
-  out.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-  if (gave_up && !out.final_state.empty()) out.final_state += " (forced)";
-  const bool as_expected = out.final_state == out.expected;
-  term.Line(Format("   %s %s in %s after %d checks", as_expected ? "\u2714" : "\u2718",
-                   out.id.c_str(), Seconds(out.seconds).c_str(), out.checks) +
-            " \u2014 " +
-            StateColored(term, out.final_state.empty() ? "UNFINISHED" : out.final_state) +
-            (as_expected ? "" : term.Red(" (expected " + out.expected + ")")));
-  return out;
-}
 
-void PrintSummary(Terminal& term, const std::vector<Outcome>& outcomes) {
-  term.Line("");
-  term.Line(term.Bold("Summary"));
-  term.Line(term.Dim(Format("  %-22s %-13s %-13s %8s %7s  %s", "DEPLOYMENT", "MODEL", "FINAL STATE",
-                            "TIME", "CHECKS", "REASON")));
-  for (const Outcome& o : outcomes) {
-    const std::string state = o.final_state.empty() ? "UNFINISHED" : o.final_state;
-    const bool ok = o.final_state == o.expected;
-    std::string padded = Format("%-13s", state.c_str());
-    std::string line =
-        Format("  %-22s %-13s ", o.id.empty() ? "-" : o.id.c_str(), o.model_file.c_str());
-    line += (ok ? term.Green(padded) : term.Red(padded));
-    line += Format(" %8s %7d  ", Seconds(o.seconds).c_str(), o.checks);
-    line += o.reason;
-    if (!ok) line += term.Red(" [expected " + o.expected + "]");
-    term.Line(line);
+ private:
+  void Show(const core::DeploymentEvent& e) {
+    if (e.kind == core::EventKind::kCheck) ++result_.checks;
+    // The summary's reason is the decisive transition's: into ROLLING_BACK (its
+    // cause, not "traffic back on production") or else into the final state.
+    if (e.kind == core::EventKind::kTransition && !decided_ &&
+        (e.to_state == core::DeploymentState::kRollingBack || core::IsTerminal(e.to_state))) {
+      result_.reason = e.reason;
+      decided_ = true;
+    }
+    term_.Line(console::TimelineLine(term_.style(), e, start_));
   }
+
+  void GiveUp(SteadyClock::duration limit) {
+    gave_up_ = true;
+    result_.reason =
+        Format("not finished after %.0fs", std::chrono::duration<double>(limit).count());
+    term_.Line(term_.style().Red("   " + result_.reason + "; rolling it back"));
+    (void)api_.Act(result_.id, "rollback");
+  }
+
+  void ShowTraffic() {
+    const auto now = SteadyClock::now();
+    const loadgen::LoadSnapshot snap = load_.snapshot();
+    const double dt = std::chrono::duration<double>(now - last_at_).count();
+    if (dt >= 1.0) {
+      rate_ = static_cast<double>(snap.answers - last_.answers) / dt;
+      last_ = snap;
+      last_at_ = now;
+    }
+    term_.Status(term_.style().Dim(console::TrafficLine(snap, base_, rate_)));
+  }
+
+  console::Terminal& term_;
+  client::ApiClient& api_;
+  loadgen::LoadGenerator& load_;
+  console::RolloutResult& result_;
+  std::optional<core::Timestamp> start_;
+  bool decided_ = false;
+  bool gave_up_ = false;
+  const loadgen::LoadSnapshot base_;
+  loadgen::LoadSnapshot last_;
+  SteadyClock::time_point last_at_ = SteadyClock::now();
+  double rate_ = 0;
+};
+
+console::RolloutResult RunRollout(console::Terminal& term, client::ApiClient& api,
+                                  loadgen::LoadGenerator& load, const fs::path& models,
+                                  const Scenario& s, int index, int total,
+                                  SteadyClock::duration limit) {
+  console::RolloutResult out{.model_file = s.model_file, .expected = s.expected};
+  term.Line("");
+  term.Line(console::RolloutTitle(term.style(), index, total, s.model_file, s.story, s.expected));
+  const auto started = SteadyClock::now();
+  auto created = api.CreateDeployment({.endpoint = kEndpoint,
+                                       .model_path = (models / s.model_file).string(),
+                                       .variant = s.variant});
+  if (!created) {
+    out.reason = "deploy refused: " + created.error().message();
+    term.Line(term.style().Red("   " + out.reason));
+    return out;
+  }
+  out.id = created->value.id;
+  term.Line(console::RolloutStarted(created->value));
+  term.Line(console::CheckHeader(term.style()));
+  RolloutWatch(term, api, load, out).Run(created->value, started, limit);
+  out.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  term.Line(console::RolloutEnded(term.style(), out));
+  return out;
 }
 
 // Removes the data directory at scope exit unless it is to be kept.
@@ -551,28 +335,15 @@ class DemoScope {
   void (*old_pipe_)(int) = nullptr;
 };
 
-}  // namespace
+// ---- The demo's steps -----------------------------------------------------------
 
-int RunDemo(const DemoOptions& options) {
-  Terminal term;
-  auto fail = [&](const std::string& message) {
-    std::fprintf(stderr, "mlcanary demo: %s\n", message.c_str());
-    return 1;
-  };
-  auto models = FindModels(options.models_dir);
-  if (!models) return fail(models.error().message());
-  auto made = MakeDataDir();
-  if (!made) return fail(made.error().message());
-  DemoScope scope;
-  DataDir data(*made, options.keep);
-  const auto demo_started = SteadyClock::now();
-
-  const core::Policy policy = DemoPolicy(options.fast);
+config::ServiceConfig DemoConfig(const fs::path& models, const fs::path& data,
+                                 const core::Policy& policy) {
   config::ServiceConfig config;
   config.source = "mlcanary demo";
   config.inference_listen = "127.0.0.1:0";
   config.control_listen = "127.0.0.1:0";
-  config.store = "sqlite:" + (data.path() / "mlcanary.db").string();
+  config.store = "sqlite:" + (data / "mlcanary.db").string();
   config.controller_interval = 1s;
   config.endpoints.push_back(config::EndpointConfig{
       .name = kEndpoint,
@@ -580,134 +351,164 @@ int RunDemo(const DemoOptions& options) {
                                  .weight = 1.0,
                                  .instances = 1,
                                  .model = {.kind = core::ModelKind::kXgboost,
-                                           .path = (*models / "recs-v1.json").string()}}},
+                                           .path = (models / "recs-v1.json").string()}}},
       .policy = policy});
-  if (auto s = core::ValidatePolicy(policy); !s) return fail(s.error().message());
+  return config;
+}
 
-  term.Line(term.Bold("mlcanary demo") +
+void PrintIntro(console::Terminal& term, const fs::path& models, const fs::path& data, bool keep) {
+  const console::Style& style = term.style();
+  term.Line(style.Bold("mlcanary demo") +
             " \u2014 three canary rollouts on live traffic, time compressed");
-  term.Line(term.Dim("   models    " + models->string()));
-  term.Line(
-      term.Dim("   data dir  " + data.path().string() +
-               (options.keep ? " (kept: --keep)" : " (removed at the end; --keep keeps it)")));
+  term.Line(style.Dim("   models    " + models.string()));
+  term.Line(style.Dim("   data dir  " + data.string() +
+                      (keep ? " (kept: --keep)" : " (removed at the end; --keep keeps it)")));
   term.Line("   starting the service (SQLite store, in-process XGBoost, controller every 1s)...");
+}
 
-  ServiceOptions service_options;
-  service_options.admin_token = NewToken();
-  auto event_log = std::make_shared<EventLogFile>(data.path() / "events.jsonl");
-  service_options.event_log = [event_log](std::string_view line) { event_log->Write(line); };
-  auto service = Service::Start(config, service_options);
-  if (!service) return fail("the service did not start: " + service.error().message());
-
-  const std::string control_url = "http://127.0.0.1:" + std::to_string((*service)->control_port());
-  const std::string inference_url =
-      "http://127.0.0.1:" + std::to_string((*service)->inference_port());
-  term.Line("   inference  " + term.Bold(inference_url) + "/v1/endpoints/recs/invocations");
-  term.Line("   control    " + term.Bold(control_url) + "  (admin token " +
-            service_options.admin_token + ")");
-  term.Line("   dashboard  " + term.Bold(term.Cyan(control_url + "/")) +
+void PrintService(console::Terminal& term, const Service& service, const std::string& token,
+                  const core::Policy& policy) {
+  const console::Style& style = term.style();
+  const std::string control = "http://127.0.0.1:" + std::to_string(service.control_port());
+  term.Line("   inference  " +
+            style.Bold("http://127.0.0.1:" + std::to_string(service.inference_port())) +
+            "/v1/endpoints/recs/invocations");
+  term.Line("   control    " + style.Bold(control) + "  (admin token " + token + ")");
+  term.Line("   dashboard  " + style.Bold(style.Cyan(control + "/")) +
             "  \u2014 open it while the demo runs");
-  term.Line(term.Dim("   CLI        MLCANARY_URL=" + control_url +
-                     " MLCANARY_API_TOKEN=" + service_options.admin_token + " mlcanary list"));
-  term.Line(Format(
-      "   policy     steps 10%% \u2192 30%% \u2192 60%% \u2192 100%%, a check every "
-      "1s, %llds healthy at each step, >= %lld canary requests per check;",
-      static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(policy.bake).count()),
-      static_cast<long long>(policy.min_invocations)));
-  term.Line(
-      Format("              rollback after %d error-breached checks in a row (error rate "
-             ">= %.0f%%) or %d latency-breached (p99 >= %.0fms, or >= %.0fms and >= %.0f\u00d7 "
-             "production)",
-             policy.error_breaches_to_rollback, policy.max_error_rate * 100,
-             policy.latency_breaches_to_rollback, policy.max_p99_ms,
-             policy.latency_ratio_min_p99_ms, policy.max_latency_ratio));
+  term.Line(style.Dim("   CLI        MLCANARY_URL=" + control + " MLCANARY_API_TOKEN=" + token +
+                      " mlcanary list"));
+  for (const std::string& line : console::PolicyLines(policy)) term.Line(line);
+}
 
-  loadgen::LoadOptions load_options;
-  load_options.port = (*service)->inference_port();
-  load_options.endpoint = kEndpoint;
-  load_options.threads = 4;
-  load_options.rate_per_second = 400;
-  load_options.users = 1000;
-  loadgen::LoadGenerator load(load_options);
-  std::vector<Outcome> outcomes;
-  int status = 1;
-  if (auto s = load.Start(); !s) {
-    (*service)->Stop();
-    return fail("traffic: " + s.error().message());
-  }
-  term.Line(
-      Format("   traffic    %.0f requests/s from %d keep-alive connections, %d users, 8 "
-             "features each",
-             load_options.rate_per_second, load_options.threads, load_options.users));
+loadgen::LoadOptions DemoTraffic(const Service& service) {
+  loadgen::LoadOptions o;
+  o.port = service.inference_port();
+  o.endpoint = kEndpoint;
+  o.threads = 4;
+  o.rate_per_second = 400;
+  o.users = 1000;
+  return o;
+}
 
-  // Production answers first, so that the first check has its p99 to compare with.
-  const auto warmup_end = SteadyClock::now() + (options.fast ? 1s : 2s);
+// Production answers first, so that the first check has its p99 to compare with.
+// False when the gateway gave no answer in 15 s.
+bool WarmUp(loadgen::LoadGenerator& load, bool fast) {
+  const auto warmup_end = SteadyClock::now() + (fast ? 1s : 2s);
   const auto warmup_limit = SteadyClock::now() + 15s;
   while (g_interrupted == 0 && SteadyClock::now() < warmup_limit &&
          (SteadyClock::now() < warmup_end || load.snapshot().answers == 0)) {
     std::this_thread::sleep_for(100ms);
   }
-  if (load.snapshot().answers == 0 && g_interrupted == 0) {
-    load.Stop();
-    (*service)->Stop();
-    return fail("no answers from the gateway at " + inference_url + " after 15s");
-  }
+  return load.snapshot().answers > 0 || g_interrupted != 0;
+}
 
-  client::ApiClient api({.base_url = control_url, .token = service_options.admin_token});
+std::vector<console::RolloutResult> RunScenarios(console::Terminal& term, client::ApiClient& api,
+                                                 loadgen::LoadGenerator& load,
+                                                 const fs::path& models, bool fast) {
   const std::vector<Scenario> scenarios = {
       {"recs-v2.ubj", "recs-v2", "retrained on fresher data, same 8 features", "COMPLETED"},
       {"recs-v3.json", "recs-v3", "expects 12 features: every request it gets is a 400",
        "ROLLED_BACK"},
       {"recs-v4.json", "recs-v4", "1500 deep DART trees: correct but far slower", "ROLLED_BACK"},
   };
+  std::vector<console::RolloutResult> results;
   for (std::size_t i = 0; i < scenarios.size() && g_interrupted == 0; ++i) {
-    outcomes.push_back(RunRollout(term, api, load, *models, scenarios[i], static_cast<int>(i) + 1,
-                                  static_cast<int>(scenarios.size()), 90s));
+    results.push_back(RunRollout(term, api, load, models, scenarios[i], static_cast<int>(i) + 1,
+                                 static_cast<int>(scenarios.size()), 90s));
     // Let the split settle on the new production before the next canary.
-    if (i + 1 < scenarios.size()) std::this_thread::sleep_for(options.fast ? 500ms : 1500ms);
+    if (i + 1 < scenarios.size()) std::this_thread::sleep_for(fast ? 500ms : 1500ms);
   }
+  return results;
+}
 
-  load.Stop();
-  const loadgen::LoadSnapshot traffic = load.snapshot();
-  (*service)->Stop();
-
-  PrintSummary(term, outcomes);
-  std::string by_variant;
-  for (const auto& [variant, counts] : traffic.variants) {
-    by_variant += Format(
-        "%s%s %llu (%llu errors)", by_variant.empty() ? "" : ", ",
-        variant.empty() ? "?" : variant.c_str(), static_cast<unsigned long long>(counts.total()),
-        static_cast<unsigned long long>(counts.errors_4xx() + counts.errors_5xx()));
-  }
-  term.Line(Format("  traffic: %llu requests answered",
-                   static_cast<unsigned long long>(traffic.answers)) +
-            (by_variant.empty() ? "" : " \u2014 " + by_variant) +
-            (traffic.transport_errors > 0
-                 ? Format("; %llu connection errors",
-                          static_cast<unsigned long long>(traffic.transport_errors))
-                 : ""));
-
-  bool as_expected = outcomes.size() == scenarios.size();
-  for (const Outcome& o : outcomes) as_expected = as_expected && o.final_state == o.expected;
-  const double total = std::chrono::duration<double>(SteadyClock::now() - demo_started).count();
+// The summary and the verdict; returns the exit status.
+int PrintOutcome(console::Terminal& term, const std::vector<console::RolloutResult>& results,
+                 const loadgen::LoadSnapshot& traffic, double seconds, const DataDir& data,
+                 bool keep) {
+  const console::Style& style = term.style();
+  for (const std::string& line : console::SummaryTable(style, results)) term.Line(line);
+  term.Line(console::TrafficTotals(traffic));
+  bool as_expected = results.size() == 3;
+  for (const auto& r : results) as_expected = as_expected && r.as_expected();
   term.Line("");
+  int status = 1;
   if (g_interrupted != 0) {
-    term.Line(term.Yellow("Interrupted."));
+    term.Line(style.Yellow("Interrupted."));
     status = 130;
   } else if (as_expected) {
-    term.Line(term.Green(term.Bold("\u2714 All three rollouts ended as expected")) + " in " +
-              Seconds(total) + ": COMPLETED, ROLLED_BACK (errors), ROLLED_BACK (latency).");
+    term.Line(style.Green(style.Bold("\u2714 All three rollouts ended as expected")) + " in " +
+              console::Seconds(seconds) +
+              ": COMPLETED, ROLLED_BACK (errors), ROLLED_BACK (latency).");
     status = 0;
   } else {
-    term.Line(term.Red(term.Bold("\u2718 Not every rollout ended as expected")) + " (" +
-              Seconds(total) + ").");
-    status = 1;
+    term.Line(style.Red(style.Bold("\u2718 Not every rollout ended as expected")) + " (" +
+              console::Seconds(seconds) + ").");
   }
-  term.Line(options.keep ? "Data kept in " + data.path().string() +
-                               " (mlcanary.db, events.jsonl). Nothing is left running."
-                         : "Service stopped, traffic stopped, data directory removed.");
+  term.Line(keep ? "Data kept in " + data.path().string() +
+                       " (mlcanary.db, events.jsonl). Nothing is left running."
+                 : "Service stopped, traffic stopped, data directory removed.");
   term.Line(
       "Next: README.md \"Run the service\" for `mlcanary serve` and `mlcanary deploy --wait`.");
+  return status;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "mlcanary demo: %s\n", message.c_str());
+  return 1;
+}
+
+// With the service up: traffic, warm-up, the rollouts, the outcome.
+int RunWithService(console::Terminal& term, Service& service, const std::string& token,
+                   const fs::path& models, const DataDir& data, const DemoOptions& options,
+                   SteadyClock::time_point demo_started) {
+  const loadgen::LoadOptions load_options = DemoTraffic(service);
+  loadgen::LoadGenerator load(load_options);
+  if (auto s = load.Start(); !s) return Fail("traffic: " + s.error().message());
+  term.Line(
+      Format("   traffic    %.0f requests/s from %d keep-alive connections, %d users, 8 "
+             "features each",
+             load_options.rate_per_second, load_options.threads, load_options.users));
+  if (!WarmUp(load, options.fast)) {
+    load.Stop();
+    return Fail("no answers from the gateway at http://127.0.0.1:" +
+                std::to_string(service.inference_port()) + " after 15s");
+  }
+  client::ApiClient api(
+      {.base_url = "http://127.0.0.1:" + std::to_string(service.control_port()), .token = token});
+  const auto results = RunScenarios(term, api, load, models, options.fast);
+  load.Stop();
+  const loadgen::LoadSnapshot traffic = load.snapshot();
+  service.Stop();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - demo_started).count();
+  return PrintOutcome(term, results, traffic, seconds, data, options.keep);
+}
+
+}  // namespace
+
+int RunDemo(const DemoOptions& options) {
+  console::Terminal term;
+  auto models = FindModels(options.models_dir);
+  if (!models) return Fail(models.error().message());
+  auto made = MakeDataDir();
+  if (!made) return Fail(made.error().message());
+  DemoScope scope;
+  DataDir data(*made, options.keep);
+  const auto demo_started = SteadyClock::now();
+  const core::Policy policy = DemoPolicy(options.fast);
+  if (auto s = core::ValidatePolicy(policy); !s) return Fail(s.error().message());
+  PrintIntro(term, *models, data.path(), options.keep);
+
+  ServiceOptions service_options;
+  service_options.admin_token = NewToken();
+  auto event_log = std::make_shared<EventLogFile>(data.path() / "events.jsonl");
+  service_options.event_log = [event_log](std::string_view line) { event_log->Write(line); };
+  auto service = Service::Start(DemoConfig(*models, data.path(), policy), service_options);
+  if (!service) return Fail("the service did not start: " + service.error().message());
+  PrintService(term, **service, service_options.admin_token, policy);
+  const int status = RunWithService(term, **service, service_options.admin_token, *models, data,
+                                    options, demo_started);
+  (*service)->Stop();
   return status;
 }
 

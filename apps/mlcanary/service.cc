@@ -151,193 +151,266 @@ struct Service::Parts {
 
 namespace {
 
-core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p);
-core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service::Parts& p);
-core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Service::Parts& p);
+using Parts = Service::Parts;
 
-}  // namespace
+// ---- Start's steps, in order ----------------------------------------------------
 
-core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfig& config,
-                                                      ServiceOptions options) {
-  auto p = std::make_unique<Parts>();
+// AWS credentials and region, when anything talks to AWS (the SageMaker backend,
+// a DynamoDB store, SNS).
+core::Status ResolveAwsIfUsed(const config::ServiceConfig& config, const ServiceOptions&,
+                              Parts& p) {
   const bool uses_aws = config.backend == config::Backend::kSagemaker ||
                         config.store.starts_with("dynamodb:") || !config.sns_topic_arn.empty();
-  if (uses_aws) {
-    auto setup = ResolveAws(config);
-    if (!setup) return std::unexpected(setup.error());
-    p->aws = std::move(*setup);
-  }
-  if (auto s = OpenStore(config, *p); !s) return std::unexpected(s.error());
-  p->registry = std::make_unique<metrics::MetricsRegistry>(p->clock, RegistryOptionsFor());
-  auto started = config.backend == config::Backend::kSagemaker ? StartSagemakerDataPlane(config, *p)
-                                                               : StartEmbeddedDataPlane(config, *p);
-  if (!started) return std::unexpected(started.error());
-  std::map<std::string, core::Policy, std::less<>> policies;
-  for (const config::EndpointConfig& e : config.endpoints) policies[e.name] = e.policy;
+  if (!uses_aws) return core::Ok();
+  auto setup = ResolveAws(config);
+  if (!setup) return std::unexpected(setup.error());
+  p.aws = std::move(*setup);
+  return core::Ok();
+}
 
-  p->log_notifier = std::make_unique<notify::LogNotifier>(
-      options.event_log ? options.event_log : [](std::string_view) {});
-  std::vector<core::Notifier*> sinks{p->log_notifier.get()};
-  if (!config.webhooks.empty()) {
-    notify::WebhookOptions webhook_options;
-    webhook_options.urls = config.webhooks;
-    webhook_options.log = [](std::string_view line) { spdlog::warn("{}", line); };
-    // At least once from the store's outbox; a store without one (DynamoDB)
-    // keeps the in-memory queue: at most once.
-    webhook_options.outbox = p->outbox;
-    auto created = notify::WebhookNotifier::Create(webhook_options);
-    if (!created && created.error().code() == core::ErrorCode::kUnimplemented) {
-      spdlog::warn("notifications.webhooks: {}; webhooks are delivered at most once",
-                   created.error().message());
-      webhook_options.outbox = nullptr;
-      created = notify::WebhookNotifier::Create(webhook_options);
-    }
-    if (!created) return std::unexpected(created.error().WithContext("notifications.webhooks"));
-    p->webhooks = std::move(*created);
-    sinks.push_back(p->webhooks.get());
-  } else if (p->outbox != nullptr) {
-    // No sink: the outbox keeps nothing, and cursors of webhooks no longer
-    // configured go.
-    if (auto s = p->outbox->SetSinks({});
-        !s && s.error().code() != core::ErrorCode::kUnimplemented) {
+core::Status OpenStore(const config::ServiceConfig& config, const ServiceOptions&, Parts& p);
+
+core::Status CreateRegistry(const config::ServiceConfig&, const ServiceOptions&, Parts& p) {
+  p.registry = std::make_unique<metrics::MetricsRegistry>(p.clock, RegistryOptionsFor());
+  return core::Ok();
+}
+
+core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Parts& p);
+core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Parts& p);
+
+// The gateway and its registry (embedded), or SageMaker and CloudWatch.
+core::Status StartDataPlane(const config::ServiceConfig& config, const ServiceOptions&, Parts& p) {
+  return config.backend == config::Backend::kSagemaker ? StartSagemakerDataPlane(config, p)
+                                                       : StartEmbeddedDataPlane(config, p);
+}
+
+// Webhooks: at least once from the store's outbox; a store without one
+// (DynamoDB) keeps the in-memory queue: at most once. Without webhooks the
+// outbox keeps nothing, and the cursors of webhooks no longer configured go.
+core::Status AddWebhooks(const config::ServiceConfig& config, Parts& p,
+                         std::vector<core::Notifier*>& sinks) {
+  if (config.webhooks.empty()) {
+    if (p.outbox == nullptr) return core::Ok();
+    auto s = p.outbox->SetSinks({});
+    if (!s && s.error().code() != core::ErrorCode::kUnimplemented) {
       return std::unexpected(s.error().WithContext("store " + config.store));
     }
+    return core::Ok();
   }
-  if (!config.sns_topic_arn.empty()) {
-    auto client = MakeAwsClient(config, *p->aws, aws::SnsService(), "sns");
-    if (!client) return std::unexpected(client.error());
-    p->sns_client = std::move(*client);
-    sagemaker::SnsOptions sns_options;
-    sns_options.topic_arn = config.sns_topic_arn;
-    sns_options.log = LogWarning;
-    auto sns = sagemaker::SnsNotifier::Create(*p->sns_client, sns_options);
-    if (!sns) return std::unexpected(sns.error().WithContext("notifications.sns_topic_arn"));
-    p->sns = std::move(*sns);
-    sinks.push_back(p->sns.get());
+  notify::WebhookOptions webhook_options;
+  webhook_options.urls = config.webhooks;
+  webhook_options.log = LogWarning;
+  webhook_options.outbox = p.outbox;
+  auto created = notify::WebhookNotifier::Create(webhook_options);
+  if (!created && created.error().code() == core::ErrorCode::kUnimplemented) {
+    spdlog::warn("notifications.webhooks: {}; webhooks are delivered at most once",
+                 created.error().message());
+    webhook_options.outbox = nullptr;
+    created = notify::WebhookNotifier::Create(webhook_options);
   }
-  p->status_notifier = std::make_unique<StatusNotifier>(p->status);
-  sinks.push_back(p->status_notifier.get());
-  p->notifier = std::make_unique<notify::FanoutNotifier>(sinks);
+  if (!created) return std::unexpected(created.error().WithContext("notifications.webhooks"));
+  p.webhooks = std::move(*created);
+  sinks.push_back(p.webhooks.get());
+  return core::Ok();
+}
 
-  // Readying a SageMaker canary takes minutes: the API answers PENDING at
-  // once and the loop does the rest.
-  const bool background_start = config.backend == config::Backend::kSagemaker;
-  Parts* parts = p.get();
+core::Status AddSns(const config::ServiceConfig& config, Parts& p,
+                    std::vector<core::Notifier*>& sinks) {
+  if (config.sns_topic_arn.empty()) return core::Ok();
+  auto client = MakeAwsClient(config, *p.aws, aws::SnsService(), "sns");
+  if (!client) return std::unexpected(client.error());
+  p.sns_client = std::move(*client);
+  sagemaker::SnsOptions sns_options;
+  sns_options.topic_arn = config.sns_topic_arn;
+  sns_options.log = LogWarning;
+  auto sns = sagemaker::SnsNotifier::Create(*p.sns_client, sns_options);
+  if (!sns) return std::unexpected(sns.error().WithContext("notifications.sns_topic_arn"));
+  p.sns = std::move(*sns);
+  sinks.push_back(p.sns.get());
+  return core::Ok();
+}
+
+// Every announced event goes to the event log, the webhooks, SNS and the
+// /metrics view, in that order.
+core::Status StartNotifiers(const config::ServiceConfig& config, const ServiceOptions& options,
+                            Parts& p) {
+  p.log_notifier = std::make_unique<notify::LogNotifier>(
+      options.event_log ? options.event_log : [](std::string_view) {});
+  std::vector<core::Notifier*> sinks{p.log_notifier.get()};
+  if (auto s = AddWebhooks(config, p, sinks); !s) return s;
+  if (auto s = AddSns(config, p, sinks); !s) return s;
+  p.status_notifier = std::make_unique<StatusNotifier>(p.status);
+  sinks.push_back(p.status_notifier.get());
+  p.notifier = std::make_unique<notify::FanoutNotifier>(sinks);
+  return core::Ok();
+}
+
+// Retries sleep on the calling thread, with jitter from a random generator.
+controller::RetryOptions ThreadRetries() {
   controller::RetryOptions retry;
   retry.sleep = [](core::Duration d) { std::this_thread::sleep_for(d); };
   retry.random_bits = [] {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     return rng();
   };
-  p->controller = std::make_unique<controller::Controller>(
-      controller::Ports{.traffic = *p->traffic,
-                        .metrics = *p->metrics_source,
-                        .store = *p->store,
-                        .notifier = *p->notifier,
-                        .clock = p->clock,
-                        .retry = retry,
+  return retry;
+}
+
+// One check's outcome in the log and the /metrics view.
+void ReportOutcome(Parts& p, const controller::CheckOutcome& o) {
+  if (!o.ran) return;
+  if (o.unreadable) {
+    // Skipped by the controller: every other deployment goes on.
+    spdlog::error(
+        "deployment {} (endpoint '{}'): the store cannot read its record; the controller "
+        "skips it: {}",
+        o.deployment_id, o.deployment.endpoint, o.error ? o.error->ToString() : "");
+    p.status.RecordCheckError(o.deployment.endpoint, o.error ? o.error->ToString() : o.reason,
+                              p.clock.Now());
+    return;
+  }
+  p.status.Observe(o.deployment);
+  if (!o.error) {
+    if (o.verdict) p.status.RecordCheck(o.deployment.endpoint, *o.verdict);
+    return;
+  }
+  // Every failed check is logged and counted, whether or not the store could record it.
+  spdlog::error("deployment {} (endpoint '{}'): check failed: {}", o.deployment_id,
+                o.deployment.endpoint, o.error->ToString());
+  p.status.RecordCheckError(o.deployment.endpoint, o.error->ToString(), p.clock.Now());
+  if (o.unrecorded_rollback) {
+    spdlog::error(
+        "deployment {} (endpoint '{}'): {} with traffic on production; the store did "
+        "not take the record, written when it can be",
+        o.deployment_id, o.deployment.endpoint,
+        o.action == core::Action::kFail ? "failed" : "rolled back");
+    p.status.RecordUnrecordedRollback(o.deployment.endpoint);
+  }
+}
+
+void ReportTick(Parts& p, const core::Result<std::vector<controller::CheckOutcome>>& r) {
+  if (!r) {
+    spdlog::error("controller tick: {}", r.error().ToString());
+    return;
+  }
+  for (const auto& o : *r) ReportOutcome(p, o);
+}
+
+// The controller on the ports, and its loop. Readying a SageMaker canary takes
+// minutes: the API answers PENDING at once and the loop (a worker per
+// deployment) does the rest.
+core::Status CreateController(const config::ServiceConfig& config, const ServiceOptions&,
+                              Parts& p) {
+  const bool background_start = config.backend == config::Backend::kSagemaker;
+  Parts* parts = &p;
+  p.controller = std::make_unique<controller::Controller>(
+      controller::Ports{.traffic = *p.traffic,
+                        .metrics = *p.metrics_source,
+                        .store = *p.store,
+                        .notifier = *p.notifier,
+                        .clock = p.clock,
+                        .retry = ThreadRetries(),
                         .start_in_background = background_start,
                         .wake = [parts] { parts->loop->Wake(); }});
-  p->loop = std::make_unique<controller::ControllerLoop>(
-      *p->controller, config.controller_interval,
+  p.loop = std::make_unique<controller::ControllerLoop>(
+      *p.controller, config.controller_interval,
       [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
-        if (!r) {
-          spdlog::error("controller tick: {}", r.error().ToString());
-          return;
-        }
-        for (const auto& o : *r) {
-          if (!o.ran) continue;
-          if (o.unreadable) {
-            // Skipped by the controller: every other deployment goes on.
-            spdlog::error(
-                "deployment {} (endpoint '{}'): the store cannot read its record; the controller "
-                "skips it: {}",
-                o.deployment_id, o.deployment.endpoint, o.error ? o.error->ToString() : "");
-            parts->status.RecordCheckError(o.deployment.endpoint,
-                                           o.error ? o.error->ToString() : o.reason,
-                                           parts->clock.Now());
-            continue;
-          }
-          parts->status.Observe(o.deployment);
-          if (o.error) {
-            // Every failed check is logged and counted, whether or not the
-            // store could record it.
-            spdlog::error("deployment {} (endpoint '{}'): check failed: {}", o.deployment_id,
-                          o.deployment.endpoint, o.error->ToString());
-            parts->status.RecordCheckError(o.deployment.endpoint, o.error->ToString(),
-                                           parts->clock.Now());
-            if (o.unrecorded_rollback) {
-              spdlog::error(
-                  "deployment {} (endpoint '{}'): {} with traffic on production; the store did "
-                  "not take the record, written when it can be",
-                  o.deployment_id, o.deployment.endpoint,
-                  o.action == core::Action::kFail ? "failed" : "rolled back");
-              parts->status.RecordUnrecordedRollback(o.deployment.endpoint);
-            }
-          } else if (o.verdict) {
-            parts->status.RecordCheck(o.deployment.endpoint, *o.verdict);
-          }
-        }
+        ReportTick(*parts, r);
       },
       controller::ControllerLoopOptions{.worker_per_deployment = background_start});
+  return core::Ok();
+}
 
-  if (auto s = p->controller->ReconcileAll(); !s) {
+// The data plane as the stored deployments left it; then /metrics sees every
+// readable deployment (the reconcile names the records the store cannot read).
+core::Status Reconcile(const config::ServiceConfig&, const ServiceOptions&, Parts& p) {
+  if (auto s = p.controller->ReconcileAll(); !s) {
     spdlog::warn("reconcile at start-up: {}", s.error().ToString());
   }
-  // Records the store cannot read were named by the reconcile above.
-  if (auto all = p->store->ListReadable({})) {
-    for (const auto& d : all->deployments) p->status.Observe(d);
+  if (auto all = p.store->ListReadable({})) {
+    for (const auto& d : all->deployments) p.status.Observe(d);
   }
+  return core::Ok();
+}
 
-  if (p->gateway) {
-    if (auto s = p->gateway->Start(); !s) {
-      return std::unexpected(AtKey(config, "listen.inference", s.error()));
-    }
+core::Status StartGateway(const config::ServiceConfig& config, const ServiceOptions&, Parts& p) {
+  if (!p.gateway) return core::Ok();
+  if (auto s = p.gateway->Start(); !s) {
+    return std::unexpected(AtKey(config, "listen.inference", s.error()));
   }
+  return core::Ok();
+}
 
+void LogHttp(http::LogLevel level, std::string_view line) {
+  switch (level) {
+    case http::LogLevel::kInfo:
+      spdlog::info("{}", line);
+      break;
+    case http::LogLevel::kWarning:
+      spdlog::warn("{}", line);
+      break;
+    case http::LogLevel::kError:
+      spdlog::error("{}", line);
+      break;
+  }
+}
+
+// The control API (tokens, each endpoint's policy) on its HTTP server.
+core::Status StartControlApi(const config::ServiceConfig& config, const ServiceOptions& options,
+                             Parts& p) {
   api::ApiOptions api_options;
   api_options.admin_token = options.admin_token;
   api_options.reader_token = options.reader_token;
-  for (const auto& [name, policy] : policies) api_options.endpoint_policies[name] = policy;
-  auto control_api = api::ControlApi::Create(api_options, {.controller = *p->controller,
-                                                           .store = *p->store,
-                                                           .traffic = *p->traffic,
+  for (const config::EndpointConfig& e : config.endpoints) {
+    api_options.endpoint_policies[e.name] = e.policy;
+  }
+  Parts* parts = &p;
+  auto control_api = api::ControlApi::Create(api_options, {.controller = *p.controller,
+                                                           .store = *p.store,
+                                                           .traffic = *p.traffic,
                                                            .new_deployment_id = NewDeploymentId,
                                                            .metrics_text = [parts] {
                                                              return metrics::RenderPrometheus(
                                                                  *parts->registry, &parts->status);
                                                            }});
   if (!control_api) return std::unexpected(control_api.error());
-  p->control_api = std::move(*control_api);
+  p.control_api = std::move(*control_api);
   http::ServerOptions http_options;
   http_options.listen = config.control_listen;
   http_options.max_connections = config.control_max_connections;
   http_options.name = "control-api";
-  http_options.log = [](http::LogLevel level, std::string_view line) {
-    switch (level) {
-      case http::LogLevel::kInfo:
-        spdlog::info("{}", line);
-        break;
-      case http::LogLevel::kWarning:
-        spdlog::warn("{}", line);
-        break;
-      case http::LogLevel::kError:
-        spdlog::error("{}", line);
-        break;
-    }
-  };
-  p->control_server = std::make_unique<http::HttpServer>(http_options, p->control_api->handler());
-  if (auto s = p->control_server->Start(); !s) {
+  http_options.log = LogHttp;
+  p.control_server = std::make_unique<http::HttpServer>(http_options, p.control_api->handler());
+  if (auto s = p.control_server->Start(); !s) {
     return std::unexpected(AtKey(config, "listen.control", s.error()));
   }
+  return core::Ok();
+}
 
-  p->loop->Start();
+core::Status StartLoop(const config::ServiceConfig&, const ServiceOptions&, Parts& p) {
+  p.loop->Start();
+  return core::Ok();
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Service>> Service::Start(const config::ServiceConfig& config,
+                                                      ServiceOptions options) {
+  using Step = core::Status (*)(const config::ServiceConfig&, const ServiceOptions&, Parts&);
+  static constexpr Step kSteps[] = {
+      ResolveAwsIfUsed, OpenStore, CreateRegistry, StartDataPlane,  StartNotifiers,
+      CreateController, Reconcile, StartGateway,   StartControlApi, StartLoop,
+  };
+  auto p = std::make_unique<Parts>();
+  for (Step step : kSteps) {
+    if (auto s = step(config, options, *p); !s) return std::unexpected(s.error());
+  }
   return std::unique_ptr<Service>(new Service(std::move(p)));
 }
 
 namespace {
 
-core::Status OpenStore(const config::ServiceConfig& config, Service::Parts& p) {
+core::Status OpenStore(const config::ServiceConfig& config, const ServiceOptions&, Parts& p) {
   if (config.store.starts_with("dynamodb:")) {
     store::DynamoDbStoreOptions options;
     options.client = AwsClientOptions(config, *p.aws, "dynamodb");
@@ -387,7 +460,7 @@ core::Error EndpointStartError(const config::ServiceConfig& config, std::size_t 
 
 // The gateway serves the configured endpoints (as the last deployments left
 // them) and records the metrics the controller reads.
-core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service::Parts& p) {
+core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Parts& p) {
   gateway::GatewayOptions gateway_options;
   gateway_options.listen = config.inference_listen;
   gateway_options.threads = config.gateway_threads;
@@ -416,7 +489,7 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Service
 }
 
 // SageMaker serves; CloudWatch measures. Each configured endpoint must exist.
-core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Service::Parts& p) {
+core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Parts& p) {
   for (auto [client, service, key] :
        {std::tuple{&p.sagemaker_client, &aws::SageMakerService(), "sagemaker"},
         std::tuple{&p.autoscaling_client, &aws::AutoScalingService(), "autoscaling"},

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "client/http_connection.h"
+#include "codec/domain_json.h"
 
 namespace mlcanary::client {
 namespace {
@@ -33,6 +34,44 @@ core::ErrorCode CodeForStatus(long status) {
       return core::ErrorCode::kInternal;
   }
 }
+
+// An answer that does not read as what was asked for: the server is not the
+// one this client speaks to (or a newer one it does not understand).
+core::Error Unreadable(std::string_view method, std::string_view path, const core::Error& e) {
+  return core::InternalError("the server's answer to " + std::string(method) + " " +
+                             std::string(path) + " is not what was expected: " + e.message())
+      .error();
+}
+
+template <typename T, typename Parse>
+core::Result<Answer<T>> Typed(core::Result<boost::json::value> doc, std::string_view method,
+                              std::string_view path, Parse parse) {
+  if (!doc) return std::unexpected(doc.error());
+  auto value = parse(*doc, "answer");
+  if (!value) return std::unexpected(Unreadable(method, path, value.error()));
+  return Answer<T>{std::move(*value), std::move(*doc)};
+}
+
+// The typed list, each element with its own JSON (the doc's array at `key`).
+template <typename T>
+core::Result<Answer<std::vector<Answer<T>>>> TypedList(
+    core::Result<boost::json::value> doc, std::string_view method, std::string_view path,
+    std::string_view key,
+    core::Result<std::vector<T>> (*parse)(const boost::json::value&, std::string_view)) {
+  if (!doc) return std::unexpected(doc.error());
+  auto values = parse(*doc, "answer");
+  if (!values) return std::unexpected(Unreadable(method, path, values.error()));
+  const boost::json::array& items = doc->get_object().at(key).get_array();
+  Answer<std::vector<Answer<T>>> out{.value = {}, .json = {}};
+  out.value.reserve(values->size());
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    out.value.push_back(Answer<T>{std::move((*values)[i]), items[i]});
+  }
+  out.json = std::move(*doc);
+  return out;
+}
+
+std::string DeploymentPath(std::string_view id) { return "/v1/deployments/" + PercentEncode(id); }
 
 }  // namespace
 
@@ -95,6 +134,46 @@ core::Result<boost::json::value> ApiClient::Call(std::string_view method, std::s
     message += options_.token.empty() ? " (set MLCANARY_API_TOKEN)" : " (check MLCANARY_API_TOKEN)";
   }
   return core::MakeError(CodeForStatus(status), message);
+}
+
+core::Result<Answer<core::Deployment>> ApiClient::GetDeployment(std::string_view id) {
+  const std::string path = DeploymentPath(id);
+  return Typed<core::Deployment>(Call("GET", path), "GET", path, codec::ParseDeployment);
+}
+
+core::Result<Answer<std::vector<Answer<core::Deployment>>>> ApiClient::ListDeployments(
+    const DeploymentFilter& filter) {
+  std::string path = "/v1/deployments";
+  std::string_view sep = "?";
+  for (const auto& [key, value] :
+       {std::pair{"endpoint", &filter.endpoint}, std::pair{"state", &filter.state}}) {
+    if (value->empty()) continue;
+    path += std::string(sep) + key + "=" + PercentEncode(*value);
+    sep = "&";
+  }
+  return TypedList<core::Deployment>(Call("GET", path), "GET", path, "deployments",
+                                     codec::ParseDeploymentList);
+}
+
+core::Result<Answer<std::vector<Answer<core::DeploymentEvent>>>> ApiClient::ListEvents(
+    std::string_view id, std::int64_t after) {
+  std::string path = DeploymentPath(id) + "/events";
+  if (after > 0) path += "?after=" + std::to_string(after);
+  return TypedList<core::DeploymentEvent>(Call("GET", path), "GET", path, "events",
+                                          codec::ParseEventList);
+}
+
+core::Result<Answer<core::Deployment>> ApiClient::CreateDeployment(
+    const DeploymentRequest& request) {
+  const std::string path = "/v1/deployments";
+  return Typed<core::Deployment>(Call("POST", path, RequestBody(request)), "POST", path,
+                                 codec::ParseDeployment);
+}
+
+core::Result<Answer<core::Deployment>> ApiClient::Act(std::string_view id,
+                                                      std::string_view action) {
+  const std::string path = DeploymentPath(id) + "/" + std::string(action);
+  return Typed<core::Deployment>(Call("POST", path), "POST", path, codec::ParseDeployment);
 }
 
 std::string PercentEncode(std::string_view text) {

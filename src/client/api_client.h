@@ -1,16 +1,21 @@
 // ApiClient: the control API (API.md "Control API") from the client's side,
-// over HTTP/1.1 with libcurl. Used by the CLI's client verbs.
+// over HTTP/1.1 with libcurl. Used by the CLI's client verbs and the demo: the
+// answers come back typed (read through codec), with the JSON they were read from.
 #ifndef MLCANARY_CLIENT_API_CLIENT_H_
 #define MLCANARY_CLIENT_API_CLIENT_H_
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "client/deployment_request.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "core/types.h"
 
 namespace mlcanary::client {
 
@@ -18,6 +23,21 @@ struct ClientOptions {
   std::string base_url = "http://127.0.0.1:8081";  // MLCANARY_URL
   std::string token;                               // MLCANARY_API_TOKEN
   core::Duration timeout = std::chrono::seconds(60);
+};
+
+// A value read from the server's answer, and the JSON it was read from: what
+// `--output json` prints unchanged, keys the type does not hold included (a
+// deployment's "last_check_error", a list's "deployment_id").
+template <typename T>
+struct Answer {
+  T value;
+  boost::json::value json;
+};
+
+// GET /v1/deployments?endpoint=E&state=S; empty: no filter.
+struct DeploymentFilter {
+  std::string endpoint;
+  std::string state;
 };
 
 // Not thread-safe: one per thread (it keeps one connection alive).
@@ -36,6 +56,19 @@ class ApiClient {
   // is Unavailable naming the URL.
   core::Result<boost::json::value> Call(std::string_view method, std::string_view path,
                                         std::string_view body = {});
+
+  // The typed calls: the same errors as Call, and an answer that does not read
+  // as the type is an Internal error naming the request and the key.
+  core::Result<Answer<core::Deployment>> GetDeployment(std::string_view id);
+  core::Result<Answer<std::vector<Answer<core::Deployment>>>> ListDeployments(
+      const DeploymentFilter& filter = {});
+  // The events with seq > after (all when 0), oldest first.
+  core::Result<Answer<std::vector<Answer<core::DeploymentEvent>>>> ListEvents(
+      std::string_view id, std::int64_t after = 0);
+  // POST /v1/deployments.
+  core::Result<Answer<core::Deployment>> CreateDeployment(const DeploymentRequest& request);
+  // POST /v1/deployments/{id}/{action}: complete, cancel, rollback, pause, resume.
+  core::Result<Answer<core::Deployment>> Act(std::string_view id, std::string_view action);
 
   const ClientOptions& options() const { return options_; }
 

@@ -610,6 +610,39 @@ Result<core::DeploymentEvent> ParseEvent(const json::value& v, std::string_view 
   return e;
 }
 
+namespace {
+
+// The array at `key` of an object, each element read by `parse` ("where.key[i]").
+template <typename T, typename Parse>
+Result<std::vector<T>> ParseListAt(const json::value& v, std::string_view where,
+                                   std::string_view key, Parse parse) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  const json::value* list = f->Get(key);
+  if (list == nullptr) return f->Missing(key);
+  if (!list->is_array()) return core::ValidationError(f->Path(key) + ": expected an array");
+  std::vector<T> out;
+  out.reserve(list->get_array().size());
+  for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+    auto item = parse(list->get_array()[i], f->Path(key) + "[" + std::to_string(i) + "]");
+    if (!item) return std::unexpected(item.error());
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<core::Deployment>> ParseDeploymentList(const json::value& v,
+                                                          std::string_view where) {
+  return ParseListAt<core::Deployment>(v, where, "deployments", ParseDeployment);
+}
+
+Result<std::vector<core::DeploymentEvent>> ParseEventList(const json::value& v,
+                                                          std::string_view where) {
+  return ParseListAt<core::DeploymentEvent>(v, where, "events", ParseEvent);
+}
+
 Result<json::value> ParseJson(std::string_view text, std::string_view where) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);

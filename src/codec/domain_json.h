@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "core/types.h"
@@ -42,6 +43,12 @@ core::Result<core::HealthReport> ParseHealthReport(const boost::json::value& v,
 core::Result<core::Endpoint> ParseEndpoint(const boost::json::value& v, std::string_view where);
 core::Result<core::Deployment> ParseDeployment(const boost::json::value& v, std::string_view where);
 core::Result<core::DeploymentEvent> ParseEvent(const boost::json::value& v, std::string_view where);
+// The control API's lists: {"deployments": [...]} and {"events": [...]} (other
+// keys, such as "deployment_id" or a deployment's "last_check_error", ignored).
+core::Result<std::vector<core::Deployment>> ParseDeploymentList(const boost::json::value& v,
+                                                                std::string_view where);
+core::Result<std::vector<core::DeploymentEvent>> ParseEventList(const boost::json::value& v,
+                                                                std::string_view where);
 
 // Parses text as JSON; a syntax error is a ValidationError naming `where`.
 core::Result<boost::json::value> ParseJson(std::string_view text, std::string_view where);

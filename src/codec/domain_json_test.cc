@@ -249,5 +249,48 @@ TEST(DomainJsonTest, InvalidJsonIsAValidationError) {
   EXPECT_NE(v.error().message().find("body: invalid JSON"), std::string::npos);
 }
 
+// The control API's answers to GET /v1/deployments and .../events, as the
+// server writes them (with keys the types do not hold).
+TEST(DomainJsonTest, ListsReadEveryElementAndIgnoreOtherKeys) {
+  const core::Deployment d = SampleDeployment();
+  std::string deployment = DeploymentJson(d);
+  deployment.insert(deployment.size() - 1, R"(,"last_check_error":null,"unrecorded":null)");
+  auto list = ParseDeploymentList(
+      *ParseJson(R"({"deployments":[)" + deployment + "," + deployment + "]}", "x"), "answer");
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1], d);
+
+  core::DeploymentEvent e;
+  e.seq = 3;
+  e.deployment_id = "dep-1";
+  e.time = T(2);
+  e.kind = core::EventKind::kTransition;
+  e.to_state = core::DeploymentState::kInProgress;
+  e.weight_after = 0.1;
+  e.reason = "started";
+  e.actor = "controller";
+  auto events = ParseEventList(
+      *ParseJson(R"({"deployment_id":"dep-1","events":[)" + EventJson(e) + "]}", "x"), "answer");
+  ASSERT_TRUE(events) << events.error().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front(), e);
+  auto empty = ParseEventList(*ParseJson(R"({"events":[]})", "x"), "answer");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(DomainJsonTest, ListErrorsNameTheElement) {
+  auto missing = ParseDeploymentList(*ParseJson("{}", "x"), "answer");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message(), "answer.deployments: missing");
+  auto not_array = ParseEventList(*ParseJson(R"({"events":{}})", "x"), "answer");
+  ASSERT_FALSE(not_array);
+  EXPECT_EQ(not_array.error().message(), "answer.events: expected an array");
+  auto bad = ParseEventList(*ParseJson(R"({"events":[{"seq":1}]})", "x"), "answer");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "answer.events[0].deployment_id: missing");
+}
+
 }  // namespace
 }  // namespace mlcanary::codec
