@@ -1,7 +1,7 @@
 // Structured log lines for deployment events.
 #include "notify/log_notifier.h"
 
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
 #include "core/time.h"
 #include "util/json_writer.h"
 

@@ -7,17 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
+#include "codec/testing/sample_event.h"
 #include "core/time.h"
 #include "notify/fanout_notifier.h"
-#include "notify/testing/sample_event.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::notify {
 namespace {
 
-using notify::testing::SampleDeployment;
-using notify::testing::SampleEvent;
+using codec::testing::SampleDeployment;
+using codec::testing::SampleEvent;
 
 boost::json::object LineOf(const core::DeploymentEvent& e) {
   std::vector<std::string> lines;

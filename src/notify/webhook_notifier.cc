@@ -14,7 +14,7 @@
 #include <optional>
 #include <thread>
 
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
 #include "core/backoff.h"
 #include "notify/async_delivery.h"
 #include "util/json_writer.h"

@@ -15,9 +15,9 @@
 #include <mutex>
 #include <thread>
 
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
+#include "codec/testing/sample_event.h"
 #include "core/backoff.h"
-#include "notify/testing/sample_event.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
 
@@ -30,8 +30,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-using notify::testing::SampleDeployment;
-using notify::testing::SampleEvent;
+using codec::testing::SampleDeployment;
+using codec::testing::SampleEvent;
 
 struct ReceiverOptions {
   int fail_first = 0;

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "aws/aws_client.h"
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
 #include "core/clock.h"
 #include "moto_fixture.h"  // test/aws
 #include "sagemaker/autoscaling.h"

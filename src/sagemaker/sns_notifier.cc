@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "codec/notification_json.h"
+#include "codec/domain_json.h"
 
 namespace mlcanary::sagemaker {
 namespace {

@@ -1,7 +1,8 @@
-// A sample deployment and event for the notifiers' tests: a canary being rolled
-// back after an error-rate breach, at a fixed time.
-#ifndef MLCANARY_NOTIFY_TESTING_SAMPLE_EVENT_H_
-#define MLCANARY_NOTIFY_TESTING_SAMPLE_EVENT_H_
+// A sample deployment and event, for the tests of the notification payload and
+// of the notifiers that send it: a canary being rolled back after an error-rate
+// breach, at a fixed time.
+#ifndef MLCANARY_CODEC_TESTING_SAMPLE_EVENT_H_
+#define MLCANARY_CODEC_TESTING_SAMPLE_EVENT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -9,7 +10,7 @@
 #include "core/health.h"
 #include "core/types.h"
 
-namespace mlcanary::notify::testing {
+namespace mlcanary::codec::testing {
 
 inline core::Deployment SampleDeployment() {
   core::Deployment d;
@@ -41,6 +42,6 @@ inline core::DeploymentEvent SampleEvent(bool with_check, std::int64_t seq = 7) 
   return e;
 }
 
-}  // namespace mlcanary::notify::testing
+}  // namespace mlcanary::codec::testing
 
-#endif  // MLCANARY_NOTIFY_TESTING_SAMPLE_EVENT_H_
+#endif  // MLCANARY_CODEC_TESTING_SAMPLE_EVENT_H_

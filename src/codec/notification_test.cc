@@ -1,5 +1,3 @@
-#include "codec/notification_json.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,40 +8,13 @@
 #include <vector>
 
 #include "codec/domain_json.h"
-#include "core/health.h"
+#include "codec/testing/sample_event.h"
 
 namespace mlcanary::codec {
 namespace {
 
-core::Deployment SampleDeployment() {
-  core::Deployment d;
-  d.id = "dep-42";
-  d.endpoint = "recs";
-  d.production_variant = "production";
-  d.canary_variant = "canary-v2";
-  d.state = core::DeploymentState::kRollingBack;
-  d.canary_weight = 0;
-  return d;
-}
-
-core::DeploymentEvent SampleEvent(bool with_check) {
-  core::DeploymentEvent e;
-  e.seq = 7;
-  e.deployment_id = "dep-42";
-  e.time = core::Timestamp(std::chrono::milliseconds(1'700'000'000'000));
-  e.kind = core::EventKind::kTransition;
-  e.from_state = core::DeploymentState::kInProgress;
-  e.to_state = core::DeploymentState::kRollingBack;
-  e.weight_before = 0.3;
-  e.weight_after = 0;
-  e.reason = "rollback: error rate breached on 2 consecutive checks";
-  e.actor = "controller";
-  if (with_check) {
-    e.check = core::EvaluateHealth({.invocations = 600, .errors_5xx = 30, .p99_ms = 45},
-                                   {.invocations = 5400, .p99_ms = 40}, core::Policy{});
-  }
-  return e;
-}
+using testing::SampleDeployment;
+using testing::SampleEvent;
 
 std::vector<std::string> Keys(const boost::json::object& o) {
   std::vector<std::string> keys;
@@ -80,7 +51,7 @@ TEST(NotificationJsonTest, WritesEveryKeyOfTheEventWithItsDeploymentContext) {
   EXPECT_EQ(o.at("kind").as_string(), "transition");
   EXPECT_EQ(o.at("endpoint").as_string(), "recs");
   EXPECT_EQ(o.at("production_variant").as_string(), "production");
-  EXPECT_EQ(o.at("canary_variant").as_string(), "canary-v2");
+  EXPECT_EQ(o.at("canary_variant").as_string(), "canary");
   EXPECT_EQ(o.at("from_state").as_string(), "IN_PROGRESS");
   EXPECT_EQ(o.at("to_state").as_string(), "ROLLING_BACK");
   EXPECT_DOUBLE_EQ(o.at("weight_before").to_number<double>(), 0.3);
