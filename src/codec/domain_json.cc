@@ -270,23 +270,61 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.EndObject();
 }
 
-void WriteEvent(util::JsonWriter& w, const core::DeploymentEvent& e) {
-  w.BeginObject();
-  w.Key("seq").Int(e.seq);
-  w.Key("deployment_id").String(e.deployment_id);
-  w.Key("time").String(core::FormatRfc3339(e.time));
-  w.Key("kind").String(core::EventKindName(e.kind));
+namespace {
+
+// What an event changed, and why: part of the API's event and of a notification.
+void WriteEventChange(util::JsonWriter& w, const core::DeploymentEvent& e) {
   w.Key("from_state").String(core::StateName(e.from_state));
   w.Key("to_state").String(core::StateName(e.to_state));
   w.Key("weight_before").Number(e.weight_before);
   w.Key("weight_after").Number(e.weight_after);
   w.Key("reason").String(e.reason);
   w.Key("actor").String(e.actor);
+}
+
+}  // namespace
+
+void WriteEvent(util::JsonWriter& w, const core::DeploymentEvent& e) {
+  w.BeginObject();
+  w.Key("seq").Int(e.seq);
+  w.Key("deployment_id").String(e.deployment_id);
+  w.Key("time").String(core::FormatRfc3339(e.time));
+  w.Key("kind").String(core::EventKindName(e.kind));
+  WriteEventChange(w, e);
   if (e.check) {
     w.Key("check");
     WriteHealthReport(w, *e.check);
   }
   w.EndObject();
+}
+
+void WriteNotificationFields(util::JsonWriter& w, const core::Deployment& d,
+                             const core::DeploymentEvent& e) {
+  w.Key("deployment_id").String(d.id);
+  w.Key("seq").Int(e.seq);
+  w.Key("kind").String(core::EventKindName(e.kind));
+  w.Key("endpoint").String(d.endpoint);
+  w.Key("production_variant").String(d.production_variant);
+  w.Key("canary_variant").String(d.canary_variant);
+  WriteEventChange(w, e);
+  w.Key("check");
+  if (e.check) {
+    WriteHealthReport(w, *e.check);
+  } else {
+    w.Null();
+  }
+}
+
+std::string NotificationJson(const core::Deployment& d, const core::DeploymentEvent& e) {
+  util::JsonWriter w;
+  w.BeginObject();
+  WriteNotificationFields(w, d, e);
+  w.Key("deployment");
+  WriteDeployment(w, d);
+  w.Key("event");
+  WriteEvent(w, e);
+  w.EndObject();
+  return w.Release();
 }
 
 std::string DeploymentJson(const core::Deployment& d) {

@@ -29,6 +29,24 @@ void WriteEvent(util::JsonWriter& w, const core::DeploymentEvent& e);
 std::string DeploymentJson(const core::Deployment& d);
 std::string EventJson(const core::DeploymentEvent& e);
 
+// The notification of an event: the event with its deployment's context, as
+// every notifier sends it (notify::LogNotifier's line, notify::WebhookNotifier's
+// body, sagemaker::SnsNotifier's message), so that no two name a value apart.
+// WriteNotificationFields writes its keys into an object the caller has begun
+// (a notifier frames them; the log line puts its time, level and msg first):
+//   deployment_id, seq       the event's identity; receivers drop a pair seen before
+//   kind                     check, transition, weight_change, paused, resumed, error
+//   endpoint, production_variant, canary_variant
+//   from_state, to_state     state names, as in the API's events
+//   weight_before, weight_after, reason, actor
+//   check                    the HealthReport (values, thresholds, verdict), or null
+// NotificationJson is one object of those keys, then "deployment" and "event"
+// as the API serves them: the body of a webhook delivery and of an SNS message.
+void WriteNotificationFields(util::JsonWriter& w, const core::Deployment& deployment,
+                             const core::DeploymentEvent& event);
+std::string NotificationJson(const core::Deployment& deployment,
+                             const core::DeploymentEvent& event);
+
 // Readers. `where` names the value in errors ("policy", "body.model").
 // ParsePolicy applies the keys present on top of `base` (unknown keys refused)
 // and validates the result with `rules`. ParseDeployment reads a stored (or

@@ -2,6 +2,7 @@
 #include "notify/log_notifier.h"
 
 #include "codec/domain_json.h"
+#include "core/time.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::notify {
@@ -45,22 +46,7 @@ std::string EventLogLine(const core::Deployment& d, const core::DeploymentEvent&
   w.Key("time").String(core::FormatRfc3339(e.time));
   w.Key("level").String(Level(e));
   w.Key("msg").String(Message(e));
-  w.Key("kind").String(core::EventKindName(e.kind));
-  w.Key("deployment").String(d.id);
-  w.Key("seq").Int(e.seq);
-  w.Key("endpoint").String(d.endpoint);
-  w.Key("production_variant").String(d.production_variant);
-  w.Key("canary_variant").String(d.canary_variant);
-  w.Key("from").String(core::StateName(e.from_state));
-  w.Key("to").String(core::StateName(e.to_state));
-  w.Key("weight_before").Number(e.weight_before);
-  w.Key("weight_after").Number(e.weight_after);
-  w.Key("reason").String(e.reason);
-  w.Key("actor").String(e.actor);
-  if (e.check) {
-    w.Key("check");
-    codec::WriteHealthReport(w, *e.check);
-  }
+  codec::WriteNotificationFields(w, d, e);
   w.EndObject();
   return w.Release();
 }

@@ -13,10 +13,10 @@
 namespace mlcanary::notify {
 
 // One JSON object, no newline: time (the event's), level (info, warn, error),
-// msg ("deployment transition", "weight change", "paused", ...), kind, deployment,
-// seq, endpoint, production_variant, canary_variant, from, to, weight_before,
-// weight_after, reason, actor, and "check" (values, thresholds, verdict) when
-// the event has one. Events hold no credentials, so neither do the lines.
+// msg ("deployment transition", "weight change", "paused", ...), then the
+// notification's keys (codec::WriteNotificationFields: deployment_id, seq, kind,
+// endpoint, ..., from_state, to_state, ..., check or null). Events hold no
+// credentials, so neither do the lines.
 std::string EventLogLine(const core::Deployment& deployment, const core::DeploymentEvent& event);
 
 // Thread-safe: lines are handed to the sink whole, one at a time.

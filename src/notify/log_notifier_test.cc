@@ -4,40 +4,20 @@
 
 #include <boost/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "codec/domain_json.h"
+#include "codec/testing/sample_event.h"
+#include "core/time.h"
 #include "notify/fanout_notifier.h"
+#include "util/json_writer.h"
 
 namespace mlcanary::notify {
 namespace {
 
-core::Deployment SampleDeployment() {
-  core::Deployment d;
-  d.id = "dep-42";
-  d.endpoint = "recs";
-  d.production_variant = "production";
-  d.canary_variant = "canary";
-  d.state = core::DeploymentState::kRollingBack;
-  return d;
-}
-
-core::DeploymentEvent SampleEvent(bool with_check) {
-  core::DeploymentEvent e;
-  e.seq = 7;
-  e.deployment_id = "dep-42";
-  e.time = core::Timestamp(std::chrono::milliseconds(1'700'000'000'000));
-  e.kind = core::EventKind::kTransition;
-  e.from_state = core::DeploymentState::kInProgress;
-  e.to_state = core::DeploymentState::kRollingBack;
-  e.weight_before = 0.3;
-  e.weight_after = 0;
-  e.reason = "rollback: error rate breached on 2 consecutive checks";
-  e.actor = "controller";
-  if (with_check) {
-    e.check = core::EvaluateHealth({.invocations = 600, .errors_5xx = 30, .p99_ms = 45},
-                                   {.invocations = 5400, .p99_ms = 40}, core::Policy{});
-  }
-  return e;
-}
+using codec::testing::SampleDeployment;
+using codec::testing::SampleEvent;
 
 boost::json::object LineOf(const core::DeploymentEvent& e) {
   std::vector<std::string> lines;
@@ -48,27 +28,42 @@ boost::json::object LineOf(const core::DeploymentEvent& e) {
   return boost::json::parse(lines.at(0)).as_object();
 }
 
-TEST(LogNotifierTest, WritesOneJsonLineWithTheEventsFields) {
-  const auto o = LineOf(SampleEvent(true));
-  EXPECT_EQ(o.at("time").as_string(), "2023-11-14T22:13:20Z");
-  EXPECT_EQ(o.at("level").as_string(), "warn");
-  EXPECT_EQ(o.at("msg").as_string(), "deployment transition");
-  EXPECT_EQ(o.at("deployment").as_string(), "dep-42");
-  EXPECT_EQ(o.at("seq").as_int64(), 7);
-  EXPECT_EQ(o.at("endpoint").as_string(), "recs");
-  EXPECT_EQ(o.at("from").as_string(), "IN_PROGRESS");
-  EXPECT_EQ(o.at("to").as_string(), "ROLLING_BACK");
-  EXPECT_DOUBLE_EQ(o.at("weight_before").to_number<double>(), 0.3);
-  EXPECT_DOUBLE_EQ(o.at("weight_after").to_number<double>(), 0.0);
-  EXPECT_EQ(o.at("reason").as_string(), "rollback: error rate breached on 2 consecutive checks");
-  EXPECT_EQ(o.at("actor").as_string(), "controller");
-  const auto& check = o.at("check").as_object();
-  EXPECT_EQ(check.at("verdict").as_string(), "error_breached");
-  EXPECT_TRUE(check.contains("thresholds"));
+// The line is its framing (time, level, msg) and then exactly the notification
+// codec writes, the webhooks' keys: no copy of them of its own.
+boost::json::object Framed(std::string_view level, std::string_view msg, const core::Deployment& d,
+                           const core::DeploymentEvent& e) {
+  util::JsonWriter w;
+  w.BeginObject();
+  w.Key("time").String(core::FormatRfc3339(e.time));
+  w.Key("level").String(level);
+  w.Key("msg").String(msg);
+  codec::WriteNotificationFields(w, d, e);
+  w.EndObject();
+  return boost::json::parse(w.str()).as_object();
 }
 
-TEST(LogNotifierTest, LeavesOutTheCheckWhenTheEventHasNone) {
-  EXPECT_FALSE(LineOf(SampleEvent(false)).contains("check"));
+std::vector<std::string> Keys(const boost::json::object& o) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : o) keys.emplace_back(key);
+  return keys;
+}
+
+TEST(LogNotifierTest, WritesTheFramingThenTheNotificationsFields) {
+  for (const bool with_check : {true, false}) {
+    const core::DeploymentEvent e = SampleEvent(with_check);
+    const auto o = LineOf(e);
+    const auto want = Framed("warn", "deployment transition", SampleDeployment(), e);
+    EXPECT_EQ(Keys(o), Keys(want));
+    EXPECT_EQ(o, want);
+  }
+  const auto o = LineOf(SampleEvent(true));
+  EXPECT_EQ(o.at("time").as_string(), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(o.at("deployment_id").as_string(), "dep-42");
+  EXPECT_EQ(o.at("seq").as_int64(), 7);
+  EXPECT_EQ(o.at("from_state").as_string(), "IN_PROGRESS");
+  EXPECT_EQ(o.at("to_state").as_string(), "ROLLING_BACK");
+  EXPECT_EQ(o.at("check").at("verdict").as_string(), "error_breached");
+  EXPECT_TRUE(LineOf(SampleEvent(false)).at("check").is_null());
 }
 
 TEST(LogNotifierTest, NamesTheKindOfEventInMsgAndLevel) {
@@ -95,7 +90,7 @@ TEST(LogNotifierTest, WritesNewlineTerminatedLinesToAStream) {
   std::istringstream in(out.str());
   int lines = 0;
   for (std::string line; std::getline(in, line); ++lines) {
-    EXPECT_EQ(boost::json::parse(line).as_object().at("deployment").as_string(), "dep-42");
+    EXPECT_EQ(boost::json::parse(line).as_object().at("deployment_id").as_string(), "dep-42");
   }
   EXPECT_EQ(lines, 2);
 }

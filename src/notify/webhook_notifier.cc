@@ -78,32 +78,6 @@ void EmitLog(const WebhookOptions& options, std::string_view level, std::string_
 
 }  // namespace
 
-std::string WebhookPayload(const core::Deployment& d, const core::DeploymentEvent& e) {
-  util::JsonWriter w;
-  w.BeginObject();
-  w.Key("deployment_id").String(d.id);
-  w.Key("seq").Int(e.seq);
-  w.Key("deployment");
-  codec::WriteDeployment(w, d);
-  w.Key("event");
-  codec::WriteEvent(w, e);
-  w.Key("endpoint").String(d.endpoint);
-  w.Key("from_state").String(core::StateName(e.from_state));
-  w.Key("to_state").String(core::StateName(e.to_state));
-  w.Key("weight_before").Number(e.weight_before);
-  w.Key("weight_after").Number(e.weight_after);
-  w.Key("reason").String(e.reason);
-  w.Key("actor").String(e.actor);
-  w.Key("check");
-  if (e.check) {
-    codec::WriteHealthReport(w, *e.check);
-  } else {
-    w.Null();
-  }
-  w.EndObject();
-  return w.Release();
-}
-
 bool WebhookAnnounces(const core::DeploymentEvent& event) {
   return event.kind != core::EventKind::kCheck && event.kind != core::EventKind::kError;
 }
@@ -355,9 +329,9 @@ class WebhookNotifier::Worker {
       outbox_pending_.store(page->size(), std::memory_order_relaxed);
       for (const core::OutboxEntry& entry : *page) {
         if (WebhookAnnounces(entry.event)) {
-          Delivery delivery{
-              std::make_shared<const std::string>(WebhookPayload(entry.deployment, entry.event)),
-              entry.deployment.id, entry.event.seq};
+          Delivery delivery{std::make_shared<const std::string>(
+                                codec::NotificationJson(entry.deployment, entry.event)),
+                            entry.deployment.id, entry.event.seq};
           const Outcome outcome = DeliverUntilDone(delivery);
           if (outcome == Outcome::kStopped) return;  // position kept: sent again after a restart
           (outcome == Outcome::kDelivered ? outbox_delivered_ : outbox_failed_)
@@ -567,7 +541,7 @@ void WebhookNotifier::Notify(const core::Deployment& deployment,
     for (auto& worker : workers_) worker->Wake();
     return;
   }
-  auto body = std::make_shared<const std::string>(WebhookPayload(deployment, event));
+  auto body = std::make_shared<const std::string>(codec::NotificationJson(deployment, event));
   for (auto& worker : workers_) worker->Enqueue({body, deployment.id, event.seq});
 }
 

@@ -73,12 +73,6 @@ struct WebhookCounters {
   std::uint64_t queued = 0;
 };
 
-// The JSON body of one delivery: {"deployment_id", "seq" (the event's: the
-// pair identifies it, for receivers to drop a delivery they have seen),
-// "deployment": {...}, "event": {...}, "endpoint", "from_state", "to_state",
-// "weight_before", "weight_after", "reason", "actor", "check": {...} or null}.
-std::string WebhookPayload(const core::Deployment& deployment, const core::DeploymentEvent& event);
-
 // The events webhooks deliver from an outbox: those the controller announces
 // (transitions, weight changes, pauses, resumes), not checks or errors.
 bool WebhookAnnounces(const core::DeploymentEvent& event);
@@ -94,6 +88,10 @@ bool ShouldRetry(long http_status);
 // "http://user:secret@hooks.example:9000/T0/B1/XYZ?k=v" -> "http://hooks.example:9000/…".
 std::string RedactUrl(std::string_view url);
 
+// Each delivery is a POST (Content-Type: application/json) whose body is the
+// event's notification, codec::NotificationJson: its top-level "deployment_id"
+// and "seq" identify the event, for receivers to drop a delivery they have seen.
+//
 // Each URL has its own queue and delivery thread, so one dead webhook delays
 // only its own deliveries; events reach one URL in the order they were notified
 // (with an outbox: in the store's order).

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws/aws_client.h"
+#include "codec/domain_json.h"
 #include "core/clock.h"
 #include "moto_fixture.h"  // test/aws
 #include "sagemaker/autoscaling.h"
@@ -84,6 +85,8 @@ TEST(SnsMessageTest, TransitionSubjectAttributesAndBody) {
                           std::pair<std::string, std::string>("state", "ROLLED_BACK"),
                           std::pair<std::string, std::string>("event", "transition"),
                           std::pair<std::string, std::string>("deployment_id", "dep-1")));
+  // The message is the notification codec writes, to the byte (the webhooks' body).
+  EXPECT_EQ(m.message, codec::NotificationJson(d, e));
   const json::value body = json::parse(m.message);
   EXPECT_EQ(body.at("deployment").at("id").as_string(), "dep-1");
   EXPECT_EQ(body.at("event").at("to_state").as_string(), "ROLLED_BACK");

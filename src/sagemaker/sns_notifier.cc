@@ -6,7 +6,6 @@
 #include <cstdio>
 
 #include "codec/domain_json.h"
-#include "util/json_writer.h"
 
 namespace mlcanary::sagemaker {
 namespace {
@@ -50,14 +49,7 @@ SnsMessage BuildSnsMessage(const core::Deployment& d, const core::DeploymentEven
   }
   m.subject = CleanSubject("mlcanary " + d.endpoint + ": " + what);
 
-  util::JsonWriter w;
-  w.BeginObject();
-  w.Key("deployment");
-  codec::WriteDeployment(w, d);
-  w.Key("event");
-  codec::WriteEvent(w, e);
-  w.EndObject();
-  m.message = w.Release();
+  m.message = codec::NotificationJson(d, e);
 
   m.attributes = {{"endpoint", d.endpoint},
                   {"state", std::string(core::StateName(e.to_state))},

@@ -39,7 +39,8 @@ struct SnsCounters {
 };
 
 // One SNS message: Subject ("mlcanary recs: IN_PROGRESS -> ROLLED_BACK", at most
-// 100 characters), Message (JSON {"deployment", "event"}) and the String
+// 100 characters), Message (codec::NotificationJson, the webhooks' body: the
+// event's keys with "deployment" and "event" objects) and the String
 // MessageAttributes endpoint, state (the event's to_state), event (its kind)
 // and deployment_id.
 struct SnsMessage {

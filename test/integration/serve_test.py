@@ -313,7 +313,7 @@ class ServeNotificationTest(unittest.TestCase):
                         lines.append(json.loads(line))
                     except ValueError:
                         pass  # a line cut by the kill -9
-        mine = [line for line in lines if line.get("deployment") == dep_id]
+        mine = [line for line in lines if line.get("deployment_id") == dep_id]
         self.assertTrue(mine)
         for line in mine:
             e = stored.get(line["seq"])
