@@ -20,6 +20,7 @@
 #include "metrics/prometheus.h"
 #include "metrics/registry.h"
 #include "metrics/registry_metrics_source.h"
+#include "prometheus/prometheus_metrics_source.h"
 #include "models/backend_factory.h"
 #include "notify/fanout_notifier.h"
 #include "notify/log_notifier.h"
@@ -28,8 +29,10 @@
 #include "sagemaker/sagemaker_traffic_control.h"
 #include "sagemaker/sns_notifier.h"
 #include "store/dynamodb_deployment_store.h"
+#include "store/postgres_deployment_store.h"
+#include "store/postgres_url.h"
 #include "store/sqlite_deployment_store.h"
-#include "util/system_clock.h"
+#include "core/system_clock.h"
 
 namespace mlcanary::app {
 namespace {
@@ -121,7 +124,7 @@ core::Error AtKey(const config::ServiceConfig& config, std::string_view key,
 
 // Declared in the order they are built; destroyed in reverse.
 struct Service::Parts {
-  util::SystemClock clock;
+  core::SystemClock clock;
   std::optional<AwsSetup> aws;  // when anything talks to AWS
   std::unique_ptr<aws::AwsClient> dynamodb_client;
   std::unique_ptr<core::DeploymentStore> store;
@@ -421,6 +424,13 @@ core::Status OpenStore(const config::ServiceConfig& config, const ServiceOptions
     p.store = std::move(*store);
     return core::Ok();
   }
+  if (store::IsPostgresUrl(config.store)) {
+    auto store = store::PostgresDeploymentStore::Open(config.store);
+    if (!store) return std::unexpected(AtKey(config, "store", store.error()));
+    p.outbox = store->get();
+    p.store = std::move(*store);
+    return core::Ok();
+  }
   auto store =
       store::SqliteDeploymentStore::Open(config.store.substr(std::string("sqlite:").size()));
   if (!store) return std::unexpected(AtKey(config, "store", store.error()));
@@ -469,7 +479,14 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Parts& 
   p.gateway = std::make_unique<gateway::Gateway>(gateway_options, *p.registry,
                                                  models::MakeModelBackendFactory());
   p.traffic = &p.gateway->router();
-  p.metrics_source = std::make_unique<metrics::RegistryMetricsSource>(*p.registry);
+  if (config.metrics.source == config::MetricsSource::kPrometheus) {
+    auto source = prometheus::MakePrometheusMetricsSource(
+        {.url = config.metrics.url, .job = config.metrics.job, .timeout = config.metrics.timeout});
+    if (!source) return std::unexpected(AtKey(config, "metrics.url", source.error()));
+    p.metrics_source = std::move(*source);
+  } else {
+    p.metrics_source = std::make_unique<metrics::RegistryMetricsSource>(*p.registry);
+  }
 
   auto saved = p.store->ListEndpoints();
   if (!saved) return std::unexpected(saved.error());

@@ -18,7 +18,7 @@
 #include "core/backoff.h"
 #include "notify/async_delivery.h"
 #include "util/json_writer.h"
-#include "util/system_clock.h"
+#include "core/system_clock.h"
 
 namespace mlcanary::notify {
 namespace {
@@ -63,7 +63,7 @@ template <typename Fill>
 void EmitLog(const WebhookOptions& options, std::string_view level, std::string_view msg,
              std::string_view webhook, Fill fill) {
   if (!options.log) return;
-  static const util::SystemClock system_clock;
+  static const core::SystemClock system_clock;
   const core::Clock& clock = options.clock != nullptr ? *options.clock : system_clock;
   util::JsonWriter w;
   w.BeginObject();
