@@ -1,4 +1,5 @@
-// ValidateWeights and ApplyWeights: the TrafficControl port's weight rules.
+// ValidateWeightRequest, ValidateWeights and ApplyWeights: the TrafficControl
+// port's weight rules.
 #include "core/traffic_weights.h"
 
 #include <charconv>
@@ -26,8 +27,8 @@ const VariantWeight* Find(const std::vector<VariantWeight>& weights, std::string
 
 }  // namespace
 
-Status ValidateWeights(std::string_view endpoint, const std::vector<VariantWeight>& current,
-                       const std::vector<VariantWeight>& requested) {
+Status ValidateWeightRequest(std::string_view endpoint,
+                             const std::vector<VariantWeight>& requested) {
   const std::string of_endpoint = " of endpoint " + Quote(endpoint);
   if (requested.empty()) return ValidationError("no weights given for endpoint " + Quote(endpoint));
   for (std::size_t i = 0; i < requested.size(); ++i) {
@@ -39,15 +40,21 @@ Status ValidateWeights(std::string_view endpoint, const std::vector<VariantWeigh
     }
   }
   for (const VariantWeight& w : requested) {
-    if (Find(current, w.variant) == nullptr) {
-      return NotFoundError("variant " + Quote(w.variant) + " does not exist on endpoint " +
-                           Quote(endpoint));
-    }
-  }
-  for (const VariantWeight& w : requested) {
     if (!std::isfinite(w.weight) || w.weight < 0 || w.weight > 1) {
       return ValidationError("weight of variant " + Quote(w.variant) + of_endpoint +
                              " must be in [0, 1], got " + Number(w.weight));
+    }
+  }
+  return Ok();
+}
+
+Status ValidateWeights(std::string_view endpoint, const std::vector<VariantWeight>& current,
+                       const std::vector<VariantWeight>& requested) {
+  if (auto s = ValidateWeightRequest(endpoint, requested); !s) return s;
+  for (const VariantWeight& w : requested) {
+    if (Find(current, w.variant) == nullptr) {
+      return NotFoundError("variant " + Quote(w.variant) + " does not exist on endpoint " +
+                           Quote(endpoint));
     }
   }
   double sum = 0;

@@ -78,11 +78,20 @@ TEST(ValidateWeightsTest, SumMustBeOneWithinTheTolerance) {
 }
 
 TEST(ValidateWeightsTest, TheFirstRefusalInOrderWins) {
-  // Named twice before unknown, unknown before range, range before sum.
-  EXPECT_EQ(Refusal({{"canary", 2}, {"canary", 2}}).code(), ErrorCode::kValidation);
+  // Named twice before range, range before unknown, unknown before sum.
   EXPECT_THAT(Refusal({{"canary", 2}, {"canary", 2}}).message(), HasSubstr("named twice"));
-  EXPECT_EQ(Refusal({{"ghost", 2}}).code(), ErrorCode::kNotFound);
-  EXPECT_THAT(Refusal({{"canary", 2}}).message(), HasSubstr("must be in [0, 1]"));
+  EXPECT_THAT(Refusal({{"ghost", 0.5}, {"canary", 2}}).message(), HasSubstr("must be in [0, 1]"));
+  EXPECT_EQ(Refusal({{"ghost", 0.5}}).code(), ErrorCode::kNotFound);
+}
+
+TEST(ValidateWeightRequestTest, RefusesWhatNeedsNothingOfTheEndpoint) {
+  EXPECT_TRUE(ValidateWeightRequest("recs", {{"ghost", 0.3}}));  // unknown and sum: not its job
+  EXPECT_FALSE(ValidateWeightRequest("recs", {}));
+  EXPECT_FALSE(ValidateWeightRequest("recs", {{"canary", 0.5}, {"canary", 0.5}}));
+  auto s = ValidateWeightRequest("recs", {{"canary", -1}});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(),
+            "weight of variant 'canary' of endpoint 'recs' must be in [0, 1], got -1");
 }
 
 TEST(ApplyWeightsTest, ReplacesTheNamedWeightsInTheCurrentOrder) {

@@ -133,9 +133,6 @@ class Router final : public core::TrafficControl {
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
 };
 
-// Checks a full set of weights: each finite and in [0, 1], summing to 1 (within 1e-6).
-core::Status ValidateWeights(const std::vector<core::VariantWeight>& weights);
-
 }  // namespace mlcanary::gateway
 
 #endif  // MLCANARY_GATEWAY_ROUTER_H_
