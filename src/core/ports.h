@@ -40,7 +40,9 @@ class TrafficControl {
   virtual Status CreateVariant(std::string_view endpoint, const Variant& variant) = 0;
   virtual Status RemoveVariant(std::string_view endpoint, std::string_view variant) = 0;
   // Sets the weights of the named variants at once (no request sees a
-  // half-applied set). Weights of the endpoint's variants must sum to 1.
+  // half-applied set). Weights of the endpoint's variants must sum to 1; the
+  // rules are ValidateWeights' (traffic_weights.h), and a refused set changes
+  // nothing. Every implementation runs testing/traffic_control_contract.h.
   virtual Status SetWeights(std::string_view endpoint,
                             const std::vector<VariantWeight>& weights) = 0;
 };

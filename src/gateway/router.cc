@@ -2,16 +2,14 @@
 #include "gateway/router.h"
 
 #include <algorithm>
-#include <cmath>
 #include <set>
 #include <utility>
 
+#include "core/traffic_weights.h"
 #include "metrics/registry.h"
 
 namespace mlcanary::gateway {
 namespace {
-
-constexpr double kWeightTolerance = 1e-6;
 
 // Lays the variants' segments out on [0, 1), newest first.
 void LayOut(EndpointRoute& endpoint) {
@@ -83,20 +81,6 @@ core::Endpoint EndpointRoute::Describe() const {
 const EndpointRoute* RoutingTable::Find(std::string_view endpoint) const {
   auto it = endpoints.find(endpoint);
   return it == endpoints.end() ? nullptr : &it->second;
-}
-
-core::Status ValidateWeights(const std::vector<core::VariantWeight>& weights) {
-  double sum = 0;
-  for (const auto& w : weights) {
-    if (!std::isfinite(w.weight) || w.weight < 0 || w.weight > 1 + kWeightTolerance) {
-      return core::ValidationError("weight of variant '" + w.variant + "' must be in [0, 1]");
-    }
-    sum += w.weight;
-  }
-  if (std::abs(sum - 1.0) > kWeightTolerance) {
-    return core::ValidationError("weights must sum to 1, they sum to " + std::to_string(sum));
-  }
-  return core::Ok();
 }
 
 Router::Router(RouterOptions options, models::ModelBackendFactory factory,
@@ -173,9 +157,8 @@ core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
     if (v.instances < 1) return core::ValidationError("instances must be at least 1");
     weights.push_back({v.name, v.weight});
   }
-  if (auto s = ValidateWeights(weights); !s) {
-    return std::unexpected(s.error().WithContext("endpoint '" + endpoint.name + "'"));
-  }
+  // The whole set as if requested for the endpoint: each in [0, 1], summing to 1.
+  if (auto s = core::ValidateWeights(endpoint.name, weights, weights); !s) return s;
   if (table_.load()->Find(endpoint.name) != nullptr) {
     return core::ConflictError("endpoint '" + endpoint.name + "' already exists");
   }
@@ -314,28 +297,13 @@ core::Status Router::SetWeights(std::string_view endpoint,
     return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
   }
   EndpointRoute& route = it->second;
-  std::set<std::string_view> seen;
-  for (const auto& w : weights) {
-    if (!seen.insert(w.variant).second) {
-      return core::ValidationError("variant '" + w.variant + "' appears twice");
-    }
-    if (route.Find(w.variant) == nullptr) {
-      return core::NotFoundError("variant '" + w.variant + "' does not exist on endpoint '" +
-                                 std::string(endpoint) + "'");
-    }
+  std::vector<core::VariantWeight> current;
+  for (const auto& v : route.variants) current.push_back({v.name, v.weight});
+  auto next = core::ApplyWeights(endpoint, current, weights);  // same order as current
+  if (!next) return std::unexpected(next.error());
+  for (std::size_t i = 0; i < route.variants.size(); ++i) {
+    route.variants[i].weight = (*next)[i].weight;
   }
-  // Variants not named keep their weights; the whole set must sum to 1.
-  std::vector<core::VariantWeight> all;
-  for (auto& v : route.variants) {
-    for (const auto& w : weights) {
-      if (w.variant == v.name) v.weight = w.weight;
-    }
-    all.push_back({v.name, v.weight});
-  }
-  if (auto s = ValidateWeights(all); !s) {
-    return std::unexpected(s.error().WithContext("endpoint '" + std::string(endpoint) + "'"));
-  }
-  for (auto& v : route.variants) v.weight = std::clamp(v.weight, 0.0, 1.0);
   LayOut(route);
   Publish(std::move(table));
   return core::Ok();

@@ -90,7 +90,8 @@ class Router final : public core::TrafficControl {
          metrics::MetricsRegistry* metrics);
 
   // Adds an endpoint with its variants, every model loaded and ready first.
-  // Weights must be in [0, 1] and sum to 1; names unique and not empty.
+  // Weights as core::ValidateWeights wants them (each in [0, 1], summing to 1);
+  // names unique and not empty.
   core::Status AddEndpoint(const core::Endpoint& endpoint);
   // Adds a variant whose backend is already built (for tests and embedding).
   core::Status AddVariantWithBackend(std::string_view endpoint, const core::Variant& variant,
@@ -132,9 +133,6 @@ class Router final : public core::TrafficControl {
   std::mutex write_mu_;  // serializes changes; never taken by routing
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
 };
-
-// Checks a full set of weights: each finite and in [0, 1], summing to 1 (within 1e-6).
-core::Status ValidateWeights(const std::vector<core::VariantWeight>& weights);
 
 }  // namespace mlcanary::gateway
 

@@ -11,6 +11,7 @@
 
 #include "core/policy.h"
 #include "core/system_clock.h"
+#include "core/traffic_weights.h"
 #include "core/types.h"
 #include "sagemaker/internal/json_fields.h"
 
@@ -596,19 +597,8 @@ core::Status SageMakerTrafficControl::RemoveVariant(std::string_view endpoint,
 
 core::Status SageMakerTrafficControl::SetWeights(std::string_view endpoint,
                                                  const std::vector<core::VariantWeight>& weights) {
-  if (weights.empty()) return core::ValidationError("no weights given");
-  for (std::size_t i = 0; i < weights.size(); ++i) {
-    const core::VariantWeight& w = weights[i];
-    if (!std::isfinite(w.weight) || w.weight < 0 || w.weight > 1) {
-      return core::ValidationError("weight of variant " + Quote(w.variant) +
-                                   " must be in [0, 1], got " + std::to_string(w.weight));
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (weights[j].variant == w.variant) {
-        return core::ValidationError("variant " + Quote(w.variant) + " is named twice");
-      }
-    }
-  }
+  // What needs nothing of the endpoint is refused before asking SageMaker.
+  if (auto s = core::ValidateWeightRequest(endpoint, weights); !s) return s;
 
   std::lock_guard endpoint_lock(EndpointMutex(endpoint));
   // A rollback must not fail because autoscaling happens to be updating the
@@ -624,25 +614,12 @@ core::Status SageMakerTrafficControl::SetWeights(std::string_view endpoint,
     if (!described) return std::unexpected(described.error());
   }
   const std::map<std::string, double> current = Shares(*described);
-  std::map<std::string, double> target = current;  // unnamed variants keep their share
-  for (const core::VariantWeight& w : weights) {
-    auto it = target.find(w.variant);
-    if (it == target.end()) {
-      return core::NotFoundError("variant " + Quote(w.variant) + " not found on endpoint " +
-                                 Quote(endpoint));
-    }
-    it->second = core::RoundWeight(w.weight);
-  }
-  double sum = 0;
-  std::string listing;
-  for (const auto& [name, w] : target) {
-    sum += w;
-    listing += (listing.empty() ? "" : ", ") + name + " " + std::to_string(w);
-  }
-  if (std::fabs(sum - 1.0) > 1e-6) {
-    return core::ValidationError("weights of endpoint " + Quote(endpoint) + " must sum to 1, got " +
-                                 std::to_string(sum) + " (" + listing + ")");
-  }
+  std::vector<core::VariantWeight> shares;
+  for (const auto& [name, w] : current) shares.push_back({name, w});
+  auto next = core::ApplyWeights(endpoint, shares, weights);  // unnamed variants keep their share
+  if (!next) return std::unexpected(next.error());
+  std::map<std::string, double> target;
+  for (const core::VariantWeight& w : *next) target[w.variant] = core::RoundWeight(w.weight);
   if (target == current) return core::Ok();  // shares already in force (both on the 1e-6 grid)
 
   boost::json::array desired;

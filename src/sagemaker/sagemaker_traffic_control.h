@@ -74,7 +74,9 @@ class SageMakerTrafficControl final : public core::TrafficControl {
   // Waits for InService when the endpoint is updating (autoscaling), then one
   // UpdateEndpointWeightsAndCapacities with every variant's DesiredWeight
   // (unnamed variants keep their share; all must sum to 1), then waits for
-  // InService. Weights already in force: no call.
+  // InService. Weights already in force: no call. The checks are
+  // core::ValidateWeights'; those that need nothing of the endpoint come before
+  // any call to SageMaker.
   core::Status SetWeights(std::string_view endpoint,
                           const std::vector<core::VariantWeight>& weights) override;
 

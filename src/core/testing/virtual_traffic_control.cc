@@ -2,7 +2,8 @@
 #include "core/testing/virtual_traffic_control.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "core/traffic_weights.h"
 
 namespace mlcanary::core::testing {
 
@@ -65,27 +66,17 @@ core::Status VirtualTrafficControl::SetWeights(std::string_view endpoint,
   if (it == endpoints_.end()) {
     return core::NotFoundError("endpoint '" + std::string(endpoint) + "' not found");
   }
-  core::Endpoint next = it->second;
-  for (const auto& w : weights) {
-    if (!std::isfinite(w.weight) || w.weight < 0 || w.weight > 1) {
-      return core::ValidationError("weight of '" + w.variant + "' must be in [0, 1]");
-    }
-    auto v = std::find_if(next.variants.begin(), next.variants.end(),
-                          [&](const core::Variant& x) { return x.name == w.variant; });
-    if (v == next.variants.end()) {
-      return core::NotFoundError("variant '" + w.variant + "' not found on endpoint '" +
-                                 std::string(endpoint) + "'");
-    }
-    v->weight = w.weight;
+  auto& variants = it->second.variants;
+  std::vector<core::VariantWeight> current;
+  for (const auto& v : variants) current.push_back({v.name, v.weight});
+  auto next = core::ApplyWeights(endpoint, current, weights);  // same order as current
+  if (!next) return std::unexpected(next.error());
+  bool changed = false;
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    changed = changed || variants[i].weight != (*next)[i].weight;
+    variants[i].weight = (*next)[i].weight;
   }
-  double sum = 0;
-  for (const auto& v : next.variants) sum += v.weight;
-  if (std::fabs(sum - 1.0) > 1e-6) {
-    return core::ValidationError("weights of endpoint '" + std::string(endpoint) +
-                                 "' must sum to 1, got " + std::to_string(sum));
-  }
-  if (next.variants != it->second.variants) ++weight_changes_;
-  it->second = std::move(next);
+  if (changed) ++weight_changes_;
   return core::Ok();
 }
 

@@ -11,8 +11,8 @@
 
 namespace mlcanary::core::testing {
 
-// Thread-safe. Enforces the same rules as a real data plane: unknown endpoint
-// or variant -> NotFound; weights must be in [0, 1] and sum to 1.
+// Thread-safe. Enforces the port's rules as a real data plane does: unknown
+// endpoint or variant -> NotFound; weights as core::ValidateWeights wants them.
 class VirtualTrafficControl final : public core::TrafficControl {
  public:
   void AddEndpoint(core::Endpoint endpoint);
