@@ -9,6 +9,7 @@
 
 #include "api/control_api.h"
 #include "api/internal/route_table.h"
+#include "core/policy_fields.h"
 #include "util/json_writer.h"
 
 namespace mlcanary::api {
@@ -71,7 +72,7 @@ void WriteType(util::JsonWriter& w, std::string_view type, std::string_view desc
 
 void WriteObjectSchema(util::JsonWriter& w, std::string_view name, std::string_view description,
                        std::initializer_list<std::string_view> required,
-                       std::initializer_list<Prop> props, bool closed = false) {
+                       const std::vector<Prop>& props, bool closed = false) {
   w.Key(name).BeginObject();
   w.Key("type").String("object");
   if (!description.empty()) w.Key("description").String(description);
@@ -88,6 +89,33 @@ void WriteObjectSchema(util::JsonWriter& w, std::string_view name, std::string_v
   w.EndObject();
   if (closed) w.Key("additionalProperties").Bool(false);
   w.EndObject();
+}
+
+// The Policy schema's properties: core::PolicyFields(), in their order.
+std::vector<Prop> PolicyProps() {
+  std::vector<Prop> props;
+  for (const core::PolicyField& field : core::PolicyFields()) {
+    std::string_view type;
+    switch (core::TypeOf(field)) {
+      case core::PolicyFieldType::kNumber:
+        type = "number";
+        break;
+      case core::PolicyFieldType::kNumberList:
+        type = "[]number";
+        break;
+      case core::PolicyFieldType::kDuration:
+        type = "duration";
+        break;
+      case core::PolicyFieldType::kInteger:
+        type = "integer";
+        break;
+      case core::PolicyFieldType::kBoolean:
+        type = "boolean";
+        break;
+    }
+    props.push_back({.name = field.name, .type = type, .description = field.doc});
+  }
+  return props;
 }
 
 constexpr std::string_view kStates =
@@ -115,26 +143,7 @@ void WriteSchemas(util::JsonWriter& w) {
       w, "Policy",
       "How a deployment moves and when its canary is unhealthy. In a request every key is "
       "optional and applies on top of the endpoint's configured policy.",
-      {},
-      {{"initial_weight", "number", "first canary weight (0.10); in [0.000001, 1]"},
-       {"step", "number", "weight added per step (0.10); in [0.000001, 1]"},
-       {"steps", "[]number",
-        "explicit schedule, strictly increasing at the 0.000001 weight resolution; replaces "
-        "initial_weight and step"},
-       {"bake", "duration", "healthy time at a weight before the next step (10m)"},
-       {"interval", "duration", "one check per interval (1m)"},
-       {"final_bake", "duration", "healthy time at 1.0 before COMPLETED (0s)"},
-       {"max_p99_ms", "number"},
-       {"max_error_rate", "number"},
-       {"max_latency_ratio", "number"},
-       {"max_error_rate_diff", "number"},
-       {"latency_ratio_min_p99_ms", "number",
-        "the ratio rule judges only a canary p99 at least this (0: always)"},
-       {"latency_breaches_to_rollback", "integer"},
-       {"error_breaches_to_rollback", "integer"},
-       {"min_invocations", "integer"},
-       {"auto_rollback", "boolean"}},
-      true);
+      {}, PolicyProps(), true);
   WriteObjectSchema(w, "Variant", "", {"name", "weight", "instances", "model"},
                     {{"name", "string"},
                      {"weight", "number"},

@@ -5,6 +5,12 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/policy_fields.h"
 
 namespace mlcanary::codec {
 namespace json = boost::json;
@@ -28,6 +34,9 @@ class Fields {
   }
 
   core::Status OnlyKeys(std::initializer_list<std::string_view> allowed) const {
+    return OnlyKeys(std::span(allowed.begin(), allowed.size()));
+  }
+  core::Status OnlyKeys(std::span<const std::string_view> allowed) const {
     for (const auto& kv : object_) {
       bool known = false;
       for (auto a : allowed) known = known || a == kv.key();
@@ -133,26 +142,26 @@ void WriteTimeOrNull(util::JsonWriter& w, const std::optional<core::Timestamp>& 
 
 void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
   w.BeginObject();
-  if (p.steps.empty()) {
-    w.Key("initial_weight").Number(p.initial_weight);
-    w.Key("step").Number(p.step);
-  } else {
-    w.Key("steps").BeginArray();
-    for (double s : p.steps) w.Number(s);
-    w.EndArray();
+  for (const core::PolicyField& field : core::PolicyFields()) {
+    if (!core::PolicyFieldInUse(field, p)) continue;
+    w.Key(field.name);
+    core::VisitPolicyField(field, p, [&](const auto& value) {
+      using T = std::remove_cvref_t<decltype(value)>;
+      if constexpr (std::is_same_v<T, std::vector<double>>) {
+        w.BeginArray();
+        for (double v : value) w.Number(v);
+        w.EndArray();
+      } else if constexpr (std::is_same_v<T, double>) {
+        w.Number(value);
+      } else if constexpr (std::is_same_v<T, core::Duration>) {
+        w.String(core::FormatDuration(value));
+      } else if constexpr (std::is_same_v<T, bool>) {
+        w.Bool(value);
+      } else {
+        w.Int(value);
+      }
+    });
   }
-  w.Key("bake").String(core::FormatDuration(p.bake));
-  w.Key("interval").String(core::FormatDuration(p.interval));
-  w.Key("final_bake").String(core::FormatDuration(p.final_bake));
-  w.Key("max_p99_ms").Number(p.max_p99_ms);
-  w.Key("max_error_rate").Number(p.max_error_rate);
-  w.Key("max_latency_ratio").Number(p.max_latency_ratio);
-  w.Key("max_error_rate_diff").Number(p.max_error_rate_diff);
-  w.Key("latency_ratio_min_p99_ms").Number(p.latency_ratio_min_p99_ms);
-  w.Key("latency_breaches_to_rollback").Int(p.latency_breaches_to_rollback);
-  w.Key("error_breaches_to_rollback").Int(p.error_breaches_to_rollback);
-  w.Key("min_invocations").Int(p.min_invocations);
-  w.Key("auto_rollback").Bool(p.auto_rollback);
   w.EndObject();
 }
 
@@ -339,67 +348,61 @@ std::string EventJson(const core::DeploymentEvent& e) {
   return w.Release();
 }
 
+namespace {
+
+// Reads the value of key field.name (present in `f`) into the policy's member.
+core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, core::Policy& p) {
+  const std::string_view key = field.name;
+  return core::VisitPolicyField(field, p, [&](auto& member) -> core::Status {
+    using T = std::remove_cvref_t<decltype(member)>;
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      const json::value* list = f.Get(key);
+      if (!list->is_array() || list->get_array().empty()) {
+        return core::ValidationError(f.Path(key) + ": expected a non-empty array of weights");
+      }
+      std::vector<double> values;
+      for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+        const json::value& s = list->get_array()[i];
+        if (!s.is_number()) {
+          return core::ValidationError(f.Path(key) + "[" + std::to_string(i) +
+                                       "]: expected a number");
+        }
+        values.push_back(s.to_number<double>());
+      }
+      member = std::move(values);
+    } else if constexpr (std::is_same_v<T, double>) {
+      MLCANARY_TRY_ASSIGN(member, f.Number(key));
+    } else if constexpr (std::is_same_v<T, core::Duration>) {
+      MLCANARY_TRY_ASSIGN(member, f.Duration(key));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      MLCANARY_TRY_ASSIGN(member, f.Bool(key));
+    } else {
+      auto n = f.Int(key);
+      if (!n) return std::unexpected(n.error());
+      if (auto range = core::CheckReadRange(field, *n)) {
+        return core::ValidationError(f.Path(key) + ": " + *range);
+      }
+      member = static_cast<T>(*n);
+    }
+    return core::Ok();
+  });
+}
+
+}  // namespace
+
 Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
                                  const core::Policy& base, core::PolicyRules rules) {
   if (v.is_null()) return base;
   auto f = Fields::Of(v, where);
   if (!f) return std::unexpected(f.error());
-  if (auto s =
-          f->OnlyKeys({"initial_weight", "step", "steps", "bake", "interval", "final_bake",
-                       "max_p99_ms", "max_error_rate", "max_latency_ratio", "max_error_rate_diff",
-                       "latency_ratio_min_p99_ms", "latency_breaches_to_rollback",
-                       "error_breaches_to_rollback", "min_invocations", "auto_rollback"});
-      !s) {
-    return std::unexpected(s.error());
-  }
+  if (auto s = f->OnlyKeys(core::PolicyFieldNames()); !s) return std::unexpected(s.error());
   core::Policy p = base;
-  if (f->Has("initial_weight")) MLCANARY_TRY_ASSIGN(p.initial_weight, f->Number("initial_weight"));
-  if (f->Has("step")) MLCANARY_TRY_ASSIGN(p.step, f->Number("step"));
-  if (f->Has("bake")) MLCANARY_TRY_ASSIGN(p.bake, f->Duration("bake"));
-  if (f->Has("interval")) MLCANARY_TRY_ASSIGN(p.interval, f->Duration("interval"));
-  if (f->Has("final_bake")) MLCANARY_TRY_ASSIGN(p.final_bake, f->Duration("final_bake"));
-  if (f->Has("max_p99_ms")) MLCANARY_TRY_ASSIGN(p.max_p99_ms, f->Number("max_p99_ms"));
-  if (f->Has("max_error_rate")) MLCANARY_TRY_ASSIGN(p.max_error_rate, f->Number("max_error_rate"));
-  if (f->Has("max_latency_ratio")) {
-    MLCANARY_TRY_ASSIGN(p.max_latency_ratio, f->Number("max_latency_ratio"));
+  for (const core::PolicyField& field : core::PolicyFields()) {
+    if (!f->Has(field.name)) continue;
+    if (auto s = ReadPolicyField(*f, field, p); !s) return std::unexpected(s.error());
   }
-  if (f->Has("max_error_rate_diff")) {
-    MLCANARY_TRY_ASSIGN(p.max_error_rate_diff, f->Number("max_error_rate_diff"));
-  }
-  if (f->Has("latency_ratio_min_p99_ms")) {
-    MLCANARY_TRY_ASSIGN(p.latency_ratio_min_p99_ms, f->Number("latency_ratio_min_p99_ms"));
-  }
-  for (auto [key, field] :
-       {std::pair{"latency_breaches_to_rollback", &p.latency_breaches_to_rollback},
-        std::pair{"error_breaches_to_rollback", &p.error_breaches_to_rollback}}) {
-    if (!f->Has(key)) continue;
-    auto n = f->Int(key);
-    if (!n) return std::unexpected(n.error());
-    if (*n < 1 || *n > 1'000'000) {
-      return core::ValidationError(f->Path(key) + ": must be between 1 and 1000000");
-    }
-    *field = static_cast<int>(*n);
-  }
-  if (f->Has("min_invocations")) MLCANARY_TRY_ASSIGN(p.min_invocations, f->Int("min_invocations"));
-  if (f->Has("auto_rollback")) MLCANARY_TRY_ASSIGN(p.auto_rollback, f->Bool("auto_rollback"));
-  if (const json::value* steps = f->Get("steps")) {
-    if (!steps->is_array() || steps->get_array().empty()) {
-      return core::ValidationError(f->Path("steps") + ": expected a non-empty array of weights");
-    }
-    p.steps.clear();
-    for (std::size_t i = 0; i < steps->get_array().size(); ++i) {
-      const json::value& s = steps->get_array()[i];
-      if (!s.is_number()) {
-        return core::ValidationError(f->Path("steps") + "[" + std::to_string(i) +
-                                     "]: expected a number");
-      }
-      p.steps.push_back(s.to_number<double>());
-    }
-  }
-  if (auto s = core::ValidatePolicy(p, rules); !s) {
-    std::string message = s.error().message();
-    if (message.starts_with("policy.")) message.erase(0, 7);
-    return core::ValidationError(Join(where, message));
+  if (auto s = core::CheckPolicy(p, rules); !s) {
+    return core::ValidationError(Join(where, s.error().Path()) + ": " + s.error().message);
   }
   return p;
 }

@@ -122,6 +122,11 @@ core::Status CheckMap(const YAML::Node& node, const YamlPath& at) {
 
 core::Status CheckKeys(const YAML::Node& map, const YamlPath& at,
                        std::initializer_list<std::string_view> allowed) {
+  return CheckKeys(map, at, std::span(allowed.begin(), allowed.size()));
+}
+
+core::Status CheckKeys(const YAML::Node& map, const YamlPath& at,
+                       std::span<const std::string_view> allowed) {
   if (auto s = CheckMap(map, at); !s) return s;
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();

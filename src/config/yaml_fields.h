@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,8 @@ class YamlPath {
 };
 
 // Refuses keys of `map` not in `allowed`, naming the first unknown key.
+core::Status CheckKeys(const YAML::Node& map, const YamlPath& at,
+                       std::span<const std::string_view> allowed);
 core::Status CheckKeys(const YAML::Node& map, const YamlPath& at,
                        std::initializer_list<std::string_view> allowed);
 core::Status CheckMap(const YAML::Node& node, const YamlPath& at);

@@ -4,6 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <type_traits>
+
+#include "core/policy_fields.h"
 
 namespace mlcanary::core {
 namespace {
@@ -16,32 +19,84 @@ std::string Num(double v) {
   return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
-Status CheckResolution(const char* field, double v, bool allow_zero) {
+using FieldCheck = std::expected<void, PolicyFieldError>;
+
+std::unexpected<PolicyFieldError> Fail(const PolicyField& field, std::string message,
+                                       std::optional<std::size_t> index = std::nullopt) {
+  return std::unexpected(
+      PolicyFieldError{.field = field.name, .index = index, .message = std::move(message)});
+}
+
+FieldCheck CheckResolution(const PolicyField& field, std::optional<std::size_t> index, double v,
+                           bool allow_zero) {
   // Weights live on the kWeightResolution grid (RoundWeight): a smaller one
   // would round to 0 and the canary would never receive traffic.
   if (v != 0.0 && v < kWeightResolution) {
-    return ValidationError(std::string("policy.") + field + ": weight " + Num(v) + " must be " +
-                           (allow_zero ? "0 or " : "") + "at least " + Num(kWeightResolution) +
-                           " (the weight resolution: a smaller weight rounds to 0)");
+    return Fail(field,
+                "weight " + Num(v) + " must be " + (allow_zero ? "0 or " : "") + "at least " +
+                    Num(kWeightResolution) +
+                    " (the weight resolution: a smaller weight rounds to 0)",
+                index);
   }
-  return Ok();
+  return {};
 }
 
-Status CheckWeight(const char* field, double v, bool allow_zero, PolicyRules rules) {
+FieldCheck CheckWeight(const PolicyField& field, std::optional<std::size_t> index, double v,
+                       bool allow_zero, PolicyRules rules) {
   if (!std::isfinite(v) || v > 1.0 || v < 0.0 || (!allow_zero && v == 0.0)) {
-    return ValidationError(std::string("policy.") + field + ": weight " + Num(v) +
-                           (allow_zero ? " must be in [0, 1]" : " must be in (0, 1]"));
+    return Fail(field,
+                "weight " + Num(v) + (allow_zero ? " must be in [0, 1]" : " must be in (0, 1]"),
+                index);
   }
-  if (rules == PolicyRules::kStored) return Ok();
-  return CheckResolution(field, v, allow_zero);
+  if (rules == PolicyRules::kStored) return {};
+  return CheckResolution(field, index, v, allow_zero);
 }
 
-Status CheckPositive(const char* field, double v) {
-  if (!std::isfinite(v) || v <= 0) {
-    return ValidationError(std::string("policy.") + field + ": " + Num(v) +
-                           " must be a finite number > 0");
+FieldCheck CheckSchedule(const PolicyField& field, const std::vector<double>& steps,
+                         PolicyRules rules) {
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (auto s = CheckWeight(field, i, steps[i], false, rules); !s) return s;
+    if (i > 0 && steps[i] <= steps[i - 1]) {
+      return Fail(field,
+                  "steps must be strictly increasing (" + Num(steps[i - 1]) + " then " +
+                      Num(steps[i]) + ")",
+                  i);
+    }
+    if (rules == PolicyRules::kNew && i > 0 &&
+        SameWeight(RoundWeight(steps[i]), RoundWeight(steps[i - 1]))) {
+      return Fail(field,
+                  "steps must be strictly increasing at the weight resolution " +
+                      Num(kWeightResolution) + " (" + Num(steps[i - 1]) + " then " + Num(steps[i]) +
+                      ")",
+                  i);
+    }
   }
-  return Ok();
+  return {};
+}
+
+// One field's rule (PolicyField::rule); the message depends on the type.
+FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rules) {
+  if (field.rule == PolicyRule::kNone || !PolicyFieldInUse(field, p)) return {};
+  const bool positive = field.rule == PolicyRule::kPositive;
+  return VisitPolicyField(field, p, [&](const auto& v) -> FieldCheck {
+    using T = std::remove_cvref_t<decltype(v)>;
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      return CheckSchedule(field, v, rules);
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (field.rule == PolicyRule::kWeight) return CheckWeight(field, {}, v, false, rules);
+      if (!std::isfinite(v) || (positive ? v <= 0 : v < 0)) {
+        return Fail(field, Num(v) + (positive ? " must be a finite number > 0"
+                                              : " must be a finite number >= 0"));
+      }
+    } else if constexpr (std::is_same_v<T, Duration>) {
+      if (positive && v.count() <= 0) return Fail(field, "must be > 0");
+      if (!positive && v.count() < 0) return Fail(field, "must not be negative");
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (positive && v < 1) return Fail(field, "must be >= 1");
+      if (!positive && v < 0) return Fail(field, "must be >= 0");
+    }
+    return {};
+  });
 }
 
 }  // namespace
@@ -49,55 +104,43 @@ Status CheckPositive(const char* field, double v) {
 double RoundWeight(double weight) { return std::round(weight * 1e6) / 1e6; }
 bool SameWeight(double a, double b) { return std::fabs(a - b) < 5e-7; }
 
+std::string PolicyFieldError::Path() const {
+  std::string path(field);
+  if (index) path += "[" + std::to_string(*index) + "]";
+  return path;
+}
+
+Error PolicyFieldError::ToError() const {
+  return Error(ErrorCode::kValidation, "policy." + Path() + ": " + message);
+}
+
+std::expected<void, PolicyFieldError> CheckPolicy(const Policy& p, PolicyRules rules) {
+  for (const PolicyField& field : PolicyFields()) {
+    if (auto s = CheckField(field, p, rules); !s) return s;
+  }
+  return {};
+}
+
 Status ValidatePolicy(const Policy& p, PolicyRules rules) {
-  if (p.steps.empty()) {
-    if (auto s = CheckWeight("initial_weight", p.initial_weight, false, rules); !s) return s;
-    if (auto s = CheckWeight("step", p.step, false, rules); !s) return s;
-  } else {
-    for (std::size_t i = 0; i < p.steps.size(); ++i) {
-      const std::string field = "steps[" + std::to_string(i) + "]";
-      if (auto s = CheckWeight(field.c_str(), p.steps[i], false, rules); !s) return s;
-      if (i > 0 && p.steps[i] <= p.steps[i - 1]) {
-        return ValidationError("policy." + field + ": steps must be strictly increasing (" +
-                               Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
-      }
-      if (rules == PolicyRules::kNew && i > 0 &&
-          SameWeight(RoundWeight(p.steps[i]), RoundWeight(p.steps[i - 1]))) {
-        return ValidationError("policy." + field + ": steps must be strictly increasing at the " +
-                               "weight resolution " + Num(kWeightResolution) + " (" +
-                               Num(p.steps[i - 1]) + " then " + Num(p.steps[i]) + ")");
-      }
-    }
-  }
-  if (p.bake.count() < 0) return ValidationError("policy.bake: must not be negative");
-  if (p.interval.count() <= 0) return ValidationError("policy.interval: must be > 0");
-  if (p.final_bake.count() < 0) return ValidationError("policy.final_bake: must not be negative");
-  if (auto s = CheckPositive("max_p99_ms", p.max_p99_ms); !s) return s;
-  if (auto s = CheckPositive("max_error_rate", p.max_error_rate); !s) return s;
-  if (auto s = CheckPositive("max_latency_ratio", p.max_latency_ratio); !s) return s;
-  if (auto s = CheckPositive("max_error_rate_diff", p.max_error_rate_diff); !s) return s;
-  if (!std::isfinite(p.latency_ratio_min_p99_ms) || p.latency_ratio_min_p99_ms < 0) {
-    return ValidationError("policy.latency_ratio_min_p99_ms: " + Num(p.latency_ratio_min_p99_ms) +
-                           " must be a finite number >= 0");
-  }
-  if (p.latency_breaches_to_rollback < 1) {
-    return ValidationError("policy.latency_breaches_to_rollback: must be >= 1");
-  }
-  if (p.error_breaches_to_rollback < 1) {
-    return ValidationError("policy.error_breaches_to_rollback: must be >= 1");
-  }
-  if (p.min_invocations < 0) return ValidationError("policy.min_invocations: must be >= 0");
+  if (auto s = CheckPolicy(p, rules); !s) return std::unexpected(s.error().ToError());
   return Ok();
 }
 
 Status CheckWeightResolution(const Policy& p) {
-  if (p.steps.empty()) {
-    if (auto s = CheckResolution("initial_weight", p.initial_weight, false); !s) return s;
-    return CheckResolution("step", p.step, false);
-  }
-  for (std::size_t i = 0; i < p.steps.size(); ++i) {
-    const std::string field = "steps[" + std::to_string(i) + "]";
-    if (auto s = CheckResolution(field.c_str(), p.steps[i], false); !s) return s;
+  for (const PolicyField& field : PolicyFields()) {
+    if (!PolicyFieldInUse(field, p)) continue;
+    auto s = VisitPolicyField(field, p, [&](const auto& v) -> FieldCheck {
+      using T = std::remove_cvref_t<decltype(v)>;
+      if constexpr (std::is_same_v<T, double>) {
+        if (field.rule == PolicyRule::kWeight) return CheckResolution(field, {}, v, false);
+      } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          if (auto r = CheckResolution(field, i, v[i], false); !r) return r;
+        }
+      }
+      return {};
+    });
+    if (!s) return std::unexpected(s.error().ToError());
   }
   return Ok();
 }

@@ -4,7 +4,12 @@
 #define MLCANARY_CORE_POLICY_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -56,8 +61,24 @@ enum class PolicyRules {
   kStored,
 };
 
-// Checks every field; the error names the offending field ("policy.steps[2]: ...").
-// A weight below kWeightResolution (it would round to 0) is refused (kNew).
+// A field that breaks a rule, as data: readers anchor it at their own key
+// path (YAML: the node's line; JSON: "body.policy.steps[2]").
+struct PolicyFieldError {
+  std::string_view field;            // a PolicyFields() name (core/policy_fields.h): "steps"
+  std::optional<std::size_t> index;  // the entry of a list field: steps[2]
+  std::string message;               // without the path: "weight 1.5 must be in (0, 1]"
+
+  std::string Path() const;  // "steps[2]", "bake"
+  Error ToError() const;     // ValidationError "policy.steps[2]: weight 1.5 must be in (0, 1]"
+};
+
+// Checks every field in PolicyFields() order (the rules are the table's
+// `rule` column); returns the first offending one. A weight below
+// kWeightResolution (it would round to 0) is refused (kNew).
+std::expected<void, PolicyFieldError> CheckPolicy(const Policy& policy,
+                                                  PolicyRules rules = PolicyRules::kNew);
+
+// CheckPolicy as a Status: the error names the offending field ("policy.steps[2]: ...").
 Status ValidatePolicy(const Policy& policy, PolicyRules rules = PolicyRules::kNew);
 
 // The schedule's first weight below kWeightResolution (initial_weight, step,

@@ -1,0 +1,133 @@
+// The table of Policy fields (API.md "Policy").
+#include "core/policy_fields.h"
+
+#include <array>
+#include <type_traits>
+
+namespace mlcanary::core {
+namespace {
+
+// The doc lines are the OpenAPI descriptions; a field without one has "".
+constexpr std::array kFields = {
+    PolicyField{.name = "initial_weight",
+                .member = &Policy::initial_weight,
+                .unit = "fraction of traffic",
+                .rule = PolicyRule::kWeight,
+                .doc = "first canary weight (0.10); in [0.000001, 1]"},
+    PolicyField{.name = "step",
+                .member = &Policy::step,
+                .unit = "fraction of traffic",
+                .rule = PolicyRule::kWeight,
+                .doc = "weight added per step (0.10); in [0.000001, 1]"},
+    PolicyField{.name = "steps",
+                .member = &Policy::steps,
+                .unit = "fraction of traffic",
+                .rule = PolicyRule::kWeightSchedule,
+                .doc = "explicit schedule, strictly increasing at the 0.000001 weight resolution; "
+                       "replaces initial_weight and step"},
+    PolicyField{.name = "bake",
+                .member = &Policy::bake,
+                .unit = "time",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "healthy time at a weight before the next step (10m)"},
+    PolicyField{.name = "interval",
+                .member = &Policy::interval,
+                .unit = "time",
+                .rule = PolicyRule::kPositive,
+                .doc = "one check per interval (1m)"},
+    PolicyField{.name = "final_bake",
+                .member = &Policy::final_bake,
+                .unit = "time",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "healthy time at 1.0 before COMPLETED (0s)"},
+    PolicyField{.name = "max_p99_ms",
+                .member = &Policy::max_p99_ms,
+                .unit = "ms (canary p99)",
+                .rule = PolicyRule::kPositive},
+    PolicyField{.name = "max_error_rate",
+                .member = &Policy::max_error_rate,
+                .unit = "(4XX + 5XX) / invocations",
+                .rule = PolicyRule::kPositive},
+    PolicyField{.name = "max_latency_ratio",
+                .member = &Policy::max_latency_ratio,
+                .unit = "canary p99 / production p99",
+                .rule = PolicyRule::kPositive},
+    PolicyField{.name = "max_error_rate_diff",
+                .member = &Policy::max_error_rate_diff,
+                .unit = "canary error rate - production error rate",
+                .rule = PolicyRule::kPositive},
+    PolicyField{.name = "latency_ratio_min_p99_ms",
+                .member = &Policy::latency_ratio_min_p99_ms,
+                .unit = "ms (canary p99)",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "the ratio rule judges only a canary p99 at least this (0: always)"},
+    PolicyField{.name = "latency_breaches_to_rollback",
+                .member = &Policy::latency_breaches_to_rollback,
+                .unit = "consecutive checks",
+                .rule = PolicyRule::kPositive,
+                .read_min = 1,
+                .read_max = 1'000'000},
+    PolicyField{.name = "error_breaches_to_rollback",
+                .member = &Policy::error_breaches_to_rollback,
+                .unit = "consecutive checks",
+                .rule = PolicyRule::kPositive,
+                .read_min = 1,
+                .read_max = 1'000'000},
+    PolicyField{.name = "min_invocations",
+                .member = &Policy::min_invocations,
+                .unit = "canary invocations per check",
+                .rule = PolicyRule::kNonNegative},
+    PolicyField{.name = "auto_rollback", .member = &Policy::auto_rollback},
+};
+
+constexpr auto kNames = [] {
+  std::array<std::string_view, kFields.size()> names;
+  for (std::size_t i = 0; i < kFields.size(); ++i) names[i] = kFields[i].name;
+  return names;
+}();
+
+}  // namespace
+
+std::span<const PolicyField> PolicyFields() { return kFields; }
+std::span<const std::string_view> PolicyFieldNames() { return kNames; }
+
+PolicyFieldType TypeOf(const PolicyField& field) {
+  return std::visit(
+      [](auto member) {
+        using T = std::remove_cvref_t<decltype(Policy{}.*member)>;
+        if constexpr (std::is_same_v<T, double>) {
+          return PolicyFieldType::kNumber;
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          return PolicyFieldType::kNumberList;
+        } else if constexpr (std::is_same_v<T, Duration>) {
+          return PolicyFieldType::kDuration;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return PolicyFieldType::kBoolean;
+        } else {
+          static_assert(std::is_integral_v<T>);
+          return PolicyFieldType::kInteger;
+        }
+      },
+      field.member);
+}
+
+bool PolicyFieldInUse(const PolicyField& field, const Policy& policy) {
+  switch (field.rule) {
+    case PolicyRule::kWeight:
+      return policy.steps.empty();
+    case PolicyRule::kWeightSchedule:
+      return !policy.steps.empty();
+    default:
+      return true;
+  }
+}
+
+std::optional<std::string> CheckReadRange(const PolicyField& field, std::int64_t value) {
+  if (field.read_max == 0 || (value >= field.read_min && value <= field.read_max)) {
+    return std::nullopt;
+  }
+  return "must be between " + std::to_string(field.read_min) + " and " +
+         std::to_string(field.read_max);
+}
+
+}  // namespace mlcanary::core

@@ -1,0 +1,88 @@
+// The fields of a Policy, described once: name, type, unit, default, rule and
+// doc line, each with a pointer to its core::Policy member. Every form of a
+// policy walks this table: the YAML reader (config/policy_yaml), the JSON reader
+// and writer (codec/domain_json), the OpenAPI schema (api/openapi) and the
+// rules of CheckPolicy / ValidatePolicy. A new field is a member of Policy and a
+// row here; policy_fields_test fails when a member has no row.
+#ifndef MLCANARY_CORE_POLICY_FIELDS_H_
+#define MLCANARY_CORE_POLICY_FIELDS_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/time.h"
+
+namespace mlcanary::core {
+
+// The form of a field's value, which decides how each reader and writer spells it.
+enum class PolicyFieldType {
+  kNumber,      // double
+  kNumberList,  // std::vector<double> (the steps schedule)
+  kDuration,    // Duration: text with a unit ("10m"); bare minutes in scenario YAML
+  kInteger,     // int or std::int64_t
+  kBoolean,
+};
+
+// The rule CheckPolicy applies; the message also depends on the type.
+enum class PolicyRule {
+  kNone,
+  // A weight in (0, 1], 0 or at least kWeightResolution. Part of the simple
+  // schedule (initial_weight, step): used only while `steps` is empty.
+  kWeight,
+  // Weights as kWeight, strictly increasing (also once rounded to the grid).
+  // The explicit schedule: used only when not empty, and then it is the whole one.
+  kWeightSchedule,
+  kPositive,     // > 0: a finite number > 0, a duration > 0, an integer >= 1
+  kNonNegative,  // >= 0: a finite number >= 0, a duration not negative, an integer >= 0
+};
+
+using PolicyMember =
+    std::variant<double Policy::*, std::vector<double> Policy::*, Duration Policy::*, int Policy::*,
+                 std::int64_t Policy::*, bool Policy::*>;
+
+struct PolicyField {
+  std::string_view name;  // the key in YAML and JSON, the OpenAPI property
+  PolicyMember member;    // its default is the member's in Policy{}
+  std::string_view unit;  // what the value measures ("" for a switch)
+  PolicyRule rule = PolicyRule::kNone;
+  // Integers: the readers take only [read_min, read_max] ("must be between 1
+  // and 1000000"), so that the value fits the member. read_max 0: any int64.
+  std::int64_t read_min = 0;
+  std::int64_t read_max = 0;
+  std::string_view doc;  // the OpenAPI description; "" for none
+};
+
+// Every field, in the order of the JSON writer, the OpenAPI schema and the
+// checks (readers apply and check keys in this order too).
+std::span<const PolicyField> PolicyFields();
+// The names, in the same order (the keys a reader allows).
+std::span<const std::string_view> PolicyFieldNames();
+
+PolicyFieldType TypeOf(const PolicyField& field);
+
+// Whether `field` is part of `policy`'s schedule: initial_weight and step
+// while steps is empty, steps when not; every other field always. A field not
+// in use is neither checked nor written.
+bool PolicyFieldInUse(const PolicyField& field, const Policy& policy);
+
+// The readers' range check of an integer field: the message ("must be between
+// 1 and 1000000") for a value outside [read_min, read_max], nullopt otherwise.
+std::optional<std::string> CheckReadRange(const PolicyField& field, std::int64_t value);
+
+// Calls fn(policy.*member) with the member's own type (double&, Duration&,
+// std::vector<double>&, int&, std::int64_t&, bool&; const for a const policy).
+template <typename P, typename F>
+decltype(auto) VisitPolicyField(const PolicyField& field, P& policy, F&& fn) {
+  return std::visit([&](auto member) -> decltype(auto) { return fn(policy.*member); },
+                    field.member);
+}
+
+}  // namespace mlcanary::core
+
+#endif  // MLCANARY_CORE_POLICY_FIELDS_H_

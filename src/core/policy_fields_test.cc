@@ -1,0 +1,128 @@
+#include "core/policy_fields.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <limits>
+#include <set>
+#include <string>
+#include <type_traits>
+
+namespace mlcanary::core {
+namespace {
+
+// Converts to any member type: T{AnyMember{}...} compiles for as many
+// initializers as T has members, and no more.
+struct AnyMember {
+  template <typename T>
+  operator T() const;  // never called: only in unevaluated requires-expressions
+};
+
+template <typename T, typename... Init>
+constexpr std::size_t MemberCount() {
+  if constexpr (requires { T{Init{}..., AnyMember{}}; }) {
+    return MemberCount<T, Init..., AnyMember>();
+  } else {
+    return sizeof...(Init);
+  }
+}
+
+static_assert(std::is_aggregate_v<Policy>, "MemberCount counts an aggregate's members");
+
+// A member of Policy without a row would be read by no reader, written by no
+// writer and missing from the OpenAPI schema: one row per member, each its own.
+TEST(PolicyFieldsTest, EveryMemberOfPolicyHasOneRow) {
+  EXPECT_EQ(PolicyFields().size(), MemberCount<Policy>())
+      << "a member of core::Policy has no row in core/policy_fields.cc (or a row too many)";
+  std::set<std::string_view> names;
+  for (const PolicyField& field : PolicyFields()) {
+    EXPECT_TRUE(names.insert(field.name).second) << field.name << " has two rows";
+    for (const PolicyField& other : PolicyFields()) {
+      if (&other != &field) {
+        EXPECT_TRUE(field.member != other.member) << field.name << " and " << other.name;
+      }
+    }
+  }
+}
+
+TEST(PolicyFieldsTest, NamesAreTheFieldsInOrder) {
+  ASSERT_EQ(PolicyFieldNames().size(), PolicyFields().size());
+  for (std::size_t i = 0; i < PolicyFields().size(); ++i) {
+    EXPECT_EQ(PolicyFieldNames()[i], PolicyFields()[i].name);
+  }
+}
+
+// The rules CheckPolicy knows per type; a row that pairs them otherwise would be
+// checked by nothing.
+TEST(PolicyFieldsTest, RulesFitTheirTypes) {
+  for (const PolicyField& field : PolicyFields()) {
+    const PolicyFieldType type = TypeOf(field);
+    switch (field.rule) {
+      case PolicyRule::kWeight:
+        EXPECT_EQ(type, PolicyFieldType::kNumber) << field.name;
+        break;
+      case PolicyRule::kWeightSchedule:
+        EXPECT_EQ(type, PolicyFieldType::kNumberList) << field.name;
+        break;
+      case PolicyRule::kPositive:
+      case PolicyRule::kNonNegative:
+        EXPECT_NE(type, PolicyFieldType::kNumberList) << field.name;
+        EXPECT_NE(type, PolicyFieldType::kBoolean) << field.name;
+        break;
+      case PolicyRule::kNone:
+        EXPECT_EQ(type, PolicyFieldType::kBoolean) << field.name;
+        break;
+    }
+    EXPECT_FALSE(field.unit.empty() && type != PolicyFieldType::kBoolean) << field.name;
+  }
+}
+
+// The readers narrow an integer to the member's type: an int member needs a
+// read range inside int, or a large value would wrap.
+TEST(PolicyFieldsTest, IntMembersHaveAReadRangeThatFits) {
+  for (const PolicyField& field : PolicyFields()) {
+    if (!std::holds_alternative<int Policy::*>(field.member)) continue;
+    EXPECT_GT(field.read_max, 0) << field.name;
+    EXPECT_LE(field.read_max, std::numeric_limits<int>::max()) << field.name;
+    EXPECT_GE(field.read_min, std::numeric_limits<int>::min()) << field.name;
+    EXPECT_EQ(CheckReadRange(field, field.read_max + 1),
+              "must be between " + std::to_string(field.read_min) + " and " +
+                  std::to_string(field.read_max));
+    EXPECT_EQ(CheckReadRange(field, field.read_max), std::nullopt);
+  }
+}
+
+TEST(PolicyFieldsTest, TheTwoSchedulesExcludeEachOther) {
+  Policy simple;
+  Policy explicit_steps;
+  explicit_steps.steps = {0.5, 1.0};
+  for (const PolicyField& field : PolicyFields()) {
+    const bool simple_only = field.name == "initial_weight" || field.name == "step";
+    EXPECT_EQ(PolicyFieldInUse(field, simple), field.name != "steps") << field.name;
+    EXPECT_EQ(PolicyFieldInUse(field, explicit_steps), !simple_only) << field.name;
+  }
+}
+
+TEST(PolicyFieldsTest, CheckPolicyNamesTheFieldAndTheIndexApart) {
+  Policy p;
+  p.steps = {0.1, 0.5, 0.4};
+  auto s = CheckPolicy(p);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().field, "steps");
+  EXPECT_EQ(s.error().index, 2u);
+  EXPECT_EQ(s.error().Path(), "steps[2]");
+  EXPECT_EQ(s.error().message, "steps must be strictly increasing (0.5 then 0.4)");
+  EXPECT_EQ(s.error().ToError().message(), ValidatePolicy(p).error().message());
+
+  Policy q;
+  q.interval = Duration(0);
+  s = CheckPolicy(q);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().field, "interval");
+  EXPECT_EQ(s.error().index, std::nullopt);
+  EXPECT_EQ(s.error().message, "must be > 0");
+  EXPECT_EQ(ValidatePolicy(q).error().message(), "policy.interval: must be > 0");
+}
+
+}  // namespace
+}  // namespace mlcanary::core

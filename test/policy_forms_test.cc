@@ -1,0 +1,183 @@
+// Every form of a policy knows every field of core::PolicyFields(): the YAML
+// reader (config), the JSON writer and reader (codec) and the OpenAPI schema
+// (api). With core's PolicyFieldsTest (a row for each member of core::Policy)
+// a field cannot be added in one place only.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "api/control_api.h"
+#include "codec/domain_json.h"
+#include "config/policy_yaml.h"
+#include "core/policy_fields.h"
+#include "util/json_writer.h"
+
+namespace mlcanary {
+namespace {
+
+namespace json = boost::json;
+using core::Policy;
+using core::PolicyField;
+
+// Sets the field to a valid value other than its default.
+void SetNonDefault(const PolicyField& field, Policy& p) {
+  core::VisitPolicyField(field, p, [&](auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      value = {0.05, 0.375, 1.0};
+    } else if constexpr (std::is_same_v<T, double>) {
+      value = field.rule == core::PolicyRule::kWeight ? 0.25 : value * 2 + 0.5;
+    } else if constexpr (std::is_same_v<T, core::Duration>) {
+      value += std::chrono::seconds(90);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      value = !value;
+    } else {
+      value += 3;
+    }
+  });
+}
+
+std::string PolicyJson(const Policy& p) {
+  util::JsonWriter w;
+  codec::WritePolicy(w, p);
+  return w.Release();
+}
+
+core::Result<Policy> FromJson(const std::string& text) {
+  auto v = codec::ParseJson(text, "policy");
+  if (!v) return std::unexpected(v.error());
+  return codec::ParsePolicy(*v, "policy");
+}
+
+// JSON is YAML's flow style: the writer's text is a YAML policy as well.
+core::Result<Policy> FromYaml(const std::string& text, config::BareNumber bare) {
+  auto node = config::LoadYamlString(text, "policy.yaml");
+  if (!node) return std::unexpected(node.error());
+  return config::ReadPolicy(*node, config::YamlPath("policy.yaml", "policy"), bare);
+}
+
+// The keys of the written object, in order.
+std::vector<std::string> Keys(const std::string& text) {
+  std::vector<std::string> keys;
+  const json::value v = json::parse(text);
+  for (const auto& kv : v.as_object()) keys.emplace_back(kv.key());
+  return keys;
+}
+
+TEST(PolicyFormsTest, EveryFieldRoundTripsThroughJsonAndYaml) {
+  for (const PolicyField& field : core::PolicyFields()) {
+    SCOPED_TRACE(std::string(field.name));
+    Policy p;
+    SetNonDefault(field, p);
+    ASSERT_NE(p, Policy{});
+    ASSERT_TRUE(core::ValidatePolicy(p)) << core::ValidatePolicy(p).error().message();
+
+    const std::string text = PolicyJson(p);
+    const std::vector<std::string> keys = Keys(text);
+    EXPECT_NE(std::find(keys.begin(), keys.end(), field.name), keys.end()) << text;
+
+    auto from_json = FromJson(text);
+    ASSERT_TRUE(from_json) << from_json.error().message();
+    EXPECT_EQ(*from_json, p) << text;
+    for (auto bare : {config::BareNumber::kRefused, config::BareNumber::kMinutes}) {
+      auto from_yaml = FromYaml(text, bare);
+      ASSERT_TRUE(from_yaml) << from_yaml.error().message();
+      EXPECT_EQ(*from_yaml, p) << text;
+    }
+    // The key alone, on top of the defaults.
+    const json::value written = json::parse(text);
+    const std::string one =
+        "{\"" + std::string(field.name) + "\": " + json::serialize(written.at(field.name)) + "}";
+    auto from_one = FromJson(one);
+    ASSERT_TRUE(from_one) << from_one.error().message();
+    EXPECT_EQ(*from_one, p) << one;
+    auto yaml_one = FromYaml(one, config::BareNumber::kRefused);
+    ASSERT_TRUE(yaml_one) << yaml_one.error().message();
+    EXPECT_EQ(*yaml_one, p) << one;
+  }
+}
+
+// Both schedules, with every other field away from its default at once:
+// YAML -> Policy -> JSON -> Policy gives the policy back.
+TEST(PolicyFormsTest, APolicyWithEveryFieldSetSurvivesYamlToJsonAndBack) {
+  for (const bool with_steps : {false, true}) {
+    SCOPED_TRACE(with_steps ? "steps" : "initial_weight and step");
+    Policy p;
+    if (with_steps) p.steps = {0.5};  // decides which schedule is in use
+    std::vector<std::string> in_use;
+    for (const PolicyField& field : core::PolicyFields()) {
+      if (!core::PolicyFieldInUse(field, p)) continue;
+      SetNonDefault(field, p);
+      in_use.emplace_back(field.name);
+    }
+    ASSERT_TRUE(core::ValidatePolicy(p)) << core::ValidatePolicy(p).error().message();
+    for (const PolicyField& field : core::PolicyFields()) {
+      if (!core::PolicyFieldInUse(field, p)) continue;
+      // Each field in use differs from the default: equal after the round trip
+      // means the field travelled.
+      core::VisitPolicyField(field, p, [&](const auto& value) {
+        using T = std::remove_cvref_t<decltype(value)>;
+        EXPECT_NE(value, Policy{}.*std::get<T Policy::*>(field.member)) << field.name;
+      });
+    }
+
+    const std::string yaml_text = PolicyJson(p);
+    EXPECT_EQ(Keys(yaml_text), in_use) << yaml_text;
+    auto from_yaml = FromYaml(yaml_text, config::BareNumber::kRefused);
+    ASSERT_TRUE(from_yaml) << from_yaml.error().message();
+    EXPECT_EQ(*from_yaml, p);
+    const std::string json_text = PolicyJson(*from_yaml);
+    EXPECT_EQ(json_text, yaml_text);
+    auto from_json = FromJson(json_text);
+    ASSERT_TRUE(from_json) << from_json.error().message();
+    EXPECT_EQ(*from_json, p);
+  }
+}
+
+TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
+  const json::value doc = json::parse(api::ControlApi::OpenApiJson());
+  const json::object& schema = doc.at("components").at("schemas").at("Policy").as_object();
+  EXPECT_FALSE(schema.at("additionalProperties").as_bool());
+  const json::object& props = schema.at("properties").as_object();
+  ASSERT_EQ(props.size(), core::PolicyFields().size());
+  std::size_t i = 0;
+  for (const auto& kv : props) {
+    const PolicyField& field = core::PolicyFields()[i++];
+    EXPECT_EQ(kv.key(), field.name) << "the schema lists the fields in the table's order";
+    const json::object& prop = kv.value().as_object();
+    const char* type = "";
+    switch (core::TypeOf(field)) {
+      case core::PolicyFieldType::kNumber:
+        type = "number";
+        break;
+      case core::PolicyFieldType::kNumberList:
+        type = "array";
+        EXPECT_EQ(prop.at("items").at("type").as_string(), "number") << field.name;
+        break;
+      case core::PolicyFieldType::kDuration:
+        type = "string";
+        EXPECT_TRUE(prop.contains("pattern")) << field.name;
+        break;
+      case core::PolicyFieldType::kInteger:
+        type = "integer";
+        break;
+      case core::PolicyFieldType::kBoolean:
+        type = "boolean";
+        break;
+    }
+    EXPECT_EQ(prop.at("type").as_string(), type) << field.name;
+    if (field.doc.empty()) {
+      EXPECT_FALSE(prop.contains("description")) << field.name;
+    } else {
+      EXPECT_EQ(prop.at("description").as_string(), field.doc) << field.name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mlcanary
