@@ -14,17 +14,18 @@
 #include "aws/aws_client.h"
 #include "controller/controller.h"
 #include "controller/controller_loop.h"
+#include "core/system_clock.h"
 #include "gateway/gateway.h"
 #include "http/http_server.h"
 #include "metrics/controller_status.h"
 #include "metrics/prometheus.h"
 #include "metrics/registry.h"
 #include "metrics/registry_metrics_source.h"
-#include "prometheus/prometheus_metrics_source.h"
 #include "models/backend_factory.h"
 #include "notify/fanout_notifier.h"
 #include "notify/log_notifier.h"
 #include "notify/webhook_notifier.h"
+#include "prometheus/prometheus_metrics_source.h"
 #include "sagemaker/cloudwatch_metrics_source.h"
 #include "sagemaker/sagemaker_traffic_control.h"
 #include "sagemaker/sns_notifier.h"
@@ -32,7 +33,6 @@
 #include "store/postgres_deployment_store.h"
 #include "store/postgres_url.h"
 #include "store/sqlite_deployment_store.h"
-#include "core/system_clock.h"
 
 namespace mlcanary::app {
 namespace {

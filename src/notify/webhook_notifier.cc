@@ -16,9 +16,9 @@
 
 #include "codec/domain_json.h"
 #include "core/backoff.h"
+#include "core/system_clock.h"
 #include "notify/async_delivery.h"
 #include "util/json_writer.h"
-#include "core/system_clock.h"
 
 namespace mlcanary::notify {
 namespace {
