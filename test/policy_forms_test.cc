@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <ostream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -18,6 +19,15 @@
 #include "util/json_writer.h"
 
 namespace mlcanary {
+namespace core {
+// A failure shows the policy's JSON, not its bytes.
+void PrintTo(const Policy& p, std::ostream* out) {
+  util::JsonWriter w;
+  codec::WritePolicy(w, p);
+  *out << w.Release();
+}
+}  // namespace core
+
 namespace {
 
 namespace json = boost::json;
