@@ -149,6 +149,21 @@ TEST(PolicyFormsTest, APolicyWithEveryFieldSetSurvivesYamlToJsonAndBack) {
   }
 }
 
+// Of two bad keys the readers report a scalar before the schedule (as they
+// did before they walked the table, which lists steps third).
+TEST(PolicyFormsTest, ABadScalarIsReportedBeforeABadSchedule) {
+  const std::string text = R"({"steps": [], "bake": "x"})";
+  auto from_json = FromJson(text);
+  ASSERT_FALSE(from_json);
+  EXPECT_EQ(from_json.error().message(),
+            "policy.bake: invalid duration 'x': expected a number followed by ms, s, m or h");
+  auto from_yaml = FromYaml(text, config::BareNumber::kRefused);
+  ASSERT_FALSE(from_yaml);
+  EXPECT_EQ(from_yaml.error().message(),
+            "policy.yaml: policy.bake (line 1): invalid duration 'x': expected a number followed "
+            "by ms, s, m or h");
+}
+
 TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
   const json::value doc = json::parse(api::ControlApi::OpenApiJson());
   const json::object& schema = doc.at("components").at("schemas").at("Policy").as_object();
