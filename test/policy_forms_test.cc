@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <ostream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -18,6 +19,15 @@
 #include "util/json_writer.h"
 
 namespace mlcanary {
+namespace core {
+// A failure shows the policy's JSON, not its bytes.
+void PrintTo(const Policy& p, std::ostream* out) {
+  util::JsonWriter w;
+  codec::WritePolicy(w, p);
+  *out << w.Release();
+}
+}  // namespace core
+
 namespace {
 
 namespace json = boost::json;
@@ -137,6 +147,21 @@ TEST(PolicyFormsTest, APolicyWithEveryFieldSetSurvivesYamlToJsonAndBack) {
     ASSERT_TRUE(from_json) << from_json.error().message();
     EXPECT_EQ(*from_json, p);
   }
+}
+
+// Of two bad keys the readers report a scalar before the schedule (as they
+// did before they walked the table, which lists steps third).
+TEST(PolicyFormsTest, ABadScalarIsReportedBeforeABadSchedule) {
+  const std::string text = R"({"steps": [], "bake": "x"})";
+  auto from_json = FromJson(text);
+  ASSERT_FALSE(from_json);
+  EXPECT_EQ(from_json.error().message(),
+            "policy.bake: invalid duration 'x': expected a number followed by ms, s, m or h");
+  auto from_yaml = FromYaml(text, config::BareNumber::kRefused);
+  ASSERT_FALSE(from_yaml);
+  EXPECT_EQ(from_yaml.error().message(),
+            "policy.yaml: policy.bake (line 1): invalid duration 'x': expected a number followed "
+            "by ms, s, m or h");
 }
 
 TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {

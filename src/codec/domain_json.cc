@@ -397,7 +397,7 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
   if (!f) return std::unexpected(f.error());
   if (auto s = f->OnlyKeys(core::PolicyFieldNames()); !s) return std::unexpected(s.error());
   core::Policy p = base;
-  for (const core::PolicyField& field : core::PolicyFields()) {
+  for (const core::PolicyField& field : core::PolicyFieldsInReadOrder()) {
     if (!f->Has(field.name)) continue;
     if (auto s = ReadPolicyField(*f, field, p); !s) return std::unexpected(s.error());
   }

@@ -55,7 +55,7 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
   core::Policy p = base;
   if (!node.IsDefined() || node.IsNull()) return p;
   if (auto s = CheckKeys(node, at, core::PolicyFieldNames()); !s) return std::unexpected(s.error());
-  for (const core::PolicyField& field : core::PolicyFields()) {
+  for (const core::PolicyField& field : core::PolicyFieldsInReadOrder()) {
     const std::string key(field.name);
     if (!node[key]) continue;
     if (auto s = ReadField(field, node[key], at.Child(key), bare, p); !s) {

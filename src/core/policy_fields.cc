@@ -86,10 +86,27 @@ constexpr auto kNames = [] {
   return names;
 }();
 
+constexpr bool IsList(const PolicyField& field) {
+  return std::holds_alternative<std::vector<double> Policy::*>(field.member);
+}
+
+constexpr auto kReadOrder = [] {
+  std::array<PolicyField, kFields.size()> order;
+  std::size_t n = 0;
+  for (const PolicyField& field : kFields) {
+    if (!IsList(field)) order[n++] = field;
+  }
+  for (const PolicyField& field : kFields) {
+    if (IsList(field)) order[n++] = field;
+  }
+  return order;
+}();
+
 }  // namespace
 
 std::span<const PolicyField> PolicyFields() { return kFields; }
 std::span<const std::string_view> PolicyFieldNames() { return kNames; }
+std::span<const PolicyField> PolicyFieldsInReadOrder() { return kReadOrder; }
 
 PolicyFieldType TypeOf(const PolicyField& field) {
   return std::visit(

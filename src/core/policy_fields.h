@@ -58,11 +58,14 @@ struct PolicyField {
   std::string_view doc;  // the OpenAPI description; "" for none
 };
 
-// Every field, in the order of the JSON writer, the OpenAPI schema and the
-// checks (readers apply and check keys in this order too).
+// Every field, in the order of the JSON writer, the OpenAPI schema and the checks.
 std::span<const PolicyField> PolicyFields();
-// The names, in the same order (the keys a reader allows).
+// The names, in the same order (the keys a reader allows, as its error lists them).
 std::span<const std::string_view> PolicyFieldNames();
+// The order in which readers apply the keys: PolicyFields() with the list
+// (steps) last, so that of two bad keys the one reported is the same as
+// before the table.
+std::span<const PolicyField> PolicyFieldsInReadOrder();
 
 PolicyFieldType TypeOf(const PolicyField& field);
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace mlcanary::core {
 namespace {
@@ -50,6 +51,17 @@ TEST(PolicyFieldsTest, NamesAreTheFieldsInOrder) {
   for (std::size_t i = 0; i < PolicyFields().size(); ++i) {
     EXPECT_EQ(PolicyFieldNames()[i], PolicyFields()[i].name);
   }
+}
+
+TEST(PolicyFieldsTest, ReadOrderIsTheTableWithTheListLast) {
+  std::vector<std::string_view> order;
+  for (const PolicyField& field : PolicyFieldsInReadOrder()) order.push_back(field.name);
+  std::vector<std::string_view> expected;
+  for (const PolicyField& field : PolicyFields()) {
+    if (field.name != "steps") expected.push_back(field.name);
+  }
+  expected.push_back("steps");
+  EXPECT_EQ(order, expected);
 }
 
 // The rules CheckPolicy knows per type; a row that pairs them otherwise would be
