@@ -440,6 +440,12 @@ TEST_F(PostgresCoordinationTest, TwoElectorsOneLeaderAndAPausedLeaderIsFencedOut
   };
   fleet::LeaderElector ea(la, options("a"), on_elected(a_writes, *a_), nullptr);
   fleet::LeaderElector eb(lb, options("b"), on_elected(b_writes, *b_), nullptr);
+  // Declared after the electors, so destroyed first: a failed assertion while
+  // a is paused must not leave its elector's Stop waiting forever.
+  struct Resume {
+    PausableLease& lease;
+    ~Resume() { lease.Pause(false); }
+  } resume{la};
   ea.Start();
   ASSERT_TRUE(Eventually([&] { return ea.leading(); }));
   eb.Start();
