@@ -14,8 +14,14 @@
 #include <pqxx/pqxx>
 #pragma GCC diagnostic pop
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -93,6 +99,18 @@ CREATE TABLE outbox (
 CREATE TABLE notification_cursors (
   sink     TEXT PRIMARY KEY,
   position BIGINT NOT NULL
+);
+)sql"},
+    {2, R"sql(
+-- Named leases (core::LeaderLease), on the database's clock. `fencing` grows
+-- by one whenever the lease changes hands (a free, expired or released lease
+-- taken again) and is never reused, since rows are never deleted; a renewal by
+-- the holder of a valid lease keeps it. `holder` is '' once released.
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY,
+  holder     TEXT NOT NULL,
+  fencing    BIGINT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
 );
 )sql"},
 };
@@ -274,6 +292,7 @@ class PostgresPool {
   }
 
   const std::string& display_url() const { return display_url_; }
+  const std::string& url() const { return url_; }
 
  private:
   void Forget() {
@@ -397,6 +416,46 @@ void PruneOutbox(pqxx::work& tx) {
       "(SELECT MIN(position) FROM notification_cursors), (SELECT last FROM outbox_position))");
 }
 
+// The fence of a write made for the controller's leader: the first statement
+// of its transaction takes the lease row FOR SHARE (held to the commit, so a
+// takeover, which updates the row, waits for this write) and the write goes on
+// only while the lease still carries `fencing` and was not released.
+core::Status CheckFence(pqxx::work& tx, std::int64_t fencing, std::string_view what) {
+  auto r = tx.exec_params("SELECT holder, fencing FROM leases WHERE name = $1 FOR SHARE",
+                          std::string(PostgresDeploymentStore::kControllerLease));
+  const std::string mine = "this replica's lease (fencing " + std::to_string(fencing) + ")";
+  if (r.empty()) {
+    return core::FailedPreconditionError(std::string(what) +
+                                         ": not the controller's leader: no controller lease was "
+                                         "ever granted, so " +
+                                         mine + " is not one");
+  }
+  const auto current = r[0][1].as<std::int64_t>();
+  const bool released = r[0][0].size() == 0;
+  if (current == fencing && !released) return core::Ok();
+  std::string why;
+  if (current == fencing) {
+    why = mine + " was released";
+  } else if (current > fencing) {
+    why = mine + " was taken over (fencing " + std::to_string(current) + ")";
+  } else {
+    why = mine + " was never granted (the lease's is " + std::to_string(current) + ")";
+  }
+  return core::FailedPreconditionError(std::string(what) +
+                                       ": not the controller's leader any more: " + why);
+}
+
+// Tells every change feed, on commit (PostgreSQL delivers a transaction's
+// notifications when it commits, never when it rolls back), that `kind`
+// (endpoint, deployment) `name` changed. The payload is informative only.
+void NotifyChange(pqxx::work& tx, std::string_view kind, std::string_view name) {
+  std::string payload(kind);
+  // Far below the 8000-byte limit of a payload.
+  if (name.size() <= 512) payload += " " + std::string(name);
+  tx.exec_params("SELECT pg_notify($1, $2)", std::string(PostgresDeploymentStore::kChangeChannel),
+                 payload);
+}
+
 bool IsActiveIndexViolation(const pqxx::sql_error& e) {
   return e.sqlstate() == "23505" &&
          std::string_view(e.what()).find("deployments_one_active_per_endpoint") !=
@@ -414,8 +473,9 @@ core::Result<std::unique_ptr<PostgresDeploymentStore>> PostgresDeploymentStore::
                                  std::string(kPostgresUrlForm));
   }
   std::string conninfo = url;
-  AddParam(conninfo, "connect_timeout",
-           std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count())));
+  const std::chrono::seconds connect_timeout(
+      std::max<std::int64_t>(1, options.connect_timeout.count()));
+  AddParam(conninfo, "connect_timeout", std::to_string(connect_timeout.count()));
   // A server that vanishes without closing the connection (a network
   // partition) is noticed in about 30 s rather than the kernel's 15 minutes.
   AddParam(conninfo, "keepalives_idle", "10");
@@ -452,12 +512,15 @@ core::Result<std::unique_ptr<PostgresDeploymentStore>> PostgresDeploymentStore::
       /*at_open=*/true);
   if (!migrated) return std::unexpected(migrated.error().WithContext(context));
   return std::unique_ptr<PostgresDeploymentStore>(
-      new PostgresDeploymentStore(display, std::move(pool)));
+      new PostgresDeploymentStore(display, std::move(pool), connect_timeout));
 }
 
 PostgresDeploymentStore::PostgresDeploymentStore(std::string display_url,
-                                                 std::unique_ptr<PostgresPool> pool)
-    : display_url_(std::move(display_url)), pool_(std::move(pool)) {}
+                                                 std::unique_ptr<PostgresPool> pool,
+                                                 std::chrono::seconds connect_timeout)
+    : display_url_(std::move(display_url)),
+      pool_(std::move(pool)),
+      connect_timeout_(connect_timeout) {}
 
 PostgresDeploymentStore::~PostgresDeploymentStore() = default;
 
@@ -471,6 +534,12 @@ core::Result<int> PostgresDeploymentStore::SchemaVersion() {
 core::Result<Deployment> PostgresDeploymentStore::Create(const Deployment& deployment,
                                                          const std::vector<DeploymentEvent>& events,
                                                          std::vector<DeploymentEvent>* appended) {
+  return CreateFenced(deployment, events, appended, std::nullopt);
+}
+
+core::Result<Deployment> PostgresDeploymentStore::CreateFenced(
+    const Deployment& deployment, const std::vector<DeploymentEvent>& events,
+    std::vector<DeploymentEvent>* appended, std::optional<std::int64_t> fencing) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "create deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
@@ -481,6 +550,9 @@ core::Result<Deployment> PostgresDeploymentStore::Create(const Deployment& deplo
   auto created = Run(*pool_, what, [&](pqxx::connection& conn) -> Result<Deployment> {
     written.clear();
     pqxx::work tx(conn);
+    if (fencing) {
+      if (auto s = CheckFence(tx, *fencing, what); !s) return std::unexpected(s.error());
+    }
     if (!tx.exec_params("SELECT 1 FROM deployments WHERE id = $1", stored.id).empty()) {
       return core::ConflictError("deployment " + Quoted(stored.id) + " already exists");
     }
@@ -513,6 +585,7 @@ core::Result<Deployment> PostgresDeploymentStore::Create(const Deployment& deplo
     if (auto s = AppendEvents(tx, stored, *json, 1, events, written); !s) {
       return std::unexpected(s.error());
     }
+    NotifyChange(tx, "deployment", stored.id);
     tx.commit();
     return stored;
   });
@@ -569,6 +642,12 @@ core::Result<core::DeploymentListing> PostgresDeploymentStore::ListReadable(
 core::Result<Deployment> PostgresDeploymentStore::Update(const Deployment& deployment,
                                                          const std::vector<DeploymentEvent>& events,
                                                          std::vector<DeploymentEvent>* appended) {
+  return UpdateFenced(deployment, events, appended, std::nullopt);
+}
+
+core::Result<Deployment> PostgresDeploymentStore::UpdateFenced(
+    const Deployment& deployment, const std::vector<DeploymentEvent>& events,
+    std::vector<DeploymentEvent>* appended, std::optional<std::int64_t> fencing) {
   if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
   const std::string what = "update deployment " + Quoted(deployment.id);
   Deployment stored = deployment;
@@ -579,6 +658,9 @@ core::Result<Deployment> PostgresDeploymentStore::Update(const Deployment& deplo
   auto updated = Run(*pool_, what, [&](pqxx::connection& conn) -> Result<Deployment> {
     written.clear();
     pqxx::work tx(conn);
+    if (fencing) {
+      if (auto s = CheckFence(tx, *fencing, what); !s) return std::unexpected(s.error());
+    }
     pqxx::result r;
     try {
       // A concurrent writer's row lock makes this wait; then the version
@@ -613,6 +695,7 @@ core::Result<Deployment> PostgresDeploymentStore::Update(const Deployment& deplo
     if (auto s = AppendEvents(tx, stored, *json, last_seq + 1, events, written); !s) {
       return std::unexpected(s.error());
     }
+    NotifyChange(tx, "deployment", stored.id);
     tx.commit();
     return stored;
   });
@@ -644,16 +727,25 @@ core::Result<std::vector<DeploymentEvent>> PostgresDeploymentStore::ListEvents(
 }
 
 core::Status PostgresDeploymentStore::SaveEndpoint(const core::Endpoint& endpoint) {
+  return SaveEndpointFenced(endpoint, std::nullopt);
+}
+
+core::Status PostgresDeploymentStore::SaveEndpointFenced(const core::Endpoint& endpoint,
+                                                         std::optional<std::int64_t> fencing) {
   if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
   const std::string what = "save endpoint " + Quoted(endpoint.name);
   auto json = EncodeEndpoint(endpoint);
   if (!json) return std::unexpected(json.error());
   return Run(*pool_, what, [&](pqxx::connection& conn) -> core::Status {
     pqxx::work tx(conn);
+    if (fencing) {
+      if (auto s = CheckFence(tx, *fencing, what); !s) return s;
+    }
     tx.exec_params(
         "INSERT INTO endpoints (name, record) VALUES ($1, $2)"
         " ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record",
         endpoint.name, *json);
+    NotifyChange(tx, "endpoint", endpoint.name);
     tx.commit();
     return core::Ok();
   });
@@ -767,6 +859,319 @@ core::Status PostgresDeploymentStore::AdvanceCursor(std::string_view sink, std::
     tx.commit();
     return core::Ok();
   });
+}
+
+// The fenced view: writes through the store's fenced operations, reads as the store.
+class PostgresFencedStore final : public core::DeploymentStore {
+ public:
+  PostgresFencedStore(PostgresDeploymentStore& store, std::int64_t fencing)
+      : store_(store), fencing_(fencing) {}
+
+  using core::DeploymentStore::Create;
+  using core::DeploymentStore::Update;
+
+  Result<Deployment> Create(const Deployment& deployment,
+                            const std::vector<DeploymentEvent>& events,
+                            std::vector<DeploymentEvent>* appended) override {
+    return store_.CreateFenced(deployment, events, appended, fencing_);
+  }
+  Result<Deployment> Get(std::string_view id) override { return store_.Get(id); }
+  Result<std::vector<Deployment>> List(const core::DeploymentFilter& filter) override {
+    return store_.List(filter);
+  }
+  Result<core::DeploymentListing> ListReadable(const core::DeploymentFilter& filter) override {
+    return store_.ListReadable(filter);
+  }
+  Result<Deployment> Update(const Deployment& deployment,
+                            const std::vector<DeploymentEvent>& events,
+                            std::vector<DeploymentEvent>* appended) override {
+    return store_.UpdateFenced(deployment, events, appended, fencing_);
+  }
+  Result<std::vector<DeploymentEvent>> ListEvents(std::string_view deployment_id,
+                                                  std::int64_t after_seq) override {
+    return store_.ListEvents(deployment_id, after_seq);
+  }
+  core::Status SaveEndpoint(const core::Endpoint& endpoint) override {
+    return store_.SaveEndpointFenced(endpoint, fencing_);
+  }
+  Result<std::vector<core::Endpoint>> ListEndpoints() override { return store_.ListEndpoints(); }
+
+ private:
+  PostgresDeploymentStore& store_;
+  const std::int64_t fencing_;
+};
+
+std::unique_ptr<core::DeploymentStore> PostgresDeploymentStore::Fenced(std::int64_t fencing) {
+  return std::make_unique<PostgresFencedStore>(*this, fencing);
+}
+
+namespace {
+
+// One named lease, each call one statement in autocommit on the lease's own
+// connections. Run's one retry on a connection found dead in the pool is
+// safe: every statement here may run twice (a renewal keeps its number).
+class PostgresLeaderLease final : public core::LeaderLease {
+ public:
+  PostgresLeaderLease(std::string name, std::unique_ptr<PostgresPool> pool)
+      : name_(std::move(name)), pool_(std::move(pool)) {}
+
+  Result<std::optional<core::LeaseGrant>> TryAcquire(std::string_view holder,
+                                                     core::Duration ttl) override {
+    const std::string what = "acquire lease " + Quoted(name_) + " for " + Quoted(holder);
+    if (holder.empty()) return core::ValidationError(what + ": the holder must not be empty");
+    if (ttl.count() <= 0) return core::ValidationError(what + ": the lease time must be positive");
+    return Run(*pool_, what,
+               [&](pqxx::connection& conn) -> Result<std::optional<core::LeaseGrant>> {
+                 pqxx::nontransaction tx(conn);
+                 // now(): the database's clock, at the start of this statement (after
+                 // the caller's call began, so the holder's own reckoning of the expiry,
+                 // counted from before the call, is never later than this one).
+                 auto r = tx.exec_params(
+                     "INSERT INTO leases AS l (name, holder, fencing, expires_at)"
+                     " VALUES ($1, $2, 1, now() + $3::double precision * interval '1 millisecond')"
+                     " ON CONFLICT (name) DO UPDATE SET"
+                     "   fencing = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()"
+                     "                  THEN l.fencing ELSE l.fencing + 1 END,"
+                     "   holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at"
+                     " WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now()"
+                     " RETURNING fencing",
+                     name_, std::string(holder), static_cast<std::int64_t>(ttl.count()));
+                 if (r.empty()) return std::optional<core::LeaseGrant>{};
+                 return std::optional<core::LeaseGrant>(
+                     core::LeaseGrant{.fencing = r[0][0].as<std::int64_t>(), .ttl = ttl});
+               });
+  }
+
+  core::Status Release(std::string_view holder, std::int64_t fencing) override {
+    const std::string what = "release lease " + Quoted(name_) + " of " + Quoted(holder);
+    return Run(*pool_, what, [&](pqxx::connection& conn) -> core::Status {
+      pqxx::nontransaction tx(conn);
+      tx.exec_params(
+          "UPDATE leases SET holder = '', expires_at = LEAST(expires_at, now())"
+          " WHERE name = $1 AND holder = $2 AND fencing = $3",
+          name_, std::string(holder), fencing);
+      return core::Ok();
+    });
+  }
+
+  Result<core::LeaseHolder> Current() override {
+    const std::string what = "read lease " + Quoted(name_);
+    return Run(*pool_, what, [&](pqxx::connection& conn) -> Result<core::LeaseHolder> {
+      pqxx::nontransaction tx(conn);
+      auto r = tx.exec_params(
+          "SELECT CASE WHEN expires_at > now() THEN holder ELSE '' END, fencing"
+          " FROM leases WHERE name = $1",
+          name_);
+      if (r.empty()) return core::LeaseHolder{};
+      return core::LeaseHolder{.holder = r[0][0].as<std::string>(),
+                               .fencing = r[0][1].as<std::int64_t>()};
+    });
+  }
+
+ private:
+  const std::string name_;
+  std::unique_ptr<PostgresPool> pool_;
+};
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// The change feed, on libpq directly (libpqxx 6.4's await_notification cannot
+// also wait on an interrupt): one connection that LISTENs, polled together
+// with a pipe that Interrupt writes to. A broken connection is closed and
+// reopened without blocking (PQconnectStart/PQconnectPoll under the same
+// poll), so Interrupt stays prompt while reconnecting too.
+class PostgresChangeFeed final : public core::ChangeFeed {
+ public:
+  static Result<std::unique_ptr<PostgresChangeFeed>> Open(std::string conninfo,
+                                                          std::string display_url,
+                                                          std::chrono::seconds connect_timeout) {
+    std::unique_ptr<PostgresChangeFeed> feed(
+        new PostgresChangeFeed(std::move(conninfo), std::move(display_url), connect_timeout));
+    if (pipe2(feed->pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
+      return core::InternalError("change feed: pipe: " + std::string(std::strerror(errno)));
+    }
+    auto connected = feed->Connect(std::chrono::steady_clock::now() + connect_timeout);
+    if (!connected) return std::unexpected(connected.error());
+    if (*connected != Wake::kReady) {
+      return Unavailable("change feed: cannot connect to " + feed->display_url_ +
+                         ": interrupted or timed out");
+    }
+    return feed;
+  }
+
+  ~PostgresChangeFeed() override {
+    Close();
+    for (int fd : pipe_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  Result<bool> WaitForChange(core::Duration timeout) override {
+    std::lock_guard lock(wait_mu_);
+    const SteadyTime deadline =
+        std::chrono::steady_clock::now() + std::max(timeout, core::Duration::zero());
+    if (TakeInterrupt()) return false;
+    if (!listening_) {
+      // The connection broke earlier: changes committed meanwhile were not
+      // heard, so once listening again the answer is "read the store again".
+      auto connected = Connect(deadline);
+      if (!connected) return std::unexpected(connected.error());
+      if (*connected == Wake::kInterrupted) return false;
+      if (*connected == Wake::kTimeout) {
+        return Unavailable("change feed: still connecting to " + display_url_);
+      }
+      return true;
+    }
+    for (;;) {
+      if (DrainNotifications()) return true;
+      auto wake = PollUntil(PQsocket(conn_), POLLIN, deadline);
+      if (!wake) return std::unexpected(wake.error());
+      if (*wake != Wake::kReady) return false;
+      if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+        return Broken("lost the connection to " + display_url_ + ": " +
+                      OneLine(PQerrorMessage(conn_)));
+      }
+    }
+  }
+
+  void Interrupt() override {
+    const char byte = 1;
+    // A full pipe already holds an interrupt.
+    [[maybe_unused]] const ssize_t n = write(pipe_[1], &byte, 1);
+  }
+
+ private:
+  enum class Wake { kReady, kTimeout, kInterrupted };
+
+  PostgresChangeFeed(std::string conninfo, std::string display_url,
+                     std::chrono::seconds connect_timeout)
+      : conninfo_(std::move(conninfo)),
+        display_url_(std::move(display_url)),
+        connect_timeout_(connect_timeout) {}
+
+  // Drains the pipe; true when Interrupt was called since the last time.
+  bool TakeInterrupt() {
+    char buffer[64];
+    bool any = false;
+    while (read(pipe_[0], buffer, sizeof buffer) > 0) any = true;
+    return any;
+  }
+
+  // Waits until `fd` is ready for `events`, `deadline` passes, or Interrupt.
+  Result<Wake> PollUntil(int fd, short events, SteadyTime deadline) {
+    for (;;) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Wake::kTimeout;
+      pollfd fds[2] = {{.fd = fd, .events = events, .revents = 0},
+                       {.fd = pipe_[0], .events = POLLIN, .revents = 0}};
+      const int n = poll(fds, 2, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return core::InternalError("change feed: poll: " + std::string(std::strerror(errno)));
+      }
+      if (fds[1].revents != 0) {
+        TakeInterrupt();
+        return Wake::kInterrupted;
+      }
+      if (fds[0].revents != 0) return Wake::kReady;
+    }
+  }
+
+  // Every notification received so far, coalesced: true when there was any.
+  bool DrainNotifications() {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
+
+  // Opens the connection (or goes on opening it) until `deadline`, then
+  // LISTENs. An attempt that has not connected within connect_timeout fails.
+  Result<Wake> Connect(SteadyTime deadline) {
+    if (conn_ == nullptr) {
+      conn_ = PQconnectStart(conninfo_.c_str());
+      if (conn_ == nullptr) return core::InternalError("change feed: out of memory");
+      if (PQstatus(conn_) == CONNECTION_BAD) {
+        return Broken("cannot connect to " + display_url_ + ": " + OneLine(PQerrorMessage(conn_)));
+      }
+      attempt_deadline_ = std::chrono::steady_clock::now() + connect_timeout_;
+      polling_ = PGRES_POLLING_WRITING;  // as libpq says to begin
+    }
+    while (polling_ != PGRES_POLLING_OK) {
+      if (polling_ == PGRES_POLLING_FAILED) {
+        return Broken("cannot connect to " + display_url_ + ": " + OneLine(PQerrorMessage(conn_)));
+      }
+      auto wake = PollUntil(PQsocket(conn_), polling_ == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                            std::min(deadline, attempt_deadline_));
+      if (!wake) return std::unexpected(wake.error());
+      if (*wake == Wake::kInterrupted) return Wake::kInterrupted;
+      if (*wake == Wake::kTimeout) {
+        if (std::chrono::steady_clock::now() < attempt_deadline_) return Wake::kTimeout;
+        return Broken("cannot connect to " + display_url_ + ": no answer within " +
+                      std::to_string(connect_timeout_.count()) + " s");
+      }
+      polling_ = PQconnectPoll(conn_);
+    }
+    // The server's last words before it closes a session (FATAL: terminating
+    // connection due to administrator command) come as a notice while idle:
+    // kept for the error, not printed on stderr.
+    PQsetNoticeProcessor(conn_, &PostgresChangeFeed::KeepNotice, this);
+    PGresult* listen =
+        PQexec(conn_, (std::string("LISTEN ") + PostgresDeploymentStore::kChangeChannel).c_str());
+    const bool ok = PQresultStatus(listen) == PGRES_COMMAND_OK;
+    PQclear(listen);
+    if (!ok) {
+      return Broken("LISTEN on " + display_url_ + ": " + OneLine(PQerrorMessage(conn_)));
+    }
+    listening_ = true;
+    return Wake::kReady;
+  }
+
+  static void KeepNotice(void* self, const char* message) {
+    static_cast<PostgresChangeFeed*>(self)->last_notice_ = OneLine(message);
+  }
+
+  // Closes the connection (the next call opens a new one) and answers the error.
+  std::unexpected<core::Error> Broken(std::string detail) {
+    if (!last_notice_.empty()) detail += " (" + last_notice_ + ")";
+    Close();
+    return Unavailable("change feed: " + detail);
+  }
+
+  void Close() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+    listening_ = false;
+    last_notice_.clear();
+  }
+
+  const std::string conninfo_;
+  const std::string display_url_;
+  const std::chrono::seconds connect_timeout_;
+  int pipe_[2] = {-1, -1};  // Interrupt writes to [1], waits poll [0]
+  std::mutex wait_mu_;      // one waiter at a time
+  // The waiter's (under wait_mu_):
+  PGconn* conn_ = nullptr;
+  PostgresPollingStatusType polling_ = PGRES_POLLING_OK;
+  SteadyTime attempt_deadline_{};
+  bool listening_ = false;
+  std::string last_notice_;
+};
+
+}  // namespace
+
+std::unique_ptr<core::LeaderLease> PostgresDeploymentStore::Lease(std::string name) {
+  return std::make_unique<PostgresLeaderLease>(
+      std::move(name), std::make_unique<PostgresPool>(pool_->url(), display_url_, 2));
+}
+
+core::Result<std::unique_ptr<core::ChangeFeed>> PostgresDeploymentStore::OpenChangeFeed() {
+  auto feed = PostgresChangeFeed::Open(pool_->url(), display_url_, connect_timeout_);
+  if (!feed) return std::unexpected(feed.error());
+  return std::unique_ptr<core::ChangeFeed>(std::move(*feed));
 }
 
 }  // namespace mlcanary::store

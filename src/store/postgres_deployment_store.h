@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/coordination.h"
 #include "core/ports.h"
 
 namespace mlcanary::store {
@@ -19,6 +21,7 @@ namespace mlcanary::store {
 namespace internal {
 class PostgresPool;
 }  // namespace internal
+class PostgresFencedStore;
 
 struct PostgresStoreOptions {
   // Connections the store opens at most (each one call at a time); calls
@@ -55,7 +58,12 @@ struct PostgresStoreOptions {
 class PostgresDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
  public:
   // The schema version this code writes; Open refuses a database with a newer one.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
+  // The lease the controller's leader holds, and the one fenced writes check.
+  static constexpr const char* kControllerLease = "controller";
+  // The channel every write that changes an endpoint record or a deployment
+  // notifies (pg_notify in its own transaction: delivered on commit only).
+  static constexpr const char* kChangeChannel = "mlcanary_changes";
 
   // Connects to `url` (a libpq URI, postgresql://user:password@host:port/db;
   // libpq's environment variables such as PGPASSWORD and ~/.pgpass apply) and
@@ -96,16 +104,56 @@ class PostgresDeploymentStore final : public core::DeploymentStore, public core:
                                                           std::size_t limit) override;
   core::Status AdvanceCursor(std::string_view sink, std::int64_t position) override;
 
+  // The lease `name` (table `leases`: name, holder, fencing, expires_at), on
+  // the database's clock, through connections of its own (at most 2), so that
+  // a renewal never waits behind the store's calls. Each call is one
+  // statement; a lost connection is kUnavailable (the elector holds), the next
+  // call reconnects. The lease may outlive this store.
+  std::unique_ptr<core::LeaderLease> Lease(std::string name = kControllerLease);
+
+  // A view of this store for the controller's leader holding the lease
+  // "controller" with `fencing`: its Create, Update and SaveEndpoint first
+  // take the lease row FOR SHARE in their own transaction and go on only while
+  // the lease still carries `fencing` and was not released; otherwise they
+  // write nothing and answer kFailedPrecondition ("not the controller's leader
+  // any more: ..."). A takeover (TryAcquire of another holder) waits for a
+  // fenced write in flight to commit, so every fenced write lands before the
+  // new leader's grant or is refused. Reads, and the outbox (its cursors are
+  // the notifiers', not the leader's), pass through. Shares this store's
+  // connections; must not outlive it.
+  std::unique_ptr<core::DeploymentStore> Fenced(std::int64_t fencing);
+
+  // A change feed on its own connection (LISTEN mlcanary_changes), opened now
+  // so that every change committed from here on wakes it. Errors as Open's
+  // after it (kUnavailable naming the URL). Independent of this store's
+  // lifetime.
+  core::Result<std::unique_ptr<core::ChangeFeed>> OpenChangeFeed();
+
   // The schema version stored in the database.
   core::Result<int> SchemaVersion();
   // The URL without its password, as errors name it.
   const std::string& display_url() const { return display_url_; }
 
  private:
-  PostgresDeploymentStore(std::string display_url, std::unique_ptr<internal::PostgresPool> pool);
+  friend class PostgresFencedStore;
+  PostgresDeploymentStore(std::string display_url, std::unique_ptr<internal::PostgresPool> pool,
+                          std::chrono::seconds connect_timeout);
+
+  // The writes, fenced by the lease "controller" when `fencing` is set.
+  core::Result<core::Deployment> CreateFenced(const core::Deployment& deployment,
+                                              const std::vector<core::DeploymentEvent>& events,
+                                              std::vector<core::DeploymentEvent>* appended,
+                                              std::optional<std::int64_t> fencing);
+  core::Result<core::Deployment> UpdateFenced(const core::Deployment& deployment,
+                                              const std::vector<core::DeploymentEvent>& events,
+                                              std::vector<core::DeploymentEvent>* appended,
+                                              std::optional<std::int64_t> fencing);
+  core::Status SaveEndpointFenced(const core::Endpoint& endpoint,
+                                  std::optional<std::int64_t> fencing);
 
   const std::string display_url_;
   std::unique_ptr<internal::PostgresPool> pool_;
+  const std::chrono::seconds connect_timeout_;
 };
 
 }  // namespace mlcanary::store
