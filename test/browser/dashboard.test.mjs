@@ -230,7 +230,11 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
     const created = await server.api('POST', '/v1/deployments', {body: {
       endpoint: 'recs', variant: 'canary-v2',
       model: {kind: 'xgboost', path: `${MODELS}/recs-v2.ubj`},
-      policy: {step: 0.3, bake: '2s', interval: '1s', min_invocations: 5},
+      // Both models answer in well under a millisecond; on a loaded 2-core CI box their
+      // p99 ratio is scheduling noise (CI once saw 3.78), so the ratio rule only judges
+      // a canary p99 of 50 ms or more. This test is about the page, not the judge.
+      policy: {step: 0.3, bake: '2s', interval: '1s', min_invocations: 5,
+               latency_ratio_min_p99_ms: 50},
     }});
     assert.equal(created.status, 201, created.text);
     const id = created.json.id;
