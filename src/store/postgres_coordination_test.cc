@@ -22,6 +22,7 @@
 #include "core/ports.h"
 #include "fleet/leader_elector.h"
 #include "store/postgres_deployment_store.h"
+#include "store/testing/postgres_environment.h"
 #include "store/testing/postgres_server.h"
 #include "store/testing/sample_records.h"
 
@@ -33,25 +34,8 @@ using core::ErrorCode;
 using testing::PostgresServer;
 using Steady = std::chrono::steady_clock;
 
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto s = PostgresServer::Start();
-    if (!s) {
-      error_ = s.error().ToString();
-      return;
-    }
-    server_ = std::move(*s);
-  }
-  void TearDown() override { server_.reset(); }
+using testing::PostgresEnvironment;
 
-  static PostgresServer* server() { return server_.get(); }
-  static const std::string& error() { return error_; }
-
- private:
-  static inline std::unique_ptr<PostgresServer> server_;
-  static inline std::string error_;
-};
 [[maybe_unused]] ::testing::Environment* const kEnvironment =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 

@@ -25,6 +25,7 @@
 #include "store/postgres_deployment_store.h"
 #include "store/postgres_url.h"
 #include "store/testing/deployment_store_contract.h"
+#include "store/testing/postgres_environment.h"
 #include "store/testing/postgres_server.h"
 #include "store/testing/sample_records.h"
 
@@ -39,26 +40,8 @@ using testing::DeploymentStoreContractTest;
 using testing::PostgresServer;
 using testing::StoreKind;
 
-// The one server of this binary, started before the first test.
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto s = PostgresServer::Start();
-    if (!s) {
-      error_ = s.error().ToString();
-      return;
-    }
-    server_ = std::move(*s);
-  }
-  void TearDown() override { server_.reset(); }
+using testing::PostgresEnvironment;
 
-  static PostgresServer* server() { return server_.get(); }
-  static const std::string& error() { return error_; }
-
- private:
-  static inline std::unique_ptr<PostgresServer> server_;
-  static inline std::string error_;
-};
 [[maybe_unused]] ::testing::Environment* const kEnvironment =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
