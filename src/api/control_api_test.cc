@@ -869,6 +869,22 @@ TEST_F(ControlApiTest, NonJsonContentTypesAre415) {
 
 // --- OpenAPI ----------------------------------------------------------------
 
+TEST_F(ControlApiTest, OpenApiDescribesAPendingActionRequest) {
+  auto doc = Json(Call("GET", "/v1/openapi.json", {}, kReaderToken));
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  const auto& props = schemas.at("Deployment").at("properties").as_object();
+  ASSERT_TRUE(props.contains("requested"));
+  const auto& request = schemas.at("ActionRequest").at("properties").as_object();
+  std::vector<std::string> actions;
+  for (const auto& a : request.at("action").at("enum").as_array()) {
+    actions.push_back(json::value_to<std::string>(a));
+  }
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume"}));
+  EXPECT_TRUE(request.contains("actor"));
+  EXPECT_TRUE(request.contains("at"));
+}
+
 TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
   auto r = Call("GET", "/v1/openapi.json", {}, kReaderToken);
   ASSERT_EQ(r.status, 200);
@@ -928,6 +944,15 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
     if (route.method == "POST") {
       EXPECT_TRUE(responses.contains("403")) << route.pattern;
       EXPECT_TRUE(op.contains("requestBody")) << route.pattern;
+    }
+    // A user action may be answered 202 in fleet mode (recorded for the leader).
+    if (route.method == "POST" && route.pattern != "/v1/deployments") {
+      ASSERT_TRUE(responses.contains("202")) << route.pattern;
+      EXPECT_EQ(
+          json::value_to<std::string>(
+              responses.at("202").at("content").at("application/json").at("schema").at("$ref")),
+          "#/components/schemas/Deployment")
+          << route.pattern;
     }
     // Every path parameter is declared.
     for (std::string_view param : {"id", "name"}) {

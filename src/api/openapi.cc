@@ -187,7 +187,17 @@ void WriteSchemas(util::JsonWriter& w) {
                       "the last check that could not be made or recorded (this process's "
                       "memory), or null"},
                      {"unrecorded", "?#Unrecorded",
-                      "what the store did not take yet (store unavailable), or null"}});
+                      "what the store did not take yet (store unavailable), or null"},
+                     {"requested", "?#ActionRequest",
+                      "fleet mode: a user action recorded for the leader's controller and not "
+                      "carried out yet, or null"}});
+  std::string actions = "enum:";
+  for (core::UserAction a : core::kUserActions) {
+    if (actions.size() > 5) actions += '|';
+    actions += core::UserActionName(a);
+  }
+  WriteObjectSchema(w, "ActionRequest", "", {"action", "actor", "at"},
+                    {{"action", actions}, {"actor", "string"}, {"at", "date-time"}});
   WriteObjectSchema(w, "CheckError", "", {"time", "message"},
                     {{"time", "date-time"}, {"message", "string"}});
   WriteObjectSchema(
@@ -397,6 +407,18 @@ void WriteOperation(util::JsonWriter& w, const Route& route) {
   }
   w.EndObject();
   w.EndObject();
+  if (route.may_be_accepted) {
+    w.Key("202").BeginObject();
+    w.Key("description")
+        .String(
+            "Fleet mode: recorded, not carried out yet. This replica is not the controller's "
+            "leader and the leader did not act within the wait; it will on its next check. "
+            "`requested` says what is pending; GET the deployment to follow it.");
+    w.Key("content").BeginObject().Key("application/json").BeginObject();
+    w.Key("schema").BeginObject().Key("$ref").String("#/components/schemas/Deployment");
+    w.EndObject().EndObject().EndObject();
+    w.EndObject();
+  }
   std::vector<int> errors = route.error_statuses;
   if (route.access != Access::kPublic) errors.push_back(401);
   if (route.access == Access::kAdmin) errors.push_back(403);

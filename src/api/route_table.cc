@@ -18,7 +18,8 @@ const std::vector<Route>& RouteTable() {
                    .success_status = 200,
                    .success_type = "application/json",
                    .success_schema = "Deployment",
-                   .error_statuses = {400, 404, 409, 413, 415, 503, 504}};
+                   .error_statuses = {400, 404, 409, 413, 415, 503, 504},
+                   .may_be_accepted = true};
     };
     return std::vector<Route>{
         {.id = RouteId::kHealthz,

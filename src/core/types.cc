@@ -96,8 +96,7 @@ std::string_view UserActionName(UserAction action) {
 }
 
 std::optional<UserAction> ParseUserAction(std::string_view name) {
-  for (auto a : {UserAction::kComplete, UserAction::kCancel, UserAction::kRollback,
-                 UserAction::kPause, UserAction::kResume}) {
+  for (UserAction a : kUserActions) {
     if (UserActionName(a) == name) return a;
   }
   return std::nullopt;

@@ -72,6 +72,10 @@ struct RolloutProgress {
 
 // The user actions on a deployment (API.md: POST /v1/deployments/{id}/<action>).
 enum class UserAction { kComplete, kCancel, kRollback, kPause, kResume };
+// Every action, in the order the API lists them.
+inline constexpr UserAction kUserActions[] = {UserAction::kComplete, UserAction::kCancel,
+                                              UserAction::kRollback, UserAction::kPause,
+                                              UserAction::kResume};
 std::string_view UserActionName(UserAction action);  // "complete", "cancel", ...
 std::optional<UserAction> ParseUserAction(std::string_view name);
 

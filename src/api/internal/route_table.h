@@ -62,6 +62,10 @@ struct Route {
   std::string_view success_type;
   std::string_view success_schema;  // a components/schemas name, or empty
   std::vector<int> error_statuses;  // besides 401/403 (from `access`) and 500
+  // A user action that, in fleet mode, may be answered 202: recorded in the
+  // store, to be carried out by the leader's controller (ApiOptions::
+  // leader_action_wait ran out first; `requested` says what is pending).
+  bool may_be_accepted = false;
 };
 
 const std::vector<Route>& RouteTable();
