@@ -49,7 +49,17 @@ class TrafficControl {
 
 // Per-variant metrics of one endpoint over a window [start, end), read
 // consistently for all variants at once. A variant without traffic in the
-// window maps to WindowMetrics with invocations == 0.
+// window maps to WindowMetrics with invocations == 0 and no latency (p50, p90,
+// p99 0: the evaluator reads them only with has_data()), or is absent; a
+// variant with traffic never reads p99 0 as if it were fast. Traffic before
+// `start` is not counted. An endpoint the source has no data of is an empty
+// map when the source learns of endpoints from their traffic (the registry,
+// Prometheus: an unknown endpoint and an idle one look alike), or kNotFound
+// when it lists the endpoint's variants from the TrafficControl (CloudWatch);
+// the controller asks the TrafficControl first, so neither passes a check. A
+// source that cannot answer returns an error (retryable: the controller holds
+// the deployment), never a window. Every implementation that measures
+// traffic runs testing/metrics_source_contract.h.
 class MetricsSource {
  public:
   virtual ~MetricsSource() = default;

@@ -70,9 +70,19 @@ WindowQueries BuildWindowQueries(std::string_view endpoint, std::string_view job
   auto increase = [&](std::string_view metric) {
     return "sum by (variant) (increase(" + std::string(metric) + m + "))";
   };
+  // Quantiles from each bucket's change between the last scrape before the
+  // window and the last one in it, not from rate(): rate() extrapolates each
+  // bucket series on its own and stops at a counter's zero, so buckets empty
+  // at the window's start are scaled less than the others and the quantile
+  // drifts into the higher buckets (a canary that got faster, 50 ms -> 5 ms,
+  // read a p99 of 48 ms). A series reset inside the window (a replica
+  // restarted) has a negative change and falls back to increase().
+  const std::string bucket = "mlcanary_model_latency_seconds_bucket" + sel;
+  const std::string bucket_change = "(" + bucket + " - " + bucket + " offset " +
+                                    FormatRange(range) + ") >= 0 or increase(" + bucket + r + ")";
   auto quantile = [&](std::string_view q) {
-    return "histogram_quantile(" + std::string(q) +
-           ", sum by (variant, le) (rate(mlcanary_model_latency_seconds_bucket" + m + ")))";
+    return "histogram_quantile(" + std::string(q) + ", sum by (variant, le) (" + bucket_change +
+           "))";
   };
   auto mean_by_variant = [&](std::string_view metric) {
     return "avg by (variant) (avg_over_time(" + std::string(metric) + m + "))";

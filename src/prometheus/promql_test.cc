@@ -42,13 +42,19 @@ TEST(BuildWindowQueriesTest, SumsAcrossInstancesByVariantOverTheWindow) {
             R"((increase(mlcanary_invocation_5xx_errors_total{endpoint="recs"}[60s])))");
   EXPECT_EQ(q.p99,
             "histogram_quantile(0.99, sum by (variant, le) "
-            R"((rate(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
+            R"(((mlcanary_model_latency_seconds_bucket{endpoint="recs"} - )"
+            R"(mlcanary_model_latency_seconds_bucket{endpoint="recs"} offset 60s) >= 0 or )"
+            R"(increase(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
   EXPECT_EQ(q.p50,
             "histogram_quantile(0.5, sum by (variant, le) "
-            R"((rate(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
+            R"(((mlcanary_model_latency_seconds_bucket{endpoint="recs"} - )"
+            R"(mlcanary_model_latency_seconds_bucket{endpoint="recs"} offset 60s) >= 0 or )"
+            R"(increase(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
   EXPECT_EQ(q.p90,
             "histogram_quantile(0.9, sum by (variant, le) "
-            R"((rate(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
+            R"(((mlcanary_model_latency_seconds_bucket{endpoint="recs"} - )"
+            R"(mlcanary_model_latency_seconds_bucket{endpoint="recs"} offset 60s) >= 0 or )"
+            R"(increase(mlcanary_model_latency_seconds_bucket{endpoint="recs"}[60s]))))");
   EXPECT_EQ(q.overhead,
             "sum by (variant) "
             R"((rate(mlcanary_overhead_latency_seconds_sum{endpoint="recs"}[60s])) / )"

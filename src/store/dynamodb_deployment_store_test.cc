@@ -1,5 +1,5 @@
 // DynamoDbDeploymentStore on the moto harness (test/aws): the shared store
-// contract (deployment_store_contract_test.cc, instantiated here), and what is
+// contract (core/testing/deployment_store_contract.h, instantiated here), and what is
 // DynamoDB's own: several store instances on one table, retried throttling, a
 // refused request that writes nothing, the transaction limit, the item layout.
 // After every test the harness must have seen only well-signed requests that
@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "codec/domain_json.h"
+#include "core/testing/deployment_store_contract.h"
 #include "moto_fixture.h"
-#include "store/testing/deployment_store_contract.h"
 #include "store/testing/sample_records.h"
 
 namespace mlcanary::store {
@@ -30,9 +30,9 @@ using core::Deployment;
 using core::DeploymentEvent;
 using core::DeploymentState;
 using core::ErrorCode;
-using testing::DeploymentStoreContractTest;
+using core::testing::DeploymentStoreContractTest;
+using core::testing::DeploymentStoreKind;
 using ::testing::HasSubstr;
-using testing::StoreKind;
 namespace json = boost::json;
 
 // One harness for the whole binary: starting moto takes seconds.
@@ -77,7 +77,7 @@ core::Result<std::unique_ptr<DynamoDbDeploymentStore>> OpenStore(const std::stri
   return DynamoDbDeploymentStore::Open(std::move(options));
 }
 
-std::unique_ptr<core::DeploymentStore> MakeDynamoDb(const std::string&) {
+std::unique_ptr<core::DeploymentStore> MakeDynamoDb() {
   if (HarnessEnvironment::harness() == nullptr) {
     ADD_FAILURE() << "moto harness did not start";
     return nullptr;
@@ -100,10 +100,10 @@ void ExpectNoViolationsAndReset() {
   ASSERT_TRUE(harness->Reset());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Stores, DeploymentStoreContractTest,
-    ::testing::Values(StoreKind{"DynamoDb", MakeDynamoDb, ExpectNoViolationsAndReset}),
-    [](const ::testing::TestParamInfo<StoreKind>& param_info) { return param_info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Stores, DeploymentStoreContractTest,
+                         ::testing::Values(DeploymentStoreKind{"DynamoDb", MakeDynamoDb,
+                                                               ExpectNoViolationsAndReset}),
+                         ::testing::PrintToStringParamName());
 
 using testing::At;
 // A SageMaker canary, so that the model's SageMaker fields make the round trip.

@@ -1,6 +1,6 @@
 // The PostgreSQL store on a real PostgreSQL server that this binary starts
 // once (testing/postgres_server.h): the DeploymentStore contract
-// (deployment_store_contract_test.cc, one schema per test) and what is
+// (core/testing/deployment_store_contract.h, one schema per test) and what is
 // PostgreSQL's own: migrations, the database's guards under concurrency,
 // outages and restarts, the outbox's commit order, and the errors of a bad URL.
 #include <gtest/gtest.h>
@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "core/ports.h"
+#include "core/testing/deployment_store_contract.h"
 #include "store/postgres_deployment_store.h"
 #include "store/postgres_url.h"
-#include "store/testing/deployment_store_contract.h"
 #include "store/testing/postgres_environment.h"
 #include "store/testing/postgres_server.h"
 #include "store/testing/sample_records.h"
@@ -36,9 +36,9 @@ using core::Deployment;
 using core::DeploymentEvent;
 using core::DeploymentState;
 using core::ErrorCode;
-using testing::DeploymentStoreContractTest;
+using core::testing::DeploymentStoreContractTest;
+using core::testing::DeploymentStoreKind;
 using testing::PostgresServer;
-using testing::StoreKind;
 
 using testing::PostgresEnvironment;
 
@@ -63,7 +63,7 @@ std::string FreshSchemaUrl() {
   return server->Url("postgres") + "?options=-csearch_path%3D" + schema;
 }
 
-std::unique_ptr<core::DeploymentStore> MakePostgres(const std::string&) {
+std::unique_ptr<core::DeploymentStore> MakePostgres() {
   const std::string url = FreshSchemaUrl();
   if (url.empty()) return nullptr;
   auto store = PostgresDeploymentStore::Open(url);
@@ -75,10 +75,8 @@ std::unique_ptr<core::DeploymentStore> MakePostgres(const std::string&) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, DeploymentStoreContractTest,
-                         ::testing::Values(StoreKind{"Postgres", MakePostgres, {}}),
-                         [](const ::testing::TestParamInfo<StoreKind>& param_info) {
-                           return param_info.param.name;
-                         });
+                         ::testing::Values(DeploymentStoreKind{"Postgres", MakePostgres, {}}),
+                         ::testing::PrintToStringParamName());
 
 Deployment MakeDeployment(std::string id, std::string endpoint) {
   return testing::InProgressDeployment(std::move(id), std::move(endpoint));

@@ -1,7 +1,7 @@
 // SQLite-specific behaviour of SqliteDeploymentStore: durability across
 // reopen and crashes, settings, schema versions, corrupt data, and several
 // connections or processes sharing one file. The shared contract is in
-// deployment_store_contract_test.cc.
+// core/testing/deployment_store_contract.h.
 #include "store/sqlite_deployment_store.h"
 
 #include <gmock/gmock.h>

@@ -1,67 +1,93 @@
-// The DeploymentStore contract, run against every implementation: the
-// in-memory store, the SQLite store and the DynamoDB store must be
-// interchangeable. This file defines the tests and instantiates them for the
-// memory and SQLite stores; a binary that defines
-// MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION instantiates them itself
-// (store_dynamodb_test), see testing/deployment_store_contract.h.
-#include "store/testing/deployment_store_contract.h"
+// The DeploymentStore contract (core/ports.h), run against every
+// implementation: the in-memory store, SQLite, DynamoDB (on the moto harness)
+// and PostgreSQL must be interchangeable behind the port.
+//
+// Header-only and defines the tests: include it in exactly one .cc file of a
+// test binary, describe the store with a DeploymentStoreKind and instantiate
+// the suite:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, DeploymentStoreContractTest,
+//                            ::testing::Values(DeploymentStoreKind{"Sqlite", MakeSqlite, {}}),
+//                            ::testing::PrintToStringParamName());
+//
+// It depends on core alone: a store that needs a directory (SQLite) makes it
+// in its own factory.
+#ifndef MLCANARY_CORE_TESTING_DEPLOYMENT_STORE_CONTRACT_H_
+#define MLCANARY_CORE_TESTING_DEPLOYMENT_STORE_CONTRACT_H_
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "codec/domain_json.h"
+#include "core/error.h"
 #include "core/ports.h"
-#include "store/testing/sample_records.h"
-#include "store/testing/temp_dir.h"
-
-#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
-#include "core/testing/memory_deployment_store.h"
-#include "store/sqlite_deployment_store.h"
-#endif
+#include "core/state_machine.h"
+#include "core/time.h"
+#include "core/types.h"
 
 namespace mlcanary::core {
 // Readable failure messages: gtest prints values through these.
-void PrintTo(const Deployment& d, std::ostream* os) { *os << codec::DeploymentJson(d); }
-void PrintTo(const DeploymentEvent& e, std::ostream* os) { *os << codec::EventJson(e); }
+inline void PrintTo(const Deployment& d, std::ostream* os) {
+  *os << "{id: " << d.id << ", endpoint: " << d.endpoint << ", state: " << StateName(d.state)
+      << ", version: " << d.version << ", canary_weight: " << d.canary_weight << "}";
+}
+inline void PrintTo(const DeploymentEvent& e, std::ostream* os) {
+  *os << "{deployment_id: " << e.deployment_id << ", seq: " << e.seq
+      << ", kind: " << EventKindName(e.kind) << ", to_state: " << StateName(e.to_state)
+      << ", reason: " << e.reason << "}";
+}
 }  // namespace mlcanary::core
 
-namespace mlcanary::store {
-namespace {
+namespace mlcanary::core::testing {
+
+// One implementation under the contract.
+struct DeploymentStoreKind {
+  std::string name;
+  // A fresh, empty store, called once per test.
+  std::function<std::unique_ptr<DeploymentStore>()> make;
+  // Optional: runs after each test, with the store still open (e.g. to check
+  // that every request a remote store sent was well formed).
+  std::function<void()> after_each;
+};
+
+// Test names and failure messages show the store's name, not its bytes.
+inline void PrintTo(const DeploymentStoreKind& kind, std::ostream* os) { *os << kind.name; }
+
+class DeploymentStoreContractTest : public ::testing::TestWithParam<DeploymentStoreKind> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().make();
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    if (GetParam().after_each) GetParam().after_each();
+  }
+
+  std::unique_ptr<DeploymentStore> store_;
+};
+
+namespace deployment_store_contract {
 
 using core::Deployment;
 using core::DeploymentEvent;
 using core::DeploymentState;
 using core::ErrorCode;
 using namespace std::chrono_literals;
-using testing::DeploymentStoreContractTest;
-using testing::StoreKind;
 
-#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
-std::unique_ptr<core::DeploymentStore> MakeMemory(const std::string&) {
-  return std::make_unique<core::testing::MemoryDeploymentStore>();
-}
+inline Timestamp At(std::int64_t ms) { return Timestamp(Duration(ms)); }
 
-std::unique_ptr<core::DeploymentStore> MakeSqlite(const std::string& dir) {
-  auto store = SqliteDeploymentStore::Open(dir + "/db/mlcanary.db");
-  if (!store) {
-    ADD_FAILURE() << store.error().ToString();
-    return nullptr;
-  }
-  return std::move(*store);
-}
-#endif
-
-using testing::At;
-
-Deployment MakeDeployment(std::string id, std::string endpoint) {
+inline Deployment MakeDeployment(std::string id, std::string endpoint) {
   Deployment d;
   d.id = std::move(id);
   d.endpoint = std::move(endpoint);
@@ -73,7 +99,7 @@ Deployment MakeDeployment(std::string id, std::string endpoint) {
   return d;
 }
 
-DeploymentEvent MakeEvent(std::string reason) {
+inline DeploymentEvent MakeEvent(std::string reason) {
   DeploymentEvent e;
   e.time = At(1'700'000'000'500);
   e.kind = core::EventKind::kTransition;
@@ -86,7 +112,7 @@ DeploymentEvent MakeEvent(std::string reason) {
 }
 
 // Every field away from its default, so that a lossy encoding shows.
-Deployment FullDeployment() {
+inline Deployment FullDeployment() {
   Deployment d = MakeDeployment("full", "recs");
   d.canary_model.kind = core::ModelKind::kHttp;
   d.canary_model.path.clear();
@@ -122,7 +148,7 @@ Deployment FullDeployment() {
   return d;
 }
 
-DeploymentEvent CheckEvent() {
+inline DeploymentEvent CheckEvent() {
   DeploymentEvent e;
   e.time = At(1'700'000'070'000);
   e.kind = core::EventKind::kCheck;
@@ -440,7 +466,7 @@ TEST_P(DeploymentStoreContractTest, WritesHandBackTheEventsAsStored) {
 
 // The outbox under test, or null when the adapter has none; then it must say
 // so on every call (kUnimplemented, with a message), which this checks.
-core::EventOutbox* OutboxUnderTest(core::DeploymentStore& store, std::string* why) {
+inline core::EventOutbox* OutboxUnderTest(core::DeploymentStore& store, std::string* why) {
   auto* outbox = dynamic_cast<core::EventOutbox*>(&store);
   if (outbox == nullptr) {
     ADD_FAILURE() << "the store implements no core::EventOutbox";
@@ -461,7 +487,7 @@ core::EventOutbox* OutboxUnderTest(core::DeploymentStore& store, std::string* wh
 }
 
 // Positions of `entries`, in order.
-std::vector<std::int64_t> Positions(const std::vector<core::OutboxEntry>& entries) {
+inline std::vector<std::int64_t> Positions(const std::vector<core::OutboxEntry>& entries) {
   std::vector<std::int64_t> out;
   for (const auto& e : entries) out.push_back(e.position);
   return out;
@@ -630,14 +656,7 @@ TEST_P(DeploymentStoreContractTest, OutboxOrdersConcurrentWritesWithoutLosingAny
   EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()));
 }
 
-#ifndef MLCANARY_STORE_CONTRACT_EXTERNAL_INSTANTIATION
-INSTANTIATE_TEST_SUITE_P(Stores, DeploymentStoreContractTest,
-                         ::testing::Values(StoreKind{"Memory", MakeMemory, {}},
-                                           StoreKind{"Sqlite", MakeSqlite, {}}),
-                         [](const ::testing::TestParamInfo<StoreKind>& param_info) {
-                           return param_info.param.name;
-                         });
-#endif
+}  // namespace deployment_store_contract
+}  // namespace mlcanary::core::testing
 
-}  // namespace
-}  // namespace mlcanary::store
+#endif  // MLCANARY_CORE_TESTING_DEPLOYMENT_STORE_CONTRACT_H_
