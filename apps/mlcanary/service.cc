@@ -1,6 +1,7 @@
 // The wiring of both shapes: embedded (gateway) and SageMaker (AWS adapters).
 #include "service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -173,6 +174,7 @@ struct Service::Parts {
   // Fleet mode: this replica's router follows the endpoint records; the
   // elector runs a LeaderTerm while this replica holds the lease.
   core::Duration controller_interval{};
+  std::vector<std::string> endpoint_names;  // the config's, for /metrics
   std::unique_ptr<core::ChangeFeed> feed;
   std::unique_ptr<fleet::EndpointFollower> follower;
   std::unique_ptr<core::LeaderLease> lease;
@@ -335,6 +337,7 @@ void ReportTick(Parts& p, const core::Result<std::vector<controller::CheckOutcom
 core::Status CreateController(const config::ServiceConfig& config, const ServiceOptions&,
                               Parts& p) {
   p.controller_interval = config.controller_interval;
+  for (const config::EndpointConfig& e : config.endpoints) p.endpoint_names.push_back(e.name);
   if (p.postgres != nullptr) {
     // Fleet mode: this controller only records (StartDeployment records
     // PENDING, the API asks for user actions with Request); the leader's
@@ -420,6 +423,19 @@ std::string FleetMetrics(Parts& p) {
   const fleet::FollowerStats stats =
       p.follower != nullptr ? p.follower->stats() : fleet::FollowerStats{};
   std::string out;
+  // What this replica's router serves (it follows the store's records; read
+  // without the store, so it shows while the database is away).
+  out +=
+      "# HELP mlcanary_fleet_variant_weight The weight this replica's router gives each "
+      "variant.\n# TYPE mlcanary_fleet_variant_weight gauge\n";
+  for (const std::string& name : p.endpoint_names) {
+    auto served = p.traffic->DescribeEndpoint(name);
+    if (!served) continue;
+    for (const core::Variant& v : served->variants) {
+      out += "mlcanary_fleet_variant_weight{endpoint=\"" + name + "\",variant=\"" + v.name +
+             "\"} " + fmt::format("{}", v.weight) + "\n";
+    }
+  }
   out +=
       "# HELP mlcanary_fleet_leader 1 while this replica holds the controller's lease and runs "
       "the controller.\n# TYPE mlcanary_fleet_leader gauge\nmlcanary_fleet_leader ";

@@ -82,13 +82,26 @@ class FleetTest(unittest.TestCase):
         return next(r for r in self.replicas if self.alive(r))
 
     def served(self, r):
-        """The weights this replica's router serves (its control API reads its router)."""
+        """The weights this replica's router serves, from its /metrics (which needs no store)."""
+        body = r.api("GET", "/metrics").body.decode()
+        return {m.group(1): float(m.group(2)) for m in re.finditer(
+            r'^mlcanary_fleet_variant_weight\{endpoint="recs",variant="([^"]+)"\} (\S+)$',
+            body, re.M)}
+
+    def served_by_api(self, r):
+        """The same, as GET /v1/endpoints/recs on that replica shows it."""
         return {v["name"]: v["weight"] for v in r.endpoint("recs")["variants"]}
 
-    def wait_replicas_serve(self, canary, weight, timeout=3):
-        """Every live replica's router serves `canary` at `weight` (the stored weight)."""
+    def wait_replicas_serve(self, canary, weight, timeout=3, dep=None):
+        """Every live replica's router serves `canary` at `weight` (the stored weight), or,
+        given `dep`, at the weight stored for it now (the leader may have stepped on)."""
         deadline = time.time() + timeout
         while True:
+            if dep is not None:
+                d = self.any_replica().deployment(dep)
+                if d["state"] != "IN_PROGRESS":
+                    return
+                weight = d["canary_weight"]
             seen = {r.control_port: self.served(r) for r in self.replicas if self.alive(r)}
             if all(abs(s.get(canary, 0.0) - weight) < 1e-6 for s in seen.values()):
                 return
@@ -110,7 +123,7 @@ class FleetTest(unittest.TestCase):
                 return d, failovers
             if d["state"] == "IN_PROGRESS" and d["canary_weight"] != last:
                 last = d["canary_weight"]
-                self.wait_replicas_serve(canary, last)
+                self.wait_replicas_serve(canary, last, dep=dep)
                 if kill_at and last >= kill_at[0] - 1e-9:
                     kill_at.pop(0)
                     failovers.append(self.kill_leader())
@@ -173,6 +186,7 @@ class FleetTest(unittest.TestCase):
         self.wait_replicas_serve("canary", 1.0)
         for r in self.replicas:
             self.assertEqual(self.served(r), {"canary": 1.0})
+            self.assertEqual(self.served_by_api(r), {"canary": 1.0})
 
     def test_broken_canary_is_rolled_back_on_every_replica(self):
         # recs-v3 expects other features: every request to it is a 400.
