@@ -14,6 +14,7 @@
 
 #include "config/service_config.h"
 #include "service.h"
+#include "store/postgres_url.h"
 
 namespace mlcanary::app {
 namespace {
@@ -100,11 +101,12 @@ int RunServe(const ServeOptions& options) {
   }
   if (config->backend == config::Backend::kSagemaker) {
     spdlog::info("mlcanary serve: SageMaker backend, control API on {} (port {}), {}",
-                 config->control_listen, (*service)->control_port(), config->store);
+                 config->control_listen, (*service)->control_port(),
+                 store::RedactPostgresUrl(config->store));
   } else {
     spdlog::info("mlcanary serve: inference on {} (port {}), control API on {} (port {}), {}",
                  config->inference_listen, (*service)->inference_port(), config->control_listen,
-                 (*service)->control_port(), config->store);
+                 (*service)->control_port(), store::RedactPostgresUrl(config->store));
   }
   int received = 0;
   sigwait(&signals, &received);

@@ -1,10 +1,13 @@
 // The wiring of both shapes: embedded (gateway) and SageMaker (AWS adapters).
 #include "service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -15,6 +18,9 @@
 #include "controller/controller.h"
 #include "controller/controller_loop.h"
 #include "core/system_clock.h"
+#include "fleet/endpoint_follower.h"
+#include "fleet/leader_elector.h"
+#include "fleet/store_traffic_control.h"
 #include "gateway/gateway.h"
 #include "http/http_server.h"
 #include "metrics/controller_status.h"
@@ -122,6 +128,17 @@ core::Error AtKey(const config::ServiceConfig& config, std::string_view key,
 
 }  // namespace
 
+// Fleet mode (a PostgreSQL store): what this replica builds while it is the
+// controller's leader, for one term (one fencing number), and drops when it is
+// deposed. Declared in the order they are built; destroyed in reverse.
+struct LeaderTerm {
+  std::int64_t fencing = 0;
+  std::unique_ptr<core::DeploymentStore> store;  // fenced: refused once deposed
+  std::unique_ptr<fleet::StoreTrafficControl> traffic;
+  std::unique_ptr<controller::Controller> controller;
+  std::unique_ptr<controller::ControllerLoop> loop;
+};
+
 // Declared in the order they are built; destroyed in reverse.
 struct Service::Parts {
   core::SystemClock clock;
@@ -129,6 +146,8 @@ struct Service::Parts {
   std::unique_ptr<aws::AwsClient> dynamodb_client;
   std::unique_ptr<core::DeploymentStore> store;
   core::EventOutbox* outbox = nullptr;  // the store's; kUnimplemented on DynamoDB
+  // Fleet mode: the store is PostgreSQL (the same object as `store`).
+  store::PostgresDeploymentStore* postgres = nullptr;
   std::unique_ptr<metrics::MetricsRegistry> registry;
   metrics::ControllerStatus status;
   // The data plane: the gateway's router (embedded) or SageMaker.
@@ -145,10 +164,23 @@ struct Service::Parts {
   std::unique_ptr<StatusNotifier> status_notifier;
   std::unique_ptr<notify::FanoutNotifier> notifier;
   std::unique_ptr<core::MetricsSource> metrics_source;
+  // Fleet mode: the control API's controller records (deployments PENDING,
+  // user actions requested) through the endpoint records; the leader acts.
+  std::unique_ptr<fleet::StoreTrafficControl> record_traffic;
   std::unique_ptr<controller::Controller> controller;
   std::unique_ptr<api::ControlApi> control_api;
   std::unique_ptr<http::HttpServer> control_server;
-  std::unique_ptr<controller::ControllerLoop> loop;
+  std::unique_ptr<controller::ControllerLoop> loop;  // null in fleet mode
+  // Fleet mode: this replica's router follows the endpoint records; the
+  // elector runs a LeaderTerm while this replica holds the lease.
+  core::Duration controller_interval{};
+  std::vector<std::string> endpoint_names;  // the config's, for /metrics
+  std::unique_ptr<core::ChangeFeed> feed;
+  std::unique_ptr<fleet::EndpointFollower> follower;
+  std::unique_ptr<core::LeaderLease> lease;
+  std::mutex leader_mu;
+  std::unique_ptr<LeaderTerm> leader;  // GUARDED_BY(leader_mu)
+  std::unique_ptr<fleet::LeaderElector> elector;
   bool stopped = false;
 };
 
@@ -304,6 +336,23 @@ void ReportTick(Parts& p, const core::Result<std::vector<controller::CheckOutcom
 // deployment) does the rest.
 core::Status CreateController(const config::ServiceConfig& config, const ServiceOptions&,
                               Parts& p) {
+  p.controller_interval = config.controller_interval;
+  for (const config::EndpointConfig& e : config.endpoints) p.endpoint_names.push_back(e.name);
+  if (p.postgres != nullptr) {
+    // Fleet mode: this controller only records (StartDeployment records
+    // PENDING, the API asks for user actions with Request); the leader's
+    // controller, woken by the store's change feed, does the rest.
+    p.record_traffic = std::make_unique<fleet::StoreTrafficControl>(*p.store, *p.traffic, nullptr);
+    p.controller =
+        std::make_unique<controller::Controller>(controller::Ports{.traffic = *p.record_traffic,
+                                                                   .metrics = *p.metrics_source,
+                                                                   .store = *p.store,
+                                                                   .notifier = *p.notifier,
+                                                                   .clock = p.clock,
+                                                                   .retry = ThreadRetries(),
+                                                                   .start_in_background = true});
+    return core::Ok();
+  }
   const bool background_start = config.backend == config::Backend::kSagemaker;
   Parts* parts = &p;
   p.controller = std::make_unique<controller::Controller>(
@@ -327,8 +376,11 @@ core::Status CreateController(const config::ServiceConfig& config, const Service
 // The data plane as the stored deployments left it; then /metrics sees every
 // readable deployment (the reconcile names the records the store cannot read).
 core::Status Reconcile(const config::ServiceConfig&, const ServiceOptions&, Parts& p) {
-  if (auto s = p.controller->ReconcileAll(); !s) {
-    spdlog::warn("reconcile at start-up: {}", s.error().ToString());
+  // Fleet mode: the leader reconciles when it is elected.
+  if (p.postgres == nullptr) {
+    if (auto s = p.controller->ReconcileAll(); !s) {
+      spdlog::warn("reconcile at start-up: {}", s.error().ToString());
+    }
   }
   if (auto all = p.store->ListReadable({})) {
     for (const auto& d : all->deployments) p.status.Observe(d);
@@ -358,6 +410,49 @@ void LogHttp(http::LogLevel level, std::string_view line) {
   }
 }
 
+// Fleet mode: how long a user action (or a new deployment) asked on any
+// replica waits for the leader to carry it out before the API answers 202
+// (PENDING for a new deployment); the leader goes on after the answer.
+constexpr core::Duration kLeaderActionWait = std::chrono::seconds(5);
+
+// Fleet mode: this replica's role and its follower's counters, after the
+// registry's families in GET /metrics.
+std::string FleetMetrics(Parts& p) {
+  if (p.postgres == nullptr) return "";
+  const bool leading = p.elector != nullptr && p.elector->leading();
+  const fleet::FollowerStats stats =
+      p.follower != nullptr ? p.follower->stats() : fleet::FollowerStats{};
+  std::string out;
+  // What this replica's router serves (it follows the store's records; read
+  // without the store, so it shows while the database is away).
+  out +=
+      "# HELP mlcanary_fleet_variant_weight The weight this replica's router gives each "
+      "variant.\n# TYPE mlcanary_fleet_variant_weight gauge\n";
+  for (const std::string& name : p.endpoint_names) {
+    auto served = p.traffic->DescribeEndpoint(name);
+    if (!served) continue;
+    for (const core::Variant& v : served->variants) {
+      out += "mlcanary_fleet_variant_weight{endpoint=\"" + name + "\",variant=\"" + v.name +
+             "\"} " + fmt::format("{}", v.weight) + "\n";
+    }
+  }
+  out +=
+      "# HELP mlcanary_fleet_leader 1 while this replica holds the controller's lease and runs "
+      "the controller.\n# TYPE mlcanary_fleet_leader gauge\nmlcanary_fleet_leader ";
+  out += leading ? "1\n" : "0\n";
+  out +=
+      "# HELP mlcanary_fleet_endpoint_syncs_total Reads of the store's endpoint records applied "
+      "to this replica's router.\n# TYPE mlcanary_fleet_endpoint_syncs_total "
+      "counter\nmlcanary_fleet_endpoint_syncs_total " +
+      std::to_string(stats.syncs) + "\n";
+  out +=
+      "# HELP mlcanary_fleet_endpoint_sync_errors_total Syncs that failed (the router kept its "
+      "last weights).\n# TYPE mlcanary_fleet_endpoint_sync_errors_total "
+      "counter\nmlcanary_fleet_endpoint_sync_errors_total " +
+      std::to_string(stats.errors) + "\n";
+  return out;
+}
+
 // The control API (tokens, each endpoint's policy) on its HTTP server.
 core::Status StartControlApi(const config::ServiceConfig& config, const ServiceOptions& options,
                              Parts& p) {
@@ -367,15 +462,18 @@ core::Status StartControlApi(const config::ServiceConfig& config, const ServiceO
   for (const config::EndpointConfig& e : config.endpoints) {
     api_options.endpoint_policies[e.name] = e.policy;
   }
+  // Fleet mode: user actions are recorded for the leader (see ApiOptions).
+  if (p.postgres != nullptr) api_options.leader_action_wait = kLeaderActionWait;
   Parts* parts = &p;
-  auto control_api = api::ControlApi::Create(api_options, {.controller = *p.controller,
-                                                           .store = *p.store,
-                                                           .traffic = *p.traffic,
-                                                           .new_deployment_id = NewDeploymentId,
-                                                           .metrics_text = [parts] {
-                                                             return metrics::RenderPrometheus(
-                                                                 *parts->registry, &parts->status);
-                                                           }});
+  auto control_api = api::ControlApi::Create(
+      api_options, {.controller = *p.controller,
+                    .store = *p.store,
+                    .traffic = *p.traffic,
+                    .new_deployment_id = NewDeploymentId,
+                    .metrics_text = [parts] {
+                      return metrics::RenderPrometheus(*parts->registry, &parts->status) +
+                             FleetMetrics(*parts);
+                    }});
   if (!control_api) return std::unexpected(control_api.error());
   p.control_api = std::move(*control_api);
   http::ServerOptions http_options;
@@ -390,7 +488,108 @@ core::Status StartControlApi(const config::ServiceConfig& config, const ServiceO
   return core::Ok();
 }
 
-core::Status StartLoop(const config::ServiceConfig&, const ServiceOptions&, Parts& p) {
+// Fleet mode, on being elected: a controller on the store fenced with this
+// term's number, its traffic written as endpoint records (this replica's
+// router follows them like every other's), brought in line with the stored
+// deployments (it carries on where the last leader stopped: the store holds
+// every step taken), and its loop.
+void BecomeLeader(Parts& p, std::int64_t fencing) {
+  auto term = std::make_unique<LeaderTerm>();
+  term->fencing = fencing;
+  term->store = p.postgres->Fenced(fencing);
+  fleet::EndpointFollower* follower = p.follower.get();
+  term->traffic = std::make_unique<fleet::StoreTrafficControl>(
+      *term->store, *p.traffic, [follower] { return follower->SyncOnce(); });
+  LeaderTerm* t = term.get();
+  Parts* parts = &p;
+  term->controller =
+      std::make_unique<controller::Controller>(controller::Ports{.traffic = *term->traffic,
+                                                                 .metrics = *p.metrics_source,
+                                                                 .store = *term->store,
+                                                                 .notifier = *p.notifier,
+                                                                 .clock = p.clock,
+                                                                 .retry = ThreadRetries(),
+                                                                 .start_in_background = true,
+                                                                 .wake = [t] {
+                                                                   if (t->loop) t->loop->Wake();
+                                                                 }});
+  term->loop = std::make_unique<controller::ControllerLoop>(
+      *term->controller, p.controller_interval,
+      [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
+        ReportTick(*parts, r);
+      });
+  if (auto s = term->controller->ReconcileAll(); !s) {
+    spdlog::warn("fleet: reconcile on becoming leader: {}", s.error().ToString());
+  }
+  term->loop->Start();
+  std::lock_guard lock(p.leader_mu);
+  p.leader = std::move(term);
+}
+
+// Fleet mode, on being deposed (or stopping): the controller loop stops at
+// once (the tick in progress ends; its writes are refused by the fence).
+void StepDown(Parts& p) {
+  std::unique_ptr<LeaderTerm> term;
+  {
+    std::lock_guard lock(p.leader_mu);
+    term = std::move(p.leader);
+  }
+  if (term) term->loop->Stop();
+}
+
+// This replica's name in the lease: "<hostname>:<control port>".
+std::string HolderName(const Parts& p) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "localhost");
+  }
+  return std::string(host) + ":" + std::to_string(p.control_server->port());
+}
+
+// Fleet mode: the router follows the store's endpoint records (woken by the
+// change feed), and the elector runs the controller while this replica holds
+// the lease.
+core::Status StartFleet(const config::ServiceConfig& config, Parts& p) {
+  auto feed = p.postgres->OpenChangeFeed();
+  if (!feed) return std::unexpected(AtKey(config, "store", feed.error()));
+  p.feed = std::move(*feed);
+  Parts* parts = &p;
+  p.follower = std::make_unique<fleet::EndpointFollower>(
+      *p.store, p.feed.get(), *p.traffic,
+      fleet::FollowerOptions{.log = LogWarning, .on_change = [parts] {
+                               // A record another replica wrote (a new
+                               // deployment, a user action): the leader acts now.
+                               std::lock_guard lock(parts->leader_mu);
+                               if (parts->leader) parts->leader->loop->Wake();
+                             }});
+  if (auto s = p.follower->SyncOnce(); !s) {
+    spdlog::warn("fleet: first sync of the endpoint records: {}", s.error().ToString());
+  }
+  p.follower->Start();
+  p.lease = p.postgres->Lease();
+  const std::string holder = HolderName(p);
+  p.elector = std::make_unique<fleet::LeaderElector>(
+      *p.lease,
+      fleet::ElectorOptions{.holder = holder,
+                            .ttl = config.controller_lease,
+                            .log = [](std::string_view line) { spdlog::warn("{}", line); }},
+      [parts, holder](std::int64_t fencing) {
+        spdlog::info("fleet: {} is the controller's leader now (fencing {})", holder, fencing);
+        BecomeLeader(*parts, fencing);
+      },
+      [parts, holder](std::string_view why) {
+        StepDown(*parts);
+        spdlog::info("fleet: {} is no longer the controller's leader: {}", holder, why);
+      });
+  p.elector->Start();
+  spdlog::info(
+      "fleet: replica {} on {}, lease {} ms", holder, store::RedactPostgresUrl(config.store),
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.controller_lease).count());
+  return core::Ok();
+}
+
+core::Status StartLoop(const config::ServiceConfig& config, const ServiceOptions&, Parts& p) {
+  if (p.postgres != nullptr) return StartFleet(config, p);
   p.loop->Start();
   return core::Ok();
 }
@@ -428,6 +627,7 @@ core::Status OpenStore(const config::ServiceConfig& config, const ServiceOptions
     auto store = store::PostgresDeploymentStore::Open(config.store);
     if (!store) return std::unexpected(AtKey(config, "store", store.error()));
     p.outbox = store->get();
+    p.postgres = store->get();
     p.store = std::move(*store);
     return core::Ok();
   }
@@ -494,12 +694,20 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Parts& 
     const config::EndpointConfig& e = config.endpoints[i];
     core::Endpoint endpoint{
         .name = e.name, .status = core::EndpointStatus::kInService, .variants = e.variants};
+    bool recorded = false;
     for (const core::Endpoint& s : *saved) {
-      if (s.name == e.name && !s.variants.empty()) endpoint = s;
+      if (s.name == e.name && !s.variants.empty()) {
+        endpoint = s;
+        recorded = true;
+      }
     }
     if (auto s = p.gateway->router().AddEndpoint(endpoint); !s) {
       return std::unexpected(EndpointStartError(config, i, endpoint, s.error()));
     }
+    // Fleet mode: the record is the leader's to change; the first replica
+    // to start seeds it from the file (writing back what was read could undo
+    // a change the leader committed meanwhile).
+    if (p.postgres != nullptr && recorded) continue;
     if (auto s = p.store->SaveEndpoint(endpoint); !s) return std::unexpected(s.error());
   }
   return core::Ok();
@@ -562,7 +770,11 @@ std::uint16_t Service::control_port() const { return parts_->control_server->por
 void Service::Stop() {
   if (parts_->stopped) return;
   parts_->stopped = true;
-  parts_->loop->Stop();
+  // Fleet mode: step down and release the lease (another replica takes over
+  // at once), then stop following the records.
+  if (parts_->elector) parts_->elector->Stop();
+  if (parts_->follower) parts_->follower->Stop();
+  if (parts_->loop) parts_->loop->Stop();
   parts_->control_server->Shutdown();
   if (parts_->gateway) parts_->gateway->Shutdown();
   if (parts_->webhooks) parts_->webhooks->Stop();

@@ -580,8 +580,21 @@ http::Response ControlApi::Impl::CreateDeployment(const json::value& body,
     }
     return ErrorResponseFor(started.error());
   }
-  http::Response r = DeploymentResponse(201, *started, deps.controller);
-  r.headers.emplace_back("Location", "/v1/deployments/" + started->id);
+  core::Deployment latest = *started;
+  // Fleet mode: the leader readies the canary; answer with the deployment as
+  // it left it, or PENDING when the wait ran out (the leader goes on).
+  if (options.leader_action_wait > core::Duration::zero()) {
+    const auto deadline = std::chrono::steady_clock::now() + options.leader_action_wait;
+    while (latest.state == core::DeploymentState::kPending &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      auto d = deps.store.Get(latest.id);
+      if (!d) break;
+      latest = std::move(*d);
+    }
+  }
+  http::Response r = DeploymentResponse(201, latest, deps.controller);
+  r.headers.emplace_back("Location", "/v1/deployments/" + latest.id);
   return r;
 }
 

@@ -45,8 +45,10 @@ struct ApiOptions {
   // (Controller::Request), and the answer waits up to this long for it: 200
   // with the deployment as the leader left it, or 202 with the deployment
   // showing its `requested` action when the wait ran out (the leader carries
-  // it out when it can: a failover does not lose it). Zero: the action is
-  // carried out here (one process).
+  // it out when it can: a failover does not lose it). POST /v1/deployments
+  // (recorded PENDING, the leader readies the canary) waits as long for the
+  // deployment to leave PENDING and answers 201 with it as it is then. Zero:
+  // the action is carried out here (one process).
   core::Duration leader_action_wait{};
 };
 

@@ -527,11 +527,21 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   }
   if (const YAML::Node controller = r["controller"]) {
     const YamlPath at = top.Child("controller");
-    if (auto s = CheckKeys(controller, at, {"interval"}); !s) return std::unexpected(s.error());
+    if (auto s = CheckKeys(controller, at, {"interval", "lease"}); !s) {
+      return std::unexpected(s.error());
+    }
     if (controller["interval"]) {
       auto d = ReadPositiveDuration(controller["interval"], at.Child("interval"));
       if (!d) return std::unexpected(d.error());
       c.controller_interval = *d;
+    }
+    if (controller["lease"]) {
+      auto d = ReadPositiveDuration(controller["lease"], at.Child("lease"));
+      if (!d) return std::unexpected(d.error());
+      if (*d < std::chrono::seconds(1)) {
+        return at.Child("lease").Fail(controller["lease"], "must be at least 1s");
+      }
+      c.controller_lease = *d;
     }
   }
   if (const YAML::Node metrics = r["metrics"]) {

@@ -92,6 +92,10 @@ struct ServiceConfig {
   std::string admin_token_env = "MLCANARY_API_TOKEN";
   std::string reader_token_env = "MLCANARY_READ_TOKEN";
   core::Duration controller_interval = std::chrono::seconds(60);
+  // controller.lease: with a PostgreSQL store (fleet mode), how long the
+  // leader's claim on the controller holds without a renewal: a killed
+  // leader is replaced within it (plus about a second).
+  core::Duration controller_lease = std::chrono::seconds(10);
   MetricsConfig metrics;
   std::vector<std::string> webhooks;
   int gateway_threads = 0;  // 0: one per core

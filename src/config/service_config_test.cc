@@ -44,6 +44,7 @@ TEST_F(ServiceConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->control_listen, "127.0.0.1:8081");
   EXPECT_EQ(c->store, "sqlite:" + (dir_ / "data/mlcanary.db").string());
   EXPECT_EQ(c->controller_interval, std::chrono::seconds(60));
+  EXPECT_EQ(c->controller_lease, std::chrono::seconds(10));
   ASSERT_EQ(c->endpoints.size(), 1u);
   EXPECT_DOUBLE_EQ(c->endpoints[0].variants[0].weight, 1.0);  // a single variant takes all
   EXPECT_EQ(c->endpoints[0].variants[0].model.path, (dir_ / "models/v1.json").string());
@@ -61,6 +62,7 @@ auth:
   reader_token_env: READER
 controller:
   interval: 500ms
+  lease: 3s
 notifications:
   webhooks: [http://127.0.0.1:9000/hook]
 gateway: {threads: 2, max_body_bytes: 65536}
@@ -80,6 +82,7 @@ endpoints:
   EXPECT_EQ(c->inference_listen, "127.0.0.1:18080");
   EXPECT_EQ(c->admin_token_env, "ADMIN");
   EXPECT_EQ(c->controller_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->controller_lease, std::chrono::seconds(3));
   EXPECT_EQ(c->webhooks, std::vector<std::string>{"http://127.0.0.1:9000/hook"});
   EXPECT_EQ(c->gateway_threads, 2);
   EXPECT_EQ(c->max_body_bytes, 65536u);
@@ -157,6 +160,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"gateway: {threads: -1}\n", "gateway.threads"}, Bad{"endpoints: []\n", "endpoints"},
         // The whole message of each range check: key path, line, range.
         Bad{"controller: {interval: 0s}\n", "controller.interval (line 1): must be > 0"},
+        Bad{"controller:\n  lease: 500ms\n", "controller.lease (line 2): must be at least 1s"},
+        Bad{"controller: {lease: 0s}\n", "controller.lease (line 1): must be > 0"},
         Bad{"gateway: {threads: 257}\n", "gateway.threads (line 1): must be in 0..256"},
         Bad{"gateway:\n  max_body_bytes: 1023\n",
             "gateway.max_body_bytes (line 2): must be in 1024..1073741824"},

@@ -60,7 +60,7 @@ class Server:
     READY_PROBES = (("inference_port", "/ping"), ("control_port", "/healthz"))
 
     def __init__(self, endpoints_yaml, interval="500ms", extra_yaml="", workdir=None,
-                 store=None):
+                 store=None, lease=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="mlcanary-it-")
         store = store or f"sqlite:{self.dir}/mlcanary.db"
         self.inference_port = free_port()
@@ -73,6 +73,7 @@ class Server:
 store: {store}
 controller:
   interval: {interval}
+{f"  lease: {lease}" if lease else ""}
 {extra_yaml}
 endpoints:
 {endpoints_yaml}
@@ -83,6 +84,8 @@ endpoints:
     def start(self, wait=True, nofile=None):
         """nofile: the soft and hard limit on open files of the server (as prlimit --nofile)."""
         env = dict(os.environ, MLCANARY_API_TOKEN=ADMIN, MLCANARY_READ_TOKEN=READER)
+        if getattr(self, "log", None):
+            self.log.close()  # started again (after kill9 or stop)
         self.log = open(self.log_path, "ab")
         limit = None
         if nofile is not None:

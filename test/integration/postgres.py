@@ -50,6 +50,10 @@ class Postgres:
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
         self._run("initdb", "-D", self.data, "-U", "mlcanary", "--pwfile", pwfile,
                   "--auth=scram-sha-256", "-E", "UTF8", "--no-sync")
+        return self.start_again()
+
+    def start_again(self):
+        """pg_ctl start on the cluster made by start() (after stop()), on the same port."""
         self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w",
                   "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
                   "start")

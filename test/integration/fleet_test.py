@@ -1,0 +1,241 @@
+"""Fleet mode for real: three `mlcanary serve` replicas on one PostgreSQL server that the
+test starts (initdb + pg_ctl), inference traffic through all three. One replica holds the
+controller's lease and runs the controller; every replica's router follows the endpoint
+records in the store.
+
+- a good canary COMPLETED while the leader is killed -9 twice mid-rollout: another replica
+  takes over within the lease time (+ a few s), the events have no gap and no weight step
+  twice, and after every step each replica's router serves the stored weight;
+- a broken canary (a model that answers 400: the feature schema changed) ROLLED_BACK, on
+  every replica;
+- PostgreSQL stopped for 20 s mid-rollout: no replica's weight moves, inference keeps
+  answering, the store errors are counted and logged; once it is back a replica leads again
+  and the rollout finishes.
+
+Judged from the gateways' embedded metrics (each replica's own), not Prometheus."""
+import re
+import time
+import unittest
+
+from harness import MODELS, Server, Traffic
+from postgres import Postgres
+
+ENDPOINTS = f"""  - name: recs
+    variants:
+      - name: production
+        model: {{kind: xgboost, path: {MODELS}/recs-v1.json}}
+"""
+LEASE = 3  # seconds (controller.lease)
+# Latencies here are microseconds, where the ratio rule trips on noise: relaxed.
+POLICY = {"initial_weight": 0.1, "step": 0.1, "bake": "1500ms", "interval": "500ms",
+          "min_invocations": 5, "max_latency_ratio": 1000}
+
+
+class FleetTest(unittest.TestCase):
+    def setUp(self):
+        self.pg = Postgres().start()
+        self.addCleanup(self.pg.cleanup)
+        self.replicas = [Server(ENDPOINTS, interval="100ms", store=self.pg.url(), lease=f"{LEASE}s")
+                         for _ in range(3)]
+        for r in self.replicas:
+            self.addCleanup(r.stop)
+            r.start(wait=False)
+        for r in self.replicas:
+            r.wait_ready()
+        self.traffic = [Traffic(r.inference_port, threads=1).start() for r in self.replicas]
+        self.addCleanup(lambda: [t.stop() for t in self.traffic])
+
+    # --- helpers ---
+
+    @staticmethod
+    def alive(r):
+        return r.proc is not None and r.proc.poll() is None
+
+    @staticmethod
+    def metric(r, name):
+        body = r.api("GET", "/metrics").body.decode()
+        m = re.search(rf"^{name} (\S+)$", body, re.M)
+        return float(m.group(1)) if m else None
+
+    def leaders(self):
+        out = []
+        for r in self.replicas:
+            if self.alive(r):
+                try:
+                    if self.metric(r, "mlcanary_fleet_leader") == 1:
+                        out.append(r)
+                except OSError:
+                    pass
+        return out
+
+    def leader(self, timeout=LEASE + 5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.leaders()
+            self.assertLessEqual(len(found), 1, "two replicas lead at once")
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        self.fail("no replica became the leader within %ss" % timeout)
+
+    def any_replica(self):
+        return next(r for r in self.replicas if self.alive(r))
+
+    def served(self, r):
+        """The weights this replica's router serves, from its /metrics (which needs no store)."""
+        body = r.api("GET", "/metrics").body.decode()
+        return {m.group(1): float(m.group(2)) for m in re.finditer(
+            r'^mlcanary_fleet_variant_weight\{endpoint="recs",variant="([^"]+)"\} (\S+)$',
+            body, re.M)}
+
+    def served_by_api(self, r):
+        """The same, as GET /v1/endpoints/recs on that replica shows it."""
+        return {v["name"]: v["weight"] for v in r.endpoint("recs")["variants"]}
+
+    def wait_replicas_serve(self, canary, weight, timeout=3, dep=None):
+        """Every live replica's router serves `canary` at `weight` (the stored weight), or,
+        given `dep`, at the weight stored for it now (the leader may have stepped on)."""
+        deadline = time.time() + timeout
+        while True:
+            if dep is not None:
+                d = self.any_replica().deployment(dep)
+                if d["state"] != "IN_PROGRESS":
+                    return
+                weight = d["canary_weight"]
+            seen = {r.control_port: self.served(r) for r in self.replicas if self.alive(r)}
+            if all(abs(s.get(canary, 0.0) - weight) < 1e-6 for s in seen.values()):
+                return
+            if time.time() > deadline:
+                self.fail(f"replicas do not serve {canary} at {weight} (stored): {seen}")
+            time.sleep(0.05)
+
+    def follow_rollout(self, dep, canary, until, kill_at=(), timeout=90):
+        """Polls the deployment until it reaches a state in `until`; at each new stored weight
+        checks every replica serves it; kills the leader -9 when the weight reaches each of
+        `kill_at` (and restarts it). Returns the final deployment and the failover times."""
+        kill_at = list(kill_at)
+        failovers = []
+        last = None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            d = self.any_replica().deployment(dep)
+            if d["state"] in until:
+                return d, failovers
+            if d["state"] == "IN_PROGRESS" and d["canary_weight"] != last:
+                last = d["canary_weight"]
+                self.wait_replicas_serve(canary, last, dep=dep)
+                if kill_at and last >= kill_at[0] - 1e-9:
+                    kill_at.pop(0)
+                    failovers.append(self.kill_leader())
+            time.sleep(0.1)
+        self.fail(f"deployment {dep} not in {until} after {timeout}s: "
+                  f"{self.any_replica().events(dep)[-5:]}")
+
+    def kill_leader(self):
+        old = self.leader()
+        old.kill9()
+        killed_at = time.time()
+        new = self.leader(timeout=LEASE + 5)
+        took = time.time() - killed_at
+        self.assertIsNot(new, old)
+        old.start()  # back as a follower, on the same ports
+        return took
+
+    def check_events(self, dep):
+        events = self.any_replica().events(dep)
+        self.assertEqual([e["seq"] for e in events], list(range(1, len(events) + 1)),
+                         "a gap in the events")
+        steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
+        self.assertEqual(steps, sorted(set(steps)), f"a step was applied twice: {steps}")
+        return events
+
+    def deploy(self, model, policy=POLICY, variant="canary"):
+        # Asked on a replica that is not the leader: recorded, the leader readies it.
+        leader = self.leader()
+        other = next(r for r in self.replicas if r is not leader)
+        r = other.deploy({"endpoint": "recs", "variant": variant, "model": model,
+                          "policy": policy})
+        self.assertEqual(r.status, 201, r.body)
+        return r.json()["id"]
+
+    def assertInferenceAnswered(self, since):
+        for t, before in zip(self.traffic, since):
+            now = t.snapshot()
+            ok = sum(c.get(200, 0) for c in now.values())
+            ok_before = sum(c.get(200, 0) for c in before.values())
+            self.assertGreater(ok, ok_before, f"a replica stopped answering: {now}")
+
+    # --- tests ---
+
+    def test_good_canary_completes_through_two_leader_kills(self):
+        dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"})
+        final, failovers = self.follow_rollout(dep, "canary", {"COMPLETED", "ROLLED_BACK",
+                                                                "FAILED", "CANCELLED"},
+                                               kill_at=(0.3, 0.6))
+        self.assertEqual(final["state"], "COMPLETED", self.any_replica().events(dep))
+        self.assertEqual(len(failovers), 2)
+        for took in failovers:
+            self.assertLess(took, LEASE + 5)
+        print(f"\nfailover (kill -9 to a new leader): {', '.join('%.2fs' % t for t in failovers)}"
+              f" with a {LEASE}s lease")
+        events = self.check_events(dep)
+        steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
+        self.assertGreaterEqual(len(steps), 5, steps)
+        for r in self.replicas:
+            r.wait_ready()
+        self.wait_replicas_serve("canary", 1.0)
+        for r in self.replicas:
+            self.assertEqual(self.served(r), {"canary": 1.0})
+            self.assertEqual(self.served_by_api(r), {"canary": 1.0})
+
+    def test_broken_canary_is_rolled_back_on_every_replica(self):
+        # recs-v3 expects other features: every request to it is a 400.
+        dep = self.deploy({"path": f"{MODELS}/recs-v3.json"},
+                          policy=dict(POLICY, step=0.3, bake="1h"))
+        final, _ = self.follow_rollout(dep, "canary", {"ROLLED_BACK", "COMPLETED", "FAILED"})
+        self.assertEqual(final["state"], "ROLLED_BACK", self.any_replica().events(dep))
+        self.check_events(dep)
+        self.wait_replicas_serve("production", 1.0)
+        for r in self.replicas:
+            self.assertEqual(self.served(r), {"production": 1.0})
+        self.assertTrue(any(400 in t.snapshot().get("canary", {}) for t in self.traffic))
+
+    def test_the_store_down_for_20s_holds_the_controller_and_inference_goes_on(self):
+        dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
+                          policy=dict(POLICY, bake="2s"))
+        # Mid-rollout, between two steps.
+        d = None
+        for _ in range(200):
+            d = self.any_replica().deployment(dep)
+            if d["state"] == "IN_PROGRESS" and d["canary_weight"] >= 0.2 - 1e-9:
+                break
+            time.sleep(0.05)
+        self.assertEqual(d["state"], "IN_PROGRESS")
+        self.pg.stop()
+        stopped_at = time.time()
+        # What the replicas serve when the store went away (a step may have just committed).
+        time.sleep(0.5)
+        frozen = [self.served(r) for r in self.replicas]
+        before = [t.snapshot() for t in self.traffic]
+        errors_before = [self.metric(r, "mlcanary_fleet_endpoint_sync_errors_total")
+                         for r in self.replicas]
+        while time.time() - stopped_at < 20:
+            time.sleep(1)
+            self.assertEqual([self.served(r) for r in self.replicas], frozen,
+                             "a weight moved while the store was down")
+        self.assertInferenceAnswered(before)
+        for r, b in zip(self.replicas, errors_before):
+            self.assertGreater(self.metric(r, "mlcanary_fleet_endpoint_sync_errors_total"), b,
+                               r.logs())
+        self.assertEqual(self.leaders(), [], "a replica leads without the store")
+        logs = "".join(r.logs() for r in self.replicas)
+        self.assertIn("no longer the controller's leader", logs)
+        self.pg.start_again()
+        final, _ = self.follow_rollout(dep, "canary", {"COMPLETED", "ROLLED_BACK", "FAILED"})
+        self.assertEqual(final["state"], "COMPLETED", self.any_replica().events(dep))
+        self.check_events(dep)
+        self.wait_replicas_serve("canary", 1.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
