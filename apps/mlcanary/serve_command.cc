@@ -99,7 +99,13 @@ int RunServe(const ServeOptions& options) {
     std::cerr << "mlcanary serve: " << service.error().message() << "\n";
     return service.error().code() == core::ErrorCode::kValidation ? 2 : 1;
   }
-  if (config->backend == config::Backend::kSagemaker) {
+  if (config->backend == config::Backend::kSagemaker && config->sagemaker.inference.enabled) {
+    spdlog::info(
+        "mlcanary serve: SageMaker backend, inference front on {} (port {}), control API on {} "
+        "(port {}), {}",
+        config->inference_listen, (*service)->inference_port(), config->control_listen,
+        (*service)->control_port(), config->store);
+  } else if (config->backend == config::Backend::kSagemaker) {
     spdlog::info("mlcanary serve: SageMaker backend, control API on {} (port {}), {}",
                  config->control_listen, (*service)->control_port(),
                  store::RedactPostgresUrl(config->store));

@@ -22,6 +22,7 @@
 #include "fleet/leader_elector.h"
 #include "fleet/store_traffic_control.h"
 #include "gateway/gateway.h"
+#include "gateway/router_mirror.h"
 #include "http/http_server.h"
 #include "metrics/controller_status.h"
 #include "metrics/prometheus.h"
@@ -33,6 +34,7 @@
 #include "notify/webhook_notifier.h"
 #include "prometheus/prometheus_metrics_source.h"
 #include "sagemaker/cloudwatch_metrics_source.h"
+#include "sagemaker/runtime_backend.h"
 #include "sagemaker/sagemaker_traffic_control.h"
 #include "sagemaker/sns_notifier.h"
 #include "store/dynamodb_deployment_store.h"
@@ -157,6 +159,9 @@ struct Service::Parts {
   std::unique_ptr<aws::AwsClient> cloudwatch_client;
   std::unique_ptr<aws::AwsClient> sns_client;
   std::unique_ptr<sagemaker::SageMakerTrafficControl> sagemaker_traffic;
+  // SageMaker mode with listen.inference: the gateway fronts SageMaker.
+  std::shared_ptr<sagemaker::SageMakerRuntime> runtime;
+  std::unique_ptr<gateway::RouterMirror> mirror;
   core::TrafficControl* traffic = nullptr;
   std::unique_ptr<notify::LogNotifier> log_notifier;
   std::unique_ptr<notify::WebhookNotifier> webhooks;
@@ -713,6 +718,45 @@ core::Status StartEmbeddedDataPlane(const config::ServiceConfig& config, Parts& 
   return core::Ok();
 }
 
+// listen.inference with backend: sagemaker: the gateway takes the inference API,
+// picks the variant (its router, a copy of the endpoints kept by RouterMirror,
+// which the controller changes through) and calls InvokeEndpoint naming it.
+core::Status StartSagemakerFront(const config::ServiceConfig& config, Parts& p) {
+  const config::SagemakerInferenceConfig& f = config.sagemaker.inference;
+  aws::ClientOptions client_options = AwsClientOptions(config, *p.aws, "sagemaker-runtime");
+  client_options.max_idle_handles = static_cast<std::size_t>(f.threads);
+  auto client = aws::AwsClient::Create(aws::SageMakerRuntimeService(), client_options);
+  if (!client) return std::unexpected(client.error().WithContext("SageMaker Runtime client"));
+  sagemaker::RuntimeOptions options;
+  options.timeout = f.timeout;
+  options.variant_timeouts = f.variant_timeouts;
+  options.max_attempts = f.max_attempts;
+  options.threads = f.threads;
+  auto runtime = sagemaker::SageMakerRuntime::Create(std::move(*client), options);
+  if (!runtime) return std::unexpected(runtime.error().WithContext("sagemaker.inference"));
+  p.runtime = *runtime;
+
+  gateway::GatewayOptions gateway_options;
+  gateway_options.listen = config.inference_listen;
+  gateway_options.threads = config.gateway_threads;
+  gateway_options.max_body_bytes = config.max_body_bytes;
+  gateway_options.max_connections = config.inference_max_connections;
+  p.gateway = std::make_unique<gateway::Gateway>(
+      gateway_options, *p.registry,
+      [](const core::ModelSpec&) -> core::Result<std::unique_ptr<models::ModelBackend>> {
+        return core::ValidationError("with backend: sagemaker, SageMaker serves every variant");
+      });
+  sagemaker::SageMakerRuntime* rt = p.runtime.get();
+  p.mirror = std::make_unique<gateway::RouterMirror>(
+      *p.sagemaker_traffic, p.gateway->router(),
+      gateway::RouterMirrorOptions{
+          .make_backend = [rt](const std::string& endpoint,
+                               const core::Variant& v) { return rt->Backend(endpoint, v.name); },
+          .log = LogWarning});
+  p.traffic = p.mirror.get();
+  return core::Ok();
+}
+
 // SageMaker serves; CloudWatch measures. Each configured endpoint must exist.
 core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Parts& p) {
   for (auto [client, service, key] :
@@ -742,6 +786,10 @@ core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Parts&
   p.sagemaker_traffic = std::move(*traffic);
   p.traffic = p.sagemaker_traffic.get();
 
+  if (config.sagemaker.inference.enabled) {
+    if (auto s = StartSagemakerFront(config, p); !s) return s;
+  }
+
   p.metrics_source = std::make_unique<sagemaker::CloudWatchMetricsSource>(
       *p.cloudwatch_client, sagemaker::VariantsFrom(*p.traffic));
 
@@ -752,7 +800,14 @@ core::Status StartSagemakerDataPlane(const config::ServiceConfig& config, Parts&
                                                           e.name + "' in " + p.aws->region));
     }
     if (auto s = p.store->SaveEndpoint(*endpoint); !s) return std::unexpected(s.error());
+    if (p.mirror) {
+      if (auto s = p.mirror->Follow(e.name); !s) {
+        return std::unexpected(
+            s.error().WithContext("listen.inference: endpoint '" + e.name + "'"));
+      }
+    }
   }
+  if (p.mirror) p.mirror->StartRefreshing(config.sagemaker.inference.refresh_interval);
   return core::Ok();
 }
 
@@ -776,6 +831,7 @@ void Service::Stop() {
   if (parts_->follower) parts_->follower->Stop();
   if (parts_->loop) parts_->loop->Stop();
   parts_->control_server->Shutdown();
+  if (parts_->mirror) parts_->mirror->Stop();
   if (parts_->gateway) parts_->gateway->Shutdown();
   if (parts_->webhooks) parts_->webhooks->Stop();
   if (parts_->sns) parts_->sns->Stop();

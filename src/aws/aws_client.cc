@@ -20,8 +20,6 @@
 namespace mlcanary::aws {
 namespace {
 
-constexpr std::size_t kMaxIdleHandles = 4;
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -300,6 +298,19 @@ const ServiceInfo& DynamoDbService() {
   return info;
 }
 
+const ServiceInfo& SageMakerRuntimeService() {
+  static const ServiceInfo info = [] {
+    ServiceInfo s;
+    s.name = "SageMaker Runtime";
+    s.signing_name = "sagemaker";
+    s.host_prefix = "runtime.sagemaker";
+    s.protocol = Protocol::kRestJson;
+    s.api_version = "2017-05-13";
+    return s;
+  }();
+  return info;
+}
+
 const ServiceInfo& AutoScalingService() {
   static const ServiceInfo info = [] {
     ServiceInfo s;
@@ -490,7 +501,7 @@ struct AwsClient::Impl {
   void Release(CURL* h) {
     {
       std::lock_guard lock(mu);
-      if (idle.size() < kMaxIdleHandles) {
+      if (idle.size() < options.max_idle_handles) {
         idle.push_back(h);
         return;
       }
@@ -512,8 +523,10 @@ struct AwsClient::Impl {
     }
   }
 
-  // One signed POST of `body` with `headers` (plus the session token).
-  HttpResult Post(const std::vector<std::string>& headers, const std::string& body) {
+  // One signed POST of `body` to `to` with `headers` (plus the session token),
+  // within `timeout`.
+  HttpResult Post(const std::string& to, const std::vector<std::string>& headers,
+                  const std::string& body, core::Duration timeout) {
     HttpResult result;
     const auto out_of_memory = [&result](std::string_view what) {
       result.curl_code = CURLE_OUT_OF_MEMORY;
@@ -547,7 +560,7 @@ struct AwsClient::Impl {
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_URL, to.c_str());
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -556,7 +569,7 @@ struct AwsClient::Impl {
     curl_easy_setopt(h, CURLOPT_PASSWORD, options.credentials.secret_access_key.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mlcanary-aws/1");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteBody);
@@ -632,18 +645,22 @@ struct AwsClient::Impl {
     return e;
   }
 
-  // Posts with retries; the 2xx body on success.
-  core::Result<std::string> Call(std::string_view operation,
-                                 const std::vector<std::string>& headers, const std::string& body,
-                                 AwsErrorDetail* detail) {
-    const int max_attempts =
-        std::max(1, options.max_attempts > 0 ? options.max_attempts : service.default_max_attempts);
+  // Posts with retries; the 2xx answer on success. `to` empty: `url`;
+  // `timeout` 0 and `attempts` 0: the options'.
+  core::Result<HttpResult> Call(std::string_view operation, const std::vector<std::string>& headers,
+                                const std::string& body, AwsErrorDetail* detail,
+                                const std::string& to = {}, core::Duration timeout = {},
+                                int attempts = 0) {
+    const int max_attempts = std::max(1, attempts > 0               ? attempts
+                                         : options.max_attempts > 0 ? options.max_attempts
+                                                                    : service.default_max_attempts);
+    const core::Duration limit = timeout.count() > 0 ? timeout : options.timeout;
     AwsErrorDetail last;
     int attempt = 1;
     for (;; ++attempt) {
-      HttpResult r = Post(headers, body);
+      HttpResult r = Post(to.empty() ? url : to, headers, body, limit);
       if (r.curl_code == CURLE_OK && r.status >= 200 && r.status < 300) {
-        return std::move(r.body);
+        return r;
       }
       last = ParseError(r);
       const RetryClass retry = ClassifyRetry(last);
@@ -698,7 +715,8 @@ core::Result<std::unique_ptr<AwsClient>> AwsClient::Create(ServiceInfo service,
   if (service.protocol == Protocol::kQuery && service.api_version.empty()) {
     return core::ValidationError(service.name + " client: Query protocol needs an api_version");
   }
-  if (service.protocol != Protocol::kQuery && service.target_prefix.empty()) {
+  if ((service.protocol == Protocol::kJson10 || service.protocol == Protocol::kJson11) &&
+      service.target_prefix.empty()) {
     return core::ValidationError(service.name + " client: JSON protocol needs a target_prefix");
   }
   std::string url;
@@ -746,9 +764,9 @@ core::Result<boost::json::value> AwsClient::CallJson(std::string_view operation,
                                                      const boost::json::object& request,
                                                      AwsErrorDetail* detail) {
   const ServiceInfo& s = impl_->service;
-  if (s.protocol == Protocol::kQuery) {
+  if (s.protocol != Protocol::kJson10 && s.protocol != Protocol::kJson11) {
     return core::InternalError(s.name + " " + std::string(operation) +
-                               ": CallJson on a Query-protocol service");
+                               ": CallJson on a service that does not speak JSON 1.0/1.1");
   }
   std::vector<std::string> headers = {
       std::string("Content-Type: application/x-amz-json-") +
@@ -756,8 +774,9 @@ core::Result<boost::json::value> AwsClient::CallJson(std::string_view operation,
       "X-Amz-Target: " + s.target_prefix + "." + std::string(operation),
   };
   if (s.query_compatible) headers.emplace_back("x-amzn-query-mode: true");
-  auto body = impl_->Call(operation, headers, boost::json::serialize(request), detail);
-  if (!body) return std::unexpected(std::move(body.error()));
+  auto answer = impl_->Call(operation, headers, boost::json::serialize(request), detail);
+  if (!answer) return std::unexpected(std::move(answer.error()));
+  const std::string* body = &answer->body;
   if (body->find_first_not_of(" \t\r\n") == std::string::npos) return boost::json::object();
   boost::system::error_code ec;
   boost::json::value parsed = boost::json::parse(*body, ec);
@@ -781,7 +800,33 @@ core::Result<std::string> AwsClient::CallQuery(std::string_view action, const Qu
   }
   const std::vector<std::string> headers = {
       "Content-Type: application/x-www-form-urlencoded; charset=utf-8"};
-  return impl_->Call(action, headers, body, detail);
+  auto answer = impl_->Call(action, headers, body, detail);
+  if (!answer) return std::unexpected(std::move(answer.error()));
+  return std::move(answer->body);
+}
+
+core::Result<RestResponse> AwsClient::CallRest(const RestRequest& request, AwsErrorDetail* detail) {
+  const ServiceInfo& s = impl_->service;
+  if (s.protocol != Protocol::kRestJson) {
+    return core::InternalError(s.name + " " + request.operation +
+                               ": CallRest on a service that does not speak REST");
+  }
+  // libcurl 7.88 signs the path as sent: only characters that need no encoding.
+  if (!request.path.starts_with('/') ||
+      request.path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789-._~/") != std::string::npos) {
+    return core::InternalError(s.name + " " + request.operation + ": path '" + request.path +
+                               "' needs encoding");
+  }
+  std::string to = impl_->url;
+  if (to.ends_with('/')) to.pop_back();
+  to += request.path;
+  auto answer = impl_->Call(request.operation, request.headers, request.body, detail, to,
+                            request.timeout, request.max_attempts);
+  if (!answer) return std::unexpected(std::move(answer.error()));
+  return RestResponse{.status = static_cast<int>(answer->status),
+                      .headers = std::move(answer->headers),
+                      .body = std::move(answer->body)};
 }
 
 }  // namespace mlcanary::aws

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +50,9 @@ core::Result<Credentials> ParseCredentialsFile(std::string_view text, std::strin
 // AWS_DEFAULT_REGION (empty values count as unset), else "us-east-1".
 std::string LoadRegion(const GetEnv& getenv, std::string_view configured = {});
 
-enum class Protocol { kJson10, kJson11, kQuery };
+// kRestJson: REST paths with a raw payload (SageMaker Runtime's InvokeEndpoint),
+// called through CallRest.
+enum class Protocol { kJson10, kJson11, kQuery, kRestJson };
 
 // One AWS service as the wire sees it.
 struct ServiceInfo {
@@ -68,6 +71,8 @@ const ServiceInfo& CloudWatchService();   // JSON 1.0, GraniteServiceVersion2010
 const ServiceInfo& SnsService();          // Query, 2010-03-31
 const ServiceInfo& DynamoDbService();     // JSON 1.0, DynamoDB_20120810.<Op>
 const ServiceInfo& AutoScalingService();  // JSON 1.1, AnyScaleFrontendService.<Op>
+// REST JSON, signing name "sagemaker", host runtime.sagemaker.<region>.amazonaws.com.
+const ServiceInfo& SageMakerRuntimeService();
 
 struct ClientOptions {
   std::string region = "us-east-1";
@@ -80,6 +85,9 @@ struct ClientOptions {
   int max_attempts = 0;  // first try included; 0: the service's default
   core::Duration throttle_base = std::chrono::seconds(1);  // backoff scale for throttling
   core::Duration backoff_cap = std::chrono::seconds(20);
+  // Idle curl handles (each keeps its live connections) kept between calls: at
+  // least the number of calls made at once, or connections are not reused.
+  std::size_t max_idle_handles = 4;
   // Waits between attempts; empty: std::this_thread::sleep_for.
   std::function<void(core::Duration)> sleep;
   // Random bits for the jitter; empty: a generator seeded from std::random_device.
@@ -128,6 +136,22 @@ RetryClass ClassifyRetry(const AwsErrorDetail& error);
 core::Error ToCoreError(const AwsErrorDetail& error, std::string_view service,
                         std::string_view operation);
 
+// One REST call (CallRest): POST <endpoint url without its trailing '/'><path>.
+struct RestRequest {
+  std::string operation;             // for messages and errors: "InvokeEndpoint"
+  std::string path;                  // "/endpoints/recs/invocations": RFC 3986 unreserved or '/'
+  std::vector<std::string> headers;  // "Name: value" lines, each with a value
+  std::string body;
+  core::Duration timeout{0};  // the attempt's limit; 0: the client's
+  int max_attempts = 0;       // 0: the client's
+};
+
+struct RestResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+};
+
 // Query protocol parameters, in order ("MessageAttributes.entry.1.Name", ...).
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
@@ -154,6 +178,10 @@ class AwsClient {
   // the XML response body.
   core::Result<std::string> CallQuery(std::string_view action, const QueryParams& params,
                                       AwsErrorDetail* detail = nullptr);
+
+  // REST protocol: one signed POST of `request` (retried per ClassifyRetry),
+  // the 2xx answer; failures as CallJson's.
+  core::Result<RestResponse> CallRest(const RestRequest& request, AwsErrorDetail* detail = nullptr);
 
   const ServiceInfo& service() const;
   const std::string& url() const;  // where requests go

@@ -180,6 +180,47 @@ core::Result<EndpointConfig> ReadEndpoint(const YAML::Node& node, const YamlPath
   return e;
 }
 
+// `sagemaker.inference:` (README "SageMaker", the inference front).
+core::Status ReadSagemakerInference(const YAML::Node& in, const YamlPath& at,
+                                    SagemakerInferenceConfig& f) {
+  if (auto s = CheckKeys(
+          in, at, {"timeout", "variant_timeouts", "max_attempts", "threads", "refresh_interval"});
+      !s) {
+    return s;
+  }
+  for (auto [key, field] :
+       {std::pair{"timeout", &f.timeout}, std::pair{"refresh_interval", &f.refresh_interval}}) {
+    if (!in[key]) continue;
+    auto d = ReadPositiveDuration(in[key], at.Child(key));
+    if (!d) return std::unexpected(d.error());
+    *field = *d;
+  }
+  if (const YAML::Node vt = in["variant_timeouts"]) {
+    const YamlPath vat = at.Child("variant_timeouts");
+    if (!vt.IsMap()) return vat.Fail(vt, "expected a map of variant: duration");
+    for (const auto& kv : vt) {
+      const std::string variant = kv.first.as<std::string>();
+      if (!core::IsSageMakerName(variant)) {
+        return vat.Fail(kv.first, "'" + variant + "' is not a SageMaker variant name");
+      }
+      auto d = ReadPositiveDuration(kv.second, vat.Child(variant));
+      if (!d) return std::unexpected(d.error());
+      f.variant_timeouts[variant] = *d;
+    }
+  }
+  if (in["max_attempts"]) {
+    auto n = ReadIntIn(in["max_attempts"], at.Child("max_attempts"), 1, 10);
+    if (!n) return std::unexpected(n.error());
+    f.max_attempts = static_cast<int>(*n);
+  }
+  if (in["threads"]) {
+    auto n = ReadIntIn(in["threads"], at.Child("threads"), 1, 1024);
+    if (!n) return std::unexpected(n.error());
+    f.threads = static_cast<int>(*n);
+  }
+  return core::Ok();
+}
+
 // `aws:` and `sagemaker:` (API.md is silent on them; README "SageMaker").
 core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node aws = r["aws"]) {
@@ -214,8 +255,9 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
     if (const YAML::Node urls = aws["endpoint_urls"]) {
       const YamlPath uat = at.Child("endpoint_urls");
       if (!urls.IsMap()) return uat.Fail(urls, "expected a map of service: URL");
-      if (auto s =
-              CheckKeys(urls, uat, {"sagemaker", "cloudwatch", "sns", "dynamodb", "autoscaling"});
+      if (auto s = CheckKeys(
+              urls, uat,
+              {"sagemaker", "sagemaker-runtime", "cloudwatch", "sns", "dynamodb", "autoscaling"});
           !s) {
         return s;
       }
@@ -239,8 +281,9 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
   }
   if (const YAML::Node sm = r["sagemaker"]) {
     const YamlPath at = top.Child("sagemaker");
-    if (auto s = CheckKeys(sm, at,
-                           {"poll_interval", "wait_timeout", "delete_old_configs", "autoscaling"});
+    if (auto s = CheckKeys(
+            sm, at,
+            {"poll_interval", "wait_timeout", "delete_old_configs", "autoscaling", "inference"});
         !s) {
       return s;
     }
@@ -300,6 +343,11 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
         if (!d) return std::unexpected(d.error());
         if (d->count() < 0) return aat.Child(key).Fail(as[key], "must be >= 0");
         *field = *d;
+      }
+    }
+    if (const YAML::Node in = sm["inference"]) {
+      if (auto s = ReadSagemakerInference(in, at.Child("inference"), c.sagemaker.inference); !s) {
+        return s;
       }
     }
   }
@@ -430,15 +478,16 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   if (auto s = ReadAwsSections(r, top, c); !s) return std::unexpected(s.error());
 
   if (c.backend == Backend::kSagemaker) {
-    for (const char* key : {"gateway"}) {
-      if (r[key]) {
-        return top.Child(key).Fail(r[key], "not with backend: sagemaker (SageMaker serves)");
+    // listen.inference turns the inference front on (README "SageMaker"); what
+    // configures the gateway needs it.
+    c.sagemaker.inference.enabled =
+        r["listen"] && r["listen"].IsMap() && static_cast<bool>(r["listen"]["inference"]);
+    const char* why = "only with listen.inference (the SageMaker inference front)";
+    if (!c.sagemaker.inference.enabled) {
+      if (r["gateway"]) return top.Child("gateway").Fail(r["gateway"], why);
+      if (r["sagemaker"] && r["sagemaker"].IsMap() && r["sagemaker"]["inference"]) {
+        return top.Child("sagemaker").Child("inference").Fail(r["sagemaker"]["inference"], why);
       }
-    }
-    if (r["listen"] && r["listen"].IsMap() && r["listen"]["inference"]) {
-      return top.Child("listen")
-          .Child("inference")
-          .Fail(r["listen"]["inference"], "not with backend: sagemaker (SageMaker serves)");
     }
   } else if (r["sagemaker"]) {
     return top.Child("sagemaker").Fail(r["sagemaker"], "only with backend: sagemaker");
@@ -460,7 +509,8 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
     }
     // Both servers cannot bind one port: say so here, with the line, rather
     // than as "address in use" from the second bind.
-    if (c.backend == Backend::kEmbedded && SamePort(c.inference_listen, c.control_listen)) {
+    const bool serves_inference = c.backend == Backend::kEmbedded || c.sagemaker.inference.enabled;
+    if (serves_inference && SamePort(c.inference_listen, c.control_listen)) {
       const bool control = static_cast<bool>(listen["control"]);
       const char* key = control ? "control" : "inference";
       const char* other = control ? "inference" : "control";
@@ -476,9 +526,9 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       if (auto s = CheckKeys(caps, cat, {"inference", "control"}); !s) {
         return std::unexpected(s.error());
       }
-      if (c.backend == Backend::kSagemaker && caps["inference"]) {
+      if (!serves_inference && caps["inference"]) {
         return cat.Child("inference")
-            .Fail(caps["inference"], "not with backend: sagemaker (SageMaker serves)");
+            .Fail(caps["inference"], "only with listen.inference (the SageMaker inference front)");
       }
       for (auto [key, field] : {std::pair{"inference", &c.inference_max_connections},
                                 std::pair{"control", &c.control_max_connections}}) {

@@ -35,7 +35,8 @@ enum class Backend {
 struct AwsConfig {
   std::string region;        // empty: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1
   std::string endpoint_url;  // one URL for every service (a VPC endpoint, moto in tests)
-  // Per-service URLs, keys sagemaker, cloudwatch, sns, dynamodb, autoscaling.
+  // Per-service URLs, keys sagemaker, sagemaker-runtime, cloudwatch, sns, dynamodb,
+  // autoscaling.
   std::map<std::string, std::string> endpoint_urls;
   core::Duration timeout = std::chrono::seconds(10);  // per attempt
   int max_attempts = 0;                               // 0: each service's default
@@ -52,11 +53,26 @@ struct AutoScalingConfig {
   core::Duration scale_in_cooldown = std::chrono::seconds(300);
 };
 
+// sagemaker.inference: the inference front (README "SageMaker"), on when
+// listen.inference is set with backend: sagemaker.
+struct SagemakerInferenceConfig {
+  bool enabled = false;                              // listen.inference was given
+  core::Duration timeout = std::chrono::seconds(2);  // per request, retries included
+  // sagemaker.inference.variant_timeouts: per variant name.
+  std::map<std::string, core::Duration, std::less<>> variant_timeouts;
+  int max_attempts = 2;  // throttled / unavailable calls, the first included
+  int threads = 32;      // InvokeEndpoint calls at once
+  // DescribeEndpoint of each endpoint this often, beside after each change the
+  // controller makes (changes made outside mlcanary).
+  core::Duration refresh_interval = std::chrono::seconds(30);
+};
+
 struct SagemakerConfig {
   core::Duration poll_interval = std::chrono::seconds(15);  // DescribeEndpoint while Updating
   core::Duration wait_timeout = std::chrono::minutes(30);   // for an update to reach InService
   bool delete_old_configs = true;
   AutoScalingConfig autoscaling;
+  SagemakerInferenceConfig inference;
 };
 
 // Where the controller reads the canary's health (DESIGN.md "shapes"; config

@@ -120,7 +120,7 @@ TEST_F(ServiceConfigTest, RefusesBadConnectionCapsNamingKeyAndLine) {
        "listen.max_connections (line 2): expected a map of inference: N, control: N"},
       {"listen:\n  max_connections: {gateway: 5}\n", "gateway"},
       {"backend: sagemaker\nlisten:\n  max_connections: {inference: 5}\n",
-       "listen.max_connections.inference (line 3): not with backend: sagemaker"},
+       "listen.max_connections.inference (line 3): only with listen.inference"},
   };
   for (const auto& [yaml, expected] : cases) {
     auto c = Parse(yaml + "endpoints: [{name: recs}]\n");
@@ -291,6 +291,32 @@ TEST_F(ServiceConfigTest, SagemakerDefaultsFollowTheDesignDocument) {
   EXPECT_TRUE(c->aws.region.empty());  // resolved from the environment at start
 }
 
+TEST_F(ServiceConfigTest, ListenInferenceWithSagemakerTurnsTheFrontOn) {
+  auto off = Parse("backend: sagemaker\nendpoints: [{name: recs}]\n");
+  ASSERT_TRUE(off) << off.error().ToString();
+  EXPECT_FALSE(off->sagemaker.inference.enabled);
+  EXPECT_EQ(off->sagemaker.inference.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(off->sagemaker.inference.max_attempts, 2);
+  auto c = Parse(
+      "backend: sagemaker\nlisten: {inference: 127.0.0.1:9000, max_connections: {inference: 50}}\n"
+      "gateway: {threads: 3}\naws: {endpoint_urls: {sagemaker-runtime: http://127.0.0.1:7000}}\n"
+      "sagemaker:\n  inference:\n    timeout: 300ms\n    variant_timeouts: {canary: 1s}\n"
+      "    max_attempts: 3\n    threads: 8\n    refresh_interval: 5s\n"
+      "endpoints: [{name: recs}]\n");
+  ASSERT_TRUE(c) << c.error().ToString();
+  const SagemakerInferenceConfig& f = c->sagemaker.inference;
+  EXPECT_TRUE(f.enabled);
+  EXPECT_EQ(c->inference_listen, "127.0.0.1:9000");
+  EXPECT_EQ(c->inference_max_connections, 50u);
+  EXPECT_EQ(c->gateway_threads, 3);
+  EXPECT_EQ(c->aws.endpoint_urls.at("sagemaker-runtime"), "http://127.0.0.1:7000");
+  EXPECT_EQ(f.timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(f.variant_timeouts.at("canary"), std::chrono::seconds(1));
+  EXPECT_EQ(f.max_attempts, 3);
+  EXPECT_EQ(f.threads, 8);
+  EXPECT_EQ(f.refresh_interval, std::chrono::seconds(5));
+}
+
 TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
   struct Case {
     std::string yaml;
@@ -301,12 +327,28 @@ TEST_F(ServiceConfigTest, SagemakerMistakesAreNamed) {
       {"backend: sagemaker\nendpoints:\n  - name: recs\n    variants: []\n",
        "variants (line 4): not with backend: sagemaker"},
       {"backend: sagemaker\nendpoints:\n  - name: recs_prod\n", "not a SageMaker endpoint name"},
-      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\nendpoints: [{name: recs}]\n",
-       "listen.inference"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1, control: 127.0.0.1:1}\n"
+       "endpoints: [{name: recs}]\n",
+       "the two servers need two ports"},
+      {"backend: sagemaker\nsagemaker: {inference: {timeout: 1s}}\nendpoints: [{name: recs}]\n",
+       "sagemaker.inference (line 2): only with listen.inference"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\n"
+       "sagemaker: {inference: {timeout: 0s}}\nendpoints: [{name: recs}]\n",
+       "sagemaker.inference.timeout (line 3)"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\n"
+       "sagemaker: {inference: {variant_timeouts: {canary_1: 1s}}}\nendpoints: [{name: recs}]\n",
+       "'canary_1' is not a SageMaker variant name"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\n"
+       "sagemaker: {inference: {max_attempts: 11}}\nendpoints: [{name: recs}]\n",
+       "sagemaker.inference.max_attempts (line 3): must be in 1..10"},
+      {"backend: sagemaker\nlisten: {inference: 127.0.0.1:1}\n"
+       "sagemaker: {inference: {retries: 3}}\nendpoints: [{name: recs}]\n",
+       "retries"},
       // Found by fuzz/service_config: an uncaught YAML::BadSubscript.
       {"backend: sagemaker\nlisten: 127.0.0.1:8081\nendpoints: [{name: recs}]\n",
        "listen (line 2): expected a mapping"},
-      {"backend: sagemaker\ngateway: {threads: 2}\nendpoints: [{name: recs}]\n", "gateway"},
+      {"backend: sagemaker\ngateway: {threads: 2}\nendpoints: [{name: recs}]\n",
+       "gateway (line 2): only with listen.inference"},
       {"backend: sagemaker\nstore: dynamodb:x\nendpoints: [{name: recs}]\n", "table name"},
       {"backend: sagemaker\nstore: dynamodb:my/table\nendpoints: [{name: recs}]\n",
        "store (line 2): 'my/table' is not a DynamoDB table"},

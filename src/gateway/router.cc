@@ -142,7 +142,7 @@ core::Result<std::shared_ptr<models::ModelBackend>> Router::LoadModel(
   return std::shared_ptr<models::ModelBackend>(std::move(*backend));
 }
 
-core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
+core::Status Router::CheckNewEndpoint(const core::Endpoint& endpoint) const {
   if (endpoint.name.empty()) return core::ValidationError("endpoint name must not be empty");
   if (endpoint.variants.empty()) {
     return core::ValidationError("endpoint '" + endpoint.name + "' needs a variant");
@@ -162,17 +162,46 @@ core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
   if (table_.load()->Find(endpoint.name) != nullptr) {
     return core::ConflictError("endpoint '" + endpoint.name + "' already exists");
   }
+  return core::Ok();
+}
+
+core::Status Router::AddEndpoint(const core::Endpoint& endpoint) {
+  if (auto s = CheckNewEndpoint(endpoint); !s) return s;
   // Load every model before taking the lock: loading may be slow.
-  EndpointRoute route;
-  route.name = endpoint.name;
+  std::vector<std::shared_ptr<models::ModelBackend>> backends;
   for (const auto& v : endpoint.variants) {
     auto backend = LoadModel(endpoint.name, v);
     if (!backend) return std::unexpected(backend.error());
+    backends.push_back(std::move(*backend));
+  }
+  return InsertEndpoint(endpoint, std::move(backends));
+}
+
+core::Status Router::AddEndpointWithBackends(
+    const core::Endpoint& endpoint, std::vector<std::shared_ptr<models::ModelBackend>> backends) {
+  if (auto s = CheckNewEndpoint(endpoint); !s) return s;
+  if (backends.size() != endpoint.variants.size()) {
+    return core::ValidationError("endpoint '" + endpoint.name +
+                                 "': " + std::to_string(endpoint.variants.size()) + " variants, " +
+                                 std::to_string(backends.size()) + " backends");
+  }
+  for (const auto& b : backends) {
+    if (b == nullptr) return core::ValidationError("no backend");
+  }
+  return InsertEndpoint(endpoint, std::move(backends));
+}
+
+core::Status Router::InsertEndpoint(const core::Endpoint& endpoint,
+                                    std::vector<std::shared_ptr<models::ModelBackend>> backends) {
+  EndpointRoute route;
+  route.name = endpoint.name;
+  for (std::size_t i = 0; i < endpoint.variants.size(); ++i) {
+    const core::Variant& v = endpoint.variants[i];
     route.variants.push_back(VariantRoute{.name = v.name,
                                           .weight = v.weight,
                                           .instances = v.instances,
                                           .model = v.model,
-                                          .backend = std::move(*backend)});
+                                          .backend = std::move(backends[i])});
   }
   LayOut(route);
   std::lock_guard lock(write_mu_);

@@ -93,6 +93,11 @@ class Router final : public core::TrafficControl {
   // Weights as core::ValidateWeights wants them (each in [0, 1], summing to 1);
   // names unique and not empty.
   core::Status AddEndpoint(const core::Endpoint& endpoint);
+  // The same with the variants' backends already built, in endpoint.variants'
+  // order: for backends that a factory cannot make from a ModelSpec alone (a
+  // SageMaker variant is served by an InvokeEndpoint naming it).
+  core::Status AddEndpointWithBackends(const core::Endpoint& endpoint,
+                                       std::vector<std::shared_ptr<models::ModelBackend>> backends);
   // Adds a variant whose backend is already built (for tests and embedding).
   core::Status AddVariantWithBackend(std::string_view endpoint, const core::Variant& variant,
                                      std::shared_ptr<models::ModelBackend> backend);
@@ -124,6 +129,9 @@ class Router final : public core::TrafficControl {
   void Publish(std::shared_ptr<RoutingTable> table);
   core::Result<std::shared_ptr<models::ModelBackend>> LoadModel(std::string_view endpoint,
                                                                 const core::Variant& variant);
+  core::Status CheckNewEndpoint(const core::Endpoint& endpoint) const;
+  core::Status InsertEndpoint(const core::Endpoint& endpoint,
+                              std::vector<std::shared_ptr<models::ModelBackend>> backends);
   core::Status InsertVariant(std::string_view endpoint, const core::Variant& variant,
                              std::shared_ptr<models::ModelBackend> backend);
 

@@ -45,7 +45,8 @@ void AppendFloat(std::string& out, float value) {
   out.append(buffer, end);
 }
 
-// Rows as text/csv: one row a line.
+}  // namespace
+
 void AppendCsv(std::string& out, const FeatureRows& rows) {
   out.reserve(out.size() + rows.values.size() * 12);
   for (std::size_t r = 0; r < rows.rows; ++r) {
@@ -56,8 +57,6 @@ void AppendCsv(std::string& out, const FeatureRows& rows) {
     out.push_back('\n');
   }
 }
-
-}  // namespace
 
 core::Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";

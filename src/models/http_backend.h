@@ -76,6 +76,10 @@ class HttpBackend final : public ModelBackend {
 // (text/csv). kModelError when it is none of these or the count is wrong.
 core::Result<Predictions> ParseUpstreamPredictions(std::string_view body, std::size_t rows);
 
+// Appends `rows` as text/csv (one row a line, values separated by commas), the
+// body HttpBackend sends and SageMaker's built-in containers take.
+void AppendCsv(std::string& out, const FeatureRows& rows);
+
 // Splits "http://host:port/prefix" (port defaults to 80; no https).
 struct HttpUrl {
   std::string host;

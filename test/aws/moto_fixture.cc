@@ -221,6 +221,18 @@ core::Status MotoHarness::QueueFault(std::string_view operation, int count, int 
   return core::Ok();
 }
 
+core::Status MotoHarness::SetRuntimeVariant(std::string_view endpoint, std::string_view variant,
+                                            double delay_ms, double scale) {
+  boost::json::object spec;
+  spec["endpoint"] = endpoint;
+  spec["variant"] = variant;
+  spec["delay_ms"] = delay_ms;
+  spec["scale"] = scale;
+  auto answer = Call("POST", "/_harness/runtime-variants", boost::json::serialize(spec));
+  if (!answer) return std::unexpected(answer.error());
+  return core::Ok();
+}
+
 core::Result<std::string> MotoHarness::Violations() {
   return Call("GET", "/_harness/violations", "");
 }

@@ -42,6 +42,10 @@ class MotoHarness {
   core::Status InjectFaultAfterForwarding(std::string_view operation, int count, int status,
                                           std::string_view code,
                                           std::string_view message = "injected");
+  // How sagemaker-runtime InvokeEndpoint answers for `variant` of `endpoint`
+  // (harness extension (e)): after `delay_ms`, predictions scale * sum(row).
+  core::Status SetRuntimeVariant(std::string_view endpoint, std::string_view variant,
+                                 double delay_ms, double scale = 1.0);
   // JSON array texts; Violations() is "[]" when every request was well signed and
   // matched its operation's input shape.
   core::Result<std::string> Violations();

@@ -96,6 +96,7 @@ def _apply_moto_extensions():
         _extend_sagemaker_update_endpoint()
         _extend_cloudwatch_percentiles()
         _extend_sns_publish_recording()
+        _extend_sagemaker_runtime_invoke()
         _patched = True
 
 
@@ -167,6 +168,67 @@ def _extend_sagemaker_update_endpoint():
 
     sm_models.SageMakerModelBackend.update_endpoint = update_endpoint
     sm_responses.SageMakerResponse.update_endpoint = update_endpoint_response
+
+
+# Extension (e): per-variant behaviour of InvokeEndpoint, set through
+# POST /_harness/runtime-variants; (endpoint, variant) -> {"delay_ms", "scale"}.
+_runtime_lock = threading.Lock()
+_runtime_variants = {}
+
+
+def _extend_sagemaker_runtime_invoke():
+    """Harness extension (e): sagemaker-runtime InvokeEndpoint answered per variant.
+    moto 5.2.1 answers canned results, the same whatever the TargetVariant, for any
+    endpoint name. Here, as AWS does: the endpoint must exist in moto's SageMaker
+    (else ValidationError "Endpoint ... not found.", HTTP 400); a TargetVariant must
+    be one of its production variants (else ValidationError); without one a variant
+    is drawn by the current weights. The answer is a model's: text/csv rows in,
+    {"predictions": [scale * sum(row), ...]} out (scale 1 unless set), with
+    x-Amzn-Invoked-Production-Variant naming the variant, after the variant's delay."""
+    import random as _random
+    import time as _time
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemakerruntime import responses as rt_responses
+
+    def error(code, message, status=400):
+        # moto takes the status from the headers' "status" (the tuple's is ignored).
+        return status, {"status": status, "Content-Type": "application/json",
+                        "x-amzn-ErrorType": code}, json.dumps({"message": message})
+
+    def invoke_endpoint(self):
+        endpoint_name = urllib.parse.unquote(self.path.split("/")[2])
+        backend = sagemaker_backends[self.current_account][self.region]
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            return error("ValidationError", f"Endpoint {endpoint_name} of account "
+                         f"{self.current_account} not found.")
+        variants = {v["VariantName"]: v for v in endpoint.production_variants}
+        target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        if target is not None and target not in variants:
+            return error("ValidationError", f"The variant {target} does not exist for "
+                         f"endpoint {endpoint_name}.")
+        if target is None:
+            names = list(variants)
+            # moto leaves CurrentWeight out of a variant created at weight 0.
+            weights = [float(variants[n].get("CurrentWeight", 0)) for n in names]
+            target = _random.choices(names, weights=weights if sum(weights) > 0 else None)[0]
+        with _runtime_lock:
+            behaviour = dict(_runtime_variants.get((endpoint_name, target), {}))
+        if behaviour.get("delay_ms"):
+            _time.sleep(behaviour["delay_ms"] / 1000.0)
+        body = self.body.decode() if isinstance(self.body, bytes) else (self.body or "")
+        try:
+            rows = [[float(x) for x in line.split(",")] for line in body.splitlines()
+                    if line.strip()]
+        except ValueError:
+            return error("ModelError", "Received client error (400) from primary with "
+                         "message \"could not read text/csv\".", 424)
+        scale = float(behaviour.get("scale", 1.0))
+        answer = json.dumps({"predictions": [scale * sum(row) for row in rows]})
+        return 200, {"Content-Type": "application/json",
+                     "x-Amzn-Invoked-Production-Variant": target}, answer
+
+    rt_responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
 
 
 def _extend_cloudwatch_percentiles():
@@ -416,7 +478,7 @@ def _rest_json_operation(model, method, path):
         if http.get("method", "POST") != method:
             continue
         template = http.get("requestUri", "/").split("?")[0]
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)",
+        pattern = "^" + re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)",
                                re.escape(template)) + "$"
         match = re.match(pattern, path)
         if match:
@@ -556,6 +618,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(200, json.dumps(state.violations))
         elif route == ("GET", "/_harness/sns-messages"):
             self._send(200, json.dumps(self.server.harness.sns_messages()))
+        elif route == ("POST", "/_harness/runtime-variants"):
+            spec = json.loads(body or b"{}")
+            try:
+                key = (str(spec["endpoint"]), str(spec["variant"]))
+                behaviour = {"delay_ms": float(spec.get("delay_ms", 0)),
+                             "scale": float(spec.get("scale", 1.0))}
+            except (KeyError, ValueError, TypeError) as err:
+                self._send(400, json.dumps({"error": f"bad runtime variant spec: {err!r}"}))
+                return
+            with _runtime_lock:
+                _runtime_variants[key] = behaviour
+            self._send(200, "{}")
         elif route == ("POST", "/_harness/reset"):
             self.server.harness.reset()
             self._send(200, "{}")
@@ -841,6 +915,8 @@ class Harness:
             self._state.faults.clear()
         with _sns_lock:
             self._state.sns_start = len(_sns_messages)
+        with _runtime_lock:
+            _runtime_variants.clear()
 
 
 def main(argv=None):

@@ -181,6 +181,52 @@ class SageMakerTest(HarnessTestCase):
         self.assertNoViolations()
 
 
+class SageMakerRuntimeTest(SageMakerTest):
+    """Extension (e): InvokeEndpoint per TargetVariant, validated as rest-json."""
+
+    def set_variant(self, variant, **behaviour):
+        request = urllib.request.Request(
+            self.harness.url + "/_harness/runtime-variants", method="POST",
+            data=json.dumps(dict(endpoint=self.endpoint, variant=variant, **behaviour)).encode())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            self.assertEqual(response.status, 200)
+
+    def test_invoke_endpoint_answers_per_target_variant(self):
+        self.sm.update_endpoint(EndpointName=self.endpoint,
+                                EndpointConfigName=f"{self.endpoint}-cfg-2")
+        self.set_variant("canary", scale=10)
+        rt = self.client("sagemaker-runtime")
+        for variant, want in (("stable", [3.0, 7.0]), ("canary", [30.0, 70.0])):
+            r = rt.invoke_endpoint(EndpointName=self.endpoint, Body=b"1,2\n3,4\n",
+                                   ContentType="text/csv", TargetVariant=variant)
+            self.assertEqual(json.loads(r["Body"].read())["predictions"], want)
+            self.assertEqual(r["InvokedProductionVariant"], variant)
+        record = [r for r in self.harness.requests() if r["operation"] == "InvokeEndpoint"][-1]
+        self.assertEqual(record["params"]["TargetVariant"], "canary")
+        self.assertEqual(record["params"]["EndpointName"], self.endpoint)
+        self.assertTrue(record["signature_ok"])
+        self.assertNoViolations()
+
+    def test_unknown_variant_or_endpoint_is_a_validation_error(self):
+        rt = self.client("sagemaker-runtime")
+        with self.assertRaises(rt.exceptions.ClientError) as raised:
+            rt.invoke_endpoint(EndpointName=self.endpoint, Body=b"1", ContentType="text/csv",
+                               TargetVariant="nope")
+        self.assertEqual(raised.exception.response["Error"]["Code"], "ValidationError")
+        with self.assertRaises(rt.exceptions.ClientError) as raised:
+            rt.invoke_endpoint(EndpointName="no-such-endpoint", Body=b"1",
+                               ContentType="text/csv")
+        self.assertIn("not found", raised.exception.response["Error"]["Message"])
+        self.assertNoViolations()
+
+    # The SageMaker tests of the base class are not run again here.
+    test_update_endpoint_switches_to_the_new_config_variants = None
+    test_update_endpoint_retains_variant_properties_when_asked = None
+    test_update_endpoint_to_a_missing_config_is_a_validation_error = None
+    test_injected_throttling_reaches_the_client_then_clears = None
+    test_fault_after_forwarding_takes_effect_but_answers_the_error = None
+
+
 class CloudWatchTest(HarnessTestCase):
     def put_latencies(self, cw, endpoint, values, when):
         cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=[

@@ -20,7 +20,7 @@ from botocore.config import Config
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "aws"))
 from moto_harness import Harness  # noqa: E402
 
-from harness import ADMIN, BIN, READER, Server  # noqa: E402
+from harness import ADMIN, BIN, READER, Server, request  # noqa: E402
 
 REGION = "us-east-1"
 TABLE = "mlcanary-deployments"
@@ -35,15 +35,18 @@ def attr(message, name):
 
 
 class SageMakerServer(Server):
-    """`mlcanary serve` in SageMaker mode: no gateway, AWS through the harness."""
+    """`mlcanary serve` in SageMaker mode, AWS through the harness, with the
+    inference front on listen.inference (InvokeEndpoint answered by the harness's
+    extension (e), per TargetVariant)."""
 
-    READY_PROBES = (("control_port", "/healthz"),)
+    READY_PROBES = (("inference_port", "/ping"), ("control_port", "/healthz"))
 
     def __init__(self, harness, topic_arn, extra_yaml=""):
         super().__init__("", extra_yaml="")
         with open(self.config, "w") as f:
             f.write(f"""backend: sagemaker
 listen:
+  inference: 127.0.0.1:{self.inference_port}
   control: 127.0.0.1:{self.control_port}
 store: dynamodb:{TABLE}
 controller:
@@ -56,6 +59,7 @@ sagemaker:
   poll_interval: 200ms
   wait_timeout: 30s
   autoscaling: {{min_capacity: 1, max_capacity: 4, target_invocations_per_instance: 500}}
+  inference: {{timeout: 5s, refresh_interval: 1s}}
 notifications:
   sns_topic_arn: {topic_arn}
 {extra_yaml}
@@ -226,6 +230,39 @@ class SageMakerModeTest(unittest.TestCase):
         self.fail(f"{dep_id} still {d['state']}: {json.dumps(self.server.events(dep_id))[-3000:]}")
 
     # the tests, in the order they run (unittest sorts by name)
+    def invoke(self, user, features=(1.0, 2.0)):
+        return request(self.server.inference_port, "POST",
+                       f"/v1/endpoints/{ENDPOINT}/invocations",
+                       {"user_id": user, "features": list(features)})
+
+    def test_0_inference_front_answers_through_invoke_endpoint(self):
+        self.harness.reset()
+        r = self.invoke("u-1", (1.5, 2.0))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["variant"], "prod")
+        self.assertEqual(r.json()["predictions"], [3.5])
+        calls = self.proxy_requests("InvokeEndpoint")
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls[0]["params"]["TargetVariant"], "prod")
+        self.assertEqual(calls[0]["params"]["EndpointName"], ENDPOINT)
+        # Bad input: 400 naming the field, SageMaker not called.
+        r = request(self.server.inference_port, "POST", f"/v1/endpoints/{ENDPOINT}/invocations",
+                    {"user_id": "u-1", "features": "many"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("features", r.json()["error"]["message"])
+        self.assertEqual(len(self.proxy_requests("InvokeEndpoint")), 1)
+        # A model error: 502 with the model's message.
+        self.harness.inject_fault("InvokeEndpoint", count=1, status=424, code="ModelError",
+                                  message="Received client error (400) from primary: bad row")
+        r = self.invoke("u-1")
+        self.assertEqual(r.status, 502, r.body)
+        self.assertIn("bad row", r.json()["error"]["message"])
+        # Recorded per variant: /metrics shows SageMaker traffic before CloudWatch does.
+        metrics = self.server.api("GET", "/metrics").body.decode()
+        line = next(l for l in metrics.splitlines()
+                    if l.startswith("mlcanary_invocations_total{") and 'variant="prod"' in l)
+        self.assertGreaterEqual(float(line.split()[-1]), 2)
+
     def test_1_healthy_canary_is_stepped_to_completion(self):
         self.harness.reset()
         self.feeder.set("canary-v2", latency_ms=45, error_rate=0.0)
@@ -262,6 +299,11 @@ class SageMakerModeTest(unittest.TestCase):
         self.settle({"canary-v2": 1.0})
         ep = self.server.endpoint(ENDPOINT)
         self.assertEqual([v["name"] for v in ep["variants"]], ["canary-v2"])
+        # The inference front followed: every user on the new production variant.
+        for u in range(20):
+            r = self.invoke(f"user-{u}")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json()["variant"], "canary-v2")
         # Autoscaling: the canary registered with the configured bounds and policy.
         targets = self.aas.describe_scalable_targets(ServiceNamespace="sagemaker")
         ids = {t["ResourceId"]: t for t in targets["ScalableTargets"]}
