@@ -86,6 +86,21 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
     r.psi = PopulationStability(canary.prediction_buckets, production.prediction_buckets);
   }
 
+  // The divergence check compares one output per row: a multi-output model
+  // cannot be judged, and a rollout that cannot be judged must not advance.
+  if (divergence_on) {
+    for (const auto* w : {&canary, &production}) {
+      if (w->outputs_per_row > 1) {
+        r.verdict = Verdict::kInconclusive;
+        r.reason = "inconclusive: divergence_psi_max: the " +
+                   std::string(w == &canary ? "canary" : "production") + " model returns " +
+                   std::to_string(w->outputs_per_row) +
+                   " outputs per row; the divergence check compares single-output models only "
+                   "(set divergence_psi_max: 0 to judge this model without it)";
+        return r;
+      }
+    }
+  }
   if (canary.invocations < policy.min_invocations) {
     r.verdict = Verdict::kInconclusive;
     r.reason = "inconclusive: " + std::to_string(canary.invocations) +

@@ -122,7 +122,9 @@ struct HealthReport {
 //    production error rate >= max_error_rate_diff (production without
 //    invocations counts as error rate 0);
 //  - divergence-breached (divergence_psi_max > 0, both variants with at least
-//    divergence_min_predictions predictions): PSI >= divergence_psi_max;
+//    divergence_min_predictions predictions): PSI >= divergence_psi_max; with
+//    the check on, a variant whose rows have several outputs makes the check
+//    inconclusive, naming divergence_psi_max (only single-output models);
 //  - healthy: none.
 HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& production,
                             const Policy& policy);

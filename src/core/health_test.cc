@@ -612,6 +612,22 @@ TEST(HealthDivergenceTest, TooFewPredictionsAreNotJudged) {
   EXPECT_FALSE(r.psi);
 }
 
+// A multi-output model cannot be compared on one output: the check refuses a
+// verdict, naming the field, so the rollout does not advance unjudged.
+TEST(HealthDivergenceTest, MultiOutputModelIsInconclusiveNamingTheField) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  auto canary = WithPredictions(Window(1000, 0, 40), Uniform(1, 10, 100));
+  canary.outputs_per_row = 3;
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kInconclusive);
+  EXPECT_EQ(r.reason,
+            "inconclusive: divergence_psi_max: the canary model returns 3 outputs per row; the "
+            "divergence check compares single-output models only (set divergence_psi_max: 0 to "
+            "judge this model without it)");
+  // With the check off, the same windows are judged as always.
+  EXPECT_EQ(EvaluateHealth(canary, production, Policy{}).verdict, Verdict::kHealthy);
+}
+
 // With a latency breach too, the verdict is latency's and the flag says the rest.
 TEST(HealthDivergenceTest, LatencyAndDivergence) {
   const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
