@@ -41,11 +41,15 @@ void SetNonDefault(const PolicyField& field, Policy& p) {
     if constexpr (std::is_same_v<T, std::vector<double>>) {
       value = {0.05, 0.375, 1.0};
     } else if constexpr (std::is_same_v<T, double>) {
-      value = field.rule == core::PolicyRule::kWeight ? 0.25 : value * 2 + 0.5;
+      value = field.rule == core::PolicyRule::kWeight  ? 0.25
+              : field.rule == core::PolicyRule::kAlpha ? value / 2
+                                                       : value * 2 + 0.5;
     } else if constexpr (std::is_same_v<T, core::Duration>) {
       value += std::chrono::seconds(90);
     } else if constexpr (std::is_same_v<T, bool>) {
       value = !value;
+    } else if constexpr (std::is_enum_v<T>) {
+      value = static_cast<T>((static_cast<std::size_t>(value) + 1) % field.choices.size());
     } else {
       value += 3;
     }
@@ -194,6 +198,14 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
       case core::PolicyFieldType::kBoolean:
         type = "boolean";
         break;
+      case core::PolicyFieldType::kChoice: {
+        type = "string";
+        std::vector<std::string> names;
+        for (const auto& e : prop.at("enum").as_array()) names.emplace_back(e.as_string());
+        EXPECT_EQ(names, std::vector<std::string>(field.choices.begin(), field.choices.end()))
+            << field.name;
+        break;
+      }
     }
     EXPECT_EQ(prop.at("type").as_string(), type) << field.name;
     if (field.doc.empty()) {
@@ -202,6 +214,31 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
       EXPECT_EQ(prop.at("description").as_string(), field.doc) << field.name;
     }
   }
+}
+
+// Issue 14: a judge that is not one of the names, and an alpha out of
+// range, are refused by both readers naming the field.
+TEST(PolicyFormsTest, BadJudgeAndAlphaAreRefusedNamingTheField) {
+  auto judge = FromJson(R"({"latency_judge": "kayenta"})");
+  ASSERT_FALSE(judge);
+  EXPECT_EQ(judge.error().message(),
+            "policy.latency_judge: must be one of threshold, mann_whitney");
+  auto judge_yaml = FromYaml(R"({"latency_judge": "kayenta"})", config::BareNumber::kRefused);
+  ASSERT_FALSE(judge_yaml);
+  EXPECT_EQ(judge_yaml.error().message(),
+            "policy.yaml: policy.latency_judge (line 1): must be one of threshold, mann_whitney");
+  auto alpha = FromJson(R"({"latency_judge": "mann_whitney", "latency_alpha": 0.7})");
+  ASSERT_FALSE(alpha);
+  EXPECT_EQ(alpha.error().message(), "policy.latency_alpha: 0.7 must be in (0, 0.5]");
+  auto alpha_yaml = FromYaml("latency_alpha: 0\n", config::BareNumber::kRefused);
+  ASSERT_FALSE(alpha_yaml);
+  EXPECT_EQ(alpha_yaml.error().message(),
+            "policy.yaml: policy.latency_alpha (line 1): 0 must be in (0, 0.5]");
+  auto ok =
+      FromYaml("latency_judge: mann_whitney\nlatency_alpha: 0.01\n", config::BareNumber::kRefused);
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->latency_judge, core::LatencyJudge::kMannWhitney);
+  EXPECT_EQ(PolicyJson(*ok).find(R"("latency_judge":"mann_whitney")") != std::string::npos, true);
 }
 
 }  // namespace

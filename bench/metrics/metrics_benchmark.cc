@@ -63,6 +63,37 @@ void BM_RecordOneRequest(benchmark::State& state) {
 }
 BENCHMARK(BM_RecordOneRequest)->Threads(1)->Threads(2)->UseRealTime();
 
+// 4096 predictions (one output each), a probability-like spread over (0, 1).
+const std::array<float, 4096>& Predictions() {
+  static const auto values = [] {
+    std::array<float, 4096> v{};
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+    for (auto& x : v) x = dist(rng) * dist(rng);
+    return v;
+  }();
+  return values;
+}
+
+// BM_RecordOneRequest plus the answer's prediction (issue 14's divergence
+// bookkeeping): the difference of the two is what the prediction costs.
+void BM_RecordOneRequestWithPrediction(benchmark::State& state) {
+  static core::ManualClock clock(kT0);
+  static MetricsRegistry registry(clock);
+  auto v = registry.Variant("recs", "canary");
+  const auto& lat = Latencies();
+  const auto& pred = Predictions();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 977;
+  for (auto _ : state) {
+    const std::int64_t model = lat[i & 4095];
+    const float* p = &pred[i++ & 4095];
+    v->Record((i & 255) == 0 ? 503 : 200, nanoseconds(model), nanoseconds(model + 35'000),
+              {.values = p, .rows = 1, .per_row = 1});
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RecordOneRequestWithPrediction)->Threads(1)->Threads(2)->UseRealTime();
+
 // The same while the interval turns every `range(0)` records (a fold each time).
 void BM_RecordRequestWithIntervalTurns(benchmark::State& state) {
   core::ManualClock clock(kT0);

@@ -94,6 +94,20 @@ void WriteObjectSchema(util::JsonWriter& w, std::string_view name, std::string_v
 // The Policy schema's properties: core::PolicyFields(), in their order.
 std::vector<Prop> PolicyProps() {
   std::vector<Prop> props;
+  // The enum types' text ("enum:a|b") lives as long as the props that point at it.
+  static const std::vector<std::string> choice_types = [] {
+    std::vector<std::string> types;
+    for (const core::PolicyField& field : core::PolicyFields()) {
+      std::string t = "enum:";
+      for (std::size_t i = 0; i < field.choices.size(); ++i) {
+        if (i > 0) t += "|";
+        t += field.choices[i];
+      }
+      types.push_back(std::move(t));
+    }
+    return types;
+  }();
+  std::size_t row = 0;
   for (const core::PolicyField& field : core::PolicyFields()) {
     std::string_view type;
     switch (core::TypeOf(field)) {
@@ -112,7 +126,11 @@ std::vector<Prop> PolicyProps() {
       case core::PolicyFieldType::kBoolean:
         type = "boolean";
         break;
+      case core::PolicyFieldType::kChoice:
+        type = choice_types[row];
+        break;
     }
+    ++row;
     props.push_back({.name = field.name, .type = type, .description = field.doc});
   }
   return props;
@@ -163,6 +181,7 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"last_check_at", "?date-time"},
                      {"latency_breaches", "integer"},
                      {"error_breaches", "integer"},
+                     {"divergence_breaches", "integer"},
                      {"failed_checks", "integer"},
                      {"checks", "integer"}});
   WriteObjectSchema(w, "Deployment", "One canary rollout on one endpoint.",
@@ -229,17 +248,36 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"max_latency_ratio", "number"},
                      {"max_error_rate_diff", "number"},
                      {"min_invocations", "integer"},
-                     {"latency_ratio_min_p99_ms", "number"}});
+                     {"latency_ratio_min_p99_ms", "number"},
+                     {"latency_judge", "enum:threshold|mann_whitney"},
+                     {"latency_alpha", "number"},
+                     {"latency_min_effect", "number"},
+                     {"divergence_psi_max", "number"},
+                     {"divergence_min_predictions", "integer"}});
+  WriteObjectSchema(w, "LatencyTest",
+                    "latency_judge mann_whitney: the one-sided Mann-Whitney U test of \"canary "
+                    "slower\" over both latency histograms, and the effect.",
+                    {"u", "z", "p", "effect"},
+                    {{"u", "number", "U of the canary: pairs canary > production, ties half"},
+                     {"z", "number", "standardized U (tie and continuity corrected)"},
+                     {"p", "number", "one-sided p-value"},
+                     {"effect", "number", "canary p50 / production p50"}});
   WriteObjectSchema(
       w, "HealthReport", "One check: the values, the thresholds and the verdict.", {"verdict"},
       {{"verdict",
-        "enum:healthy|inconclusive|latency_breached|error_breached|latency_and_error_breached"},
+        "enum:healthy|inconclusive|latency_breached|error_breached|latency_and_error_breached|"
+        "divergence_breached"},
        {"latency_breached", "boolean"},
        {"error_breached", "boolean"},
+       {"divergence_breached", "boolean"},
        {"canary", "#WindowMetrics"},
        {"production", "#WindowMetrics"},
        {"latency_ratio", "?number"},
        {"error_rate_diff", "number"},
+       {"latency_test", "#LatencyTest", "present with latency_judge mann_whitney"},
+       {"psi", "number",
+        "prediction divergence: PSI of canary predictions against production's (present when "
+        "the check is on and both variants have divergence_min_predictions)"},
        {"thresholds", "#Thresholds"},
        {"reason", "string"}});
   WriteObjectSchema(w, "Event", "An entry of a deployment's append-only event log.",

@@ -157,6 +157,8 @@ void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
         w.String(core::FormatDuration(value));
       } else if constexpr (std::is_same_v<T, bool>) {
         w.Bool(value);
+      } else if constexpr (std::is_enum_v<T>) {
+        w.String(core::ChoiceName(field, static_cast<std::size_t>(value)));
       } else {
         w.Int(value);
       }
@@ -211,6 +213,17 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
     w.Null();
   }
   w.Key("error_rate_diff").Number(r.error_rate_diff);
+  // Issue 14: the latency judge's test and the prediction divergence.
+  w.Key("divergence_breached").Bool(r.divergence_breached);
+  if (r.latency_test) {
+    w.Key("latency_test").BeginObject();
+    w.Key("u").Number(r.latency_test->test.u);
+    w.Key("z").Number(r.latency_test->test.z);
+    w.Key("p").Number(r.latency_test->test.p);
+    w.Key("effect").Number(r.latency_test->effect);
+    w.EndObject();
+  }
+  if (r.psi) w.Key("psi").Number(*r.psi);
   w.Key("thresholds").BeginObject();
   w.Key("max_p99_ms").Number(r.thresholds.max_p99_ms);
   w.Key("max_error_rate").Number(r.thresholds.max_error_rate);
@@ -218,6 +231,12 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
   w.Key("max_error_rate_diff").Number(r.thresholds.max_error_rate_diff);
   w.Key("min_invocations").Int(r.thresholds.min_invocations);
   w.Key("latency_ratio_min_p99_ms").Number(r.thresholds.latency_ratio_min_p99_ms);
+  w.Key("latency_judge")
+      .String(core::kLatencyJudgeNames[static_cast<std::size_t>(r.thresholds.latency_judge)]);
+  w.Key("latency_alpha").Number(r.thresholds.latency_alpha);
+  w.Key("latency_min_effect").Number(r.thresholds.latency_min_effect);
+  w.Key("divergence_psi_max").Number(r.thresholds.divergence_psi_max);
+  w.Key("divergence_min_predictions").Int(r.thresholds.divergence_min_predictions);
   w.EndObject();
   w.Key("reason").String(r.reason);
   w.EndObject();
@@ -266,6 +285,7 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   WriteTimeOrNull(w, d.progress.last_check_at);
   w.Key("latency_breaches").Int(d.progress.latency_breaches);
   w.Key("error_breaches").Int(d.progress.error_breaches);
+  w.Key("divergence_breaches").Int(d.progress.divergence_breaches);
   w.Key("failed_checks").Int(d.progress.failed_checks);
   w.Key("checks").Int(d.progress.checks);
   w.EndObject();
@@ -376,6 +396,12 @@ core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, co
       MLCANARY_TRY_ASSIGN(member, f.Duration(key));
     } else if constexpr (std::is_same_v<T, bool>) {
       MLCANARY_TRY_ASSIGN(member, f.Bool(key));
+    } else if constexpr (std::is_enum_v<T>) {
+      auto name = f.String(key);
+      if (!name) return std::unexpected(name.error());
+      auto index = core::ParseChoice(field, *name);
+      if (!index) return core::ValidationError(f.Path(key) + ": " + core::ChoiceError(field));
+      member = static_cast<T>(*index);
     } else {
       auto n = f.Int(key);
       if (!n) return std::unexpected(n.error());
@@ -514,6 +540,23 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
     MLCANARY_TRY_ASSIGN(r.latency_ratio, f->Number("latency_ratio"));
   }
   MLCANARY_TRY_ASSIGN(r.error_rate_diff, f->Number("error_rate_diff"));
+  // Absent in records written before issue 14.
+  if (f->Has("divergence_breached")) {
+    MLCANARY_TRY_ASSIGN(r.divergence_breached, f->Bool("divergence_breached"));
+  }
+  if (const json::value* lt = f->Get("latency_test"); lt && !lt->is_null()) {
+    auto lf = Fields::Of(*lt, f->Path("latency_test"));
+    if (!lf) return std::unexpected(lf.error());
+    core::LatencyTest test;
+    MLCANARY_TRY_ASSIGN(test.test.u, lf->Number("u"));
+    MLCANARY_TRY_ASSIGN(test.test.z, lf->Number("z"));
+    MLCANARY_TRY_ASSIGN(test.test.p, lf->Number("p"));
+    MLCANARY_TRY_ASSIGN(test.effect, lf->Number("effect"));
+    r.latency_test = test;
+  }
+  if (const json::value* psi = f->Get("psi"); psi && !psi->is_null()) {
+    MLCANARY_TRY_ASSIGN(r.psi, f->Number("psi"));
+  }
   const json::value* t = f->Get("thresholds");
   if (t == nullptr) return f->Missing("thresholds");
   auto tf = Fields::Of(*t, f->Path("thresholds"));
@@ -527,6 +570,33 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
   if (tf->Has("latency_ratio_min_p99_ms")) {
     MLCANARY_TRY_ASSIGN(r.thresholds.latency_ratio_min_p99_ms,
                         tf->Number("latency_ratio_min_p99_ms"));
+  }
+  if (tf->Has("latency_judge")) {
+    std::string judge;
+    MLCANARY_TRY_ASSIGN(judge, tf->String("latency_judge"));
+    bool known = false;
+    for (std::size_t i = 0; i < std::size(core::kLatencyJudgeNames); ++i) {
+      if (core::kLatencyJudgeNames[i] == judge) {
+        r.thresholds.latency_judge = static_cast<core::LatencyJudge>(i);
+        known = true;
+      }
+    }
+    if (!known) {
+      return core::ValidationError(tf->Path("latency_judge") + ": unknown judge '" + judge + "'");
+    }
+  }
+  if (tf->Has("latency_alpha")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.latency_alpha, tf->Number("latency_alpha"));
+  }
+  if (tf->Has("latency_min_effect")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.latency_min_effect, tf->Number("latency_min_effect"));
+  }
+  if (tf->Has("divergence_psi_max")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.divergence_psi_max, tf->Number("divergence_psi_max"));
+  }
+  if (tf->Has("divergence_min_predictions")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.divergence_min_predictions,
+                        tf->Int("divergence_min_predictions"));
   }
   MLCANARY_TRY_ASSIGN(r.reason, f->String("reason"));
   return r;
@@ -604,6 +674,10 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     d.progress.latency_breaches = static_cast<int>(n);
     MLCANARY_TRY_ASSIGN(n, pf->Int("error_breaches"));
     d.progress.error_breaches = static_cast<int>(n);
+    if (pf->Has("divergence_breaches")) {
+      MLCANARY_TRY_ASSIGN(n, pf->Int("divergence_breaches"));
+      d.progress.divergence_breaches = static_cast<int>(n);
+    }
     MLCANARY_TRY_ASSIGN(n, pf->Int("failed_checks"));
     d.progress.failed_checks = static_cast<int>(n);
     MLCANARY_TRY_ASSIGN(d.progress.checks, pf->Int("checks"));

@@ -38,6 +38,12 @@ core::Status ReadField(const core::PolicyField& field, const YAML::Node& value, 
       auto v = ReadBool(value, at);
       if (!v) return std::unexpected(v.error());
       member = *v;
+    } else if constexpr (std::is_enum_v<T>) {
+      auto v = ReadString(value, at);
+      if (!v) return std::unexpected(v.error());
+      auto index = core::ParseChoice(field, *v);
+      if (!index) return at.Fail(value, core::ChoiceError(field));
+      member = static_cast<T>(*index);
     } else {
       auto v = ReadInt(value, at);
       if (!v) return std::unexpected(v.error());

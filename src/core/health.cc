@@ -37,13 +37,16 @@ std::string_view VerdictName(Verdict v) {
       return "error_breached";
     case Verdict::kLatencyAndErrorBreached:
       return "latency_and_error_breached";
+    case Verdict::kDivergenceBreached:
+      return "divergence_breached";
   }
   return "inconclusive";
 }
 
 std::optional<Verdict> ParseVerdict(std::string_view name) {
-  for (auto v : {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
-                 Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached}) {
+  for (auto v :
+       {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
+        Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached, Verdict::kDivergenceBreached}) {
     if (VerdictName(v) == name) return v;
   }
   return std::nullopt;
@@ -54,15 +57,50 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   HealthReport r;
   r.canary = canary;
   r.production = production;
-  r.thresholds = {policy.max_p99_ms,        policy.max_error_rate,
-                  policy.max_latency_ratio, policy.max_error_rate_diff,
-                  policy.min_invocations,   policy.latency_ratio_min_p99_ms};
+  r.thresholds = {.max_p99_ms = policy.max_p99_ms,
+                  .max_error_rate = policy.max_error_rate,
+                  .max_latency_ratio = policy.max_latency_ratio,
+                  .max_error_rate_diff = policy.max_error_rate_diff,
+                  .min_invocations = policy.min_invocations,
+                  .latency_ratio_min_p99_ms = policy.latency_ratio_min_p99_ms,
+                  .latency_judge = policy.latency_judge,
+                  .latency_alpha = policy.latency_alpha,
+                  .latency_min_effect = policy.latency_min_effect,
+                  .divergence_psi_max = policy.divergence_psi_max,
+                  .divergence_min_predictions = policy.divergence_min_predictions};
   r.canary_error_rate = canary.error_rate();
   r.production_error_rate = production.error_rate();
   r.error_rate_diff = r.canary_error_rate - r.production_error_rate;
   const bool production_has_latency = production.has_data() && production.p99_ms > 0;
   if (production_has_latency) r.latency_ratio = canary.p99_ms / production.p99_ms;
+  const bool mann_whitney = policy.latency_judge == LatencyJudge::kMannWhitney;
+  if (mann_whitney && production.p50_ms > 0) {
+    if (auto test = MannWhitneyGreater(canary.latency_buckets, production.latency_buckets)) {
+      r.latency_test = LatencyTest{.test = *test, .effect = canary.p50_ms / production.p50_ms};
+    }
+  }
+  const bool divergence_on = policy.divergence_psi_max > 0;
+  const bool enough_predictions = canary.predictions >= policy.divergence_min_predictions &&
+                                  production.predictions >= policy.divergence_min_predictions;
+  if (divergence_on && enough_predictions) {
+    r.psi = PopulationStability(canary.prediction_buckets, production.prediction_buckets);
+  }
 
+  // The divergence check compares one output per row: a multi-output model
+  // cannot be judged, and a rollout that cannot be judged must not advance.
+  if (divergence_on) {
+    for (const auto* w : {&canary, &production}) {
+      if (w->outputs_per_row > 1) {
+        r.verdict = Verdict::kInconclusive;
+        r.reason = "inconclusive: divergence_psi_max: the " +
+                   std::string(w == &canary ? "canary" : "production") + " model returns " +
+                   std::to_string(w->outputs_per_row) +
+                   " outputs per row; the divergence check compares single-output models only "
+                   "(set divergence_psi_max: 0 to judge this model without it)";
+        return r;
+      }
+    }
+  }
   if (canary.invocations < policy.min_invocations) {
     r.verdict = Verdict::kInconclusive;
     r.reason = "inconclusive: " + std::to_string(canary.invocations) +
@@ -75,8 +113,19 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
     r.latency_breached = true;
     Append(reason, Fmt("canary p99 %.1fms >= max_p99_ms %g", canary.p99_ms, policy.max_p99_ms));
   }
-  if (r.latency_ratio && Reaches(*r.latency_ratio, policy.max_latency_ratio) &&
-      Reaches(canary.p99_ms, policy.latency_ratio_min_p99_ms)) {
+  if (mann_whitney) {
+    // The ratio rule is replaced: slower only when the rank test says so
+    // with confidence AND the median moved by at least the minimum effect.
+    if (r.latency_test && r.latency_test->test.p < policy.latency_alpha &&
+        Reaches(r.latency_test->effect, policy.latency_min_effect)) {
+      r.latency_breached = true;
+      Append(reason, Fmt("canary slower: Mann-Whitney p %.3g < latency_alpha %g",
+                         r.latency_test->test.p, policy.latency_alpha) +
+                         Fmt(", p50 ratio %.2f >= latency_min_effect %g", r.latency_test->effect,
+                             policy.latency_min_effect));
+    }
+  } else if (r.latency_ratio && Reaches(*r.latency_ratio, policy.max_latency_ratio) &&
+             Reaches(canary.p99_ms, policy.latency_ratio_min_p99_ms)) {
     r.latency_breached = true;
     Append(reason, Fmt("latency ratio %.2f >= max_latency_ratio %g", *r.latency_ratio,
                        policy.max_latency_ratio));
@@ -92,15 +141,28 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
                        policy.max_error_rate_diff));
   }
 
+  if (r.psi && Reaches(*r.psi, policy.divergence_psi_max)) {
+    r.divergence_breached = true;
+    Append(reason,
+           Fmt("prediction PSI %.3f >= divergence_psi_max %g", *r.psi, policy.divergence_psi_max));
+  }
+
   if (r.latency_breached && r.error_breached) {
     r.verdict = Verdict::kLatencyAndErrorBreached;
   } else if (r.latency_breached) {
     r.verdict = Verdict::kLatencyBreached;
   } else if (r.error_breached) {
     r.verdict = Verdict::kErrorBreached;
+  } else if (r.divergence_breached) {
+    r.verdict = Verdict::kDivergenceBreached;
   } else {
     r.verdict = Verdict::kHealthy;
     reason = Fmt("healthy: canary p99 %.1fms, error rate %.4f", canary.p99_ms, r.canary_error_rate);
+    if (r.latency_test) {
+      reason += Fmt(", Mann-Whitney p %.3g, p50 ratio %.2f", r.latency_test->test.p,
+                    r.latency_test->effect);
+    }
+    if (r.psi) reason += Fmt(", prediction PSI %.3f (max %g)", *r.psi, policy.divergence_psi_max);
   }
   r.reason = std::move(reason);
   return r;

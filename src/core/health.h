@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/policy.h"
+#include "core/stats.h"
 
 namespace mlcanary::core {
 
@@ -25,6 +27,15 @@ struct WindowMetrics {
   double overhead_ms = 0;  // average gateway time beyond the model
   std::optional<double> cpu_utilization;
   std::optional<double> memory_utilization;
+  // Model latency as histogram buckets (bucket middle in ms, count), sorted:
+  // what the mann_whitney latency judge ranks. Empty where the source has none.
+  std::vector<ValueCount> latency_buckets;
+  // Predictions (the first output of each answered row) as a fixed-layout
+  // histogram: `value` is the bucket's index, in the order of the values it
+  // holds (metrics/prediction_layout.h). What the divergence check compares.
+  std::vector<ValueCount> prediction_buckets;
+  std::int64_t predictions = 0;      // rows counted in prediction_buckets
+  std::int64_t outputs_per_row = 0;  // the most outputs a row had (0: none seen)
 
   bool has_data() const { return invocations > 0; }
   // (4XX + 5XX) / invocations; 0 without invocations.
@@ -42,6 +53,9 @@ enum class Verdict {
   kLatencyBreached,
   kErrorBreached,
   kLatencyAndErrorBreached,
+  // Only the prediction divergence check breached (with a latency or error
+  // breach the verdict is theirs, and divergence_breached says the rest).
+  kDivergenceBreached,
 };
 
 std::string_view VerdictName(Verdict v);  // "healthy", "latency_breached", ...
@@ -56,13 +70,27 @@ struct Thresholds {
   double max_error_rate_diff = 0;
   std::int64_t min_invocations = 0;
   double latency_ratio_min_p99_ms = 0;
+  // The latency judge and the divergence check (issue 14).
+  LatencyJudge latency_judge = LatencyJudge::kThreshold;
+  double latency_alpha = 0;
+  double latency_min_effect = 0;
+  double divergence_psi_max = 0;  // 0: the divergence check is off
+  std::int64_t divergence_min_predictions = 0;
   bool operator==(const Thresholds&) const = default;
+};
+
+// The mann_whitney judge's numbers: U test of "canary slower" and the effect.
+struct LatencyTest {
+  MannWhitneyResult test;
+  double effect = 0;  // canary p50 / production p50
+  bool operator==(const LatencyTest&) const = default;
 };
 
 struct HealthReport {
   Verdict verdict = Verdict::kInconclusive;
   bool latency_breached = false;
   bool error_breached = false;
+  bool divergence_breached = false;
   WindowMetrics canary;
   WindowMetrics production;
   double canary_error_rate = 0;
@@ -70,22 +98,34 @@ struct HealthReport {
   // canary p99 / production p99, only when production has data.
   std::optional<double> latency_ratio;
   double error_rate_diff = 0;  // canary - production error rate
+  // latency_judge mann_whitney, when both variants have latency buckets.
+  std::optional<LatencyTest> latency_test;
+  // Population stability index of canary predictions against production's,
+  // when the divergence check is on and both have predictions.
+  std::optional<double> psi;
   Thresholds thresholds;
   std::string reason;  // one line a person can read: what decided the verdict
 
-  bool breached() const { return latency_breached || error_breached; }
+  bool breached() const { return latency_breached || error_breached || divergence_breached; }
   bool operator==(const HealthReport&) const = default;
 };
 
 // Rules (API.md):
 //  - fewer than min_invocations canary invocations: inconclusive;
-//  - latency-breached: canary p99 >= max_p99_ms, or production has data and
-//    canary p99 / production p99 >= max_latency_ratio (judged only when
-//    canary p99 >= latency_ratio_min_p99_ms);
+//  - latency-breached: canary p99 >= max_p99_ms, or (latency_judge threshold)
+//    production has data and canary p99 / production p99 >= max_latency_ratio
+//    (judged only when canary p99 >= latency_ratio_min_p99_ms), or
+//    (latency_judge mann_whitney) the one-sided Mann-Whitney U test of "canary
+//    slower" over both latency histograms gives p < latency_alpha and canary
+//    p50 / production p50 >= latency_min_effect;
 //  - error-breached: canary error rate >= max_error_rate, or canary error rate -
 //    production error rate >= max_error_rate_diff (production without
 //    invocations counts as error rate 0);
-//  - healthy: neither.
+//  - divergence-breached (divergence_psi_max > 0, both variants with at least
+//    divergence_min_predictions predictions): PSI >= divergence_psi_max; with
+//    the check on, a variant whose rows have several outputs makes the check
+//    inconclusive, naming divergence_psi_max (only single-output models);
+//  - healthy: none.
 HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& production,
                             const Policy& policy);
 

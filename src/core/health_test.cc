@@ -466,3 +466,177 @@ TEST(VerdictTest, UnknownNameDoesNotParse) {
 
 }  // namespace
 }  // namespace mlcanary::core
+
+namespace mlcanary::core {
+namespace {
+
+// ---- The mann_whitney latency judge (issue 14) ----
+
+// Sub-millisecond latencies as histogram buckets: `n` samples spread over
+// the given (ms, share) points.
+WindowMetrics Noisy(std::int64_t n, std::vector<std::pair<double, double>> shape, double p50,
+                    double p99) {
+  WindowMetrics w;
+  w.invocations = n;
+  w.p50_ms = p50;
+  w.p90_ms = p99 * 0.8;
+  w.p99_ms = p99;
+  for (auto [ms, share] : shape) {
+    w.latency_buckets.push_back({ms, static_cast<std::int64_t>(share * static_cast<double>(n))});
+  }
+  return w;
+}
+
+Policy MannWhitney() {
+  Policy p;
+  p.latency_judge = LatencyJudge::kMannWhitney;
+  p.latency_alpha = 0.05;
+  p.latency_min_effect = 1.1;
+  return p;
+}
+
+// Two healthy sub-ms models: same median, the canary's tail 4x production's
+// from noise. The ratio rule breaches; the rank test does not.
+TEST(HealthMannWhitneyTest, NoisyTailWithTheSameMedianIsNotSlower) {
+  const WindowMetrics production =
+      Noisy(2000, {{0.10, 0.5}, {0.12, 0.49}, {0.20, 0.01}}, 0.10, 0.20);
+  const WindowMetrics canary = Noisy(2000, {{0.10, 0.5}, {0.12, 0.48}, {0.80, 0.02}}, 0.10, 0.80);
+  const HealthReport threshold = EvaluateHealth(canary, production, Policy{});
+  EXPECT_EQ(threshold.verdict, Verdict::kLatencyBreached) << threshold.reason;
+  const HealthReport mw = EvaluateHealth(canary, production, MannWhitney());
+  EXPECT_EQ(mw.verdict, Verdict::kHealthy) << mw.reason;
+  ASSERT_TRUE(mw.latency_test);
+  EXPECT_GT(mw.latency_test->test.p, 0.05);
+  EXPECT_DOUBLE_EQ(mw.latency_test->effect, 1.0);
+  EXPECT_NE(mw.reason.find("Mann-Whitney p"), std::string::npos) << mw.reason;
+  EXPECT_EQ(mw.thresholds.latency_judge, LatencyJudge::kMannWhitney);
+  EXPECT_DOUBLE_EQ(mw.thresholds.latency_alpha, 0.05);
+}
+
+// A real slowdown: the canary's median doubled. Significant and large.
+TEST(HealthMannWhitneyTest, ShiftedMedianIsSlower) {
+  const WindowMetrics production = Noisy(1000, {{0.10, 0.6}, {0.12, 0.4}}, 0.10, 0.12);
+  const WindowMetrics canary = Noisy(1000, {{0.20, 0.6}, {0.24, 0.4}}, 0.20, 0.24);
+  const HealthReport r = EvaluateHealth(canary, production, MannWhitney());
+  EXPECT_EQ(r.verdict, Verdict::kLatencyBreached) << r.reason;
+  ASSERT_TRUE(r.latency_test);
+  EXPECT_DOUBLE_EQ(r.latency_test->test.u, 1000.0 * 1000.0);
+  EXPECT_LT(r.latency_test->test.p, 1e-6);
+  EXPECT_DOUBLE_EQ(r.latency_test->effect, 2.0);
+  EXPECT_NE(r.reason.find("p50 ratio 2.00 >= latency_min_effect 1.1"), std::string::npos)
+      << r.reason;
+}
+
+// Significant but smaller than the minimum effect: not a breach.
+TEST(HealthMannWhitneyTest, SignificantButSmallEffectIsNotABreach) {
+  const WindowMetrics production = Noisy(5000, {{0.100, 0.6}, {0.120, 0.4}}, 0.100, 0.12);
+  const WindowMetrics canary = Noisy(5000, {{0.105, 0.6}, {0.125, 0.4}}, 0.105, 0.125);
+  const HealthReport r = EvaluateHealth(canary, production, MannWhitney());
+  ASSERT_TRUE(r.latency_test);
+  EXPECT_LT(r.latency_test->test.p, 0.05);
+  EXPECT_EQ(r.verdict, Verdict::kHealthy) << r.reason;
+  Policy any_effect = MannWhitney();
+  any_effect.latency_min_effect = 1.01;
+  EXPECT_EQ(EvaluateHealth(canary, production, any_effect).verdict, Verdict::kLatencyBreached);
+}
+
+// The absolute p99 rule still applies under mann_whitney.
+TEST(HealthMannWhitneyTest, AbsoluteP99StillBreaches) {
+  const WindowMetrics production = Noisy(1000, {{50, 1.0}}, 50, 50);
+  const WindowMetrics canary = Noisy(1000, {{50, 0.98}, {150, 0.02}}, 50, 150);
+  const HealthReport r = EvaluateHealth(canary, production, MannWhitney());
+  EXPECT_EQ(r.verdict, Verdict::kLatencyBreached) << r.reason;
+  EXPECT_NE(r.reason.find("max_p99_ms"), std::string::npos) << r.reason;
+}
+
+// ---- Prediction divergence (issue 14) ----
+
+WindowMetrics WithPredictions(WindowMetrics w, std::vector<ValueCount> buckets) {
+  w.prediction_buckets = std::move(buckets);
+  w.predictions = 0;
+  for (const ValueCount& b : w.prediction_buckets) w.predictions += b.count;
+  w.outputs_per_row = 1;
+  return w;
+}
+
+std::vector<ValueCount> Uniform(int first, int last, std::int64_t each) {
+  std::vector<ValueCount> out;
+  for (int v = first; v <= last; ++v) out.push_back({static_cast<double>(v), each});
+  return out;
+}
+
+Policy Divergence(double psi_max) {
+  Policy p;
+  p.divergence_psi_max = psi_max;
+  p.divergence_min_predictions = 500;
+  return p;
+}
+
+TEST(HealthDivergenceTest, OffByDefault) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  const auto canary = WithPredictions(Window(1000, 0, 40), Uniform(20, 29, 100));
+  const HealthReport r = EvaluateHealth(canary, production, Policy{});
+  EXPECT_EQ(r.verdict, Verdict::kHealthy);
+  EXPECT_FALSE(r.psi);
+}
+
+TEST(HealthDivergenceTest, ShiftedPredictionsBreach) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  const auto canary = WithPredictions(Window(1000, 0, 40), Uniform(20, 29, 100));
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kDivergenceBreached) << r.reason;
+  EXPECT_TRUE(r.divergence_breached);
+  EXPECT_TRUE(r.breached());
+  ASSERT_TRUE(r.psi);
+  EXPECT_NEAR(*r.psi, 8.283089355, 1e-6);
+  EXPECT_NE(r.reason.find("prediction PSI 8.283 >= divergence_psi_max 0.2"), std::string::npos)
+      << r.reason;
+  EXPECT_DOUBLE_EQ(r.thresholds.divergence_psi_max, 0.2);
+}
+
+TEST(HealthDivergenceTest, SameDistributionIsHealthyWithItsPsi) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  const auto canary = WithPredictions(Window(1000, 0, 40), Uniform(1, 10, 90));
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kHealthy) << r.reason;
+  ASSERT_TRUE(r.psi);
+  EXPECT_NEAR(*r.psi, 0, 1e-12);
+  EXPECT_NE(r.reason.find("prediction PSI 0.000"), std::string::npos) << r.reason;
+}
+
+TEST(HealthDivergenceTest, TooFewPredictionsAreNotJudged) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  const auto canary = WithPredictions(Window(1000, 0, 40), Uniform(20, 29, 40));  // 400
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kHealthy) << r.reason;
+  EXPECT_FALSE(r.psi);
+}
+
+// A multi-output model cannot be compared on one output: the check refuses a
+// verdict, naming the field, so the rollout does not advance unjudged.
+TEST(HealthDivergenceTest, MultiOutputModelIsInconclusiveNamingTheField) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  auto canary = WithPredictions(Window(1000, 0, 40), Uniform(1, 10, 100));
+  canary.outputs_per_row = 3;
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kInconclusive);
+  EXPECT_EQ(r.reason,
+            "inconclusive: divergence_psi_max: the canary model returns 3 outputs per row; the "
+            "divergence check compares single-output models only (set divergence_psi_max: 0 to "
+            "judge this model without it)");
+  // With the check off, the same windows are judged as always.
+  EXPECT_EQ(EvaluateHealth(canary, production, Policy{}).verdict, Verdict::kHealthy);
+}
+
+// With a latency breach too, the verdict is latency's and the flag says the rest.
+TEST(HealthDivergenceTest, LatencyAndDivergence) {
+  const auto production = WithPredictions(Production(), Uniform(1, 10, 100));
+  const auto canary = WithPredictions(Window(1000, 0, 150), Uniform(20, 29, 100));
+  const HealthReport r = EvaluateHealth(canary, production, Divergence(0.2));
+  EXPECT_EQ(r.verdict, Verdict::kLatencyBreached);
+  EXPECT_TRUE(r.divergence_breached);
+  EXPECT_EQ(ParseVerdict("divergence_breached"), Verdict::kDivergenceBreached);
+}
+
+}  // namespace
+}  // namespace mlcanary::core

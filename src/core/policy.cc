@@ -84,6 +84,10 @@ FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rul
       return CheckSchedule(field, v, rules);
     } else if constexpr (std::is_same_v<T, double>) {
       if (field.rule == PolicyRule::kWeight) return CheckWeight(field, {}, v, false, rules);
+      if (field.rule == PolicyRule::kAlpha) {
+        if (!(v > 0 && v <= 0.5)) return Fail(field, Num(v) + " must be in (0, 0.5]");
+        return {};
+      }
       if (!std::isfinite(v) || (positive ? v <= 0 : v < 0)) {
         return Fail(field, Num(v) + (positive ? " must be a finite number > 0"
                                               : " must be a finite number >= 0"));
@@ -91,6 +95,9 @@ FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rul
     } else if constexpr (std::is_same_v<T, Duration>) {
       if (positive && v.count() <= 0) return Fail(field, "must be > 0");
       if (!positive && v.count() < 0) return Fail(field, "must not be negative");
+    } else if constexpr (std::is_enum_v<T>) {
+      if (ChoiceName(field, static_cast<std::size_t>(v)).empty())
+        return Fail(field, ChoiceError(field));
     } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       if (positive && v < 1) return Fail(field, "must be >= 1");
       if (!positive && v < 0) return Fail(field, "must be >= 0");

@@ -17,6 +17,14 @@
 
 namespace mlcanary::core {
 
+// How the latency of canary and production is compared (policy latency_judge).
+enum class LatencyJudge {
+  kThreshold,    // the ratio of p99s against max_latency_ratio (the default)
+  kMannWhitney,  // a one-sided Mann-Whitney U test plus a minimum effect
+};
+// The names of the judges, in enum order: "threshold", "mann_whitney".
+inline constexpr std::string_view kLatencyJudgeNames[] = {"threshold", "mann_whitney"};
+
 struct Policy {
   // Traffic schedule. When `steps` is not empty it is the whole schedule (its
   // first entry is the initial weight) and initial_weight/step are not used.
@@ -42,6 +50,16 @@ struct Policy {
   int error_breaches_to_rollback = 2;    // consecutive error-breached checks
   std::int64_t min_invocations = 100;    // canary invocations per check for a verdict
   bool auto_rollback = true;
+
+  // ML-aware analysis (issue 14); the defaults keep the checks above as they were.
+  LatencyJudge latency_judge = LatencyJudge::kThreshold;
+  double latency_alpha = 0.05;      // mann_whitney: significance level, in (0, 0.5]
+  double latency_min_effect = 1.1;  // mann_whitney: canary p50 / production p50 at least this
+  // Prediction divergence: PSI of canary predictions against production's at
+  // which a check is divergence-breached; 0 turns the check off.
+  double divergence_psi_max = 0;
+  std::int64_t divergence_min_predictions = 1000;  // of each variant, for a verdict
+  int divergence_breaches_to_rollback = 2;         // consecutive divergence-breached checks
 
   bool operator==(const Policy&) const = default;
 };

@@ -78,6 +78,44 @@ constexpr std::array kFields = {
                 .unit = "canary invocations per check",
                 .rule = PolicyRule::kNonNegative},
     PolicyField{.name = "auto_rollback", .member = &Policy::auto_rollback},
+    // ML-aware analysis (issue 14): the latency judge and the prediction divergence check.
+    PolicyField{.name = "latency_judge",
+                .member = &Policy::latency_judge,
+                .unit = "judge",
+                .rule = PolicyRule::kNone,
+                .doc = "how canary latency is compared with production's: threshold (the p99 "
+                       "ratio rule, the default) or mann_whitney (a one-sided Mann-Whitney U "
+                       "test plus latency_min_effect)",
+                .choices = kLatencyJudgeNames},
+    PolicyField{.name = "latency_alpha",
+                .member = &Policy::latency_alpha,
+                .unit = "significance level",
+                .rule = PolicyRule::kAlpha,
+                .doc = "mann_whitney: the canary is slower only when p < this (0.05); in (0, 0.5]"},
+    PolicyField{.name = "latency_min_effect",
+                .member = &Policy::latency_min_effect,
+                .unit = "canary p50 / production p50",
+                .rule = PolicyRule::kPositive,
+                .doc = "mann_whitney: and only when the p50 ratio is at least this (1.1)"},
+    PolicyField{.name = "divergence_psi_max",
+                .member = &Policy::divergence_psi_max,
+                .unit = "population stability index",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "PSI of canary predictions against production's (deciles of "
+                       "production) at which a check is divergence-breached (0: off, the "
+                       "default; 0.2 is a common choice)"},
+    PolicyField{.name = "divergence_min_predictions",
+                .member = &Policy::divergence_min_predictions,
+                .unit = "predictions of each variant per check",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "fewer predictions of either variant: divergence is not judged (1000)"},
+    PolicyField{.name = "divergence_breaches_to_rollback",
+                .member = &Policy::divergence_breaches_to_rollback,
+                .unit = "consecutive checks",
+                .rule = PolicyRule::kPositive,
+                .read_min = 1,
+                .read_max = 1'000'000,
+                .doc = "consecutive divergence-breached checks that roll back (2)"},
 };
 
 constexpr auto kNames = [] {
@@ -120,6 +158,8 @@ PolicyFieldType TypeOf(const PolicyField& field) {
           return PolicyFieldType::kDuration;
         } else if constexpr (std::is_same_v<T, bool>) {
           return PolicyFieldType::kBoolean;
+        } else if constexpr (std::is_enum_v<T>) {
+          return PolicyFieldType::kChoice;
         } else {
           static_assert(std::is_integral_v<T>);
           return PolicyFieldType::kInteger;
@@ -137,6 +177,26 @@ bool PolicyFieldInUse(const PolicyField& field, const Policy& policy) {
     default:
       return true;
   }
+}
+
+std::string_view ChoiceName(const PolicyField& field, std::size_t index) {
+  return index < field.choices.size() ? field.choices[index] : std::string_view();
+}
+
+std::optional<std::size_t> ParseChoice(const PolicyField& field, std::string_view name) {
+  for (std::size_t i = 0; i < field.choices.size(); ++i) {
+    if (field.choices[i] == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::string ChoiceError(const PolicyField& field) {
+  std::string out = "must be one of ";
+  for (std::size_t i = 0; i < field.choices.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += field.choices[i];
+  }
+  return out;
 }
 
 std::optional<std::string> CheckReadRange(const PolicyField& field, std::int64_t value) {

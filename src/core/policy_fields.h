@@ -27,6 +27,7 @@ enum class PolicyFieldType {
   kDuration,    // Duration: text with a unit ("10m"); bare minutes in scenario YAML
   kInteger,     // int or std::int64_t
   kBoolean,
+  kChoice,  // an enum: one of PolicyField::choices, written as its name
 };
 
 // The rule CheckPolicy applies; the message also depends on the type.
@@ -40,11 +41,12 @@ enum class PolicyRule {
   kWeightSchedule,
   kPositive,     // > 0: a finite number > 0, a duration > 0, an integer >= 1
   kNonNegative,  // >= 0: a finite number >= 0, a duration not negative, an integer >= 0
+  kAlpha,        // a significance level: a number in (0, 0.5]
 };
 
 using PolicyMember =
     std::variant<double Policy::*, std::vector<double> Policy::*, Duration Policy::*, int Policy::*,
-                 std::int64_t Policy::*, bool Policy::*>;
+                 std::int64_t Policy::*, bool Policy::*, LatencyJudge Policy::*>;
 
 struct PolicyField {
   std::string_view name;  // the key in YAML and JSON, the OpenAPI property
@@ -56,7 +58,16 @@ struct PolicyField {
   std::int64_t read_min = 0;
   std::int64_t read_max = 0;
   std::string_view doc;  // the OpenAPI description; "" for none
+  // kChoice: the names of the enum's values, in enum order.
+  std::span<const std::string_view> choices = {};
 };
+
+// The name of a kChoice field's value; "" when out of range.
+std::string_view ChoiceName(const PolicyField& field, std::size_t index);
+// The index of `name` among a kChoice field's names; nullopt when not one.
+std::optional<std::size_t> ParseChoice(const PolicyField& field, std::string_view name);
+// "must be one of threshold, mann_whitney": what readers say of another name.
+std::string ChoiceError(const PolicyField& field);
 
 // Every field, in the order of the JSON writer, the OpenAPI schema and the checks.
 std::span<const PolicyField> PolicyFields();

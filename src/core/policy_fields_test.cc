@@ -81,11 +81,16 @@ TEST(PolicyFieldsTest, RulesFitTheirTypes) {
         EXPECT_NE(type, PolicyFieldType::kNumberList) << field.name;
         EXPECT_NE(type, PolicyFieldType::kBoolean) << field.name;
         break;
+      case PolicyRule::kAlpha:
+        EXPECT_EQ(type, PolicyFieldType::kNumber) << field.name;
+        break;
       case PolicyRule::kNone:
-        EXPECT_EQ(type, PolicyFieldType::kBoolean) << field.name;
+        EXPECT_TRUE(type == PolicyFieldType::kBoolean || type == PolicyFieldType::kChoice)
+            << field.name;
         break;
     }
     EXPECT_FALSE(field.unit.empty() && type != PolicyFieldType::kBoolean) << field.name;
+    EXPECT_EQ(type == PolicyFieldType::kChoice, !field.choices.empty()) << field.name;
   }
 }
 
@@ -134,6 +139,45 @@ TEST(PolicyFieldsTest, CheckPolicyNamesTheFieldAndTheIndexApart) {
   EXPECT_EQ(s.error().index, std::nullopt);
   EXPECT_EQ(s.error().message, "must be > 0");
   EXPECT_EQ(ValidatePolicy(q).error().message(), "policy.interval: must be > 0");
+}
+
+TEST(PolicyFieldsTest, ChoicesNameTheirValues) {
+  const PolicyField* judge = nullptr;
+  for (const PolicyField& field : PolicyFields()) {
+    if (field.name == "latency_judge") judge = &field;
+  }
+  ASSERT_NE(judge, nullptr);
+  EXPECT_EQ(TypeOf(*judge), PolicyFieldType::kChoice);
+  EXPECT_EQ(ChoiceName(*judge, 0), "threshold");
+  EXPECT_EQ(ChoiceName(*judge, 1), "mann_whitney");
+  EXPECT_EQ(ChoiceName(*judge, 2), "");
+  EXPECT_EQ(ParseChoice(*judge, "mann_whitney"), 1u);
+  EXPECT_EQ(ParseChoice(*judge, "kayenta"), std::nullopt);
+  EXPECT_EQ(ChoiceError(*judge), "must be one of threshold, mann_whitney");
+}
+
+TEST(PolicyFieldsTest, AlphaMustBeInZeroToAHalf) {
+  for (double bad : {0.0, -0.1, 0.51, 1.0, std::numeric_limits<double>::quiet_NaN()}) {
+    Policy p;
+    p.latency_alpha = bad;
+    auto s = CheckPolicy(p);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().field, "latency_alpha");
+    EXPECT_TRUE(s.error().message.ends_with("must be in (0, 0.5]")) << s.error().message;
+  }
+  Policy ok;
+  ok.latency_alpha = 0.5;
+  EXPECT_TRUE(CheckPolicy(ok));
+  ok.latency_alpha = 0.001;
+  EXPECT_TRUE(CheckPolicy(ok));
+  Policy negative_psi;
+  negative_psi.divergence_psi_max = -0.1;
+  EXPECT_EQ(ValidatePolicy(negative_psi).error().message(),
+            "policy.divergence_psi_max: -0.1 must be a finite number >= 0");
+  Policy zero_breaches;
+  zero_breaches.divergence_breaches_to_rollback = 0;
+  EXPECT_EQ(ValidatePolicy(zero_breaches).error().message(),
+            "policy.divergence_breaches_to_rollback: must be >= 1");
 }
 
 }  // namespace

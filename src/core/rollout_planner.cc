@@ -46,6 +46,7 @@ RolloutProgress StartWeight(const RolloutProgress& progress, Timestamp now) {
   p.healthy_since = now;
   p.latency_breaches = 0;
   p.error_breaches = 0;
+  p.divergence_breaches = 0;
   return p;
 }
 
@@ -68,9 +69,13 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
   if (report.breached()) {
     out.progress.latency_breaches = report.latency_breached ? d.progress.latency_breaches + 1 : 0;
     out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
+    out.progress.divergence_breaches =
+        report.divergence_breached ? d.progress.divergence_breaches + 1 : 0;
     out.progress.healthy_since = now;
     const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
     const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
+    const bool divergence_due =
+        out.progress.divergence_breaches >= policy.divergence_breaches_to_rollback;
     std::string counts;
     if (report.latency_breached) {
       counts += "latency breach " +
@@ -81,11 +86,19 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
       counts +=
           "error breach " + Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
     }
-    if (latency_due || error_due) {
-      const std::string why = std::string(latency_due ? "latency" : "error rate") +
-                              " breached on " +
-                              std::to_string(latency_due ? out.progress.latency_breaches
-                                                         : out.progress.error_breaches) +
+    if (report.divergence_breached) {
+      if (!counts.empty()) counts += ", ";
+      counts += "divergence breach " +
+                Count(out.progress.divergence_breaches, policy.divergence_breaches_to_rollback);
+    }
+    if (latency_due || error_due || divergence_due) {
+      const char* what = latency_due ? "latency"
+                         : error_due ? "error rate"
+                                     : "prediction divergence";
+      const int n = latency_due ? out.progress.latency_breaches
+                    : error_due ? out.progress.error_breaches
+                                : out.progress.divergence_breaches;
+      const std::string why = std::string(what) + " breached on " + std::to_string(n) +
                               " consecutive checks (" + report.reason + ")";
       if (policy.auto_rollback) {
         out.action = Action::kRollback;
@@ -104,6 +117,7 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
   // Healthy.
   out.progress.latency_breaches = 0;
   out.progress.error_breaches = 0;
+  out.progress.divergence_breaches = 0;
   const Duration healthy_for = now - out.progress.healthy_since;
   const bool at_full = SameWeight(d.canary_weight, 1.0);
   const Duration needed = at_full ? policy.final_bake : policy.bake;

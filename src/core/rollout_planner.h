@@ -38,8 +38,9 @@ inline constexpr int kMaxFailedChecks = 5;
 //  - healthy: breach counters reset; when every check of the last `bake` at this
 //    weight was healthy, shift to the next weight (1.0 with no final bake: complete);
 //    at 1.0, complete once the final bake was healthy throughout;
-//  - breached: the matching consecutive counter grows, the other resets, the bake
-//    restarts; a counter at its limit rolls back (or pauses, auto_rollback off);
+//  - breached: the matching consecutive counters (latency, error, divergence)
+//    grow, the others reset, the bake restarts; a counter at its limit rolls
+//    back (or pauses, auto_rollback off);
 //  - inconclusive: counters unchanged, the bake restarts.
 Decision PlanCheck(const Deployment& deployment, const HealthReport& report, Timestamp now);
 

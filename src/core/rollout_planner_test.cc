@@ -331,6 +331,48 @@ TEST(RolloutPlannerTest, SecondConsecutiveErrorBreachRollsBack) {
       << second.reason;
 }
 
+// A report whose only breach is prediction divergence (issue 14).
+HealthReport DivergenceBreach() {
+  HealthReport r = Healthy();
+  r.verdict = Verdict::kDivergenceBreached;
+  r.divergence_breached = true;
+  r.psi = 1.5;
+  r.reason = "prediction PSI 1.500 >= divergence_psi_max 0.2";
+  return r;
+}
+
+TEST(RolloutPlannerTest, DivergenceBreachesCountToTheirOwnLimit) {
+  Policy policy;
+  policy.divergence_psi_max = 0.2;
+  policy.divergence_breaches_to_rollback = 3;
+  Deployment d = Started(policy);
+  const Decision first = Check(d, DivergenceBreach(), At(1));
+  EXPECT_EQ(first.action, Action::kHold);
+  EXPECT_EQ(first.progress.divergence_breaches, 1);
+  EXPECT_EQ(first.progress.latency_breaches, 0);
+  EXPECT_TRUE(Contains(first.reason, "divergence breach 1/3")) << first.reason;
+  // A healthy check in between resets the run.
+  Check(d, Healthy(), At(2));
+  EXPECT_EQ(d.progress.divergence_breaches, 0);
+  Check(d, DivergenceBreach(), At(3));
+  Check(d, DivergenceBreach(), At(4));
+  const Decision third = Check(d, DivergenceBreach(), At(5));
+  EXPECT_EQ(third.action, Action::kRollback);
+  EXPECT_EQ(third.target_weight, 0.0);
+  EXPECT_TRUE(Contains(third.reason, "prediction divergence breached on 3 consecutive checks"))
+      << third.reason;
+  EXPECT_TRUE(Contains(third.reason, "PSI 1.500")) << third.reason;
+}
+
+TEST(RolloutPlannerTest, DivergenceRollbackPausesWithoutAutoRollback) {
+  Policy policy;
+  policy.divergence_psi_max = 0.2;
+  policy.divergence_breaches_to_rollback = 1;
+  policy.auto_rollback = false;
+  Deployment d = Started(policy);
+  EXPECT_EQ(Check(d, DivergenceBreach(), At(1)).action, Action::kPause);
+}
+
 TEST(RolloutPlannerTest, HealthyCheckBetweenLatencyBreachesResetsTheCount) {
   Deployment d = Started();
   Check(d, LatencyBreach(), At(1));

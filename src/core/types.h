@@ -65,6 +65,7 @@ struct RolloutProgress {
   std::optional<Timestamp> last_check_at;  // end of the last check's window
   int latency_breaches = 0;                // consecutive latency-breached checks
   int error_breaches = 0;                  // consecutive error-breached checks
+  int divergence_breaches = 0;             // consecutive divergence-breached checks
   int failed_checks = 0;                   // consecutive checks that could not read metrics
   std::int64_t checks = 0;                 // checks run so far
   bool operator==(const RolloutProgress&) const = default;

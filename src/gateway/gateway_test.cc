@@ -10,9 +10,11 @@
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "core/clock.h"
+#include "metrics/prediction_layout.h"
 #include "metrics/registry.h"
 #include "models/backend_factory.h"
 #include "models/testing/fake_model_server.h"
@@ -191,6 +193,44 @@ TEST_F(GatewayTest, SageMakerPathHonoursTheTargetVariant) {
                              {{"X-Amzn-SageMaker-Target-Variant", "ghost"}});
   EXPECT_EQ(unknown.status, 404);
   EXPECT_NE(unknown.body.find(R"("code":"NotFound")"), std::string::npos);
+}
+
+// Issue 14: every answered row's prediction reaches the variant's window
+// (the divergence check's input), in the bucket of the value answered; an
+// error answer records none.
+TEST_F(GatewayTest, AnsweredPredictionsAreRecordedInTheVariantsWindow) {
+  StartGateway();
+  Client client(gateway_->port());
+  std::vector<float> answered;
+  for (int i = 0; i < 4; ++i) {
+    auto reply = client.Post(
+        "/endpoints/recs/invocations",
+        R"({"instances": [{"features": [1,1,1,1,1,1,1,1]}, {"features": [0,0,0,0,0,0,0,0]}]})",
+        {{"X-Amzn-SageMaker-Target-Variant", "canary"}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    // {"predictions":[a,b],...}
+    const std::size_t open = reply.body.find('[');
+    const std::size_t comma = reply.body.find(',', open);
+    const std::size_t close = reply.body.find(']', open);
+    answered.push_back(std::stof(reply.body.substr(open + 1, comma - open - 1)));
+    answered.push_back(std::stof(reply.body.substr(comma + 1, close - comma - 1)));
+  }
+  auto bad = client.Post("/endpoints/recs/invocations", Features(7),
+                         {{"X-Amzn-SageMaker-Target-Variant", "canary"}});
+  ASSERT_EQ(bad.status, 400);
+  clock_.Advance(std::chrono::seconds(10));
+  auto windows = registry_.Snapshot("recs", core::Timestamp{}, clock_.Now());
+  ASSERT_TRUE(windows);
+  const core::WindowMetrics& canary = windows->at("canary");
+  EXPECT_EQ(canary.invocations, 5);
+  EXPECT_EQ(canary.predictions, 8);
+  EXPECT_EQ(canary.outputs_per_row, 1);
+  std::map<double, std::int64_t> expected;
+  for (float v : answered) ++expected[metrics::prediction_layout::BucketIndex(v)];
+  std::map<double, std::int64_t> got;
+  for (const core::ValueCount& b : canary.prediction_buckets) got[b.value] += b.count;
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(windows->at("production").predictions, 0);
 }
 
 TEST_F(GatewayTest, StickyUsersKeepTheirVariantOverHttp) {

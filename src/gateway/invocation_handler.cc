@@ -1,6 +1,7 @@
 // InvocationHandler: the request path from body to answer.
 #include "gateway/invocation_handler.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -120,8 +121,16 @@ void InvocationHandler::Invoke(const InferenceRequest& request, std::string_view
         response.variant = variant->name;
         response.sagemaker = sagemaker;
         if (variant->metrics != nullptr) {
+          // The answer's predictions feed the divergence check (first output per row).
+          metrics::PredictionOutputs outputs;
+          if (predictions && predictions->per_row > 0) {
+            outputs = {.values = predictions->values.data(),
+                       .rows = std::min(predictions->rows,
+                                        predictions->values.size() / predictions->per_row),
+                       .per_row = predictions->per_row};
+          }
           variant->metrics->Record(response.status, model_end - model_start,
-                                   Clock::now() - received);
+                                   Clock::now() - received, outputs);
         }
         respond(std::move(response));
       });

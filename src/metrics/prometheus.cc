@@ -134,8 +134,12 @@ void Histogram(Writer& w, std::string_view name, const VariantTotals& t,
 }
 
 constexpr std::array<core::Verdict, kNumVerdicts> kVerdicts = {
-    core::Verdict::kHealthy, core::Verdict::kInconclusive, core::Verdict::kLatencyBreached,
-    core::Verdict::kErrorBreached, core::Verdict::kLatencyAndErrorBreached};
+    core::Verdict::kHealthy,
+    core::Verdict::kInconclusive,
+    core::Verdict::kLatencyBreached,
+    core::Verdict::kErrorBreached,
+    core::Verdict::kLatencyAndErrorBreached,
+    core::Verdict::kDivergenceBreached};
 constexpr std::array<core::DeploymentState, kNumDeploymentStates> kStates = {
     core::DeploymentState::kPending,    core::DeploymentState::kInProgress,
     core::DeploymentState::kCompleted,  core::DeploymentState::kRollingBack,

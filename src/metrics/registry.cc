@@ -2,6 +2,7 @@
 #include "metrics/registry.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "metrics/internal/utilization_ring.h"
 #include "metrics/internal/variant_state.h"
@@ -189,6 +190,19 @@ core::Result<std::map<std::string, VariantWindow>> MetricsRegistry::SnapshotWind
     w.overhead_count = static_cast<std::int64_t>(a.overhead_count);
     w.model_latency.AddCounts(a.counts, a.blocks);
     if (a.max_model_ns >= 0) w.model_latency.SetExactMax(std::chrono::nanoseconds(a.max_model_ns));
+    w.predictions = static_cast<std::int64_t>(a.predictions);
+    w.outputs_per_row = static_cast<std::int64_t>(a.max_outputs);
+    for (std::uint64_t bits = a.prediction_blocks; bits != 0; bits &= bits - 1) {
+      const int b = std::countr_zero(bits);
+      for (int k = 0; k < prediction_layout::kBlockSize; ++k) {
+        const int bucket = b * prediction_layout::kBlockSize + k;
+        const std::uint64_t n = a.prediction_counts[static_cast<std::size_t>(bucket)];
+        if (n > 0) {
+          w.prediction_buckets.push_back(
+              {.value = static_cast<double>(bucket), .count = static_cast<std::int64_t>(n)});
+        }
+      }
+    }
     const internal::UtilizationAverage own =
         variants[i]->UtilizationIn(first, std::min(last, current));
     w.cpu_utilization = own.cpu_percent ? own.cpu_percent : process.cpu_percent;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/prediction_layout.h"
 #include "metrics/testing/fake_process_stats_reader.h"
 
 namespace mlcanary::metrics {
@@ -541,6 +542,95 @@ TEST(MetricsRegistryOptionsTest, OutOfRangeOptionsAreClamped) {
   MetricsRegistry registry(clock, options);
   EXPECT_EQ(registry.options().interval, core::Duration(1));
   EXPECT_EQ(registry.options().slots, 60);
+}
+
+}  // namespace
+}  // namespace mlcanary::metrics
+
+namespace mlcanary::metrics {
+namespace {
+
+// ---- Predictions and latency buckets for the ML checks (issue 14) ----
+
+class PredictionWindowTest : public ::testing::Test {
+ protected:
+  PredictionWindowTest() : clock_(T0()), registry_(clock_, Options()) {}
+  static RegistryOptions Options() {
+    RegistryOptions o;
+    o.interval = seconds(1);
+    o.slots = 60;
+    return o;
+  }
+  core::WindowMetrics Window(core::Timestamp start, core::Timestamp end) {
+    auto snap = registry_.Snapshot("recs", start, end);
+    EXPECT_TRUE(snap.has_value());
+    return snap ? snap->at("canary") : core::WindowMetrics{};
+  }
+  core::ManualClock clock_;
+  MetricsRegistry registry_;
+};
+
+TEST_F(PredictionWindowTest, FirstOutputOfEachRowIsCountedInItsBucket) {
+  auto v = registry_.Variant("recs", "canary");
+  // Two rows of three outputs: 0.25 and 0.75 are recorded, the rest not.
+  const std::vector<float> two_rows = {0.25f, 9.f, 9.f, 0.75f, 9.f, 9.f};
+  v->Record(200, milliseconds(1), milliseconds(1), {two_rows.data(), 2, 3});
+  const std::vector<float> one = {0.25f};
+  for (int i = 0; i < 3; ++i) v->Record(200, milliseconds(1), milliseconds(1), {one.data(), 1, 1});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  v->Record(200, milliseconds(1), milliseconds(1), {&nan, 1, 1});  // NaN: skipped
+  v->Record(503, milliseconds(1), milliseconds(1));                // an error: no predictions
+  clock_.Advance(seconds(1));
+  const core::WindowMetrics w = Window(T0(), clock_.Now());
+  EXPECT_EQ(w.invocations, 6);
+  EXPECT_EQ(w.predictions, 5);
+  EXPECT_EQ(w.outputs_per_row, 3);
+  const std::vector<core::ValueCount> expected = {
+      {static_cast<double>(prediction_layout::BucketIndex(0.25f)), 4},
+      {static_cast<double>(prediction_layout::BucketIndex(0.75f)), 1}};
+  EXPECT_EQ(w.prediction_buckets, expected);
+}
+
+// Predictions travel with their interval through folds, groups and the ring:
+// a window sums exactly its intervals, and a new interval starts empty.
+TEST_F(PredictionWindowTest, WindowsSumTheirIntervalsPredictions) {
+  auto v = registry_.Variant("recs", "canary");
+  const std::vector<float> values = {-3.5f, 0.0f, 1e-3f, 42.0f};
+  for (int i = 0; i < 25; ++i) {
+    for (int k = 0; k <= i % 4; ++k) {
+      v->Record(200, milliseconds(1), milliseconds(1), {&values[k], 1, 1});
+    }
+    clock_.Advance(seconds(1));
+    registry_.Tick();
+  }
+  const core::WindowMetrics all = Window(T0(), clock_.Now());
+  // Intervals i hold values 0..i%4: value k is in every interval with i%4 >= k.
+  std::int64_t expected_total = 0;
+  std::vector<core::ValueCount> expected;
+  for (int k = 0; k < 4; ++k) {
+    std::int64_t n = 0;
+    for (int i = 0; i < 25; ++i) n += (i % 4 >= k) ? 1 : 0;
+    expected.push_back({static_cast<double>(prediction_layout::BucketIndex(values[k])), n});
+    expected_total += n;
+  }
+  EXPECT_EQ(all.predictions, expected_total);
+  EXPECT_EQ(all.prediction_buckets, expected);  // index order is value order
+  const core::WindowMetrics last = Window(T0() + seconds(24), clock_.Now());
+  EXPECT_EQ(last.invocations, 1);
+  EXPECT_EQ(last.predictions, 1);  // interval 24: 24 % 4 == 0, one value
+}
+
+TEST_F(PredictionWindowTest, LatencyBucketsCarryTheHistogram) {
+  auto v = registry_.Variant("recs", "canary");
+  for (int i = 0; i < 30; ++i) v->Record(200, milliseconds(2), milliseconds(3));
+  for (int i = 0; i < 10; ++i) v->Record(200, milliseconds(8), milliseconds(9));
+  clock_.Advance(seconds(1));
+  const core::WindowMetrics w = Window(T0(), clock_.Now());
+  ASSERT_EQ(w.latency_buckets.size(), 2u);
+  EXPECT_NEAR(w.latency_buckets[0].value, 2.0, 0.02);
+  EXPECT_EQ(w.latency_buckets[0].count, 30);
+  EXPECT_NEAR(w.latency_buckets[1].value, 8.0, 0.08);
+  EXPECT_EQ(w.latency_buckets[1].count, 10);
 }
 
 }  // namespace

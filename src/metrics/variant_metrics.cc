@@ -146,13 +146,38 @@ void CountInvalid(Shard& s, InvalidSample kind) {
   }
 }
 
+// The first output of each row into the prediction histogram.
+[[gnu::always_inline]] inline void RecordPredictionsInto(Shard& s, const PredictionOutputs& p) {
+  if (p.per_row > Load(s.window.max_outputs)) [[unlikely]] {
+    s.window.max_outputs.store(p.per_row, kRelaxed);
+  }
+  std::uint64_t used = Load(s.prediction_blocks_used);
+  std::uint64_t recorded = 0;
+  for (std::size_t r = 0; r < p.rows; ++r) {
+    const int bucket = prediction_layout::BucketIndex(p.values[r * p.per_row]);
+    if (bucket < 0) [[unlikely]] {
+      continue;  // NaN
+    }
+    std::atomic<std::uint32_t>& cell = s.prediction_hist[static_cast<std::size_t>(bucket)];
+    cell.store(cell.load(kRelaxed) + 1, kRelaxed);
+    used |= std::uint64_t{1} << (bucket / prediction_layout::kBlockSize);
+    ++recorded;
+  }
+  if (used != Load(s.prediction_blocks_used)) [[unlikely]] {
+    s.prediction_blocks_used.store(used, kRelaxed);
+  }
+  Bump(s.window.predictions, recorded);
+}
+
 // The request path, inlined into its one caller.
 [[gnu::always_inline]] inline void RecordInto(VariantState& st, Shard& s, int status,
-                                              std::int64_t model_ns, std::int64_t total_ns) {
+                                              std::int64_t model_ns, std::int64_t total_ns,
+                                              const PredictionOutputs& predictions) {
   const std::int64_t now = st.current_interval.load(kRelaxed);
   if (s.interval.load(kRelaxed) != now) [[unlikely]] {
     st.Rotate(s, now);
   }
+  if (predictions.rows > 0 && predictions.per_row > 0) RecordPredictionsInto(s, predictions);
   Bump(s.window.invocations);
   Bump(s.invocations);
   if (static_cast<unsigned>(status) - 100u >= 300u) [[unlikely]] {
@@ -194,14 +219,14 @@ void CountInvalid(Shard& s, InvalidSample kind) {
 }
 
 [[gnu::noinline]] void RecordOverflow(VariantState& st, int status, std::int64_t model_ns,
-                                      std::int64_t total_ns) {
+                                      std::int64_t total_ns, const PredictionOutputs& predictions) {
   std::lock_guard lock(st.overflow_mu);
-  RecordInto(st, *st.overflow_shard, status, model_ns, total_ns);
+  RecordInto(st, *st.overflow_shard, status, model_ns, total_ns, predictions);
 }
 
 void ZeroCounters(WindowCounters& c) {
   for (Counter* x : {&c.invocations, &c.errors_4xx, &c.errors_5xx, &c.invalid, &c.overhead_sum_ns,
-                     &c.overhead_count, &c.max_model_ns}) {
+                     &c.overhead_count, &c.max_model_ns, &c.predictions, &c.max_outputs}) {
     x->store(0, kRelaxed);
   }
 }
@@ -213,6 +238,8 @@ void AddCounters(const WindowCounters& from, WindowAccumulator& to) {
   to.invalid += Load(from.invalid);
   to.overhead_sum_ns += Load(from.overhead_sum_ns);
   to.overhead_count += Load(from.overhead_count);
+  to.predictions += Load(from.predictions);
+  to.max_outputs = std::max(to.max_outputs, Load(from.max_outputs));
   const std::uint64_t max = Load(from.max_model_ns);
   if (Load(from.invocations) > 0 && static_cast<std::int64_t>(max) > to.max_model_ns) {
     to.max_model_ns = static_cast<std::int64_t>(max);
@@ -275,6 +302,12 @@ Block* VariantState::NewBlockLocked() {
 
 void VariantState::ClearSlotLocked(Slot& slot) {
   ZeroCounters(slot.counters);
+  for (auto& b : slot.prediction_blocks) {
+    if (Block* block = b.load(kRelaxed)) {
+      free_blocks_.push_back(block);
+      b.store(nullptr, kRelaxed);
+    }
+  }
   for (auto& b : slot.blocks) {
     if (Block* block = b.load(kRelaxed)) {
       free_blocks_.push_back(block);
@@ -301,27 +334,37 @@ void VariantState::FoldIntoLocked(const Shard& s, Slot& slot, std::int64_t tag) 
   if (Load(from.max_model_ns) > Load(to.max_model_ns)) {
     to.max_model_ns.store(Load(from.max_model_ns), kRelaxed);
   }
-  for (std::uint64_t bits = Load(s.blocks_used); bits != 0; bits &= bits - 1) {
-    const int b = std::countr_zero(bits);
-    Block* block = slot.blocks[b].load(kRelaxed);
-    if (block == nullptr) {
-      block = NewBlockLocked();
-      slot.blocks[b].store(block, std::memory_order_release);
-    }
-    for (int i = 0; i < layout::kBlockSize; ++i) {
-      const std::uint32_t add = s.hist[b * layout::kBlockSize + i].load(kRelaxed);
-      if (add == 0) continue;
-      const std::uint32_t have = block->counts[i].load(kRelaxed);
-      const std::uint32_t room = std::numeric_limits<std::uint32_t>::max() - have;
-      block->counts[i].store(have + std::min(add, room), kRelaxed);
-    }
+  Bump(to.predictions, Load(from.predictions));
+  if (Load(from.max_outputs) > Load(to.max_outputs)) {
+    to.max_outputs.store(Load(from.max_outputs), kRelaxed);
   }
+  auto fold = [&](std::uint64_t used, const std::atomic<std::uint32_t>* hist,
+                  std::atomic<Block*>* blocks) {
+    for (std::uint64_t bits = used; bits != 0; bits &= bits - 1) {
+      const int b = std::countr_zero(bits);
+      Block* block = blocks[b].load(kRelaxed);
+      if (block == nullptr) {
+        block = NewBlockLocked();
+        blocks[b].store(block, std::memory_order_release);
+      }
+      for (int i = 0; i < layout::kBlockSize; ++i) {
+        const std::uint32_t add = hist[b * layout::kBlockSize + i].load(kRelaxed);
+        if (add == 0) continue;
+        const std::uint32_t have = block->counts[i].load(kRelaxed);
+        const std::uint32_t room = std::numeric_limits<std::uint32_t>::max() - have;
+        block->counts[i].store(have + std::min(add, room), kRelaxed);
+      }
+    }
+  };
+  fold(Load(s.blocks_used), s.hist.data(), slot.blocks.data());
+  fold(Load(s.prediction_blocks_used), s.prediction_hist.data(), slot.prediction_blocks.data());
 }
 
 void VariantState::FoldLocked(Shard& s) {
   const std::int64_t interval = s.interval.load(kRelaxed);
-  if (interval == kNoInterval || (Load(s.window.invocations) == 0 && Load(s.window.invalid) == 0 &&
-                                  Load(s.blocks_used) == 0)) {
+  if (interval == kNoInterval ||
+      (Load(s.window.invocations) == 0 && Load(s.window.invalid) == 0 && Load(s.blocks_used) == 0 &&
+       Load(s.prediction_blocks_used) == 0)) {
     return;
   }
   FoldIntoLocked(s, ring_[SlotIndex(interval)], interval);
@@ -344,6 +387,12 @@ void VariantState::Rotate(Shard& s, std::int64_t interval) {
       s.hist[b * layout::kBlockSize + i].store(0, kRelaxed);
   }
   s.blocks_used.store(0, kRelaxed);
+  for (std::uint64_t bits = Load(s.prediction_blocks_used); bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    for (int i = 0; i < prediction_layout::kBlockSize; ++i)
+      s.prediction_hist[b * prediction_layout::kBlockSize + i].store(0, kRelaxed);
+  }
+  s.prediction_blocks_used.store(0, kRelaxed);
   s.interval.store(interval, kRelaxed);
   fold_generation.store(generation + 2, std::memory_order_release);
 }
@@ -359,6 +408,15 @@ void VariantState::AddShard(const Shard& s, WindowAccumulator& out) {
         &s.hist[static_cast<std::size_t>(b) * layout::kBlockSize];
     for (int i = 0; i < layout::kBlockSize; ++i) to[i] += from[i].load(kRelaxed);
   }
+  for (std::uint64_t bits = Load(s.prediction_blocks_used); bits != 0; bits &= bits - 1) {
+    const int b = std::countr_zero(bits);
+    out.prediction_blocks |= std::uint64_t{1} << b;
+    std::uint64_t* to =
+        &out.prediction_counts[static_cast<std::size_t>(b) * prediction_layout::kBlockSize];
+    const std::atomic<std::uint32_t>* from =
+        &s.prediction_hist[static_cast<std::size_t>(b) * prediction_layout::kBlockSize];
+    for (int i = 0; i < prediction_layout::kBlockSize; ++i) to[i] += from[i].load(kRelaxed);
+  }
 }
 
 void VariantState::AddSlot(const Slot& slot, WindowAccumulator& out) {
@@ -369,6 +427,16 @@ void VariantState::AddSlot(const Slot& slot, WindowAccumulator& out) {
     out.blocks |= std::uint64_t{1} << b;
     std::uint64_t* to = &out.counts[static_cast<std::size_t>(b) * layout::kBlockSize];
     for (int i = 0; i < layout::kBlockSize; ++i) to[i] += block->counts[i].load(kRelaxed);
+  }
+  for (int b = 0; b < prediction_layout::kNumBlocks; ++b) {
+    const Block* block = slot.prediction_blocks[b].load(std::memory_order_acquire);
+    if (block == nullptr) continue;
+    out.prediction_blocks |= std::uint64_t{1} << b;
+    std::uint64_t* to =
+        &out.prediction_counts[static_cast<std::size_t>(b) * prediction_layout::kBlockSize];
+    for (int i = 0; i < prediction_layout::kBlockSize; ++i) {
+      to[i] += block->counts[i].load(kRelaxed);
+    }
   }
 }
 
@@ -428,6 +496,17 @@ core::WindowMetrics VariantWindow::ToWindowMetrics() const {
                                      : 0.0;
   w.cpu_utilization = cpu_utilization;
   w.memory_utilization = memory_utilization;
+  // The latency buckets for the mann_whitney judge (bucket middles, in ms).
+  const auto buckets = model_latency.buckets();
+  for (int i = 0; i < layout::kNumBuckets; ++i) {
+    if (buckets[static_cast<std::size_t>(i)] == 0) continue;
+    w.latency_buckets.push_back(
+        {.value = ms(std::chrono::nanoseconds(layout::BucketValue(i))),
+         .count = static_cast<std::int64_t>(buckets[static_cast<std::size_t>(i)])});
+  }
+  w.prediction_buckets = prediction_buckets;
+  w.predictions = predictions;
+  w.outputs_per_row = outputs_per_row;
   return w;
 }
 
@@ -462,26 +541,29 @@ VariantMetrics::VariantMetrics(std::string endpoint, std::string variant,
 VariantMetrics::~VariantMetrics() { live_.fetch_sub(1, kRelaxed); }
 
 void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_latency,
-                            std::chrono::nanoseconds total_latency) {
+                            std::chrono::nanoseconds total_latency,
+                            const PredictionOutputs& predictions) {
   VariantState& st = *state_;
   const int slot = t_slot;
   if (slot < 0) [[unlikely]] {
-    RecordSlow(http_status, model_latency.count(), total_latency.count());
+    RecordSlow(http_status, model_latency.count(), total_latency.count(), predictions);
     return;
   }
   Shard* shard = st.shards[slot].load(kRelaxed);
   if (shard == nullptr) [[unlikely]] {
     shard = st.CreateShard(slot);
   }
-  RecordInto(st, *shard, http_status, model_latency.count(), total_latency.count());
+  RecordInto(st, *shard, http_status, model_latency.count(), total_latency.count(), predictions);
 }
 
-void VariantMetrics::RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns) {
+void VariantMetrics::RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,
+                                const PredictionOutputs& predictions) {
   if (t_slot == kNoSlot && ClaimThreadSlot() >= 0) {
-    Record(http_status, std::chrono::nanoseconds(model_ns), std::chrono::nanoseconds(total_ns));
+    Record(http_status, std::chrono::nanoseconds(model_ns), std::chrono::nanoseconds(total_ns),
+           predictions);
     return;
   }
-  RecordOverflow(*state_, http_status, model_ns, total_ns);
+  RecordOverflow(*state_, http_status, model_ns, total_ns, predictions);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/health.h"
 #include "metrics/latency_histogram.h"
@@ -45,6 +46,15 @@ inline constexpr std::array<std::int64_t, 21> kExportBucketBoundsNs = {
     10'000'000'000, 30'000'000'000, 60'000'000'000};
 inline constexpr int kNumExportBuckets = static_cast<int>(kExportBucketBoundsNs.size()) + 1;
 
+// The outputs of one answer, for the prediction histogram: `rows` rows of
+// `per_row` values each, row-major. The first output of each row is recorded
+// (prediction_layout.h); NaN is skipped.
+struct PredictionOutputs {
+  const float* values = nullptr;
+  std::size_t rows = 0;
+  std::size_t per_row = 0;
+};
+
 // One variant over a window of intervals.
 struct VariantWindow {
   std::int64_t invocations = 0;
@@ -56,6 +66,10 @@ struct VariantWindow {
   std::int64_t overhead_count = 0;
   std::optional<double> cpu_utilization;     // percent; 100 = one core busy
   std::optional<double> memory_utilization;  // percent of the machine's memory
+  // Predictions: (bucket index, count) in index order, prediction_layout.h.
+  std::vector<core::ValueCount> prediction_buckets;
+  std::int64_t predictions = 0;
+  std::int64_t outputs_per_row = 0;
 
   // Average gateway time beyond the model; 0 without samples.
   std::chrono::nanoseconds overhead_mean() const;
@@ -101,8 +115,9 @@ class VariantMetrics {
   // or above one hour are refused and counted, never put in the histograms
   // (nanoseconds::min() counts as NaN); total < model clamps the overhead to 0
   // (and is counted).
+  // `predictions`, when given, go into the window's prediction histogram.
   void Record(int http_status, std::chrono::nanoseconds model_latency,
-              std::chrono::nanoseconds total_latency);
+              std::chrono::nanoseconds total_latency, const PredictionOutputs& predictions = {});
   // The same with latencies in seconds; NaN and infinities are refused.
   void RecordSeconds(int http_status, double model_latency_s, double total_latency_s);
 
@@ -122,7 +137,8 @@ class VariantMetrics {
                  std::atomic<std::int64_t>& live);
 
   // First record of a thread, or a thread without a shard slot of its own.
-  void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns);
+  void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,
+                  const PredictionOutputs& predictions);
 
   // Window reads (see MetricsRegistry::SnapshotWindows).
   std::uint64_t BeginRead() const;

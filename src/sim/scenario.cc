@@ -13,8 +13,9 @@ namespace {
 using config::YamlPath;
 
 core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool needs_from) {
-  if (auto s =
-          config::CheckKeys(node, at, {"from_minute", "p99_ms", "error_rate", "p50_ms", "p90_ms"});
+  if (auto s = config::CheckKeys(node, at,
+                                 {"from_minute", "p99_ms", "error_rate", "p50_ms", "p90_ms",
+                                  "prediction_mean", "prediction_sd"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -46,6 +47,18 @@ core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool n
     if (!v) return std::unexpected(v.error());
     if (*v < 0) return at.Child(key).Fail(node[key], "must be >= 0");
     *field = *v;
+  }
+  if (node["prediction_mean"]) {
+    auto v = config::ReadDouble(node["prediction_mean"], at.Child("prediction_mean"));
+    if (!v) return std::unexpected(v.error());
+    phase.prediction_mean = *v;
+  }
+  if (node["prediction_sd"]) {
+    if (!node["prediction_mean"]) return at.Fail(node, "prediction_sd needs prediction_mean");
+    auto v = config::ReadDouble(node["prediction_sd"], at.Child("prediction_sd"));
+    if (!v) return std::unexpected(v.error());
+    if (*v < 0) return at.Child("prediction_sd").Fail(node["prediction_sd"], "must be >= 0");
+    phase.prediction_sd = *v;
   }
   return phase;
 }

@@ -20,6 +20,10 @@ struct Phase {
   double error_rate = 0;
   std::optional<double> p50_ms;  // defaults: p99 / 2
   std::optional<double> p90_ms;  // defaults: p99 * 0.8
+  // The variant's predictions (issue 14): a normal distribution of this mean
+  // and standard deviation (>= 0). Without them the variant records none.
+  std::optional<double> prediction_mean;
+  std::optional<double> prediction_sd;  // defaults: 0.1 when prediction_mean is given
 };
 
 struct Scenario {

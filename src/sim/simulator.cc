@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "controller/controller.h"
 #include "core/testing/memory_deployment_store.h"
@@ -202,6 +203,23 @@ std::string FormatTimeline(const SimulationResult& result, const Scenario& scena
                     c.canary_weight * 100, r.production.p99_ms, r.production_error_rate * 100,
                     r.canary.p99_ms, r.canary_error_rate * 100, tint,
                     std::string(core::VerdictName(r.verdict)).c_str(), reset);
+      // The ML checks' values (issue 14), when the policy asks for them.
+      std::string extra;
+      char part[96];
+      if (r.latency_test) {
+        std::snprintf(part, sizeof(part), "  Mann-Whitney p %.3g, p50 x%.2f",
+                      r.latency_test->test.p, r.latency_test->effect);
+        extra += part;
+      }
+      if (r.psi) {
+        std::snprintf(part, sizeof(part), "  PSI %.3f", *r.psi);
+        extra += part;
+      }
+      if (!extra.empty() && std::string_view(line).ends_with('\n')) {
+        std::string with(line, std::strlen(line) - 1);
+        with += extra + "\n";
+        std::snprintf(line, sizeof(line), "%s", with.c_str());
+      }
     } else {
       std::snprintf(line, sizeof(line), "%s  %s %4.0f%%  check failed: %s\n",
                     Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(),

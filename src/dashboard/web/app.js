@@ -20,6 +20,7 @@
       latency_breached: '#ef4444',
       error_breached: '#ef4444',
       latency_and_error_breached: '#b91c1c',
+      divergence_breached: '#a855f7',
     },
   };
 
@@ -402,6 +403,9 @@
       `p99 ratio < ${pol.max_latency_ratio}×` +
           (pol.latency_ratio_min_p99_ms > 0 ? ` (from ${pol.latency_ratio_min_p99_ms} ms)` : ''),
       `errors < ${rate(pol.max_error_rate)}`, `error diff < ${rate(pol.max_error_rate_diff)}`,
+      pol.latency_judge === 'mann_whitney' ?
+          `Mann-Whitney p < ${pol.latency_alpha}, p50 ratio ≥ ${pol.latency_min_effect}` : null,
+      pol.divergence_psi_max > 0 ? `prediction PSI < ${pol.divergence_psi_max}` : null,
       `≥ ${pol.min_invocations} canary calls / check`,
       pol.auto_rollback ? 'auto rollback' : 'no auto rollback',
     ].filter(Boolean);
@@ -658,6 +662,24 @@
     });
     legend('legend-errors', [['production', COLORS.production], ['canary', COLORS.canary],
                              ['limit', COLORS.limit, true]]);
+
+    // Prediction divergence (issue 14): the canary's PSI against production, when the check is on.
+    const psiMax = d.policy.divergence_psi_max || 0;
+    $('divergence-card').hidden = !(psiMax > 0);
+    if (psiMax > 0) {
+      const psi = checks.map((e) => [time(e.time), typeof e.check.psi === 'number' ? e.check.psi : null]);
+      const psiTop = Math.max(psiMax, ...values(psi));
+      drawChart($('chart-divergence'), {
+        label: 'prediction divergence (PSI) of the canary over time', x0, x1,
+        series: [
+          {label: `max PSI ${psiMax}`, color: COLORS.limit, points: flat(psiMax), dash: '6 4', width: 1.5,
+           endLabel: `limit ${psiMax}`},
+          {label: 'canary PSI', color: COLORS.canary, points: psi, dots: true},
+        ],
+        y: {max: psiTop * 1.15, format: (v) => `${+v.toPrecision(3)}`},
+      });
+      legend('legend-divergence', [['canary PSI', COLORS.canary], ['limit', COLORS.limit, true]]);
+    }
   }
 
   function eventDetail(e) {
@@ -666,8 +688,11 @@
         const c = e.check;
         const side = (name, m) => h('span', {class: 'metric'}, h('b', {}, name), ' p99 ', ms(m.p99_ms),
                                     ' · err ', rate(m.error_rate), ' · n=', m.invocations);
+        const ml = [];
+        if (c.latency_test) ml.push(` · Mann-Whitney p ${c.latency_test.p.toPrecision(3)}, p50 ×${c.latency_test.effect.toFixed(2)}`);
+        if (typeof c.psi === 'number') ml.push(` · PSI ${c.psi.toFixed(3)}`);
         return h('div', {class: 'detail'}, verdictBadge(c.verdict), ' ',
-                 side('canary', c.canary), ' ', side('prod', c.production));
+                 side('canary', c.canary), ' ', side('prod', c.production), ...ml);
       }
       case 'transition':
         if (e.from_state === e.to_state) {  // the deployment's creation

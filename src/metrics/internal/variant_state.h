@@ -14,6 +14,7 @@
 
 #include "metrics/internal/utilization_ring.h"
 #include "metrics/latency_histogram.h"
+#include "metrics/prediction_layout.h"
 #include "metrics/variant_metrics.h"
 
 namespace mlcanary::metrics::internal {
@@ -41,6 +42,8 @@ struct WindowCounters {
   Counter overhead_sum_ns{0};
   Counter overhead_count{0};
   Counter max_model_ns{0};
+  Counter predictions{0};  // rows whose first output went into the prediction histogram
+  Counter max_outputs{0};  // the most outputs a row had
 };
 
 // One thread's recorder for one variant. Only its owner thread writes it
@@ -62,11 +65,17 @@ struct alignas(64) Shard {
   std::array<Counter, kNumInvalidSampleKinds> invalid{};
   // Model latency of the current interval, log-linear layout.
   std::array<std::atomic<std::uint32_t>, layout::kNumBuckets> hist{};
+  // Predictions (first output per row) of the current interval, prediction_layout.
+  Counter prediction_blocks_used{0};
+  std::array<std::atomic<std::uint32_t>,
+             prediction_layout::kNumBlocks * prediction_layout::kBlockSize>
+      prediction_hist{};
 };
 
 struct Block {
   std::array<std::atomic<std::uint32_t>, layout::kBlockSize> counts{};
 };
+static_assert(prediction_layout::kBlockSize == layout::kBlockSize, "blocks serve both");
 
 // One interval (or group of intervals) of the ring. Written only under
 // VariantState::fold_mu.
@@ -74,6 +83,7 @@ struct Slot {
   std::atomic<std::int64_t> tag{kNoInterval};  // the interval or group held
   WindowCounters counters;
   std::array<std::atomic<Block*>, layout::kNumBlocks> blocks{};
+  std::array<std::atomic<Block*>, prediction_layout::kNumBlocks> prediction_blocks{};
 };
 
 // Everything a window read sums up. Latency counts go to a plain array (the
@@ -88,8 +98,19 @@ struct WindowAccumulator {
   std::int64_t max_model_ns = -1;
   std::uint64_t blocks = 0;  // bit b: block b of counts may be non-zero
   std::array<std::uint64_t, layout::kNumBuckets> counts{};
+  std::uint64_t predictions = 0;
+  std::uint64_t max_outputs = 0;
+  std::uint64_t prediction_blocks = 0;  // bit b: block b of prediction_counts may be non-zero
+  std::array<std::uint64_t, prediction_layout::kNumBlocks * prediction_layout::kBlockSize>
+      prediction_counts{};
 
   void Clear() {
+    for (std::uint64_t bits = prediction_blocks; bits != 0; bits &= bits - 1) {
+      const auto b = static_cast<std::size_t>(std::countr_zero(bits));
+      std::fill_n(prediction_counts.begin() + b * prediction_layout::kBlockSize,
+                  prediction_layout::kBlockSize, 0);
+    }
+    prediction_blocks = predictions = max_outputs = 0;
     for (std::uint64_t bits = blocks; bits != 0; bits &= bits - 1) {
       const auto b = static_cast<std::size_t>(std::countr_zero(bits));
       std::fill_n(counts.begin() + b * layout::kBlockSize, layout::kBlockSize, 0);
