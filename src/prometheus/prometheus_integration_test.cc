@@ -28,6 +28,7 @@
 #include "metrics/prometheus.h"
 #include "metrics/registry.h"
 #include "prometheus/prometheus_metrics_source.h"
+#include "prometheus/testing/prometheus_server.h"
 
 namespace mlcanary::prometheus {
 namespace {
@@ -43,20 +44,6 @@ class WallClock final : public core::Clock {
 };
 
 core::Timestamp Now() { return WallClock().Now(); }
-
-// A port nothing listens on now (bound, read, released).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // One gateway replica as Prometheus sees it: a registry behind /metrics.
 struct Replica {
@@ -86,79 +73,19 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit)
 class PrometheusIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* bin = std::getenv("MLCANARY_PROMETHEUS_BIN");
-    binary_ = bin != nullptr && *bin != '\0' ? bin : "/usr/bin/prometheus";
-    ASSERT_TRUE(std::filesystem::exists(binary_))
-        << binary_ << " is missing: scripts/install-deps installs Debian's prometheus";
-    char tmpl[] = "/tmp/mlcanary-prometheus-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     for (Replica* r : {&a_, &b_}) ASSERT_TRUE(r->server.Start());
-    std::ofstream(dir_ + "/prometheus.yml")
-        << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        << "scrape_configs:\n  - job_name: mlcanary\n    static_configs:\n"
-        << "      - targets: ['127.0.0.1:" << a_.server.port()
-        << "', '127.0.0.1:" << b_.server.port() << "']\n";
-    port_ = FreePort();
-    ASSERT_GT(port_, 0);
-    url_ = "http://127.0.0.1:" + std::to_string(port_);
-    StartPrometheus();
-    client::HttpConnection probe;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto r = probe.Send({.url = url_ + "/-/ready", .timeout = 1s});
-          return r && r->status == 200;
-        },
-        15s))
-        << "prometheus did not get ready; its log: " << Log();
+    auto started =
+        testing::PrometheusServer::Start({a_.server.port(), b_.server.port()}, "1s", "1s");
+    ASSERT_TRUE(started) << started.error().ToString();
+    prometheus_ = std::move(*started);
+    url_ = prometheus_->url();
     source_ = std::make_unique<PrometheusMetricsSource>(PrometheusOptions{.url = url_});
   }
 
-  void TearDown() override {
-    StopPrometheus();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { prometheus_.reset(); }
 
-  void StartPrometheus() {
-    const std::vector<std::string> args = {
-        binary_, "--config.file=" + dir_ + "/prometheus.yml",
-        "--storage.tsdb.path=" + dir_ + "/data",
-        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
-    const std::string log = dir_ + "/prometheus.log";
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-
-  void StopPrometheus() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    pid_ = -1;
-  }
-
-  std::string Log() {
-    std::ifstream in(dir_ + "/prometheus.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  void StopPrometheus() { prometheus_->Stop(); }
+  std::string Log() { return prometheus_->Log(); }
 
   // The value of `query` by variant, evaluated now (empty on any error).
   std::map<std::string, double> Instant(const std::string& query) {
@@ -166,10 +93,7 @@ class PrometheusIntegrationTest : public ::testing::Test {
     return r ? *r : std::map<std::string, double>{};
   }
 
-  std::string binary_;
-  std::string dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::PrometheusServer> prometheus_;
   std::string url_;
   Replica a_;
   Replica b_;

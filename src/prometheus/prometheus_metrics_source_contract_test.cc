@@ -35,6 +35,7 @@
 #include "metrics/registry.h"
 #include "metrics/variant_metrics.h"
 #include "prometheus/prometheus_metrics_source.h"
+#include "prometheus/testing/prometheus_server.h"
 
 namespace mlcanary::prometheus {
 namespace {
@@ -53,20 +54,6 @@ class WallClock final : public core::Clock {
   }
 };
 
-// A port nothing listens on now (bound, read, released).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Polls `done` every 20 ms for at most `limit`.
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -80,75 +67,27 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit)
 // The gateway replica Prometheus scrapes, and the server itself; started once.
 class Server {
  public:
-  ~Server() {
-    Stop();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
   // Starts what is not running; false (with a test failure) when it cannot.
   bool EnsureRunning() {
-    if (dir_.empty()) {
-      const char* bin = std::getenv("MLCANARY_PROMETHEUS_BIN");
-      binary_ = bin != nullptr && *bin != '\0' ? bin : "/usr/bin/prometheus";
-      if (!std::filesystem::exists(binary_)) {
-        ADD_FAILURE() << binary_
-                      << " is missing: scripts/install-deps installs Debian's prometheus";
+    if (!prometheus_) {
+      if (!replica_.Start()) return false;
+      auto started = testing::PrometheusServer::Start({replica_.port()}, "200ms", "150ms");
+      if (!started) {
+        ADD_FAILURE() << started.error().ToString();
         return false;
       }
-      char tmpl[] = "/tmp/mlcanary-prometheus-XXXXXX";
-      if (::mkdtemp(tmpl) == nullptr) return false;
-      dir_ = tmpl;
-      if (!replica_.Start()) return false;
-      port_ = FreePort();
-      url_ = "http://127.0.0.1:" + std::to_string(port_);
-      std::ofstream(dir_ + "/prometheus.yml")
-          << "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\n"
-          << "scrape_configs:\n  - job_name: mlcanary\n    static_configs:\n"
-          << "      - targets: ['127.0.0.1:" << replica_.port() << "']\n";
+      prometheus_ = std::move(*started);
+      return true;
     }
-    if (pid_ > 0) return true;
-    const std::vector<std::string> args = {
-        binary_, "--config.file=" + dir_ + "/prometheus.yml",
-        "--storage.tsdb.path=" + dir_ + "/data",
-        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
-    const std::string log = dir_ + "/prometheus.log";
-    pid_ = ::fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
+    if (auto r = prometheus_->Run(); !r) {
+      ADD_FAILURE() << r.error().ToString();
+      return false;
     }
-    client::HttpConnection probe;
-    const bool ready = WaitFor(
-        [&] {
-          auto r = probe.Send({.url = url_ + "/-/ready", .timeout = 1s});
-          return r && r->status == 200;
-        },
-        15s);
-    if (!ready) ADD_FAILURE() << "prometheus did not get ready; its log: " << Log();
-    return ready;
+    return true;
   }
 
   void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    pid_ = -1;
+    if (prometheus_) prometheus_->Stop();
   }
 
   // Waits until the page has been served `scrapes` times since `after`.
@@ -160,25 +99,17 @@ class Server {
     if (!done) ADD_FAILURE() << "prometheus stopped scraping; its log: " << Log();
   }
 
-  std::string Log() const {
-    std::ifstream in(dir_ + "/prometheus.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string Log() const { return prometheus_ ? prometheus_->Log() : std::string(); }
 
   WallClock clock;
   metrics::MetricsRegistry registry{clock};
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return prometheus_->url(); }
 
  private:
   static std::int64_t Ms(core::Timestamp t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   }
 
-  std::string binary_;
-  std::string dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-  std::string url_;
   std::atomic<std::int64_t> served_{0};
   std::atomic<std::int64_t> last_served_at_ms_{0};
   http::HttpServer replica_{http::ServerOptions{.log = [](http::LogLevel, std::string_view) {}},
@@ -190,6 +121,7 @@ class Server {
                               served_.fetch_add(1);
                               return r;
                             }};
+  std::unique_ptr<testing::PrometheusServer> prometheus_;  // after replica_: stops first
 };
 
 Server& GetServer() {
