@@ -221,8 +221,52 @@ core::Status ReadSagemakerInference(const YAML::Node& in, const YamlPath& at,
   return core::Ok();
 }
 
-// `aws:` and `sagemaker:` (API.md is silent on them; README "SageMaker").
-core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
+// sagemaker.autoscaling: Application Auto Scaling for the canary variant.
+core::Status ReadAutoscaling(const YAML::Node& as, const YamlPath& aat, AutoScalingConfig& a) {
+  if (auto s =
+          CheckKeys(as, aat,
+                    {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance",
+                     "scale_out_cooldown", "scale_in_cooldown"});
+      !s) {
+    return s;
+  }
+  if (as["enabled"]) {
+    auto b = ReadBool(as["enabled"], aat.Child("enabled"));
+    if (!b) return std::unexpected(b.error());
+    a.enabled = *b;
+  }
+  for (auto [key, field] :
+       {std::pair{"min_capacity", &a.min_capacity}, std::pair{"max_capacity", &a.max_capacity}}) {
+    if (!as[key]) continue;
+    auto n = ReadIntIn(as[key], aat.Child(key), 1, 1000);
+    if (!n) return std::unexpected(n.error());
+    *field = static_cast<int>(*n);
+  }
+  if (a.min_capacity > a.max_capacity) {
+    return aat.Fail(as, "min_capacity (" + std::to_string(a.min_capacity) +
+                            ") must not exceed max_capacity (" + std::to_string(a.max_capacity) +
+                            ")");
+  }
+  if (as["target_invocations_per_instance"]) {
+    const YamlPath tat = aat.Child("target_invocations_per_instance");
+    auto v = ReadDouble(as["target_invocations_per_instance"], tat);
+    if (!v) return std::unexpected(v.error());
+    if (!(*v > 0)) return tat.Fail(as["target_invocations_per_instance"], "must be > 0");
+    a.target_invocations_per_instance = *v;
+  }
+  for (auto [key, field] : {std::pair{"scale_out_cooldown", &a.scale_out_cooldown},
+                            std::pair{"scale_in_cooldown", &a.scale_in_cooldown}}) {
+    if (!as[key]) continue;
+    auto d = ReadDuration(as[key], aat.Child(key), BareNumber::kRefused);
+    if (!d) return std::unexpected(d.error());
+    if (d->count() < 0) return aat.Child(key).Fail(as[key], "must be >= 0");
+    *field = *d;
+  }
+  return core::Ok();
+}
+
+// aws: {region, endpoint_url, endpoint_urls, timeout, max_attempts}.
+core::Status ReadAws(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node aws = r["aws"]) {
     const YamlPath at = top.Child("aws");
     if (auto s = CheckKeys(aws, at,
@@ -279,6 +323,11 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
       c.aws.max_attempts = static_cast<int>(*n);
     }
   }
+  return core::Ok();
+}
+
+// sagemaker: {poll_interval, wait_timeout, delete_old_configs, autoscaling, inference}.
+core::Status ReadSagemaker(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node sm = r["sagemaker"]) {
     const YamlPath at = top.Child("sagemaker");
     if (auto s = CheckKeys(
@@ -303,46 +352,8 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
       c.sagemaker.delete_old_configs = *b;
     }
     if (const YAML::Node as = sm["autoscaling"]) {
-      const YamlPath aat = at.Child("autoscaling");
-      AutoScalingConfig& a = c.sagemaker.autoscaling;
-      if (auto s = CheckKeys(
-              as, aat,
-              {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance",
-               "scale_out_cooldown", "scale_in_cooldown"});
-          !s) {
+      if (auto s = ReadAutoscaling(as, at.Child("autoscaling"), c.sagemaker.autoscaling); !s) {
         return s;
-      }
-      if (as["enabled"]) {
-        auto b = ReadBool(as["enabled"], aat.Child("enabled"));
-        if (!b) return std::unexpected(b.error());
-        a.enabled = *b;
-      }
-      for (auto [key, field] : {std::pair{"min_capacity", &a.min_capacity},
-                                std::pair{"max_capacity", &a.max_capacity}}) {
-        if (!as[key]) continue;
-        auto n = ReadIntIn(as[key], aat.Child(key), 1, 1000);
-        if (!n) return std::unexpected(n.error());
-        *field = static_cast<int>(*n);
-      }
-      if (a.min_capacity > a.max_capacity) {
-        return aat.Fail(as, "min_capacity (" + std::to_string(a.min_capacity) +
-                                ") must not exceed max_capacity (" +
-                                std::to_string(a.max_capacity) + ")");
-      }
-      if (as["target_invocations_per_instance"]) {
-        const YamlPath tat = aat.Child("target_invocations_per_instance");
-        auto v = ReadDouble(as["target_invocations_per_instance"], tat);
-        if (!v) return std::unexpected(v.error());
-        if (!(*v > 0)) return tat.Fail(as["target_invocations_per_instance"], "must be > 0");
-        a.target_invocations_per_instance = *v;
-      }
-      for (auto [key, field] : {std::pair{"scale_out_cooldown", &a.scale_out_cooldown},
-                                std::pair{"scale_in_cooldown", &a.scale_in_cooldown}}) {
-        if (!as[key]) continue;
-        auto d = ReadDuration(as[key], aat.Child(key), BareNumber::kRefused);
-        if (!d) return std::unexpected(d.error());
-        if (d->count() < 0) return aat.Child(key).Fail(as[key], "must be >= 0");
-        *field = *d;
       }
     }
     if (const YAML::Node in = sm["inference"]) {
@@ -352,6 +363,12 @@ core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceCo
     }
   }
   return core::Ok();
+}
+
+// `aws:` and `sagemaker:` (API.md is silent on them; README "SageMaker").
+core::Status ReadAwsSections(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
+  if (auto s = ReadAws(r, top, c); !s) return s;
+  return ReadSagemaker(r, top, c);
 }
 
 // Whether two valid "host:port" addresses would bind the same port: the same
@@ -447,23 +464,14 @@ core::Status ReadMetrics(const YAML::Node& node, const YamlPath& at, ServiceConf
   return core::Ok();
 }
 
-}  // namespace
+// metrics: optional (embedded when absent).
+core::Status ReadMetricsSection(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
+  if (const YAML::Node metrics = r["metrics"]) return ReadMetrics(metrics, top.Child("metrics"), c);
+  return core::Ok();
+}
 
-core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const std::string& source,
-                                               const std::string& base_dir) {
-  auto root = LoadYamlString(text, source);
-  if (!root) return std::unexpected(root.error());
-  const YamlPath top(source, "");
-  if (auto s = CheckKeys(*root, top,
-                         {"backend", "listen", "store", "auth", "controller", "metrics",
-                          "notifications", "gateway", "aws", "sagemaker", "endpoints"});
-      !s) {
-    return std::unexpected(s.error());
-  }
-  ServiceConfig c;
-  c.source = source;
-  const YAML::Node& r = *root;
-
+// backend: embedded | sagemaker.
+core::Status ReadBackend(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node backend = r["backend"]) {
     auto v = ReadString(backend, top.Child("backend"));
     if (!v) return std::unexpected(v.error());
@@ -475,8 +483,11 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       return top.Child("backend").Fail(backend, "'" + *v + "' is not embedded or sagemaker");
     }
   }
-  if (auto s = ReadAwsSections(r, top, c); !s) return std::unexpected(s.error());
+  return core::Ok();
+}
 
+// What only the SageMaker backend reads, and what needs its inference front.
+core::Status CheckSagemakerOnlyKeys(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (c.backend == Backend::kSagemaker) {
     // listen.inference turns the inference front on (README "SageMaker"); what
     // configures the gateway needs it.
@@ -492,10 +503,14 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   } else if (r["sagemaker"]) {
     return top.Child("sagemaker").Fail(r["sagemaker"], "only with backend: sagemaker");
   }
+  return core::Ok();
+}
+
+// listen: {inference, control, max_connections}.
+core::Status ReadListen(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node listen = r["listen"]) {
     const YamlPath at = top.Child("listen");
-    if (auto s = CheckKeys(listen, at, {"inference", "control", "max_connections"}); !s)
-      return std::unexpected(s.error());
+    if (auto s = CheckKeys(listen, at, {"inference", "control", "max_connections"}); !s) return s;
     for (auto [key, field] :
          {std::pair{"inference", &c.inference_listen}, std::pair{"control", &c.control_listen}}) {
       if (!listen[key]) continue;
@@ -524,7 +539,7 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       const YamlPath cat = at.Child("max_connections");
       if (!caps.IsMap()) return cat.Fail(caps, "expected a map of inference: N, control: N");
       if (auto s = CheckKeys(caps, cat, {"inference", "control"}); !s) {
-        return std::unexpected(s.error());
+        return s;
       }
       if (!serves_inference && caps["inference"]) {
         return cat.Child("inference")
@@ -539,6 +554,12 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       }
     }
   }
+  return core::Ok();
+}
+
+// store: sqlite:PATH | dynamodb:TABLE | postgresql://... (default sqlite:data/mlcanary.db).
+core::Status ReadStore(const YAML::Node& r, const YamlPath& top, const std::string& base_dir,
+                       ServiceConfig& c) {
   if (const YAML::Node store = r["store"]) {
     auto v = ReadString(store, top.Child("store"));
     if (!v) return std::unexpected(v.error());
@@ -562,10 +583,15 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
   } else {
     c.store = "sqlite:" + Resolve("data/mlcanary.db", base_dir);
   }
+  return core::Ok();
+}
+
+// auth: {admin_token_env, reader_token_env}.
+core::Status ReadAuth(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node auth = r["auth"]) {
     const YamlPath at = top.Child("auth");
     if (auto s = CheckKeys(auth, at, {"admin_token_env", "reader_token_env"}); !s) {
-      return std::unexpected(s.error());
+      return s;
     }
     for (auto [key, field] : {std::pair{"admin_token_env", &c.admin_token_env},
                               std::pair{"reader_token_env", &c.reader_token_env}}) {
@@ -575,10 +601,15 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       *field = *v;
     }
   }
+  return core::Ok();
+}
+
+// controller: {interval, lease}.
+core::Status ReadController(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node controller = r["controller"]) {
     const YamlPath at = top.Child("controller");
     if (auto s = CheckKeys(controller, at, {"interval", "lease"}); !s) {
-      return std::unexpected(s.error());
+      return s;
     }
     if (controller["interval"]) {
       auto d = ReadPositiveDuration(controller["interval"], at.Child("interval"));
@@ -594,15 +625,15 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       c.controller_lease = *d;
     }
   }
-  if (const YAML::Node metrics = r["metrics"]) {
-    if (auto s = ReadMetrics(metrics, top.Child("metrics"), c); !s) {
-      return std::unexpected(s.error());
-    }
-  }
+  return core::Ok();
+}
+
+// notifications: {webhooks, sns_topic_arn}.
+core::Status ReadNotifications(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node notifications = r["notifications"]) {
     const YamlPath at = top.Child("notifications");
     if (auto s = CheckKeys(notifications, at, {"webhooks", "sns_topic_arn"}); !s) {
-      return std::unexpected(s.error());
+      return s;
     }
     if (const YAML::Node topic = notifications["sns_topic_arn"]) {
       auto arn = ReadString(topic, at.Child("sns_topic_arn"));
@@ -624,10 +655,15 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       }
     }
   }
+  return core::Ok();
+}
+
+// gateway: {threads, max_body_bytes}.
+core::Status ReadGateway(const YAML::Node& r, const YamlPath& top, ServiceConfig& c) {
   if (const YAML::Node gateway = r["gateway"]) {
     const YamlPath at = top.Child("gateway");
     if (auto s = CheckKeys(gateway, at, {"threads", "max_body_bytes"}); !s) {
-      return std::unexpected(s.error());
+      return s;
     }
     if (gateway["threads"]) {
       auto n = ReadIntIn(gateway["threads"], at.Child("threads"), 0, 256);
@@ -640,6 +676,12 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
       c.max_body_bytes = static_cast<std::size_t>(*n);
     }
   }
+  return core::Ok();
+}
+
+// endpoints: a non-empty list, names unique.
+core::Status ReadEndpoints(const YAML::Node& r, const YamlPath& top, const std::string& base_dir,
+                           ServiceConfig& c) {
   const YAML::Node endpoints = r["endpoints"];
   if (!endpoints || !endpoints.IsSequence() || endpoints.size() == 0) {
     return top.Child("endpoints")
@@ -658,6 +700,37 @@ core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const st
     }
     c.endpoints.push_back(std::move(*e));
   }
+  return core::Ok();
+}
+
+}  // namespace
+
+core::Result<ServiceConfig> ParseServiceConfig(const std::string& text, const std::string& source,
+                                               const std::string& base_dir) {
+  auto root = LoadYamlString(text, source);
+  if (!root) return std::unexpected(root.error());
+  const YamlPath top(source, "");
+  if (auto s = CheckKeys(*root, top,
+                         {"backend", "listen", "store", "auth", "controller", "metrics",
+                          "notifications", "gateway", "aws", "sagemaker", "endpoints"});
+      !s) {
+    return std::unexpected(s.error());
+  }
+  ServiceConfig c;
+  c.source = source;
+  const YAML::Node& r = *root;
+  // In this order: the backend decides what the other sections may hold.
+  if (auto s = ReadBackend(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadAwsSections(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = CheckSagemakerOnlyKeys(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadListen(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadStore(r, top, base_dir, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadAuth(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadController(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadMetricsSection(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadNotifications(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadGateway(r, top, c); !s) return std::unexpected(s.error());
+  if (auto s = ReadEndpoints(r, top, base_dir, c); !s) return std::unexpected(s.error());
   return c;
 }
 
