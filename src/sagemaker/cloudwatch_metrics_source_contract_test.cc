@@ -29,6 +29,7 @@ using core::testing::MetricsSourceContractTest;
 using core::testing::MetricsSourceDriver;
 using core::testing::MetricsSourceKind;
 using core::testing::Requests;
+using mlcanary::testing::MotoClient;
 using mlcanary::testing::MotoHarness;
 
 namespace json = boost::json;
@@ -40,17 +41,6 @@ struct Moto {
   std::unique_ptr<aws::AwsClient> sagemaker, autoscaling, cloudwatch;
 };
 
-std::unique_ptr<aws::AwsClient> Client(const MotoHarness& harness,
-                                       const aws::ServiceInfo& service) {
-  aws::ClientOptions o;
-  o.endpoint_url = harness.url();
-  o.credentials = {std::string(MotoHarness::kAccessKey), std::string(MotoHarness::kSecretKey), ""};
-  o.sleep = [](core::Duration) {};  // retries without waiting
-  auto client = aws::AwsClient::Create(service, o);
-  EXPECT_TRUE(client) << client.error().ToString();
-  return client ? std::move(*client) : nullptr;
-}
-
 Moto* GetMoto() {
   static std::unique_ptr<Moto> moto = [] {
     auto started = MotoHarness::Start();
@@ -60,9 +50,9 @@ Moto* GetMoto() {
     }
     auto m = std::make_unique<Moto>();
     m->harness = std::move(*started);
-    m->sagemaker = Client(*m->harness, aws::SageMakerService());
-    m->autoscaling = Client(*m->harness, aws::AutoScalingService());
-    m->cloudwatch = Client(*m->harness, aws::CloudWatchService());
+    m->sagemaker = MotoClient(*m->harness, aws::SageMakerService());
+    m->autoscaling = MotoClient(*m->harness, aws::AutoScalingService());
+    m->cloudwatch = MotoClient(*m->harness, aws::CloudWatchService());
     return m;
   }();
   return moto.get();

@@ -82,14 +82,8 @@ class FrontTest : public ::testing::Test {
   static std::unique_ptr<aws::AwsClient> Client(const aws::ServiceInfo& service,
                                                 std::size_t idle_handles = 4) {
     aws::ClientOptions o;
-    o.endpoint_url = harness_->url();
-    o.credentials = {std::string(MotoHarness::kAccessKey), std::string(MotoHarness::kSecretKey),
-                     ""};
-    o.sleep = [](core::Duration) {};
     o.max_idle_handles = idle_handles;
-    auto client = aws::AwsClient::Create(service, o);
-    EXPECT_TRUE(client) << client.error().ToString();
-    return client ? std::move(*client) : nullptr;
+    return mlcanary::testing::MotoClient(*harness_, service, o);
   }
 
   json::object Call(std::string_view op, const json::object& request) {

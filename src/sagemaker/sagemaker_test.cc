@@ -153,14 +153,7 @@ class MotoTest : public ::testing::Test {
   }
 
   static std::unique_ptr<aws::AwsClient> Client(const aws::ServiceInfo& service) {
-    aws::ClientOptions o;
-    o.endpoint_url = harness_->url();
-    o.credentials = {std::string(MotoHarness::kAccessKey), std::string(MotoHarness::kSecretKey),
-                     ""};
-    o.sleep = [](core::Duration) {};  // retries without waiting
-    auto client = aws::AwsClient::Create(service, o);
-    EXPECT_TRUE(client) << client.error().ToString();
-    return client ? std::move(*client) : nullptr;
+    return mlcanary::testing::MotoClient(*harness_, service);
   }
 
   json::object Call(aws::AwsClient& client, std::string_view op, const json::object& request) {

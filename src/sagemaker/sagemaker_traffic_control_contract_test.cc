@@ -18,6 +18,7 @@ namespace {
 
 using core::testing::TrafficControlContractTest;
 using core::testing::TrafficControlKind;
+using mlcanary::testing::MotoClient;
 using mlcanary::testing::MotoHarness;
 
 namespace json = boost::json;
@@ -29,17 +30,6 @@ struct Moto {
   std::unique_ptr<aws::AwsClient> sagemaker, autoscaling;
 };
 
-std::unique_ptr<aws::AwsClient> Client(const MotoHarness& harness,
-                                       const aws::ServiceInfo& service) {
-  aws::ClientOptions o;
-  o.endpoint_url = harness.url();
-  o.credentials = {std::string(MotoHarness::kAccessKey), std::string(MotoHarness::kSecretKey), ""};
-  o.sleep = [](core::Duration) {};  // retries without waiting
-  auto client = aws::AwsClient::Create(service, o);
-  EXPECT_TRUE(client) << client.error().ToString();
-  return client ? std::move(*client) : nullptr;
-}
-
 Moto* GetMoto() {
   static std::unique_ptr<Moto> moto = [] {
     auto started = MotoHarness::Start();
@@ -49,8 +39,8 @@ Moto* GetMoto() {
     }
     auto m = std::make_unique<Moto>();
     m->harness = std::move(*started);
-    m->sagemaker = Client(*m->harness, aws::SageMakerService());
-    m->autoscaling = Client(*m->harness, aws::AutoScalingService());
+    m->sagemaker = MotoClient(*m->harness, aws::SageMakerService());
+    m->autoscaling = MotoClient(*m->harness, aws::AutoScalingService());
     return m;
   }();
   return moto.get();

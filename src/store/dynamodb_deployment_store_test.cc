@@ -55,11 +55,7 @@ const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new Harness
 aws::ClientOptions ClientOptions() {
   aws::ClientOptions options;
   options.region = "us-east-1";
-  options.endpoint_url = HarnessEnvironment::harness()->url();
-  options.credentials = {mlcanary::testing::MotoHarness::kAccessKey,
-                         mlcanary::testing::MotoHarness::kSecretKey, ""};
-  options.sleep = [](core::Duration) {};  // retries without waiting
-  return options;
+  return mlcanary::testing::MotoClientOptions(*HarnessEnvironment::harness(), options);
 }
 
 // A fresh table per test: tests never see each other's items.

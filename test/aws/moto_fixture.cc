@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -247,6 +248,24 @@ core::Status MotoHarness::Reset() {
   auto answer = Call("POST", "/_harness/reset", "");
   if (!answer) return std::unexpected(answer.error());
   return core::Ok();
+}
+
+aws::ClientOptions MotoClientOptions(const MotoHarness& harness, aws::ClientOptions base) {
+  base.endpoint_url = harness.url();
+  base.credentials = {MotoHarness::kAccessKey, MotoHarness::kSecretKey, ""};
+  base.sleep = [](core::Duration) {};  // retries without waiting
+  return base;
+}
+
+std::unique_ptr<aws::AwsClient> MotoClient(const MotoHarness& harness,
+                                           const aws::ServiceInfo& service,
+                                           aws::ClientOptions base) {
+  auto client = aws::AwsClient::Create(service, MotoClientOptions(harness, std::move(base)));
+  if (!client) {
+    ADD_FAILURE() << "AwsClient for moto: " << client.error().ToString();
+    return nullptr;
+  }
+  return std::move(*client);
 }
 
 }  // namespace mlcanary::testing

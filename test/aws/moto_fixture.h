@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "aws/aws_client.h"
 #include "core/error.h"
 
 namespace mlcanary::testing {
@@ -69,6 +70,16 @@ class MotoHarness {
   std::string url_;
   std::string moto_url_;
 };
+
+// Options for an AwsClient of `harness`: its url, the test credentials, and
+// retries without waiting; the rest as in `base`.
+aws::ClientOptions MotoClientOptions(const MotoHarness& harness, aws::ClientOptions base = {});
+
+// An AwsClient of `service` against `harness` (MotoClientOptions); null, with a
+// test failure, if it cannot be made.
+std::unique_ptr<aws::AwsClient> MotoClient(const MotoHarness& harness,
+                                           const aws::ServiceInfo& service,
+                                           aws::ClientOptions base = {});
 
 }  // namespace mlcanary::testing
 
