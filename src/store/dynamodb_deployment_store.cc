@@ -829,120 +829,103 @@ core::DeploymentListing DynamoDbDeploymentStore::DecodeListing(const std::vector
   return out;
 }
 
-core::Result<Deployment> DynamoDbDeploymentStore::Update(const Deployment& deployment,
-                                                         const std::vector<DeploymentEvent>& events,
-                                                         std::vector<DeploymentEvent>* appended) {
-  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
-  const std::string what = "update deployment " + Quoted(deployment.id);
-  const std::string pk = DeploymentPk(deployment.id);
-  // The stored record says which lock this write must take or release and
-  // where the event log continues; the transaction's version condition makes
-  // sure that what was read here is still what is stored when it commits.
-  auto response = client_->CallJson(
-      "GetItem", object{{"TableName", options_.table},
-                        {"Key", Key(pk, kRecordSk)},
-                        {"ConsistentRead", true},
-                        {"ProjectionExpression", "#version, #event_count, #active, #endpoint"},
-                        {"ExpressionAttributeNames",
-                         Names({"version", "event_count", "active", "endpoint"})}});
+namespace {
+
+// What Update reads of the stored record before writing.
+struct StoredHead {
+  std::int64_t version = 0;
+  std::int64_t event_count = 0;
+  std::string endpoint;
+  bool active = false;
+};
+
+Result<StoredHead> ParseStoredHead(const Result<value>& response, const std::string& id,
+                                   const std::string& what) {
   if (!response) return std::unexpected(response.error().WithContext(what));
   const value* current =
       response->is_object() ? response->as_object().if_contains("Item") : nullptr;
   if (current == nullptr || !current->is_object()) {
-    return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
+    return core::NotFoundError("deployment " + Quoted(id) + " not found");
   }
   const object& old = current->as_object();
-  auto old_version = GetN(old, "version");
-  auto old_count = GetN(old, "event_count");
-  auto old_endpoint = GetS(old, "endpoint");
-  auto was_active = GetBool(old, "active");
-  if (!old_version || !old_count || !old_endpoint || !was_active) {
+  auto version = GetN(old, "version");
+  auto count = GetN(old, "event_count");
+  auto endpoint = GetS(old, "endpoint");
+  auto active = GetBool(old, "active");
+  if (!version || !count || !endpoint || !active) {
     return core::InternalError(what + ": corrupt record: version, event_count, endpoint or " +
                                "active attribute missing");
   }
-  auto stale = [&](std::int64_t stored_version) {
-    return core::ConflictError(
-        "deployment " + Quoted(deployment.id) + " was changed concurrently (version " +
-        std::to_string(deployment.version) + ", stored " + std::to_string(stored_version) + ")");
-  };
-  if (*old_version != deployment.version) return stale(*old_version);
+  return StoredHead{*version, *count, *endpoint, *active};
+}
 
-  Deployment stored = deployment;
-  stored.version = deployment.version + 1;
-  auto doc = EncodeDeployment(stored);
-  if (!doc) return std::unexpected(doc.error());
-  const bool now_active = core::IsActive(stored.state);
-  const std::int64_t event_count = *old_count + static_cast<std::int64_t>(events.size());
+// The conditional Update of the record item: every attribute SET, the sparse
+// index's attribute REMOVEd when the deployment leaves the active states.
+object RecordUpdate(const std::string& table, const Deployment& stored, const std::string& doc,
+                    std::int64_t event_count, std::int64_t expected_version) {
+  object record;
+  SetRecordAttributes(record, stored, doc, event_count);
+  std::string set;
+  object names = Names({"version"});
+  object values{{":expected", N(expected_version)}};
+  for (auto& [name, attribute] : record) {
+    set += set.empty() ? "SET " : ", ";
+    std::string key(name);
+    set += "#" + key + " = :" + key;
+    names["#" + key] = key;
+    values[":" + key] = attribute;
+  }
+  if (!core::IsActive(stored.state)) {  // out of the sparse index
+    set += " REMOVE #" + std::string(kActiveSet);
+    names["#" + std::string(kActiveSet)] = kActiveSet;
+  }
+  return object{{"Update", object{{"TableName", table},
+                                  {"Key", Key(DeploymentPk(stored.id), kRecordSk)},
+                                  {"UpdateExpression", set},
+                                  {"ConditionExpression", "#version = :expected"},
+                                  {"ExpressionAttributeNames", std::move(names)},
+                                  {"ExpressionAttributeValues", std::move(values)},
+                                  {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}};
+}
 
-  array items;
-  {
-    object record;
-    SetRecordAttributes(record, stored, *doc, event_count);
-    std::string set;
-    object names = Names({"version"});
-    object values{{":expected", N(deployment.version)}};
-    for (auto& [name, attribute] : record) {
-      set += set.empty() ? "SET " : ", ";
-      std::string key(name);
-      set += "#" + key + " = :" + key;
-      names["#" + key] = key;
-      values[":" + key] = attribute;
-    }
-    if (!now_active) {  // out of the sparse index
-      set += " REMOVE #" + std::string(kActiveSet);
-      names["#" + std::string(kActiveSet)] = kActiveSet;
-    }
-    items.push_back(object{{"Update", object{{"TableName", options_.table},
-                                             {"Key", Key(pk, kRecordSk)},
-                                             {"UpdateExpression", set},
-                                             {"ConditionExpression", "#version = :expected"},
-                                             {"ExpressionAttributeNames", std::move(names)},
-                                             {"ExpressionAttributeValues", std::move(values)},
-                                             {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
-  }
-  // Lock items: release the old endpoint's when leaving the active states (or
-  // moving), take the new one's when entering them (or moving).
-  const bool moved = *old_endpoint != stored.endpoint;
-  std::optional<std::size_t> take_index;
-  if (*was_active && (!now_active || moved)) {
-    items.push_back(
-        object{{"Delete",
-                object{{"TableName", options_.table},
-                       {"Key", Key(LockPk(*old_endpoint), kLockSk)},
-                       {"ConditionExpression", "attribute_not_exists(#pk) OR #deployment_id = :id"},
-                       {"ExpressionAttributeNames", Names({"pk", "deployment_id"})},
-                       {"ExpressionAttributeValues", object{{":id", S(stored.id)}}},
-                       {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}});
-  }
-  if (now_active && (!*was_active || moved)) {
-    take_index = items.size();
-    items.push_back(TakeLock(options_.table, stored));
-  }
-  const std::size_t first_event_index = items.size();
-  std::vector<DeploymentEvent> numbered;
-  if (auto s = AppendEventPuts(items, options_.table, stored, *old_count + 1, events, numbered);
-      !s) {
-    return std::unexpected(s.error());
-  }
+// The Delete of an endpoint's lock item, if `id` holds it (or nobody does).
+object ReleaseLock(const std::string& table, const std::string& endpoint, const std::string& id) {
+  return object{{"Delete", object{{"TableName", table},
+                                  {"Key", Key(LockPk(endpoint), kLockSk)},
+                                  {"ConditionExpression",
+                                   "attribute_not_exists(#pk) OR #deployment_id = :id"},
+                                  {"ExpressionAttributeNames", Names({"pk", "deployment_id"})},
+                                  {"ExpressionAttributeValues", object{{":id", S(id)}}},
+                                  {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}}};
+}
 
-  aws::AwsErrorDetail detail;
-  const core::Status written = TransactWrite(std::move(items), &detail);
-  auto outcome = Outcome(written, detail, what);
-  if (!outcome) return std::unexpected(outcome.error());
-  if (outcome->committed) {
-    if (appended != nullptr) *appended = std::move(numbered);
-    return stored;
-  }
-  const std::vector<CancellationReason>& reasons = outcome->reasons;
+// Where in an Update's transaction each kind of item is.
+struct UpdateItems {
+  std::optional<std::size_t> take_lock;  // the new endpoint's lock, when taken
+  std::size_t first_event = 0;
+};
+
+std::unexpected<core::Error> StaleVersion(const Deployment& deployment,
+                                          std::int64_t stored_version) {
+  return core::ConflictError(
+      "deployment " + Quoted(deployment.id) + " was changed concurrently (version " +
+      std::to_string(deployment.version) + ", stored " + std::to_string(stored_version) + ")");
+}
+
+// Why a cancelled Update transaction failed, as the port's error.
+std::unexpected<core::Error> UpdateCancelled(const std::vector<CancellationReason>& reasons,
+                                             const UpdateItems& at, const Deployment& deployment,
+                                             const StoredHead& head, const std::string& what,
+                                             const core::Status& written) {
   if (Failed(reasons, 0, "ConditionalCheckFailed")) {
     auto now = GetN(reasons[0].item, "version");
     if (!now) return core::NotFoundError("deployment " + Quoted(deployment.id) + " not found");
-    return stale(*now);
+    return StaleVersion(deployment, *now);
   }
-  if (take_index && Failed(reasons, *take_index, "ConditionalCheckFailed")) {
-    std::string holder = GetS(reasons[*take_index].item, "deployment_id").value_or("?");
+  if (at.take_lock && Failed(reasons, *at.take_lock, "ConditionalCheckFailed")) {
+    std::string holder = GetS(reasons[*at.take_lock].item, "deployment_id").value_or("?");
     return core::ConflictError(what + ": deployment " + Quoted(holder) +
-                               " is already active on endpoint " + Quoted(stored.endpoint));
+                               " is already active on endpoint " + Quoted(deployment.endpoint));
   }
   if (std::any_of(reasons.begin(), reasons.end(),
                   [](const auto& r) { return r.code == "TransactionConflict"; })) {
@@ -952,14 +935,75 @@ core::Result<Deployment> DynamoDbDeploymentStore::Update(const Deployment& deplo
                                " is being changed concurrently (transaction conflict " +
                                ReasonCodes(reasons) + ")");
   }
-  for (std::size_t i = first_event_index; i < reasons.size(); ++i) {
+  for (std::size_t i = at.first_event; i < reasons.size(); ++i) {
     if (reasons[i].code == "ConditionalCheckFailed") {
       return core::InternalError(what + ": the event log holds events beyond event_count " +
-                                 std::to_string(*old_count) + "; the table is inconsistent");
+                                 std::to_string(head.event_count) + "; the table is inconsistent");
     }
   }
   return core::InternalError(what + ": transaction cancelled " + ReasonCodes(reasons) + ": " +
                              written.error().message());
+}
+
+}  // namespace
+
+core::Result<Deployment> DynamoDbDeploymentStore::Update(const Deployment& deployment,
+                                                         const std::vector<DeploymentEvent>& events,
+                                                         std::vector<DeploymentEvent>* appended) {
+  if (deployment.id.empty()) return core::ValidationError("deployment id must not be empty");
+  const std::string what = "update deployment " + Quoted(deployment.id);
+  // The stored record says which lock this write must take or release and
+  // where the event log continues; the transaction's version condition makes
+  // sure that what was read here is still what is stored when it commits.
+  auto head = ParseStoredHead(
+      client_->CallJson(
+          "GetItem", object{{"TableName", options_.table},
+                            {"Key", Key(DeploymentPk(deployment.id), kRecordSk)},
+                            {"ConsistentRead", true},
+                            {"ProjectionExpression", "#version, #event_count, #active, #endpoint"},
+                            {"ExpressionAttributeNames",
+                             Names({"version", "event_count", "active", "endpoint"})}}),
+      deployment.id, what);
+  if (!head) return std::unexpected(head.error());
+  if (head->version != deployment.version) return StaleVersion(deployment, head->version);
+
+  Deployment stored = deployment;
+  stored.version = deployment.version + 1;
+  auto doc = EncodeDeployment(stored);
+  if (!doc) return std::unexpected(doc.error());
+  const bool now_active = core::IsActive(stored.state);
+  const std::int64_t event_count = head->event_count + static_cast<std::int64_t>(events.size());
+
+  array items;
+  items.push_back(RecordUpdate(options_.table, stored, *doc, event_count, deployment.version));
+  // Lock items: release the old endpoint's when leaving the active states (or
+  // moving), take the new one's when entering them (or moving).
+  const bool moved = head->endpoint != stored.endpoint;
+  UpdateItems at;
+  if (head->active && (!now_active || moved)) {
+    items.push_back(ReleaseLock(options_.table, head->endpoint, stored.id));
+  }
+  if (now_active && (!head->active || moved)) {
+    at.take_lock = items.size();
+    items.push_back(TakeLock(options_.table, stored));
+  }
+  at.first_event = items.size();
+  std::vector<DeploymentEvent> numbered;
+  if (auto s =
+          AppendEventPuts(items, options_.table, stored, head->event_count + 1, events, numbered);
+      !s) {
+    return std::unexpected(s.error());
+  }
+
+  aws::AwsErrorDetail detail;
+  const core::Status written = TransactWrite(std::move(items), &detail);
+  auto outcome = Outcome(written, detail, what);
+  if (!outcome) return std::unexpected(outcome.error());
+  if (!outcome->committed) {
+    return UpdateCancelled(outcome->reasons, at, deployment, *head, what, written);
+  }
+  if (appended != nullptr) *appended = std::move(numbered);
+  return stored;
 }
 
 namespace {
