@@ -4,11 +4,33 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "http/http_text.h"
 
 namespace mlcanary::gateway {
 namespace {
+
+// The answer to a head whose framing fields break RFC 9112.
+std::pair<int, std::string_view> FramingFailure(http::FramingStatus status) {
+  switch (status) {
+    case http::FramingStatus::kOk:
+      break;
+    case http::FramingStatus::kEmptyLength:
+      return {400, "malformed HTTP request: empty Content-Length"};
+    case http::FramingStatus::kLengthNotNumber:
+      return {400, "malformed HTTP request: Content-Length is not a number"};
+    case http::FramingStatus::kLengthTooLarge:
+      return {413, "request body is too large"};
+    case http::FramingStatus::kConflictingLengths:
+      return {400, "malformed HTTP request: conflicting Content-Length headers"};
+    case http::FramingStatus::kOtherCoding:
+      return {501, "transfer coding not supported (only chunked)"};
+    case http::FramingStatus::kChunkedTwice:
+      return {400, "malformed HTTP request: chunked applied more than once"};
+  }
+  return {400, "malformed HTTP request"};
+}
 
 using http::ForEachListElement;
 using http::IEquals;
@@ -105,91 +127,41 @@ HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
                 "HTTP/1.1 expected)");
   }
 
-  bool has_content_length = false;
-  bool has_transfer_encoding = false;
-  bool connection_close = false;
-  bool connection_keep_alive = false;
+  http::FramingFields framing;
   bool seen_target_variant = false;
   std::size_t pos = eol + 2;
   while (pos < head.size()) {
     eol = head.find(kCrlf, pos);
     line = head.substr(pos, eol - pos);
     pos = eol + 2;
-    const auto colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
-      return Fail(400, "malformed HTTP request: a header line has no field name");
-    }
-    const std::string_view name = line.substr(0, colon);
-    for (char c : name) {
-      if (!IsTokenChar(static_cast<unsigned char>(c))) {
+    std::string_view name, value;
+    switch (http::SplitFieldLine(line, name, value)) {
+      case http::FieldLineStatus::kOk:
+        break;
+      case http::FieldLineStatus::kNoName:
+        return Fail(400, "malformed HTTP request: a header line has no field name");
+      case http::FieldLineStatus::kBadName:
         return Fail(400, "malformed HTTP request: bad character in a header field name");
-      }
-    }
-    const std::string_view value = TrimOws(line.substr(colon + 1));
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && u != '\t') || u == 0x7f) {
+      case http::FieldLineStatus::kBadValue:
         return Fail(400, "malformed HTTP request: bad character in a header field value");
-      }
     }
-    switch (Lower(name[0])) {
-      case 'c':
-        if (IEquals(name, "content-length")) {
-          if (value.empty()) return Fail(400, "malformed HTTP request: empty Content-Length");
-          std::size_t length = 0;
-          for (char c : value) {
-            if (c < '0' || c > '9') {
-              return Fail(400, "malformed HTTP request: Content-Length is not a number");
-            }
-            if (length > (std::numeric_limits<std::size_t>::max() - 9) / 10) {
-              return Fail(413, "request body is too large");
-            }
-            length = length * 10 + static_cast<std::size_t>(c - '0');
-          }
-          if (has_content_length && length != content_length_) {
-            return Fail(400, "malformed HTTP request: conflicting Content-Length headers");
-          }
-          has_content_length = true;
-          content_length_ = length;
-        } else if (IEquals(name, "connection")) {
-          ForEachListElement(value, [&](std::string_view option) {
-            if (IEquals(option, "close")) connection_close = true;
-            if (IEquals(option, "keep-alive")) connection_keep_alive = true;
-          });
-        }
-        break;
-      case 't':
-        if (IEquals(name, "transfer-encoding")) {
-          bool other = false;
-          std::size_t codings = 0;
-          ForEachListElement(value, [&](std::string_view coding) {
-            ++codings;
-            if (!IEquals(coding, "chunked")) other = true;
-          });
-          if (other) return Fail(501, "transfer coding not supported (only chunked)");
-          if (codings != 1 || has_transfer_encoding) {
-            return Fail(400, "malformed HTTP request: chunked applied more than once");
-          }
-          has_transfer_encoding = true;
-        }
-        break;
-      case 'e':
-        if (IEquals(name, "expect") && IEquals(value, "100-continue")) {
-          head_.expect_continue = true;
-        }
-        break;
-      case 'x':
-        if (!seen_target_variant && IEquals(name, "x-amzn-sagemaker-target-variant")) {
-          seen_target_variant = true;
-          head_.target_variant = value;
-        }
-        break;
-      default:
-        break;
+    if (auto framed = http::AddFramingField(name, value, framing);
+        framed != http::FramingStatus::kOk) {
+      const auto [status, message] = FramingFailure(framed);
+      return Fail(status, message);
+    }
+    const char first = Lower(name[0]);
+    if (first == 'e' && IEquals(name, "expect") && IEquals(value, "100-continue")) {
+      head_.expect_continue = true;
+    } else if (first == 'x' && !seen_target_variant &&
+               IEquals(name, "x-amzn-sagemaker-target-variant")) {
+      seen_target_variant = true;
+      head_.target_variant = value;
     }
   }
-  if (has_transfer_encoding) {
-    if (has_content_length) {
+  content_length_ = framing.length;
+  if (framing.chunked) {
+    if (framing.has_length) {
       return Fail(400, "malformed HTTP request: both Content-Length and Transfer-Encoding");
     }
     if (head_.version_minor == 0) {
@@ -200,7 +172,7 @@ HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
     return Fail(413, "request body is too large");
   }
   head_.keep_alive =
-      head_.version_minor == 1 ? !connection_close : connection_keep_alive && !connection_close;
+      head_.version_minor == 1 ? !framing.close : framing.keep_alive && !framing.close;
   if (head_.version_minor == 0) head_.expect_continue = false;
   return State::kNeedMore;
 }

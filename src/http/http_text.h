@@ -1,6 +1,7 @@
 // Text rules of HTTP/1.1 (RFC 9110/9112) shared by the gateway's request
 // parser and the model HTTP backend's response parser: token characters,
-// control characters, field lines, case-insensitive names, lists, hex digits.
+// control characters, field lines, case-insensitive names, lists, the framing
+// fields (Content-Length, Transfer-Encoding, Connection), hex digits.
 // Header-only and allocation-free: both parsers run on every request.
 #ifndef MLCANARY_HTTP_HTTP_TEXT_H_
 #define MLCANARY_HTTP_HTTP_TEXT_H_
@@ -85,6 +86,77 @@ void ForEachListElement(std::string_view list, Fn&& fn) {
     if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
+}
+
+// One field line ("name: value", without its CRLF) split into its name and
+// its OWS-trimmed value.
+enum class FieldLineStatus { kOk, kNoName, kBadName, kBadValue };
+inline FieldLineStatus SplitFieldLine(std::string_view line, std::string_view& name,
+                                      std::string_view& value) {
+  const auto colon = line.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return FieldLineStatus::kNoName;
+  name = line.substr(0, colon);
+  for (char c : name) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return FieldLineStatus::kBadName;
+  }
+  value = TrimOws(line.substr(colon + 1));
+  return HasControlChar(value) ? FieldLineStatus::kBadValue : FieldLineStatus::kOk;
+}
+
+// What a head's framing fields (RFC 9112 6: Content-Length, Transfer-Encoding,
+// Connection) say, field by field.
+struct FramingFields {
+  bool has_length = false;
+  std::size_t length = 0;
+  bool chunked = false;
+  bool close = false;       // Connection: close
+  bool keep_alive = false;  // Connection: keep-alive
+};
+enum class FramingStatus {
+  kOk,
+  kEmptyLength,         // Content-Length:
+  kLengthNotNumber,     // Content-Length: 12a
+  kLengthTooLarge,      // more than size_t holds
+  kConflictingLengths,  // two Content-Length fields that differ
+  kOtherCoding,         // a transfer coding other than chunked
+  kChunkedTwice,        // chunked applied more than once
+};
+
+// If `name` is a framing field, adds what `value` says to `f`; kOk for any
+// other field (the caller reads those).
+inline FramingStatus AddFramingField(std::string_view name, std::string_view value,
+                                     FramingFields& f) {
+  const char first = Lower(name.empty() ? '\0' : name[0]);
+  if (first == 'c' && IEquals(name, "content-length")) {
+    if (value.empty()) return FramingStatus::kEmptyLength;
+    std::size_t length = 0;
+    for (char c : value) {
+      if (c < '0' || c > '9') return FramingStatus::kLengthNotNumber;
+      if (length > (std::numeric_limits<std::size_t>::max() - 9) / 10) {
+        return FramingStatus::kLengthTooLarge;
+      }
+      length = length * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (f.has_length && length != f.length) return FramingStatus::kConflictingLengths;
+    f.has_length = true;
+    f.length = length;
+  } else if (first == 'c' && IEquals(name, "connection")) {
+    ForEachListElement(value, [&](std::string_view option) {
+      f.close = f.close || IEquals(option, "close");
+      f.keep_alive = f.keep_alive || IEquals(option, "keep-alive");
+    });
+  } else if (first == 't' && IEquals(name, "transfer-encoding")) {
+    bool other = false;
+    int codings = 0;
+    ForEachListElement(value, [&](std::string_view coding) {
+      ++codings;
+      other = other || !IEquals(coding, "chunked");
+    });
+    if (other) return FramingStatus::kOtherCoding;
+    if (codings != 1 || f.chunked) return FramingStatus::kChunkedTwice;
+    f.chunked = true;
+  }
+  return FramingStatus::kOk;
 }
 
 // The value of a hex digit, or -1.

@@ -19,6 +19,27 @@ using http::TrimOws;
 
 constexpr std::size_t kChunkLineLimit = 1024;  // a chunk-size line with its extensions
 
+// Why a head whose framing fields break RFC 9112 is refused.
+std::string_view FramingFailure(http::FramingStatus status) {
+  switch (status) {
+    case http::FramingStatus::kOk:
+      break;
+    case http::FramingStatus::kEmptyLength:
+      return "malformed upstream response: empty Content-Length";
+    case http::FramingStatus::kLengthNotNumber:
+      return "malformed upstream response: Content-Length is not a number";
+    case http::FramingStatus::kLengthTooLarge:
+      return "upstream response body is too large";
+    case http::FramingStatus::kConflictingLengths:
+      return "malformed upstream response: conflicting Content-Length headers";
+    case http::FramingStatus::kOtherCoding:
+      return "upstream response uses a transfer coding other than chunked";
+    case http::FramingStatus::kChunkedTwice:
+      return "malformed upstream response: chunked applied more than once";
+  }
+  return "malformed upstream response";
+}
+
 }  // namespace
 
 void HttpResponseParser::Reset() {
@@ -126,75 +147,39 @@ HttpResponseParser::State HttpResponseParser::ParseHead(std::string_view head) {
   }
   head_.status = status;
 
-  bool has_length = false;
-  bool chunked = false;
-  bool close = false;
-  bool keep_alive = false;
+  http::FramingFields framing;
   std::size_t pos = eol + 2;
   while (pos < head.size()) {
     eol = head.find("\r\n", pos);
     line = head.substr(pos, eol - pos);
     pos = eol + 2;
-    const auto colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
-      return Fail("malformed upstream response: a header line has no field name");
-    }
-    const std::string_view name = line.substr(0, colon);
-    for (char c : name) {
-      if (!IsTokenChar(static_cast<unsigned char>(c))) {
+    std::string_view name, value;
+    switch (http::SplitFieldLine(line, name, value)) {
+      case http::FieldLineStatus::kOk:
+        break;
+      case http::FieldLineStatus::kNoName:
+        return Fail("malformed upstream response: a header line has no field name");
+      case http::FieldLineStatus::kBadName:
         return Fail("malformed upstream response: bad character in a header field name");
-      }
+      case http::FieldLineStatus::kBadValue:
+        return Fail("malformed upstream response: bad character in a header field value");
     }
-    const std::string_view value = TrimOws(line.substr(colon + 1));
-    if (HasControlChar(value)) {
-      return Fail("malformed upstream response: bad character in a header field value");
-    }
-    const char first = Lower(name[0]);
-    if (first == 'c' && IEquals(name, "content-length")) {
-      if (value.empty()) return Fail("malformed upstream response: empty Content-Length");
-      std::size_t length = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') {
-          return Fail("malformed upstream response: Content-Length is not a number");
-        }
-        if (length > (std::numeric_limits<std::size_t>::max() - 9) / 10) {
-          return Fail("upstream response body is too large");
-        }
-        length = length * 10 + static_cast<std::size_t>(c - '0');
-      }
-      if (has_length && length != content_length_) {
-        return Fail("malformed upstream response: conflicting Content-Length headers");
-      }
-      has_length = true;
-      content_length_ = length;
-    } else if (first == 'c' && IEquals(name, "connection")) {
-      ForEachListElement(value, [&](std::string_view option) {
-        close = close || IEquals(option, "close");
-        keep_alive = keep_alive || IEquals(option, "keep-alive");
-      });
-    } else if (first == 't' && IEquals(name, "transfer-encoding")) {
-      bool other = false;
-      int codings = 0;
-      ForEachListElement(value, [&](std::string_view coding) {
-        ++codings;
-        other = other || !IEquals(coding, "chunked");
-      });
-      if (other) return Fail("upstream response uses a transfer coding other than chunked");
-      if (codings != 1 || chunked) {
-        return Fail("malformed upstream response: chunked applied more than once");
-      }
-      chunked = true;
+    if (auto framed = http::AddFramingField(name, value, framing);
+        framed != http::FramingStatus::kOk) {
+      return Fail(FramingFailure(framed));
     }
   }
-  head_.keep_alive = head_.version_minor == 1 ? !close : keep_alive && !close;
+  content_length_ = framing.length;
+  head_.keep_alive =
+      head_.version_minor == 1 ? !framing.close : framing.keep_alive && !framing.close;
   if (status < 200 || status == 204 || status == 304) {
     framing_ = Framing::kNone;  // never a body (RFC 9112 6.3), whatever the fields say
-  } else if (chunked) {
-    if (has_length) {
+  } else if (framing.chunked) {
+    if (framing.has_length) {
       return Fail("malformed upstream response: both Content-Length and Transfer-Encoding");
     }
     framing_ = Framing::kChunked;
-  } else if (has_length) {
+  } else if (framing.has_length) {
     if (content_length_ > body_limit_) return Fail("upstream response body is too large");
     framing_ = Framing::kLength;
   } else {
