@@ -36,10 +36,14 @@ const json::array* Array(const json::object& tree, std::string_view key) {
 
 }  // namespace
 
-core::Result<TreeEnsemble> TreeEnsemble::Parse(std::string_view model_json) {
-  try {
-    json::value doc = json::parse(model_json);
-    const json::object& learner = doc.at("learner").as_object();
+// Parse's steps, with access to TreeEnsemble's arrays. Each throws (boost.json's
+// at/as) on a missing or mistyped member; Parse turns that into its error.
+class TreeEnsembleReader {
+ public:
+  using Node = TreeEnsemble::Node;
+
+  // learner_model_param and objective: features, base margin, transform.
+  static core::Status ReadLearner(const json::object& learner, TreeEnsemble& out) {
     const json::object& params = learner.at("learner_model_param").as_object();
     double num_class = 0, num_target = 1, num_feature = 0, base_score = 0.5;
     ParamNumber(params, "num_class", num_class);
@@ -52,7 +56,6 @@ core::Result<TreeEnsemble> TreeEnsemble::Parse(std::string_view model_json) {
       return std::unexpected(Unsupported("no base_score"));
     }
     const std::string_view objective = learner.at("objective").at("name").as_string();
-    TreeEnsemble out;
     out.num_features_ = static_cast<std::size_t>(num_feature);
     if (objective == "binary:logistic" || objective == "reg:logistic") {
       if (base_score <= 0 || base_score >= 1) return std::unexpected(Unsupported("base_score"));
@@ -62,6 +65,81 @@ core::Result<TreeEnsemble> TreeEnsemble::Parse(std::string_view model_json) {
       out.base_margin_ = static_cast<float>(base_score);
     } else {
       return std::unexpected(Unsupported("objective " + std::string(objective)));
+    }
+    return core::Ok();
+  }
+
+  // One tree's node arrays appended to out.nodes_, its root to out.roots_.
+  static core::Status AddTree(const json::object& tree, TreeEnsemble& out) {
+    const auto* left = Array(tree, "left_children");
+    const auto* right = Array(tree, "right_children");
+    const auto* index = Array(tree, "split_indices");
+    const auto* cond = Array(tree, "split_conditions");
+    const auto* dleft = Array(tree, "default_left");
+    const auto* type = Array(tree, "split_type");
+    if (!left || !right || !index || !cond || !dleft) {
+      return std::unexpected(Unsupported("tree without node arrays"));
+    }
+    const std::size_t n = left->size();
+    if (n == 0 || right->size() != n || index->size() != n || cond->size() != n ||
+        dleft->size() != n || (type && !type->empty() && type->size() != n)) {
+      return std::unexpected(Unsupported("tree node arrays differ in length"));
+    }
+    const auto base = static_cast<std::int32_t>(out.nodes_.size());
+    out.roots_.push_back(base);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto l = (*left)[i].to_number<std::int64_t>();
+      const auto r = (*right)[i].to_number<std::int64_t>();
+      Node node{};
+      node.value = static_cast<float>((*cond)[i].to_number<double>());
+      node.default_left = (*dleft)[i].to_number<std::int64_t>() != 0;
+      if (l == -1) {
+        node.feature = -1;
+      } else {
+        if (type && !type->empty() && (*type)[i].to_number<std::int64_t>() != 0) {
+          return std::unexpected(Unsupported("categorical split"));
+        }
+        const auto f = (*index)[i].to_number<std::int64_t>();
+        if (l <= 0 || r <= 0 || static_cast<std::size_t>(l) >= n ||
+            static_cast<std::size_t>(r) >= n || f < 0 ||
+            static_cast<std::size_t>(f) >= out.num_features_) {
+          return std::unexpected(Unsupported("tree node out of range"));
+        }
+        node.feature = static_cast<std::int32_t>(f);
+        node.left = base + static_cast<std::int32_t>(l);
+        node.right = base + static_cast<std::int32_t>(r);
+      }
+      out.nodes_.push_back(node);
+    }
+    return core::Ok();
+  }
+
+  // Children index forward in XGBoost's layout, so every walk ends (AddTree
+  // checked that children are > 0; a cycle needs a child <= its parent).
+  static core::Status CheckChildrenForward(const TreeEnsemble& out) {
+    for (std::size_t t = 0; t < out.roots_.size(); ++t) {
+      const std::size_t begin = static_cast<std::size_t>(out.roots_[t]);
+      const std::size_t end = t + 1 == out.roots_.size()
+                                  ? out.nodes_.size()
+                                  : static_cast<std::size_t>(out.roots_[t + 1]);
+      for (std::size_t i = begin; i < end; ++i) {
+        const Node& node = out.nodes_[i];
+        if (node.feature >= 0 && (node.left <= std::int32_t(i) || node.right <= std::int32_t(i))) {
+          return std::unexpected(Unsupported("tree children do not point forward"));
+        }
+      }
+    }
+    return core::Ok();
+  }
+};
+
+core::Result<TreeEnsemble> TreeEnsemble::Parse(std::string_view model_json) {
+  try {
+    json::value doc = json::parse(model_json);
+    const json::object& learner = doc.at("learner").as_object();
+    TreeEnsemble out;
+    if (auto s = TreeEnsembleReader::ReadLearner(learner, out); !s) {
+      return std::unexpected(s.error());
     }
     const json::object& booster = learner.at("gradient_booster").as_object();
     if (booster.at("name").as_string() != "gbtree") {
@@ -73,62 +151,14 @@ core::Result<TreeEnsemble> TreeEnsemble::Parse(std::string_view model_json) {
     for (const auto& info : model.at("tree_info").as_array()) {
       if (info.to_number<std::int64_t>() != 0) return std::unexpected(Unsupported("tree groups"));
     }
-    for (const auto& tree_value : model.at("trees").as_array()) {
-      const json::object& tree = tree_value.as_object();
-      const auto* left = Array(tree, "left_children");
-      const auto* right = Array(tree, "right_children");
-      const auto* index = Array(tree, "split_indices");
-      const auto* cond = Array(tree, "split_conditions");
-      const auto* dleft = Array(tree, "default_left");
-      const auto* type = Array(tree, "split_type");
-      if (!left || !right || !index || !cond || !dleft) {
-        return std::unexpected(Unsupported("tree without node arrays"));
-      }
-      const std::size_t n = left->size();
-      if (n == 0 || right->size() != n || index->size() != n || cond->size() != n ||
-          dleft->size() != n || (type && !type->empty() && type->size() != n)) {
-        return std::unexpected(Unsupported("tree node arrays differ in length"));
-      }
-      const auto base = static_cast<std::int32_t>(out.nodes_.size());
-      out.roots_.push_back(base);
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto l = (*left)[i].to_number<std::int64_t>();
-        const auto r = (*right)[i].to_number<std::int64_t>();
-        Node node{};
-        node.value = static_cast<float>((*cond)[i].to_number<double>());
-        node.default_left = (*dleft)[i].to_number<std::int64_t>() != 0;
-        if (l == -1) {
-          node.feature = -1;
-        } else {
-          if (type && !type->empty() && (*type)[i].to_number<std::int64_t>() != 0) {
-            return std::unexpected(Unsupported("categorical split"));
-          }
-          const auto f = (*index)[i].to_number<std::int64_t>();
-          if (l <= 0 || r <= 0 || static_cast<std::size_t>(l) >= n ||
-              static_cast<std::size_t>(r) >= n || f < 0 ||
-              static_cast<std::size_t>(f) >= out.num_features_) {
-            return std::unexpected(Unsupported("tree node out of range"));
-          }
-          node.feature = static_cast<std::int32_t>(f);
-          node.left = base + static_cast<std::int32_t>(l);
-          node.right = base + static_cast<std::int32_t>(r);
-        }
-        out.nodes_.push_back(node);
+    for (const auto& tree : model.at("trees").as_array()) {
+      if (auto s = TreeEnsembleReader::AddTree(tree.as_object(), out); !s) {
+        return std::unexpected(s.error());
       }
     }
     if (out.roots_.empty() || parallel < 1) return std::unexpected(Unsupported("no trees"));
-    // Children index forward in XGBoost's layout, so every walk ends (checked
-    // above: children are > 0; a cycle needs a child <= its parent).
-    for (std::size_t t = 0; t < out.roots_.size(); ++t) {
-      const std::int32_t begin = out.roots_[t];
-      for (std::size_t i = begin; i < out.nodes_.size() && (t + 1 == out.roots_.size() ||
-                                                            i < std::size_t(out.roots_[t + 1]));
-           ++i) {
-        const Node& node = out.nodes_[i];
-        if (node.feature >= 0 && (node.left <= std::int32_t(i) || node.right <= std::int32_t(i))) {
-          return std::unexpected(Unsupported("tree children do not point forward"));
-        }
-      }
+    if (auto s = TreeEnsembleReader::CheckChildrenForward(out); !s) {
+      return std::unexpected(s.error());
     }
     return out;
   } catch (const std::exception& e) {

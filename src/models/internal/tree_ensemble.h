@@ -41,6 +41,7 @@ class TreeEnsemble {
   };
 
   float PredictRow(const float* row) const;
+  friend class TreeEnsembleReader;  // Parse's steps (tree_ensemble.cc)
 
   std::vector<Node> nodes_;
   std::vector<std::int32_t> roots_;
