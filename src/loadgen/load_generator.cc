@@ -102,6 +102,35 @@ void LoadGenerator::Impl::Exited() {
   cv.notify_all();
 }
 
+namespace {
+
+// {"user_id": "u<N>", "features": [...]} with a random user and features.
+std::string RandomBody(std::mt19937_64& rng, std::uniform_int_distribution<int>& user,
+                       std::uniform_real_distribution<double>& feature, int features) {
+  std::string body = "{\"user_id\": \"u" + std::to_string(user(rng)) + "\", \"features\": [";
+  for (int i = 0; i < features; ++i) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%s%.6f", i == 0 ? "" : ", ", feature(rng));
+    body += number;
+  }
+  body += "]}";
+  return body;
+}
+
+http::request<http::string_body> Request(const std::string& target, const std::string& host,
+                                         std::string body) {
+  http::request<http::string_body> request{http::verb::post, target, 11};
+  request.set(http::field::host, host);
+  request.set(http::field::content_type, "application/json");
+  request.set(http::field::user_agent, "mlcanary-loadgen");
+  request.keep_alive(true);
+  request.body() = std::move(body);
+  request.prepare_payload();
+  return request;
+}
+
+}  // namespace
+
 void LoadGenerator::Impl::Run(Worker& worker, int index) {
   std::mt19937_64 rng(options.seed + static_cast<std::uint64_t>(index));
   std::uniform_int_distribution<int> user(0, options.users - 1);
@@ -136,7 +165,6 @@ void LoadGenerator::Impl::Run(Worker& worker, int index) {
     connected = false;
   };
 
-  std::string body;
   while (SleepUntil(next)) {
     if (period) {
       next += *period;
@@ -163,21 +191,7 @@ void LoadGenerator::Impl::Run(Worker& worker, int index) {
       connected = true;
     }
 
-    body = "{\"user_id\": \"u" + std::to_string(user(rng)) + "\", \"features\": [";
-    for (int i = 0; i < options.features; ++i) {
-      char number[32];
-      std::snprintf(number, sizeof(number), "%s%.6f", i == 0 ? "" : ", ", feature(rng));
-      body += number;
-    }
-    body += "]}";
-
-    http::request<http::string_body> request{http::verb::post, target, 11};
-    request.set(http::field::host, host);
-    request.set(http::field::content_type, "application/json");
-    request.set(http::field::user_agent, "mlcanary-loadgen");
-    request.keep_alive(true);
-    request.body() = body;
-    request.prepare_payload();
+    const auto request = Request(target, host, RandomBody(rng, user, feature, options.features));
     http::write(socket, request, ec);
     http::response<http::string_body> response;
     if (!ec) http::read(socket, buffer, response, ec);
