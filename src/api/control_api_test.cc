@@ -1111,7 +1111,19 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
     }
     return out;
   };
-  EXPECT_EQ(query_names("/v1/deployments"), (std::set<std::string>{"endpoint", "state"}));
+  EXPECT_EQ(query_names("/v1/deployments"),
+            (std::set<std::string>{"endpoint", "state", "since", "until", "limit", "page_token"}));
+  for (const auto& p : paths.at("/v1/deployments").at("get").at("parameters").as_array()) {
+    const std::string name = json::value_to<std::string>(p.at("name"));
+    if (name == "since" || name == "until") {
+      EXPECT_EQ(p.at("schema").at("format"), "date-time") << name;
+    }
+    if (name == "limit") {
+      EXPECT_EQ(p.at("schema").at("minimum"), 1);
+      EXPECT_EQ(p.at("schema").at("maximum"), 1000);
+    }
+  }
+  EXPECT_TRUE(schemas.at("DeploymentList").at("properties").as_object().contains("next_page_token"));
   EXPECT_EQ(query_names("/v1/deployments/{id}/events"), (std::set<std::string>{"after"}));
   // Every referenced schema exists.
   const std::string text = r.body;
