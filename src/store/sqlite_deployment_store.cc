@@ -370,18 +370,19 @@ core::Result<core::DeploymentListing> SqliteDeploymentStore::ListReadable(
     const core::DeploymentFilter& filter) {
   const std::string what = "list deployments";
   std::lock_guard lock(mu_);
-  // Each condition is off while its parameter is NULL; LIMIT -1 is no limit.
-  auto st = db_->Prepare(std::string("SELECT id, record, version, endpoint FROM deployments"
-                                     " WHERE (?1 IS NULL OR endpoint = ?1)"
-                                     " AND (?2 IS NULL OR state = ?2)"
-                                     " AND (?3 = 0 OR state IN ") +
-                             kActiveStates +
-                             ")"
-                             " AND (?4 IS NULL OR created_at >= ?4)"
-                             " AND (?5 IS NULL OR created_at < ?5)"
-                             " AND (?6 IS NULL OR created_at < ?6 OR (created_at = ?6 AND id < ?7))"
-                             " ORDER BY created_at DESC, id DESC LIMIT ?8",
-                         what);
+  // Only the filter's conditions are in the text (fixed fragments; values are
+  // bound), so that SQLite seeks the window and the cursor on the index
+  // deployments_by_created_at instead of walking it from the newest. LIMIT -1
+  // is no limit; ?8 is always there, so every index bound below is in range.
+  std::string sql = "SELECT id, record, version, endpoint FROM deployments WHERE 1";
+  if (filter.endpoint) sql += " AND endpoint = ?1";
+  if (filter.state) sql += " AND state = ?2";
+  if (filter.active_only) sql += std::string(" AND state IN ") + kActiveStates;
+  if (filter.since) sql += " AND created_at >= ?4";
+  if (filter.until) sql += " AND created_at < ?5";
+  if (filter.after) sql += " AND (created_at, id) < (?6, ?7)";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?8";
+  auto st = db_->Prepare(sql, what);
   if (!st) return std::unexpected(st.error());
   auto bind_text = [&](int index, const std::optional<std::string_view>& v) {
     v ? st->Bind(index, *v) : st->BindNull(index);
@@ -391,7 +392,6 @@ core::Result<core::DeploymentListing> SqliteDeploymentStore::ListReadable(
   };
   bind_text(1, filter.endpoint);
   bind_text(2, filter.state ? std::optional(core::StateName(*filter.state)) : std::nullopt);
-  st->Bind(3, std::int64_t{filter.active_only ? 1 : 0});
   bind_time(4, filter.since);
   bind_time(5, filter.until);
   bind_time(6, filter.after ? std::optional(filter.after->created_at) : std::nullopt);
