@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "client/api_client.h"
 #include "client/deployment_follower.h"
@@ -47,11 +48,23 @@ std::string Rows(const std::vector<client::Answer<T>>& items, Row row) {
   return out;
 }
 
+// Every deployment the flags pick, up to --limit, page after page.
 int List(client::ApiClient& api, const ClientCommand& cmd, bool json_output) {
-  return Show(api.ListDeployments({.endpoint = cmd.endpoint, .state = cmd.state}), json_output,
-              [](const auto& list) {
-                return console::DeploymentListHeader() + Rows(list, console::DeploymentRow);
-              });
+  client::DeploymentFilter filter{.endpoint = cmd.endpoint, .state = cmd.state};
+  const auto now = std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
+  for (const auto& [flag, text, out] : {std::tuple{"--since", &cmd.since, &filter.since},
+                                        std::tuple{"--until", &cmd.until, &filter.until}}) {
+    if (text->empty()) continue;
+    auto t = client::ParseListTime(flag, *text, now);
+    if (!t) return Fail(t.error());
+    *out = *t;
+  }
+  if (filter.since && filter.until && *filter.since >= *filter.until) {
+    return Fail(core::Error(core::ErrorCode::kValidation, "--since: must be before --until"));
+  }
+  return Show(api.ListAllDeployments(filter, cmd.limit), json_output, [](const auto& list) {
+    return console::DeploymentListHeader() + Rows(list, console::DeploymentRow);
+  });
 }
 
 // Follows the deployment to its final state: exit 0 only for COMPLETED.

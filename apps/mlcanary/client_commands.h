@@ -3,6 +3,7 @@
 #ifndef MLCANARY_APPS_MLCANARY_CLIENT_COMMANDS_H_
 #define MLCANARY_APPS_MLCANARY_CLIENT_COMMANDS_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct ClientCommand {
   // list
   std::string endpoint;
   std::string state;
+  std::string since;  // a duration back from now (24h) or an RFC 3339 time
+  std::string until;
+  std::size_t limit = 0;  // at most this many (0: all)
   // deploy
   std::string model_kind = "xgboost";
   std::string model_path;

@@ -70,6 +70,12 @@ std::vector<CLI::App*> AddClientVerbs(CLI::App& app, ClientCommand& client) {
   CLI::App* list = app.add_subcommand("list", "list deployments");
   list->add_option("--endpoint", client.endpoint, "only this endpoint");
   list->add_option("--state", client.state, "only this state (e.g. IN_PROGRESS)");
+  list->add_option("--since", client.since,
+                   "only those created since: a duration back from now (24h) or an RFC 3339 "
+                   "UTC time");
+  list->add_option("--until", client.until, "only those created before (as --since)");
+  list->add_option("--limit", client.limit, "at most this many, newest first")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   AddOutput(list, client);
   cmds.push_back(list);
   for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{

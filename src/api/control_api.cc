@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "api/internal/list_query.h"
 #include "api/internal/route_table.h"
 #include "codec/domain_json.h"
 #include "core/time.h"
@@ -485,28 +486,27 @@ http::Response ControlApi::Impl::GetEndpoint(const std::string& name) const {
 }
 
 http::Response ControlApi::Impl::ListDeployments(const http::Request& request) const {
-  core::DeploymentFilter filter;
-  if (auto endpoint = request.Query("endpoint")) filter.endpoint = std::string(*endpoint);
-  if (auto state = request.Query("state")) {
-    auto parsed = core::ParseState(*state);
-    if (!parsed) {
-      return ErrorResponseFor(core::Error(
-          core::ErrorCode::kValidation,
-          "query.state: '" + std::string(*state) +
-              "' is not one of PENDING, IN_PROGRESS, COMPLETED, ROLLING_BACK, ROLLED_BACK, "
-              "FAILED, CANCELLED"));
-    }
-    filter.state = *parsed;
-  }
-  auto list = deps.store.List(filter);
+  auto filter = internal::ParseListQuery(request);
+  if (!filter) return ErrorResponseFor(filter.error());
+  // One more than the page: whether a next page exists, without another query.
+  const std::size_t page = filter->limit;
+  if (page > 0) filter->limit = page + 1;
+  auto list = deps.store.List(*filter);
   if (!list) return ErrorResponseFor(list.error());
+  std::optional<std::string> next;
+  if (page > 0 && list->size() > page) {
+    list->resize(page);
+    next = internal::EncodePageToken({.created_at = list->back().created_at, .id = list->back().id});
+  }
   std::string out = R"({"deployments":[)";
   for (std::size_t i = 0; i < list->size(); ++i) {
     const core::Deployment& d = (*list)[i];
     if (i > 0) out += ',';
     out += DeploymentWithNotes(d, deps.controller.Notes(d.id));
   }
-  out += "]}";
+  out += "]";
+  if (next) out += R"(,"next_page_token":)" + JsonStringOrNull(next);
+  out += "}";
   return http::JsonResponse(200, std::move(out));
 }
 

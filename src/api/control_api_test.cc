@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <boost/json.hpp>
 #include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "api/internal/list_query.h"
 #include "controller/controller.h"
 #include "core/clock.h"
 #include "core/testing/full_disk_store.h"
@@ -546,6 +548,140 @@ TEST_F(ControlApiTest, ListFiltersByEndpointAndState) {
   EXPECT_TRUE(ErrorMessage(unknown).starts_with("query.status: unknown parameter"));
 }
 
+// --- History: since, until, limit, page_token --------------------------------
+
+class ListHistoryTest : public ControlApiTest {
+ protected:
+  // Cancelled deployments on "recs" created at kStart + `seconds`; their ids,
+  // in creation order.
+  std::vector<std::string> DeployAt(const std::vector<int>& seconds) {
+    std::vector<std::string> ids;
+    for (int s : seconds) {
+      clock_.Set(kStart + std::chrono::seconds(s));
+      ids.push_back(Deploy("recs"));
+      EXPECT_EQ(Call("POST", "/v1/deployments/" + ids.back() + "/cancel").status, 200);
+    }
+    return ids;
+  }
+  // The ids of one page and its next_page_token ("" when none).
+  std::pair<std::vector<std::string>, std::string> Page(const std::string& target) {
+    std::pair<std::vector<std::string>, std::string> out;
+    auto r = Call("GET", target);
+    EXPECT_EQ(r.status, 200) << target << " " << r.body;
+    if (r.status != 200) return out;
+    const json::value doc = Json(r);
+    for (const auto& d : doc.at("deployments").as_array()) {
+      out.first.push_back(json::value_to<std::string>(d.at("id")));
+    }
+    if (const json::value* next = doc.as_object().if_contains("next_page_token")) {
+      out.second = json::value_to<std::string>(*next);
+      EXPECT_FALSE(out.second.empty());
+    }
+    return out;
+  }
+  static std::string Rfc3339(int seconds) {
+    return core::FormatRfc3339(kStart + std::chrono::seconds(seconds));
+  }
+  static constexpr core::Timestamp kStart{std::chrono::seconds(1'700'000'000)};
+};
+
+TEST_F(ListHistoryTest, SinceIsInclusiveAndUntilExclusiveOnCreatedAt) {
+  const auto ids = DeployAt({0, 60, 120, 180});
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Page("/v1/deployments?since=" + Rfc3339(60)).first, (V{ids[3], ids[2], ids[1]}));
+  EXPECT_EQ(Page("/v1/deployments?until=" + Rfc3339(120)).first, (V{ids[1], ids[0]}));
+  EXPECT_EQ(Page("/v1/deployments?since=" + Rfc3339(60) + "&until=" + Rfc3339(180)).first,
+            (V{ids[2], ids[1]}));
+  EXPECT_EQ(Page("/v1/deployments?state=CANCELLED&endpoint=recs&since=" + Rfc3339(150)).first,
+            (V{ids[3]}));
+  EXPECT_TRUE(Page("/v1/deployments?endpoint=search&since=" + Rfc3339(0)).first.empty());
+}
+
+TEST_F(ListHistoryTest, PageTokensWalkEveryDeploymentOnceNewestFirst) {
+  // Ties on created_at included: the order breaks them by id.
+  const auto ids = DeployAt({0, 10, 10, 10, 20, 30, 30});
+  const auto [all, none] = Page("/v1/deployments");
+  ASSERT_EQ(all.size(), ids.size());
+  EXPECT_TRUE(none.empty()) << "no limit, no next page";
+  std::vector<std::string> walked;
+  std::string token;
+  int pages = 0;
+  do {
+    auto [page, next] =
+        Page("/v1/deployments?limit=2" + (token.empty() ? "" : "&page_token=" + token));
+    EXPECT_LE(page.size(), 2u);
+    walked.insert(walked.end(), page.begin(), page.end());
+    token = next;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(walked, all);
+  EXPECT_EQ(pages, 4);
+  // A page that ends exactly at the last match carries no token.
+  auto [exact, after_exact] = Page("/v1/deployments?limit=7");
+  EXPECT_EQ(exact, all);
+  EXPECT_TRUE(after_exact.empty());
+  // The token keeps working with the window it was cut from.
+  auto [first, next] = Page("/v1/deployments?limit=1&until=" + Rfc3339(20));
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(first, std::vector<std::string>{all[3]});
+  auto [rest, end] = Page("/v1/deployments?until=" + Rfc3339(20) + "&page_token=" + next);
+  EXPECT_EQ(rest, (std::vector<std::string>{all[4], all[5], all[6]}));
+  EXPECT_TRUE(end.empty());
+}
+
+TEST_F(ListHistoryTest, BadHistoryParametersAre400NamingTheParameter) {
+  DeployAt({0, 10});
+  const auto [page, token] = Page("/v1/deployments?limit=1");
+  ASSERT_FALSE(token.empty());
+  std::string tampered = token;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  for (const auto& [query, parameter] : std::vector<std::pair<std::string, std::string>>{
+           {"since=yesterday", "query.since"},
+           {"since=2026-11-28", "query.since"},
+           {"until=2026-11-28T17:39:58%2B02:00", "query.until"},
+           {"since=" + Rfc3339(10) + "&until=" + Rfc3339(10), "query.since"},
+           {"since=" + Rfc3339(20) + "&until=" + Rfc3339(10), "query.since"},
+           {"limit=0", "query.limit"},
+           {"limit=1001", "query.limit"},
+           {"limit=-1", "query.limit"},
+           {"limit=2x", "query.limit"},
+           {"limit=", "query.limit"},
+           {"page_token=garbage!", "query.page_token"},
+           {"page_token=" + token.substr(0, token.size() - 3), "query.page_token"},
+           {"page_token=" + tampered, "query.page_token"},
+           {"page_token=", "query.page_token"}}) {
+    auto r = Call("GET", "/v1/deployments?" + query);
+    EXPECT_EQ(r.status, 400) << query << " " << r.body;
+    if (r.status != 400) continue;
+    EXPECT_EQ(ErrorCode(r), "ValidationError") << query;
+    EXPECT_TRUE(ErrorMessage(r).starts_with(parameter + ":")) << query << " " << r.body;
+  }
+  EXPECT_EQ(Call("GET", "/v1/deployments?limit=1000").status, 200);
+}
+
+TEST(PageTokenTest, RoundTripsAnyIdAndRefusesEveryEditedToken) {
+  for (const std::string& id : {std::string("dep-1"), std::string("a.b.c"),
+                                std::string("ü/?&=\x01"), std::string(300, 'x')}) {
+    const core::DeploymentCursor cursor{
+        .created_at = core::Timestamp(std::chrono::milliseconds(1'700'000'000'123)), .id = id};
+    const std::string token = internal::EncodePageToken(cursor);
+    for (char c : token) {
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << token;
+    }
+    auto back = internal::DecodePageToken(token);
+    ASSERT_TRUE(back) << back.error().ToString();
+    EXPECT_EQ(back->id, id);
+    EXPECT_EQ(back->created_at, cursor.created_at);
+    for (std::size_t i = 0; i < token.size(); ++i) {
+      std::string edited = token;
+      edited[i] = edited[i] == 'x' ? 'y' : 'x';
+      EXPECT_FALSE(internal::DecodePageToken(edited)) << "edited at " << i;
+    }
+    EXPECT_FALSE(internal::DecodePageToken(token + "A"));
+    EXPECT_FALSE(internal::DecodePageToken(token.substr(1)));
+  }
+}
+
 TEST_F(ControlApiTest, EventsListEveryEventWithItsCheckValues) {
   const std::string id = Deploy();
   clock_.Advance(1s);
@@ -975,7 +1111,19 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
     }
     return out;
   };
-  EXPECT_EQ(query_names("/v1/deployments"), (std::set<std::string>{"endpoint", "state"}));
+  EXPECT_EQ(query_names("/v1/deployments"),
+            (std::set<std::string>{"endpoint", "state", "since", "until", "limit", "page_token"}));
+  for (const auto& p : paths.at("/v1/deployments").at("get").at("parameters").as_array()) {
+    const std::string name = json::value_to<std::string>(p.at("name"));
+    if (name == "since" || name == "until") {
+      EXPECT_EQ(p.at("schema").at("format"), "date-time") << name;
+    }
+    if (name == "limit") {
+      EXPECT_EQ(p.at("schema").at("minimum"), 1);
+      EXPECT_EQ(p.at("schema").at("maximum"), 1000);
+    }
+  }
+  EXPECT_TRUE(schemas.at("DeploymentList").at("properties").as_object().contains("next_page_token"));
   EXPECT_EQ(query_names("/v1/deployments/{id}/events"), (std::set<std::string>{"after"}));
   // Every referenced schema exists.
   const std::string text = r.body;

@@ -230,7 +230,11 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"reason", "string"},
                      {"state", "enum:ROLLED_BACK|FAILED", "the state the record will end in"},
                      {"traffic", "enum:production"}});
-  WriteObjectSchema(w, "DeploymentList", "", {"deployments"}, {{"deployments", "[]#Deployment"}});
+  WriteObjectSchema(w, "DeploymentList", "", {"deployments"},
+                    {{"deployments", "[]#Deployment"},
+                     {"next_page_token", "string",
+                      "Present when more deployments follow this page (a request with "
+                      "limit): pass it as page_token. Opaque."}});
   WriteObjectSchema(w, "WindowMetrics", "One variant's metrics over a check's window.", {},
                     {{"invocations", "integer"},
                      {"errors_4xx", "integer"},
@@ -391,8 +395,14 @@ void WriteOperation(util::JsonWriter& w, const Route& route) {
     w.Key("in").String("query");
     w.Key("required").Bool(false);
     w.Key("description").String(q.description);
-    w.Key("schema").BeginObject().Key("type").String(q.type);
-    if (q.type == "integer") w.Key("minimum").Int(0);
+    w.Key("schema").BeginObject();
+    if (q.type == "date-time") {
+      w.Key("type").String("string").Key("format").String("date-time");
+    } else {
+      w.Key("type").String(q.type);
+    }
+    if (q.minimum) w.Key("minimum").Int(*q.minimum);
+    if (q.maximum) w.Key("maximum").Int(*q.maximum);
     w.EndObject();
     w.EndObject();
   }

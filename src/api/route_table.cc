@@ -90,11 +90,23 @@ const std::vector<Route>& RouteTable() {
          .access = Access::kRead,
          .body = BodyKind::kNone,
          .operation_id = "listDeployments",
-         .summary = "Deployments, newest first.",
+         .summary = "Deployments, newest first (created_at, ties by id, greater first). "
+                    "Without limit every match at once; with limit one page, and "
+                    "next_page_token when more follow: pass it as page_token (with the same "
+                    "filters) for the next page.",
          .query = {{"endpoint", "string", "Only deployments of this endpoint."},
                    {"state", "string",
                     "Only deployments in this state: PENDING, IN_PROGRESS, COMPLETED, "
-                    "ROLLING_BACK, ROLLED_BACK, FAILED or CANCELLED."}},
+                    "ROLLING_BACK, ROLLED_BACK, FAILED or CANCELLED."},
+                   {"since", "date-time",
+                    "Only deployments created at or after this RFC 3339 UTC time "
+                    "(2026-11-28T17:39:58Z)."},
+                   {"until", "date-time",
+                    "Only deployments created before this time; must be after since."},
+                   {"limit", "integer", "At most this many deployments in this page.", 1, 1000},
+                   {"page_token", "string",
+                    "The next_page_token of the previous page, unchanged: the page that "
+                    "follows it."}},
          .success_status = 200,
          .success_type = "application/json",
          .success_schema = "DeploymentList",
@@ -132,7 +144,7 @@ const std::vector<Route>& RouteTable() {
          .operation_id = "listEvents",
          .summary = "The deployment's event log, oldest first: every check with its values, "
                     "thresholds and verdict, every transition with its reason and actor.",
-         .query = {{"after", "integer", "Only events with a seq greater than this."}},
+         .query = {{"after", "integer", "Only events with a seq greater than this.", 0}},
          .success_status = 200,
          .success_type = "application/json",
          .success_schema = "EventList",

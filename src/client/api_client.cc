@@ -1,11 +1,13 @@
 // The control API's client, on libcurl.
 #include "client/api_client.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 
 #include "client/http_connection.h"
 #include "codec/domain_json.h"
+#include "core/time.h"
 
 namespace mlcanary::client {
 namespace {
@@ -143,16 +145,56 @@ core::Result<Answer<core::Deployment>> ApiClient::GetDeployment(std::string_view
 
 core::Result<Answer<std::vector<Answer<core::Deployment>>>> ApiClient::ListDeployments(
     const DeploymentFilter& filter) {
+  const std::string since = filter.since ? core::FormatRfc3339(*filter.since) : "";
+  const std::string until = filter.until ? core::FormatRfc3339(*filter.until) : "";
+  const std::string limit = filter.limit > 0 ? std::to_string(filter.limit) : "";
   std::string path = "/v1/deployments";
   std::string_view sep = "?";
   for (const auto& [key, value] :
-       {std::pair{"endpoint", &filter.endpoint}, std::pair{"state", &filter.state}}) {
+       {std::pair{"endpoint", &filter.endpoint}, std::pair{"state", &filter.state},
+        std::pair{"since", &since}, std::pair{"until", &until}, std::pair{"limit", &limit},
+        std::pair{"page_token", &filter.page_token}}) {
     if (value->empty()) continue;
     path += std::string(sep) + key + "=" + PercentEncode(*value);
     sep = "&";
   }
   return TypedList<core::Deployment>(Call("GET", path), "GET", path, "deployments",
                                      codec::ParseDeploymentList);
+}
+
+core::Result<Answer<std::vector<Answer<core::Deployment>>>> ApiClient::ListAllDeployments(
+    DeploymentFilter filter, std::size_t max) {
+  constexpr std::size_t kPage = 1000;  // the server's largest page
+  const std::size_t page = filter.limit > 0 ? std::min(filter.limit, kPage) : kPage;
+  Answer<std::vector<Answer<core::Deployment>>> out{.value = {}, .json = {}};
+  boost::json::array items;
+  std::string next;
+  do {
+    filter.limit = max > 0 ? std::min(page, max - out.value.size()) : page;
+    filter.page_token = next;
+    auto answer = ListDeployments(filter);
+    if (!answer) return std::unexpected(answer.error());
+    for (auto& d : answer->value) {
+      items.push_back(d.json);
+      out.value.push_back(std::move(d));
+    }
+    const boost::json::value* token = answer->json.as_object().if_contains("next_page_token");
+    next = token != nullptr && token->is_string() ? std::string(token->as_string()) : "";
+  } while (!next.empty() && (max == 0 || out.value.size() < max));
+  boost::json::object doc{{"deployments", std::move(items)}};
+  if (!next.empty()) doc["next_page_token"] = next;
+  out.json = std::move(doc);
+  return out;
+}
+
+core::Result<core::Timestamp> ParseListTime(std::string_view flag, std::string_view text,
+                                            core::Timestamp now) {
+  if (auto back = core::ParseDuration(text)) return now - *back;
+  if (auto at = core::ParseRfc3339(text)) return *at;
+  return core::ValidationError(std::string(flag) +
+                               ": expected a duration back from now (24h, 90m) or an RFC 3339 "
+                               "UTC time (2026-11-28T17:39:58Z), got '" +
+                               std::string(text) + "'");
 }
 
 core::Result<Answer<std::vector<Answer<core::DeploymentEvent>>>> ApiClient::ListEvents(

@@ -6,8 +6,10 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,11 +36,21 @@ struct Answer {
   boost::json::value json;
 };
 
-// GET /v1/deployments?endpoint=E&state=S; empty: no filter.
+// GET /v1/deployments?endpoint=E&state=S&since=T&until=T&limit=N&page_token=P;
+// what is empty (0, nullopt) is not sent.
 struct DeploymentFilter {
   std::string endpoint;
   std::string state;
+  std::optional<core::Timestamp> since;  // created at or after (sent as RFC 3339)
+  std::optional<core::Timestamp> until;  // created before
+  std::size_t limit = 0;                 // one page of at most this many (server: 1..1000)
+  std::string page_token;                // the previous page's next_page_token
 };
+
+// A `list --since/--until` value: a duration back from `now` ("24h", "90m")
+// or an RFC 3339 UTC time. A ValidationError naming `flag` otherwise.
+core::Result<core::Timestamp> ParseListTime(std::string_view flag, std::string_view text,
+                                            core::Timestamp now);
 
 // Not thread-safe: one per thread (it keeps one connection alive).
 class ApiClient {
@@ -60,8 +72,15 @@ class ApiClient {
   // The typed calls: the same errors as Call, and an answer that does not read
   // as the type is an Internal error naming the request and the key.
   core::Result<Answer<core::Deployment>> GetDeployment(std::string_view id);
+  // One page; its next_page_token (when more follow) is in the answer's json.
   core::Result<Answer<std::vector<Answer<core::Deployment>>>> ListDeployments(
       const DeploymentFilter& filter = {});
+  // Every deployment `filter` picks, newest first, at most `max` (0: all):
+  // page after page (filter.limit, or 1000, a page), following
+  // next_page_token. The json is {"deployments": [...]}, with the
+  // next_page_token of the last page read when `max` cut the listing short.
+  core::Result<Answer<std::vector<Answer<core::Deployment>>>> ListAllDeployments(
+      DeploymentFilter filter, std::size_t max = 0);
   // The events with seq > after (all when 0), oldest first.
   core::Result<Answer<std::vector<Answer<core::DeploymentEvent>>>> ListEvents(
       std::string_view id, std::int64_t after = 0);

@@ -67,11 +67,45 @@ class MetricsSource {
                                                                 Timestamp start, Timestamp end) = 0;
 };
 
+// A place in the listing order (see DeploymentFilter): the last deployment of
+// one page, after which the next page starts.
+struct DeploymentCursor {
+  Timestamp created_at;
+  std::string id;
+};
+
+// Which deployments List returns, in the listing order: newest created_at
+// first, ties broken by id, greater first (byte order). Every store answers
+// the same page for the same filter, so that paging with `after` through a
+// listing meets every match once: no duplicate, no gap.
 struct DeploymentFilter {
   std::optional<std::string> endpoint;
   std::optional<DeploymentState> state;
   bool active_only = false;
+  std::optional<Timestamp> since;  // created_at >= since
+  std::optional<Timestamp> until;  // created_at < until
+  // Only the deployments that come after this one in the order.
+  std::optional<DeploymentCursor> after;
+  std::size_t limit = 0;  // at most this many, the first ones in the order; 0: all
 };
+
+// True when `a` comes before `b` in the listing order.
+inline bool ListedBefore(const Timestamp& a_created, std::string_view a_id,
+                         const Timestamp& b_created, std::string_view b_id) {
+  if (a_created != b_created) return a_created > b_created;
+  return a_id > b_id;
+}
+inline bool ListedBefore(const Deployment& a, const Deployment& b) {
+  return ListedBefore(a.created_at, a.id, b.created_at, b.id);
+}
+
+// The filter's time window and cursor (not endpoint, state or limit): for a
+// store that filters in memory.
+inline bool InWindow(const DeploymentFilter& f, const Deployment& d) {
+  if (f.since && d.created_at < *f.since) return false;
+  if (f.until && d.created_at >= *f.until) return false;
+  return !f.after || ListedBefore(f.after->created_at, f.after->id, d.created_at, d.id);
+}
 
 // A record the store holds but cannot read (corrupt, or written in a form
 // this version does not read): what the store knows of it beside the record.
@@ -83,7 +117,7 @@ struct UnreadableRecord {
 
 // A listing that went on past the records it could not read.
 struct DeploymentListing {
-  std::vector<Deployment> deployments;  // newest first, as List
+  std::vector<Deployment> deployments;  // in the listing order, as List
   std::vector<UnreadableRecord> unreadable;
 };
 
@@ -104,7 +138,9 @@ class DeploymentStore {
     return Create(deployment, events, nullptr);
   }
   virtual Result<Deployment> Get(std::string_view id) = 0;
-  // Newest first. A record that cannot be read fails the whole listing.
+  // The deployments `filter` picks, in its listing order (newest first), at
+  // most filter.limit. A record that cannot be read fails the whole listing.
+  // Every implementation runs testing/deployment_store_contract.h.
   virtual Result<std::vector<Deployment>> List(const DeploymentFilter& filter) = 0;
   // As List, but a record that cannot be read is left out and named in
   // `unreadable` instead of failing the listing: one bad record must not stop

@@ -104,6 +104,50 @@ using internal::EncodeEvent;
 using internal::Millis;
 using internal::Quoted;
 
+// The Scan's FilterExpression for a listing (with sk = record, added by
+// ScanItems): the filter's fields, the window on created_at, and the cursor
+// (pk compares as id does: one prefix for every record).
+std::string ListScanFilter(const core::DeploymentFilter& filter, object& names, object& values) {
+  std::vector<std::string> conditions;
+  if (filter.endpoint) {
+    conditions.push_back("#endpoint = :endpoint");
+    names["#endpoint"] = "endpoint";
+    values[":endpoint"] = S(*filter.endpoint);
+  }
+  if (filter.state) {
+    conditions.push_back("#state = :state");
+    names["#state"] = "state";
+    values[":state"] = S(core::StateName(*filter.state));
+  }
+  if (filter.active_only) {
+    conditions.push_back("#active = :active");
+    names["#active"] = "active";
+    values[":active"] = Bool(true);
+  }
+  if (filter.since || filter.until || filter.after) names["#created_at"] = "created_at";
+  if (filter.since) {
+    conditions.push_back("#created_at >= :since");
+    values[":since"] = N(Millis(*filter.since));
+  }
+  if (filter.until) {
+    conditions.push_back("#created_at < :until");
+    values[":until"] = N(Millis(*filter.until));
+  }
+  if (filter.after) {
+    conditions.push_back(
+        "(#created_at < :after_at OR (#created_at = :after_at AND #pk < :after_pk))");
+    names["#pk"] = "pk";
+    values[":after_at"] = N(Millis(filter.after->created_at));
+    values[":after_pk"] = S(DeploymentPk(filter.after->id));
+  }
+  std::string expression;
+  for (const std::string& c : conditions) {
+    if (!expression.empty()) expression += " AND ";
+    expression += c;
+  }
+  return expression;
+}
+
 // A record item that does not decode is an error naming it, never a crash.
 Result<Deployment> DecodeDeployment(const object& item) {
   std::string pk = GetS(item, "pk").value_or("");
@@ -668,6 +712,26 @@ core::Result<std::vector<Deployment>> DynamoDbDeploymentStore::List(
 
 core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
     const core::DeploymentFilter& filter) {
+  auto listed = ListMatching(filter);
+  if (!listed) return std::unexpected(listed.error());
+  // The table has no index in the listing order (one would be a single hot
+  // partition): the page is cut from the sorted matches.
+  if (filter.limit > 0 && listed->deployments.size() > filter.limit) {
+    listed->deployments.resize(filter.limit);
+  }
+  return listed;
+}
+
+core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListMatching(
+    const core::DeploymentFilter& filter) {
+  // The active paths read a handful of records and filter the window here.
+  auto in_window = [&](const core::DeploymentListing& all) {
+    core::DeploymentListing out{.deployments = {}, .unreadable = all.unreadable};
+    for (const Deployment& d : all.deployments) {
+      if (core::InWindow(filter, d)) out.deployments.push_back(d);
+    }
+    return out;
+  };
   if (filter.endpoint && filter.active_only) {
     // The endpoint's lock item names its active deployment: two GetItems, no Scan.
     auto active = ActiveOn(*filter.endpoint);
@@ -676,7 +740,7 @@ core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
     if (*active && (!filter.state || (*active)->state == *filter.state)) {
       out.deployments.push_back(std::move(**active));
     }
-    return out;
+    return in_window(out);
   }
   std::vector<object> listed;
   if (filter.active_only && !filter.endpoint) {
@@ -687,30 +751,12 @@ core::Result<core::DeploymentListing> DynamoDbDeploymentStore::ListReadable(
       if (filter.state && GetS(item, "state") != core::StateName(*filter.state)) continue;
       listed.push_back(std::move(item));
     }
-    return DecodeListing(listed);
+    return in_window(DecodeListing(listed));
   }
-  std::vector<std::string> conditions;
+  // History: a Scan of every record, filtered by DynamoDB (read capacity is
+  // spent on the whole table, only the matches come back).
   object names, values;
-  if (filter.endpoint) {
-    conditions.push_back("#endpoint = :endpoint");
-    names["#endpoint"] = "endpoint";
-    values[":endpoint"] = S(*filter.endpoint);
-  }
-  if (filter.state) {
-    conditions.push_back("#state = :state");
-    names["#state"] = "state";
-    values[":state"] = S(core::StateName(*filter.state));
-  }
-  if (filter.active_only) {
-    conditions.push_back("#active = :active");
-    names["#active"] = "active";
-    values[":active"] = Bool(true);
-  }
-  std::string expression;
-  for (const std::string& c : conditions) {
-    if (!expression.empty()) expression += " AND ";
-    expression += c;
-  }
+  std::string expression = ListScanFilter(filter, names, values);
   auto items = ScanItems(kRecordSk, expression, std::move(names), std::move(values));
   if (!items) return std::unexpected(items.error().WithContext("list deployments"));
   return DecodeListing(*items);

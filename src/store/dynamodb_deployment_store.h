@@ -136,6 +136,8 @@ class DynamoDbDeploymentStore final : public core::DeploymentStore, public core:
   // Open's checks of the index, then the once-per-table backfill.
   core::Status CheckIndex(const TableState& state);
   core::Status BackfillActiveSet();
+  // ListReadable before the limit: every match, in the listing order.
+  core::Result<core::DeploymentListing> ListMatching(const core::DeploymentFilter& filter);
   // The active records, through kActiveIndex then a consistent re-read.
   core::Result<std::vector<boost::json::object>> ActiveRecords();
   // Consistent BatchGetItem of record keys (at most 100 per call; unprocessed

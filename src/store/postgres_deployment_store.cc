@@ -113,6 +113,12 @@ CREATE TABLE leases (
   expires_at TIMESTAMPTZ NOT NULL
 );
 )sql"},
+    {3, R"sql(
+-- The listing order (core::DeploymentFilter): newest created_at first, ties
+-- by id in byte order (COLLATE "C", as every store compares ids); it serves
+-- since/until ranges and page cursors without a sort.
+CREATE INDEX deployments_by_created_at ON deployments (created_at DESC, id COLLATE "C" DESC);
+)sql"},
 };
 static_assert(std::size(kMigrations) == PostgresDeploymentStore::kSchemaVersion);
 
@@ -617,13 +623,24 @@ core::Result<core::DeploymentListing> PostgresDeploymentStore::ListReadable(
   const std::string what = "list deployments";
   return Run(*pool_, what, [&](pqxx::connection& conn) -> Result<core::DeploymentListing> {
     pqxx::read_transaction tx(conn);
+    // Each condition is off while its flag ($1, $3, ...) is false; no limit is
+    // LIMIT NULL (ALL).
+    const auto after_at = filter.after ? Millis(filter.after->created_at) : 0;
     auto r = tx.exec_params(
         std::string("SELECT id, record, version, endpoint FROM deployments"
                     " WHERE (NOT $1 OR endpoint = $2) AND (NOT $3 OR state = $4)"
                     " AND (NOT $5 OR state IN ") +
-            kActiveStates + ") ORDER BY created_seq DESC",
+            kActiveStates +
+            ") AND (NOT $6 OR created_at >= $7) AND (NOT $8 OR created_at < $9)"
+            " AND (NOT $10 OR (created_at, id COLLATE \"C\") < ($11, $12))"
+            " ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $13",
         filter.endpoint.has_value(), filter.endpoint.value_or(""), filter.state.has_value(),
-        std::string(filter.state ? core::StateName(*filter.state) : ""), filter.active_only);
+        std::string(filter.state ? core::StateName(*filter.state) : ""), filter.active_only,
+        filter.since.has_value(), filter.since ? Millis(*filter.since) : 0,
+        filter.until.has_value(), filter.until ? Millis(*filter.until) : 0,
+        filter.after.has_value(), after_at, filter.after ? filter.after->id : std::string(),
+        filter.limit > 0 ? std::optional<std::int64_t>(static_cast<std::int64_t>(filter.limit))
+                         : std::nullopt);
     core::DeploymentListing out;
     for (const pqxx::row& row : r) {
       auto d = DecodeDeployment(Text(row[0]), Text(row[1]), row[2].as<std::int64_t>());

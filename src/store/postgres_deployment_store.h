@@ -58,7 +58,7 @@ struct PostgresStoreOptions {
 class PostgresDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
  public:
   // The schema version this code writes; Open refuses a database with a newer one.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // The lease the controller's leader holds, and the one fenced writes check.
   static constexpr const char* kControllerLease = "controller";
   // The channel every write that changes an endpoint record or a deployment

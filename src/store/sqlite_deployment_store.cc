@@ -83,6 +83,11 @@ CREATE TABLE notification_cursors (
   position INTEGER NOT NULL
 );
 )sql"},
+    {3, R"sql(
+-- The listing order (core::DeploymentFilter): newest created_at first, ties
+-- by id; it serves since/until ranges and page cursors without a sort.
+CREATE INDEX IF NOT EXISTS deployments_by_created_at ON deployments (created_at DESC, id DESC);
+)sql"},
 };
 static_assert(std::size(kMigrations) == SqliteDeploymentStore::kSchemaVersion);
 
@@ -365,24 +370,33 @@ core::Result<core::DeploymentListing> SqliteDeploymentStore::ListReadable(
     const core::DeploymentFilter& filter) {
   const std::string what = "list deployments";
   std::lock_guard lock(mu_);
-  auto st = db_->Prepare(std::string("SELECT id, record, version, endpoint FROM deployments"
-                                     " WHERE (?1 IS NULL OR endpoint = ?1)"
-                                     " AND (?2 IS NULL OR state = ?2)"
-                                     " AND (?3 = 0 OR state IN ") +
-                             kActiveStates + ") ORDER BY created_seq DESC",
-                         what);
+  // Only the filter's conditions are in the text (fixed fragments; values are
+  // bound), so that SQLite seeks the window and the cursor on the index
+  // deployments_by_created_at instead of walking it from the newest. LIMIT -1
+  // is no limit; ?8 is always there, so every index bound below is in range.
+  std::string sql = "SELECT id, record, version, endpoint FROM deployments WHERE 1";
+  if (filter.endpoint) sql += " AND endpoint = ?1";
+  if (filter.state) sql += " AND state = ?2";
+  if (filter.active_only) sql += std::string(" AND state IN ") + kActiveStates;
+  if (filter.since) sql += " AND created_at >= ?4";
+  if (filter.until) sql += " AND created_at < ?5";
+  if (filter.after) sql += " AND (created_at, id) < (?6, ?7)";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?8";
+  auto st = db_->Prepare(sql, what);
   if (!st) return std::unexpected(st.error());
-  if (filter.endpoint) {
-    st->Bind(1, *filter.endpoint);
-  } else {
-    st->BindNull(1);
-  }
-  if (filter.state) {
-    st->Bind(2, core::StateName(*filter.state));
-  } else {
-    st->BindNull(2);
-  }
-  st->Bind(3, std::int64_t{filter.active_only ? 1 : 0});
+  auto bind_text = [&](int index, const std::optional<std::string_view>& v) {
+    v ? st->Bind(index, *v) : st->BindNull(index);
+  };
+  auto bind_time = [&](int index, const std::optional<core::Timestamp>& v) {
+    v ? st->Bind(index, Millis(*v)) : st->BindNull(index);
+  };
+  bind_text(1, filter.endpoint);
+  bind_text(2, filter.state ? std::optional(core::StateName(*filter.state)) : std::nullopt);
+  bind_time(4, filter.since);
+  bind_time(5, filter.until);
+  bind_time(6, filter.after ? std::optional(filter.after->created_at) : std::nullopt);
+  bind_text(7, filter.after ? std::optional<std::string_view>(filter.after->id) : std::nullopt);
+  st->Bind(8, filter.limit > 0 ? static_cast<std::int64_t>(filter.limit) : std::int64_t{-1});
   core::DeploymentListing out;
   while (true) {
     auto row = st->Step();

@@ -47,7 +47,7 @@ struct SqliteStoreSettings {
 class SqliteDeploymentStore final : public core::DeploymentStore, public core::EventOutbox {
  public:
   // The schema version this code writes; Open refuses a file with a newer one.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database at `path` (creating parent directories),
   // applies pending migrations, and sets WAL, synchronous=FULL, foreign keys

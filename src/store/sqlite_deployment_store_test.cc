@@ -193,11 +193,12 @@ TEST_F(SqliteDeploymentStoreTest, SchemaOneDatabaseGainsTheOutbox) {
   }
   ASSERT_EQ(RawDb(path_).Exec("DROP TABLE outbox; DROP TABLE notification_cursors;"
                               " DELETE FROM sqlite_sequence WHERE name = 'outbox';"
-                              " DELETE FROM schema_version WHERE version = 2"),
+                              " DROP INDEX deployments_by_created_at;"
+                              " DELETE FROM schema_version WHERE version >= 2"),
             SQLITE_OK);
   auto store = OpenStore();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->Settings()->schema_version, 2);
+  EXPECT_EQ(store->Settings()->schema_version, SqliteDeploymentStore::kSchemaVersion);
   EXPECT_EQ(store->ListEvents("d1", 0)->size(), 1u);
   ASSERT_TRUE(store->SetSinks({"hook"}));
   auto d = store->Get("d1");

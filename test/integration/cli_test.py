@@ -129,6 +129,41 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("IN PROGRESS&x=1", p.stderr)
 
+    def test_list_history_since_until_limit(self):
+        ids = []
+        for i in range(3):
+            dep = self.deploy("--variant", f"history-{i}")
+            p = self.cli("cancel", dep["id"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ids.append(dep["id"])
+        p = self.cli("list", "--since", "1h", "--output", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        listed = [d["id"] for d in json.loads(p.stdout)["deployments"]]
+        self.assertTrue(set(ids) <= set(listed), p.stdout)
+        p = self.cli("list", "--since", "1h", "--limit", "2", "--output", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual([d["id"] for d in doc["deployments"]], listed[:2])
+        self.assertIn("next_page_token", doc)
+        p = self.cli("list", "--since", "1h", "--limit", "2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(p.stdout.strip().splitlines()), 3, p.stdout)  # header + 2
+        for flags in (("--until", "2000-01-01T00:00:00Z"), ("--since", "2099-01-01T00:00:00Z")):
+            p = self.cli("list", *flags, "--output", "json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout)["deployments"], [], flags)
+
+    def test_list_bad_history_flags_name_the_flag(self):
+        for flags, name in ((("--since", "yesterday"), "--since"),
+                            (("--until", "2026-11-28"), "--until"),
+                            (("--since", "1h", "--until", "2h"), "--since"),
+                            (("--limit", "0"), "--limit"),
+                            (("--limit", "many"), "--limit")):
+            p = self.cli("list", *flags)
+            self.assertEqual(p.returncode, 2, f"{flags}: {p.stderr}")
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertIn(name, p.stderr, flags)
+
     def test_policy_weight_below_the_resolution_is_refused_naming_the_key(self):
         p = self.cli("deploy", "--endpoint", "recs", "--model-path", f"{MODELS}/recs-v2.ubj",
                      "--policy", "initial_weight=1e-7")

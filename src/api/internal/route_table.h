@@ -3,6 +3,7 @@
 #ifndef MLCANARY_API_INTERNAL_ROUTE_TABLE_H_
 #define MLCANARY_API_INTERNAL_ROUTE_TABLE_H_
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -44,8 +45,10 @@ enum class BodyKind {
 
 struct QueryParam {
   std::string_view name;
-  std::string_view type;  // "string", "integer"
+  std::string_view type;  // "string", "integer", "date-time"
   std::string_view description;
+  std::optional<int> minimum = std::nullopt;  // integers
+  std::optional<int> maximum = std::nullopt;
 };
 
 struct Route {

@@ -659,4 +659,7 @@ TEST_P(DeploymentStoreContractTest, OutboxOrdersConcurrentWritesWithoutLosingAny
 }  // namespace deployment_store_contract
 }  // namespace mlcanary::core::testing
 
+// The history listings' cases (window, cursor, limit) of the same suite.
+#include "core/testing/deployment_store_history_contract.h"  // IWYU pragma: export
+
 #endif  // MLCANARY_CORE_TESTING_DEPLOYMENT_STORE_CONTRACT_H_

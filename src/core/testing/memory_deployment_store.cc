@@ -50,7 +50,6 @@ core::Result<Deployment> MemoryDeploymentStore::Create(const Deployment& deploym
   Entry entry;
   entry.deployment = deployment;
   entry.deployment.version = 1;
-  entry.order = next_order_++;
   AppendEvents(entry, events, appended);
   auto [it, inserted] = entries_.emplace(deployment.id, std::move(entry));
   return it->second.deployment;
@@ -73,10 +72,13 @@ core::Result<std::vector<Deployment>> MemoryDeploymentStore::List(
     if (filter.endpoint && d.endpoint != *filter.endpoint) continue;
     if (filter.state && d.state != *filter.state) continue;
     if (filter.active_only && !core::IsActive(d.state)) continue;
+    if (!core::InWindow(filter, d)) continue;
     matches.push_back(&entry);
   }
-  std::sort(matches.begin(), matches.end(),
-            [](const Entry* a, const Entry* b) { return a->order > b->order; });
+  std::sort(matches.begin(), matches.end(), [](const Entry* a, const Entry* b) {
+    return core::ListedBefore(a->deployment, b->deployment);
+  });
+  if (filter.limit > 0 && matches.size() > filter.limit) matches.resize(filter.limit);
   std::vector<Deployment> out;
   out.reserve(matches.size());
   for (const Entry* e : matches) out.push_back(e->deployment);

@@ -46,7 +46,6 @@ class MemoryDeploymentStore final : public core::DeploymentStore, public core::E
   struct Entry {
     core::Deployment deployment;
     std::vector<core::DeploymentEvent> events;
-    std::int64_t order = 0;  // creation order, for newest-first listing
   };
   // REQUIRES: mu_ is held. Appends to the log and, when there are sinks, the outbox.
   void AppendEvents(Entry& entry, const std::vector<core::DeploymentEvent>& events,
@@ -56,7 +55,6 @@ class MemoryDeploymentStore final : public core::DeploymentStore, public core::E
 
   std::mutex mu_;
   std::map<std::string, Entry, std::less<>> entries_;             // GUARDED_BY(mu_)
-  std::int64_t next_order_ = 0;                                   // GUARDED_BY(mu_)
   std::map<std::string, core::Endpoint, std::less<>> endpoints_;  // GUARDED_BY(mu_)
   std::deque<core::OutboxEntry> outbox_;                          // GUARDED_BY(mu_)
   std::int64_t last_position_ = 0;                                // GUARDED_BY(mu_)
