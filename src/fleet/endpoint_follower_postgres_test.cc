@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "fleet/endpoint_follower.h"
+#include "fleet/testing/recs_endpoint.h"
 #include "gateway/router.h"
-#include "models/testing/fake_backend.h"
 #include "store/postgres_deployment_store.h"
 #include "store/testing/postgres_server.h"
 
@@ -19,14 +19,8 @@ namespace mlcanary::fleet {
 namespace {
 
 using namespace std::chrono_literals;
-
-core::Endpoint Recs(double canary_weight) {
-  core::Endpoint e{.name = "recs"};
-  e.variants.push_back(
-      {.name = "production", .weight = 1 - canary_weight, .model = {.path = "v1.json"}});
-  e.variants.push_back({.name = "canary", .weight = canary_weight, .model = {.path = "v2.json"}});
-  return e;
-}
+using testing::FakeModels;
+using testing::Recs;
 
 class FollowerReconnectTest : public ::testing::Test {
  protected:
@@ -66,12 +60,7 @@ class FollowerReconnectTest : public ::testing::Test {
   std::unique_ptr<store::testing::PostgresServer> server_;
   std::unique_ptr<store::PostgresDeploymentStore> replica_, leader_;
   std::unique_ptr<core::ChangeFeed> feed_;
-  gateway::Router router_{
-      gateway::RouterOptions{},
-      [](const core::ModelSpec& spec) -> core::Result<std::unique_ptr<models::ModelBackend>> {
-        return std::make_unique<models::testing::FakeBackend>(spec.path);
-      },
-      nullptr};
+  gateway::Router router_{gateway::RouterOptions{}, FakeModels(), nullptr};
 };
 
 TEST_F(FollowerReconnectTest, ACutListenConnectionIsFollowedByAReReadOfEveryEndpoint) {

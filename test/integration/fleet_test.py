@@ -8,6 +8,8 @@ records in the store.
   twice, and after every step each replica's router serves the stored weight;
 - a broken canary (a model that answers 400: the feature schema changed) ROLLED_BACK, on
   every replica;
+- the webhook (configured on every replica) gets each announced event from the leader only:
+  exactly once without failover, at most one duplicate per leader kill;
 - PostgreSQL stopped for 20 s mid-rollout: no replica's weight moves, inference keeps
   answering, the store errors are counted and logged; once it is back a replica leads again
   and the rollout finishes.
@@ -17,11 +19,16 @@ starts the real Prometheus (Debian's package) scraping the three replicas' /metr
 second and judges from it (`metrics: {source: prometheus}`): a good canary COMPLETED and a
 broken one ROLLED_BACK, with no traffic through the leader (its own metrics see nothing:
 only Prometheus, summing the other replicas, can judge)."""
+import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
 import unittest
 
-from harness import MODELS, READER, Server, Traffic
+from harness import MODELS, READER, SRC, Server, Traffic
 from postgres import Postgres
 from prometheus import Prometheus
 
@@ -175,9 +182,52 @@ class FleetHelpers:
             self.assertGreater(ok, ok_before, f"a replica stopped answering: {now}")
 
 
+class WebhookReceiver:
+    """src/notify/testing/webhook_receiver.py on a free port; requests() are the bodies."""
+
+    def __init__(self, test):
+        d = tempfile.mkdtemp(prefix="mlcanary-hook-")
+        self.out = os.path.join(d, "requests")
+        port_file = os.path.join(d, "port")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(
+            SRC, "src", "notify", "testing", "webhook_receiver.py"),
+            "--port-file", port_file, "--out", self.out])
+        test.addCleanup(lambda: (self.proc.kill(), self.proc.wait()))
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.url = f"http://127.0.0.1:{f.read().strip()}/hook"
+
+    def requests(self):
+        if not os.path.exists(self.out):
+            return []
+        with open(self.out) as f:
+            return [json.loads(json.loads(line)["body"]) for line in f if line.strip()]
+
+
 class FleetTest(FleetHelpers, unittest.TestCase):
     def setUp(self):
-        self.start_fleet()
+        # Every replica has the webhook; only the leader delivers it (from the outbox).
+        self.hook = WebhookReceiver(self)
+        self.start_fleet(f"notifications:\n  webhooks: ['{self.hook.url}']")
+
+    def assertWebhooksOnce(self, dep, kills):
+        """Each announced event of `dep` reached the webhook; only an event in flight when a
+        leader was killed (between its 2xx and its cursor's save) may have come twice."""
+        announced = [e["seq"] for e in self.any_replica().events(dep)
+                     if e["kind"] not in ("check", "error")]
+        deadline = time.time() + 20
+        while True:
+            got = [b["seq"] for b in self.hook.requests() if b["deployment_id"] == dep]
+            if set(got) >= set(announced) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(sorted(set(got)), announced, "an event was not delivered")
+        duplicates = len(got) - len(set(got))
+        self.assertLessEqual(duplicates, kills, f"delivered more than once: {sorted(got)}")
+        return duplicates
 
     def test_good_canary_completes_through_two_leader_kills(self):
         dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"})
@@ -193,6 +243,8 @@ class FleetTest(FleetHelpers, unittest.TestCase):
         events = self.check_events(dep)
         steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
         self.assertGreaterEqual(len(steps), 5, steps)
+        duplicates = self.assertWebhooksOnce(dep, kills=2)
+        print(f"webhooks: {duplicates} event(s) delivered twice across 2 leader kills")
         for r in self.replicas:
             r.wait_ready()
         self.wait_replicas_serve("canary", 1.0)
@@ -211,6 +263,7 @@ class FleetTest(FleetHelpers, unittest.TestCase):
         for r in self.replicas:
             self.assertEqual(self.served(r), {"production": 1.0})
         self.assertTrue(any(400 in t.snapshot().get("canary", {}) for t in self.traffic))
+        self.assertEqual(self.assertWebhooksOnce(dep, kills=0), 0)
 
     def test_the_store_down_for_20s_holds_the_controller_and_inference_goes_on(self):
         dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
