@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -150,6 +151,9 @@ struct Service::Parts {
   core::EventOutbox* outbox = nullptr;  // the store's; kUnimplemented on DynamoDB
   // Fleet mode: the store is PostgreSQL (the same object as `store`).
   store::PostgresDeploymentStore* postgres = nullptr;
+  // Fleet mode: this replica runs the controller now; only then does it
+  // deliver the webhooks (from the outbox's stored cursors).
+  std::atomic<bool> leading{false};
   std::unique_ptr<metrics::MetricsRegistry> registry;
   metrics::ControllerStatus status;
   // The data plane: the gateway's router (embedded) or SageMaker.
@@ -241,6 +245,11 @@ core::Status AddWebhooks(const config::ServiceConfig& config, Parts& p,
   webhook_options.urls = config.webhooks;
   webhook_options.log = LogWarning;
   webhook_options.outbox = p.outbox;
+  if (p.postgres != nullptr) {
+    // Fleet mode: every replica has the same webhooks; the leader delivers.
+    const Parts* parts = &p;
+    webhook_options.active = [parts] { return parts->leading.load(); };
+  }
   auto created = notify::WebhookNotifier::Create(webhook_options);
   if (!created && created.error().code() == core::ErrorCode::kUnimplemented) {
     spdlog::warn("notifications.webhooks: {}; webhooks are delivered at most once",
@@ -527,13 +536,18 @@ void BecomeLeader(Parts& p, std::int64_t fencing) {
     spdlog::warn("fleet: reconcile on becoming leader: {}", s.error().ToString());
   }
   term->loop->Start();
-  std::lock_guard lock(p.leader_mu);
-  p.leader = std::move(term);
+  {
+    std::lock_guard lock(p.leader_mu);
+    p.leader = std::move(term);
+  }
+  p.leading = true;  // the webhooks resume from the outbox's stored cursors
+  if (p.webhooks) p.webhooks->Wake();
 }
 
 // Fleet mode, on being deposed (or stopping): the controller loop stops at
 // once (the tick in progress ends; its writes are refused by the fence).
 void StepDown(Parts& p) {
+  p.leading = false;
   std::unique_ptr<LeaderTerm> term;
   {
     std::lock_guard lock(p.leader_mu);

@@ -10,8 +10,8 @@
 
 #include "fleet/endpoint_follower.h"
 #include "fleet/store_traffic_control.h"
+#include "fleet/testing/recs_endpoint.h"
 #include "gateway/router.h"
-#include "models/testing/fake_backend.h"
 #include "store/postgres_deployment_store.h"
 #include "store/testing/postgres_server.h"
 
@@ -19,14 +19,8 @@ namespace mlcanary::fleet {
 namespace {
 
 using namespace std::chrono_literals;
-
-core::Endpoint Recs(double canary_weight) {
-  core::Endpoint e{.name = "recs"};
-  e.variants.push_back(
-      {.name = "production", .weight = 1 - canary_weight, .model = {.path = "v1.json"}});
-  e.variants.push_back({.name = "canary", .weight = canary_weight, .model = {.path = "v2.json"}});
-  return e;
-}
+using testing::FakeModels;
+using testing::Recs;
 
 // One replica: its connection to the store, its router and its follower.
 struct Replica {
@@ -39,12 +33,7 @@ struct Replica {
   }
 
   std::unique_ptr<store::PostgresDeploymentStore> store;
-  gateway::Router router{
-      gateway::RouterOptions{},
-      [](const core::ModelSpec& spec) -> core::Result<std::unique_ptr<models::ModelBackend>> {
-        return std::make_unique<models::testing::FakeBackend>(spec.path);
-      },
-      nullptr};
+  gateway::Router router{gateway::RouterOptions{}, FakeModels(), nullptr};
   EndpointFollower follower{*store, nullptr, router, FollowerOptions{}};
 };
 

@@ -307,6 +307,13 @@ class WebhookNotifier::Worker {
     std::optional<std::int64_t> cursor;
     std::int64_t saved = 0;
     while (!signal_.PastDeadline()) {
+      if (!Active()) {  // another process delivers; its cursor is read when we are back
+        cursor.reset();
+        outbox_pending_.store(0, std::memory_order_relaxed);
+        if (signal_.stopping()) return;
+        signal_.WaitForWork(o.outbox_poll);
+        continue;
+      }
       if (!cursor) {
         auto c = outbox.Cursor(sink_);
         if (!c) {
@@ -327,6 +334,7 @@ class WebhookNotifier::Worker {
         continue;
       }
       outbox_pending_.store(page->size(), std::memory_order_relaxed);
+      bool handed_over = false;
       for (const core::OutboxEntry& entry : *page) {
         if (WebhookAnnounces(entry.event)) {
           Delivery delivery{std::make_shared<const std::string>(
@@ -334,6 +342,10 @@ class WebhookNotifier::Worker {
                             entry.deployment.id, entry.event.seq};
           const Outcome outcome = DeliverUntilDone(delivery);
           if (outcome == Outcome::kStopped) return;  // position kept: sent again after a restart
+          if (outcome == Outcome::kInactive) {       // position kept for the active process
+            handed_over = true;
+            break;
+          }
           (outcome == Outcome::kDelivered ? outbox_delivered_ : outbox_failed_)
               .fetch_add(1, std::memory_order_relaxed);
         }
@@ -342,8 +354,11 @@ class WebhookNotifier::Worker {
         if (WebhookAnnounces(entry.event)) Save(outbox, *cursor, saved);
       }
       Save(outbox, *cursor, saved);
+      if (handed_over) cursor.reset();
     }
   }
+
+  bool Active() const { return !owner_.options_.active || owner_.options_.active(); }
 
   // Records the cursor in the store. A failure is logged and left for the
   // next save: at worst those entries are sent again after a restart.
@@ -360,14 +375,16 @@ class WebhookNotifier::Worker {
     saved = position;
   }
 
-  enum class Outcome { kDelivered, kGivenUp, kStopped };
+  enum class Outcome { kDelivered, kGivenUp, kStopped, kInactive };
 
   // Outbox mode: one entry, retried with capped backoff until a 2xx, an answer
-  // not worth retrying (4xx other than 429: given up, logged), or shutdown.
+  // not worth retrying (4xx other than 429: given up, logged), shutdown, or
+  // this process no longer being the one that delivers (`active`).
   Outcome DeliverUntilDone(const Delivery& delivery) {
     const auto& o = owner_.options_;
     std::string error;
     for (int attempt = 1;; ++attempt) {
+      if (!Active()) return Outcome::kInactive;
       if (attempt > 1) owner_.retried_.fetch_add(1, std::memory_order_relaxed);
       bool aborted = false;
       const long status = Attempt(delivery, error, aborted);
@@ -538,11 +555,16 @@ void WebhookNotifier::Notify(const core::Deployment& deployment,
   if (options_.outbox != nullptr) {
     // The store has the event already (the controller notifies after the
     // write): the delivery threads read it from there.
-    for (auto& worker : workers_) worker->Wake();
+    Wake();
     return;
   }
   auto body = std::make_shared<const std::string>(codec::NotificationJson(deployment, event));
   for (auto& worker : workers_) worker->Enqueue({body, deployment.id, event.seq});
+}
+
+void WebhookNotifier::Wake() {
+  if (options_.outbox == nullptr) return;
+  for (auto& worker : workers_) worker->Wake();
 }
 
 void WebhookNotifier::Stop() {

@@ -57,6 +57,15 @@ struct WebhookOptions {
   core::Duration outbox_poll = std::chrono::seconds(2);
   // Outbox: entries read per query (the most one URL holds in memory).
   std::size_t outbox_batch = 100;
+  // Outbox: whether this process delivers now; empty: always. Several
+  // processes on one store (fleet mode) give each the same URLs and let only
+  // the controller's leader deliver: the others' threads idle (they look again
+  // at each Wake() or outbox_poll). A thread that finds itself inactive stops
+  // before its next attempt (a retry included), saves the cursor of what it
+  // delivered and forgets it; once active again it resumes from the stored
+  // cursor, which the process active meanwhile has moved. An event in flight
+  // when leadership moves may be sent by both (at least once, as across a crash).
+  std::function<bool()> active;
 };
 
 // Totals over every URL since construction; for /metrics.
@@ -120,6 +129,10 @@ class WebhookNotifier final : public core::Notifier {
   // wakes the delivery threads (the event is in the store already). Never
   // waits on the network.
   void Notify(const core::Deployment& deployment, const core::DeploymentEvent& event) override;
+
+  // Outbox: makes the delivery threads look at the outbox now (e.g. when
+  // `active` turns true). Nothing in queue mode.
+  void Wake();
 
   // Delivers what is queued for up to drain_timeout, then aborts and joins the
   // threads. Later Notify() calls are dropped and counted. With an outbox,

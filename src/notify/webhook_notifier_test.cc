@@ -1,16 +1,10 @@
 #include "notify/webhook_notifier.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -18,86 +12,20 @@
 #include "codec/domain_json.h"
 #include "codec/testing/sample_event.h"
 #include "core/backoff.h"
+#include "notify/testing/webhook_receiver.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
-
-extern char** environ;
 
 namespace mlcanary::notify {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::Receiver;
+using testing::ReceiverOptions;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 using codec::testing::SampleDeployment;
 using codec::testing::SampleEvent;
-
-struct ReceiverOptions {
-  int fail_first = 0;
-  int fail_status = 500;
-  int status = 200;
-  double delay_s = 0;
-  int delay_first = 0;  // 0: every request waits delay_s
-};
-
-// A real HTTP receiver (testing/webhook_receiver.py) on a free port, killed
-// when the test ends. requests() reads what it has recorded so far.
-class Receiver {
- public:
-  explicit Receiver(ReceiverOptions o = {}) {
-    dir_ = fs::temp_directory_path() /
-           ("mlcanary-webhook-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::create_directories(dir_);
-    const std::string port_file = (dir_ / "port").string();
-    out_ = (dir_ / "requests").string();
-    std::vector<std::string> args{"python3",       MLCANARY_WEBHOOK_RECEIVER,
-                                  "--port-file",   port_file,
-                                  "--out",         out_,
-                                  "--fail-first",  std::to_string(o.fail_first),
-                                  "--fail-status", std::to_string(o.fail_status),
-                                  "--status",      std::to_string(o.status),
-                                  "--delay",       std::to_string(o.delay_s),
-                                  "--delay-first", std::to_string(o.delay_first)};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, "python3", nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    for (int i = 0; i < 400 && pid_ > 0; ++i) {
-      std::ifstream in(port_file);
-      if (in >> port_) break;
-      std::this_thread::sleep_for(25ms);
-    }
-  }
-  ~Receiver() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    fs::remove_all(dir_);
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  int port() const { return port_; }
-  // Every request seen, as {"n", "path", "content_type", "status", "body"}.
-  std::vector<boost::json::object> requests() const {
-    std::ifstream in(out_);
-    std::vector<boost::json::object> out;
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) out.push_back(boost::json::parse(line).as_object());
-    }
-    return out;
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path dir_;
-  std::string out_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
 
 // Log lines, collected from the delivery threads.
 class LogLines {

@@ -8,17 +8,29 @@ records in the store.
   twice, and after every step each replica's router serves the stored weight;
 - a broken canary (a model that answers 400: the feature schema changed) ROLLED_BACK, on
   every replica;
+- the webhook (configured on every replica) gets each announced event from the leader only:
+  exactly once without failover, at most one duplicate per leader kill;
 - PostgreSQL stopped for 20 s mid-rollout: no replica's weight moves, inference keeps
   answering, the store errors are counted and logged; once it is back a replica leads again
   and the rollout finishes.
 
-Judged from the gateways' embedded metrics (each replica's own), not Prometheus."""
+FleetTest judges from the gateways' embedded metrics (each replica's own); FleetPrometheusTest
+starts the real Prometheus (Debian's package) scraping the three replicas' /metrics every
+second and judges from it (`metrics: {source: prometheus}`): a good canary COMPLETED and a
+broken one ROLLED_BACK, with no traffic through the leader (its own metrics see nothing:
+only Prometheus, summing the other replicas, can judge)."""
+import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
 import unittest
 
-from harness import MODELS, Server, Traffic
+from harness import MODELS, READER, SRC, Server, Traffic
 from postgres import Postgres
+from prometheus import Prometheus
 
 ENDPOINTS = f"""  - name: recs
     variants:
@@ -31,11 +43,15 @@ POLICY = {"initial_weight": 0.1, "step": 0.1, "bake": "1500ms", "interval": "500
           "min_invocations": 5, "max_latency_ratio": 1000}
 
 
-class FleetTest(unittest.TestCase):
-    def setUp(self):
+class FleetHelpers:
+    """Three replicas on a fresh PostgreSQL server, traffic through each; what both test
+    classes use (a mixin of unittest.TestCase)."""
+
+    def start_fleet(self, extra_yaml=""):
         self.pg = Postgres().start()
         self.addCleanup(self.pg.cleanup)
-        self.replicas = [Server(ENDPOINTS, interval="100ms", store=self.pg.url(), lease=f"{LEASE}s")
+        self.replicas = [Server(ENDPOINTS, interval="100ms", store=self.pg.url(), lease=f"{LEASE}s",
+                                extra_yaml=extra_yaml)
                          for _ in range(3)]
         for r in self.replicas:
             self.addCleanup(r.stop)
@@ -165,7 +181,53 @@ class FleetTest(unittest.TestCase):
             ok_before = sum(c.get(200, 0) for c in before.values())
             self.assertGreater(ok, ok_before, f"a replica stopped answering: {now}")
 
-    # --- tests ---
+
+class WebhookReceiver:
+    """src/notify/testing/webhook_receiver.py on a free port; requests() are the bodies."""
+
+    def __init__(self, test):
+        d = tempfile.mkdtemp(prefix="mlcanary-hook-")
+        self.out = os.path.join(d, "requests")
+        port_file = os.path.join(d, "port")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(
+            SRC, "src", "notify", "testing", "webhook_receiver.py"),
+            "--port-file", port_file, "--out", self.out])
+        test.addCleanup(lambda: (self.proc.kill(), self.proc.wait()))
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.url = f"http://127.0.0.1:{f.read().strip()}/hook"
+
+    def requests(self):
+        if not os.path.exists(self.out):
+            return []
+        with open(self.out) as f:
+            return [json.loads(json.loads(line)["body"]) for line in f if line.strip()]
+
+
+class FleetTest(FleetHelpers, unittest.TestCase):
+    def setUp(self):
+        # Every replica has the webhook; only the leader delivers it (from the outbox).
+        self.hook = WebhookReceiver(self)
+        self.start_fleet(f"notifications:\n  webhooks: ['{self.hook.url}']")
+
+    def assertWebhooksOnce(self, dep, kills):
+        """Each announced event of `dep` reached the webhook; only an event in flight when a
+        leader was killed (between its 2xx and its cursor's save) may have come twice."""
+        announced = [e["seq"] for e in self.any_replica().events(dep)
+                     if e["kind"] not in ("check", "error")]
+        deadline = time.time() + 20
+        while True:
+            got = [b["seq"] for b in self.hook.requests() if b["deployment_id"] == dep]
+            if set(got) >= set(announced) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(sorted(set(got)), announced, "an event was not delivered")
+        duplicates = len(got) - len(set(got))
+        self.assertLessEqual(duplicates, kills, f"delivered more than once: {sorted(got)}")
+        return duplicates
 
     def test_good_canary_completes_through_two_leader_kills(self):
         dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"})
@@ -181,6 +243,8 @@ class FleetTest(unittest.TestCase):
         events = self.check_events(dep)
         steps = [e["weight_after"] for e in events if e["kind"] == "weight_change"]
         self.assertGreaterEqual(len(steps), 5, steps)
+        duplicates = self.assertWebhooksOnce(dep, kills=2)
+        print(f"webhooks: {duplicates} event(s) delivered twice across 2 leader kills")
         for r in self.replicas:
             r.wait_ready()
         self.wait_replicas_serve("canary", 1.0)
@@ -199,6 +263,7 @@ class FleetTest(unittest.TestCase):
         for r in self.replicas:
             self.assertEqual(self.served(r), {"production": 1.0})
         self.assertTrue(any(400 in t.snapshot().get("canary", {}) for t in self.traffic))
+        self.assertEqual(self.assertWebhooksOnce(dep, kills=0), 0)
 
     def test_the_store_down_for_20s_holds_the_controller_and_inference_goes_on(self):
         dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
@@ -235,6 +300,62 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(final["state"], "COMPLETED", self.any_replica().events(dep))
         self.check_events(dep)
         self.wait_replicas_serve("canary", 1.0)
+
+
+# A check every 4 scrapes (src/prometheus/README.md, "Windows").
+PROMETHEUS_POLICY = dict(POLICY, step=0.3, bake="4s", interval="4s")
+
+
+class FleetPrometheusTest(FleetHelpers, unittest.TestCase):
+    """The leader judges from Prometheus, which scrapes every replica's /metrics."""
+
+    def setUp(self):
+        self.prom = Prometheus(scrape_interval="1s", token=READER)
+        self.addCleanup(self.prom.cleanup)
+        self.start_fleet(f"metrics: {{source: prometheus, url: '{self.prom.url}'}}")
+        self.prom.start([f"127.0.0.1:{r.control_port}" for r in self.replicas])
+        deadline = time.time() + 15
+        while self.prom.up_targets() < 3:
+            self.assertLess(time.time(), deadline, "prometheus does not scrape the 3 replicas: "
+                            + self.prom.logs())
+            time.sleep(0.2)
+        # No traffic through the leader: its own (embedded) metrics would see no canary
+        # request, so only what Prometheus gathers from the others can judge.
+        self.leader_index = self.replicas.index(self.leader())
+        self.traffic[self.leader_index].stop()
+
+    def canary_requests(self):
+        """Canary answers per replica, the leader's (none) first."""
+        counts = [sum(t.snapshot().get("canary", {}).values()) for t in self.traffic]
+        return [counts[self.leader_index]] + [c for i, c in enumerate(counts)
+                                              if i != self.leader_index]
+
+    def test_good_canary_completes_judged_from_prometheus(self):
+        dep = self.deploy({"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
+                          policy=PROMETHEUS_POLICY)
+        final, _ = self.follow_rollout(dep, "canary", {"COMPLETED", "ROLLED_BACK", "FAILED",
+                                                       "CANCELLED"})
+        self.assertEqual(final["state"], "COMPLETED", self.any_replica().events(dep))
+        self.check_events(dep)
+        self.wait_replicas_serve("canary", 1.0)
+        self.assertEqual(self.leaders(), [self.replicas[self.leader_index]])
+        leader, *others = self.canary_requests()
+        self.assertEqual(leader, 0)
+        self.assertTrue(all(n > 0 for n in others), others)
+
+    def test_broken_canary_is_rolled_back_judged_from_prometheus(self):
+        # recs-v3 expects other features: every request to it is a 400.
+        dep = self.deploy({"path": f"{MODELS}/recs-v3.json"},
+                          policy=dict(PROMETHEUS_POLICY, bake="1h"))
+        final, _ = self.follow_rollout(dep, "canary", {"ROLLED_BACK", "COMPLETED", "FAILED"})
+        self.assertEqual(final["state"], "ROLLED_BACK", self.any_replica().events(dep))
+        self.check_events(dep)
+        self.wait_replicas_serve("production", 1.0)
+        self.assertEqual(self.leaders(), [self.replicas[self.leader_index]])
+        self.assertEqual(self.canary_requests()[0], 0)
+        errors = self.prom.query('sum(mlcanary_invocation_4xx_errors_total'
+                                 '{endpoint="recs",variant="canary"})')
+        self.assertTrue(errors and float(errors[0]["value"][1]) > 0, errors)
 
 
 if __name__ == "__main__":
