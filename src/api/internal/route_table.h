@@ -23,6 +23,7 @@ enum class RouteId {
   kRollback,
   kPause,
   kResume,
+  kApprove,
   kDashboard,
   kDashboardAsset,
 };
