@@ -240,7 +240,7 @@ TEST(PolicyFormsTest, StepObjectsRoundTripAndPlainStepsStayNumbers) {
   const std::string text = PolicyJson(*p);
   const json::value steps = json::parse(text).at("steps");
   EXPECT_EQ(json::serialize(steps),
-            R"([5E-2,{"weight":2.5E-1,"bake":"30m"},{"weight":5E-1,"gate":"manual"},1E0])");
+            R"([5E-2,{"weight":2.5E-1,"bake":"30m"},{"weight":5E-1,"gate":"manual"},1])");
   auto back = FromJson(text);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(*back, *p);
@@ -249,7 +249,7 @@ TEST(PolicyFormsTest, StepObjectsRoundTripAndPlainStepsStayNumbers) {
                                 {}, core::PolicyRules::kStored);
   ASSERT_TRUE(old) << old.error().message();
   EXPECT_EQ(old->steps, (std::vector<core::PolicyStep>{0.1, 0.5, 1.0}));
-  EXPECT_EQ(json::serialize(json::parse(PolicyJson(*old)).at("steps")), "[1E-1,5E-1,1E0]");
+  EXPECT_EQ(json::serialize(json::parse(PolicyJson(*old)).at("steps")), "[1E-1,5E-1,1]");
 }
 
 TEST(PolicyFormsTest, BadStepsAndDeadlinesAreRefusedNamingTheKey) {
