@@ -238,7 +238,7 @@ TEST_F(ControlApiTest, ReaderTokenOnEveryMutatingRouteIs403AndReadsEverything) {
       EXPECT_EQ(ErrorCode(r), "PermissionDenied");
     }
   }
-  EXPECT_EQ(mutating, 6);  // create + five actions
+  EXPECT_EQ(mutating, 7);  // create + six actions
   // None of the refused requests changed anything.
   auto list = Json(Call("GET", "/v1/deployments"));
   ASSERT_EQ(list.at("deployments").as_array().size(), 1u);
@@ -675,7 +675,8 @@ TEST_F(ControlApiTest, ApproveAnswers200AtAGateAnd409OtherwiseNamingWhy) {
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string id = json::value_to<std::string>(Json(created).at("id"));
   // Written back as given: the plain entries as numbers, the gated one as an object.
-  const json::array& steps = Json(created).at("policy").at("steps").as_array();
+  const json::value body = Json(created);
+  const json::array& steps = body.at("policy").at("steps").as_array();
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_TRUE(steps[0].is_number());
   EXPECT_EQ(json::value_to<std::string>(steps[1].at("gate")), "manual");
@@ -706,7 +707,8 @@ TEST_F(ControlApiTest, ApproveAnswers200AtAGateAnd409OtherwiseNamingWhy) {
   EXPECT_EQ(ErrorMessage(twice), "cannot approve deployment '" + id + "' in state COMPLETED");
 
   std::vector<std::string> kinds;
-  for (const auto& e : Json(Call("GET", "/v1/deployments/" + id + "/events")).at("events").as_array()) {
+  const json::value events = Json(Call("GET", "/v1/deployments/" + id + "/events"));
+  for (const auto& e : events.at("events").as_array()) {
     const std::string kind = json::value_to<std::string>(e.at("kind"));
     if (kind == "gate" || kind == "approved") {
       kinds.push_back(kind + " by " + json::value_to<std::string>(e.at("actor")));
@@ -949,7 +951,8 @@ TEST_F(ControlApiTest, OpenApiDescribesAPendingActionRequest) {
     actions.push_back(json::value_to<std::string>(a));
   }
   EXPECT_EQ(actions,
-            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume"}));
+            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume",
+                                      "approve"}));
   EXPECT_TRUE(request.contains("actor"));
   EXPECT_TRUE(request.contains("at"));
 }
@@ -979,6 +982,7 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
       {"POST", "/v1/deployments/{id}/rollback"},
       {"POST", "/v1/deployments/{id}/pause"},
       {"POST", "/v1/deployments/{id}/resume"},
+      {"POST", "/v1/deployments/{id}/approve"},  // issue 15, an extension of API.md
       {"GET", "/metrics"},
       {"GET", "/v1/openapi.json"},
       {"GET", "/healthz"},
