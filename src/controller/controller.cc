@@ -881,8 +881,7 @@ core::Result<Deployment> Controller::Approve(std::string_view id, const std::str
   const core::Timestamp now = ports_.clock.Now();
   const core::Decision decision = core::PlanApproval(d, now, actor);
   DeploymentEvent approved =
-      MakeEvent(d, now, EventKind::kApproved, d.state, d.canary_weight,
-                decision.reason + " (" + GateName(d) + ")", actor);
+      MakeEvent(d, now, EventKind::kApproved, d.state, d.canary_weight, decision.reason, actor);
   auto acted = Act(std::move(d), decision, approved, /*notify_first=*/true);
   if (!acted) return std::unexpected(acted.error());
   return acted->deployment;

@@ -228,8 +228,8 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
 Decision PlanApproval(const Deployment& d, Timestamp now, const std::string& actor) {
   Decision out;
   out.progress = d.progress;
-  const std::string why =
-      "approved by " + actor + " at the manual gate of the " + Pct(d.canary_weight) + " step";
+  const std::string why = "approved by " + actor + " at the manual gate of the " +
+                          Pct(d.canary_weight) + " step";
   if (SameWeight(d.canary_weight, 1.0)) {
     out.action = Action::kComplete;
     out.target_weight = 1.0;
