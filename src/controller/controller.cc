@@ -401,11 +401,8 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
   std::vector<DeploymentEvent> events{check_event};
   switch (decision.action) {
     case Action::kHold: {
-      if (gate_reached) events.push_back(GateEvent(d, now));
-      std::vector<DeploymentEvent> appended;
-      auto stored = Persist(d, events, &appended);
+      auto stored = Hold(d, std::move(events), gate_reached);
       if (!stored) return std::unexpected(stored.error());
-      if (gate_reached && !appended.empty()) ports_.notifier.Notify(*stored, appended.back());
       outcome.deployment = *stored;
       return outcome;
     }
@@ -476,6 +473,16 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
     }
   }
   return core::InternalError("unknown action");
+}
+
+core::Result<Deployment> Controller::Hold(const Deployment& d, std::vector<DeploymentEvent> events,
+                                          bool gate_reached) {
+  if (gate_reached) events.push_back(GateEvent(d, events.front().time));
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
+  if (!stored) return stored;
+  if (gate_reached && !appended.empty()) ports_.notifier.Notify(*stored, appended.back());
+  return stored;
 }
 
 core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestamp now) {

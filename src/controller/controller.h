@@ -235,6 +235,9 @@ class Controller {
   core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
                                  const core::DeploymentEvent& check_event,
                                  bool notify_first = false);
+  // Records a check that holds; `gate_reached`: with the "gate" event, announced.
+  core::Result<core::Deployment> Hold(const core::Deployment& d,
+                                      std::vector<core::DeploymentEvent> events, bool gate_reached);
   // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
   core::Result<core::Deployment> FinishRollback(core::Deployment d, core::Timestamp now);
   // Ends a deployment in FAILED with traffic back on production (best effort;

@@ -111,6 +111,57 @@ Decision ApplyProgressDeadline(const Deployment& d, Decision out, Timestamp now)
   return out;
 }
 
+// A breached check: the matching counters grow, the bake restarts, and a
+// counter at its limit rolls back (or pauses, auto_rollback off).
+Decision PlanBreach(const Deployment& d, const HealthReport& report, Timestamp now, Decision out) {
+  const Policy& policy = d.policy;
+  out.progress.latency_breaches = report.latency_breached ? d.progress.latency_breaches + 1 : 0;
+  out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
+  out.progress.divergence_breaches =
+      report.divergence_breached ? d.progress.divergence_breaches + 1 : 0;
+  out.progress.healthy_since = now;
+  const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
+  const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
+  const bool divergence_due =
+      out.progress.divergence_breaches >= policy.divergence_breaches_to_rollback;
+  std::string counts;
+  if (report.latency_breached) {
+    counts += "latency breach " +
+              Count(out.progress.latency_breaches, policy.latency_breaches_to_rollback);
+  }
+  if (report.error_breached) {
+    if (!counts.empty()) counts += ", ";
+    counts +=
+        "error breach " + Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
+  }
+  if (report.divergence_breached) {
+    if (!counts.empty()) counts += ", ";
+    counts += "divergence breach " +
+              Count(out.progress.divergence_breaches, policy.divergence_breaches_to_rollback);
+  }
+  if (latency_due || error_due || divergence_due) {
+    const char* what = latency_due ? "latency"
+                       : error_due ? "error rate"
+                                   : "prediction divergence";
+    const int n = latency_due ? out.progress.latency_breaches
+                  : error_due ? out.progress.error_breaches
+                              : out.progress.divergence_breaches;
+    const std::string why = std::string(what) + " breached on " + std::to_string(n) +
+                            " consecutive checks (" + report.reason + ")";
+    if (policy.auto_rollback) {
+      out.action = Action::kRollback;
+      out.target_weight = 0;
+      out.reason = "rollback: " + why;
+    } else {
+      out.action = Action::kPause;
+      out.reason = "paused instead of rolling back (auto_rollback off): " + why;
+    }
+    return out;
+  }
+  out.reason = report.reason + " (" + counts + "); bake restarts";
+  return out;
+}
+
 Decision PlanVerdict(const Deployment& d, const HealthReport& report, Timestamp now) {
   const Policy& policy = d.policy;
   Decision out;
@@ -127,53 +178,7 @@ Decision PlanVerdict(const Deployment& d, const HealthReport& report, Timestamp 
     return out;
   }
 
-  if (report.breached()) {
-    out.progress.latency_breaches = report.latency_breached ? d.progress.latency_breaches + 1 : 0;
-    out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
-    out.progress.divergence_breaches =
-        report.divergence_breached ? d.progress.divergence_breaches + 1 : 0;
-    out.progress.healthy_since = now;
-    const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
-    const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
-    const bool divergence_due =
-        out.progress.divergence_breaches >= policy.divergence_breaches_to_rollback;
-    std::string counts;
-    if (report.latency_breached) {
-      counts += "latency breach " +
-                Count(out.progress.latency_breaches, policy.latency_breaches_to_rollback);
-    }
-    if (report.error_breached) {
-      if (!counts.empty()) counts += ", ";
-      counts +=
-          "error breach " + Count(out.progress.error_breaches, policy.error_breaches_to_rollback);
-    }
-    if (report.divergence_breached) {
-      if (!counts.empty()) counts += ", ";
-      counts += "divergence breach " +
-                Count(out.progress.divergence_breaches, policy.divergence_breaches_to_rollback);
-    }
-    if (latency_due || error_due || divergence_due) {
-      const char* what = latency_due ? "latency"
-                         : error_due ? "error rate"
-                                     : "prediction divergence";
-      const int n = latency_due ? out.progress.latency_breaches
-                    : error_due ? out.progress.error_breaches
-                                : out.progress.divergence_breaches;
-      const std::string why = std::string(what) + " breached on " + std::to_string(n) +
-                              " consecutive checks (" + report.reason + ")";
-      if (policy.auto_rollback) {
-        out.action = Action::kRollback;
-        out.target_weight = 0;
-        out.reason = "rollback: " + why;
-      } else {
-        out.action = Action::kPause;
-        out.reason = "paused instead of rolling back (auto_rollback off): " + why;
-      }
-      return out;
-    }
-    out.reason = report.reason + " (" + counts + "); bake restarts";
-    return out;
-  }
+  if (report.breached()) return PlanBreach(d, report, now, std::move(out));
 
   // Healthy.
   out.progress.latency_breaches = 0;
