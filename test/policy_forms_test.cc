@@ -38,8 +38,11 @@ using core::PolicyField;
 void SetNonDefault(const PolicyField& field, Policy& p) {
   core::VisitPolicyField(field, p, [&](auto& value) {
     using T = std::remove_cvref_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, std::vector<double>>) {
+    if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
+      // A plain number, an entry with its own bake, one with a manual gate.
       value = {0.05, 0.375, 1.0};
+      value[1].bake = std::chrono::minutes(30);
+      value[2].manual_gate = true;
     } else if constexpr (std::is_same_v<T, double>) {
       value = field.rule == core::PolicyRule::kWeight  ? 0.25
               : field.rule == core::PolicyRule::kAlpha ? value / 2
@@ -184,10 +187,15 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
       case core::PolicyFieldType::kNumber:
         type = "number";
         break;
-      case core::PolicyFieldType::kNumberList:
+      case core::PolicyFieldType::kStepList: {
         type = "array";
-        EXPECT_EQ(prop.at("items").at("type").as_string(), "number") << field.name;
+        const json::array& one_of = prop.at("items").at("oneOf").as_array();
+        ASSERT_EQ(one_of.size(), 2u) << field.name;
+        EXPECT_EQ(one_of[0].at("type").as_string(), "number") << field.name;
+        EXPECT_EQ(one_of[1].at("allOf").at(0).at("$ref").as_string(),
+                  "#/components/schemas/PolicyStep");
         break;
+      }
       case core::PolicyFieldType::kDuration:
         type = "string";
         EXPECT_TRUE(prop.contains("pattern")) << field.name;
@@ -213,6 +221,71 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
     } else {
       EXPECT_EQ(prop.at("description").as_string(), field.doc) << field.name;
     }
+  }
+}
+
+// Issue 15: steps are numbers or {weight, bake, gate}; a plain step is
+// written back as a number, so a policy of numbers reads and writes as before.
+TEST(PolicyFormsTest, StepObjectsRoundTripAndPlainStepsStayNumbers) {
+  const std::string yaml =
+      "steps: [0.05, {weight: 0.25, bake: 30m}, {weight: 0.5, gate: manual}, 1.0]\n";
+  auto p = FromYaml(yaml, config::BareNumber::kRefused);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->steps.size(), 4u);
+  EXPECT_TRUE(p->steps[0].plain());
+  EXPECT_EQ(p->steps[1].bake, std::chrono::minutes(30));
+  EXPECT_FALSE(p->steps[1].manual_gate);
+  EXPECT_TRUE(p->steps[2].manual_gate);
+  EXPECT_FALSE(p->steps[2].bake.has_value());
+  const std::string text = PolicyJson(*p);
+  const json::value steps = json::parse(text).at("steps");
+  EXPECT_EQ(json::serialize(steps),
+            R"([5E-2,{"weight":2.5E-1,"bake":"30m"},{"weight":5E-1,"gate":"manual"},1])");
+  auto back = FromJson(text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, *p);
+  // A stored policy of plain numbers (written before step objects) reads as before.
+  auto old = codec::ParsePolicy(json::parse(R"({"steps": [0.1, 0.5, 1.0]})"), "record.policy",
+                                {}, core::PolicyRules::kStored);
+  ASSERT_TRUE(old) << old.error().message();
+  EXPECT_EQ(old->steps, (std::vector<core::PolicyStep>{0.1, 0.5, 1.0}));
+  EXPECT_EQ(json::serialize(json::parse(PolicyJson(*old)).at("steps")), "[1E-1,5E-1,1]");
+}
+
+TEST(PolicyFormsTest, BadStepsAndDeadlinesAreRefusedNamingTheKey) {
+  struct Case {
+    std::string text;
+    std::string json_error;
+    std::string yaml_error;
+  };
+  const Case cases[] = {
+      {R"({"steps": [{"weight": 0.1, "gate": "manual"}, 1.0]})",
+       "policy.steps[0].gate: a gate on the first step (the initial weight) is refused",
+       "policy.yaml: policy.steps[0].gate (line 1): a gate on the first step"},
+      {R"({"steps": [0.1, {"weight": 0.5, "gate": "webhook"}]})",
+       "policy.steps[1].gate: unknown gate 'webhook': the only gate kind is manual",
+       "policy.yaml: policy.steps[1].gate (line 1): unknown gate 'webhook'"},
+      {R"({"steps": [0.1, {"bake": "5m"}]})", "policy.steps[1].weight: missing",
+       "policy.yaml: policy.steps[1] (line 1): a step object needs a weight"},
+      {R"({"steps": [0.1, {"weight": 0.5, "hold": true}]})", "policy.steps[1].hold: unknown key",
+       "policy.steps[1].hold"},
+      {R"({"steps": [0.1, {"weight": 0.5, "bake": "-5m"}]})", "policy.steps[1].bake: ",
+       "policy.yaml: policy.steps[1].bake (line 1): "},
+      {R"({"progress_deadline": "-1h"})", "policy.progress_deadline: ",
+       "policy.yaml: policy.progress_deadline (line 1): "},
+      {R"({"on_progress_deadline": "pause"})",
+       "policy.on_progress_deadline: must be one of rollback, fail",
+       "policy.yaml: policy.on_progress_deadline (line 1): must be one of rollback, fail"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto from_json = FromJson(c.text);
+    ASSERT_FALSE(from_json);
+    EXPECT_EQ(from_json.error().message().find(c.json_error), 0u) << from_json.error().message();
+    auto from_yaml = FromYaml(c.text, config::BareNumber::kRefused);
+    ASSERT_FALSE(from_yaml);
+    EXPECT_NE(from_yaml.error().message().find(c.yaml_error), std::string::npos)
+        << from_yaml.error().message();
   }
 }
 

@@ -112,7 +112,7 @@ int Deploy(client::ApiClient& api, const ClientCommand& cmd, bool json_output) {
 
 bool IsAction(const std::string& verb) {
   return verb == "complete" || verb == "cancel" || verb == "rollback" || verb == "pause" ||
-         verb == "resume";
+         verb == "resume" || verb == "approve";
 }
 
 }  // namespace

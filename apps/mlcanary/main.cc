@@ -85,7 +85,8 @@ std::vector<CLI::App*> AddClientVerbs(CLI::App& app, ClientCommand& client) {
            {"cancel", "cancel: canary to 0% and removed"},
            {"rollback", "roll back now: production to 100%"},
            {"pause", "pause the rollout (checks stop)"},
-           {"resume", "resume a paused rollout (the bake restarts)"}}) {
+           {"resume", "resume a paused rollout (the bake restarts)"},
+           {"approve", "approve the manual gate a rollout waits at: it takes the next step"}}) {
     CLI::App* cmd = app.add_subcommand(verb, help);
     cmd->add_option("id", client.id, "deployment id")->required();
     AddOutput(cmd, client);

@@ -1,8 +1,10 @@
 // The control API's router, auth and handlers.
 #include "api/control_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <iterator>
 #include <cstdint>
 #include <optional>
 #include <thread>
@@ -421,6 +423,7 @@ http::Response ControlApi::Impl::Dispatch(const Route& route, const http::Reques
     case RouteId::kRollback:
     case RouteId::kPause:
     case RouteId::kResume:
+    case RouteId::kApprove:
       return Act(route.id, param, caller);
     case RouteId::kDashboard:
       return DashboardResponse(dashboard::kIndexName);
@@ -645,34 +648,22 @@ http::Response ControlApi::Impl::AskLeader(core::UserAction action,
 
 http::Response ControlApi::Impl::Act(RouteId id, const std::string& deployment_id,
                                      const Caller& caller) const {
-  if (options.leader_action_wait > core::Duration::zero()) {
-    static constexpr std::pair<RouteId, core::UserAction> kActions[] = {
-        {RouteId::kComplete, core::UserAction::kComplete},
-        {RouteId::kCancel, core::UserAction::kCancel},
-        {RouteId::kRollback, core::UserAction::kRollback},
-        {RouteId::kPause, core::UserAction::kPause},
-        {RouteId::kResume, core::UserAction::kResume}};
-    for (auto [route, action] : kActions) {
-      if (route == id) return AskLeader(action, deployment_id, caller);
-    }
+  static constexpr std::pair<RouteId, core::UserAction> kActions[] = {
+      {RouteId::kComplete, core::UserAction::kComplete},
+      {RouteId::kCancel, core::UserAction::kCancel},
+      {RouteId::kRollback, core::UserAction::kRollback},
+      {RouteId::kPause, core::UserAction::kPause},
+      {RouteId::kResume, core::UserAction::kResume},
+      {RouteId::kApprove, core::UserAction::kApprove}};
+  const auto* found = std::find_if(std::begin(kActions), std::end(kActions),
+                                   [id](const auto& entry) { return entry.first == id; });
+  if (found == std::end(kActions)) {
+    return ErrorResponseFor(core::Error(core::ErrorCode::kInternal, "not an action route"));
   }
-  controller::Controller& c = deps.controller;
-  core::Result<core::Deployment> result = [&]() -> core::Result<core::Deployment> {
-    switch (id) {
-      case RouteId::kComplete:
-        return c.Complete(deployment_id, caller.actor);
-      case RouteId::kCancel:
-        return c.Cancel(deployment_id, caller.actor);
-      case RouteId::kRollback:
-        return c.Rollback(deployment_id, caller.actor);
-      case RouteId::kPause:
-        return c.Pause(deployment_id, caller.actor);
-      case RouteId::kResume:
-        return c.Resume(deployment_id, caller.actor);
-      default:
-        return core::InternalError("not an action route");
-    }
-  }();
+  if (options.leader_action_wait > core::Duration::zero()) {
+    return AskLeader(found->second, deployment_id, caller);
+  }
+  auto result = deps.controller.Perform(deployment_id, found->second, caller.actor);
   if (!result) return ErrorResponseFor(result.error());
   return DeploymentResponse(200, *result, deps.controller);
 }

@@ -240,7 +240,7 @@ TEST_F(ControlApiTest, ReaderTokenOnEveryMutatingRouteIs403AndReadsEverything) {
       EXPECT_EQ(ErrorCode(r), "PermissionDenied");
     }
   }
-  EXPECT_EQ(mutating, 6);  // create + five actions
+  EXPECT_EQ(mutating, 7);  // create + six actions
   // None of the refused requests changed anything.
   auto list = Json(Call("GET", "/v1/deployments"));
   ASSERT_EQ(list.at("deployments").as_array().size(), 1u);
@@ -779,7 +779,7 @@ TEST_F(ControlApiTest, CompleteAnswers200ThenRefusesWith409) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(State(r), "COMPLETED");
   EXPECT_DOUBLE_EQ(Json(r).at("canary_weight").to_number<double>(), 1.0);
-  for (const char* action : {"complete", "cancel", "rollback", "pause", "resume"}) {
+  for (const char* action : {"complete", "cancel", "rollback", "pause", "resume", "approve"}) {
     auto again = Call("POST", "/v1/deployments/" + id + "/" + action);
     EXPECT_EQ(again.status, 409) << action << " " << again.body;
     EXPECT_EQ(ErrorCode(again), "FailedPrecondition");
@@ -801,6 +801,77 @@ TEST_F(ControlApiTest, RollbackAnswers200ThenRefusesWith409) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(State(r), "ROLLED_BACK");
   EXPECT_EQ(Call("POST", "/v1/deployments/" + id + "/rollback").status, 409);
+}
+
+// Issue 15: a manual gate in the steps holds the rollout until an approval.
+TEST_F(ControlApiTest, ApproveAnswers200AtAGateAnd409OtherwiseNamingWhy) {
+  auto created = Call("POST", "/v1/deployments",
+                      CreateBody("recs", R"("policy":{"steps":[0.1,{"weight":0.5,"gate":"manual"},)"
+                                         R"(1.0]})"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = json::value_to<std::string>(Json(created).at("id"));
+  // Written back as given: the plain entries as numbers, the gated one as an object.
+  const json::value body = Json(created);
+  const json::array& steps = body.at("policy").at("steps").as_array();
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_TRUE(steps[0].is_number());
+  EXPECT_EQ(json::value_to<std::string>(steps[1].at("gate")), "manual");
+  EXPECT_FALSE(steps[1].as_object().contains("bake"));
+  EXPECT_TRUE(steps[2].is_number());
+  EXPECT_FALSE(Json(created).as_object().contains("waiting_for"));
+
+  auto early = Call("POST", "/v1/deployments/" + id + "/approve");
+  EXPECT_EQ(early.status, 409) << early.body;
+  EXPECT_EQ(ErrorCode(early), "FailedPrecondition");
+  EXPECT_EQ(ErrorMessage(early), "deployment '" + id + "' is not waiting at a gate");
+
+  for (int i = 0; i < 4; ++i) {  // bake 2s at 10%, then 2s at 50%: the gate
+    clock_.Advance(1s);
+    ASSERT_TRUE(controller_.Tick());
+  }
+  auto waiting = Call("GET", "/v1/deployments/" + id);
+  ASSERT_EQ(json::value_to<std::string>(Json(waiting).at("waiting_for")), "approval")
+      << waiting.body;
+  EXPECT_DOUBLE_EQ(Json(waiting).at("canary_weight").to_number<double>(), 0.5);
+
+  auto approved = Call("POST", "/v1/deployments/" + id + "/approve");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(State(approved), "COMPLETED");
+  EXPECT_FALSE(Json(approved).as_object().contains("waiting_for"));
+  auto twice = Call("POST", "/v1/deployments/" + id + "/approve");
+  EXPECT_EQ(twice.status, 409) << twice.body;
+  EXPECT_EQ(ErrorMessage(twice), "cannot approve deployment '" + id + "' in state COMPLETED");
+
+  std::vector<std::string> kinds;
+  const json::value events = Json(Call("GET", "/v1/deployments/" + id + "/events"));
+  for (const auto& e : events.at("events").as_array()) {
+    const std::string kind = json::value_to<std::string>(e.at("kind"));
+    if (kind == "gate" || kind == "approved") {
+      kinds.push_back(kind + " by " + json::value_to<std::string>(e.at("actor")));
+    }
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"gate by controller", "approved by alice"}));
+}
+
+TEST_F(ControlApiTest, BadStepObjectsAre400NamingTheKeyPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"steps":[{"weight":0.1,"gate":"manual"},1.0]})",
+       "body.policy.steps[0].gate: a gate on the first step (the initial weight) is refused"},
+      {R"({"steps":[0.1,{"weight":0.5,"gate":"ci"}]})",
+       "body.policy.steps[1].gate: unknown gate 'ci': the only gate kind is manual"},
+      {R"({"steps":[0.1,{"bake":"5m"}]})", "body.policy.steps[1].weight: missing"},
+      {R"({"steps":[0.1,{"weight":0.5,"pause":"5m"}]})", "body.policy.steps[1].pause: unknown key"},
+      {R"({"steps":[0.1,{"weight":0.5,"bake":"-5m"}]})", "body.policy.steps[1].bake: "},
+      {R"({"steps":[0.1,"0.5"]})", "body.policy.steps[1]: expected a number or an object"},
+      {R"({"progress_deadline":"-1h"})", "body.policy.progress_deadline: "},
+      {R"({"on_progress_deadline":"pause"})",
+       "body.policy.on_progress_deadline: must be one of rollback, fail"},
+  };
+  for (const auto& [policy, message] : cases) {
+    auto r = Call("POST", "/v1/deployments", CreateBody("recs", std::string("\"policy\":") + policy));
+    EXPECT_EQ(r.status, 400) << policy << " " << r.body;
+    EXPECT_NE(ErrorMessage(r).find(message), std::string::npos) << policy << " " << r.body;
+  }
 }
 
 // Fleet mode: the action is recorded for the leader, whose tick carries it out.
@@ -918,7 +989,7 @@ TEST_F(ControlApiTest, PauseAndResumeAnswer200ThenRefuseWith409) {
 }
 
 TEST_F(ControlApiTest, ActionsOnAnUnknownDeploymentAre404) {
-  for (const char* action : {"complete", "cancel", "rollback", "pause", "resume"}) {
+  for (const char* action : {"complete", "cancel", "rollback", "pause", "resume", "approve"}) {
     auto r = Call("POST", std::string("/v1/deployments/nope/") + action);
     EXPECT_EQ(r.status, 404) << action;
   }
@@ -1016,7 +1087,8 @@ TEST_F(ControlApiTest, OpenApiDescribesAPendingActionRequest) {
     actions.push_back(json::value_to<std::string>(a));
   }
   EXPECT_EQ(actions,
-            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume"}));
+            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume",
+                                      "approve"}));
   EXPECT_TRUE(request.contains("actor"));
   EXPECT_TRUE(request.contains("at"));
 }
@@ -1046,6 +1118,7 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
       {"POST", "/v1/deployments/{id}/rollback"},
       {"POST", "/v1/deployments/{id}/pause"},
       {"POST", "/v1/deployments/{id}/resume"},
+      {"POST", "/v1/deployments/{id}/approve"},  // issue 15, an extension of API.md
       {"GET", "/metrics"},
       {"GET", "/v1/openapi.json"},
       {"GET", "/healthz"},

@@ -23,7 +23,8 @@ using internal::Route;
 // A property of a schema, written from a compact type spec:
 //   "string", "number", "integer", "boolean", "date-time", "duration",
 //   "#Name" (a $ref), "[]#Name" / "[]number" (arrays), "?date-time" /
-//   "?string" / "?number" (nullable), "enum:A|B|C" (a string enumeration).
+//   "?string" / "?number" (nullable), "enum:A|B|C" (a string enumeration),
+//   "oneOf:number|#Name" (one of the types).
 struct Prop {
   std::string_view name;
   std::string_view type;
@@ -45,6 +46,15 @@ void WriteType(util::JsonWriter& w, std::string_view type, std::string_view desc
     w.Key("allOf").BeginArray().BeginObject();
     w.Key("$ref").String("#/components/schemas/" + std::string(type.substr(1)));
     w.EndObject().EndArray();
+  } else if (type.starts_with("oneOf:")) {
+    w.Key("oneOf").BeginArray();
+    std::string_view rest = type.substr(6);
+    while (!rest.empty()) {
+      const auto bar = rest.find('|');
+      WriteType(w, rest.substr(0, bar), {});
+      rest = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
+    }
+    w.EndArray();
   } else if (type.starts_with("enum:")) {
     w.Key("type").String("string");
     w.Key("enum").BeginArray();
@@ -114,8 +124,8 @@ std::vector<Prop> PolicyProps() {
       case core::PolicyFieldType::kNumber:
         type = "number";
         break;
-      case core::PolicyFieldType::kNumberList:
-        type = "[]number";
+      case core::PolicyFieldType::kStepList:
+        type = "[]oneOf:number|#PolicyStep";
         break;
       case core::PolicyFieldType::kDuration:
         type = "duration";
@@ -162,6 +172,18 @@ void WriteSchemas(util::JsonWriter& w) {
       "How a deployment moves and when its canary is unhealthy. In a request every key is "
       "optional and applies on top of the endpoint's configured policy.",
       {}, PolicyProps(), true);
+  WriteObjectSchema(
+      w, "PolicyStep",
+      "An entry of steps with keys of its own (a plain number is a step with only a weight, and "
+      "is written back as one).",
+      {"weight"},
+      {{"weight", "number", "the canary weight of this step, in [0.000001, 1]"},
+       {"bake", "duration", "healthy time at this weight before the next step (default: bake; "
+                            "at 1.0: final_bake); not negative"},
+       {"gate", "enum:manual",
+        "after this weight's bake the deployment waits (waiting_for: approval) until POST "
+        "/v1/deployments/{id}/approve; refused on the first step"}},
+      true);
   WriteObjectSchema(w, "Variant", "", {"name", "weight", "instances", "model"},
                     {{"name", "string"},
                      {"weight", "number"},
@@ -209,7 +231,10 @@ void WriteSchemas(util::JsonWriter& w) {
                       "what the store did not take yet (store unavailable), or null"},
                      {"requested", "?#ActionRequest",
                       "fleet mode: a user action recorded for the leader's controller and not "
-                      "carried out yet, or null"}});
+                      "carried out yet, or null"},
+                     {"waiting_for", "enum:approval",
+                      "present while the deployment waits at a manual gate of its steps for POST "
+                      "/v1/deployments/{id}/approve; absent otherwise"}});
   std::string actions = "enum:";
   for (core::UserAction a : core::kUserActions) {
     if (actions.size() > 5) actions += '|';
@@ -289,7 +314,10 @@ void WriteSchemas(util::JsonWriter& w) {
                     {{"seq", "integer"},
                      {"deployment_id", "string"},
                      {"time", "date-time"},
-                     {"kind", "enum:check|transition|weight_change|paused|resumed|error"},
+                     {"kind",
+                      "enum:check|transition|weight_change|paused|resumed|error|gate|approved",
+                      "gate: reached a manual gate, waits for approval; approved: a user "
+                      "approved it (actor) and the step it held is taken"},
                      {"from_state", kStates},
                      {"to_state", kStates},
                      {"weight_before", "number"},

@@ -163,6 +163,11 @@ const std::vector<Route>& RouteTable() {
                "Stops the checks of an IN_PROGRESS deployment; its weights stay."),
         action(RouteId::kResume, "/v1/deployments/{id}/resume", "resumeDeployment",
                "Starts the checks of a paused deployment again; the bake restarts."),
+        action(RouteId::kApprove, "/v1/deployments/{id}/approve", "approveDeployment",
+               "Approves the manual gate a deployment waits at (waiting_for: approval): it "
+               "takes the step the gate held at once, with a fresh bake (or completes). 409 "
+               "when it is not waiting at a gate, naming why (approving twice: the second is "
+               "409)."),
         // The dashboard's page and files hold no data (the page reads the
         // routes above with the user's token), so they need none.
         {.id = RouteId::kDashboard,

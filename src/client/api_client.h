@@ -86,7 +86,7 @@ class ApiClient {
       std::string_view id, std::int64_t after = 0);
   // POST /v1/deployments.
   core::Result<Answer<core::Deployment>> CreateDeployment(const DeploymentRequest& request);
-  // POST /v1/deployments/{id}/{action}: complete, cancel, rollback, pause, resume.
+  // POST /v1/deployments/{id}/{action}: complete, cancel, rollback, pause, resume, approve.
   core::Result<Answer<core::Deployment>> Act(std::string_view id, std::string_view action);
 
   const ClientOptions& options() const { return options_; }

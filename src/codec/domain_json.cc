@@ -147,9 +147,20 @@ void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
     w.Key(field.name);
     core::VisitPolicyField(field, p, [&](const auto& value) {
       using T = std::remove_cvref_t<decltype(value)>;
-      if constexpr (std::is_same_v<T, std::vector<double>>) {
+      if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
+        // A step with only a weight is a plain number, as before steps had keys.
         w.BeginArray();
-        for (double v : value) w.Number(v);
+        for (const core::PolicyStep& step : value) {
+          if (step.plain()) {
+            w.Number(step.weight);
+            continue;
+          }
+          w.BeginObject();
+          w.Key("weight").Number(step.weight);
+          if (step.bake) w.Key("bake").String(core::FormatDuration(*step.bake));
+          if (step.manual_gate) w.Key("gate").String(core::kGateManual);
+          w.EndObject();
+        }
         w.EndArray();
       } else if constexpr (std::is_same_v<T, double>) {
         w.Number(value);
@@ -289,6 +300,8 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.Key("failed_checks").Int(d.progress.failed_checks);
   w.Key("checks").Int(d.progress.checks);
   w.EndObject();
+  // Issue 15: present only while the deployment waits at a manual gate.
+  if (d.progress.awaiting_approval) w.Key("waiting_for").String("approval");
   if (d.requested) {
     w.Key("requested").BeginObject();
     w.Key("action").String(core::UserActionName(d.requested->action));
@@ -370,24 +383,48 @@ std::string EventJson(const core::DeploymentEvent& e) {
 
 namespace {
 
+// One entry of `steps`: a weight, or {weight, bake, gate}.
+Result<core::PolicyStep> ParseStep(const json::value& v, const std::string& where) {
+  core::PolicyStep step;
+  if (v.is_number()) {
+    step.weight = v.to_number<double>();
+    return step;
+  }
+  if (!v.is_object()) {
+    return core::ValidationError(where + ": expected a number or an object {weight, bake, gate}");
+  }
+  Fields f(v.get_object(), where);
+  if (auto s = f.OnlyKeys(core::kStepKeys); !s) return std::unexpected(s.error());
+  MLCANARY_TRY_ASSIGN(step.weight, f.Number("weight"));
+  if (f.Has("bake")) MLCANARY_TRY_ASSIGN(step.bake, f.Duration("bake"));
+  if (f.Has("gate")) {
+    std::string gate;
+    MLCANARY_TRY_ASSIGN(gate, f.String("gate"));
+    if (gate != core::kGateManual) {
+      return core::ValidationError(f.Path("gate") + ": unknown gate '" + gate +
+                                   "': the only gate kind is manual");
+    }
+    step.manual_gate = true;
+  }
+  return step;
+}
+
 // Reads the value of key field.name (present in `f`) into the policy's member.
 core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, core::Policy& p) {
   const std::string_view key = field.name;
   return core::VisitPolicyField(field, p, [&](auto& member) -> core::Status {
     using T = std::remove_cvref_t<decltype(member)>;
-    if constexpr (std::is_same_v<T, std::vector<double>>) {
+    if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
       const json::value* list = f.Get(key);
       if (!list->is_array() || list->get_array().empty()) {
         return core::ValidationError(f.Path(key) + ": expected a non-empty array of weights");
       }
-      std::vector<double> values;
+      std::vector<core::PolicyStep> values;
       for (std::size_t i = 0; i < list->get_array().size(); ++i) {
-        const json::value& s = list->get_array()[i];
-        if (!s.is_number()) {
-          return core::ValidationError(f.Path(key) + "[" + std::to_string(i) +
-                                       "]: expected a number");
-        }
-        values.push_back(s.to_number<double>());
+        auto step =
+            ParseStep(list->get_array()[i], f.Path(key) + "[" + std::to_string(i) + "]");
+        if (!step) return std::unexpected(step.error());
+        values.push_back(*step);
       }
       member = std::move(values);
     } else if constexpr (std::is_same_v<T, double>) {
@@ -682,6 +719,15 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     d.progress.failed_checks = static_cast<int>(n);
     MLCANARY_TRY_ASSIGN(d.progress.checks, pf->Int("checks"));
   }
+  if (f->Has("waiting_for")) {
+    std::string waiting;
+    MLCANARY_TRY_ASSIGN(waiting, f->String("waiting_for"));
+    if (waiting != "approval") {
+      return core::ValidationError(f->Path("waiting_for") + ": unknown '" + waiting +
+                                   "' (approval)");
+    }
+    d.progress.awaiting_approval = true;
+  }
   if (const json::value* requested = f->Get("requested"); requested && !requested->is_null()) {
     auto rf = Fields::Of(*requested, f->Path("requested"));
     if (!rf) return std::unexpected(rf.error());
@@ -691,7 +737,7 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     auto parsed = core::ParseUserAction(action);
     if (!parsed) {
       return core::ValidationError(rf->Path("action") + ": unknown action '" + action +
-                                   "' (complete, cancel, rollback, pause or resume)");
+                                   "' (complete, cancel, rollback, pause, resume or approve)");
     }
     r.action = *parsed;
     MLCANARY_TRY_ASSIGN(r.actor, rf->String("actor"));

@@ -53,7 +53,7 @@ TEST(DomainJsonTest, DeploymentRoundTrips) {
 // A record written by an older version, which accepted weights below the
 // resolution and steps equal once rounded, still reads; a request does not.
 TEST(DomainJsonTest, StoredPolicyReadsWithTheRulesOfOlderVersions) {
-  const std::pair<std::vector<double>, std::string> cases[] = {
+  const std::pair<std::vector<core::PolicyStep>, std::string> cases[] = {
       {{1e-7, 0.5}, "body.policy.steps[0]: weight 1e-07 must be at least 1e-06"},
       {{0.1, 0.1000001}, "body.policy.steps[1]: steps must be strictly increasing at the weight"}};
   for (const auto& [steps, refusal] : cases) {

@@ -10,18 +10,50 @@
 namespace mlcanary::config {
 namespace {
 
+// One entry of `steps`: a weight, or {weight, bake, gate}.
+core::Result<core::PolicyStep> ReadStep(const YAML::Node& node, const YamlPath& at,
+                                        BareNumber bare) {
+  core::PolicyStep step;
+  if (!node.IsMap()) {
+    auto w = ReadDouble(node, at);
+    if (!w) return std::unexpected(w.error());
+    step.weight = *w;
+    return step;
+  }
+  if (auto s = CheckKeys(node, at, core::kStepKeys); !s) return std::unexpected(s.error());
+  if (!node["weight"]) return at.Fail(node, "a step object needs a weight, e.g. {weight: 0.5}");
+  auto w = ReadDouble(node["weight"], at.Child("weight"));
+  if (!w) return std::unexpected(w.error());
+  step.weight = *w;
+  if (node["bake"]) {
+    auto bake = ReadDuration(node["bake"], at.Child("bake"), bare);
+    if (!bake) return std::unexpected(bake.error());
+    step.bake = *bake;
+  }
+  if (node["gate"]) {
+    auto gate = ReadString(node["gate"], at.Child("gate"));
+    if (!gate) return std::unexpected(gate.error());
+    if (*gate != core::kGateManual) {
+      return at.Child("gate").Fail(node["gate"], "unknown gate '" + *gate +
+                                                     "': the only gate kind is manual");
+    }
+    step.manual_gate = true;
+  }
+  return step;
+}
+
 // Reads `value` (the node of key field.name) into the policy's member.
 core::Status ReadField(const core::PolicyField& field, const YAML::Node& value, const YamlPath& at,
                        BareNumber bare, core::Policy& p) {
   return core::VisitPolicyField(field, p, [&](auto& member) -> core::Status {
     using T = std::remove_cvref_t<decltype(member)>;
-    if constexpr (std::is_same_v<T, std::vector<double>>) {
+    if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
       if (!value.IsSequence() || value.size() == 0) {
         return at.Fail(value, "expected a non-empty list of weights, e.g. [0.05, 0.25, 1.0]");
       }
-      std::vector<double> list;
+      std::vector<core::PolicyStep> list;
       for (std::size_t i = 0; i < value.size(); ++i) {
-        auto v = ReadDouble(value[i], at.Index(i));
+        auto v = ReadStep(value[i], at.Index(i), bare);
         if (!v) return std::unexpected(v.error());
         list.push_back(*v);
       }
@@ -73,8 +105,21 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
     const core::PolicyFieldError& e = s.error();
     const std::string key(e.field);
     YamlPath field_at = at.Child(key);
-    if (e.index) field_at = field_at.Index(*e.index);
-    return field_at.Fail(node[key] ? node[key] : node, e.message);
+    // yaml-cpp nodes are references: reset() rebinds, `=` would write the document.
+    YAML::Node field_node;
+    field_node.reset(node[key] ? node[key] : node);
+    if (e.index) {
+      field_at = field_at.Index(*e.index);
+      const YAML::Node& list = field_node;
+      if (list.IsSequence() && *e.index < list.size()) field_node.reset(list[*e.index]);
+    }
+    if (!e.key.empty()) {
+      const std::string sub(e.key);
+      field_at = field_at.Child(sub);
+      const YAML::Node& entry = field_node;
+      if (entry.IsMap() && entry[sub]) field_node.reset(entry[sub]);
+    }
+    return field_at.Fail(field_node, e.message);
   }
   return p;
 }

@@ -124,7 +124,9 @@ std::string TrafficTotals(const loadgen::LoadSnapshot& traffic) {
 
 std::vector<std::string> PolicyLines(const core::Policy& policy) {
   std::string steps;
-  for (double s : policy.steps) steps += (steps.empty() ? "" : " \u2192 ") + Percent(s);
+  for (const core::PolicyStep& s : policy.steps) {
+    steps += (steps.empty() ? "" : " \u2192 ") + Percent(s.weight);
+  }
   return {"   policy     steps " + steps +
               Format(", a check every %s, %llds healthy at each step, >= %lld canary requests per "
                      "check;",

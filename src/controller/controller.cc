@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "core/backoff.h"
 #include "core/time.h"
@@ -75,6 +76,34 @@ bool IsFailure(DeploymentState record_state) { return record_state == Deployment
 std::string UnfollowableReason(const core::Error& e) {
   return "the stored policy cannot be followed (written by an older version): " + e.message() +
          "; traffic back on production, start a new deployment with weights of at least 1e-06";
+}
+
+// "the manual gate of the 50% step (steps[2])".
+std::string GateName(const Deployment& d) {
+  std::size_t index = 0;
+  while (index < d.policy.steps.size() &&
+         !core::SameWeight(core::RoundWeight(d.policy.steps[index].weight), d.canary_weight)) {
+    ++index;
+  }
+  char pct[32];
+  std::snprintf(pct, sizeof(pct), "%g%%", d.canary_weight * 100);
+  return "the manual gate of the " + std::string(pct) + " step (steps[" + std::to_string(index) +
+         "])";
+}
+
+// The event of a deployment that reached a manual gate and waits.
+DeploymentEvent GateEvent(const Deployment& d, core::Timestamp now) {
+  return MakeEvent(d, now, EventKind::kGate, d.state, d.canary_weight,
+                   "waiting for approval at " + GateName(d) +
+                       ": checks go on; approve with POST /v1/deployments/" + d.id +
+                       "/approve (mlcanary approve " + d.id + ")");
+}
+
+// Why an approval is refused: the deployment waits at no gate.
+std::unexpected<core::Error> NotAtGateError(const Deployment& d) {
+  std::string why = "deployment '" + d.id + "' is not waiting at a gate";
+  if (d.paused) why += " (paused)";
+  return core::FailedPreconditionError(why);
 }
 
 std::string TrafficNote(bool moved) {
@@ -359,19 +388,20 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
 }
 
 core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& decision,
-                                           const DeploymentEvent& check_event) {
+                                           const DeploymentEvent& check_event, bool notify_first) {
   const core::Timestamp now = check_event.time;
   CheckOutcome outcome;
   outcome.deployment_id = d.id;
   outcome.ran = true;
   outcome.action = decision.action;
   outcome.reason = decision.reason;
+  const bool gate_reached = decision.progress.awaiting_approval && !d.progress.awaiting_approval;
   d.progress = decision.progress;
 
   std::vector<DeploymentEvent> events{check_event};
   switch (decision.action) {
     case Action::kHold: {
-      auto stored = Persist(d, events);
+      auto stored = Hold(d, std::move(events), gate_reached);
       if (!stored) return std::unexpected(stored.error());
       outcome.deployment = *stored;
       return outcome;
@@ -418,7 +448,9 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
         // COMPLETED is final; its weights are re-applied at start-up (ReconcileAll).
         RecordError(d, "weights not applied yet: " + s.error().ToString());
       }
-      for (std::size_t i = 1; i < appended.size(); ++i) ports_.notifier.Notify(d, appended[i]);
+      for (std::size_t i = notify_first ? 0 : 1; i < appended.size(); ++i) {
+        ports_.notifier.Notify(d, appended[i]);
+      }
       if (complete) {
         FinishCompletion(d);
         if (auto fresh = ports_.store.Get(d.id)) d = *fresh;
@@ -441,6 +473,16 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
     }
   }
   return core::InternalError("unknown action");
+}
+
+core::Result<Deployment> Controller::Hold(const Deployment& d, std::vector<DeploymentEvent> events,
+                                          bool gate_reached) {
+  if (gate_reached) events.push_back(GateEvent(d, events.front().time));
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
+  if (!stored) return stored;
+  if (gate_reached && !appended.empty()) ports_.notifier.Notify(*stored, appended.back());
+  return stored;
 }
 
 core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestamp now) {
@@ -837,6 +879,21 @@ core::Result<Deployment> Controller::Resume(std::string_view id, const std::stri
   return stored;
 }
 
+core::Result<Deployment> Controller::Approve(std::string_view id, const std::string& actor) {
+  if (auto s = SettleFirst(id); !s) return std::unexpected(s.error());
+  auto loaded = LoadFor(id, "approve", {DeploymentState::kInProgress});
+  if (!loaded) return loaded;
+  Deployment d = *loaded;
+  if (!d.progress.awaiting_approval) return NotAtGateError(d);
+  const core::Timestamp now = ports_.clock.Now();
+  const core::Decision decision = core::PlanApproval(d, now, actor);
+  DeploymentEvent approved =
+      MakeEvent(d, now, EventKind::kApproved, d.state, d.canary_weight, decision.reason, actor);
+  auto acted = Act(std::move(d), decision, approved, /*notify_first=*/true);
+  if (!acted) return std::unexpected(acted.error());
+  return acted->deployment;
+}
+
 namespace {
 
 // Whether a user action is allowed in `state` (as the action itself checks).
@@ -860,6 +917,8 @@ core::Result<Deployment> Controller::Perform(std::string_view id, core::UserActi
       return Pause(id, actor);
     case core::UserAction::kResume:
       return Resume(id, actor);
+    case core::UserAction::kApprove:
+      return Approve(id, actor);
   }
   return core::InternalError("unknown user action");
 }
@@ -886,6 +945,9 @@ core::Result<Deployment> Controller::Request(std::string_view id, core::UserActi
   if (action == core::UserAction::kResume && !d->paused) {
     return core::FailedPreconditionError("deployment '" + d->id + "' is not paused");
   }
+  if (action == core::UserAction::kApprove && !d->progress.awaiting_approval) {
+    return NotAtGateError(*d);
+  }
   d->requested = core::ActionRequest{.action = action, .actor = actor, .at = ports_.clock.Now()};
   auto stored = Persist(*d, {});
   if (stored && ports_.wake) ports_.wake();
@@ -897,10 +959,11 @@ std::optional<CheckOutcome> Controller::CarryOutRequest(const Deployment& d) {
   CheckOutcome outcome;
   outcome.deployment_id = d.id;
   outcome.ran = true;
-  outcome.action = r.action == core::UserAction::kComplete ? Action::kComplete
-                   : r.action == core::UserAction::kRollback
-                       ? Action::kRollback
-                       : (r.action == core::UserAction::kPause ? Action::kPause : Action::kHold);
+  outcome.action = r.action == core::UserAction::kComplete   ? Action::kComplete
+                   : r.action == core::UserAction::kRollback ? Action::kRollback
+                   : r.action == core::UserAction::kPause    ? Action::kPause
+                   : r.action == core::UserAction::kApprove  ? Action::kShift
+                                                             : Action::kHold;
   auto done = Perform(d.id, r.action, r.actor);
   if (done) {
     outcome.reason = std::string(core::UserActionName(r.action)) + " requested by " + r.actor;

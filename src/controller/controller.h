@@ -148,7 +148,12 @@ class Controller {
   core::Result<core::Deployment> Rollback(std::string_view id, const std::string& actor);
   core::Result<core::Deployment> Pause(std::string_view id, const std::string& actor);
   core::Result<core::Deployment> Resume(std::string_view id, const std::string& actor);
-  // One of the five above, by name.
+  //  - Approve: passes the manual gate an IN_PROGRESS deployment waits at
+  //    (progress.awaiting_approval): an "approved" event (actor, weights) and
+  //    the step the gate held, at once (or COMPLETED, as a healthy check would
+  //    step on). FailedPrecondition when it is not waiting at a gate.
+  core::Result<core::Deployment> Approve(std::string_view id, const std::string& actor);
+  // One of the six above, by name.
   core::Result<core::Deployment> Perform(std::string_view id, core::UserAction action,
                                          const std::string& actor);
 
@@ -224,8 +229,15 @@ class Controller {
     bool unreadable = false;  // the store could not read the record at the last listing
   };
 
+  // Carries out a decision; `check_event` is recorded first. A hold that
+  // reaches a manual gate adds a "gate" event. `notify_first`: the first
+  // event is notified too (an approval's, not a check's).
   core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
-                                 const core::DeploymentEvent& check_event);
+                                 const core::DeploymentEvent& check_event,
+                                 bool notify_first = false);
+  // Records a check that holds; `gate_reached`: with the "gate" event, announced.
+  core::Result<core::Deployment> Hold(const core::Deployment& d,
+                                      std::vector<core::DeploymentEvent> events, bool gate_reached);
   // Moves a ROLLING_BACK deployment to ROLLED_BACK once production has all traffic.
   core::Result<core::Deployment> FinishRollback(core::Deployment d, core::Timestamp now);
   // Ends a deployment in FAILED with traffic back on production (best effort;

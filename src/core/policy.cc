@@ -52,22 +52,44 @@ FieldCheck CheckWeight(const PolicyField& field, std::optional<std::size_t> inde
   return CheckResolution(field, index, v, allow_zero);
 }
 
-FieldCheck CheckSchedule(const PolicyField& field, const std::vector<double>& steps,
+// A step's own keys: bake not negative, no gate on the first step.
+FieldCheck CheckStepKeys(const PolicyField& field, const std::vector<PolicyStep>& steps,
+                         std::size_t i) {
+  const PolicyStep& step = steps[i];
+  if (step.bake && step.bake->count() < 0) {
+    auto fail = Fail(field, "must not be negative", i);
+    fail.error().key = "bake";
+    return fail;
+  }
+  if (i == 0 && step.manual_gate) {
+    // The first step is the initial weight, which a deployment takes when it
+    // starts; a gate belongs on the step whose weight must wait for approval.
+    auto fail = Fail(field,
+                     "a gate on the first step (the initial weight) is refused: put it on a "
+                     "later step",
+                     i);
+    fail.error().key = "gate";
+    return fail;
+  }
+  return {};
+}
+
+FieldCheck CheckSchedule(const PolicyField& field, const std::vector<PolicyStep>& steps,
                          PolicyRules rules) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (auto s = CheckWeight(field, i, steps[i], false, rules); !s) return s;
-    if (i > 0 && steps[i] <= steps[i - 1]) {
-      return Fail(field,
-                  "steps must be strictly increasing (" + Num(steps[i - 1]) + " then " +
-                      Num(steps[i]) + ")",
+    const double w = steps[i].weight;
+    if (auto s = CheckWeight(field, i, w, false, rules); !s) return s;
+    if (auto s = CheckStepKeys(field, steps, i); !s) return s;
+    if (i == 0) continue;
+    const double before = steps[i - 1].weight;
+    if (w <= before) {
+      return Fail(field, "steps must be strictly increasing (" + Num(before) + " then " + Num(w) + ")",
                   i);
     }
-    if (rules == PolicyRules::kNew && i > 0 &&
-        SameWeight(RoundWeight(steps[i]), RoundWeight(steps[i - 1]))) {
+    if (rules == PolicyRules::kNew && SameWeight(RoundWeight(w), RoundWeight(before))) {
       return Fail(field,
                   "steps must be strictly increasing at the weight resolution " +
-                      Num(kWeightResolution) + " (" + Num(steps[i - 1]) + " then " + Num(steps[i]) +
-                      ")",
+                      Num(kWeightResolution) + " (" + Num(before) + " then " + Num(w) + ")",
                   i);
     }
   }
@@ -80,7 +102,7 @@ FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rul
   const bool positive = field.rule == PolicyRule::kPositive;
   return VisitPolicyField(field, p, [&](const auto& v) -> FieldCheck {
     using T = std::remove_cvref_t<decltype(v)>;
-    if constexpr (std::is_same_v<T, std::vector<double>>) {
+    if constexpr (std::is_same_v<T, std::vector<PolicyStep>>) {
       return CheckSchedule(field, v, rules);
     } else if constexpr (std::is_same_v<T, double>) {
       if (field.rule == PolicyRule::kWeight) return CheckWeight(field, {}, v, false, rules);
@@ -114,6 +136,7 @@ bool SameWeight(double a, double b) { return std::fabs(a - b) < 5e-7; }
 std::string PolicyFieldError::Path() const {
   std::string path(field);
   if (index) path += "[" + std::to_string(*index) + "]";
+  if (!key.empty()) path += "." + std::string(key);
   return path;
 }
 
@@ -140,9 +163,9 @@ Status CheckWeightResolution(const Policy& p) {
       using T = std::remove_cvref_t<decltype(v)>;
       if constexpr (std::is_same_v<T, double>) {
         if (field.rule == PolicyRule::kWeight) return CheckResolution(field, {}, v, false);
-      } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+      } else if constexpr (std::is_same_v<T, std::vector<PolicyStep>>) {
         for (std::size_t i = 0; i < v.size(); ++i) {
-          if (auto r = CheckResolution(field, i, v[i], false); !r) return r;
+          if (auto r = CheckResolution(field, i, v[i].weight, false); !r) return r;
         }
       }
       return {};
@@ -153,13 +176,31 @@ Status CheckWeightResolution(const Policy& p) {
 }
 
 double InitialWeight(const Policy& p) {
-  return RoundWeight(p.steps.empty() ? p.initial_weight : p.steps.front());
+  return RoundWeight(p.steps.empty() ? p.initial_weight : p.steps.front().weight);
+}
+
+const PolicyStep* StepAt(const Policy& p, double weight) {
+  for (const PolicyStep& s : p.steps) {
+    if (SameWeight(RoundWeight(s.weight), weight)) return &s;
+  }
+  return nullptr;
+}
+
+Duration BakeAt(const Policy& p, double weight) {
+  const PolicyStep* step = StepAt(p, weight);
+  if (step != nullptr && step->bake) return *step->bake;
+  return SameWeight(weight, 1.0) ? p.final_bake : p.bake;
+}
+
+bool GateAt(const Policy& p, double weight) {
+  const PolicyStep* step = StepAt(p, weight);
+  return step != nullptr && step->manual_gate;
 }
 
 double NextWeight(const Policy& p, double current) {
   if (!p.steps.empty()) {
-    for (double w : p.steps) {
-      if (RoundWeight(w) > current + 5e-7) return RoundWeight(w);
+    for (const PolicyStep& s : p.steps) {
+      if (RoundWeight(s.weight) > current + 5e-7) return RoundWeight(s.weight);
     }
     return 1.0;  // a schedule that stops short of 1.0 ends with the full shift
   }

@@ -25,12 +25,43 @@ enum class LatencyJudge {
 // The names of the judges, in enum order: "threshold", "mann_whitney".
 inline constexpr std::string_view kLatencyJudgeNames[] = {"threshold", "mann_whitney"};
 
+// What ends a deployment whose progress_deadline passed (policy on_progress_deadline).
+enum class DeadlineAction {
+  kRollback,  // ROLLING_BACK then ROLLED_BACK (the default)
+  kFail,      // FAILED, traffic to production
+};
+// The names, in enum order: "rollback", "fail".
+inline constexpr std::string_view kDeadlineActionNames[] = {"rollback", "fail"};
+
+// One entry of an explicit schedule (policy `steps`). A plain number in YAML or
+// JSON is a step with only a weight; an object may add its own bake and a
+// manual gate: `{weight: 0.5, bake: 30m, gate: manual}`.
+struct PolicyStep {
+  double weight = 0;
+  // Healthy time at this weight before the next step; empty: the policy's
+  // `bake` (at 1.0: `final_bake`).
+  std::optional<Duration> bake;
+  // After this weight's bake the deployment waits for an approval
+  // (POST /v1/deployments/{id}/approve) instead of stepping on.
+  bool manual_gate = false;
+
+  PolicyStep() = default;
+  // A plain number is a step: `steps = {0.05, 0.5, 1.0}`.
+  PolicyStep(double w) : weight(w) {}  // NOLINT(google-explicit-constructor)
+
+  // Only a weight: written back as a plain number.
+  bool plain() const { return !bake && !manual_gate; }
+  bool operator==(const PolicyStep&) const = default;
+};
+// The gate kinds a step may name (`gate: manual`).
+inline constexpr std::string_view kGateManual = "manual";
+
 struct Policy {
   // Traffic schedule. When `steps` is not empty it is the whole schedule (its
   // first entry is the initial weight) and initial_weight/step are not used.
   double initial_weight = 0.10;
   double step = 0.10;
-  std::vector<double> steps;
+  std::vector<PolicyStep> steps;
 
   Duration bake = std::chrono::minutes(10);     // healthy time at a weight before the next step
   Duration interval = std::chrono::minutes(1);  // one check per interval
@@ -61,6 +92,12 @@ struct Policy {
   std::int64_t divergence_min_predictions = 1000;  // of each variant, for a verdict
   int divergence_breaches_to_rollback = 2;         // consecutive divergence-breached checks
 
+  // Issue 15: a deployment that has not reached its next weight within this
+  // since it reached the current one (inconclusive checks, a held gate) ends
+  // as on_progress_deadline says. 0: off (the default).
+  Duration progress_deadline = Duration(0);
+  DeadlineAction on_progress_deadline = DeadlineAction::kRollback;
+
   bool operator==(const Policy&) const = default;
 };
 
@@ -85,8 +122,9 @@ struct PolicyFieldError {
   std::string_view field;            // a PolicyFields() name (core/policy_fields.h): "steps"
   std::optional<std::size_t> index;  // the entry of a list field: steps[2]
   std::string message;               // without the path: "weight 1.5 must be in (0, 1]"
+  std::string_view key = {};         // a key of the entry's object: steps[2].gate
 
-  std::string Path() const;  // "steps[2]", "bake"
+  std::string Path() const;  // "steps[2]", "steps[2].gate", "bake"
   Error ToError() const;     // ValidationError "policy.steps[2]: weight 1.5 must be in (0, 1]"
 };
 
@@ -112,6 +150,14 @@ double InitialWeight(const Policy& policy);
 // `current`, or current + step; never above 1.0. Weights are rounded to 1e-6 so
 // that ten steps of 0.1 land exactly on 1.0.
 double NextWeight(const Policy& policy, double current);
+
+// The `steps` entry at `weight` (on the grid), or null (no steps, or between them).
+const PolicyStep* StepAt(const Policy& policy, double weight);
+// The healthy time needed at `weight` before the next step: the step's own
+// bake, else `bake` (at 1.0: `final_bake`).
+Duration BakeAt(const Policy& policy, double weight);
+// Whether the step at `weight` has a manual gate.
+bool GateAt(const Policy& policy, double weight);
 
 // Rounds a weight to the 1e-6 grid used everywhere weights are compared.
 double RoundWeight(double weight);

@@ -24,7 +24,10 @@ constexpr std::array kFields = {
                 .unit = "fraction of traffic",
                 .rule = PolicyRule::kWeightSchedule,
                 .doc = "explicit schedule, strictly increasing at the 0.000001 weight resolution; "
-                       "replaces initial_weight and step"},
+                       "replaces initial_weight and step. An entry is a weight or an object "
+                       "{weight, bake, gate}: its own bake (else bake; at 1.0 final_bake) and "
+                       "gate: manual (after this weight's bake the deployment waits for POST "
+                       "/v1/deployments/{id}/approve; not on the first step)"},
     PolicyField{.name = "bake",
                 .member = &Policy::bake,
                 .unit = "time",
@@ -116,6 +119,20 @@ constexpr std::array kFields = {
                 .read_min = 1,
                 .read_max = 1'000'000,
                 .doc = "consecutive divergence-breached checks that roll back (2)"},
+    // Issue 15: a rollout that makes no progress ends.
+    PolicyField{.name = "progress_deadline",
+                .member = &Policy::progress_deadline,
+                .unit = "time",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "a deployment that has not reached its next weight within this since it "
+                       "reached the current one (inconclusive checks, a held gate) ends as "
+                       "on_progress_deadline says (0s: off, the default)"},
+    PolicyField{.name = "on_progress_deadline",
+                .member = &Policy::on_progress_deadline,
+                .unit = "action",
+                .rule = PolicyRule::kNone,
+                .doc = "what a passed progress_deadline does: rollback (the default) or fail",
+                .choices = kDeadlineActionNames},
 };
 
 constexpr auto kNames = [] {
@@ -125,7 +142,7 @@ constexpr auto kNames = [] {
 }();
 
 constexpr bool IsList(const PolicyField& field) {
-  return std::holds_alternative<std::vector<double> Policy::*>(field.member);
+  return std::holds_alternative<std::vector<PolicyStep> Policy::*>(field.member);
 }
 
 constexpr auto kReadOrder = [] {
@@ -152,8 +169,8 @@ PolicyFieldType TypeOf(const PolicyField& field) {
         using T = std::remove_cvref_t<decltype(Policy{}.*member)>;
         if constexpr (std::is_same_v<T, double>) {
           return PolicyFieldType::kNumber;
-        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-          return PolicyFieldType::kNumberList;
+        } else if constexpr (std::is_same_v<T, std::vector<PolicyStep>>) {
+          return PolicyFieldType::kStepList;
         } else if constexpr (std::is_same_v<T, Duration>) {
           return PolicyFieldType::kDuration;
         } else if constexpr (std::is_same_v<T, bool>) {

@@ -23,7 +23,7 @@ namespace mlcanary::core {
 // The form of a field's value, which decides how each reader and writer spells it.
 enum class PolicyFieldType {
   kNumber,      // double
-  kNumberList,  // std::vector<double> (the steps schedule)
+  kStepList,    // std::vector<PolicyStep> (the steps schedule): numbers or step objects
   kDuration,    // Duration: text with a unit ("10m"); bare minutes in scenario YAML
   kInteger,     // int or std::int64_t
   kBoolean,
@@ -45,8 +45,9 @@ enum class PolicyRule {
 };
 
 using PolicyMember =
-    std::variant<double Policy::*, std::vector<double> Policy::*, Duration Policy::*, int Policy::*,
-                 std::int64_t Policy::*, bool Policy::*, LatencyJudge Policy::*>;
+    std::variant<double Policy::*, std::vector<PolicyStep> Policy::*, Duration Policy::*,
+                 int Policy::*, std::int64_t Policy::*, bool Policy::*, LatencyJudge Policy::*,
+                 DeadlineAction Policy::*>;
 
 struct PolicyField {
   std::string_view name;  // the key in YAML and JSON, the OpenAPI property
@@ -89,8 +90,12 @@ bool PolicyFieldInUse(const PolicyField& field, const Policy& policy);
 // 1 and 1000000") for a value outside [read_min, read_max], nullopt otherwise.
 std::optional<std::string> CheckReadRange(const PolicyField& field, std::int64_t value);
 
+// The keys of a step object in `steps` ({weight: 0.5, bake: 30m, gate: manual}).
+inline constexpr std::string_view kStepKeys[] = {"weight", "bake", "gate"};
+
 // Calls fn(policy.*member) with the member's own type (double&, Duration&,
-// std::vector<double>&, int&, std::int64_t&, bool&; const for a const policy).
+// std::vector<PolicyStep>&, int&, std::int64_t&, bool&, an enum&; const for a
+// const policy).
 template <typename P, typename F>
 decltype(auto) VisitPolicyField(const PolicyField& field, P& policy, F&& fn) {
   return std::visit([&](auto member) -> decltype(auto) { return fn(policy.*member); },

@@ -74,11 +74,11 @@ TEST(PolicyFieldsTest, RulesFitTheirTypes) {
         EXPECT_EQ(type, PolicyFieldType::kNumber) << field.name;
         break;
       case PolicyRule::kWeightSchedule:
-        EXPECT_EQ(type, PolicyFieldType::kNumberList) << field.name;
+        EXPECT_EQ(type, PolicyFieldType::kStepList) << field.name;
         break;
       case PolicyRule::kPositive:
       case PolicyRule::kNonNegative:
-        EXPECT_NE(type, PolicyFieldType::kNumberList) << field.name;
+        EXPECT_NE(type, PolicyFieldType::kStepList) << field.name;
         EXPECT_NE(type, PolicyFieldType::kBoolean) << field.name;
         break;
       case PolicyRule::kAlpha:

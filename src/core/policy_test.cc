@@ -456,7 +456,7 @@ TEST(NextWeightTest, StepListWalksItsEntriesInOrder) {
   }
   ASSERT_EQ(weights.size(), 6u);
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    EXPECT_DOUBLE_EQ(weights[i], p.steps[i]) << "index " << i;
+    EXPECT_DOUBLE_EQ(weights[i], p.steps[i].weight) << "index " << i;
   }
   EXPECT_EQ(weights.back(), 1.0);
 }

@@ -42,10 +42,23 @@ inline constexpr int kMaxFailedChecks = 5;
 //    grow, the others reset, the bake restarts; a counter at its limit rolls
 //    back (or pauses, auto_rollback off);
 //  - inconclusive: counters unchanged, the bake restarts.
+// The bake at a weight is its step's own (PolicyStep::bake), else `bake` (at
+// 1.0 `final_bake`). At a step with a manual gate, a done bake does not step
+// on: the progress says awaiting_approval and every later check holds (a breach
+// still rolls back) until PlanApproval. A hold (of any cause) when
+// policy.progress_deadline has passed since the weight was reached rolls back
+// or fails, as policy.on_progress_deadline says.
 Decision PlanCheck(const Deployment& deployment, const HealthReport& report, Timestamp now);
 
+// Plans a user's approval of the gate a deployment waits at.
+// REQUIRES: deployment.progress.awaiting_approval.
+// Shifts to the next weight (or completes, as a healthy check would) with a
+// fresh bake at it.
+Decision PlanApproval(const Deployment& deployment, Timestamp now, const std::string& actor);
+
 // Plans the outcome of a check that could not be made: a retryable error holds
-// (and fails after kMaxFailedChecks in a row), a non-retryable one fails at once.
+// (and fails after kMaxFailedChecks in a row), a non-retryable one fails at
+// once; the progress deadline applies to the hold as in PlanCheck.
 Decision PlanCheckError(const Deployment& deployment, const Error& error, Timestamp now);
 
 // Progress for a deployment whose canary weight was just set at `now`.

@@ -773,5 +773,121 @@ TEST(RolloutPlannerTest, ActionNames) {
   EXPECT_EQ(ActionName(Action::kFail), "fail");
 }
 
+
+// ---- Per-step bake, manual gates, progress deadline (issue 15) ----
+
+// steps [0.05, {0.25, bake 30m}, {0.5, gate manual}, 1.0], bake 10m.
+Policy GatedPolicy() {
+  Policy p;
+  p.steps = {0.05, 0.25, 0.5, 1.0};
+  p.steps[1].bake = minutes(30);
+  p.steps[2].manual_gate = true;
+  return p;
+}
+
+TEST(RolloutPlannerTest, AStepsOwnBakeReplacesThePolicyBakeAtItsWeight) {
+  Deployment d = Started(GatedPolicy());
+  const auto changes = RunHealthy(d, 45);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(10, 0.25));  // bake 10m at 5%
+  EXPECT_EQ(changes[1], std::make_pair(40, 0.5));   // its own 30m at 25%
+}
+
+TEST(RolloutPlannerTest, AManualGateWaitsAfterItsBakeInsteadOfSteppingOn) {
+  Deployment d = Started(GatedPolicy());
+  RunHealthy(d, 49);
+  ASSERT_DOUBLE_EQ(d.canary_weight, 0.5);
+  EXPECT_FALSE(d.progress.awaiting_approval);
+  const Decision reached = Check(d, Healthy(), At(50));
+  EXPECT_EQ(reached.action, Action::kHold);
+  EXPECT_TRUE(d.progress.awaiting_approval);
+  EXPECT_TRUE(Contains(reached.reason, "waiting for approval")) << reached.reason;
+  // Hours of healthy checks later it still waits.
+  for (int m = 51; m < 300; ++m) EXPECT_EQ(Check(d, Healthy(), At(m)).action, Action::kHold);
+  EXPECT_DOUBLE_EQ(d.canary_weight, 0.5);
+  EXPECT_TRUE(d.progress.awaiting_approval);
+}
+
+TEST(RolloutPlannerTest, ApprovalTakesTheHeldStepAndClearsTheWait) {
+  Deployment d = Started(GatedPolicy());
+  RunHealthy(d, 50);
+  ASSERT_TRUE(d.progress.awaiting_approval);
+  const Decision approved = PlanApproval(d, At(61), "alice");
+  EXPECT_EQ(approved.action, Action::kComplete);  // next is 1.0, no final bake
+  EXPECT_EQ(approved.target_weight, 1.0);
+  EXPECT_FALSE(approved.progress.awaiting_approval);
+  EXPECT_TRUE(Contains(approved.reason, "approved by alice")) << approved.reason;
+
+  Policy with_final = GatedPolicy();
+  with_final.final_bake = minutes(5);
+  Deployment f = Started(with_final);
+  RunHealthy(f, 50);
+  const Decision shift = PlanApproval(f, At(61), "bob");
+  EXPECT_EQ(shift.action, Action::kShift);
+  EXPECT_EQ(shift.target_weight, 1.0);
+  EXPECT_EQ(Minute(shift.progress.weight_since), 61);
+}
+
+TEST(RolloutPlannerTest, ABreachWhileWaitingAtAGateStillRollsBack) {
+  Deployment d = Started(GatedPolicy());
+  RunHealthy(d, 50);
+  ASSERT_TRUE(d.progress.awaiting_approval);
+  EXPECT_EQ(Check(d, ErrorBreach(), At(51)).action, Action::kHold);
+  const Decision rollback = Check(d, ErrorBreach(), At(52));
+  EXPECT_EQ(rollback.action, Action::kRollback);
+  EXPECT_EQ(d.state, DeploymentState::kRollingBack);
+}
+
+TEST(RolloutPlannerTest, AGateAtFullWeightWaitsBeforeCompleting) {
+  Policy p;
+  p.steps = {0.5, 1.0};
+  p.steps[1].manual_gate = true;
+  p.steps[1].bake = minutes(5);
+  Deployment d = Started(p);
+  RunHealthy(d, 15);
+  EXPECT_DOUBLE_EQ(d.canary_weight, 1.0);
+  EXPECT_EQ(d.state, DeploymentState::kInProgress);
+  EXPECT_TRUE(d.progress.awaiting_approval);
+  EXPECT_EQ(PlanApproval(d, At(20), "carol").action, Action::kComplete);
+}
+
+TEST(RolloutPlannerTest, ProgressDeadlineRollsBackAHeldGate) {
+  Policy p = GatedPolicy();
+  p.progress_deadline = minutes(30);
+  Deployment d = Started(p);
+  RunHealthy(d, 69);  // 50% since minute 40, waiting since 50
+  ASSERT_EQ(d.state, DeploymentState::kInProgress);
+  const Decision ended = Check(d, Healthy(), At(70));
+  EXPECT_EQ(ended.action, Action::kRollback);
+  EXPECT_EQ(ended.target_weight, 0);
+  EXPECT_TRUE(Contains(ended.reason, "progress_deadline 30m")) << ended.reason;
+  EXPECT_TRUE(Contains(ended.reason, "waiting for approval")) << ended.reason;
+}
+
+TEST(RolloutPlannerTest, ProgressDeadlineFailsWhenThePolicySaysFail) {
+  Policy p;
+  p.progress_deadline = minutes(15);
+  p.on_progress_deadline = DeadlineAction::kFail;
+  Deployment d = Started(p);
+  for (int m = 1; m < 15; ++m) EXPECT_EQ(Check(d, Inconclusive(), At(m)).action, Action::kHold);
+  const Decision ended = Check(d, Inconclusive(), At(15));
+  EXPECT_EQ(ended.action, Action::kFail);
+  EXPECT_TRUE(Contains(ended.reason, "progress_deadline")) << ended.reason;
+  // A failed metrics read is a hold too: the deadline applies to it as well.
+  Deployment e = Started(p);
+  EXPECT_EQ(CheckError(e, Error(ErrorCode::kUnavailable, "metrics down"), At(16)).action, Action::kFail);
+}
+
+TEST(RolloutPlannerTest, ProgressDeadlineDoesNotEndARolloutThatKeepsStepping) {
+  Policy p;
+  p.progress_deadline = minutes(11);  // each step takes 10 minutes
+  Deployment d = Started(p);
+  RunHealthy(d);
+  EXPECT_EQ(d.state, DeploymentState::kCompleted);
+  Policy off;  // progress_deadline 0: off
+  Deployment h = Started(off);
+  for (int m = 1; m < 2000; ++m) EXPECT_EQ(Check(h, Inconclusive(), At(m)).action, Action::kHold);
+}
+
 }  // namespace
 }  // namespace mlcanary::core

@@ -67,13 +67,18 @@ std::string_view EventKindName(EventKind kind) {
       return "resumed";
     case EventKind::kError:
       return "error";
+    case EventKind::kGate:
+      return "gate";
+    case EventKind::kApproved:
+      return "approved";
   }
   return "error";
 }
 
 std::optional<EventKind> ParseEventKind(std::string_view name) {
   for (auto k : {EventKind::kCheck, EventKind::kTransition, EventKind::kWeightChange,
-                 EventKind::kPaused, EventKind::kResumed, EventKind::kError}) {
+                 EventKind::kPaused, EventKind::kResumed, EventKind::kError, EventKind::kGate,
+                 EventKind::kApproved}) {
     if (EventKindName(k) == name) return k;
   }
   return std::nullopt;
@@ -91,6 +96,8 @@ std::string_view UserActionName(UserAction action) {
       return "pause";
     case UserAction::kResume:
       return "resume";
+    case UserAction::kApprove:
+      return "approve";
   }
   return "unknown";
 }

@@ -68,15 +68,18 @@ struct RolloutProgress {
   int divergence_breaches = 0;             // consecutive divergence-breached checks
   int failed_checks = 0;                   // consecutive checks that could not read metrics
   std::int64_t checks = 0;                 // checks run so far
+  // Waiting at a manual gate (the step at this weight has `gate: manual` and
+  // its bake is done) until a user approves (Deployment JSON: waiting_for).
+  bool awaiting_approval = false;
   bool operator==(const RolloutProgress&) const = default;
 };
 
 // The user actions on a deployment (API.md: POST /v1/deployments/{id}/<action>).
-enum class UserAction { kComplete, kCancel, kRollback, kPause, kResume };
+enum class UserAction { kComplete, kCancel, kRollback, kPause, kResume, kApprove };
 // Every action, in the order the API lists them.
 inline constexpr UserAction kUserActions[] = {UserAction::kComplete, UserAction::kCancel,
                                               UserAction::kRollback, UserAction::kPause,
-                                              UserAction::kResume};
+                                              UserAction::kResume,   UserAction::kApprove};
 std::string_view UserActionName(UserAction action);  // "complete", "cancel", ...
 std::optional<UserAction> ParseUserAction(std::string_view name);
 
@@ -118,6 +121,8 @@ enum class EventKind {
   kPaused,        // paused by a user, or by a breach with auto_rollback off
   kResumed,
   kError,  // a port failed during a check (retried or fatal)
+  kGate,      // reached a manual gate: waits for an approval (issue 15)
+  kApproved,  // a user approved the gate: the step it held is taken
 };
 std::string_view EventKindName(EventKind kind);  // "check", "transition", ...
 std::optional<EventKind> ParseEventKind(std::string_view name);

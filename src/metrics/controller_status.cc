@@ -74,6 +74,8 @@ void ControllerStatus::ObserveEvent(const core::Deployment& d, const core::Deplo
     case core::EventKind::kWeightChange:
     case core::EventKind::kPaused:
     case core::EventKind::kResumed:
+    case core::EventKind::kGate:
+    case core::EventKind::kApproved:
       break;
   }
 }

@@ -22,6 +22,10 @@ const char* Message(const core::DeploymentEvent& e) {
       return "health check";
     case core::EventKind::kError:
       return "error";
+    case core::EventKind::kGate:
+      return "waiting for approval";
+    case core::EventKind::kApproved:
+      return "approved";
   }
   return "deployment event";
 }

@@ -111,7 +111,9 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
   if (!root) return std::unexpected(root.error());
   const YamlPath top(source, "");
   if (auto s = config::CheckKeys(
-          *root, top, {"policy", "traffic_per_minute", "production", "canary", "duration_minutes"});
+          *root, top,
+          {"policy", "traffic_per_minute", "production", "canary", "duration_minutes",
+           "approve_at_minute"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -147,6 +149,20 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
   auto canary = ReadPhases((*root)["canary"], top.Child("canary"));
   if (!canary) return std::unexpected(canary.error());
   sc.canary = *canary;
+
+  if (const YAML::Node approve = (*root)["approve_at_minute"]) {
+    const YamlPath at = top.Child("approve_at_minute");
+    auto minute = config::ReadDouble(approve, at);
+    if (!minute) return std::unexpected(minute.error());
+    if (*minute < 0 || *minute > 1e6) return at.Fail(approve, "must be in [0, 1000000]");
+    bool gated = false;
+    for (const core::PolicyStep& step : sc.policy.steps) gated = gated || step.manual_gate;
+    if (!gated) {
+      return at.Fail(approve, "the policy has no manual gate to approve (a steps entry with "
+                              "gate: manual)");
+    }
+    sc.approve_at_minute = *minute;
+  }
   return sc;
 }
 

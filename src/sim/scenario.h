@@ -33,6 +33,10 @@ struct Scenario {
   std::vector<Phase> production;  // sorted by from_minute, first at 0
   std::vector<Phase> canary;
   double duration_minutes = 0;
+  // The simulated operator (issue 15): from this minute on, a deployment
+  // waiting at a manual gate is approved at the first check that finds it
+  // waiting. Empty: nobody approves.
+  std::optional<double> approve_at_minute;
 };
 
 // The phase in force at `minute`: the last one whose from_minute <= minute.

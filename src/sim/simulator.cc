@@ -79,6 +79,12 @@ core::Result<SimulationResult> Simulate(const Scenario& scenario) {
     auto d = store.Get(request.id);
     if (!d) return std::unexpected(d.error());
     if (core::IsTerminal(d->state) || d->paused) break;
+    if (scenario.approve_at_minute && minute + 1e-9 >= *scenario.approve_at_minute &&
+        d->progress.awaiting_approval) {
+      auto approved = controller.Approve(request.id, "simulated operator");
+      if (!approved) return std::unexpected(approved.error());
+      if (core::IsTerminal(approved->state)) break;
+    }
   }
 
   auto d = store.Get(request.id);

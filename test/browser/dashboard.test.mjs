@@ -288,6 +288,29 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
         .filter({hasText: '100%'}).waitFor();
     await page.waitForFunction(() => document.getElementById('canary-weight').textContent === '0%');
 
+    // Issue 15: a manual gate at 40 %: the Approve button shows only while the
+    // deployment waits, and approving it completes the rollout.
+    assert.equal(await page.locator('#approve-button').isHidden(), true);
+    const gated = await server.api('POST', '/v1/deployments', {body: {
+      endpoint: 'recs', variant: 'canary-v3',
+      model: {kind: 'xgboost', path: `${MODELS}/recs-v2.ubj`},
+      policy: {steps: [0.1, {weight: 0.4, gate: 'manual'}, 1.0], bake: '2s', interval: '1s',
+               min_invocations: 5, latency_ratio_min_p99_ms: 50},
+    }});
+    assert.equal(gated.status, 201, gated.text);
+    await page.locator('#deployment-id').filter({hasText: gated.json.id}).waitFor({timeout: 15000});
+    await page.locator('#approve-button').waitFor({state: 'visible', timeout: 60000});
+    await page.locator('#deployment-waiting').waitFor({state: 'visible'});
+    await page.locator('#events tr.kind-gate').first().waitFor();
+    await page.click('#approve-button');
+    await page.locator('#action-dialog').waitFor({state: 'visible'});
+    await page.fill('#action-token', ADMIN);
+    await page.click('#action-confirm');
+    await page.locator('#action-dialog').waitFor({state: 'hidden'});
+    await page.locator('#deployment-state').filter({hasText: 'COMPLETED'}).waitFor({timeout: 15000});
+    await page.locator('#approve-button').waitFor({state: 'hidden'});
+    assert.equal((await server.api('GET', `/v1/deployments/${gated.json.id}`)).json.state, 'COMPLETED');
+
     // The picture without the toasts over it.
     await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, {timeout: 10000});
     const shot = path.join(BUILD_DIR, 'dashboard.png');

@@ -77,6 +77,14 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertIn("CANCELLED", p.stderr)
 
+    def test_approve_when_not_at_a_gate_is_refused_in_one_line(self):
+        dep = self.deploy("--variant", "cli-approve")
+        p = self.cli("approve", dep["id"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("is not waiting at a gate", p.stderr)
+        self.assertEqual(self.cli("cancel", dep["id"]).returncode, 0)
+
     def test_unknown_id(self):
         p = self.cli("status", "dep-does-not-exist")
         self.assertNotEqual(p.returncode, 0)

@@ -24,6 +24,7 @@ enum class RouteId {
   kRollback,
   kPause,
   kResume,
+  kApprove,
   kDashboard,
   kDashboardAsset,
 };

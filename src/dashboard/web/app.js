@@ -352,6 +352,7 @@
     st.textContent = d.state;
     st.className = stateClass(d.state);
     $('deployment-paused').hidden = !(d.paused && isActive(d));
+    $('deployment-waiting').hidden = !(d.waiting_for === 'approval' && isActive(d));
     $('deployment-route').replaceChildren(
       h('strong', {}, d.endpoint), ': ', d.production_variant, ' → ', h('strong', {}, d.canary_variant),
       ' ', h('span', {class: 'muted'}, `(${modelLabel(d.model)}, ×${d.instances})`));
@@ -396,7 +397,9 @@
     $('deployment-facts').replaceChildren(...facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
 
     const chips = [
-      pol.steps ? `steps ${pol.steps.map(pct).join(' → ')}` : `start ${pct(pol.initial_weight)} · step +${pct(pol.step)}`,
+      pol.steps ? `steps ${pol.steps.map(stepLabel).join(' → ')}` : `start ${pct(pol.initial_weight)} · step +${pct(pol.step)}`,
+      pol.progress_deadline && pol.progress_deadline !== '0s' ?
+          `progress deadline ${pol.progress_deadline} → ${pol.on_progress_deadline}` : null,
       `bake ${pol.bake}`, `check every ${pol.interval}`,
       pol.final_bake && pol.final_bake !== '0s' ? `final bake ${pol.final_bake}` : null,
       `p99 < ${pol.max_p99_ms} ms`,
@@ -415,11 +418,20 @@
     $('pause-button').disabled = !inProgress || d.paused;
     $('resume-button').disabled = !inProgress || !d.paused;
     $('rollback-button').disabled = !inProgress;
+    // Issue 15: shown only while the deployment waits at a manual gate.
+    $('approve-button').hidden = !(inProgress && d.waiting_for === 'approval');
+  }
+
+  // A steps entry is a weight or {weight, bake, gate}.
+  function stepWeight(s) { return typeof s === 'number' ? s : s.weight; }
+  function stepLabel(s) {
+    if (typeof s === 'number') return pct(s);
+    return pct(s.weight) + (s.bake ? ` (bake ${s.bake})` : '') + (s.gate ? ' ⏸ gate' : '');
   }
 
   function policySteps(pol) {
     if (!pol) return [];
-    if (pol.steps && pol.steps.length) return pol.steps;
+    if (pol.steps && pol.steps.length) return pol.steps.map(stepWeight);
     const out = [];
     for (let w = pol.initial_weight; w < 1 - 1e-9 && out.length < 50; w += pol.step) {
       out.push(Math.round(w * 1e6) / 1e6);
@@ -768,6 +780,9 @@
             done: 'paused'},
     resume: {title: 'Resume', text: 'Starts the checks again; the bake at the current weight restarts.',
              done: 'resumed'},
+    approve: {title: 'Approve',
+              text: 'Passes the manual gate: the canary takes its next step now (checks go on).',
+              done: 'approved'},
     rollback: {title: 'Roll back',
                text: 'Sends all traffic back to production (canary 0%) and ends the deployment.',
                done: 'rolled back'},
@@ -838,7 +853,7 @@
       $('token-dialog').close();
       renderLive();
     });
-    for (const id of ['pause-button', 'resume-button', 'rollback-button']) {
+    for (const id of ['pause-button', 'resume-button', 'approve-button', 'rollback-button']) {
       $(id).addEventListener('click', (ev) => openAction(ev.currentTarget.dataset.action));
     }
     $('action-form').addEventListener('submit', confirmAction);
