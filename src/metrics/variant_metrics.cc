@@ -218,10 +218,11 @@ void CountInvalid(Shard& s, InvalidSample kind) {
   Bump(s.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
 }
 
-// One shadow pair, or (pair false) one dropped shadow copy.
-[[gnu::always_inline]] inline void RecordPairInto(VariantState& st, Shard& s, bool pair,
-                                                  double abs_diff, bool disagrees) {
-  if (!pair) {
+// Shadow pairs, or (pairs 0) one dropped shadow copy.
+[[gnu::always_inline]] inline void RecordPairInto(VariantState& st, Shard& s, std::uint64_t pairs,
+                                                  std::uint64_t disagreements,
+                                                  double abs_diff_sum) {
+  if (pairs == 0) {
     Bump(s.shadow_dropped);
     return;
   }
@@ -229,15 +230,15 @@ void CountInvalid(Shard& s, InvalidSample kind) {
   if (s.interval.load(kRelaxed) != now) [[unlikely]] {
     st.Rotate(s, now);
   }
-  Bump(s.window.pairs);
-  if (disagrees) Bump(s.window.pair_disagreements);
-  internal::AddDouble(s.window.pair_abs_diff_bits, abs_diff);
+  Bump(s.window.pairs, pairs);
+  if (disagreements > 0) Bump(s.window.pair_disagreements, disagreements);
+  internal::AddDouble(s.window.pair_abs_diff_bits, abs_diff_sum);
 }
 
-[[gnu::noinline]] void RecordPairOverflow(VariantState& st, bool pair, double abs_diff,
-                                          bool disagrees) {
+[[gnu::noinline]] void RecordPairOverflow(VariantState& st, std::uint64_t pairs,
+                                          std::uint64_t disagreements, double abs_diff_sum) {
   std::lock_guard lock(st.overflow_mu);
-  RecordPairInto(st, *st.overflow_shard, pair, abs_diff, disagrees);
+  RecordPairInto(st, *st.overflow_shard, pairs, disagreements, abs_diff_sum);
 }
 
 [[gnu::noinline]] void RecordOverflow(VariantState& st, int status, std::int64_t model_ns,
@@ -588,25 +589,29 @@ void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_late
   RecordInto(st, *shard, http_status, model_latency.count(), total_latency.count(), predictions);
 }
 
-void VariantMetrics::RecordPair(double abs_diff, bool disagrees) {
-  RecordShadow(true, abs_diff, disagrees);
+void VariantMetrics::RecordPairs(std::int64_t pairs, std::int64_t disagreements,
+                                 double abs_diff_sum) {
+  if (pairs <= 0) return;
+  RecordShadow(static_cast<std::uint64_t>(pairs),
+               static_cast<std::uint64_t>(std::max<std::int64_t>(disagreements, 0)), abs_diff_sum);
 }
 
-void VariantMetrics::RecordShadowDropped() { RecordShadow(false, 0, false); }
+void VariantMetrics::RecordShadowDropped() { RecordShadow(0, 0, 0); }
 
-void VariantMetrics::RecordShadow(bool pair, double abs_diff, bool disagrees) {
+void VariantMetrics::RecordShadow(std::uint64_t pairs, std::uint64_t disagreements,
+                                  double abs_diff_sum) {
   VariantState& st = *state_;
   int slot = t_slot;
   if (slot == kNoSlot) slot = ClaimThreadSlot();
   if (slot < 0) {
-    RecordPairOverflow(st, pair, abs_diff, disagrees);
+    RecordPairOverflow(st, pairs, disagreements, abs_diff_sum);
     return;
   }
   Shard* shard = st.shards[slot].load(kRelaxed);
   if (shard == nullptr) [[unlikely]] {
     shard = st.CreateShard(slot);
   }
-  RecordPairInto(st, *shard, pair, abs_diff, disagrees);
+  RecordPairInto(st, *shard, pairs, disagreements, abs_diff_sum);
 }
 
 void VariantMetrics::RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,

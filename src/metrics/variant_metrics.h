@@ -126,10 +126,10 @@ class VariantMetrics {
   // The same with latencies in seconds; NaN and infinities are refused.
   void RecordSeconds(int http_status, double model_latency_s, double total_latency_s);
 
-  // One shadow pair (issue 14) of this variant's answer and production's to
-  // the same request: |canary - production| of the output compared, and
-  // whether it is above the tolerance. Lock-free as Record.
-  void RecordPair(double abs_diff, bool disagrees);
+  // Shadow pairs (issue 14): `pairs` rows this variant answered as a copy of
+  // production's request, compared on one output; how many differ by more
+  // than the tolerance, and the sum of |canary - production|. Lock-free as Record.
+  void RecordPairs(std::int64_t pairs, std::int64_t disagreements, double abs_diff_sum);
   // A shadow copy to this variant dropped because the shadow queue was full.
   void RecordShadowDropped();
 
@@ -152,7 +152,7 @@ class VariantMetrics {
   void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,
                   const PredictionOutputs& predictions);
 
-  void RecordShadow(bool pair, double abs_diff, bool disagrees);
+  void RecordShadow(std::uint64_t pairs, std::uint64_t disagreements, double abs_diff_sum);
 
   // Window reads (see MetricsRegistry::SnapshotWindows).
   std::uint64_t BeginRead() const;
