@@ -362,6 +362,7 @@ core::Status Router::SetShadow(std::string_view endpoint,
       return core::ValidationError("divergence_tolerance: must be a finite number >= 0");
     }
   }
+  if (it->second.shadow == spec) return core::Ok();  // as it is: no new table
   it->second.shadow = spec;
   Publish(std::move(table));
   return core::Ok();
