@@ -98,7 +98,11 @@ class ControllerShadowTest : public ::testing::Test {
   }
   std::vector<std::string> EventReasons() {
     std::vector<std::string> out;
-    for (const auto& e : *store_.ListEvents("d1", 0)) out.push_back(e.reason);
+    auto events = store_.ListEvents("d1", 0);
+    EXPECT_TRUE(events);
+    if (events) {
+      for (const auto& e : *events) out.push_back(e.reason);
+    }
     return out;
   }
 
