@@ -129,7 +129,7 @@ TEST_F(ControllerShadowTest, ShadowPhaseAtWeightZeroThenTheSplitAtTheInitialWeig
   EXPECT_EQ(d->phase, RolloutPhase::kShadow);
   EXPECT_DOUBLE_EQ(d->canary_weight, 0);
   EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
-  auto shadow = traffic_.shadow("recs");
+  auto shadow = traffic_.DescribeShadow("recs");
   ASSERT_TRUE(shadow);
   EXPECT_EQ(*shadow, (core::ShadowSpec{.variant = "canary", .sample = 0.5, .tolerance = 0.02}));
   EXPECT_TRUE(AnyHas(EventReasons(), "shadow phase started"));
@@ -144,7 +144,7 @@ TEST_F(ControllerShadowTest, ShadowPhaseAtWeightZeroThenTheSplitAtTheInitialWeig
   EXPECT_EQ(split.phase, RolloutPhase::kSplit);
   EXPECT_DOUBLE_EQ(split.canary_weight, 0.1);
   EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
-  EXPECT_FALSE(traffic_.shadow("recs"));
+  EXPECT_FALSE(traffic_.DescribeShadow("recs"));
   EXPECT_TRUE(AnyHas(EventReasons(), "shadow ended, split starts at 10%"));
 }
 
@@ -157,7 +157,7 @@ TEST_F(ControllerShadowTest, ADivergentCanaryIsRolledBackInShadowBeforeAnyUserTr
   EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   Deployment second = Tick(c);
   EXPECT_EQ(second.state, DeploymentState::kRolledBack);
-  EXPECT_FALSE(traffic_.shadow("recs"));
+  EXPECT_FALSE(traffic_.DescribeShadow("recs"));
   auto events = store_.ListEvents("d1", 0);
   ASSERT_TRUE(events);
   for (const auto& e : *events) {
@@ -193,7 +193,7 @@ TEST_F(ControllerShadowTest, ARestartReappliesTheShadowOfADeploymentInShadow) {
   ASSERT_TRUE(traffic_.SetShadow("recs", std::nullopt));  // a gateway restarted
   Controller again(ports(traffic_));
   ASSERT_TRUE(again.ReconcileAll());
-  EXPECT_TRUE(traffic_.shadow("recs"));
+  EXPECT_TRUE(traffic_.DescribeShadow("recs"));
 }
 
 }  // namespace

@@ -69,6 +69,10 @@ class TrafficControl {
         Error(ErrorCode::kUnimplemented, "this traffic control cannot shadow traffic"));
   }
   virtual bool SupportsShadow() const { return false; }
+  // The endpoint's shadow as SetShadow left it; nullopt when none (or unsupported).
+  virtual std::optional<ShadowSpec> DescribeShadow(std::string_view /*endpoint*/) {
+    return std::nullopt;
+  }
 };
 
 // Per-variant metrics of one endpoint over a window [start, end), read

@@ -341,6 +341,12 @@ core::Status Router::SetWeights(std::string_view endpoint,
   return core::Ok();
 }
 
+std::optional<core::ShadowSpec> Router::DescribeShadow(std::string_view endpoint) {
+  const std::shared_ptr<const RoutingTable> table = table_.load();
+  const EndpointRoute* route = table->Find(endpoint);
+  return route != nullptr ? route->shadow : std::nullopt;
+}
+
 core::Status Router::SetShadow(std::string_view endpoint,
                                const std::optional<core::ShadowSpec>& spec) {
   std::lock_guard lock(write_mu_);

@@ -132,6 +132,7 @@ class Router final : public core::TrafficControl {
   core::Status SetShadow(std::string_view endpoint,
                          const std::optional<core::ShadowSpec>& spec) override;
   bool SupportsShadow() const override { return true; }
+  std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
 
  private:
   // REQUIRES: write_mu_ is held.

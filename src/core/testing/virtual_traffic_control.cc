@@ -80,7 +80,7 @@ core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
   return core::Ok();
 }
 
-std::optional<core::ShadowSpec> VirtualTrafficControl::shadow(std::string_view endpoint) const {
+std::optional<core::ShadowSpec> VirtualTrafficControl::DescribeShadow(std::string_view endpoint) {
   std::lock_guard lock(mu_);
   auto it = shadows_.find(endpoint);
   if (it == shadows_.end()) return std::nullopt;

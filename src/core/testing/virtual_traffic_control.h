@@ -28,8 +28,7 @@ class VirtualTrafficControl final : public core::TrafficControl {
   core::Status SetShadow(std::string_view endpoint,
                          const std::optional<core::ShadowSpec>& spec) override;
   bool SupportsShadow() const override { return true; }
-  // The endpoint's shadow, if any.
-  std::optional<core::ShadowSpec> shadow(std::string_view endpoint) const;
+  std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
 
   // Number of SetWeights calls that changed something (for tests and reports).
   int weight_changes() const;
