@@ -124,11 +124,13 @@ void InvocationHandler::Invoke(const InferenceRequest& request, std::string_view
   if (table->any_shadow && shadow_ != nullptr) [[unlikely]] {
     shadow = TakeShadowOf(table, endpoint, *variant, rows);
   }
+  // The queue is held only by a request with a copy (no reference count touched otherwise).
+  std::shared_ptr<ShadowQueue> queue = shadow ? shadow_ : nullptr;
   const auto model_start = Clock::now();
   variant->backend->PredictAsync(
       rows, [table = std::move(table), variant, received, model_start, sagemaker,
              respond = std::move(respond), shadow = std::move(shadow),
-             queue = shadow_](core::Result<models::Predictions> predictions) mutable {
+             queue = std::move(queue)](core::Result<models::Predictions> predictions) mutable {
         const auto model_end = Clock::now();
         InferenceResponse response;
         if (predictions) {
