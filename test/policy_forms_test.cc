@@ -46,7 +46,9 @@ void SetNonDefault(const PolicyField& field, Policy& p) {
     } else if constexpr (std::is_same_v<T, double>) {
       value = field.rule == core::PolicyRule::kWeight  ? 0.25
               : field.rule == core::PolicyRule::kAlpha ? value / 2
+              : field.rule == core::PolicyRule::kShare ? value / 2
                                                        : value * 2 + 0.5;
+      if (field.rule == core::PolicyRule::kFraction) value = std::min(value, 0.5);
     } else if constexpr (std::is_same_v<T, core::Duration>) {
       value += std::chrono::seconds(90);
     } else if constexpr (std::is_same_v<T, bool>) {
@@ -57,6 +59,29 @@ void SetNonDefault(const PolicyField& field, Policy& p) {
       value += 3;
     }
   });
+}
+
+// Turns on every group (shadow): its first field, the switch, away from its default.
+void TurnOnGroups(Policy& p) {
+  const auto fields = core::PolicyFields();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const std::string_view group = core::GroupOf(fields[i]);
+    if (group.empty() || (i > 0 && core::GroupOf(fields[i - 1]) == group)) continue;
+    if (!core::PolicyGroupOn(group, p)) SetNonDefault(fields[i], p);
+  }
+}
+
+// The top-level key a field is written under: its name, or its group.
+std::string TopKey(const PolicyField& field) {
+  const std::string_view group = core::GroupOf(field);
+  return std::string(group.empty() ? field.name : group);
+}
+
+// The written value of a field (inside its group's object for a grouped one).
+const json::value* WrittenValue(const json::value& written, const PolicyField& field) {
+  const json::value* top = written.as_object().if_contains(TopKey(field));
+  if (top == nullptr || core::GroupOf(field).empty()) return top;
+  return top->is_object() ? top->as_object().if_contains(core::KeyOf(field)) : nullptr;
 }
 
 std::string PolicyJson(const Policy& p) {
@@ -91,12 +116,12 @@ TEST(PolicyFormsTest, EveryFieldRoundTripsThroughJsonAndYaml) {
     SCOPED_TRACE(std::string(field.name));
     Policy p;
     SetNonDefault(field, p);
+    if (!core::GroupOf(field).empty()) TurnOnGroups(p);  // a group's field is written with it
     ASSERT_NE(p, Policy{});
     ASSERT_TRUE(core::ValidatePolicy(p)) << core::ValidatePolicy(p).error().message();
 
     const std::string text = PolicyJson(p);
-    const std::vector<std::string> keys = Keys(text);
-    EXPECT_NE(std::find(keys.begin(), keys.end(), field.name), keys.end()) << text;
+    EXPECT_NE(WrittenValue(json::parse(text), field), nullptr) << text;
 
     auto from_json = FromJson(text);
     ASSERT_TRUE(from_json) << from_json.error().message();
@@ -109,7 +134,7 @@ TEST(PolicyFormsTest, EveryFieldRoundTripsThroughJsonAndYaml) {
     // The key alone, on top of the defaults.
     const json::value written = json::parse(text);
     const std::string one =
-        "{\"" + std::string(field.name) + "\": " + json::serialize(written.at(field.name)) + "}";
+        "{\"" + TopKey(field) + "\": " + json::serialize(written.at(TopKey(field))) + "}";
     auto from_one = FromJson(one);
     ASSERT_TRUE(from_one) << from_one.error().message();
     EXPECT_EQ(*from_one, p) << one;
@@ -126,11 +151,12 @@ TEST(PolicyFormsTest, APolicyWithEveryFieldSetSurvivesYamlToJsonAndBack) {
     SCOPED_TRACE(with_steps ? "steps" : "initial_weight and step");
     Policy p;
     if (with_steps) p.steps = {0.5};  // decides which schedule is in use
+    TurnOnGroups(p);
     std::vector<std::string> in_use;
     for (const PolicyField& field : core::PolicyFields()) {
       if (!core::PolicyFieldInUse(field, p)) continue;
       SetNonDefault(field, p);
-      in_use.emplace_back(field.name);
+      if (in_use.empty() || in_use.back() != TopKey(field)) in_use.push_back(TopKey(field));
     }
     ASSERT_TRUE(core::ValidatePolicy(p)) << core::ValidatePolicy(p).error().message();
     for (const PolicyField& field : core::PolicyFields()) {
@@ -176,12 +202,30 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
   const json::object& schema = doc.at("components").at("schemas").at("Policy").as_object();
   EXPECT_FALSE(schema.at("additionalProperties").as_bool());
   const json::object& props = schema.at("properties").as_object();
-  ASSERT_EQ(props.size(), core::PolicyFields().size());
-  std::size_t i = 0;
-  for (const auto& kv : props) {
-    const PolicyField& field = core::PolicyFields()[i++];
-    EXPECT_EQ(kv.key(), field.name) << "the schema lists the fields in the table's order";
-    const json::object& prop = kv.value().as_object();
+  const json::object& groups = doc.at("components").at("schemas").as_object();
+  // Every field in the table's order: at the top, or in its group's schema
+  // (shadow: "#/components/schemas/ShadowPolicy"), the group at the top once.
+  std::vector<std::string> top;
+  for (const auto& kv : props) top.emplace_back(kv.key());
+  std::vector<std::string> expected_top;
+  for (const PolicyField& field : core::PolicyFields()) {
+    if (expected_top.empty() || expected_top.back() != TopKey(field)) {
+      expected_top.push_back(TopKey(field));
+    }
+  }
+  EXPECT_EQ(top, expected_top) << "the schema lists the fields in the table's order";
+  for (const PolicyField& field : core::PolicyFields()) {
+    const std::string_view group = core::GroupOf(field);
+    const json::object* owner = &props;
+    if (!group.empty()) {
+      const std::string ref(props.at(group).at("allOf").at(0).at("$ref").as_string());
+      const std::string name = ref.substr(ref.rfind('/') + 1);
+      owner = &groups.at(name).at("properties").as_object();
+      EXPECT_FALSE(groups.at(name).at("additionalProperties").as_bool()) << name;
+    }
+    const json::value* found = owner->if_contains(core::KeyOf(field));
+    ASSERT_NE(found, nullptr) << field.name;
+    const json::object& prop = found->as_object();
     const char* type = "";
     switch (core::TypeOf(field)) {
       case core::PolicyFieldType::kNumber:

@@ -101,8 +101,15 @@ void WriteObjectSchema(util::JsonWriter& w, std::string_view name, std::string_v
   w.EndObject();
 }
 
-// The Policy schema's properties: core::PolicyFields(), in their order.
-std::vector<Prop> PolicyProps() {
+// The schema of a policy group's object ("shadow": "ShadowPolicy").
+std::string_view GroupSchema(std::string_view group) {
+  return group == "shadow" ? "ShadowPolicy" : "PolicyGroup";
+}
+
+// The Policy schema's properties: core::PolicyFields(), in their order; a
+// group (shadow.*) as one property referring to its schema. With `group`: the
+// properties of that group's schema.
+std::vector<Prop> PolicyProps(std::string_view group = {}) {
   std::vector<Prop> props;
   // The enum types' text ("enum:a|b") lives as long as the props that point at it.
   static const std::vector<std::string> choice_types = [] {
@@ -141,7 +148,15 @@ std::vector<Prop> PolicyProps() {
         break;
     }
     ++row;
-    props.push_back({.name = field.name, .type = type, .description = field.doc});
+    const std::string_view field_group = core::GroupOf(field);
+    if (field_group == group) {
+      props.push_back({.name = core::KeyOf(field), .type = type, .description = field.doc});
+    } else if (group.empty() && (props.empty() || props.back().name != field_group)) {
+      static const std::string shadow_ref = "#" + std::string(GroupSchema("shadow"));
+      props.push_back({.name = field_group,
+                       .type = field_group == "shadow" ? std::string_view(shadow_ref) : "object",
+                       .description = "leave out for none"});
+    }
   }
   return props;
 }
@@ -184,6 +199,11 @@ void WriteSchemas(util::JsonWriter& w) {
         "after this weight's bake the deployment waits (waiting_for: approval) until POST "
         "/v1/deployments/{id}/approve; refused on the first step"}},
       true);
+  WriteObjectSchema(w, GroupSchema("shadow"),
+                    "The shadow phase (issue 14): before the split the canary answers copies of "
+                    "a share of production's requests; its answers are measured and compared "
+                    "with production's (the paired divergence check), never returned to users.",
+                    {"duration"}, PolicyProps("shadow"), true);
   WriteObjectSchema(w, "Variant", "", {"name", "weight", "instances", "model"},
                     {{"name", "string"},
                      {"weight", "number"},
@@ -216,6 +236,9 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"state", kStates},
                      {"canary_weight", "number"},
                      {"paused", "boolean"},
+                     {"phase", "enum:split|shadow",
+                      "shadow: the canary (weight 0) answers copies of production's requests, "
+                      "never returned; split: it serves its weight of users"},
                      {"policy", "#Policy"},
                      {"model", "#ModelSpec"},
                      {"instances", "integer"},
@@ -282,7 +305,18 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"latency_alpha", "number"},
                      {"latency_min_effect", "number"},
                      {"divergence_psi_max", "number"},
-                     {"divergence_min_predictions", "integer"}});
+                     {"divergence_min_predictions", "integer"},
+                     {"divergence_tolerance", "number"},
+                     {"divergence_max_disagreement", "number"},
+                     {"divergence_output", "integer"}});
+  WriteObjectSchema(w, "PairedDivergence",
+                    "The paired check: production's and the canary's answers to the same "
+                    "(copied) requests, compared row by row on one output.",
+                    {"pairs", "disagreement", "mean_abs_diff"},
+                    {{"pairs", "integer", "rows answered by both variants in the window"},
+                     {"disagreement", "number",
+                      "share of pairs whose predictions differ by more than divergence_tolerance"},
+                     {"mean_abs_diff", "number", "mean |canary - production|"}});
   WriteObjectSchema(w, "LatencyTest",
                     "latency_judge mann_whitney: the one-sided Mann-Whitney U test of \"canary "
                     "slower\" over both latency histograms, and the effect.",
@@ -307,6 +341,9 @@ void WriteSchemas(util::JsonWriter& w) {
        {"psi", "number",
         "prediction divergence: PSI of canary predictions against production's (present when "
         "the check is on and both variants have divergence_min_predictions)"},
+       {"paired", "#PairedDivergence",
+        "paired divergence (shadow): present when divergence_max_disagreement > 0 and the "
+        "canary has divergence_min_predictions pairs"},
        {"thresholds", "#Thresholds"},
        {"reason", "string"}});
   WriteObjectSchema(w, "Event", "An entry of a deployment's append-only event log.",

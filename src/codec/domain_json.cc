@@ -1,9 +1,11 @@
 // JSON encoding and decoding of domain values.
 #include "codec/domain_json.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <type_traits>
@@ -142,9 +144,16 @@ void WriteTimeOrNull(util::JsonWriter& w, const std::optional<core::Timestamp>& 
 
 void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
   w.BeginObject();
-  for (const core::PolicyField& field : core::PolicyFields()) {
+  const auto fields = core::PolicyFields();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const core::PolicyField& field = fields[i];
     if (!core::PolicyFieldInUse(field, p)) continue;
-    w.Key(field.name);
+    // A group's fields are adjacent: its object opens at the first, closes after the last.
+    const std::string_view group = core::GroupOf(field);
+    if (!group.empty() && (i == 0 || core::GroupOf(fields[i - 1]) != group)) {
+      w.Key(group).BeginObject();
+    }
+    w.Key(core::KeyOf(field));
     core::VisitPolicyField(field, p, [&](const auto& value) {
       using T = std::remove_cvref_t<decltype(value)>;
       if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
@@ -174,6 +183,9 @@ void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
         w.Int(value);
       }
     });
+    if (!group.empty() && (i + 1 == fields.size() || core::GroupOf(fields[i + 1]) != group)) {
+      w.EndObject();
+    }
   }
   w.EndObject();
 }
@@ -235,6 +247,13 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
     w.EndObject();
   }
   if (r.psi) w.Key("psi").Number(*r.psi);
+  if (r.paired) {
+    w.Key("paired").BeginObject();
+    w.Key("pairs").Int(r.paired->pairs);
+    w.Key("disagreement").Number(r.paired->disagreement);
+    w.Key("mean_abs_diff").Number(r.paired->mean_abs_diff);
+    w.EndObject();
+  }
   w.Key("thresholds").BeginObject();
   w.Key("max_p99_ms").Number(r.thresholds.max_p99_ms);
   w.Key("max_error_rate").Number(r.thresholds.max_error_rate);
@@ -248,6 +267,9 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
   w.Key("latency_min_effect").Number(r.thresholds.latency_min_effect);
   w.Key("divergence_psi_max").Number(r.thresholds.divergence_psi_max);
   w.Key("divergence_min_predictions").Int(r.thresholds.divergence_min_predictions);
+  w.Key("divergence_tolerance").Number(r.thresholds.divergence_tolerance);
+  w.Key("divergence_max_disagreement").Number(r.thresholds.divergence_max_disagreement);
+  w.Key("divergence_output").Int(r.thresholds.divergence_output);
   w.EndObject();
   w.Key("reason").String(r.reason);
   w.EndObject();
@@ -280,6 +302,7 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.Key("state").String(core::StateName(d.state));
   w.Key("canary_weight").Number(d.canary_weight);
   w.Key("paused").Bool(d.paused);
+  w.Key("phase").String(core::RolloutPhaseName(d.phase));
   w.Key("policy");
   WritePolicy(w, d.policy);
   w.Key("model");
@@ -410,8 +433,9 @@ Result<core::PolicyStep> ParseStep(const json::value& v, const std::string& wher
 }
 
 // Reads the value of key field.name (present in `f`) into the policy's member.
+// `f` is the policy's object, or its group's (shadow) for a field in one.
 core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, core::Policy& p) {
-  const std::string_view key = field.name;
+  const std::string_view key = core::KeyOf(field);
   return core::VisitPolicyField(field, p, [&](auto& member) -> core::Status {
     using T = std::remove_cvref_t<decltype(member)>;
     if constexpr (std::is_same_v<T, std::vector<core::PolicyStep>>) {
@@ -458,11 +482,37 @@ Result<core::Policy> ParsePolicy(const json::value& v, std::string_view where,
   if (v.is_null()) return base;
   auto f = Fields::Of(v, where);
   if (!f) return std::unexpected(f.error());
-  if (auto s = f->OnlyKeys(core::PolicyFieldNames()); !s) return std::unexpected(s.error());
+  if (auto s = f->OnlyKeys(core::PolicyTopKeys()); !s) return std::unexpected(s.error());
   core::Policy p = base;
+  // The group objects given (shadow), their keys checked.
+  std::vector<std::pair<std::string_view, Fields>> groups;
   for (const core::PolicyField& field : core::PolicyFieldsInReadOrder()) {
-    if (!f->Has(field.name)) continue;
-    if (auto s = ReadPolicyField(*f, field, p); !s) return std::unexpected(s.error());
+    const std::string_view group = core::GroupOf(field);
+    const Fields* in = &*f;
+    if (!group.empty()) {
+      auto it = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.first == group; });
+      if (it == groups.end()) {
+        const json::value* g = f->Get(group);
+        if (g == nullptr) continue;
+        auto gf = Fields::Of(*g, f->Path(group));
+        if (!gf) return std::unexpected(gf.error());
+        if (auto s = gf->OnlyKeys(core::PolicyGroupKeys(group)); !s) {
+          return std::unexpected(s.error());
+        }
+        groups.emplace_back(group, *gf);
+        it = std::prev(groups.end());
+      }
+      in = &it->second;
+    }
+    if (!in->Has(core::KeyOf(field))) continue;
+    if (auto s = ReadPolicyField(*in, field, p); !s) return std::unexpected(s.error());
+  }
+  for (const auto& [group, unused] : groups) {
+    if (!core::PolicyGroupOn(group, p)) {
+      const core::PolicyFieldError e = core::GroupOffError(group);
+      return core::ValidationError(Join(where, e.Path()) + ": " + e.message);
+    }
   }
   if (auto s = core::CheckPolicy(p, rules); !s) {
     return core::ValidationError(Join(where, s.error().Path()) + ": " + s.error().message);
@@ -594,6 +644,15 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
   if (const json::value* psi = f->Get("psi"); psi && !psi->is_null()) {
     MLCANARY_TRY_ASSIGN(r.psi, f->Number("psi"));
   }
+  if (const json::value* paired = f->Get("paired"); paired && !paired->is_null()) {
+    auto pf = Fields::Of(*paired, f->Path("paired"));
+    if (!pf) return std::unexpected(pf.error());
+    core::PairedDivergence pd;
+    MLCANARY_TRY_ASSIGN(pd.pairs, pf->Int("pairs"));
+    MLCANARY_TRY_ASSIGN(pd.disagreement, pf->Number("disagreement"));
+    MLCANARY_TRY_ASSIGN(pd.mean_abs_diff, pf->Number("mean_abs_diff"));
+    r.paired = pd;
+  }
   const json::value* t = f->Get("thresholds");
   if (t == nullptr) return f->Missing("thresholds");
   auto tf = Fields::Of(*t, f->Path("thresholds"));
@@ -634,6 +693,17 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
   if (tf->Has("divergence_min_predictions")) {
     MLCANARY_TRY_ASSIGN(r.thresholds.divergence_min_predictions,
                         tf->Int("divergence_min_predictions"));
+  }
+  // The paired check's thresholds: absent in records written before it.
+  if (tf->Has("divergence_tolerance")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.divergence_tolerance, tf->Number("divergence_tolerance"));
+  }
+  if (tf->Has("divergence_max_disagreement")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.divergence_max_disagreement,
+                        tf->Number("divergence_max_disagreement"));
+  }
+  if (tf->Has("divergence_output")) {
+    MLCANARY_TRY_ASSIGN(r.thresholds.divergence_output, tf->Int("divergence_output"));
   }
   MLCANARY_TRY_ASSIGN(r.reason, f->String("reason"));
   return r;
@@ -695,6 +765,15 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
     d.canary_instances = static_cast<int>(n);
   }
   if (f->Has("keep_previous")) MLCANARY_TRY_ASSIGN(d.keep_previous, f->Bool("keep_previous"));
+  if (f->Has("phase")) {  // absent in records written before the shadow phase: split
+    std::string phase;
+    MLCANARY_TRY_ASSIGN(phase, f->String("phase"));
+    auto parsed = core::ParseRolloutPhase(phase);
+    if (!parsed) {
+      return core::ValidationError(f->Path("phase") + ": '" + phase + "' is not split or shadow");
+    }
+    d.phase = *parsed;
+  }
   MLCANARY_TRY_ASSIGN(d.created_at, f->Time("created_at"));
   MLCANARY_TRY_ASSIGN(d.updated_at, f->Time("updated_at"));
   if (f->Has("version")) MLCANARY_TRY_ASSIGN(d.version, f->Int("version"));

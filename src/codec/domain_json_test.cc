@@ -168,7 +168,19 @@ TEST(DomainJsonTest, PolicyErrorsNameTheKeyPath) {
                         Case{R"({"auto_rollback": 1})", "body.policy.auto_rollback"},
                         Case{R"({"min_invocations": 1.5})", "body.policy.min_invocations"},
                         Case{R"({"bakee": "1m"})", "body.policy.bakee: unknown key"},
-                        Case{R"([1])", "body.policy: expected an object"}}) {
+                        Case{R"([1])", "body.policy: expected an object"},
+                        Case{R"({"shadow": {"duration": "10m", "sample": 0}})",
+                             "body.policy.shadow.sample: 0 must be in (0, 1]"},
+                        Case{R"({"shadow": {"duration": "10m", "sample": "all"}})",
+                             "body.policy.shadow.sample: expected a number"},
+                        Case{R"({"shadow": {"sample": 0.5}})", "body.policy.shadow.duration"},
+                        Case{R"({"shadow": {"duration": "1m", "x": 1}})",
+                             "body.policy.shadow.x: unknown key"},
+                        Case{R"({"shadow": true})", "body.policy.shadow: expected an object"},
+                        Case{R"({"divergence_tolerance": -1})", "body.policy.divergence_tolerance"},
+                        Case{R"({"divergence_max_disagreement": 2})",
+                             "body.policy.divergence_max_disagreement: 2 must be in [0, 1]"},
+                        Case{R"({"divergence_output": -3})", "body.policy.divergence_output"}}) {
     auto p = ParsePolicy(*ParseJson(c.json, "x"), "body.policy");
     ASSERT_FALSE(p) << c.json;
     EXPECT_EQ(p.error().code(), core::ErrorCode::kValidation);
@@ -188,6 +200,23 @@ TEST(DomainJsonTest, ModelSpecIsValidatedByKind) {
   EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"http","url":"ftp://x"})", "x"), "m"));
   EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"kind":"xgboost","path":""})", "x"), "m"));
   EXPECT_FALSE(ParseModelSpec(*ParseJson(R"({"path":"m","extra":1})", "x"), "m"));
+}
+
+TEST(DomainJsonTest, TheShadowGroupIsWrittenOnlyWhenOnAndReadsBack) {
+  util::JsonWriter off;
+  WritePolicy(off, core::Policy{});
+  EXPECT_EQ(off.str().find("shadow"), std::string::npos) << off.str();
+  auto p = ParsePolicy(
+      *ParseJson(R"({"shadow": {"duration": "10m", "sample": 0.5}, "divergence_output": 0})", "x"),
+      "policy", {});
+  ASSERT_TRUE(p) << p.error().ToString();
+  util::JsonWriter w;
+  WritePolicy(w, *p);
+  EXPECT_NE(w.str().find(R"("shadow":{"duration":"10m","sample":0.5})"), std::string::npos)
+      << w.str();
+  auto back = ParsePolicy(*ParseJson(w.str(), "x"), "policy", {});
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, *p);
 }
 
 TEST(DomainJsonTest, LatencyRatioFloorIsAPolicyKeyAndAThreshold) {

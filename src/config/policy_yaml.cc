@@ -86,28 +86,70 @@ core::Status ReadField(const core::PolicyField& field, const YAML::Node& value, 
   });
 }
 
+const core::PolicyField* FindField(std::string_view name) {
+  for (const core::PolicyField& field : core::PolicyFields()) {
+    if (field.name == name) return &field;
+  }
+  return nullptr;
+}
+
+// The path of a field: "policy.shadow.sample" for a field of a group.
+YamlPath FieldAt(const YAML::Node& /*node*/, const YamlPath& at, std::string_view name) {
+  const core::PolicyField* field = FindField(name);
+  if (field == nullptr) return at.Child(name);
+  const std::string_view group = core::GroupOf(*field);
+  return group.empty() ? at.Child(name) : at.Child(group).Child(core::KeyOf(*field));
+}
+
+// The node of a field (undefined when absent) and its path.
+std::pair<YAML::Node, YamlPath> FieldNode(const YAML::Node& node, const YamlPath& at,
+                                          const core::PolicyField& field) {
+  const std::string_view group = core::GroupOf(field);
+  YamlPath field_at = FieldAt(node, at, field.name);
+  if (group.empty()) return {node[std::string(field.name)], field_at};
+  const YAML::Node g = node[std::string(group)];
+  if (!g || !g.IsMap()) return {YAML::Node(YAML::NodeType::Undefined), field_at};
+  return {g[std::string(core::KeyOf(field))], field_at};
+}
+
 }  // namespace
 
 core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at, BareNumber bare,
                                       const core::Policy& base) {
   core::Policy p = base;
   if (!node.IsDefined() || node.IsNull()) return p;
-  if (auto s = CheckKeys(node, at, core::PolicyFieldNames()); !s) return std::unexpected(s.error());
-  for (const core::PolicyField& field : core::PolicyFieldsInReadOrder()) {
-    const std::string key(field.name);
-    if (!node[key]) continue;
-    if (auto s = ReadField(field, node[key], at.Child(key), bare, p); !s) {
+  if (auto s = CheckKeys(node, at, core::PolicyTopKeys()); !s) return std::unexpected(s.error());
+  for (const std::string_view group : core::PolicyTopKeys()) {
+    const std::string key(group);
+    if (core::PolicyGroupKeys(group).empty() || !node[key]) continue;
+    if (auto s = CheckMap(node[key], at.Child(key)); !s) return std::unexpected(s.error());
+    if (auto s = CheckKeys(node[key], at.Child(key), core::PolicyGroupKeys(group)); !s) {
       return std::unexpected(s.error());
+    }
+  }
+  for (const core::PolicyField& field : core::PolicyFieldsInReadOrder()) {
+    const auto [value, field_at] = FieldNode(node, at, field);
+    if (!value) continue;
+    if (auto s = ReadField(field, value, field_at, bare, p); !s) return std::unexpected(s.error());
+  }
+  for (const std::string_view group : core::PolicyTopKeys()) {
+    if (core::PolicyGroupKeys(group).empty() || !node[std::string(group)]) continue;
+    if (!core::PolicyGroupOn(group, p)) {
+      const core::PolicyFieldError e = core::GroupOffError(group);
+      return FieldAt(node, at, e.field).Fail(node[std::string(group)], e.message);
     }
   }
   if (auto s = core::CheckPolicy(p); !s) {
     // Anchored at the key's node (the node itself when the key is absent: a base policy's).
     const core::PolicyFieldError& e = s.error();
-    const std::string key(e.field);
-    YamlPath field_at = at.Child(key);
+    YamlPath field_at = FieldAt(node, at, e.field);
     // yaml-cpp nodes are references: reset() rebinds, `=` would write the document.
     YAML::Node field_node;
-    field_node.reset(node[key] ? node[key] : node);
+    field_node.reset(node);
+    if (const core::PolicyField* field = FindField(e.field); field != nullptr) {
+      const auto [value, unused] = FieldNode(node, at, *field);
+      if (value) field_node.reset(value);
+    }
     if (e.index) {
       field_at = field_at.Index(*e.index);
       const YAML::Node& list = field_node;

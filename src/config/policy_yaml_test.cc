@@ -102,7 +102,32 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{min_invocations: 1.5}", "policy.min_invocations"},
         BadCase{"{auto_rollback: maybe}", "policy.auto_rollback"},
         BadCase{"{latency_breaches_to_rollback: 0}", "policy.latency_breaches_to_rollback"},
-        BadCase{"{bakee: 10}", "policy.bakee"}, BadCase{"[1, 2]", "policy"}));
+        BadCase{"{bakee: 10}", "policy.bakee"}, BadCase{"[1, 2]", "policy"},
+        // The shadow phase and the paired divergence check (issue 14).
+        BadCase{"{shadow: {duration: 10m, sample: 0}}", "policy.shadow.sample (line 1): 0 must be"},
+        BadCase{"{shadow: {duration: 10m, sample: 1.5}}", "policy.shadow.sample"},
+        BadCase{"{shadow: {duration: 10m, sample: lots}}", "policy.shadow.sample"},
+        BadCase{"{shadow: {sample: 0.5}}", "policy.shadow.duration"},
+        BadCase{"{shadow: {duration: 0s}}", "policy.shadow.duration"},
+        BadCase{"{shadow: {duration: 10m, smaple: 1}}", "policy.shadow.smaple"},
+        BadCase{"{shadow: 10m}", "policy.shadow"},
+        BadCase{"{divergence_tolerance: -0.1}", "policy.divergence_tolerance"},
+        BadCase{"{divergence_max_disagreement: 1.5}", "policy.divergence_max_disagreement"},
+        BadCase{"{divergence_output: -2}", "policy.divergence_output"}));
+
+TEST(PolicyYamlTest, ReadsTheShadowGroupAndThePairedCheck) {
+  auto p = Parse(
+      "{shadow: {duration: 10m, sample: 0.25}, divergence_tolerance: 0.05,"
+      " divergence_max_disagreement: 0.02, divergence_output: 1}");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->shadow_duration, std::chrono::minutes(10));
+  EXPECT_DOUBLE_EQ(p->shadow_sample, 0.25);
+  EXPECT_DOUBLE_EQ(p->divergence_tolerance, 0.05);
+  EXPECT_DOUBLE_EQ(p->divergence_max_disagreement, 0.02);
+  EXPECT_EQ(p->divergence_output, 1);
+  EXPECT_TRUE(core::ShadowOn(*p));
+  EXPECT_FALSE(core::ShadowOn(*Parse("{}")));
+}
 
 }  // namespace
 }  // namespace mlcanary::config

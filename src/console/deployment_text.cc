@@ -8,6 +8,10 @@ namespace {
 
 std::string Name(auto name) { return std::string(name); }
 
+bool InShadow(const core::Deployment& d) {
+  return d.state == core::DeploymentState::kInProgress && d.phase == core::RolloutPhase::kShadow;
+}
+
 }  // namespace
 
 std::string DeploymentListHeader() {
@@ -18,14 +22,15 @@ std::string DeploymentRow(const core::Deployment& d) {
   return Format("%-24s %-12s %-13s %-14s %-22s %4s  %s\n", d.id.c_str(), d.endpoint.c_str(),
                 Name(core::StateName(d.state)).c_str(), d.canary_variant.c_str(),
                 Bar(d.canary_weight).c_str(), Percent(d.canary_weight).c_str(),
-                d.paused ? "paused" : "");
+                d.paused ? "paused" : InShadow(d) ? "shadow" : "");
 }
 
 std::string DeploymentDetails(const core::Deployment& d) {
   return Format("deployment   %s\n", d.id.c_str()) +
          Format("endpoint     %s (%s -> %s)\n", d.endpoint.c_str(), d.production_variant.c_str(),
                 d.canary_variant.c_str()) +
-         Format("state        %s%s\n", Name(core::StateName(d.state)).c_str(),
+         Format("state        %s%s%s\n", Name(core::StateName(d.state)).c_str(),
+                InShadow(d) ? " (shadow: the canary answers copies, weight 0)" : "",
                 d.paused ? " (paused)" : "") +
          Format("canary       %s %s\n", Bar(d.canary_weight).c_str(),
                 Percent(d.canary_weight).c_str()) +

@@ -42,6 +42,18 @@ TEST(DeploymentTextTest, StatusDetails) {
                 "updated      2026-11-28T00:01:15Z\n");
 }
 
+TEST(DeploymentTextTest, ADeploymentInShadowSaysSo) {
+  core::Deployment d = SampleDeployment();
+  d.paused = false;
+  d.canary_weight = 0;
+  d.phase = core::RolloutPhase::kShadow;
+  EXPECT_NE(DeploymentDetails(d).find(
+                "state        IN_PROGRESS (shadow: the canary answers copies, weight 0)\n"),
+            std::string::npos)
+      << DeploymentDetails(d);
+  EXPECT_TRUE(DeploymentRow(d).ends_with("shadow\n")) << DeploymentRow(d);
+}
+
 TEST(DeploymentTextTest, EventRowsWithAndWithoutACheck) {
   EXPECT_EQ(EventRow(SampleCheck()),
             "  12 2026-11-28T00:01:30Z     check         IN_PROGRESS   30%  canary p99  130.0ms "

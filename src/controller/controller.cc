@@ -106,6 +106,15 @@ std::unexpected<core::Error> NotAtGateError(const Deployment& d) {
   return core::FailedPreconditionError(why);
 }
 
+// The IN_PROGRESS event of a deployment that starts with a shadow phase.
+std::string ShadowStartReason(const core::Policy& p) {
+  char pct[32];
+  std::snprintf(pct, sizeof(pct), "%g%%", p.shadow_sample * 100);
+  return std::string("shadow phase started: the canary answers copies of ") + pct +
+         " of production's requests for " + core::FormatDuration(p.shadow_duration) +
+         ", never returned to users; weight 0";
+}
+
 std::string TrafficNote(bool moved) {
   return moved ? "traffic is on production; the record will follow"
                : "traffic could not be moved to production yet (retried at the next tick); the "
@@ -142,7 +151,22 @@ core::Status Controller::ApplyWeights(const Deployment& d) {
   const double w = core::RoundWeight(d.canary_weight);
   const std::vector<core::VariantWeight> weights{{d.production_variant, core::RoundWeight(1.0 - w)},
                                                  {d.canary_variant, w}};
-  return WithRetries([&] { return ports_.traffic.SetWeights(d.endpoint, weights); });
+  if (auto s = WithRetries([&] { return ports_.traffic.SetWeights(d.endpoint, weights); }); !s) {
+    return s;
+  }
+  return ApplyShadow(d);
+}
+
+core::Status Controller::ApplyShadow(const Deployment& d) {
+  if (!core::ShadowOn(d.policy)) return core::Ok();
+  std::optional<core::ShadowSpec> spec;
+  if (d.state == DeploymentState::kInProgress && d.phase == core::RolloutPhase::kShadow) {
+    spec = core::ShadowSpec{.variant = d.canary_variant,
+                            .sample = d.policy.shadow_sample,
+                            .tolerance = d.policy.divergence_tolerance,
+                            .output = d.policy.divergence_output};
+  }
+  return WithRetries([&] { return ports_.traffic.SetShadow(d.endpoint, spec); });
 }
 
 core::Status Controller::Reconcile(const Deployment& d) {
@@ -153,7 +177,11 @@ core::Status Controller::Reconcile(const Deployment& d) {
     return core::NotFoundError("canary variant '" + d.canary_variant + "' is gone from endpoint '" +
                                d.endpoint + "'");
   }
-  if (core::SameWeight(canary->weight, d.canary_weight)) return core::Ok();
+  if (core::SameWeight(canary->weight, d.canary_weight)) {
+    // A shadow is not described: re-applied while in the shadow phase (a
+    // restarted gateway has lost it; the router keeps an equal one as it is).
+    return d.phase == core::RolloutPhase::kShadow ? ApplyShadow(d) : core::Ok();
+  }
   return ApplyWeights(d);
 }
 
@@ -172,6 +200,12 @@ core::Result<Deployment> Controller::Persist(const Deployment& d,
 core::Result<Deployment> Controller::StartDeployment(const StartRequest& request) {
   const core::Timestamp now = ports_.clock.Now();
   if (auto s = core::ValidatePolicy(request.policy); !s) return std::unexpected(s.error());
+  if (core::ShadowOn(request.policy) && !ports_.traffic.SupportsShadow()) {
+    return core::ValidationError(
+        "policy.shadow: this service's traffic control cannot copy requests to a canary (a "
+        "shadow phase needs mlcanary's own gateway, not SageMaker or a fleet replica); leave "
+        "shadow out");
+  }
   if (request.id.empty()) return core::ValidationError("deployment id must not be empty");
   if (request.canary_variant.empty()) return core::ValidationError("variant must not be empty");
   if (request.instances < 1) return core::ValidationError("instances must be >= 1");
@@ -258,10 +292,13 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
   }
 
   const core::Timestamp now = ports_.clock.Now();
-  const double initial = core::InitialWeight(d.policy);
+  const bool shadow = core::ShadowOn(d.policy);
+  const double initial = shadow ? 0.0 : core::InitialWeight(d.policy);
   DeploymentEvent started =
       MakeEvent(d, now, EventKind::kTransition, DeploymentState::kInProgress, initial,
-                "canary '" + d.canary_variant + "' ready; traffic split started");
+                "canary '" + d.canary_variant + "' ready; " +
+                    (shadow ? ShadowStartReason(d.policy) : std::string("traffic split started")));
+  d.phase = shadow ? core::RolloutPhase::kShadow : core::RolloutPhase::kSplit;
   d.state = DeploymentState::kInProgress;
   d.canary_weight = initial;
   d.progress = core::StartWeight(d.progress, now);
@@ -426,6 +463,7 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
                                    decision.target_weight, decision.reason));
       }
       d.canary_weight = decision.target_weight;
+      if (decision.ends_shadow) d.phase = core::RolloutPhase::kSplit;
       if (complete) {
         events.push_back(MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted,
                                    d.canary_weight, decision.reason));

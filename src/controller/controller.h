@@ -247,7 +247,12 @@ class Controller {
   core::Result<core::Deployment> Fail(core::Deployment d, std::vector<core::DeploymentEvent> events,
                                       const std::string& reason, bool move_traffic = true,
                                       std::optional<core::Timestamp> at = std::nullopt);
+  // The deployment's weights, then its shadow (ApplyShadow).
   core::Status ApplyWeights(const core::Deployment& d);
+  // A policy with a shadow phase: copies traffic to the canary while the
+  // deployment is IN_PROGRESS in the shadow phase, stops copying otherwise.
+  // Nothing for a policy without one.
+  core::Status ApplyShadow(const core::Deployment& d);
   // PENDING -> the canary variant created -> IN_PROGRESS at the initial weight;
   // FAILED (traffic on production, a partly created canary removed) when the
   // canary cannot be readied. In the background start a retryable failure

@@ -18,6 +18,31 @@ std::string Fmt(const char* format, double a, double b) {
   return buf;
 }
 
+std::string Fmt(const char* format, double a) { return Fmt(format, a, 0); }
+
+// Why the paired check cannot compare the models' answers (one output per
+// pair): a multi-output model without divergence_output, or one with fewer
+// outputs than it names; nullopt when it can (or is off).
+std::optional<std::string> PairedOutputProblem(const WindowMetrics& canary,
+                                               const WindowMetrics& production,
+                                               const Policy& policy) {
+  if (!PairedDivergenceOn(policy)) return std::nullopt;
+  for (const auto* w : {&canary, &production}) {
+    const char* who = w == &canary ? "the canary" : "the production";
+    if (policy.divergence_output < 0 && w->outputs_per_row > 1) {
+      return std::string(who) + " model returns " + std::to_string(w->outputs_per_row) +
+             " outputs per row; set divergence_output to the one the paired check compares";
+    }
+    if (policy.divergence_output >= 0 && w->outputs_per_row > 0 &&
+        policy.divergence_output >= w->outputs_per_row) {
+      return std::string(who) + " model returns " + std::to_string(w->outputs_per_row) +
+             " outputs per row; output " + std::to_string(policy.divergence_output) +
+             " does not exist";
+    }
+  }
+  return std::nullopt;
+}
+
 void Append(std::string& reason, const std::string& part) {
   if (!reason.empty()) reason += "; ";
   reason += part;
@@ -67,7 +92,10 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
                   .latency_alpha = policy.latency_alpha,
                   .latency_min_effect = policy.latency_min_effect,
                   .divergence_psi_max = policy.divergence_psi_max,
-                  .divergence_min_predictions = policy.divergence_min_predictions};
+                  .divergence_min_predictions = policy.divergence_min_predictions,
+                  .divergence_tolerance = policy.divergence_tolerance,
+                  .divergence_max_disagreement = policy.divergence_max_disagreement,
+                  .divergence_output = policy.divergence_output};
   r.canary_error_rate = canary.error_rate();
   r.production_error_rate = production.error_rate();
   r.error_rate_diff = r.canary_error_rate - r.production_error_rate;
@@ -100,6 +128,19 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
         return r;
       }
     }
+  }
+  if (auto why = PairedOutputProblem(canary, production, policy)) {
+    r.verdict = Verdict::kInconclusive;
+    r.reason = "inconclusive: divergence_output: " + *why;
+    return r;
+  }
+  if (PairedDivergenceOn(policy) && canary.pairs > 0 &&
+      canary.pairs >= policy.divergence_min_predictions) {
+    const auto pairs = static_cast<double>(canary.pairs);
+    r.paired = PairedDivergence{
+        .pairs = canary.pairs,
+        .disagreement = static_cast<double>(canary.pair_disagreements) / pairs,
+        .mean_abs_diff = canary.pair_abs_diff_sum / pairs};
   }
   if (canary.invocations < policy.min_invocations) {
     r.verdict = Verdict::kInconclusive;
@@ -147,6 +188,14 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
            Fmt("prediction PSI %.3f >= divergence_psi_max %g", *r.psi, policy.divergence_psi_max));
   }
 
+  if (r.paired && Reaches(r.paired->disagreement, policy.divergence_max_disagreement)) {
+    r.divergence_breached = true;
+    Append(reason, Fmt("paired disagreement %.4f", r.paired->disagreement) +
+                       Fmt(" >= divergence_max_disagreement %g", policy.divergence_max_disagreement) +
+                       Fmt(" (mean |diff| %.4g over ", r.paired->mean_abs_diff) +
+                       std::to_string(r.paired->pairs) + " pairs)");
+  }
+
   if (r.latency_breached && r.error_breached) {
     r.verdict = Verdict::kLatencyAndErrorBreached;
   } else if (r.latency_breached) {
@@ -163,6 +212,10 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
                     r.latency_test->effect);
     }
     if (r.psi) reason += Fmt(", prediction PSI %.3f (max %g)", *r.psi, policy.divergence_psi_max);
+    if (r.paired) {
+      reason += Fmt(", paired disagreement %.4f", r.paired->disagreement) +
+                Fmt(" (max %g)", policy.divergence_max_disagreement);
+    }
   }
   r.reason = std::move(reason);
   return r;

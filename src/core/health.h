@@ -36,6 +36,11 @@ struct WindowMetrics {
   std::vector<ValueCount> prediction_buckets;
   std::int64_t predictions = 0;      // rows counted in prediction_buckets
   std::int64_t outputs_per_row = 0;  // the most outputs a row had (0: none seen)
+  // Paired answers (shadow): requests the canary answered as a copy of
+  // production's, compared on one output. The canary's window holds them.
+  std::int64_t pairs = 0;
+  std::int64_t pair_disagreements = 0;  // pairs with |canary - production| > the tolerance
+  double pair_abs_diff_sum = 0;         // the sum of |canary - production| over the pairs
 
   bool has_data() const { return invocations > 0; }
   // (4XX + 5XX) / invocations; 0 without invocations.
@@ -76,6 +81,10 @@ struct Thresholds {
   double latency_min_effect = 0;
   double divergence_psi_max = 0;  // 0: the divergence check is off
   std::int64_t divergence_min_predictions = 0;
+  // The paired check (shadow).
+  double divergence_tolerance = 0;
+  double divergence_max_disagreement = 0;  // 0: the paired check is off
+  std::int64_t divergence_output = -1;
   bool operator==(const Thresholds&) const = default;
 };
 
@@ -84,6 +93,14 @@ struct LatencyTest {
   MannWhitneyResult test;
   double effect = 0;  // canary p50 / production p50
   bool operator==(const LatencyTest&) const = default;
+};
+
+// The paired divergence check's numbers over the window's pairs.
+struct PairedDivergence {
+  std::int64_t pairs = 0;
+  double disagreement = 0;  // share of pairs with |canary - production| > divergence_tolerance
+  double mean_abs_diff = 0;
+  bool operator==(const PairedDivergence&) const = default;
 };
 
 struct HealthReport {
@@ -103,6 +120,9 @@ struct HealthReport {
   // Population stability index of canary predictions against production's,
   // when the divergence check is on and both have predictions.
   std::optional<double> psi;
+  // The paired check, when it is on and the canary has at least
+  // divergence_min_predictions pairs.
+  std::optional<PairedDivergence> paired;
   Thresholds thresholds;
   std::string reason;  // one line a person can read: what decided the verdict
 
@@ -125,6 +145,11 @@ struct HealthReport {
 //    divergence_min_predictions predictions): PSI >= divergence_psi_max; with
 //    the check on, a variant whose rows have several outputs makes the check
 //    inconclusive, naming divergence_psi_max (only single-output models);
+//  - also divergence-breached (divergence_max_disagreement > 0, the canary
+//    with at least divergence_min_predictions pairs): the share of pairs that
+//    disagree >= divergence_max_disagreement; a multi-output model without
+//    divergence_output (or one with fewer outputs than it names) makes the
+//    check inconclusive, naming divergence_output;
 //  - healthy: none.
 HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& production,
                             const Policy& policy);

@@ -638,5 +638,69 @@ TEST(HealthDivergenceTest, LatencyAndDivergence) {
   EXPECT_EQ(ParseVerdict("divergence_breached"), Verdict::kDivergenceBreached);
 }
 
+
+// The paired check (shadow): the canary's answers to copies of production's
+// requests, compared pair by pair.
+WindowMetrics Paired(std::int64_t pairs, std::int64_t disagreements, std::int64_t outputs = 1) {
+  WindowMetrics w{.invocations = 1000, .p50_ms = 5, .p90_ms = 8, .p99_ms = 10};
+  w.pairs = pairs;
+  w.pair_disagreements = disagreements;
+  w.pair_abs_diff_sum = 0.5 * static_cast<double>(disagreements);
+  w.outputs_per_row = outputs;
+  return w;
+}
+
+Policy PairedPolicy() {
+  Policy p;
+  p.divergence_max_disagreement = 0.05;
+  p.divergence_min_predictions = 500;
+  return p;
+}
+
+TEST(HealthPairedTest, OffByDefault) {
+  const HealthReport r = EvaluateHealth(Paired(1000, 900), Paired(0, 0), Policy{});
+  EXPECT_EQ(r.verdict, Verdict::kHealthy);
+  EXPECT_FALSE(r.paired);
+}
+
+TEST(HealthPairedTest, DisagreementAtTheShareBreachesWithItsValues) {
+  const HealthReport r = EvaluateHealth(Paired(1000, 50), Paired(0, 0), PairedPolicy());
+  EXPECT_EQ(r.verdict, Verdict::kDivergenceBreached);
+  ASSERT_TRUE(r.paired);
+  EXPECT_EQ(r.paired->pairs, 1000);
+  EXPECT_DOUBLE_EQ(r.paired->disagreement, 0.05);
+  EXPECT_DOUBLE_EQ(r.paired->mean_abs_diff, 0.025);
+  EXPECT_DOUBLE_EQ(r.thresholds.divergence_max_disagreement, 0.05);
+  EXPECT_NE(r.reason.find("paired disagreement 0.0500 >= divergence_max_disagreement 0.05"),
+            std::string::npos)
+      << r.reason;
+  const HealthReport ok = EvaluateHealth(Paired(1000, 49), Paired(0, 0), PairedPolicy());
+  EXPECT_EQ(ok.verdict, Verdict::kHealthy);
+  EXPECT_NE(ok.reason.find("paired disagreement 0.0490 (max 0.05)"), std::string::npos)
+      << ok.reason;
+}
+
+TEST(HealthPairedTest, TooFewPairsAreNotJudged) {
+  const HealthReport r = EvaluateHealth(Paired(499, 499), Paired(0, 0), PairedPolicy());
+  EXPECT_EQ(r.verdict, Verdict::kHealthy);
+  EXPECT_FALSE(r.paired);
+}
+
+TEST(HealthPairedTest, MultiOutputModelWithoutAnOutputIsInconclusiveNamingTheField) {
+  const HealthReport r = EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), PairedPolicy());
+  EXPECT_EQ(r.verdict, Verdict::kInconclusive);
+  EXPECT_EQ(r.reason,
+            "inconclusive: divergence_output: the canary model returns 3 outputs per row; set "
+            "divergence_output to the one the paired check compares");
+  Policy named = PairedPolicy();
+  named.divergence_output = 2;
+  EXPECT_EQ(EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), named).verdict,
+            Verdict::kHealthy);
+  named.divergence_output = 3;
+  const HealthReport missing = EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), named);
+  EXPECT_EQ(missing.verdict, Verdict::kInconclusive);
+  EXPECT_NE(missing.reason.find("output 3 does not exist"), std::string::npos) << missing.reason;
+}
+
 }  // namespace
 }  // namespace mlcanary::core

@@ -110,6 +110,14 @@ FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rul
         if (!(v > 0 && v <= 0.5)) return Fail(field, Num(v) + " must be in (0, 0.5]");
         return {};
       }
+      if (field.rule == PolicyRule::kShare) {
+        if (!(v > 0 && v <= 1)) return Fail(field, Num(v) + " must be in (0, 1]");
+        return {};
+      }
+      if (field.rule == PolicyRule::kFraction) {
+        if (!(v >= 0 && v <= 1)) return Fail(field, Num(v) + " must be in [0, 1]");
+        return {};
+      }
       if (!std::isfinite(v) || (positive ? v <= 0 : v < 0)) {
         return Fail(field, Num(v) + (positive ? " must be a finite number > 0"
                                               : " must be a finite number >= 0"));

@@ -97,9 +97,29 @@ struct Policy {
   // as on_progress_deadline says. 0: off (the default).
   Duration progress_deadline = Duration(0);
   DeadlineAction on_progress_deadline = DeadlineAction::kRollback;
+  // Shadow phase (issue 14): before the split, the canary answers a copy of a
+  // share of production's requests; its answers are measured and compared with
+  // production's, never returned. Policy key `shadow: {duration, sample}`;
+  // duration 0: no shadow phase (the default).
+  Duration shadow_duration = Duration(0);
+  double shadow_sample = 1.0;  // share of production's requests copied, in (0, 1]
+  // Paired divergence (issue 14): in shadow, each copied request's two answers
+  // are compared; a pair disagrees when |canary - production| > the tolerance.
+  // A check is divergence-breached when the share of disagreeing pairs reaches
+  // divergence_max_disagreement (0: the paired check is off).
+  double divergence_tolerance = 0.01;
+  double divergence_max_disagreement = 0;
+  // The output compared of a model with several outputs per row; -1 (unset):
+  // single-output models only (a multi-output model makes the check inconclusive).
+  std::int64_t divergence_output = -1;
 
   bool operator==(const Policy&) const = default;
 };
+
+// Whether the policy has a shadow phase (shadow.duration > 0).
+inline bool ShadowOn(const Policy& p) { return p.shadow_duration.count() > 0; }
+// Whether the paired divergence check is on (divergence_max_disagreement > 0).
+inline bool PairedDivergenceOn(const Policy& p) { return p.divergence_max_disagreement > 0; }
 
 // The weight grid: weights are rounded to it (RoundWeight), and a policy
 // weight is 0 where allowed or at least this.

@@ -133,12 +133,74 @@ constexpr std::array kFields = {
                 .rule = PolicyRule::kNone,
                 .doc = "what a passed progress_deadline does: rollback (the default) or fail",
                 .choices = kDeadlineActionNames},
+    // The shadow phase and the paired divergence check (issue 14).
+    PolicyField{.name = "shadow.duration",
+                .member = &Policy::shadow_duration,
+                .unit = "time",
+                .rule = PolicyRule::kPositive,
+                .doc = "shadow phase before the split: the canary answers a copy of production's "
+                       "requests for this long (healthy throughout), never returned to users; "
+                       "leave shadow out for none"},
+    PolicyField{.name = "shadow.sample",
+                .member = &Policy::shadow_sample,
+                .unit = "share of production's requests",
+                .rule = PolicyRule::kShare,
+                .doc = "share of production's requests copied to the canary in shadow (1.0); in "
+                       "(0, 1]"},
+    PolicyField{.name = "divergence_tolerance",
+                .member = &Policy::divergence_tolerance,
+                .unit = "|canary - production| prediction",
+                .rule = PolicyRule::kNonNegative,
+                .doc = "paired check: a pair disagrees when its predictions differ by more than "
+                       "this (0.01)"},
+    PolicyField{.name = "divergence_max_disagreement",
+                .member = &Policy::divergence_max_disagreement,
+                .unit = "share of pairs",
+                .rule = PolicyRule::kFraction,
+                .doc = "paired check (shadow): the share of disagreeing pairs at which a check is "
+                       "divergence-breached (0: off, the default); in [0, 1]"},
+    PolicyField{.name = "divergence_output",
+                .member = &Policy::divergence_output,
+                .unit = "output index",
+                .rule = PolicyRule::kNone,
+                .read_min = -1,
+                .read_max = 1'000'000,
+                .doc = "the output compared of a model with several outputs per row (-1: "
+                       "single-output models only)"},
 };
 
 constexpr auto kNames = [] {
   std::array<std::string_view, kFields.size()> names;
   for (std::size_t i = 0; i < kFields.size(); ++i) names[i] = kFields[i].name;
   return names;
+}();
+
+constexpr std::string_view Group(std::string_view name) {
+  const auto dot = name.find('.');
+  return dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+}
+
+// The top-level keys: the names outside groups, each group once (at its first field).
+constexpr std::size_t kNumTopKeys = [] {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < kFields.size(); ++i) {
+    const std::string_view g = Group(kFields[i].name);
+    if (g.empty() || i == 0 || Group(kFields[i - 1].name) != g) ++n;
+  }
+  return n;
+}();
+constexpr auto kTopKeys = [] {
+  std::array<std::string_view, kNumTopKeys> keys;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < kFields.size(); ++i) {
+    const std::string_view g = Group(kFields[i].name);
+    if (g.empty()) {
+      keys[n++] = kFields[i].name;
+    } else if (i == 0 || Group(kFields[i - 1].name) != g) {
+      keys[n++] = g;
+    }
+  }
+  return keys;
 }();
 
 constexpr bool IsList(const PolicyField& field) {
@@ -162,6 +224,39 @@ constexpr auto kReadOrder = [] {
 std::span<const PolicyField> PolicyFields() { return kFields; }
 std::span<const std::string_view> PolicyFieldNames() { return kNames; }
 std::span<const PolicyField> PolicyFieldsInReadOrder() { return kReadOrder; }
+std::span<const std::string_view> PolicyTopKeys() { return kTopKeys; }
+
+std::string_view GroupOf(const PolicyField& field) { return Group(field.name); }
+
+std::string_view KeyOf(const PolicyField& field) {
+  const std::string_view group = Group(field.name);
+  return group.empty() ? field.name : field.name.substr(group.size() + 1);
+}
+
+std::vector<std::string_view> PolicyGroupKeys(std::string_view group) {
+  std::vector<std::string_view> keys;
+  for (const PolicyField& field : kFields) {
+    if (GroupOf(field) == group) keys.push_back(KeyOf(field));
+  }
+  return keys;
+}
+
+bool PolicyGroupOn(std::string_view group, const Policy& policy) {
+  if (group == "shadow") return ShadowOn(policy);
+  return true;
+}
+
+PolicyFieldError GroupOffError(std::string_view group) {
+  for (const PolicyField& field : kFields) {
+    if (GroupOf(field) == group) {
+      return PolicyFieldError{.field = field.name,
+                              .index = std::nullopt,
+                              .message = "must be given and > 0 when " + std::string(group) +
+                                         " is (leave " + std::string(group) + " out for none)"};
+    }
+  }
+  return PolicyFieldError{.field = group, .index = std::nullopt, .message = "unknown group"};
+}
 
 PolicyFieldType TypeOf(const PolicyField& field) {
   return std::visit(
@@ -186,6 +281,9 @@ PolicyFieldType TypeOf(const PolicyField& field) {
 }
 
 bool PolicyFieldInUse(const PolicyField& field, const Policy& policy) {
+  if (const std::string_view group = GroupOf(field); !group.empty()) {
+    return PolicyGroupOn(group, policy);
+  }
   switch (field.rule) {
     case PolicyRule::kWeight:
       return policy.steps.empty();

@@ -42,6 +42,8 @@ enum class PolicyRule {
   kPositive,     // > 0: a finite number > 0, a duration > 0, an integer >= 1
   kNonNegative,  // >= 0: a finite number >= 0, a duration not negative, an integer >= 0
   kAlpha,        // a significance level: a number in (0, 0.5]
+  kShare,        // a share: a number in (0, 1]
+  kFraction,     // a fraction: a number in [0, 1]
 };
 
 using PolicyMember =
@@ -50,7 +52,11 @@ using PolicyMember =
                  DeadlineAction Policy::*>;
 
 struct PolicyField {
-  std::string_view name;  // the key in YAML and JSON, the OpenAPI property
+  // The key in YAML and JSON, the OpenAPI property. A name "group.key" is the
+  // key `key` of the object `group` ("shadow.sample": `shadow: {sample: 1}`);
+  // a group's fields are adjacent in the table, its first one is its switch
+  // (PolicyGroupOn).
+  std::string_view name;
   PolicyMember member;    // its default is the member's in Policy{}
   std::string_view unit;  // what the value measures ("" for a switch)
   PolicyRule rule = PolicyRule::kNone;
@@ -80,6 +86,21 @@ std::span<const std::string_view> PolicyFieldNames();
 std::span<const PolicyField> PolicyFieldsInReadOrder();
 
 PolicyFieldType TypeOf(const PolicyField& field);
+
+// "shadow" for "shadow.sample"; "" for a field outside a group.
+std::string_view GroupOf(const PolicyField& field);
+// "sample" for "shadow.sample"; the name for a field outside a group.
+std::string_view KeyOf(const PolicyField& field);
+// The top-level keys a reader allows: the names outside groups, and each group once.
+std::span<const std::string_view> PolicyTopKeys();
+// The keys a reader allows inside `group` ("duration", "sample").
+std::vector<std::string_view> PolicyGroupKeys(std::string_view group);
+// Whether `group` is on in `policy` (shadow: shadow.duration > 0); a group that
+// is off is not written.
+bool PolicyGroupOn(std::string_view group, const Policy& policy);
+// What a reader says of a group that was given but is off (`shadow: {sample:
+// 0.5}` without a duration): the group's switch field and the message.
+PolicyFieldError GroupOffError(std::string_view group);
 
 // Whether `field` is part of `policy`'s schedule: initial_weight and step
 // while steps is empty, steps when not; every other field always. A field not

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <set>
@@ -82,16 +83,66 @@ TEST(PolicyFieldsTest, RulesFitTheirTypes) {
         EXPECT_NE(type, PolicyFieldType::kBoolean) << field.name;
         break;
       case PolicyRule::kAlpha:
+      case PolicyRule::kShare:
+      case PolicyRule::kFraction:
         EXPECT_EQ(type, PolicyFieldType::kNumber) << field.name;
         break;
       case PolicyRule::kNone:
-        EXPECT_TRUE(type == PolicyFieldType::kBoolean || type == PolicyFieldType::kChoice)
+        // An integer without a rule is held by its read range (divergence_output).
+        EXPECT_TRUE(type == PolicyFieldType::kBoolean || type == PolicyFieldType::kChoice ||
+                    (type == PolicyFieldType::kInteger && field.read_max != 0))
             << field.name;
         break;
     }
     EXPECT_FALSE(field.unit.empty() && type != PolicyFieldType::kBoolean) << field.name;
     EXPECT_EQ(type == PolicyFieldType::kChoice, !field.choices.empty()) << field.name;
   }
+}
+
+// A group's fields are adjacent (the JSON writer opens its object once), its
+// first one is its switch, and the readers see the group as one top-level key.
+TEST(PolicyFieldsTest, GroupsAreAdjacentAndOneTopLevelKey) {
+  std::vector<std::string_view> groups;
+  for (const PolicyField& field : PolicyFields()) {
+    const std::string_view group = GroupOf(field);
+    if (group.empty()) continue;
+    if (groups.empty() || groups.back() != group) {
+      EXPECT_EQ(std::count(groups.begin(), groups.end(), group), 0) << group << " split";
+      groups.push_back(group);
+    }
+  }
+  EXPECT_EQ(groups, std::vector<std::string_view>{"shadow"});
+  const auto top = PolicyTopKeys();
+  EXPECT_EQ(std::count(top.begin(), top.end(), "shadow"), 1);
+  EXPECT_EQ(std::count(top.begin(), top.end(), "shadow.sample"), 0);
+  EXPECT_EQ(PolicyGroupKeys("shadow"), (std::vector<std::string_view>{"duration", "sample"}));
+  Policy p;
+  EXPECT_FALSE(PolicyGroupOn("shadow", p));
+  p.shadow_duration = std::chrono::minutes(1);
+  EXPECT_TRUE(PolicyGroupOn("shadow", p));
+  EXPECT_EQ(GroupOffError("shadow").ToError().message().substr(0, 23), "policy.shadow.duration:");
+}
+
+TEST(PolicyFieldsTest, SharesAndFractionsHaveTheirRanges) {
+  Policy p;
+  p.shadow_duration = std::chrono::minutes(10);
+  for (double bad : {0.0, -0.5, 1.01}) {
+    p.shadow_sample = bad;
+    auto s = CheckPolicy(p);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().Path(), "shadow.sample");
+  }
+  p.shadow_sample = 1.0;
+  EXPECT_TRUE(CheckPolicy(p));
+  p.divergence_max_disagreement = 1.5;
+  ASSERT_FALSE(CheckPolicy(p));
+  EXPECT_EQ(CheckPolicy(p).error().Path(), "divergence_max_disagreement");
+  p.divergence_max_disagreement = 0;  // off
+  EXPECT_TRUE(CheckPolicy(p));
+  // A shadow that is off is neither checked nor written.
+  p.shadow_duration = Duration(0);
+  p.shadow_sample = 7;
+  EXPECT_TRUE(CheckPolicy(p));
 }
 
 // The readers narrow an integer to the member's type: an int member needs a
@@ -114,6 +165,7 @@ TEST(PolicyFieldsTest, TheTwoSchedulesExcludeEachOther) {
   Policy explicit_steps;
   explicit_steps.steps = {0.5, 1.0};
   for (const PolicyField& field : PolicyFields()) {
+    if (!GroupOf(field).empty()) continue;  // in use with their group (below)
     const bool simple_only = field.name == "initial_weight" || field.name == "step";
     EXPECT_EQ(PolicyFieldInUse(field, simple), field.name != "steps") << field.name;
     EXPECT_EQ(PolicyFieldInUse(field, explicit_steps), !simple_only) << field.name;

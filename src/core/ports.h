@@ -23,6 +23,18 @@ struct VariantWeight {
   double weight = 0;
 };
 
+// A shadow copy of production's traffic to one variant (issue 14): a share of
+// the requests production answers is copied to `variant`, whose answers are
+// measured as its own (latency, errors, predictions) and compared with
+// production's for the same request (the paired divergence), never returned.
+struct ShadowSpec {
+  std::string variant;
+  double sample = 1.0;           // share of production's requests copied, in (0, 1]
+  double tolerance = 0.01;       // a pair disagrees when |canary - production| > this
+  std::int64_t output = -1;      // the output compared; -1: the first (single-output models)
+  bool operator==(const ShadowSpec&) const = default;
+};
+
 // Serves and splits traffic: the gateway's router, or a SageMaker endpoint.
 // Implementations are thread-safe.
 class TrafficControl {
@@ -45,6 +57,22 @@ class TrafficControl {
   // nothing. Every implementation runs testing/traffic_control_contract.h.
   virtual Status SetWeights(std::string_view endpoint,
                             const std::vector<VariantWeight>& weights) = 0;
+  // Starts (spec given) or stops (nullopt) copying the endpoint's traffic to
+  // spec->variant, which must exist. Shadow work never delays production's
+  // answers. Default: kUnimplemented for a traffic control that cannot shadow
+  // (SageMaker); stopping is always Ok. The controller refuses a shadow policy
+  // up front where SupportsShadow() is false.
+  virtual Status SetShadow(std::string_view /*endpoint*/,
+                           const std::optional<ShadowSpec>& spec) {
+    if (!spec) return Ok();
+    return std::unexpected(
+        Error(ErrorCode::kUnimplemented, "this traffic control cannot shadow traffic"));
+  }
+  virtual bool SupportsShadow() const { return false; }
+  // The endpoint's shadow as SetShadow left it; nullopt when none (or unsupported).
+  virtual std::optional<ShadowSpec> DescribeShadow(std::string_view /*endpoint*/) {
+    return std::nullopt;
+  }
 };
 
 // Per-variant metrics of one endpoint over a window [start, end), read

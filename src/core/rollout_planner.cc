@@ -20,6 +20,24 @@ std::string Pct(double weight) {
 
 std::string Count(int n, int limit) { return std::to_string(n) + "/" + std::to_string(limit); }
 
+// A healthy check in the shadow phase: hold until healthy for shadow.duration,
+// then the split starts at the initial weight.
+Decision PlanShadowEnd(const Deployment& d, Duration healthy_for, Timestamp now, Decision out) {
+  const Duration needed = d.policy.shadow_duration;
+  if (healthy_for < needed) {
+    out.reason = "healthy, shadow " + FormatDuration(healthy_for) + "/" + FormatDuration(needed);
+    return out;
+  }
+  const double initial = InitialWeight(d.policy);
+  out.action = Action::kShift;
+  out.target_weight = initial;
+  out.ends_shadow = true;
+  out.reason = "healthy through the shadow phase (" + FormatDuration(healthy_for) +
+               "): shadow ended, split starts at " + Pct(initial);
+  out.progress = StartWeight(out.progress, now);
+  return out;
+}
+
 }  // namespace
 
 std::string_view ActionName(Action action) {
@@ -189,6 +207,7 @@ Decision PlanVerdict(const Deployment& d, const HealthReport& report, Timestamp 
     return out;
   }
   const Duration healthy_for = now - out.progress.healthy_since;
+  if (d.phase == RolloutPhase::kShadow) return PlanShadowEnd(d, healthy_for, now, std::move(out));
   const bool at_full = SameWeight(d.canary_weight, 1.0);
   const Duration needed = BakeAt(policy, d.canary_weight);
   if (healthy_for < needed) {

@@ -28,6 +28,7 @@ struct Decision {
   double target_weight = 0;  // the canary weight after the action
   std::string reason;
   RolloutProgress progress;  // the deployment's progress after this check
+  bool ends_shadow = false;  // kShift out of the shadow phase: the split starts
 };
 
 // Consecutive checks whose metrics could not be read before the deployment fails.
@@ -41,7 +42,10 @@ inline constexpr int kMaxFailedChecks = 5;
 //  - breached: the matching consecutive counters (latency, error, divergence)
 //    grow, the others reset, the bake restarts; a counter at its limit rolls
 //    back (or pauses, auto_rollback off);
-//  - inconclusive: counters unchanged, the bake restarts.
+//  - inconclusive: counters unchanged, the bake restarts;
+//  - in the shadow phase (weight 0) the bake is shadow.duration, and its end
+//    shifts to the initial weight (ends_shadow); breaches count and roll back
+//    as in the split.
 // The bake at a weight is its step's own (PolicyStep::bake), else `bake` (at
 // 1.0 `final_bake`). At a step with a manual gate, a done bake does not step
 // on: the progress says awaiting_approval and every later check holds (a breach

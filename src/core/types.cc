@@ -109,4 +109,14 @@ std::optional<UserAction> ParseUserAction(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view RolloutPhaseName(RolloutPhase phase) {
+  return phase == RolloutPhase::kShadow ? "shadow" : "split";
+}
+
+std::optional<RolloutPhase> ParseRolloutPhase(std::string_view name) {
+  if (name == "split") return RolloutPhase::kSplit;
+  if (name == "shadow") return RolloutPhase::kShadow;
+  return std::nullopt;
+}
+
 }  // namespace mlcanary::core

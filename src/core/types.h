@@ -93,6 +93,14 @@ struct ActionRequest {
   bool operator==(const ActionRequest&) const = default;
 };
 
+// Which part of the rollout an IN_PROGRESS deployment is in (issue 14).
+enum class RolloutPhase {
+  kSplit,   // the canary serves its weight of user traffic (the only phase without shadow)
+  kShadow,  // weight 0: the canary answers copies of production's requests, never returned
+};
+std::string_view RolloutPhaseName(RolloutPhase phase);  // "split", "shadow"
+std::optional<RolloutPhase> ParseRolloutPhase(std::string_view name);
+
 // One canary rollout on one endpoint.
 struct Deployment {
   std::string id;
@@ -111,6 +119,8 @@ struct Deployment {
   RolloutProgress progress;
   std::int64_t version = 0;                // optimistic concurrency: bumped by every store write
   std::optional<ActionRequest> requested;  // waiting for the leader (fleet mode)
+  // kShadow from the start of a policy with a shadow phase until its split starts.
+  RolloutPhase phase = RolloutPhase::kSplit;
   bool operator==(const Deployment&) const = default;
 };
 

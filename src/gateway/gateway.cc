@@ -74,8 +74,9 @@ using Slot = http::AcceptPacer<Timer>::Slot;
 struct Gateway::Impl {
   Impl(const GatewayOptions& gateway_options, Router& router)
       : options(gateway_options),
-        handler(router, gateway_options.random_bits ? gateway_options.random_bits
-                                                    : ThreadLocalRandomBits) {}
+        handler(router,
+                gateway_options.random_bits ? gateway_options.random_bits : ThreadLocalRandomBits,
+                std::make_shared<ShadowQueue>(gateway_options.shadow)) {}
 
   const GatewayOptions& options;
   InvocationHandler handler;

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "gateway/router.h"
+#include "gateway/shadow.h"
 #include "models/model_backend.h"
 
 namespace mlcanary::metrics {
@@ -39,6 +40,8 @@ struct GatewayOptions {
   // Random bits for the weighted split; called from every I/O thread at once.
   // Empty: a fast per-thread generator seeded from std::random_device.
   std::function<std::uint64_t()> random_bits;
+  // Shadow copies (Router::SetShadow): the bounded queue's capacity and threads.
+  ShadowQueueOptions shadow;
 };
 
 // Owns the Router (reach it through router() to add endpoints and to hand it to

@@ -57,8 +57,21 @@ InferenceResponse ErrorResponse(const core::Error& error) {
   return InferenceResponse{.status = HttpStatusFor(error.code()), .body = ErrorJson(error)};
 }
 
-InvocationHandler::InvocationHandler(Router& router, std::function<std::uint64_t()> random_bits)
-    : router_(router), random_bits_(std::move(random_bits)) {}
+InvocationHandler::InvocationHandler(Router& router, std::function<std::uint64_t()> random_bits,
+                                     std::shared_ptr<ShadowQueue> shadow)
+    : router_(router), random_bits_(std::move(random_bits)), shadow_(std::move(shadow)) {}
+
+std::shared_ptr<ShadowPair> InvocationHandler::TakeShadowOf(
+    const std::shared_ptr<const RoutingTable>& table, std::string_view endpoint,
+    const VariantRoute& variant, const models::FeatureRows& rows) {
+  const EndpointRoute* route = table->Find(endpoint);
+  if (route == nullptr || !route->shadow || route->shadow->variant == variant.name) return nullptr;
+  const core::ShadowSpec& spec = *route->shadow;
+  if (spec.sample < 1.0 && UnitInterval(random_bits_()) >= spec.sample) return nullptr;
+  const VariantRoute* canary = route->Find(spec.variant);
+  if (canary == nullptr) return nullptr;
+  return TakeShadow(*shadow_, table, *canary, spec, rows);
+}
 
 void InvocationHandler::Handle(const InferenceRequest& request, Respond respond) {
   std::string_view path = request.target.substr(0, request.target.find('?'));
@@ -106,11 +119,18 @@ void InvocationHandler::Invoke(const InferenceRequest& request, std::string_view
   }
   const VariantRoute* variant = *picked;
   const auto received = request.received;
+  const models::FeatureRows rows = parsed->feature_rows();
+  std::shared_ptr<ShadowPair> shadow;
+  if (table->any_shadow && shadow_ != nullptr) [[unlikely]] {
+    shadow = TakeShadowOf(table, endpoint, *variant, rows);
+  }
+  // The queue is held only by a request with a copy (no reference count touched otherwise).
+  std::shared_ptr<ShadowQueue> queue = shadow ? shadow_ : nullptr;
   const auto model_start = Clock::now();
   variant->backend->PredictAsync(
-      parsed->feature_rows(),
-      [table = std::move(table), variant, received, model_start, sagemaker,
-       respond = std::move(respond)](core::Result<models::Predictions> predictions) mutable {
+      rows, [table = std::move(table), variant, received, model_start, sagemaker,
+             respond = std::move(respond), shadow = std::move(shadow),
+             queue = std::move(queue)](core::Result<models::Predictions> predictions) mutable {
         const auto model_end = Clock::now();
         InferenceResponse response;
         if (predictions) {
@@ -133,6 +153,8 @@ void InvocationHandler::Invoke(const InferenceRequest& request, std::string_view
                                    Clock::now() - received, outputs);
         }
         respond(std::move(response));
+        // Production's answer is out: only now is the canary's copy sent.
+        if (shadow) ShadowPair::Send(std::move(shadow), *queue, std::move(predictions));
       });
 }
 

@@ -7,11 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/error.h"
 #include "gateway/router.h"
+#include "gateway/shadow.h"
 
 namespace mlcanary::gateway {
 
@@ -41,11 +43,17 @@ using Respond = std::move_only_function<void(InferenceResponse)>;
 // before any variant is picked, so they count against no variant; everything
 // after the pick -- a wrong feature count for that variant's model, a backend
 // failure -- is recorded as that variant's invocation with its status.
+// With a shadow queue, a request to an endpoint with a shadow (Router::SetShadow)
+// that another variant answers is copied to the shadow variant (a sampled share):
+// the rows are copied before production is called, the canary's call is posted
+// after production's answer has been handed to `respond` (shadow.h).
 // Thread-safe; `router` must outlive it.
 class InvocationHandler {
  public:
   // `random_bits` gives the split's random numbers; called from many threads.
-  InvocationHandler(Router& router, std::function<std::uint64_t()> random_bits);
+  // `shadow` null: no shadow copies.
+  InvocationHandler(Router& router, std::function<std::uint64_t()> random_bits,
+                    std::shared_ptr<ShadowQueue> shadow = nullptr);
 
   // Calls `respond` exactly once, before returning for in-process models or
   // later from the backend's thread. The request's views need only live until
@@ -55,9 +63,14 @@ class InvocationHandler {
  private:
   void Invoke(const InferenceRequest& request, std::string_view endpoint, bool sagemaker,
               Respond respond);
+  // The shadow of a request `variant` answers, or null (none, not sampled, dropped).
+  std::shared_ptr<ShadowPair> TakeShadowOf(const std::shared_ptr<const RoutingTable>& table,
+                                           std::string_view endpoint, const VariantRoute& variant,
+                                           const models::FeatureRows& rows);
 
   Router& router_;
   std::function<std::uint64_t()> random_bits_;
+  std::shared_ptr<ShadowQueue> shadow_;
 };
 
 // An error response: status from HttpStatusFor, body from ErrorJson.

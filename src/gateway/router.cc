@@ -91,6 +91,8 @@ Router::Router(RouterOptions options, models::ModelBackendFactory factory,
       table_(std::make_shared<const RoutingTable>()) {}
 
 void Router::Publish(std::shared_ptr<RoutingTable> table) {
+  table->any_shadow = std::any_of(table->endpoints.begin(), table->endpoints.end(),
+                                  [](const auto& e) { return e.second.shadow.has_value(); });
   table_.store(std::shared_ptr<const RoutingTable>(std::move(table)));
 }
 
@@ -309,6 +311,7 @@ core::Status Router::RemoveVariant(std::string_view endpoint, std::string_view v
                                          "; move its traffic first");
   }
   route.variants.erase(v);
+  if (route.shadow && route.shadow->variant == variant) route.shadow.reset();
   LayOut(route);
   Publish(std::move(table));
   // The registry lets go of the recorder too: it is freed when the last
@@ -334,6 +337,39 @@ core::Status Router::SetWeights(std::string_view endpoint,
     route.variants[i].weight = (*next)[i].weight;
   }
   LayOut(route);
+  Publish(std::move(table));
+  return core::Ok();
+}
+
+std::optional<core::ShadowSpec> Router::DescribeShadow(std::string_view endpoint) {
+  const std::shared_ptr<const RoutingTable> table = table_.load();
+  const EndpointRoute* route = table->Find(endpoint);
+  return route != nullptr ? route->shadow : std::nullopt;
+}
+
+core::Status Router::SetShadow(std::string_view endpoint,
+                               const std::optional<core::ShadowSpec>& spec) {
+  std::lock_guard lock(write_mu_);
+  auto table = std::make_shared<RoutingTable>(*table_.load());
+  auto it = table->endpoints.find(endpoint);
+  if (it == table->endpoints.end()) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' does not exist");
+  }
+  if (spec) {
+    if (it->second.Find(spec->variant) == nullptr) {
+      return core::NotFoundError("shadow variant '" + spec->variant +
+                                 "' does not exist on endpoint '" + std::string(endpoint) + "'");
+    }
+    if (!(spec->sample > 0 && spec->sample <= 1)) {
+      return core::ValidationError("shadow.sample: " + std::to_string(spec->sample) +
+                                   " must be in (0, 1]");
+    }
+    if (!(spec->tolerance >= 0)) {
+      return core::ValidationError("divergence_tolerance: must be a finite number >= 0");
+    }
+  }
+  if (it->second.shadow == spec) return core::Ok();  // as it is: no new table
+  it->second.shadow = spec;
   Publish(std::move(table));
   return core::Ok();
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,8 @@ struct VariantRoute {
 struct EndpointRoute {
   std::string name;
   std::vector<VariantRoute> variants;  // in the order they were created
+  // A shadow copy of the endpoint's traffic to one of its variants (SetShadow).
+  std::optional<core::ShadowSpec> shadow;
 
   const VariantRoute* Find(std::string_view variant) const;
   // The variant whose segment holds `point` (in [0, 1)); null when no variant
@@ -68,6 +71,7 @@ struct EndpointRoute {
 // Immutable once published: readers share it without locks.
 struct RoutingTable {
   std::map<std::string, EndpointRoute, std::less<>> endpoints;
+  bool any_shadow = false;  // some endpoint has a shadow: the request path looks only then
   const EndpointRoute* Find(std::string_view endpoint) const;
 };
 
@@ -123,6 +127,12 @@ class Router final : public core::TrafficControl {
   core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
   core::Status SetWeights(std::string_view endpoint,
                           const std::vector<core::VariantWeight>& weights) override;
+  // The variant must exist; sample in (0, 1], tolerance >= 0 (kValidation
+  // naming the field otherwise). Removing the shadowed variant stops the shadow.
+  core::Status SetShadow(std::string_view endpoint,
+                         const std::optional<core::ShadowSpec>& spec) override;
+  bool SupportsShadow() const override { return true; }
+  std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
 
  private:
   // REQUIRES: write_mu_ is held.

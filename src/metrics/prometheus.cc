@@ -165,6 +165,9 @@ void AppendRegistryMetrics(const MetricsRegistry& registry, std::string& out) {
   counter("mlcanary_invocation_5xx_errors_total",
           "Requests answered with a 5XX status (or an invalid one).",
           [](const VariantTotals& t) { return t.errors_5xx; });
+  counter("mlcanary_shadow_dropped_total",
+          "Shadow copies of production's requests to the variant dropped, the shadow queue full.",
+          [](const VariantTotals& t) { return t.shadow_dropped; });
   if (!totals.empty()) {
     w.Family("mlcanary_invalid_samples_total", "counter",
              "Recorded values refused or corrected (latencies not put in histograms).");

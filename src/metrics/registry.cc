@@ -192,6 +192,9 @@ core::Result<std::map<std::string, VariantWindow>> MetricsRegistry::SnapshotWind
     if (a.max_model_ns >= 0) w.model_latency.SetExactMax(std::chrono::nanoseconds(a.max_model_ns));
     w.predictions = static_cast<std::int64_t>(a.predictions);
     w.outputs_per_row = static_cast<std::int64_t>(a.max_outputs);
+    w.pairs = static_cast<std::int64_t>(a.pairs);
+    w.pair_disagreements = static_cast<std::int64_t>(a.pair_disagreements);
+    w.pair_abs_diff_sum = a.pair_abs_diff_sum;
     for (std::uint64_t bits = a.prediction_blocks; bits != 0; bits &= bits - 1) {
       const int b = std::countr_zero(bits);
       for (int k = 0; k < prediction_layout::kBlockSize; ++k) {

@@ -218,6 +218,29 @@ void CountInvalid(Shard& s, InvalidSample kind) {
   Bump(s.overhead_sum_ns, static_cast<std::uint64_t>(overhead));
 }
 
+// Shadow pairs, or (pairs 0) one dropped shadow copy.
+[[gnu::always_inline]] inline void RecordPairInto(VariantState& st, Shard& s, std::uint64_t pairs,
+                                                  std::uint64_t disagreements,
+                                                  double abs_diff_sum) {
+  if (pairs == 0) {
+    Bump(s.shadow_dropped);
+    return;
+  }
+  const std::int64_t now = st.current_interval.load(kRelaxed);
+  if (s.interval.load(kRelaxed) != now) [[unlikely]] {
+    st.Rotate(s, now);
+  }
+  Bump(s.window.pairs, pairs);
+  if (disagreements > 0) Bump(s.window.pair_disagreements, disagreements);
+  internal::AddDouble(s.window.pair_abs_diff_bits, abs_diff_sum);
+}
+
+[[gnu::noinline]] void RecordPairOverflow(VariantState& st, std::uint64_t pairs,
+                                          std::uint64_t disagreements, double abs_diff_sum) {
+  std::lock_guard lock(st.overflow_mu);
+  RecordPairInto(st, *st.overflow_shard, pairs, disagreements, abs_diff_sum);
+}
+
 [[gnu::noinline]] void RecordOverflow(VariantState& st, int status, std::int64_t model_ns,
                                       std::int64_t total_ns, const PredictionOutputs& predictions) {
   std::lock_guard lock(st.overflow_mu);
@@ -226,7 +249,8 @@ void CountInvalid(Shard& s, InvalidSample kind) {
 
 void ZeroCounters(WindowCounters& c) {
   for (Counter* x : {&c.invocations, &c.errors_4xx, &c.errors_5xx, &c.invalid, &c.overhead_sum_ns,
-                     &c.overhead_count, &c.max_model_ns, &c.predictions, &c.max_outputs}) {
+                     &c.overhead_count, &c.max_model_ns, &c.predictions, &c.max_outputs,
+                     &c.pairs, &c.pair_disagreements, &c.pair_abs_diff_bits}) {
     x->store(0, kRelaxed);
   }
 }
@@ -240,6 +264,9 @@ void AddCounters(const WindowCounters& from, WindowAccumulator& to) {
   to.overhead_count += Load(from.overhead_count);
   to.predictions += Load(from.predictions);
   to.max_outputs = std::max(to.max_outputs, Load(from.max_outputs));
+  to.pairs += Load(from.pairs);
+  to.pair_disagreements += Load(from.pair_disagreements);
+  to.pair_abs_diff_sum += internal::LoadDouble(from.pair_abs_diff_bits);
   const std::uint64_t max = Load(from.max_model_ns);
   if (Load(from.invocations) > 0 && static_cast<std::int64_t>(max) > to.max_model_ns) {
     to.max_model_ns = static_cast<std::int64_t>(max);
@@ -335,6 +362,9 @@ void VariantState::FoldIntoLocked(const Shard& s, Slot& slot, std::int64_t tag) 
     to.max_model_ns.store(Load(from.max_model_ns), kRelaxed);
   }
   Bump(to.predictions, Load(from.predictions));
+  Bump(to.pairs, Load(from.pairs));
+  Bump(to.pair_disagreements, Load(from.pair_disagreements));
+  internal::AddDouble(to.pair_abs_diff_bits, internal::LoadDouble(from.pair_abs_diff_bits));
   if (Load(from.max_outputs) > Load(to.max_outputs)) {
     to.max_outputs.store(Load(from.max_outputs), kRelaxed);
   }
@@ -507,6 +537,9 @@ core::WindowMetrics VariantWindow::ToWindowMetrics() const {
   w.prediction_buckets = prediction_buckets;
   w.predictions = predictions;
   w.outputs_per_row = outputs_per_row;
+  w.pairs = pairs;
+  w.pair_disagreements = pair_disagreements;
+  w.pair_abs_diff_sum = pair_abs_diff_sum;
   return w;
 }
 
@@ -554,6 +587,31 @@ void VariantMetrics::Record(int http_status, std::chrono::nanoseconds model_late
     shard = st.CreateShard(slot);
   }
   RecordInto(st, *shard, http_status, model_latency.count(), total_latency.count(), predictions);
+}
+
+void VariantMetrics::RecordPairs(std::int64_t pairs, std::int64_t disagreements,
+                                 double abs_diff_sum) {
+  if (pairs <= 0) return;
+  RecordShadow(static_cast<std::uint64_t>(pairs),
+               static_cast<std::uint64_t>(std::max<std::int64_t>(disagreements, 0)), abs_diff_sum);
+}
+
+void VariantMetrics::RecordShadowDropped() { RecordShadow(0, 0, 0); }
+
+void VariantMetrics::RecordShadow(std::uint64_t pairs, std::uint64_t disagreements,
+                                  double abs_diff_sum) {
+  VariantState& st = *state_;
+  int slot = t_slot;
+  if (slot == kNoSlot) slot = ClaimThreadSlot();
+  if (slot < 0) {
+    RecordPairOverflow(st, pairs, disagreements, abs_diff_sum);
+    return;
+  }
+  Shard* shard = st.shards[slot].load(kRelaxed);
+  if (shard == nullptr) [[unlikely]] {
+    shard = st.CreateShard(slot);
+  }
+  RecordPairInto(st, *shard, pairs, disagreements, abs_diff_sum);
 }
 
 void VariantMetrics::RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,
@@ -627,6 +685,7 @@ VariantTotals VariantMetrics::Totals() const {
     }
     model_sum += Load(s->model_sum_ns);
     overhead_sum += Load(s->overhead_sum_ns);
+    t.shadow_dropped += Load(s->shadow_dropped);
   };
   for (const auto& p : state_->shards) add(p.load(std::memory_order_acquire));
   add(state_->overflow_shard);

@@ -70,6 +70,10 @@ struct VariantWindow {
   std::vector<core::ValueCount> prediction_buckets;
   std::int64_t predictions = 0;
   std::int64_t outputs_per_row = 0;
+  // Shadow pairs (issue 14), core::WindowMetrics' fields of the same names.
+  std::int64_t pairs = 0;
+  std::int64_t pair_disagreements = 0;
+  double pair_abs_diff_sum = 0;
 
   // Average gateway time beyond the model; 0 without samples.
   std::chrono::nanoseconds overhead_mean() const;
@@ -93,6 +97,7 @@ struct VariantTotals {
   // The latest utilization recorded for this variant itself (RecordUtilization).
   std::optional<double> cpu_utilization;
   std::optional<double> memory_utilization;
+  std::uint64_t shadow_dropped = 0;  // shadow copies to this variant dropped, the queue full
 };
 
 // The recorder of one variant. Made by MetricsRegistry and shared (a
@@ -121,6 +126,13 @@ class VariantMetrics {
   // The same with latencies in seconds; NaN and infinities are refused.
   void RecordSeconds(int http_status, double model_latency_s, double total_latency_s);
 
+  // Shadow pairs (issue 14): `pairs` rows this variant answered as a copy of
+  // production's request, compared on one output; how many differ by more
+  // than the tolerance, and the sum of |canary - production|. Lock-free as Record.
+  void RecordPairs(std::int64_t pairs, std::int64_t disagreements, double abs_diff_sum);
+  // A shadow copy to this variant dropped because the shadow queue was full.
+  void RecordShadowDropped();
+
   // Utilization of this variant's own process (an HTTP model server), when it
   // has one; percent. Not for the hot path (takes a lock). NaN or negative
   // values are ignored.
@@ -139,6 +151,8 @@ class VariantMetrics {
   // First record of a thread, or a thread without a shard slot of its own.
   void RecordSlow(int http_status, std::int64_t model_ns, std::int64_t total_ns,
                   const PredictionOutputs& predictions);
+
+  void RecordShadow(std::uint64_t pairs, std::uint64_t disagreements, double abs_diff_sum);
 
   // Window reads (see MetricsRegistry::SnapshotWindows).
   std::uint64_t BeginRead() const;

@@ -15,7 +15,7 @@ using config::YamlPath;
 core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool needs_from) {
   if (auto s = config::CheckKeys(node, at,
                                  {"from_minute", "p99_ms", "error_rate", "p50_ms", "p90_ms",
-                                  "prediction_mean", "prediction_sd"});
+                                  "prediction_mean", "prediction_sd", "paired_disagreement"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -59,6 +59,13 @@ core::Result<Phase> ReadPhase(const YAML::Node& node, const YamlPath& at, bool n
     if (!v) return std::unexpected(v.error());
     if (*v < 0) return at.Child("prediction_sd").Fail(node["prediction_sd"], "must be >= 0");
     phase.prediction_sd = *v;
+  }
+  if (node["paired_disagreement"]) {
+    const auto key_at = at.Child("paired_disagreement");
+    auto v = config::ReadDouble(node["paired_disagreement"], key_at);
+    if (!v) return std::unexpected(v.error());
+    if (*v < 0 || *v > 1) return key_at.Fail(node["paired_disagreement"], "must be in [0, 1]");
+    phase.paired_disagreement = *v;
   }
   return phase;
 }

@@ -24,6 +24,9 @@ struct Phase {
   // and standard deviation (>= 0). Without them the variant records none.
   std::optional<double> prediction_mean;
   std::optional<double> prediction_sd;  // defaults: 0.1 when prediction_mean is given
+  // Canary only (issue 14): the share of its answers to shadow copies that
+  // differ from production's by more than the policy's divergence_tolerance.
+  std::optional<double> paired_disagreement;
 };
 
 struct Scenario {

@@ -100,6 +100,12 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
   if (!described) return std::unexpected(described.error());
   const double window_minutes = core::ToMinutes(end - start);
   const double start_minute = core::ToMinutes(start - start_);
+  // In a shadow the canary answers copies of production's sampled requests.
+  const std::optional<core::ShadowSpec> shadow = traffic_.DescribeShadow(endpoint);
+  double production_weight = 0;
+  for (const core::Variant& v : described->variants) {
+    if (v.name == production_variant_) production_weight = v.weight;
+  }
   std::map<std::string, core::WindowMetrics> out;
   for (const core::Variant& v : described->variants) {
     const std::vector<Phase>* phases = nullptr;
@@ -108,7 +114,9 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
     if (phases == nullptr) continue;
     const Phase& phase = PhaseAt(*phases, start_minute);
     core::WindowMetrics m;
-    m.invocations = std::llround(scenario_.traffic_per_minute * v.weight * window_minutes);
+    const bool shadowed = shadow && shadow->variant == v.name;
+    const double share = shadowed ? production_weight * shadow->sample : v.weight;
+    m.invocations = std::llround(scenario_.traffic_per_minute * share * window_minutes);
     m.errors_5xx = std::llround(phase.error_rate * static_cast<double>(m.invocations));
     if (m.invocations > 0) {
       m.p99_ms = phase.p99_ms;
@@ -127,6 +135,13 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
             Sample(answered, [&](double q) { return mean + sd * NormalQuantile(q); });
         m.predictions = answered;
         m.outputs_per_row = 1;
+      }
+      if (shadowed) {
+        m.pairs = m.invocations - m.errors_5xx;
+        m.pair_disagreements = std::llround(phase.paired_disagreement.value_or(0) *
+                                            static_cast<double>(m.pairs));
+        // A disagreeing pair is taken to differ by twice the tolerance, the others by 0.
+        m.pair_abs_diff_sum = static_cast<double>(m.pair_disagreements) * 2 * shadow->tolerance;
       }
     }
     out[v.name] = m;

@@ -2,6 +2,9 @@
 // per API.md: invocations = round(traffic x weight x window minutes), errors =
 // round(error_rate x invocations), latencies of the phase in force at the
 // window's start, for the weights the traffic control holds during the window.
+// In a shadow (TrafficControl::DescribeShadow) the canary answers copies of
+// production's sampled share instead, and its answers pair with production's:
+// the phase's paired_disagreement of them disagree.
 #ifndef MLCANARY_SIM_SCENARIO_METRICS_SOURCE_H_
 #define MLCANARY_SIM_SCENARIO_METRICS_SOURCE_H_
 

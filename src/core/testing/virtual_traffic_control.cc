@@ -56,7 +56,35 @@ core::Status VirtualTrafficControl::RemoveVariant(std::string_view endpoint,
                                          "' still has traffic");
   }
   variants.erase(v);
+  if (auto sh = shadows_.find(endpoint); sh != shadows_.end() && sh->second.variant == variant) {
+    shadows_.erase(sh);
+  }
   return core::Ok();
+}
+
+core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
+                                              const std::optional<core::ShadowSpec>& spec) {
+  std::lock_guard lock(mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return core::NotFoundError("endpoint '" + std::string(endpoint) + "' not found");
+  }
+  if (!spec) {
+    if (auto sh = shadows_.find(endpoint); sh != shadows_.end()) shadows_.erase(sh);
+    return core::Ok();
+  }
+  if (it->second.FindVariant(spec->variant) == nullptr) {
+    return core::NotFoundError("variant '" + spec->variant + "' not found");
+  }
+  shadows_.insert_or_assign(std::string(endpoint), *spec);
+  return core::Ok();
+}
+
+std::optional<core::ShadowSpec> VirtualTrafficControl::DescribeShadow(std::string_view endpoint) {
+  std::lock_guard lock(mu_);
+  auto it = shadows_.find(endpoint);
+  if (it == shadows_.end()) return std::nullopt;
+  return it->second;
 }
 
 core::Status VirtualTrafficControl::SetWeights(std::string_view endpoint,

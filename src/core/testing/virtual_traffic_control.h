@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/ports.h"
@@ -22,6 +23,12 @@ class VirtualTrafficControl final : public core::TrafficControl {
   core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override;
   core::Status SetWeights(std::string_view endpoint,
                           const std::vector<core::VariantWeight>& weights) override;
+  // Keeps the shadow (the simulator's metrics play the canary's answers);
+  // the variant must exist. Removing it stops the shadow, as the gateway does.
+  core::Status SetShadow(std::string_view endpoint,
+                         const std::optional<core::ShadowSpec>& spec) override;
+  bool SupportsShadow() const override { return true; }
+  std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
 
   // Number of SetWeights calls that changed something (for tests and reports).
   int weight_changes() const;
@@ -30,6 +37,7 @@ class VirtualTrafficControl final : public core::TrafficControl {
   mutable std::mutex mu_;
   std::map<std::string, core::Endpoint, std::less<>> endpoints_;  // GUARDED_BY(mu_)
   int weight_changes_ = 0;                                        // GUARDED_BY(mu_)
+  std::map<std::string, core::ShadowSpec, std::less<>> shadows_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace mlcanary::core::testing

@@ -27,6 +27,11 @@ inline void Bump(Counter& c, std::uint64_t delta = 1) {
   c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
 inline std::uint64_t Load(const Counter& c) { return c.load(std::memory_order_relaxed); }
+// A double kept in a Counter as its bits (single writer, as Bump).
+inline double LoadDouble(const Counter& c) { return std::bit_cast<double>(Load(c)); }
+inline void AddDouble(Counter& c, double delta) {
+  c.store(std::bit_cast<std::uint64_t>(LoadDouble(c) + delta), std::memory_order_relaxed);
+}
 
 // How many threads get a shard of their own; more threads than that share
 // one overflow shard behind a mutex.
@@ -44,6 +49,10 @@ struct WindowCounters {
   Counter max_model_ns{0};
   Counter predictions{0};  // rows whose first output went into the prediction histogram
   Counter max_outputs{0};  // the most outputs a row had
+  // Shadow pairs (issue 14): compared, disagreeing, and the sum of |diff| (a double's bits).
+  Counter pairs{0};
+  Counter pair_disagreements{0};
+  Counter pair_abs_diff_bits{0};
 };
 
 // One thread's recorder for one variant. Only its owner thread writes it
@@ -63,6 +72,7 @@ struct alignas(64) Shard {
   std::array<Counter, kNumExportBuckets> model_buckets{};
   std::array<Counter, kNumExportBuckets> overhead_buckets{};
   std::array<Counter, kNumInvalidSampleKinds> invalid{};
+  Counter shadow_dropped{0};  // shadow copies dropped, the queue full
   // Model latency of the current interval, log-linear layout.
   std::array<std::atomic<std::uint32_t>, layout::kNumBuckets> hist{};
   // Predictions (first output per row) of the current interval, prediction_layout.
@@ -100,6 +110,9 @@ struct WindowAccumulator {
   std::array<std::uint64_t, layout::kNumBuckets> counts{};
   std::uint64_t predictions = 0;
   std::uint64_t max_outputs = 0;
+  std::uint64_t pairs = 0;
+  std::uint64_t pair_disagreements = 0;
+  double pair_abs_diff_sum = 0;
   std::uint64_t prediction_blocks = 0;  // bit b: block b of prediction_counts may be non-zero
   std::array<std::uint64_t, prediction_layout::kNumBlocks * prediction_layout::kBlockSize>
       prediction_counts{};
@@ -111,6 +124,8 @@ struct WindowAccumulator {
                   prediction_layout::kBlockSize, 0);
     }
     prediction_blocks = predictions = max_outputs = 0;
+    pairs = pair_disagreements = 0;
+    pair_abs_diff_sum = 0;
     for (std::uint64_t bits = blocks; bits != 0; bits &= bits - 1) {
       const auto b = static_cast<std::size_t>(std::countr_zero(bits));
       std::fill_n(counts.begin() + b * layout::kBlockSize, layout::kBlockSize, 0);

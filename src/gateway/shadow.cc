@@ -1,0 +1,168 @@
+// Shadow traffic: the queue, the copied request's call, and the comparison.
+#include "gateway/shadow.h"
+
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "gateway/http_errors.h"
+#include "metrics/variant_metrics.h"
+
+namespace mlcanary::gateway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The HTTP status a shadow answer is recorded with (the one a user would have got).
+int StatusOf(const core::Result<models::Predictions>& answer) {
+  return answer ? 200 : HttpStatusFor(answer.error().code());
+}
+
+}  // namespace
+
+PairComparison ComparePredictions(const models::Predictions& production,
+                                  const models::Predictions& canary, std::int64_t output,
+                                  double tolerance) {
+  PairComparison out;
+  if (output < 0 && (production.per_row != 1 || canary.per_row != 1)) return out;
+  const auto k = static_cast<std::size_t>(output < 0 ? 0 : output);
+  if (k >= production.per_row || k >= canary.per_row) return out;
+  const std::size_t rows =
+      std::min({production.rows, canary.rows, production.values.size() / production.per_row,
+                canary.values.size() / canary.per_row});
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double a = production.values[r * production.per_row + k];
+    const double b = canary.values[r * canary.per_row + k];
+    ++out.pairs;
+    if (std::isnan(a) || std::isnan(b)) {
+      if (std::isnan(a) != std::isnan(b)) ++out.disagreements;
+      continue;
+    }
+    const double diff = std::fabs(a - b);
+    out.abs_diff_sum += diff;
+    if (diff > tolerance) ++out.disagreements;
+  }
+  return out;
+}
+
+// ---- ShadowQueue ----
+
+ShadowQueue::ShadowQueue(ShadowQueueOptions options)
+    : options_(options), shared_(std::make_shared<Shared>()) {
+  const int n = options_.threads > 0 ? options_.threads : 1;
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Run(); });
+}
+
+ShadowQueue::~ShadowQueue() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+bool ShadowQueue::TryAcquire() {
+  std::size_t n = shared_->in_flight.load(std::memory_order_relaxed);
+  do {
+    if (n >= options_.capacity) return false;
+  } while (!shared_->in_flight.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
+}
+
+std::function<void()> ShadowQueue::ReleaseFunction() const {
+  return [shared = shared_] { shared->in_flight.fetch_sub(1, std::memory_order_relaxed); };
+}
+
+std::size_t ShadowQueue::in_flight() const {
+  return shared_->in_flight.load(std::memory_order_relaxed);
+}
+
+void ShadowQueue::Post(std::move_only_function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void ShadowQueue::Run() {
+  for (;;) {
+    std::move_only_function<void()> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+// ---- ShadowPair ----
+
+ShadowPair::ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& canary,
+                       const core::ShadowSpec& spec, const models::FeatureRows& rows,
+                       std::function<void()> release)
+    : table_(std::move(table)),
+      canary_(canary),
+      tolerance_(spec.tolerance),
+      output_(spec.output),
+      values_(rows.values.begin(), rows.values.end()),
+      rows_(rows.rows),
+      cols_(rows.cols),
+      release_(std::move(release)) {}
+
+ShadowPair::~ShadowPair() {
+  if (release_) release_();
+}
+
+void ShadowPair::Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
+                      core::Result<models::Predictions> production) {
+  if (production) pair->production_ = std::move(*production);
+  ShadowPair& self = *pair;
+  queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCanary(std::move(pair)); });
+}
+
+void ShadowPair::CallCanary(std::shared_ptr<ShadowPair> self) {
+  const auto start = Clock::now();
+  canary_.backend->PredictAsync(
+      models::FeatureRows{.values = values_, .rows = rows_, .cols = cols_},
+      [self = std::move(self), start](core::Result<models::Predictions> answer) {
+        self->Finish(answer, Clock::now() - start);
+      });
+}
+
+void ShadowPair::Finish(const core::Result<models::Predictions>& answer,
+                        std::chrono::nanoseconds took) {
+  if (canary_.metrics != nullptr) {
+    metrics::PredictionOutputs outputs;
+    if (answer && answer->per_row > 0) {
+      outputs = {.values = answer->values.data(),
+                 .rows = std::min(answer->rows, answer->values.size() / answer->per_row),
+                 .per_row = answer->per_row};
+    }
+    // The canary's own time: it has no gateway overhead of its own.
+    canary_.metrics->Record(StatusOf(answer), took, took, outputs);
+    if (answer && production_) {
+      const PairComparison c = ComparePredictions(*production_, *answer, output_, tolerance_);
+      canary_.metrics->RecordPairs(c.pairs, c.disagreements, c.abs_diff_sum);
+    }
+  }
+  if (release_) std::exchange(release_, nullptr)();
+}
+
+std::shared_ptr<ShadowPair> TakeShadow(ShadowQueue& queue,
+                                       std::shared_ptr<const RoutingTable> table,
+                                       const VariantRoute& canary, const core::ShadowSpec& spec,
+                                       const models::FeatureRows& rows) {
+  if (!queue.TryAcquire()) {
+    if (canary.metrics != nullptr) canary.metrics->RecordShadowDropped();
+    return nullptr;
+  }
+  return std::make_shared<ShadowPair>(std::move(table), canary, spec, rows,
+                                      queue.ReleaseFunction());
+}
+
+}  // namespace mlcanary::gateway

@@ -1,0 +1,127 @@
+// Shadow traffic (issue 14): copies of production's requests answered by a
+// canary off the request path -- a bounded queue and its threads, and the pair
+// of answers to one request, compared once both are in. Never returned to users.
+#ifndef MLCANARY_GATEWAY_SHADOW_H_
+#define MLCANARY_GATEWAY_SHADOW_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ports.h"
+#include "gateway/router.h"
+#include "models/model_backend.h"
+
+namespace mlcanary::gateway {
+
+// Two answers to one request compared row by row on one output.
+struct PairComparison {
+  std::int64_t pairs = 0;          // rows compared
+  std::int64_t disagreements = 0;  // rows with |canary - production| > the tolerance
+  double abs_diff_sum = 0;         // sum of |canary - production| (a NaN side: not added)
+};
+
+// Compares the rows both answers have, on output `output` (-1: the only one;
+// answers with several outputs per row are then not compared, nor is an output
+// a side does not have). A NaN against a number disagrees; two NaNs agree.
+PairComparison ComparePredictions(const models::Predictions& production,
+                                  const models::Predictions& canary, std::int64_t output,
+                                  double tolerance);
+
+struct ShadowQueueOptions {
+  // Shadow calls queued or in flight at once; a copy beyond it is dropped
+  // (and counted as the canary's mlcanary_shadow_dropped_total).
+  std::size_t capacity = 1024;
+  int threads = 1;  // threads that start the shadow calls (in-process models run there)
+};
+
+// A bounded queue of shadow calls and the threads that start them. A caller
+// takes a ticket (TryAcquire) before it posts a job; the job's completion
+// returns it (Release), from whatever thread the canary answers on. Thread-safe.
+// Jobs still queued when it is destroyed are dropped; a ticket released after
+// that is harmless (the count is shared with the jobs).
+class ShadowQueue {
+ public:
+  explicit ShadowQueue(ShadowQueueOptions options = {});
+  ~ShadowQueue();
+  ShadowQueue(const ShadowQueue&) = delete;
+  ShadowQueue& operator=(const ShadowQueue&) = delete;
+
+  // A ticket: one call more may be queued or in flight. False at capacity.
+  bool TryAcquire();
+  // Runs `job` on a shadow thread. REQUIRES: a ticket, which `job` (or the
+  // completion it starts) returns with the function from ReleaseFunction().
+  void Post(std::move_only_function<void()> job);
+  // Returns a ticket; callable after the queue is gone.
+  std::function<void()> ReleaseFunction() const;
+  std::size_t in_flight() const;
+
+ private:
+  struct Shared {
+    std::atomic<std::size_t> in_flight{0};
+  };
+  void Run();
+
+  const ShadowQueueOptions options_;
+  std::shared_ptr<Shared> shared_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::move_only_function<void()>> jobs_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                              // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
+
+// One copied request: a copy of its rows and a ticket, taken on the request
+// path before production is called (TakeShadow); once production has answered
+// (and its answer is sent), Send posts the canary's call. The canary's answer
+// is recorded as its invocation (status, latency, predictions) and compared
+// with production's (the pairs on the canary's metrics). `table` keeps both
+// variants alive. Not thread-safe: one owner, then the queue.
+class ShadowPair {
+ public:
+  ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& canary,
+             const core::ShadowSpec& spec, const models::FeatureRows& rows,
+             std::function<void()> release);
+  ~ShadowPair();  // returns the ticket when it was never sent
+
+  // Posts the canary's call on `queue` with production's answer to compare
+  // (an error: the canary is measured, nothing is compared).
+  static void Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
+                   core::Result<models::Predictions> production);
+
+ private:
+  void CallCanary(std::shared_ptr<ShadowPair> self);
+  void Finish(const core::Result<models::Predictions>& answer, std::chrono::nanoseconds took);
+
+  std::shared_ptr<const RoutingTable> table_;
+  const VariantRoute& canary_;
+  const double tolerance_;
+  const std::int64_t output_;
+  std::vector<float> values_;
+  std::size_t rows_ = 0;
+  std::size_t cols_ = 0;
+  std::optional<models::Predictions> production_;  // null: production failed
+  std::function<void()> release_;                  // the ticket; empty once returned
+};
+
+// Takes a ticket and copies `rows` for the canary of `spec`, or, at the
+// queue's capacity, counts the copy dropped on the canary's metrics and
+// returns null.
+std::shared_ptr<ShadowPair> TakeShadow(ShadowQueue& queue,
+                                       std::shared_ptr<const RoutingTable> table,
+                                       const VariantRoute& canary, const core::ShadowSpec& spec,
+                                       const models::FeatureRows& rows);
+
+}  // namespace mlcanary::gateway
+
+#endif  // MLCANARY_GATEWAY_SHADOW_H_
