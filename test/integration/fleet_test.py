@@ -47,10 +47,10 @@ class FleetHelpers:
     """Three replicas on a fresh PostgreSQL server, traffic through each; what both test
     classes use (a mixin of unittest.TestCase)."""
 
-    def start_fleet(self, extra_yaml=""):
+    def start_fleet(self, extra_yaml="", lease=LEASE):
         self.pg = Postgres().start()
         self.addCleanup(self.pg.cleanup)
-        self.replicas = [Server(ENDPOINTS, interval="100ms", store=self.pg.url(), lease=f"{LEASE}s",
+        self.replicas = [Server(ENDPOINTS, interval="100ms", store=self.pg.url(), lease=f"{lease}s",
                                 extra_yaml=extra_yaml)
                          for _ in range(3)]
         for r in self.replicas:
@@ -312,7 +312,8 @@ class FleetPrometheusTest(FleetHelpers, unittest.TestCase):
     def setUp(self):
         self.prom = Prometheus(scrape_interval="1s", token=READER)
         self.addCleanup(self.prom.cleanup)
-        self.start_fleet(f"metrics: {{source: prometheus, url: '{self.prom.url}'}}")
+        # A long lease: the leader must stay put (a 3-s lease can lapse on a loaded box).
+        self.start_fleet(f"metrics: {{source: prometheus, url: '{self.prom.url}'}}", lease=10)
         self.prom.start([f"127.0.0.1:{r.control_port}" for r in self.replicas])
         deadline = time.time() + 15
         while self.prom.up_targets() < 3:
