@@ -164,8 +164,8 @@ std::vector<Prop> PolicyProps(std::string_view group = {}) {
 constexpr std::string_view kStates =
     "enum:PENDING|IN_PROGRESS|COMPLETED|ROLLING_BACK|ROLLED_BACK|FAILED|CANCELLED";
 
-void WriteSchemas(util::JsonWriter& w) {
-  w.Key("schemas").BeginObject();
+// Errors, liveness, models.
+void WriteBasicSchemas(util::JsonWriter& w) {
   WriteObjectSchema(w, "Error", "Every error answer.", {"error"}, {{"error", "#ErrorBody"}});
   WriteObjectSchema(
       w, "ErrorBody", "", {"code", "message"},
@@ -182,6 +182,10 @@ void WriteSchemas(util::JsonWriter& w) {
        {"url", "string", "kind http: base URL of a SageMaker-contract model server (http://...)"},
        {"timeout", "duration", "kind http: per-request timeout (default 200ms)"}},
       true);
+}
+
+// The policy and its step and group objects.
+void WritePolicySchemas(util::JsonWriter& w) {
   WriteObjectSchema(
       w, "Policy",
       "How a deployment moves and when its canary is unhealthy. In a request every key is "
@@ -193,8 +197,9 @@ void WriteSchemas(util::JsonWriter& w) {
       "is written back as one).",
       {"weight"},
       {{"weight", "number", "the canary weight of this step, in [0.000001, 1]"},
-       {"bake", "duration", "healthy time at this weight before the next step (default: bake; "
-                            "at 1.0: final_bake); not negative"},
+       {"bake", "duration",
+        "healthy time at this weight before the next step (default: bake; "
+        "at 1.0: final_bake); not negative"},
        {"gate", "enum:manual",
         "after this weight's bake the deployment waits (waiting_for: approval) until POST "
         "/v1/deployments/{id}/approve; refused on the first step"}},
@@ -204,6 +209,10 @@ void WriteSchemas(util::JsonWriter& w) {
                     "a share of production's requests; its answers are measured and compared "
                     "with production's (the paired divergence check), never returned to users.",
                     {"duration"}, PolicyProps("shadow"), true);
+}
+
+// Endpoints and their variants.
+void WriteEndpointSchemas(util::JsonWriter& w) {
   WriteObjectSchema(w, "Variant", "", {"name", "weight", "instances", "model"},
                     {{"name", "string"},
                      {"weight", "number"},
@@ -217,6 +226,10 @@ void WriteSchemas(util::JsonWriter& w) {
        {"variants", "[]#Variant"},
        {"active_deployment", "?string", "id of the deployment active on the endpoint, or null"}});
   WriteObjectSchema(w, "EndpointList", "", {"endpoints"}, {{"endpoints", "[]#Endpoint"}});
+}
+
+// A deployment record and what it holds.
+void WriteDeploymentSchemas(util::JsonWriter& w) {
   WriteObjectSchema(w, "Progress", "The rollout's memory between checks.", {},
                     {{"weight_since", "date-time"},
                      {"healthy_since", "date-time"},
@@ -283,6 +296,10 @@ void WriteSchemas(util::JsonWriter& w) {
                      {"next_page_token", "string",
                       "Present when more deployments follow this page (a request with "
                       "limit): pass it as page_token. Opaque."}});
+}
+
+// A check: metrics, thresholds, the tests and the verdict.
+void WriteCheckSchemas(util::JsonWriter& w) {
   WriteObjectSchema(w, "WindowMetrics", "One variant's metrics over a check's window.", {},
                     {{"invocations", "integer"},
                      {"errors_4xx", "integer"},
@@ -346,24 +363,32 @@ void WriteSchemas(util::JsonWriter& w) {
         "canary has divergence_min_predictions pairs"},
        {"thresholds", "#Thresholds"},
        {"reason", "string"}});
-  WriteObjectSchema(w, "Event", "An entry of a deployment's append-only event log.",
-                    {"seq", "deployment_id", "time", "kind"},
-                    {{"seq", "integer"},
-                     {"deployment_id", "string"},
-                     {"time", "date-time"},
-                     {"kind",
-                      "enum:check|transition|weight_change|paused|resumed|error|gate|approved",
-                      "gate: reached a manual gate, waits for approval; approved: a user "
-                      "approved it (actor) and the step it held is taken"},
-                     {"from_state", kStates},
-                     {"to_state", kStates},
-                     {"weight_before", "number"},
-                     {"weight_after", "number"},
-                     {"reason", "string"},
-                     {"actor", "string", "controller, system, or the token's name"},
-                     {"check", "#HealthReport", "present on check events"}});
+}
+
+// The event log.
+void WriteEventSchemas(util::JsonWriter& w) {
+  WriteObjectSchema(
+      w, "Event", "An entry of a deployment's append-only event log.",
+      {"seq", "deployment_id", "time", "kind"},
+      {{"seq", "integer"},
+       {"deployment_id", "string"},
+       {"time", "date-time"},
+       {"kind", "enum:check|transition|weight_change|paused|resumed|error|gate|approved",
+        "gate: reached a manual gate, waits for approval; approved: a user "
+        "approved it (actor) and the step it held is taken"},
+       {"from_state", kStates},
+       {"to_state", kStates},
+       {"weight_before", "number"},
+       {"weight_after", "number"},
+       {"reason", "string"},
+       {"actor", "string", "controller, system, or the token's name"},
+       {"check", "#HealthReport", "present on check events"}});
   WriteObjectSchema(w, "EventList", "", {"deployment_id", "events"},
                     {{"deployment_id", "string"}, {"events", "[]#Event"}});
+}
+
+// Request bodies.
+void WriteRequestSchemas(util::JsonWriter& w) {
   WriteObjectSchema(
       w, "CreateDeploymentRequest", "", {"endpoint", "model"},
       {{"endpoint", "string"},
@@ -373,6 +398,17 @@ void WriteSchemas(util::JsonWriter& w) {
        {"instances", "integer", "canary instances, 1..1000 (default 1)"},
        {"keep_previous", "boolean", "keep the old production variant (at 0 %) after COMPLETED"}},
       true);
+}
+
+void WriteSchemas(util::JsonWriter& w) {
+  w.Key("schemas").BeginObject();
+  WriteBasicSchemas(w);
+  WritePolicySchemas(w);
+  WriteEndpointSchemas(w);
+  WriteDeploymentSchemas(w);
+  WriteCheckSchemas(w);
+  WriteEventSchemas(w);
+  WriteRequestSchemas(w);
   w.EndObject();
 }
 

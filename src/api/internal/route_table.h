@@ -57,15 +57,15 @@ struct Route {
   std::string_view method;
   std::string_view pattern;  // "/v1/deployments/{id}"
   Access access;
-  BodyKind body;
+  BodyKind body = BodyKind::kNone;
   std::string_view operation_id;
   std::string_view summary;
-  std::vector<QueryParam> query;
-  int success_status;  // 200, 201
+  std::vector<QueryParam> query = {};
+  int success_status = 200;  // 200, 201
   // "application/json", "text/plain"; several as "text/javascript|text/css".
-  std::string_view success_type;
-  std::string_view success_schema;  // a components/schemas name, or empty
-  std::vector<int> error_statuses;  // besides 401/403 (from `access`) and 500
+  std::string_view success_type = "application/json";
+  std::string_view success_schema = {};  // a components/schemas name, or empty
+  std::vector<int> error_statuses = {};  // besides 401/403 (from `access`) and 500
   // A user action that, in fleet mode, may be answered 202: recorded in the
   // store, to be carried out by the leader's controller (ApiOptions::
   // leader_action_wait ran out first; `requested` says what is pending).
