@@ -289,8 +289,8 @@ TEST(PolicyFormsTest, StepObjectsRoundTripAndPlainStepsStayNumbers) {
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(*back, *p);
   // A stored policy of plain numbers (written before step objects) reads as before.
-  auto old = codec::ParsePolicy(json::parse(R"({"steps": [0.1, 0.5, 1.0]})"), "record.policy",
-                                {}, core::PolicyRules::kStored);
+  auto old = codec::ParsePolicy(json::parse(R"({"steps": [0.1, 0.5, 1.0]})"), "record.policy", {},
+                                core::PolicyRules::kStored);
   ASSERT_TRUE(old) << old.error().message();
   EXPECT_EQ(old->steps, (std::vector<core::PolicyStep>{0.1, 0.5, 1.0}));
   EXPECT_EQ(json::serialize(json::parse(PolicyJson(*old)).at("steps")), "[1E-1,5E-1,1]");
@@ -313,10 +313,10 @@ TEST(PolicyFormsTest, BadStepsAndDeadlinesAreRefusedNamingTheKey) {
        "policy.yaml: policy.steps[1] (line 1): a step object needs a weight"},
       {R"({"steps": [0.1, {"weight": 0.5, "hold": true}]})", "policy.steps[1].hold: unknown key",
        "policy.steps[1].hold"},
-      {R"({"steps": [0.1, {"weight": 0.5, "bake": "-5m"}]})", "policy.steps[1].bake: ",
-       "policy.yaml: policy.steps[1].bake (line 1): "},
-      {R"({"progress_deadline": "-1h"})", "policy.progress_deadline: ",
-       "policy.yaml: policy.progress_deadline (line 1): "},
+      {R"({"steps": [0.1, {"weight": 0.5, "bake": "-5m"}]})",
+       "policy.steps[1].bake: ", "policy.yaml: policy.steps[1].bake (line 1): "},
+      {R"({"progress_deadline": "-1h"})",
+       "policy.progress_deadline: ", "policy.yaml: policy.progress_deadline (line 1): "},
       {R"({"on_progress_deadline": "pause"})",
        "policy.on_progress_deadline: must be one of rollback, fail",
        "policy.yaml: policy.on_progress_deadline (line 1): must be one of rollback, fail"},

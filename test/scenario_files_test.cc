@@ -73,12 +73,13 @@ TEST_P(ScenarioFileTest, OutcomeMatchesExpectation) {
     // weight change ("gate", "approved").
     const std::string mark = events[i].size() > 3 ? events[i][3].as<std::string>() : "";
     EXPECT_EQ(got.paused, mark == "paused");
-    const bool marked_kind = got.kind == core::EventKind::kGate ||
-                             got.kind == core::EventKind::kApproved;
+    const bool marked_kind =
+        got.kind == core::EventKind::kGate || got.kind == core::EventKind::kApproved;
     if (!mark.empty() && mark != "paused") {
       EXPECT_EQ(core::EventKindName(got.kind), mark);
     } else {
-      EXPECT_FALSE(marked_kind) << "mark the event with its kind: " << core::EventKindName(got.kind);
+      EXPECT_FALSE(marked_kind) << "mark the event with its kind: "
+                                << core::EventKindName(got.kind);
     }
     EXPECT_FALSE(got.reason.empty());
   }

@@ -85,7 +85,8 @@ void BM_HandleRequest(benchmark::State& state) {
     return;
   }
   auto queue = std::make_shared<ShadowQueue>(ShadowQueueOptions{.capacity = 1024, .threads = 1});
-  InvocationHandler handler(router, [] { return std::uint64_t{0}; }, queue);
+  InvocationHandler handler(
+      router, [] { return std::uint64_t{0}; }, queue);
   const std::string body = R"({"user_id": "u1", "features": [0.9, 0.1, 0.5, 0.5]})";
   int status = 0;
   for (auto _ : state) {

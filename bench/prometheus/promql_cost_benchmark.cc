@@ -159,11 +159,15 @@ void BM_CheckEndpoints(benchmark::State& state) {
       benchmark::Counter(queries / static_cast<double>(state.iterations() * n));
   state.counters["queries_per_tick"] =
       benchmark::Counter(queries / static_cast<double>(state.iterations()));
-  state.counters["variants_read_per_check"] =
-      benchmark::Counter(static_cast<double>(variants) / static_cast<double>(state.iterations() * n));
+  state.counters["variants_read_per_check"] = benchmark::Counter(
+      static_cast<double>(variants) / static_cast<double>(state.iterations() * n));
 }
 BENCHMARK(BM_CheckEndpoints)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
-BENCHMARK(BM_CheckEndpoints)->Arg(kEndpoints)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK(BM_CheckEndpoints)
+    ->Arg(kEndpoints)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace mlcanary::prometheus

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -499,7 +499,8 @@ http::Response ControlApi::Impl::ListDeployments(const http::Request& request) c
   std::optional<std::string> next;
   if (page > 0 && list->size() > page) {
     list->resize(page);
-    next = internal::EncodePageToken({.created_at = list->back().created_at, .id = list->back().id});
+    next =
+        internal::EncodePageToken({.created_at = list->back().created_at, .id = list->back().id});
   }
   std::string out = R"({"deployments":[)";
   for (std::size_t i = 0; i < list->size(); ++i) {

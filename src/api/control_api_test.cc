@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cctype>
 #include <boost/json.hpp>
+#include <cctype>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -868,7 +868,8 @@ TEST_F(ControlApiTest, BadStepObjectsAre400NamingTheKeyPath) {
        "body.policy.on_progress_deadline: must be one of rollback, fail"},
   };
   for (const auto& [policy, message] : cases) {
-    auto r = Call("POST", "/v1/deployments", CreateBody("recs", std::string("\"policy\":") + policy));
+    auto r =
+        Call("POST", "/v1/deployments", CreateBody("recs", std::string("\"policy\":") + policy));
     EXPECT_EQ(r.status, 400) << policy << " " << r.body;
     EXPECT_NE(ErrorMessage(r).find(message), std::string::npos) << policy << " " << r.body;
   }
@@ -1086,9 +1087,8 @@ TEST_F(ControlApiTest, OpenApiDescribesAPendingActionRequest) {
   for (const auto& a : request.at("action").at("enum").as_array()) {
     actions.push_back(json::value_to<std::string>(a));
   }
-  EXPECT_EQ(actions,
-            (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume",
-                                      "approve"}));
+  EXPECT_EQ(actions, (std::vector<std::string>{"complete", "cancel", "rollback", "pause", "resume",
+                                               "approve"}));
   EXPECT_TRUE(request.contains("actor"));
   EXPECT_TRUE(request.contains("at"));
 }
@@ -1196,7 +1196,8 @@ TEST_F(ControlApiTest, OpenApiDescribesEveryRouteTheRouterServes) {
       EXPECT_EQ(p.at("schema").at("maximum"), 1000);
     }
   }
-  EXPECT_TRUE(schemas.at("DeploymentList").at("properties").as_object().contains("next_page_token"));
+  EXPECT_TRUE(
+      schemas.at("DeploymentList").at("properties").as_object().contains("next_page_token"));
   EXPECT_EQ(query_names("/v1/deployments/{id}/events"), (std::set<std::string>{"after"}));
   // Every referenced schema exists.
   const std::string text = r.body;

@@ -88,7 +88,8 @@ TEST(ParseListTimeTest, ReadsADurationBackFromNowOrAnRfc3339Time) {
   EXPECT_EQ(ParseListTime("--since", "24h", now), now - std::chrono::hours(24));
   EXPECT_EQ(ParseListTime("--since", "90m", now), now - std::chrono::minutes(90));
   EXPECT_EQ(ParseListTime("--until", "2023-11-14T22:13:20Z", now), now);
-  for (const char* bad : {"", "yesterday", "-1h", "24", "2023-11-14", "2023-11-14T22:13:20+01:00"}) {
+  for (const char* bad :
+       {"", "yesterday", "-1h", "24", "2023-11-14", "2023-11-14T22:13:20+01:00"}) {
     auto t = ParseListTime("--until", bad, now);
     ASSERT_FALSE(t) << bad;
     EXPECT_EQ(t.error().code(), core::ErrorCode::kValidation);
@@ -139,10 +140,10 @@ class PagingServerTest : public ServedTest {
 };
 
 TEST_F(PagingServerTest, ListAllFollowsPageTokensToTheEnd) {
-  auto all = api_->ListAllDeployments(
-      {.endpoint = "recs",
-       .since = core::Timestamp(std::chrono::seconds(1'700'000'000)),
-       .limit = 2});
+  auto all =
+      api_->ListAllDeployments({.endpoint = "recs",
+                                .since = core::Timestamp(std::chrono::seconds(1'700'000'000)),
+                                .limit = 2});
   ASSERT_TRUE(all) << all.error().ToString();
   EXPECT_EQ(Ids(*all), (std::vector<std::string>{"d4", "d3", "d2", "d1", "d0"}));
   EXPECT_EQ(all->json.at("deployments").as_array().size(), 5u);

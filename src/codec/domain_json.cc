@@ -445,8 +445,7 @@ core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, co
       }
       std::vector<core::PolicyStep> values;
       for (std::size_t i = 0; i < list->get_array().size(); ++i) {
-        auto step =
-            ParseStep(list->get_array()[i], f.Path(key) + "[" + std::to_string(i) + "]");
+        auto step = ParseStep(list->get_array()[i], f.Path(key) + "[" + std::to_string(i) + "]");
         if (!step) return std::unexpected(step.error());
         values.push_back(*step);
       }

@@ -34,8 +34,8 @@ core::Result<core::PolicyStep> ReadStep(const YAML::Node& node, const YamlPath& 
     auto gate = ReadString(node["gate"], at.Child("gate"));
     if (!gate) return std::unexpected(gate.error());
     if (*gate != core::kGateManual) {
-      return at.Child("gate").Fail(node["gate"], "unknown gate '" + *gate +
-                                                     "': the only gate kind is manual");
+      return at.Child("gate").Fail(node["gate"],
+                                   "unknown gate '" + *gate + "': the only gate kind is manual");
     }
     step.manual_gate = true;
   }

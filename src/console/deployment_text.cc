@@ -22,7 +22,9 @@ std::string DeploymentRow(const core::Deployment& d) {
   return Format("%-24s %-12s %-13s %-14s %-22s %4s  %s\n", d.id.c_str(), d.endpoint.c_str(),
                 Name(core::StateName(d.state)).c_str(), d.canary_variant.c_str(),
                 Bar(d.canary_weight).c_str(), Percent(d.canary_weight).c_str(),
-                d.paused ? "paused" : InShadow(d) ? "shadow" : "");
+                d.paused      ? "paused"
+                : InShadow(d) ? "shadow"
+                              : "");
 }
 
 std::string DeploymentDetails(const core::Deployment& d) {

@@ -137,10 +137,10 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   if (PairedDivergenceOn(policy) && canary.pairs > 0 &&
       canary.pairs >= policy.divergence_min_predictions) {
     const auto pairs = static_cast<double>(canary.pairs);
-    r.paired = PairedDivergence{
-        .pairs = canary.pairs,
-        .disagreement = static_cast<double>(canary.pair_disagreements) / pairs,
-        .mean_abs_diff = canary.pair_abs_diff_sum / pairs};
+    r.paired =
+        PairedDivergence{.pairs = canary.pairs,
+                         .disagreement = static_cast<double>(canary.pair_disagreements) / pairs,
+                         .mean_abs_diff = canary.pair_abs_diff_sum / pairs};
   }
   if (canary.invocations < policy.min_invocations) {
     r.verdict = Verdict::kInconclusive;
@@ -190,10 +190,11 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
 
   if (r.paired && Reaches(r.paired->disagreement, policy.divergence_max_disagreement)) {
     r.divergence_breached = true;
-    Append(reason, Fmt("paired disagreement %.4f", r.paired->disagreement) +
-                       Fmt(" >= divergence_max_disagreement %g", policy.divergence_max_disagreement) +
-                       Fmt(" (mean |diff| %.4g over ", r.paired->mean_abs_diff) +
-                       std::to_string(r.paired->pairs) + " pairs)");
+    Append(reason,
+           Fmt("paired disagreement %.4f", r.paired->disagreement) +
+               Fmt(" >= divergence_max_disagreement %g", policy.divergence_max_disagreement) +
+               Fmt(" (mean |diff| %.4g over ", r.paired->mean_abs_diff) +
+               std::to_string(r.paired->pairs) + " pairs)");
   }
 
   if (r.latency_breached && r.error_breached) {

@@ -638,7 +638,6 @@ TEST(HealthDivergenceTest, LatencyAndDivergence) {
   EXPECT_EQ(ParseVerdict("divergence_breached"), Verdict::kDivergenceBreached);
 }
 
-
 // The paired check (shadow): the canary's answers to copies of production's
 // requests, compared pair by pair.
 WindowMetrics Paired(std::int64_t pairs, std::int64_t disagreements, std::int64_t outputs = 1) {
@@ -694,8 +693,7 @@ TEST(HealthPairedTest, MultiOutputModelWithoutAnOutputIsInconclusiveNamingTheFie
             "divergence_output to the one the paired check compares");
   Policy named = PairedPolicy();
   named.divergence_output = 2;
-  EXPECT_EQ(EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), named).verdict,
-            Verdict::kHealthy);
+  EXPECT_EQ(EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), named).verdict, Verdict::kHealthy);
   named.divergence_output = 3;
   const HealthReport missing = EvaluateHealth(Paired(1000, 0, 3), Paired(0, 0, 3), named);
   EXPECT_EQ(missing.verdict, Verdict::kInconclusive);

@@ -83,8 +83,8 @@ FieldCheck CheckSchedule(const PolicyField& field, const std::vector<PolicyStep>
     if (i == 0) continue;
     const double before = steps[i - 1].weight;
     if (w <= before) {
-      return Fail(field, "steps must be strictly increasing (" + Num(before) + " then " + Num(w) + ")",
-                  i);
+      return Fail(field,
+                  "steps must be strictly increasing (" + Num(before) + " then " + Num(w) + ")", i);
     }
     if (rules == PolicyRules::kNew && SameWeight(RoundWeight(w), RoundWeight(before))) {
       return Fail(field,

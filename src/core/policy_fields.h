@@ -22,10 +22,10 @@ namespace mlcanary::core {
 
 // The form of a field's value, which decides how each reader and writer spells it.
 enum class PolicyFieldType {
-  kNumber,      // double
-  kStepList,    // std::vector<PolicyStep> (the steps schedule): numbers or step objects
-  kDuration,    // Duration: text with a unit ("10m"); bare minutes in scenario YAML
-  kInteger,     // int or std::int64_t
+  kNumber,    // double
+  kStepList,  // std::vector<PolicyStep> (the steps schedule): numbers or step objects
+  kDuration,  // Duration: text with a unit ("10m"); bare minutes in scenario YAML
+  kInteger,   // int or std::int64_t
   kBoolean,
   kChoice,  // an enum: one of PolicyField::choices, written as its name
 };
@@ -46,10 +46,9 @@ enum class PolicyRule {
   kFraction,     // a fraction: a number in [0, 1]
 };
 
-using PolicyMember =
-    std::variant<double Policy::*, std::vector<PolicyStep> Policy::*, Duration Policy::*,
-                 int Policy::*, std::int64_t Policy::*, bool Policy::*, LatencyJudge Policy::*,
-                 DeadlineAction Policy::*>;
+using PolicyMember = std::variant<double Policy::*, std::vector<PolicyStep> Policy::*,
+                                  Duration Policy::*, int Policy::*, std::int64_t Policy::*,
+                                  bool Policy::*, LatencyJudge Policy::*, DeadlineAction Policy::*>;
 
 struct PolicyField {
   // The key in YAML and JSON, the OpenAPI property. A name "group.key" is the

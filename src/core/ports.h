@@ -29,9 +29,9 @@ struct VariantWeight {
 // production's for the same request (the paired divergence), never returned.
 struct ShadowSpec {
   std::string variant;
-  double sample = 1.0;           // share of production's requests copied, in (0, 1]
-  double tolerance = 0.01;       // a pair disagrees when |canary - production| > this
-  std::int64_t output = -1;      // the output compared; -1: the first (single-output models)
+  double sample = 1.0;       // share of production's requests copied, in (0, 1]
+  double tolerance = 0.01;   // a pair disagrees when |canary - production| > this
+  std::int64_t output = -1;  // the output compared; -1: the first (single-output models)
   bool operator==(const ShadowSpec&) const = default;
 };
 
@@ -62,8 +62,7 @@ class TrafficControl {
   // answers. Default: kUnimplemented for a traffic control that cannot shadow
   // (SageMaker); stopping is always Ok. The controller refuses a shadow policy
   // up front where SupportsShadow() is false.
-  virtual Status SetShadow(std::string_view /*endpoint*/,
-                           const std::optional<ShadowSpec>& spec) {
+  virtual Status SetShadow(std::string_view /*endpoint*/, const std::optional<ShadowSpec>& spec) {
     if (!spec) return Ok();
     return std::unexpected(
         Error(ErrorCode::kUnimplemented, "this traffic control cannot shadow traffic"));

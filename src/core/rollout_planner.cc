@@ -102,8 +102,8 @@ Decision PlanBaked(const Deployment& d, Decision out, Timestamp now, Duration he
   if (at_full) {
     out.action = Action::kComplete;
     out.target_weight = 1.0;
-    out.reason = "healthy through the final bake of " + FormatDuration(BakeAt(policy, 1.0)) +
-                 " at 100%";
+    out.reason =
+        "healthy through the final bake of " + FormatDuration(BakeAt(policy, 1.0)) + " at 100%";
     return out;
   }
   return StepOn(d, std::move(out), now,
@@ -123,8 +123,7 @@ Decision ApplyProgressDeadline(const Deployment& d, Decision out, Timestamp now)
   out.reason = std::string(fail ? "fail" : "rollback") + ": progress_deadline " +
                FormatDuration(policy.progress_deadline) + " passed with no step from " +
                Pct(d.canary_weight) + " (held " + FormatDuration(held) +
-               (d.progress.awaiting_approval ? ", waiting for approval at the manual gate"
-                                             : "") +
+               (d.progress.awaiting_approval ? ", waiting for approval at the manual gate" : "") +
                "; last check: " + out.reason + ")";
   return out;
 }
@@ -158,9 +157,7 @@ Decision PlanBreach(const Deployment& d, const HealthReport& report, Timestamp n
               Count(out.progress.divergence_breaches, policy.divergence_breaches_to_rollback);
   }
   if (latency_due || error_due || divergence_due) {
-    const char* what = latency_due ? "latency"
-                       : error_due ? "error rate"
-                                   : "prediction divergence";
+    const char* what = latency_due ? "latency" : error_due ? "error rate" : "prediction divergence";
     const int n = latency_due ? out.progress.latency_breaches
                   : error_due ? out.progress.error_breaches
                               : out.progress.divergence_breaches;
@@ -252,8 +249,8 @@ Decision PlanCheck(const Deployment& d, const HealthReport& report, Timestamp no
 Decision PlanApproval(const Deployment& d, Timestamp now, const std::string& actor) {
   Decision out;
   out.progress = d.progress;
-  const std::string why = "approved by " + actor + " at the manual gate of the " +
-                          Pct(d.canary_weight) + " step";
+  const std::string why =
+      "approved by " + actor + " at the manual gate of the " + Pct(d.canary_weight) + " step";
   if (SameWeight(d.canary_weight, 1.0)) {
     out.action = Action::kComplete;
     out.target_weight = 1.0;

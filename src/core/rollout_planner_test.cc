@@ -773,7 +773,6 @@ TEST(RolloutPlannerTest, ActionNames) {
   EXPECT_EQ(ActionName(Action::kFail), "fail");
 }
 
-
 // ---- Per-step bake, manual gates, progress deadline (issue 15) ----
 
 // steps [0.05, {0.25, bake 30m}, {0.5, gate manual}, 1.0], bake 10m.
@@ -875,7 +874,8 @@ TEST(RolloutPlannerTest, ProgressDeadlineFailsWhenThePolicySaysFail) {
   EXPECT_TRUE(Contains(ended.reason, "progress_deadline")) << ended.reason;
   // A failed metrics read is a hold too: the deadline applies to it as well.
   Deployment e = Started(p);
-  EXPECT_EQ(CheckError(e, Error(ErrorCode::kUnavailable, "metrics down"), At(16)).action, Action::kFail);
+  EXPECT_EQ(CheckError(e, Error(ErrorCode::kUnavailable, "metrics down"), At(16)).action,
+            Action::kFail);
 }
 
 TEST(RolloutPlannerTest, ProgressDeadlineDoesNotEndARolloutThatKeepsStepping) {

@@ -130,7 +130,7 @@ enum class EventKind {
   kWeightChange,  // a traffic shift without a state change
   kPaused,        // paused by a user, or by a breach with auto_rollback off
   kResumed,
-  kError,  // a port failed during a check (retried or fatal)
+  kError,     // a port failed during a check (retried or fatal)
   kGate,      // reached a manual gate: waits for an approval (issue 15)
   kApproved,  // a user approved the gate: the step it held is taken
 };

@@ -71,13 +71,13 @@ TEST_F(FollowerReconnectTest, ACutListenConnectionIsFollowedByAReReadOfEveryEndp
 
   // The listener's backend goes; the leader's next commit notifies nobody.
   // (An error when there is no listener to cut.)
-  ASSERT_TRUE(server_->Exec(
-      "postgres",
-      "DO $$ BEGIN"
-      " IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
-      "  AND pid <> pg_backend_pid()) THEN RAISE EXCEPTION 'no listener'; END IF;"
-      " PERFORM pg_terminate_backend(pid) FROM pg_stat_activity"
-      "  WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid(); END $$"));
+  ASSERT_TRUE(
+      server_->Exec("postgres",
+                    "DO $$ BEGIN"
+                    " IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+                    "  AND pid <> pg_backend_pid()) THEN RAISE EXCEPTION 'no listener'; END IF;"
+                    " PERFORM pg_terminate_backend(pid) FROM pg_stat_activity"
+                    "  WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid(); END $$"));
   ASSERT_TRUE(leader_->SaveEndpoint(Recs(0.3)));
   EXPECT_DOUBLE_EQ(ServedOnce(0.3), 0.3) << "not re-read after the feed reconnected";
 

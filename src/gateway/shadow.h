@@ -77,7 +77,7 @@ class ShadowQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::move_only_function<void()>> jobs_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                              // GUARDED_BY(mu_)
+  bool stopping_ = false;                             // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 

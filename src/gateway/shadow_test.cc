@@ -74,7 +74,8 @@ class ShadowTest : public ::testing::Test {
         registry_(clock_),
         router_(RouterOptions{}, nullptr, &registry_),
         queue_(std::make_shared<ShadowQueue>(queue)),
-        handler_(router_, [this] { return bits_; }, queue_) {}
+        handler_(
+            router_, [this] { return bits_; }, queue_) {}
 
   // recs: production (weight 1) and the canary (weight 0), each with its backend.
   void AddVariants(std::shared_ptr<models::ModelBackend> canary) {

@@ -249,8 +249,8 @@ void CountInvalid(Shard& s, InvalidSample kind) {
 
 void ZeroCounters(WindowCounters& c) {
   for (Counter* x : {&c.invocations, &c.errors_4xx, &c.errors_5xx, &c.invalid, &c.overhead_sum_ns,
-                     &c.overhead_count, &c.max_model_ns, &c.predictions, &c.max_outputs,
-                     &c.pairs, &c.pair_disagreements, &c.pair_abs_diff_bits}) {
+                     &c.overhead_count, &c.max_model_ns, &c.predictions, &c.max_outputs, &c.pairs,
+                     &c.pair_disagreements, &c.pair_abs_diff_bits}) {
     x->store(0, kRelaxed);
   }
 }

@@ -117,10 +117,9 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
   auto root = config::LoadYamlString(yaml_text, source);
   if (!root) return std::unexpected(root.error());
   const YamlPath top(source, "");
-  if (auto s = config::CheckKeys(
-          *root, top,
-          {"policy", "traffic_per_minute", "production", "canary", "duration_minutes",
-           "approve_at_minute"});
+  if (auto s = config::CheckKeys(*root, top,
+                                 {"policy", "traffic_per_minute", "production", "canary",
+                                  "duration_minutes", "approve_at_minute"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -165,8 +164,9 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
     bool gated = false;
     for (const core::PolicyStep& step : sc.policy.steps) gated = gated || step.manual_gate;
     if (!gated) {
-      return at.Fail(approve, "the policy has no manual gate to approve (a steps entry with "
-                              "gate: manual)");
+      return at.Fail(approve,
+                     "the policy has no manual gate to approve (a steps entry with "
+                     "gate: manual)");
     }
     sc.approve_at_minute = *minute;
   }

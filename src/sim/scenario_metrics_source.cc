@@ -138,8 +138,8 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
       }
       if (shadowed) {
         m.pairs = m.invocations - m.errors_5xx;
-        m.pair_disagreements = std::llround(phase.paired_disagreement.value_or(0) *
-                                            static_cast<double>(m.pairs));
+        m.pair_disagreements =
+            std::llround(phase.paired_disagreement.value_or(0) * static_cast<double>(m.pairs));
         // A disagreeing pair is taken to differ by twice the tolerance, the others by 0.
         m.pair_abs_diff_sum = static_cast<double>(m.pair_disagreements) * 2 * shadow->tolerance;
       }

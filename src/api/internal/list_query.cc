@@ -79,9 +79,10 @@ core::Result<std::optional<core::Timestamp>> TimeParameter(const http::Request& 
   if (!text) return std::nullopt;
   auto t = core::ParseRfc3339(*text);
   if (!t) {
-    return std::unexpected(Invalid(name, "expected an RFC 3339 UTC time such as "
-                                         "2026-11-28T17:39:58Z, got '" +
-                                             std::string(*text) + "'"));
+    return std::unexpected(Invalid(name,
+                                   "expected an RFC 3339 UTC time such as "
+                                   "2026-11-28T17:39:58Z, got '" +
+                                       std::string(*text) + "'"));
   }
   return *t;
 }
@@ -110,8 +111,9 @@ std::string EncodePageToken(const core::DeploymentCursor& cursor) {
 
 core::Result<core::DeploymentCursor> DecodePageToken(std::string_view token) {
   auto invalid = [] {
-    return std::unexpected(Invalid("page_token", "not a page token of this listing "
-                                                 "(pass next_page_token unchanged)"));
+    return std::unexpected(Invalid("page_token",
+                                   "not a page token of this listing "
+                                   "(pass next_page_token unchanged)"));
   };
   auto payload = FromBase64Url(token);
   if (!payload || !payload->starts_with(kVersion)) return invalid();

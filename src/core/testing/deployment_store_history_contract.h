@@ -122,10 +122,10 @@ TEST_P(DeploymentStoreContractTest, PagingMeetsEveryDeploymentOnceWithoutGaps) {
   const std::vector<std::string> window =
       Ids(store_->List({.since = At(1'700'000'002'000), .until = At(1'700'000'006'000)}));
   EXPECT_EQ(window.size(), 7u);
-  EXPECT_EQ(PageThrough(*store_, {.since = At(1'700'000'002'000),
-                                  .until = At(1'700'000'006'000),
-                                  .limit = 2}),
-            window);
+  EXPECT_EQ(
+      PageThrough(*store_,
+                  {.since = At(1'700'000'002'000), .until = At(1'700'000'006'000), .limit = 2}),
+      window);
 }
 
 TEST_P(DeploymentStoreContractTest, WindowCombinesWithEndpointStateAndActive) {
@@ -139,9 +139,7 @@ TEST_P(DeploymentStoreContractTest, WindowCombinesWithEndpointStateAndActive) {
   EXPECT_EQ(Ids(store_->List({.endpoint = "recs", .since = since2})), (V{"r3", "r2"}));
   EXPECT_EQ(Ids(store_->List({.state = DeploymentState::kRolledBack, .since = since2})),
             (V{"s1", "r2"}));
-  EXPECT_EQ(Ids(store_->List({.state = DeploymentState::kRolledBack,
-                              .since = since2,
-                              .limit = 1})),
+  EXPECT_EQ(Ids(store_->List({.state = DeploymentState::kRolledBack, .since = since2, .limit = 1})),
             (V{"s1"}));
   // The active listings (the controller's and the endpoint's) honour the window too.
   EXPECT_EQ(Ids(store_->List({.active_only = true})), (V{"s2", "r3"}));
@@ -149,10 +147,9 @@ TEST_P(DeploymentStoreContractTest, WindowCombinesWithEndpointStateAndActive) {
   EXPECT_EQ(Ids(store_->List({.active_only = true, .limit = 1})), (V{"s2"}));
   EXPECT_EQ(Ids(store_->List({.endpoint = "recs", .active_only = true, .since = since2})),
             (V{"r3"}));
-  EXPECT_EQ(Ids(store_->List({.endpoint = "recs",
-                              .active_only = true,
-                              .since = At(1'700'000'003'001)})),
-            V{});
+  EXPECT_EQ(
+      Ids(store_->List({.endpoint = "recs", .active_only = true, .since = At(1'700'000'003'001)})),
+      V{});
   EXPECT_EQ(Ids(store_->List({.endpoint = "search",
                               .active_only = true,
                               .after = DeploymentCursor{At(1'700'000'004'000), "s2"}})),
