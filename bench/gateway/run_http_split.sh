@@ -8,7 +8,9 @@
 #      flags, for an A/B in one run (build the previous commit in another dir),
 #   5. with OWN_LOOP=1: the gateway with `--http-loop own` (calls hop to the
 #      backend's own event-loop thread and back: the older design).
-# ROUNDS=n repeats 1-5 n times (the box is shared: take medians).
+# ROUNDS=n repeats 1-5 n times (the box is shared: take medians). Each round ends with
+# the ratios the gateway issue asks for (gateway ÷ nginx req/s, gateway p99 ÷ nginx p99,
+# gateway ÷ direct req/s), and the last lines give every round's ratios and their medians.
 # Two nginx upstreams answer POST /invocations with a fixed JSON body.
 # Usage: bench/gateway/run_http_split.sh [BUILD_DIR]
 # Env: WORKERS (router workers/threads, default 2), CONNECTIONS (32),
@@ -112,17 +114,29 @@ run() {  # label, url, pid of the server under test
   read -r user_after sys_after < <(cpu_ticks "$3")
   grep -E "Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors" <<<"$out"
   requests=$(awk '/requests in/{print $1}' <<<"$out")
+  last_rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  last_p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; \
+    else if (v ~ /s$/) v = v * 1000; print v}' <<<"$out")
   awk -v u=$((user_after - user_before)) -v s=$((sys_after - sys_before)) \
     -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { if (n > 0) printf \
     "  server CPU: %.1f us per request (user %.1f, system %.1f)\n", \
     (u + s) / hz * 1e6 / n, u / hz * 1e6 / n, s / hz * 1e6 / n }'
 }
+ratios=()
 for round in $(seq "$rounds"); do
   echo "#### round $round of $rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   run "direct to upstream" "http://127.0.0.1:$up_a/invocations" "$up_a_pid"
+  direct_rps=$last_rps
   run "nginx split_clients 90/10" "http://127.0.0.1:$nginx_port/v1/endpoints/recs/invocations" \
     "$router_pid"
+  nginx_rps=$last_rps; nginx_p99=$last_p99
   run "mlcanary gateway 90/10" "http://127.0.0.1:$gw_port/v1/endpoints/recs/invocations" "$gw_pid"
+  ratio=$(awk -v g="$last_rps" -v n="$nginx_rps" -v gp="$last_p99" -v np="$nginx_p99" \
+    -v d="$direct_rps" 'BEGIN { printf "%.2f %.2f %.2f", g / n, gp / np, g / d }')
+  ratios+=("$ratio")
+  read -r r_nginx r_p99 r_direct <<<"$ratio"
+  echo "  ratios: gateway/nginx req/s ${r_nginx}x (goal >= 1.5), gateway/nginx p99" \
+    "${r_p99}x (goal <= 1), gateway/direct req/s ${r_direct}x (goal >= 0.8)"
   if [[ -n "$baseline" ]]; then
     run "mlcanary gateway 90/10, BASELINE build" \
       "http://127.0.0.1:$gw_base_port/v1/endpoints/recs/invocations" "$gw_base_pid"
@@ -132,3 +146,8 @@ for round in $(seq "$rounds"); do
       "http://127.0.0.1:$gw_own_port/v1/endpoints/recs/invocations" "$gw_own_pid"
   fi
 done
+echo "#### ratios per round: gateway/nginx req/s, gateway/nginx p99, gateway/direct req/s"
+printf '%s\n' "${ratios[@]}" | awk '{ a[NR] = $1; b[NR] = $2; c[NR] = $3; printf "  round %d: %s %s %s\n", NR, $1, $2, $3 }
+  function median(v, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+  END { printf "  medians: %.2f %.2f %.2f\n", median(a, NR), median(b, NR), median(c, NR) }'
