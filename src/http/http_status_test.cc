@@ -10,10 +10,10 @@ namespace {
 using core::ErrorCode;
 
 TEST(HttpStatusTest, ErrorCodeForStatusReadsHttpStatusForBackwards) {
-  for (ErrorCode code : {ErrorCode::kValidation, ErrorCode::kNotFound,
-                         ErrorCode::kFailedPrecondition, ErrorCode::kUnauthenticated,
-                         ErrorCode::kPermissionDenied, ErrorCode::kThrottled,
-                         ErrorCode::kUnavailable, ErrorCode::kTimeout, ErrorCode::kInternal}) {
+  for (ErrorCode code :
+       {ErrorCode::kValidation, ErrorCode::kNotFound, ErrorCode::kFailedPrecondition,
+        ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied, ErrorCode::kThrottled,
+        ErrorCode::kUnavailable, ErrorCode::kTimeout, ErrorCode::kInternal}) {
     EXPECT_EQ(ErrorCodeForStatus(HttpStatusFor(code)), code) << core::ErrorCodeName(code);
   }
 }
