@@ -47,8 +47,8 @@ TrafficControlKind RouterKind() {
   return kind;
 }
 
-// The source and the router copy a RouterMirror needs, owned with it (built
-// before the mirror: base-from-member).
+// The source and the router copy a RouterMirror needs, with the mirror (a base
+// of MirrorUnderTest, so built before the forwarding base that names it).
 struct MirrorParts {
   core::testing::VirtualTrafficControl source;
   Router router{
@@ -64,13 +64,10 @@ struct MirrorParts {
       }}};
 };
 
-class MirrorUnderTest final : private std::unique_ptr<MirrorParts>,
-                              public core::testing::ForwardingTrafficControl {
+class MirrorUnderTest final : private MirrorParts, public core::testing::ForwardingTrafficControl {
  public:
-  MirrorUnderTest()
-      : std::unique_ptr<MirrorParts>(std::make_unique<MirrorParts>()),
-        ForwardingTrafficControl(get()->mirror) {}
-  MirrorParts& parts() { return *get(); }
+  MirrorUnderTest() : ForwardingTrafficControl(mirror) {}
+  MirrorParts& parts() { return *this; }
 };
 
 // After every clause, the router's copy has the source's variants and weights.
