@@ -15,6 +15,7 @@
 
 #include "controller/controller.h"
 #include "controller/controller_loop.h"
+#include "core/testing/port_fakes.h"
 #include "core/testing/virtual_traffic_control.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
@@ -26,21 +27,6 @@ using core::Action;
 using core::DeploymentState;
 using core::ErrorCode;
 using std::chrono::minutes;
-
-class HealthyMetrics final : public core::MetricsSource {
- public:
-  core::Result<std::map<std::string, core::WindowMetrics>> Snapshot(std::string_view,
-                                                                    core::Timestamp,
-                                                                    core::Timestamp) override {
-    const core::WindowMetrics m{.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
-    return std::map<std::string, core::WindowMetrics>{{"production", m}, {"canary", m}};
-  }
-};
-
-class NoNotifier final : public core::Notifier {
- public:
-  void Notify(const core::Deployment&, const core::DeploymentEvent&) override {}
-};
 
 bool Contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
@@ -71,6 +57,8 @@ class StoredRecordsTest : public ::testing::Test {
     }
     policy_.bake = minutes(2);
     policy_.interval = minutes(1);
+    metrics_.production = {.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
+    metrics_.canary = metrics_.production;  // both healthy, alike
     auto store = store::SqliteDeploymentStore::Open(path_);
     EXPECT_TRUE(store) << store.error().ToString();
     if (store) store_ = std::move(*store);
@@ -117,8 +105,8 @@ class StoredRecordsTest : public ::testing::Test {
   std::string path_ = dir_.File("mlcanary.db");
   core::ManualClock clock_;
   core::testing::VirtualTrafficControl traffic_;
-  HealthyMetrics metrics_;
-  NoNotifier notifier_;
+  core::testing::ScriptedMetrics metrics_;
+  core::testing::NullNotifier notifier_;
   core::Policy policy_;
   std::unique_ptr<store::SqliteDeploymentStore> store_;
 };

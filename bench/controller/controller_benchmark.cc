@@ -6,34 +6,23 @@
 
 #include "controller/controller.h"
 #include "core/testing/memory_deployment_store.h"
+#include "core/testing/port_fakes.h"
 #include "core/testing/virtual_traffic_control.h"
 
 namespace mlcanary::controller {
 namespace {
 
-class SteadyMetrics final : public core::MetricsSource {
- public:
-  core::Result<std::map<std::string, core::WindowMetrics>> Snapshot(std::string_view,
-                                                                    core::Timestamp,
-                                                                    core::Timestamp) override {
-    return std::map<std::string, core::WindowMetrics>{
-        {"production",
-         {.invocations = 9000, .errors_5xx = 9, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40}},
-        {"canary",
-         {.invocations = 1000, .errors_5xx = 2, .p50_ms = 21, .p90_ms = 31, .p99_ms = 45}}};
-  }
-};
-
-class NullNotifier final : public core::Notifier {
- public:
-  void Notify(const core::Deployment&, const core::DeploymentEvent&) override {}
-};
+using core::testing::NullNotifier;
+using core::testing::ScriptedMetrics;
 
 void BM_TickOverActiveDeployments(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   core::ManualClock clock(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1)));
   core::testing::VirtualTrafficControl traffic;
-  SteadyMetrics metrics;
+  ScriptedMetrics metrics;  // steady: healthy on every check
+  metrics.production = {
+      .invocations = 9000, .errors_5xx = 9, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
+  metrics.canary = {.invocations = 1000, .errors_5xx = 2, .p50_ms = 21, .p90_ms = 31, .p99_ms = 45};
   core::testing::MemoryDeploymentStore store;
   NullNotifier notifier;
   Controller controller({.traffic = traffic,

@@ -9,6 +9,7 @@
 
 #include "controller/controller.h"
 #include "core/system_clock.h"
+#include "core/testing/port_fakes.h"
 #include "gateway/router.h"
 #include "models/backend_factory.h"
 #include "store/sqlite_deployment_store.h"
@@ -31,36 +32,21 @@ class BreachedMetrics final : public core::MetricsSource {
 };
 
 // Notes when the router took the rollback weights (canary at 0).
-class TimedTraffic final : public core::TrafficControl {
+class TimedTraffic final : public core::testing::ForwardingTrafficControl {
  public:
-  explicit TimedTraffic(core::TrafficControl& inner) : inner_(inner) {}
+  using ForwardingTrafficControl::ForwardingTrafficControl;
   std::chrono::steady_clock::time_point applied_at;
 
-  core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
-    return inner_.DescribeEndpoint(e);
-  }
-  core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
-    return inner_.CreateVariant(e, v);
-  }
-  core::Status RemoveVariant(std::string_view e, std::string_view v) override {
-    return inner_.RemoveVariant(e, v);
-  }
   core::Status SetWeights(std::string_view e, const std::vector<core::VariantWeight>& w) override {
-    auto s = inner_.SetWeights(e, w);
+    auto s = ForwardingTrafficControl::SetWeights(e, w);
     for (const auto& vw : w) {
       if (vw.variant == "canary" && vw.weight == 0) applied_at = std::chrono::steady_clock::now();
     }
     return s;
   }
-
- private:
-  core::TrafficControl& inner_;
 };
 
-class NullNotifier final : public core::Notifier {
- public:
-  void Notify(const core::Deployment&, const core::DeploymentEvent&) override {}
-};
+using core::testing::NullNotifier;
 
 void BM_BreachToRollbackWeightsApplied(benchmark::State& state) {
   const fs::path models = fs::path(MLCANARY_SOURCE_DIR) / "examples" / "models";

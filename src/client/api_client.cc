@@ -8,34 +8,10 @@
 #include "client/http_connection.h"
 #include "codec/domain_json.h"
 #include "core/time.h"
+#include "http/http_status.h"
 
 namespace mlcanary::client {
 namespace {
-
-core::ErrorCode CodeForStatus(long status) {
-  switch (status) {
-    case 400:
-    case 413:
-    case 415:
-      return core::ErrorCode::kValidation;
-    case 401:
-      return core::ErrorCode::kUnauthenticated;
-    case 403:
-      return core::ErrorCode::kPermissionDenied;
-    case 404:
-      return core::ErrorCode::kNotFound;
-    case 409:
-      return core::ErrorCode::kFailedPrecondition;
-    case 429:
-      return core::ErrorCode::kThrottled;
-    case 503:
-      return core::ErrorCode::kUnavailable;
-    case 504:
-      return core::ErrorCode::kTimeout;
-    default:
-      return core::ErrorCode::kInternal;
-  }
-}
 
 // An answer that does not read as what was asked for: the server is not the
 // one this client speaks to (or a newer one it does not understand).
@@ -135,7 +111,7 @@ core::Result<boost::json::value> ApiClient::Call(std::string_view method, std::s
   if (status == 401) {
     message += options_.token.empty() ? " (set MLCANARY_API_TOKEN)" : " (check MLCANARY_API_TOKEN)";
   }
-  return core::MakeError(CodeForStatus(status), message);
+  return core::MakeError(http::ErrorCodeForStatus(status), message);
 }
 
 core::Result<Answer<core::Deployment>> ApiClient::GetDeployment(std::string_view id) {

@@ -7,8 +7,7 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "core/testing/memory_deployment_store.h"
-#include "core/testing/virtual_traffic_control.h"
+#include "controller/testing/controller_fixture.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -17,65 +16,16 @@ using core::DeploymentState;
 using core::EventKind;
 using std::chrono::minutes;
 
-// The canary's error rate is the test's to set; both variants have traffic.
-class CanaryErrors final : public core::MetricsSource {
- public:
-  std::int64_t canary_errors = 0;
-  std::int64_t canary_invocations = 1000;
-  core::Result<std::map<std::string, core::WindowMetrics>> Snapshot(std::string_view,
-                                                                    core::Timestamp,
-                                                                    core::Timestamp) override {
-    return std::map<std::string, core::WindowMetrics>{
-        {"production", {.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40}},
-        {"canary",
-         {.invocations = canary_invocations,
-          .errors_5xx = canary_errors,
-          .p50_ms = 20,
-          .p90_ms = 30,
-          .p99_ms = 45}}};
-  }
-};
-
-class Announced final : public core::Notifier {
- public:
-  std::vector<core::DeploymentEvent> seen;
-  void Notify(const core::Deployment&, const core::DeploymentEvent& e) override {
-    seen.push_back(e);
-  }
-  bool Has(EventKind kind) const {
-    for (const auto& e : seen) {
-      if (e.kind == kind) return true;
-    }
-    return false;
-  }
-};
-
-class ControllerGatesTest : public ::testing::Test {
+class ControllerGatesTest : public testing::ControllerFixture<> {
  protected:
-  ControllerGatesTest()
-      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
-    traffic_.AddEndpoint(
-        {.name = "recs", .variants = {{.name = "production", .weight = 1.0, .instances = 1}}});
+  ControllerGatesTest() {
     // 10% -> 50% (gate) -> 100%, two healthy minutes at each weight.
-    policy_.bake = minutes(2);
     policy_.steps = {0.1, 0.5, 1.0};
     policy_.steps[1].manual_gate = true;
   }
 
-  Ports ports() {
-    return {.traffic = traffic_,
-            .metrics = metrics_,
-            .store = store_,
-            .notifier = announced_,
-            .clock = clock_};
-  }
-
   void Start(Controller& c) {
-    auto d = c.StartDeployment({.id = "d1",
-                                .endpoint = "recs",
-                                .canary_variant = "canary",
-                                .policy = policy_,
-                                .actor = "test"});
+    auto d = c.StartDeployment(Request());
     ASSERT_TRUE(d) << d.error().ToString();
   }
 
@@ -86,38 +36,6 @@ class ControllerGatesTest : public ::testing::Test {
       ASSERT_TRUE(c.Tick());
     }
   }
-
-  core::Deployment Stored() { return *store_.Get("d1"); }
-
-  // Production's weight; a canary rolled back or failed is removed from the endpoint.
-  double ProductionWeight() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("production");
-    return v ? v->weight : -1;
-  }
-
-  double CanaryWeight() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("canary");
-    return v ? v->weight : -1;
-  }
-
-  std::vector<core::DeploymentEvent> EventsOf(EventKind kind) {
-    std::vector<core::DeploymentEvent> out;
-    const auto events = store_.ListEvents("d1", 0);
-    if (!events) return out;
-    for (const auto& e : *events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-
-  core::ManualClock clock_;
-  core::testing::VirtualTrafficControl traffic_;
-  core::testing::MemoryDeploymentStore store_;
-  CanaryErrors metrics_;
-  Announced announced_;
-  core::Policy policy_;
 };
 
 TEST_F(ControllerGatesTest, WaitsAtTheGateWithOneGateEventAndChecksGoingOn) {
@@ -137,7 +55,7 @@ TEST_F(ControllerGatesTest, WaitsAtTheGateWithOneGateEventAndChecksGoingOn) {
   ASSERT_EQ(gates.size(), 1u);
   EXPECT_NE(gates[0].reason.find("the manual gate of the 50% step (steps[1])"), std::string::npos)
       << gates[0].reason;
-  EXPECT_TRUE(announced_.Has(EventKind::kGate));
+  EXPECT_TRUE(notifier_.Has(EventKind::kGate));
 }
 
 TEST_F(ControllerGatesTest, ApproveTakesTheStepAtOnceAndIsRecordedWithItsActor) {
@@ -154,7 +72,7 @@ TEST_F(ControllerGatesTest, ApproveTakesTheStepAtOnceAndIsRecordedWithItsActor) 
   ASSERT_EQ(approvals.size(), 1u);
   EXPECT_EQ(approvals[0].actor, "alice");
   EXPECT_EQ(approvals[0].time, clock_.Now());
-  EXPECT_TRUE(announced_.Has(EventKind::kApproved));
+  EXPECT_TRUE(notifier_.Has(EventKind::kApproved));
 }
 
 TEST_F(ControllerGatesTest, ApproveShiftsAndTheRolloutContinuesToItsNextBake) {
@@ -194,7 +112,7 @@ TEST_F(ControllerGatesTest, ABreachWhileWaitingAtTheGateRollsBack) {
   Start(c);
   Minutes(c, 5);
   ASSERT_TRUE(Stored().progress.awaiting_approval);
-  metrics_.canary_errors = 100;  // 10%: error-breached
+  metrics_.canary.errors_5xx = 100;  // 10%: error-breached
   Minutes(c, 2);
   EXPECT_EQ(Stored().state, DeploymentState::kRolledBack);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
@@ -213,7 +131,7 @@ TEST_F(ControllerGatesTest, ProgressDeadlineRollsBackAGateNobodyApproves) {
   EXPECT_EQ(Stored().state, DeploymentState::kRolledBack);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   bool named = false;
-  for (const auto& e : announced_.seen) {
+  for (const auto& e : notifier_.events) {
     named = named || (e.to_state == DeploymentState::kRollingBack &&
                       e.reason.find("progress_deadline 10m") != std::string::npos);
   }
@@ -223,7 +141,7 @@ TEST_F(ControllerGatesTest, ProgressDeadlineRollsBackAGateNobodyApproves) {
 TEST_F(ControllerGatesTest, ProgressDeadlineFailsAnInconclusiveCanaryWhenThePolicySaysFail) {
   policy_.progress_deadline = minutes(5);
   policy_.on_progress_deadline = core::DeadlineAction::kFail;
-  metrics_.canary_invocations = 10;  // below min_invocations: inconclusive
+  metrics_.canary.invocations = 10;  // below min_invocations: inconclusive
   Controller c(ports());
   Start(c);
   Minutes(c, 4);
@@ -233,7 +151,7 @@ TEST_F(ControllerGatesTest, ProgressDeadlineFailsAnInconclusiveCanaryWhenThePoli
   EXPECT_EQ(d.state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   bool named = false;
-  for (const auto& e : announced_.seen) {
+  for (const auto& e : notifier_.events) {
     named = named || (e.to_state == DeploymentState::kFailed &&
                       e.reason.find("progress_deadline 5m") != std::string::npos);
   }

@@ -8,8 +8,7 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "core/testing/memory_deployment_store.h"
-#include "core/testing/virtual_traffic_control.h"
+#include "controller/testing/controller_fixture.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -18,65 +17,20 @@ using core::DeploymentState;
 using core::UserAction;
 using std::chrono::minutes;
 
-class HealthyMetrics final : public core::MetricsSource {
- public:
-  core::Result<std::map<std::string, core::WindowMetrics>> Snapshot(std::string_view,
-                                                                    core::Timestamp,
-                                                                    core::Timestamp) override {
-    return std::map<std::string, core::WindowMetrics>{
-        {"production", {.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40}},
-        {"canary", {.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 45}}};
-  }
-};
-
-class Events final : public core::Notifier {
- public:
-  std::vector<core::DeploymentEvent> seen;
-  void Notify(const core::Deployment&, const core::DeploymentEvent& e) override {
-    seen.push_back(e);
-  }
-};
-
-class ControllerRequestTest : public ::testing::Test {
+class ControllerRequestTest : public testing::ControllerFixture<> {
  protected:
-  ControllerRequestTest()
-      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
-    traffic_.AddEndpoint(
-        {.name = "recs", .variants = {{.name = "production", .weight = 1.0, .instances = 1}}});
-    policy_.bake = minutes(2);
-  }
-
   Ports ports() {
-    return {.traffic = traffic_,
-            .metrics = metrics_,
-            .store = store_,
-            .notifier = events_,
-            .clock = clock_,
-            .wake = [this] { ++wakes_; }};
+    Ports p = ControllerFixture::ports();
+    p.wake = [this] { ++wakes_; };
+    return p;
   }
 
   core::Deployment Start(Controller& c) {
-    auto d = c.StartDeployment({.id = "d1",
-                                .endpoint = "recs",
-                                .canary_variant = "canary",
-                                .policy = policy_,
-                                .actor = "test"});
+    auto d = c.StartDeployment(Request());
     EXPECT_TRUE(d) << d.error().ToString();
     return *d;
   }
 
-  double CanaryWeight() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("canary");
-    return v ? v->weight : -1;
-  }
-
-  core::ManualClock clock_;
-  core::testing::VirtualTrafficControl traffic_;
-  core::testing::MemoryDeploymentStore store_;
-  HealthyMetrics metrics_;
-  Events events_;
-  core::Policy policy_;
   int wakes_ = 0;
 };
 
@@ -104,7 +58,7 @@ TEST_F(ControllerRequestTest, ARequestedRollbackWaitsOnTheRecordUntilTheLeaderTi
   EXPECT_FALSE(stored->requested.has_value());
   EXPECT_DOUBLE_EQ(traffic_.DescribeEndpoint("recs")->FindVariant("production")->weight, 1.0);
   bool by_alice = false;
-  for (const core::DeploymentEvent& e : events_.seen) {
+  for (const core::DeploymentEvent& e : notifier_.events) {
     by_alice = by_alice || (e.to_state == DeploymentState::kRollingBack && e.actor == "alice");
   }
   EXPECT_TRUE(by_alice);

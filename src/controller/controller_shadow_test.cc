@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "core/testing/memory_deployment_store.h"
-#include "core/testing/virtual_traffic_control.h"
+#include "controller/testing/controller_fixture.h"
+#include "core/testing/port_fakes.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -18,100 +18,37 @@ using core::RolloutPhase;
 using core::WindowMetrics;
 using std::chrono::minutes;
 
-// The windows a check reads: production's, and the canary's answers to the
-// copies (in shadow) with `disagreements` of 1000 pairs beyond the tolerance.
-class PairedMetrics final : public core::MetricsSource {
- public:
-  std::int64_t disagreements = 0;
-  core::Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view, core::Timestamp,
-                                                              core::Timestamp) override {
-    WindowMetrics production{.invocations = 1000, .p50_ms = 5, .p90_ms = 8, .p99_ms = 10};
-    WindowMetrics canary = production;
-    canary.pairs = 1000;
-    canary.pair_disagreements = disagreements;
-    canary.pair_abs_diff_sum = 0.3 * static_cast<double>(disagreements);
-    canary.outputs_per_row = production.outputs_per_row = 1;
-    return std::map<std::string, WindowMetrics>{{"production", production}, {"canary", canary}};
-  }
-};
-
-class NullNotifier final : public core::Notifier {
- public:
-  void Notify(const Deployment&, const core::DeploymentEvent&) override {}
-};
-
-// The virtual data plane without shadow support (as SageMaker's).
-class NoShadowTraffic final : public core::TrafficControl {
- public:
-  explicit NoShadowTraffic(core::TrafficControl& inner) : inner_(inner) {}
-  core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
-    return inner_.DescribeEndpoint(e);
-  }
-  core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
-    return inner_.CreateVariant(e, v);
-  }
-  core::Status RemoveVariant(std::string_view e, std::string_view v) override {
-    return inner_.RemoveVariant(e, v);
-  }
-  core::Status SetWeights(std::string_view e, const std::vector<core::VariantWeight>& w) override {
-    return inner_.SetWeights(e, w);
-  }
-
- private:
-  core::TrafficControl& inner_;
-};
-
-class ControllerShadowTest : public ::testing::Test {
+class ControllerShadowTest : public testing::ControllerFixture<> {
  protected:
-  ControllerShadowTest()
-      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
-    core::Endpoint recs;
-    recs.name = "recs";
-    recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
-    traffic_.AddEndpoint(recs);
-    policy_.bake = minutes(2);
+  ControllerShadowTest() {
     policy_.shadow_duration = minutes(3);
     policy_.shadow_sample = 0.5;
     policy_.divergence_max_disagreement = 0.05;
     policy_.divergence_tolerance = 0.02;
+    // Production's window, and the canary's answers to the copies (in shadow).
+    metrics_.production = {.invocations = 1000, .p50_ms = 5, .p90_ms = 8, .p99_ms = 10};
+    metrics_.production.outputs_per_row = 1;
+    metrics_.canary = metrics_.production;
+    metrics_.canary.pairs = 1000;
+    Disagree(0);
   }
 
-  Ports ports(core::TrafficControl& traffic) {
-    return {.traffic = traffic,
-            .metrics = metrics_,
-            .store = store_,
-            .notifier = notifier_,
-            .clock = clock_};
+  // `disagreements` of the canary's 1000 pairs beyond the tolerance.
+  void Disagree(std::int64_t disagreements) {
+    metrics_.canary.pair_disagreements = disagreements;
+    metrics_.canary.pair_abs_diff_sum = 0.3 * static_cast<double>(disagreements);
   }
-  StartRequest Request() {
-    return {.id = "d1", .endpoint = "recs", .canary_variant = "canary", .policy = policy_};
-  }
-  double CanaryWeight() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e ? e->FindVariant("canary") : nullptr;
-    return v ? v->weight : -1;
-  }
+
   Deployment Tick(Controller& c) {
     clock_.Advance(policy_.interval);
     EXPECT_TRUE(c.Tick());
-    return *store_.Get("d1");
+    return Stored();
   }
   std::vector<std::string> EventReasons() {
     std::vector<std::string> out;
-    auto events = store_.ListEvents("d1", 0);
-    EXPECT_TRUE(events);
-    if (events) {
-      for (const auto& e : *events) out.push_back(e.reason);
-    }
+    for (const auto& e : Events()) out.push_back(e.reason);
     return out;
   }
-
-  core::ManualClock clock_;
-  core::testing::VirtualTrafficControl traffic_;
-  PairedMetrics metrics_;
-  core::testing::MemoryDeploymentStore store_;
-  NullNotifier notifier_;
-  core::Policy policy_;
 };
 
 bool AnyHas(const std::vector<std::string>& reasons, std::string_view part) {
@@ -149,7 +86,7 @@ TEST_F(ControllerShadowTest, ShadowPhaseAtWeightZeroThenTheSplitAtTheInitialWeig
 }
 
 TEST_F(ControllerShadowTest, ADivergentCanaryIsRolledBackInShadowBeforeAnyUserTraffic) {
-  metrics_.disagreements = 300;  // 30 % of pairs beyond the tolerance
+  Disagree(300);  // 30 % of pairs beyond the tolerance
   Controller c(ports(traffic_));
   ASSERT_TRUE(c.StartDeployment(Request()));
   Deployment first = Tick(c);
@@ -172,7 +109,8 @@ TEST_F(ControllerShadowTest, ADivergentCanaryIsRolledBackInShadowBeforeAnyUserTr
 }
 
 TEST_F(ControllerShadowTest, AShadowPolicyIsRefusedWhereTheTrafficControlCannotShadow) {
-  NoShadowTraffic no_shadow(traffic_);
+  // The virtual data plane without shadow support (as SageMaker's).
+  core::testing::ForwardingTrafficControl no_shadow(traffic_);
   Controller c(ports(no_shadow));
   auto d = c.StartDeployment(Request());
   ASSERT_FALSE(d);

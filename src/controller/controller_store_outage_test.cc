@@ -7,9 +7,9 @@
 #include <string>
 
 #include "controller/controller.h"
+#include "controller/testing/controller_fixture.h"
 #include "core/testing/full_disk_store.h"
-#include "core/testing/memory_deployment_store.h"
-#include "core/testing/virtual_traffic_control.h"
+#include "core/testing/port_fakes.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -23,63 +23,19 @@ using std::chrono::minutes;
 
 using core::testing::FullDiskStore;
 
-class FixedMetrics final : public core::MetricsSource {
- public:
-  WindowMetrics canary{.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 45};
-  WindowMetrics production{.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
-  std::optional<core::Error> error;
-
-  core::Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view, core::Timestamp,
-                                                              core::Timestamp) override {
-    if (error) return std::unexpected(*error);
-    return std::map<std::string, WindowMetrics>{{"production", production}, {"canary", canary}};
-  }
-};
-
-class CountingNotifier final : public core::Notifier {
- public:
-  std::vector<core::DeploymentEvent> events;
-  void Notify(const core::Deployment&, const core::DeploymentEvent& e) override {
-    events.push_back(e);
-  }
-};
-
 bool Contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
 
-class StoreOutageTest : public ::testing::Test {
+class StoreOutageTest : public testing::ControllerFixture<FullDiskStore> {
  protected:
-  StoreOutageTest()
-      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
-    core::Endpoint recs;
-    recs.name = "recs";
-    recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
-    traffic_.AddEndpoint(recs);
-    policy_.bake = minutes(2);
-    policy_.interval = minutes(1);
-  }
-
-  Ports ports() {
-    return {.traffic = traffic_,
-            .metrics = metrics_,
-            .store = store_,
-            .notifier = notifier_,
-            .clock = clock_};
-  }
+  StoreOutageTest() { policy_.interval = minutes(1); }
 
   // Starts d1 at 10 %.
   void Start(Controller& c) {
-    StartRequest r{.id = "d1",
-                   .endpoint = "recs",
-                   .canary_variant = "canary",
-                   .model = {},
-                   .instances = 1,
-                   .policy = policy_,
-                   .actor = "test"};
-    auto d = c.StartDeployment(r);
+    auto d = c.StartDeployment(Request());
     ASSERT_TRUE(d) << d.error().ToString();
-    ASSERT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+    ASSERT_DOUBLE_EQ(CanaryWeight(), 0.1);
   }
 
   // One interval later, one tick; the outcome for d1 (empty: nothing done).
@@ -90,25 +46,6 @@ class StoreOutageTest : public ::testing::Test {
     if (!outcomes || outcomes->empty()) return std::nullopt;
     return outcomes->front();
   }
-
-  double CanaryTraffic() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("canary");
-    return v ? v->weight : -1;
-  }
-  double ProductionTraffic() {
-    auto e = traffic_.DescribeEndpoint("recs");
-    return e->FindVariant("production")->weight;
-  }
-  core::Deployment Stored() { return *store_.Get("d1"); }
-  std::vector<core::DeploymentEvent> Events() { return *store_.ListEvents("d1", 0); }
-
-  core::ManualClock clock_;
-  core::testing::VirtualTrafficControl traffic_;
-  FixedMetrics metrics_;
-  FullDiskStore store_;
-  CountingNotifier notifier_;
-  core::Policy policy_;
 };
 
 TEST_F(StoreOutageTest, ACheckThatCannotBeRecordedIsReportedWithItsErrorAndTime) {
@@ -123,7 +60,7 @@ TEST_F(StoreOutageTest, ACheckThatCannotBeRecordedIsReportedWithItsErrorAndTime)
   EXPECT_TRUE(Contains(outcome->error->message(), "store unavailable"))
       << outcome->error->message();
   EXPECT_TRUE(Contains(outcome->error->message(), "database or disk is full"));
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);  // nothing moved
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);  // nothing moved
 
   auto notes = c.Notes("d1");
   ASSERT_TRUE(notes);
@@ -159,7 +96,7 @@ TEST_F(StoreOutageTest, UnrecordedChecksNeverCountTowardsTheBake) {
   ASSERT_TRUE(Step(c));  // t0+1m, healthy, not recorded
   ASSERT_TRUE(Step(c));  // t0+2m, healthy, would have completed the bake: not recorded
   EXPECT_EQ(c.Notes("d1")->unrecorded_checks, 2);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   const core::Timestamp last_unrecorded = clock_.Now();
 
   store_.full = false;
@@ -168,7 +105,7 @@ TEST_F(StoreOutageTest, UnrecordedChecksNeverCountTowardsTheBake) {
   EXPECT_FALSE(first->error);
   EXPECT_EQ(first->action, Action::kHold) << first->reason;
   EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.1);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   EXPECT_EQ(Stored().progress.healthy_since, last_unrecorded);
   EXPECT_EQ(Stored().progress.checks, 3);
   EXPECT_TRUE(Contains(Events().back().reason, "2 earlier check(s) not recorded"))
@@ -179,7 +116,7 @@ TEST_F(StoreOutageTest, UnrecordedChecksNeverCountTowardsTheBake) {
   ASSERT_TRUE(second);
   EXPECT_EQ(second->action, Action::kShift) << second->reason;
   EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.2);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.2);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.2);
 }
 
 TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheRecordFollows) {
@@ -192,7 +129,7 @@ TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheR
   auto two = Step(c);
   ASSERT_TRUE(one && two);
   EXPECT_FALSE(one->unrecorded_rollback);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   auto three = Step(c);
   ASSERT_TRUE(three);
   EXPECT_EQ(three->action, Action::kRollback);
@@ -201,8 +138,8 @@ TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheR
   EXPECT_EQ(three->error->code(), ErrorCode::kUnavailable);
   EXPECT_TRUE(Contains(three->error->message(), "traffic is on production; the record will follow"))
       << three->error->message();
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_EQ(Stored().state, DeploymentState::kInProgress);  // the store did not take it
   EXPECT_EQ(Stored().version, version);
   ASSERT_TRUE(c.Notes("d1"));
@@ -214,7 +151,7 @@ TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheR
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(c.Tick());
     Step(c);
-    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+    EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   }
 
   store_.full = false;
@@ -222,8 +159,8 @@ TEST_F(StoreOutageTest, UnrecordedBreachesRollBackWithTrafficOnProductionAndTheR
   ASSERT_TRUE(settled);
   EXPECT_FALSE(settled->error) << settled->error->ToString();
   EXPECT_EQ(Stored().state, DeploymentState::kRolledBack);
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), -1);  // the canary was removed
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), -1);  // the canary was removed
   EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
   // The record tells the story: the breach check that rolled back, dated then.
   std::vector<core::DeploymentEvent> events = Events();
@@ -250,12 +187,12 @@ TEST_F(StoreOutageTest, ManualRollbackAnswersUnavailableWithTrafficOnProduction)
       Contains(rolled.error().message(), "traffic is on production; the record will follow"))
       << rolled.error().message();
   EXPECT_TRUE(Contains(rolled.error().message(), "database or disk is full"));
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
 
   // Healthy checks past the whole bake: no step up while the record is pending.
   for (int i = 0; i < 4; ++i) Step(c);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_EQ(Stored().state, DeploymentState::kInProgress);
 
   // Other actions wait for the rollback's record.
@@ -265,7 +202,7 @@ TEST_F(StoreOutageTest, ManualRollbackAnswersUnavailableWithTrafficOnProduction)
     EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
     EXPECT_TRUE(Contains(r.error().message(), "is being rolled back")) << r.error().message();
   }
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   auto again = c.Rollback("d1", "alice");  // asked again: the same answer
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::kUnavailable);
@@ -301,36 +238,20 @@ TEST_F(StoreOutageTest, TheNextTickRecordsAPendingRollback) {
 TEST_F(StoreOutageTest, ARollbackWhoseTrafficCouldNotMoveIsRetriedByTheTick) {
   // The traffic control refuses once; the tick moves traffic while the store
   // still refuses the record.
-  class RefuseOnce final : public core::TrafficControl {
+  class RefuseOnce final : public core::testing::ForwardingTrafficControl {
    public:
-    explicit RefuseOnce(core::TrafficControl& inner) : inner_(inner) {}
+    using ForwardingTrafficControl::ForwardingTrafficControl;
     bool refuse = false;
-    core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
-      return inner_.DescribeEndpoint(e);
-    }
-    core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
-      return inner_.CreateVariant(e, v);
-    }
-    core::Status RemoveVariant(std::string_view e, std::string_view v) override {
-      return inner_.RemoveVariant(e, v);
-    }
     core::Status SetWeights(std::string_view e,
                             const std::vector<core::VariantWeight>& w) override {
       if (refuse) {
         refuse = false;
         return core::MakeError(ErrorCode::kValidation, "endpoint is being updated");
       }
-      return inner_.SetWeights(e, w);
+      return ForwardingTrafficControl::SetWeights(e, w);
     }
-
-   private:
-    core::TrafficControl& inner_;
   } refusing(traffic_);
-  Controller c(Ports{.traffic = refusing,
-                     .metrics = metrics_,
-                     .store = store_,
-                     .notifier = notifier_,
-                     .clock = clock_});
+  Controller c(ports(refusing));
   Start(c);
   store_.full = true;
   refusing.refuse = true;
@@ -338,10 +259,10 @@ TEST_F(StoreOutageTest, ARollbackWhoseTrafficCouldNotMoveIsRetriedByTheTick) {
   ASSERT_FALSE(rolled);
   EXPECT_TRUE(Contains(rolled.error().message(), "could not be moved to production yet"))
       << rolled.error().message();
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   ASSERT_TRUE(c.Tick());
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
 TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRecordFollows) {
@@ -355,7 +276,7 @@ TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRe
     ASSERT_TRUE(held);
     EXPECT_EQ(held->action, Action::kHold) << held->reason;
     EXPECT_FALSE(held->unrecorded_rollback);
-    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+    EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   }
   // The metrics failed too many times in a row: FAILED, which the store refuses.
   auto failed = Step(c);
@@ -367,8 +288,8 @@ TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRe
   EXPECT_TRUE(
       Contains(failed->error->message(), "traffic is on production; the record will follow"))
       << failed->error->message();
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_EQ(Stored().state, DeploymentState::kInProgress);  // the store did not take it
   EXPECT_EQ(Stored().version, version);
   auto notes = c.Notes("d1");
@@ -385,7 +306,7 @@ TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRe
   metrics_.error.reset();
   for (int i = 0; i < 3; ++i) {
     Step(c);
-    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+    EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   }
   for (auto action : {&Controller::Complete, &Controller::Rollback, &Controller::Resume}) {
     auto r = (c.*action)("d1", "bob");
@@ -394,7 +315,7 @@ TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRe
     EXPECT_TRUE(Contains(r.error().message(), "deployment 'd1' has failed")) << r.error().message();
     EXPECT_TRUE(Contains(r.error().message(), "traffic is on production")) << r.error().message();
   }
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_EQ(Stored().state, DeploymentState::kInProgress);
 
   store_.full = false;
@@ -404,8 +325,8 @@ TEST_F(StoreOutageTest, AnAutomaticFailureMovesTrafficToProductionAtOnceAndTheRe
   EXPECT_EQ(settled->action, Action::kFail);
   EXPECT_EQ(Stored().state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(Stored().canary_weight, 0);
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
   // The record tells the story: the failed check and FAILED, dated when traffic moved.
   std::vector<core::DeploymentEvent> events = Events();
@@ -430,19 +351,10 @@ TEST_F(StoreOutageTest,
        AStepTheTrafficControlRefusesFailsWithTrafficOnProductionWhenTheStoreIsFull) {
   // The step to 20 % is recorded; then the disk fills and the traffic control
   // refuses the step for good (not retryable).
-  class RefuseTheStep final : public core::TrafficControl {
+  class RefuseTheStep final : public core::testing::ForwardingTrafficControl {
    public:
     RefuseTheStep(core::TrafficControl& inner, FullDiskStore& store)
-        : inner_(inner), store_(store) {}
-    core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
-      return inner_.DescribeEndpoint(e);
-    }
-    core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
-      return inner_.CreateVariant(e, v);
-    }
-    core::Status RemoveVariant(std::string_view e, std::string_view v) override {
-      return inner_.RemoveVariant(e, v);
-    }
+        : ForwardingTrafficControl(inner), store_(store) {}
     core::Status SetWeights(std::string_view e,
                             const std::vector<core::VariantWeight>& w) override {
       for (const core::VariantWeight& v : w) {
@@ -451,18 +363,13 @@ TEST_F(StoreOutageTest,
           return core::MakeError(ErrorCode::kValidation, "instance limit exceeded");
         }
       }
-      return inner_.SetWeights(e, w);
+      return ForwardingTrafficControl::SetWeights(e, w);
     }
 
    private:
-    core::TrafficControl& inner_;
     FullDiskStore& store_;
   } refusing(traffic_, store_);
-  Controller c(Ports{.traffic = refusing,
-                     .metrics = metrics_,
-                     .store = store_,
-                     .notifier = notifier_,
-                     .clock = clock_});
+  Controller c(ports(refusing));
   Start(c);
   ASSERT_TRUE(Step(c));  // t0+1m: healthy, bake not done
   auto step = Step(c);   // t0+2m: shift to 20 %, refused
@@ -471,8 +378,8 @@ TEST_F(StoreOutageTest,
   EXPECT_TRUE(step->unrecorded_rollback);
   ASSERT_TRUE(step->error);
   EXPECT_EQ(step->error->code(), ErrorCode::kUnavailable);
-  EXPECT_DOUBLE_EQ(ProductionTraffic(), 1.0);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_DOUBLE_EQ(Stored().canary_weight, 0.2);  // the step, as recorded before it failed
   ASSERT_TRUE(c.Notes("d1"));
   EXPECT_TRUE(c.Notes("d1")->rollback_pending);
@@ -481,7 +388,7 @@ TEST_F(StoreOutageTest,
   store_.full = false;
   ASSERT_TRUE(c.Tick());  // the record goes first, due or not
   EXPECT_EQ(Stored().state, DeploymentState::kFailed);
-  EXPECT_DOUBLE_EQ(CanaryTraffic(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);
 }
 
@@ -498,7 +405,7 @@ TEST_F(StoreOutageTest, UserActionsAnswerUnavailableAndChangeNoTraffic) {
                          "store unavailable: InternalError: update "
                          "deployment: database or disk is full"))
         << r.error().message();
-    EXPECT_DOUBLE_EQ(CanaryTraffic(), 0.1);
+    EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   }
   EXPECT_EQ(Stored(), before);
   EXPECT_FALSE(c.Notes("d1") && c.Notes("d1")->rollback_pending);

@@ -4,9 +4,10 @@
 
 #include <deque>
 #include <functional>
+#include <optional>
 
-#include "core/testing/memory_deployment_store.h"
-#include "core/testing/virtual_traffic_control.h"
+#include "controller/testing/controller_fixture.h"
+#include "core/testing/port_fakes.h"
 
 namespace mlcanary::controller {
 namespace {
@@ -18,10 +19,11 @@ using core::ErrorCode;
 using core::WindowMetrics;
 using std::chrono::minutes;
 
-// Wraps a real TrafficControl and fails the calls it is told to fail.
-class FaultyTrafficControl final : public core::TrafficControl {
+// Passes calls through to the in-memory data plane and fails the ones it is
+// told to fail.
+class FaultyTrafficControl final : public core::testing::ForwardingTrafficControl {
  public:
-  explicit FaultyTrafficControl(core::TrafficControl& inner) : inner_(inner) {}
+  using ForwardingTrafficControl::ForwardingTrafficControl;
   std::deque<core::Error> set_weights_errors;  // consumed one per SetWeights call
   std::optional<core::Error> create_error;
   std::function<void()> during_create;  // runs inside CreateVariant (a concurrent user action)
@@ -29,22 +31,16 @@ class FaultyTrafficControl final : public core::TrafficControl {
   std::optional<core::Error> check_error;
   int set_weights_calls = 0;
 
-  core::Result<core::Endpoint> DescribeEndpoint(std::string_view e) override {
-    return inner_.DescribeEndpoint(e);
-  }
   core::Status CheckVariant(std::string_view e, const core::Variant& v) override {
     if (check_error) return std::unexpected(*check_error);
-    return inner_.CheckVariant(e, v);
+    return ForwardingTrafficControl::CheckVariant(e, v);
   }
   core::Status CreateVariant(std::string_view e, const core::Variant& v) override {
     if (create_error && !create_then_fail) return std::unexpected(*create_error);
     if (during_create) during_create();
-    auto created = inner_.CreateVariant(e, v);
+    auto created = ForwardingTrafficControl::CreateVariant(e, v);
     if (create_error) return std::unexpected(*create_error);
     return created;
-  }
-  core::Status RemoveVariant(std::string_view e, std::string_view v) override {
-    return inner_.RemoveVariant(e, v);
   }
   core::Status SetWeights(std::string_view e, const std::vector<core::VariantWeight>& w) override {
     ++set_weights_calls;
@@ -53,77 +49,14 @@ class FaultyTrafficControl final : public core::TrafficControl {
       set_weights_errors.pop_front();
       return std::unexpected(err);
     }
-    return inner_.SetWeights(e, w);
-  }
-
- private:
-  core::TrafficControl& inner_;
-};
-
-// Metrics the test sets; errors queued are returned first.
-class ScriptedMetrics final : public core::MetricsSource {
- public:
-  WindowMetrics canary{.invocations = 1000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 45};
-  WindowMetrics production{.invocations = 9000, .p50_ms = 20, .p90_ms = 30, .p99_ms = 40};
-  std::deque<core::Error> errors;
-
-  core::Result<std::map<std::string, WindowMetrics>> Snapshot(std::string_view, core::Timestamp,
-                                                              core::Timestamp) override {
-    if (!errors.empty()) {
-      core::Error err = errors.front();
-      errors.pop_front();
-      return std::unexpected(err);
-    }
-    return std::map<std::string, WindowMetrics>{{"production", production}, {"canary", canary}};
+    return ForwardingTrafficControl::SetWeights(e, w);
   }
 };
 
-class RecordingNotifier final : public core::Notifier {
- public:
-  std::vector<core::DeploymentEvent> events;
-  void Notify(const Deployment&, const core::DeploymentEvent& e) override { events.push_back(e); }
-};
-
-class ControllerTest : public ::testing::Test {
+class ControllerTest : public testing::ControllerFixture<> {
  protected:
-  ControllerTest()
-      : clock_(core::Timestamp(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1))) {
-    core::Endpoint recs;
-    recs.name = "recs";
-    recs.variants.push_back({.name = "production", .weight = 1.0, .instances = 1, .model = {}});
-    virtual_traffic_.AddEndpoint(recs);
-    policy_.bake = minutes(2);
-  }
-
-  Ports ports() {
-    return {.traffic = traffic_,
-            .metrics = metrics_,
-            .store = store_,
-            .notifier = notifier_,
-            .clock = clock_};
-  }
-
-  StartRequest Request(std::string id = "d1") {
-    return {.id = std::move(id),
-            .endpoint = "recs",
-            .canary_variant = "canary",
-            .model = {},
-            .instances = 1,
-            .policy = policy_,
-            .actor = "test"};
-  }
-
-  double TrafficCanaryWeight() {
-    auto e = virtual_traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("canary");
-    return v ? v->weight : -1;
-  }
-
-  double ProductionWeight() {
-    auto e = virtual_traffic_.DescribeEndpoint("recs");
-    const core::Variant* v = e->FindVariant("production");
-    return v ? v->weight : -1;
-  }
+  // The controller sees the data plane through faulty_.
+  Ports ports() { return ControllerFixture::ports(faulty_); }
 
   // Advances one interval and ticks.
   void Step(Controller& c) {
@@ -131,13 +64,7 @@ class ControllerTest : public ::testing::Test {
     ASSERT_TRUE(c.Tick());
   }
 
-  core::ManualClock clock_;
-  core::testing::VirtualTrafficControl virtual_traffic_;
-  FaultyTrafficControl traffic_{virtual_traffic_};
-  ScriptedMetrics metrics_;
-  core::testing::MemoryDeploymentStore store_;
-  RecordingNotifier notifier_;
-  core::Policy policy_;
+  FaultyTrafficControl faulty_{traffic_};
 };
 
 TEST_F(ControllerTest, StartMovesCanaryToInitialWeight) {
@@ -147,7 +74,7 @@ TEST_F(ControllerTest, StartMovesCanaryToInitialWeight) {
   EXPECT_EQ(d->state, DeploymentState::kInProgress);
   EXPECT_DOUBLE_EQ(d->canary_weight, 0.1);
   EXPECT_EQ(d->production_variant, "production");
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   ASSERT_EQ(notifier_.events.size(), 2u);
   EXPECT_EQ(notifier_.events[1].to_state, DeploymentState::kInProgress);
 }
@@ -162,7 +89,7 @@ TEST_F(ControllerTest, BackgroundStartRecordsPendingAndTickReadiesTheCanary) {
   ASSERT_TRUE(d) << d.error().ToString();
   EXPECT_EQ(d->state, DeploymentState::kPending);
   EXPECT_EQ(wakes, 1);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // no canary yet: nothing promised to traffic
+  EXPECT_DOUBLE_EQ(CanaryWeight(), -1);  // no canary yet: nothing promised to traffic
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 
   auto outcomes = c.Tick();
@@ -171,7 +98,7 @@ TEST_F(ControllerTest, BackgroundStartRecordsPendingAndTickReadiesTheCanary) {
   EXPECT_EQ((*outcomes)[0].deployment.state, DeploymentState::kInProgress);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   ASSERT_EQ(notifier_.events.size(), 2u);
   EXPECT_EQ(notifier_.events[1].to_state, DeploymentState::kInProgress);
 }
@@ -181,11 +108,11 @@ TEST_F(ControllerTest, BackgroundStartFailsCleanlyWhenTheCanaryCannotBeCreated) 
   p.start_in_background = true;
   Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
-  traffic_.create_error = core::Error(ErrorCode::kValidation, "ValidationException: no model");
+  faulty_.create_error = core::Error(ErrorCode::kValidation, "ValidationException: no model");
   ASSERT_TRUE(c.Tick());
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), -1);
 }
 
 TEST_F(ControllerTest, BackgroundStartFailureRemovesAHalfMadeCanaryAndMovesNoTraffic) {
@@ -193,13 +120,13 @@ TEST_F(ControllerTest, BackgroundStartFailureRemovesAHalfMadeCanaryAndMovesNoTra
   p.start_in_background = true;
   Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
-  traffic_.create_error = core::Error(ErrorCode::kInternal, "update ended in a bad state");
-  traffic_.create_then_fail = true;
+  faulty_.create_error = core::Error(ErrorCode::kInternal, "update ended in a bad state");
+  faulty_.create_then_fail = true;
   ASSERT_TRUE(c.Tick());
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // the half-made canary was removed
+  EXPECT_DOUBLE_EQ(CanaryWeight(), -1);  // the half-made canary was removed
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
-  EXPECT_EQ(traffic_.set_weights_calls, 0);  // the canary never had traffic to move back
+  EXPECT_EQ(faulty_.set_weights_calls, 0);  // the canary never had traffic to move back
   auto events = store_.ListEvents("d1", 0);
   ASSERT_TRUE(events);
   for (const auto& e : *events) {
@@ -212,7 +139,7 @@ TEST_F(ControllerTest, BackgroundStartRetriesARetryableFailureUntilThePendingDea
   p.start_in_background = true;
   Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
-  traffic_.create_error = core::Error(ErrorCode::kUnavailable, "endpoint is updating");
+  faulty_.create_error = core::Error(ErrorCode::kUnavailable, "endpoint is updating");
   ASSERT_TRUE(c.Tick());
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kPending);  // tried again next tick
   auto events = store_.ListEvents("d1", 0);
@@ -227,7 +154,7 @@ TEST_F(ControllerTest, BackgroundStartRetriesARetryableFailureUntilThePendingDea
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 
   // Before the deadline, a canary that becomes ready goes on as usual.
-  traffic_.create_error.reset();
+  faulty_.create_error.reset();
   ASSERT_TRUE(c.StartDeployment(Request("d2")));
   ASSERT_TRUE(c.Tick());
   EXPECT_EQ(store_.Get("d2")->state, DeploymentState::kInProgress);
@@ -245,7 +172,7 @@ TEST_F(ControllerTest, BackgroundStartSurvivesARestartWhilePending) {
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kPending);  // resumed, not failed
   ASSERT_TRUE(restarted.Tick());
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
 }
 
 TEST_F(ControllerTest, CancelWhileTheCanaryIsBeingReadiedLeavesNoCanary) {
@@ -253,14 +180,14 @@ TEST_F(ControllerTest, CancelWhileTheCanaryIsBeingReadiedLeavesNoCanary) {
   p.start_in_background = true;
   Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
-  traffic_.during_create = [&] {
-    traffic_.during_create = nullptr;
+  faulty_.during_create = [&] {
+    faulty_.during_create = nullptr;
     auto cancelled = c.Cancel("d1", "user");
     ASSERT_TRUE(cancelled) << cancelled.error().ToString();
   };
   ASSERT_TRUE(c.Tick());
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kCancelled);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), -1);  // created after the cancel, then removed
+  EXPECT_DOUBLE_EQ(CanaryWeight(), -1);  // created after the cancel, then removed
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
@@ -270,7 +197,7 @@ TEST_F(ControllerTest, AVariantTheTrafficControlRefusesIsRefusedBeforeAnythingIs
     Ports p = ports();
     p.start_in_background = background;
     Controller c(p);
-    traffic_.check_error = core::Error(ErrorCode::kValidation, "model kind must be sagemaker");
+    faulty_.check_error = core::Error(ErrorCode::kValidation, "model kind must be sagemaker");
     auto d = c.StartDeployment(Request());
     ASSERT_FALSE(d);
     EXPECT_EQ(d.error().code(), ErrorCode::kValidation);
@@ -312,7 +239,7 @@ TEST_F(ControllerTest, SecondDeploymentOnEndpointConflicts) {
 }
 
 TEST_F(ControllerTest, CanaryThatCannotLoadFailsWithTrafficOnProduction) {
-  traffic_.create_error = core::Error(ErrorCode::kModelError, "model file is corrupt");
+  faulty_.create_error = core::Error(ErrorCode::kModelError, "model file is corrupt");
   Controller c(ports());
   auto d = c.StartDeployment(Request());
   ASSERT_FALSE(d);
@@ -320,7 +247,7 @@ TEST_F(ControllerTest, CanaryThatCannotLoadFailsWithTrafficOnProduction) {
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(stored->canary_weight, 0);
-  EXPECT_EQ(TrafficCanaryWeight(), -1);  // never added
+  EXPECT_EQ(CanaryWeight(), -1);  // never added
 }
 
 TEST_F(ControllerTest, HealthyChecksShiftAfterBakeAndTrafficFollowsStore) {
@@ -330,7 +257,7 @@ TEST_F(ControllerTest, HealthyChecksShiftAfterBakeAndTrafficFollowsStore) {
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.1);
   Step(c);  // 2 minutes healthy = bake
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.2);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.2);
   auto events = store_.ListEvents("d1", 0);
   // created, started, check, check, weight change
   ASSERT_EQ(events->size(), 5u);
@@ -395,12 +322,12 @@ TEST_F(ControllerTest, RetryableWeightFailureIsRetriedWithBackoff) {
   Controller c(p);
   ASSERT_TRUE(c.StartDeployment(Request()));
   Step(c);
-  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
-  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
+  faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
+  faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kThrottled, "slow down"));
   Step(c);
   EXPECT_DOUBLE_EQ(store_.Get("d1")->canary_weight, 0.2);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kInProgress);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.2);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.2);
   ASSERT_EQ(sleeps.size(), 2u);
   EXPECT_LE(sleeps[0], p.retry.base);
   EXPECT_LE(sleeps[1], p.retry.base * 2);
@@ -411,12 +338,12 @@ TEST_F(ControllerTest, ExhaustedRetriesFailTheDeploymentWithTrafficOnProduction)
   ASSERT_TRUE(c.StartDeployment(Request()));
   Step(c);
   for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
-    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "busy"));
+    faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "busy"));
   }
   Step(c);
   auto d = store_.Get("d1");
   EXPECT_EQ(d->state, DeploymentState::kFailed);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
   auto events = store_.ListEvents("d1", 0);
   EXPECT_NE(events->back().reason.find("gave up after 4 attempts"), std::string::npos)
       << events->back().reason;
@@ -426,12 +353,12 @@ TEST_F(ControllerTest, NonRetryableWeightFailureFailsTheDeployment) {
   Controller c(ports());
   ASSERT_TRUE(c.StartDeployment(Request()));
   Step(c);
-  traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kValidation, "bad weights"));
+  faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kValidation, "bad weights"));
   Step(c);
   auto d = store_.Get("d1");
   EXPECT_EQ(d->state, DeploymentState::kFailed);
   EXPECT_DOUBLE_EQ(d->canary_weight, 0);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
 }
 
 TEST_F(ControllerTest, ErrorBreachesRollBackAndTrafficReturnsToProduction) {
@@ -443,7 +370,7 @@ TEST_F(ControllerTest, ErrorBreachesRollBackAndTrafficReturnsToProduction) {
   Step(c);
   auto d = store_.Get("d1");
   EXPECT_EQ(d->state, DeploymentState::kRolledBack);
-  EXPECT_EQ(TrafficCanaryWeight(), -1);  // canary removed once it had no traffic
+  EXPECT_EQ(CanaryWeight(), -1);  // canary removed once it had no traffic
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kRolledBack);
 }
@@ -454,14 +381,14 @@ TEST_F(ControllerTest, InterruptedRollbackIsFinishedByTheNextTick) {
   metrics_.canary.errors_5xx = 50;
   Step(c);
   for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
-    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "endpoint busy"));
+    faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "endpoint busy"));
   }
   Step(c);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0.1);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   Step(c);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kRolledBack);
-  EXPECT_EQ(TrafficCanaryWeight(), -1);
+  EXPECT_EQ(CanaryWeight(), -1);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
 }
 
@@ -478,7 +405,7 @@ TEST_F(ControllerTest, RetryableMetricsErrorsHoldThenFail) {
   }
   Step(c);
   EXPECT_EQ(store_.Get("d1")->state, DeploymentState::kFailed);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0);
 }
 
 TEST_F(ControllerTest, NonRetryableMetricsErrorFailsAtOnce) {
@@ -541,7 +468,7 @@ TEST_F(ControllerTest, CompleteMakesCanaryTheProductionVariant) {
   ASSERT_TRUE(d) << d.error().ToString();
   EXPECT_EQ(d->state, DeploymentState::kCompleted);
   EXPECT_DOUBLE_EQ(d->canary_weight, 1.0);
-  EXPECT_DOUBLE_EQ(TrafficCanaryWeight(), 1.0);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 1.0);
   EXPECT_EQ(ProductionWeight(), -1);  // old production removed
   auto endpoints = store_.ListEndpoints();
   ASSERT_EQ(endpoints->size(), 1u);
@@ -581,7 +508,7 @@ TEST_F(ControllerTest, CancelRemovesCanaryAndRestoresProduction) {
   auto d = c.Cancel("d1", "admin");
   ASSERT_TRUE(d) << d.error().ToString();
   EXPECT_EQ(d->state, DeploymentState::kCancelled);
-  EXPECT_EQ(TrafficCanaryWeight(), -1);
+  EXPECT_EQ(CanaryWeight(), -1);
   EXPECT_DOUBLE_EQ(ProductionWeight(), 1.0);
   EXPECT_EQ(notifier_.events.back().to_state, DeploymentState::kCancelled);
 }
@@ -665,7 +592,7 @@ TEST_F(ControllerTest, ReconcileAllFinishesAnInterruptedRollback) {
   metrics_.canary.errors_5xx = 50;
   Step(c);
   for (int i = 0; i < RetryOptions{}.max_attempts; ++i) {
-    traffic_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "down"));
+    faulty_.set_weights_errors.push_back(core::Error(ErrorCode::kUnavailable, "down"));
   }
   Step(c);
   ASSERT_EQ(store_.Get("d1")->state, DeploymentState::kRollingBack);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/testing/memory_deployment_store.h"
+#include "core/testing/port_fakes.h"
 #include "core/testing/traffic_control_contract.h"
 #include "fleet/endpoint_follower.h"
 #include "gateway/router.h"
@@ -35,35 +36,22 @@ models::ModelBackendFactory FakeModels() {
 
 // One replica that leads: its store, its router, the follower that makes the
 // router serve the records, and the StoreTrafficControl the controller drives.
-class Leader final : public core::TrafficControl {
- public:
-  explicit Leader(const core::Endpoint& endpoint) {
-    EXPECT_TRUE(store.SaveEndpoint(endpoint));
-    auto added = router.AddEndpoint(endpoint);
-    EXPECT_TRUE(added) << added.error().ToString();
-  }
-
-  core::Result<core::Endpoint> DescribeEndpoint(std::string_view endpoint) override {
-    return traffic.DescribeEndpoint(endpoint);
-  }
-  core::Status CheckVariant(std::string_view endpoint, const core::Variant& variant) override {
-    return traffic.CheckVariant(endpoint, variant);
-  }
-  core::Status CreateVariant(std::string_view endpoint, const core::Variant& variant) override {
-    return traffic.CreateVariant(endpoint, variant);
-  }
-  core::Status RemoveVariant(std::string_view endpoint, std::string_view variant) override {
-    return traffic.RemoveVariant(endpoint, variant);
-  }
-  core::Status SetWeights(std::string_view endpoint,
-                          const std::vector<core::VariantWeight>& weights) override {
-    return traffic.SetWeights(endpoint, weights);
-  }
-
+struct Replica {
   core::testing::MemoryDeploymentStore store;
   gateway::Router router{gateway::RouterOptions{}, FakeModels(), nullptr};
   EndpointFollower follower{store, nullptr, router, FollowerOptions{}};
   StoreTrafficControl traffic{store, router, [this] { return follower.SyncOnce(); }};
+};
+
+// The leading replica serving `endpoint`, as the controller sees it: every call
+// goes to its StoreTrafficControl.
+class Leader final : public Replica, public core::testing::ForwardingTrafficControl {
+ public:
+  explicit Leader(const core::Endpoint& endpoint) : ForwardingTrafficControl(traffic) {
+    EXPECT_TRUE(store.SaveEndpoint(endpoint));
+    auto added = router.AddEndpoint(endpoint);
+    EXPECT_TRUE(added) << added.error().ToString();
+  }
 };
 
 core::Variant ModelVariant(const std::string& name, const std::string& path) {

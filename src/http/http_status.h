@@ -1,7 +1,8 @@
 // The one mapping from error kinds to HTTP statuses, shared by the gateway and
 // the control API: 400 validation, 401, 403, 404, 409 conflict and refused
 // transitions, 429 throttled, 502 model error, 503 unavailable, 504 timeout,
-// 500 internal, 501 unimplemented.
+// 500 internal, 501 unimplemented; and its inverse for a client of the control
+// API (ErrorCodeForStatus).
 #ifndef MLCANARY_HTTP_HTTP_STATUS_H_
 #define MLCANARY_HTTP_HTTP_STATUS_H_
 
@@ -36,6 +37,35 @@ constexpr int HttpStatusFor(core::ErrorCode code) {
       return 501;
   }
   return 500;
+}
+
+// The error kind a control API answer's status stands for (the CLI's client):
+// HttpStatusFor read backwards, where 409 reads as the refused transition
+// (kFailedPrecondition), 413 and 415 as validation, and any other status
+// (502 included) as internal.
+constexpr core::ErrorCode ErrorCodeForStatus(long status) {
+  switch (status) {
+    case 400:
+    case 413:
+    case 415:
+      return core::ErrorCode::kValidation;
+    case 401:
+      return core::ErrorCode::kUnauthenticated;
+    case 403:
+      return core::ErrorCode::kPermissionDenied;
+    case 404:
+      return core::ErrorCode::kNotFound;
+    case 409:
+      return core::ErrorCode::kFailedPrecondition;
+    case 429:
+      return core::ErrorCode::kThrottled;
+    case 503:
+      return core::ErrorCode::kUnavailable;
+    case 504:
+      return core::ErrorCode::kTimeout;
+    default:
+      return core::ErrorCode::kInternal;
+  }
 }
 
 }  // namespace mlcanary::http

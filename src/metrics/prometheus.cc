@@ -227,10 +227,10 @@ void AppendRegistryMetrics(const MetricsRegistry& registry, std::string& out) {
   }
 }
 
-void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
-  const std::vector<EndpointRolloutStatus> endpoints = status.Endpoints();
-  if (endpoints.empty()) return;
-  Writer w(out);
+namespace {
+
+// The state, canary weight and pause of each endpoint's latest deployment.
+void AppendDeploymentGauges(const std::vector<EndpointRolloutStatus>& endpoints, Writer& w) {
   std::vector<const EndpointRolloutStatus*> deployed;
   for (const auto& e : endpoints) {
     if (e.state) deployed.push_back(&e);
@@ -260,6 +260,10 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
                std::int64_t{e->paused ? 1 : 0});
     }
   }
+}
+
+// The latest verdict, checks by verdict, and failed checks.
+void AppendCheckMetrics(const std::vector<EndpointRolloutStatus>& endpoints, Writer& w) {
   bool any_verdict = false;
   for (const auto& e : endpoints) any_verdict = any_verdict || e.last_verdict.has_value();
   if (any_verdict) {
@@ -298,6 +302,10 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
                std::chrono::duration<double>(e.last_check_error_at->time_since_epoch()).count());
     }
   }
+}
+
+// Unrecorded rollbacks and state changes.
+void AppendTransitionCounters(const std::vector<EndpointRolloutStatus>& endpoints, Writer& w) {
   w.Family("mlcanary_unrecorded_rollbacks_total", "counter",
            "Rollbacks and automatic failures whose record the store refused at first: traffic "
            "went to production and the record followed when the store could be written again.");
@@ -313,6 +321,17 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
                e.transitions[static_cast<std::size_t>(s)]);
     }
   }
+}
+
+}  // namespace
+
+void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
+  const std::vector<EndpointRolloutStatus> endpoints = status.Endpoints();
+  if (endpoints.empty()) return;
+  Writer w(out);
+  AppendDeploymentGauges(endpoints, w);
+  AppendCheckMetrics(endpoints, w);
+  AppendTransitionCounters(endpoints, w);
 }
 
 std::string RenderPrometheus(const MetricsRegistry& registry, const ControllerStatus* controller) {

@@ -81,13 +81,24 @@ core::Result<std::map<std::string, double>> PrometheusMetricsSource::QueryByVari
 
 core::Result<std::map<std::string, core::WindowMetrics>> PrometheusMetricsSource::Snapshot(
     std::string_view endpoint, core::Timestamp start, core::Timestamp end) {
-  std::map<std::string, core::WindowMetrics> out;
+  Windows out;
   if (end <= start) return out;  // an empty window holds no traffic
   const WindowQueries q = BuildWindowQueries(endpoint, options_.job, end - start);
+  auto traffic = ReadCounts(q, end, out);
+  if (!traffic) return std::unexpected(traffic.error());
+  if (!*traffic) return out;  // latencies of no request are not zero: leave them unread
+  if (auto s = ReadLatencies(q, end, out); !s) return std::unexpected(s.error());
+  if (auto s = ReadOverhead(q, end, out); !s) return std::unexpected(s.error());
+  if (auto s = ReadUtilization(q, end, out); !s) return std::unexpected(s.error());
+  return out;
+}
 
+// Invocations and errors per variant; no series at all is no traffic.
+core::Result<bool> PrometheusMetricsSource::ReadCounts(const WindowQueries& q, core::Timestamp end,
+                                                       Windows& out) {
   auto invocations = QueryByVariant(q.invocations, end);
   if (!invocations) return std::unexpected(invocations.error());
-  if (invocations->empty()) return out;  // no series: no traffic
+  if (invocations->empty()) return false;  // no series: no traffic
   auto errors_4xx = QueryByVariant(q.errors_4xx, end);
   if (!errors_4xx) return std::unexpected(errors_4xx.error());
   auto errors_5xx = QueryByVariant(q.errors_5xx, end);
@@ -106,10 +117,13 @@ core::Result<std::map<std::string, core::WindowMetrics>> PrometheusMetricsSource
     w.errors_5xx = *e5;
     traffic = traffic || w.invocations > 0;
   }
-  if (!traffic) return out;  // latencies of no request are not zero: leave them unread
+  return traffic;
+}
 
-  // Latency quantiles, in seconds: NaN or no sample where a variant had no
-  // histogram data in the window.
+// Latency quantiles, in seconds: NaN or no sample where a variant had no
+// histogram data in the window.
+core::Status PrometheusMetricsSource::ReadLatencies(const WindowQueries& q, core::Timestamp end,
+                                                    Windows& out) {
   for (auto [query, field] : {std::pair{&q.p50, &core::WindowMetrics::p50_ms},
                               std::pair{&q.p90, &core::WindowMetrics::p90_ms},
                               std::pair{&q.p99, &core::WindowMetrics::p99_ms}}) {
@@ -128,15 +142,24 @@ core::Result<std::map<std::string, core::WindowMetrics>> PrometheusMetricsSource
       w.*field = seconds * 1000.0;
     }
   }
+  return core::Ok();
+}
+
+core::Status PrometheusMetricsSource::ReadOverhead(const WindowQueries& q, core::Timestamp end,
+                                                   Windows& out) {
   auto overhead = QueryByVariant(q.overhead, end);
   if (!overhead) return std::unexpected(overhead.error());
   for (auto& [variant, w] : out) {
     const double seconds = ValueOr(*overhead, variant, 0);
     w.overhead_ms = std::isfinite(seconds) && seconds >= 0 ? seconds * 1000.0 : 0.0;
   }
+  return core::Ok();
+}
 
-  // Utilization: the variant's own process where it has one, else the mean of
-  // the replicas' (the gateway's) processes, as the embedded source does.
+// Utilization: the variant's own process where it has one, else the mean of
+// the replicas' (the gateway's) processes, as the embedded source does.
+core::Status PrometheusMetricsSource::ReadUtilization(const WindowQueries& q, core::Timestamp end,
+                                                      Windows& out) {
   std::map<std::string, double> own[2];
   std::optional<double> process[2];
   for (int i = 0; i < 2; ++i) {
@@ -162,7 +185,7 @@ core::Result<std::map<std::string, core::WindowMetrics>> PrometheusMetricsSource
     w.cpu_utilization = pick(0);
     w.memory_utilization = pick(1);
   }
-  return out;
+  return core::Ok();
 }
 
 core::Result<std::unique_ptr<core::MetricsSource>> MakePrometheusMetricsSource(

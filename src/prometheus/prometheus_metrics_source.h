@@ -14,6 +14,7 @@
 #include "client/http_connection.h"
 #include "core/ports.h"
 #include "prometheus/prometheus_url.h"
+#include "prometheus/promql.h"
 #include "prometheus/query_answer.h"
 
 namespace mlcanary::prometheus {
@@ -49,7 +50,14 @@ class PrometheusMetricsSource final : public core::MetricsSource {
                                                              core::Timestamp at);
 
  private:
+  using Windows = std::map<std::string, core::WindowMetrics>;
   core::Result<std::vector<Sample>> Query(const std::string& query, core::Timestamp at);
+  // Snapshot's steps, each filling `out` (one window per variant) from its
+  // queries at `end`. ReadCounts: whether any variant had traffic.
+  core::Result<bool> ReadCounts(const WindowQueries& q, core::Timestamp end, Windows& out);
+  core::Status ReadLatencies(const WindowQueries& q, core::Timestamp end, Windows& out);
+  core::Status ReadOverhead(const WindowQueries& q, core::Timestamp end, Windows& out);
+  core::Status ReadUtilization(const WindowQueries& q, core::Timestamp end, Windows& out);
 
   PrometheusOptions options_;
   std::mutex mu_;  // guards connection_

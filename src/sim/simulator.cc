@@ -155,9 +155,8 @@ std::string Minute(double m) {
 
 const char* Paint(bool color, const char* code) { return color ? code : ""; }
 
-}  // namespace
-
-std::string FormatTimeline(const SimulationResult& result, const Scenario& scenario, bool color) {
+// The scenario's line (traffic, check cadence, thresholds) and the table's head.
+std::string TimelineHead(const Scenario& scenario, bool color) {
   const core::Policy& p = scenario.policy;
   const char* reset = Paint(color, "\033[0m");
   const char* bold = Paint(color, "\033[1m");
@@ -174,73 +173,95 @@ std::string FormatTimeline(const SimulationResult& result, const Scenario& scena
   std::snprintf(line, sizeof(line), "%s%6s  %-20s %5s  %11s %7s  %11s %7s  %s%s\n", bold, "minute",
                 "canary weight", "", "prod p99", "err", "canary p99", "err", "verdict", reset);
   out += line;
+  return out;
+}
 
+// One event: "--> STATE: reason", red for a rollback, failure or pause, green
+// for completion.
+std::string EventLine(const SimulationEvent& e, bool color) {
+  const char* tint = Paint(color, "\033[36m");
+  if (e.state == core::DeploymentState::kRolledBack ||
+      e.state == core::DeploymentState::kRollingBack || e.state == core::DeploymentState::kFailed ||
+      e.paused) {
+    tint = Paint(color, "\033[31m");
+  } else if (e.state == core::DeploymentState::kCompleted) {
+    tint = Paint(color, "\033[32m");
+  }
+  char line[512];
+  std::snprintf(line, sizeof(line), "%s%s  %s %4.0f%%  %s> %s%s: %s\n", tint,
+                Minute(e.minute).c_str(), Bar(e.canary_weight, 20).c_str(), e.canary_weight * 100,
+                "--", std::string(core::StateName(e.state)).c_str(), e.paused ? " (paused)" : "",
+                e.reason.c_str());
+  return std::string(line) + Paint(color, "\033[0m");
+}
+
+// One check: both variants' p99 and error rate and the verdict (and the ML
+// checks' values when the policy asks for them, issue 14), or why it failed.
+std::string CheckLine(const SimulationCheck& c, bool color) {
+  char line[512];
+  if (!c.report) {
+    std::snprintf(line, sizeof(line), "%s  %s %4.0f%%  check failed: %s\n",
+                  Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(), c.canary_weight * 100,
+                  c.reason.c_str());
+    return line;
+  }
+  const core::HealthReport& r = *c.report;
+  const char* tint = Paint(color, "\033[32m");
+  if (r.verdict == core::Verdict::kInconclusive) tint = Paint(color, "\033[33m");
+  if (r.breached()) tint = Paint(color, "\033[31m");
+  std::snprintf(line, sizeof(line), "%s  %s %4.0f%%  %9.1fms %6.2f%%  %9.1fms %6.2f%%  %s%s%s\n",
+                Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(), c.canary_weight * 100,
+                r.production.p99_ms, r.production_error_rate * 100, r.canary.p99_ms,
+                r.canary_error_rate * 100, tint, std::string(core::VerdictName(r.verdict)).c_str(),
+                Paint(color, "\033[0m"));
+  std::string extra;
+  char part[96];
+  if (r.latency_test) {
+    std::snprintf(part, sizeof(part), "  Mann-Whitney p %.3g, p50 x%.2f", r.latency_test->test.p,
+                  r.latency_test->effect);
+    extra += part;
+  }
+  if (r.psi) {
+    std::snprintf(part, sizeof(part), "  PSI %.3f", *r.psi);
+    extra += part;
+  }
+  if (!extra.empty() && std::string_view(line).ends_with('\n')) {
+    std::string with(line, std::strlen(line) - 1);
+    with += extra + "\n";
+    std::snprintf(line, sizeof(line), "%s", with.c_str());
+  }
+  return line;
+}
+
+// "final: STATE at N% canary after M minutes, K checks".
+std::string FinalLine(const SimulationResult& result, bool color) {
+  char line[512];
+  std::snprintf(
+      line, sizeof(line), "\n%sfinal: %s%s at %.0f%% canary after %s minutes, %zu checks%s\n",
+      Paint(color, "\033[1m"), std::string(core::StateName(result.final_state)).c_str(),
+      result.paused ? " (paused)" : "", result.final_canary_weight * 100,
+      Minute(result.end_minute).c_str() + std::strspn(Minute(result.end_minute).c_str(), " "),
+      result.checks.size(), Paint(color, "\033[0m"));
+  return line;
+}
+
+}  // namespace
+
+std::string FormatTimeline(const SimulationResult& result, const Scenario& scenario, bool color) {
+  std::string out = TimelineHead(scenario, color);
+  // Each check in order, with the events up to its minute before it.
   std::size_t next_event = 0;
-  auto print_events_until = [&](double minute) {
+  auto events_until = [&](double minute) {
     while (next_event < result.events.size() && result.events[next_event].minute <= minute + 1e-9) {
-      const SimulationEvent& e = result.events[next_event++];
-      const char* tint = Paint(color, "\033[36m");
-      if (e.state == core::DeploymentState::kRolledBack ||
-          e.state == core::DeploymentState::kRollingBack ||
-          e.state == core::DeploymentState::kFailed || e.paused) {
-        tint = Paint(color, "\033[31m");
-      } else if (e.state == core::DeploymentState::kCompleted) {
-        tint = Paint(color, "\033[32m");
-      }
-      std::snprintf(line, sizeof(line), "%s%s  %s %4.0f%%  %s> %s%s: %s\n", tint,
-                    Minute(e.minute).c_str(), Bar(e.canary_weight, 20).c_str(),
-                    e.canary_weight * 100, "--", std::string(core::StateName(e.state)).c_str(),
-                    e.paused ? " (paused)" : "", e.reason.c_str());
-      out += line;
-      out += reset;
+      out += EventLine(result.events[next_event++], color);
     }
   };
-
   for (const SimulationCheck& c : result.checks) {
-    print_events_until(c.minute - 1e-6);
-    if (c.report) {
-      const core::HealthReport& r = *c.report;
-      const char* tint = Paint(color, "\033[32m");
-      if (r.verdict == core::Verdict::kInconclusive) tint = Paint(color, "\033[33m");
-      if (r.breached()) tint = Paint(color, "\033[31m");
-      std::snprintf(line, sizeof(line),
-                    "%s  %s %4.0f%%  %9.1fms %6.2f%%  %9.1fms %6.2f%%  %s%s%s\n",
-                    Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(),
-                    c.canary_weight * 100, r.production.p99_ms, r.production_error_rate * 100,
-                    r.canary.p99_ms, r.canary_error_rate * 100, tint,
-                    std::string(core::VerdictName(r.verdict)).c_str(), reset);
-      // The ML checks' values (issue 14), when the policy asks for them.
-      std::string extra;
-      char part[96];
-      if (r.latency_test) {
-        std::snprintf(part, sizeof(part), "  Mann-Whitney p %.3g, p50 x%.2f",
-                      r.latency_test->test.p, r.latency_test->effect);
-        extra += part;
-      }
-      if (r.psi) {
-        std::snprintf(part, sizeof(part), "  PSI %.3f", *r.psi);
-        extra += part;
-      }
-      if (!extra.empty() && std::string_view(line).ends_with('\n')) {
-        std::string with(line, std::strlen(line) - 1);
-        with += extra + "\n";
-        std::snprintf(line, sizeof(line), "%s", with.c_str());
-      }
-    } else {
-      std::snprintf(line, sizeof(line), "%s  %s %4.0f%%  check failed: %s\n",
-                    Minute(c.minute).c_str(), Bar(c.canary_weight, 20).c_str(),
-                    c.canary_weight * 100, c.reason.c_str());
-    }
-    out += line;
+    events_until(c.minute - 1e-6);
+    out += CheckLine(c, color);
   }
-  print_events_until(1e18);
-  std::snprintf(
-      line, sizeof(line), "\n%sfinal: %s%s at %.0f%% canary after %s minutes, %zu checks%s\n", bold,
-      std::string(core::StateName(result.final_state)).c_str(), result.paused ? " (paused)" : "",
-      result.final_canary_weight * 100,
-      Minute(result.end_minute).c_str() + std::strspn(Minute(result.end_minute).c_str(), " "),
-      result.checks.size(), reset);
-  out += line;
+  events_until(1e18);
+  out += FinalLine(result, color);
   return out;
 }
 
