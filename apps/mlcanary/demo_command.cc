@@ -1,4 +1,4 @@
-// `mlcanary demo`: the embedded service, steady traffic and three rollouts
+// `mlcanary demo`: the embedded service, steady traffic and four rollouts
 // followed live through the control API (client::DeploymentFollower, as
 // `deploy --wait` does) and shown by console's rollout view.
 #include "demo_command.h"
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -40,7 +42,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kEndpoint = "recs";
 constexpr const char* kModelFiles[] = {"recs-v1.json", "recs-v2.ubj", "recs-v3.json",
-                                       "recs-v4.json"};
+                                       "recs-v4.json", "recs-v5.ubj"};
 
 volatile std::sig_atomic_t g_interrupted = 0;
 extern "C" void OnInterrupt(int) { g_interrupted = 1; }
@@ -176,7 +178,26 @@ struct Scenario {
   std::string variant;
   std::string story;     // one line: what is different about this model
   std::string expected;  // final state
+  // Overrides of the endpoint's policy (the API's body.policy); empty: none.
+  boost::json::object policy;
+  // Expected to end in the shadow phase: the canary never got a user's request.
+  bool shadow_only = false;
 };
+
+// recs-v5's policy: a shadow phase (the canary answers copies of every request,
+// never returned) judged by the paired divergence check: rolled back when 5 %
+// of the pairs differ by more than 0.05, before any user reaches it.
+boost::json::object ShadowDivergencePolicy() {
+  boost::json::object shadow;
+  shadow["duration"] = "20s";
+  shadow["sample"] = 1.0;
+  boost::json::object p;
+  p["shadow"] = std::move(shadow);
+  p["divergence_max_disagreement"] = 0.05;
+  p["divergence_tolerance"] = 0.05;
+  p["divergence_min_predictions"] = 100;
+  return p;
+}
 
 // Shows one rollout until it ends: its events as a timeline, the traffic as the
 // status line. Never leaves it half done: past `limit` it is rolled back.
@@ -215,9 +236,13 @@ class RolloutWatch {
     if (gave_up_ && !result_.final_state.empty()) result_.final_state += " (forced)";
   }
 
+  // The canary's highest weight in the events shown (0: no user reached it).
+  double max_weight() const { return max_weight_; }
+
  private:
   void Show(const core::DeploymentEvent& e) {
     if (e.kind == core::EventKind::kCheck) ++result_.checks;
+    max_weight_ = std::max({max_weight_, e.weight_before, e.weight_after});
     // The summary's reason is the decisive transition's: into ROLLING_BACK (its
     // cause, not "traffic back on production") or else into the final state.
     if (e.kind == core::EventKind::kTransition && !decided_ &&
@@ -255,6 +280,7 @@ class RolloutWatch {
   std::optional<core::Timestamp> start_;
   bool decided_ = false;
   bool gave_up_ = false;
+  double max_weight_ = 0;
   const loadgen::LoadSnapshot base_;
   loadgen::LoadSnapshot last_;
   SteadyClock::time_point last_at_ = SteadyClock::now();
@@ -271,7 +297,8 @@ console::RolloutResult RunRollout(console::Terminal& term, client::ApiClient& ap
   const auto started = SteadyClock::now();
   auto created = api.CreateDeployment({.endpoint = kEndpoint,
                                        .model_path = (models / s.model_file).string(),
-                                       .variant = s.variant});
+                                       .variant = s.variant,
+                                       .policy = s.policy});
   if (!created) {
     out.reason = "deploy refused: " + created.error().message();
     term.Line(term.style().Red("   " + out.reason));
@@ -280,7 +307,12 @@ console::RolloutResult RunRollout(console::Terminal& term, client::ApiClient& ap
   out.id = created->value.id;
   term.Line(console::RolloutStarted(created->value));
   term.Line(console::CheckHeader(term.style()));
-  RolloutWatch(term, api, load, out).Run(created->value, started, limit);
+  RolloutWatch watch(term, api, load, out);
+  watch.Run(created->value, started, limit);
+  // A shadow-only rollout that let users reach the canary did not go as expected.
+  if (s.shadow_only && watch.max_weight() > 0 && !out.final_state.empty()) {
+    out.final_state += " (after the shadow)";
+  }
   out.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
   term.Line(console::RolloutEnded(term.style(), out));
   return out;
@@ -359,7 +391,7 @@ config::ServiceConfig DemoConfig(const fs::path& models, const fs::path& data,
 void PrintIntro(console::Terminal& term, const fs::path& models, const fs::path& data, bool keep) {
   const console::Style& style = term.style();
   term.Line(style.Bold("mlcanary demo") +
-            " \u2014 three canary rollouts on live traffic, time compressed");
+            " \u2014 four canary rollouts on live traffic, time compressed");
   term.Line(style.Dim("   models    " + models.string()));
   term.Line(style.Dim("   data dir  " + data.string() +
                       (keep ? " (kept: --keep)" : " (removed at the end; --keep keeps it)")));
@@ -411,6 +443,13 @@ std::vector<console::RolloutResult> RunScenarios(console::Terminal& term, client
       {"recs-v3.json", "recs-v3", "expects 12 features: every request it gets is a 400",
        "ROLLED_BACK"},
       {"recs-v4.json", "recs-v4", "1500 deep DART trees: correct but far slower", "ROLLED_BACK"},
+      {.model_file = "recs-v5.ubj",
+       .variant = "recs-v5",
+       .story = "v2 trained with features 0 and 1 swapped: fast, no errors, wrong answers; "
+                "shadow first",
+       .expected = "ROLLED_BACK",
+       .policy = ShadowDivergencePolicy(),
+       .shadow_only = true},
   };
   std::vector<console::RolloutResult> results;
   for (std::size_t i = 0; i < scenarios.size() && g_interrupted == 0; ++i) {
@@ -429,7 +468,7 @@ int PrintOutcome(console::Terminal& term, const std::vector<console::RolloutResu
   const console::Style& style = term.style();
   for (const std::string& line : console::SummaryTable(style, results)) term.Line(line);
   term.Line(console::TrafficTotals(traffic));
-  bool as_expected = results.size() == 3;
+  bool as_expected = results.size() == 4;
   for (const auto& r : results) as_expected = as_expected && r.as_expected();
   term.Line("");
   int status = 1;
@@ -437,9 +476,10 @@ int PrintOutcome(console::Terminal& term, const std::vector<console::RolloutResu
     term.Line(style.Yellow("Interrupted."));
     status = 130;
   } else if (as_expected) {
-    term.Line(style.Green(style.Bold("\u2714 All three rollouts ended as expected")) + " in " +
+    term.Line(style.Green(style.Bold("\u2714 All four rollouts ended as expected")) + " in " +
               console::Seconds(seconds) +
-              ": COMPLETED, ROLLED_BACK (errors), ROLLED_BACK (latency).");
+              ": COMPLETED, ROLLED_BACK (errors), ROLLED_BACK (latency), ROLLED_BACK (divergence, "
+              "in shadow: no user saw it).");
     status = 0;
   } else {
     term.Line(style.Red(style.Bold("\u2718 Not every rollout ended as expected")) + " (" +

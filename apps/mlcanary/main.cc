@@ -21,9 +21,9 @@ CLI::App* AddSimulate(CLI::App& app, mlcanary::app::SimulateOptions& simulate) {
 
 CLI::App* AddDemo(CLI::App& app, mlcanary::app::DemoOptions& demo) {
   CLI::App* cmd = app.add_subcommand(
-      "demo", "the quickstart: live rollouts of example models (good, broken, slow)");
+      "demo", "the quickstart: live rollouts of example models (good, broken, slow, divergent)");
   cmd->add_option("--models", demo.models_dir,
-                  "directory with recs-v1.json .. recs-v4.json (default: examples/models)");
+                  "directory with recs-v1.json .. recs-v5.ubj (default: examples/models)");
   cmd->add_flag("--fast", demo.fast, "shorter bake and pauses (tests)");
   cmd->add_flag("--keep", demo.keep, "keep the temporary data directory");
   return cmd;

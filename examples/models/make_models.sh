@@ -7,6 +7,8 @@
 #                 8-feature requests are a 400 for it)
 #   recs-v4.json  8 features, SLOW: DART booster, 1500 trees, depth 10, seed 4,
 #                 18 MB, about 6 ms a row (training it takes about 4 minutes)
+#   recs-v5.ubj   recs-v2 trained with features 0 and 1 swapped (a feature-order bug:
+#                 fast, no errors, different answers; the demo's divergence rollback)
 # Usage: examples/models/make_models.sh [BUILD_DIR] [--only FILE]   (default: build)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -158,13 +158,20 @@ core::Status Controller::ApplyWeights(const Deployment& d) {
 }
 
 core::Status Controller::ApplyShadow(const Deployment& d) {
-  if (!core::ShadowOn(d.policy)) return core::Ok();
+  if (!core::ShadowOn(d.policy) && !core::MirrorOn(d.policy)) return core::Ok();
   std::optional<core::ShadowSpec> spec;
   if (d.state == DeploymentState::kInProgress && d.phase == core::RolloutPhase::kShadow) {
     spec = core::ShadowSpec{.variant = d.canary_variant,
                             .sample = d.policy.shadow_sample,
                             .tolerance = d.policy.divergence_tolerance,
                             .output = d.policy.divergence_output};
+  } else if (d.state == DeploymentState::kInProgress && core::MirrorOn(d.policy)) {
+    // The split: a share of each variant's requests mirrored to the other.
+    spec = core::ShadowSpec{.variant = d.canary_variant,
+                            .sample = d.policy.divergence_mirror_sample,
+                            .tolerance = d.policy.divergence_tolerance,
+                            .output = d.policy.divergence_output,
+                            .mirror_to = d.production_variant};
   }
   return WithRetries([&] { return ports_.traffic.SetShadow(d.endpoint, spec); });
 }
@@ -180,7 +187,8 @@ core::Status Controller::Reconcile(const Deployment& d) {
   if (core::SameWeight(canary->weight, d.canary_weight)) {
     // A shadow is not described: re-applied while in the shadow phase (a
     // restarted gateway has lost it; the router keeps an equal one as it is).
-    return d.phase == core::RolloutPhase::kShadow ? ApplyShadow(d) : core::Ok();
+    const bool copies = d.phase == core::RolloutPhase::kShadow || core::MirrorOn(d.policy);
+    return copies ? ApplyShadow(d) : core::Ok();
   }
   return ApplyWeights(d);
 }
@@ -205,6 +213,12 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
         "policy.shadow: this service's traffic control cannot copy requests to a canary (a "
         "shadow phase needs mlcanary's own gateway, not SageMaker or a fleet replica); leave "
         "shadow out");
+  }
+  if (core::MirrorOn(request.policy) && !ports_.traffic.SupportsShadow()) {
+    return core::ValidationError(
+        "policy.divergence_mirror_sample: this service's traffic control cannot copy requests "
+        "between variants (mirroring needs mlcanary's own gateway, not SageMaker or a fleet "
+        "replica); set it to 0");
   }
   if (request.id.empty()) return core::ValidationError("deployment id must not be empty");
   if (request.canary_variant.empty()) return core::ValidationError("variant must not be empty");
@@ -248,6 +262,21 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   // not create (its name, its model's kind and fields).
   if (auto s = ports_.traffic.CheckVariant(d.endpoint, CanaryVariant(d)); !s) {
     return std::unexpected(s.error());
+  }
+  // A divergence check the models cannot take (several outputs per row), where
+  // the traffic control can tell before serving (in-process models).
+  if (core::DivergenceOn(d.policy)) {
+    const core::Variant canary = CanaryVariant(d);
+    const core::Variant& prod = *production;
+    for (const core::Variant* v : {&prod, &canary}) {
+      const std::string who = std::string(v == &canary ? "the canary" : "the production") +
+                              " model of variant '" + v->name + "'";
+      if (auto s = core::CheckDivergenceOutputs(
+              d.policy, who, ports_.traffic.ModelOutputs(d.endpoint, *v));
+          !s) {
+        return std::unexpected(s.error());
+      }
+    }
   }
   DeploymentEvent created = MakeEvent(
       d, now, EventKind::kTransition, DeploymentState::kPending, 0,

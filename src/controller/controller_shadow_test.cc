@@ -2,6 +2,8 @@
 // canary whose paired answers diverge is rolled back before any user saw it.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,26 @@ using core::DeploymentState;
 using core::RolloutPhase;
 using core::WindowMetrics;
 using std::chrono::minutes;
+
+// The virtual data plane that knows its models' outputs per row (as the
+// gateway knows an in-process model's), with shadow support.
+class OutputsTraffic final : public core::testing::ForwardingTrafficControl {
+ public:
+  using ForwardingTrafficControl::ForwardingTrafficControl;
+  std::map<std::string, std::size_t> outputs;  // by variant name; absent: unknown
+  core::Status SetShadow(std::string_view e, const std::optional<core::ShadowSpec>& s) override {
+    return inner().SetShadow(e, s);
+  }
+  bool SupportsShadow() const override { return true; }
+  std::optional<core::ShadowSpec> DescribeShadow(std::string_view e) override {
+    return inner().DescribeShadow(e);
+  }
+  std::optional<std::size_t> ModelOutputs(std::string_view, const core::Variant& v) override {
+    auto it = outputs.find(v.name);
+    if (it == outputs.end()) return std::nullopt;
+    return it->second;
+  }
+};
 
 class ControllerShadowTest : public testing::ControllerFixture<> {
  protected:
@@ -121,6 +143,109 @@ TEST_F(ControllerShadowTest, AShadowPolicyIsRefusedWhereTheTrafficControlCannotS
   policy_.shadow_duration = core::Duration(0);
   ASSERT_TRUE(c.StartDeployment(Request()));
   EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
+}
+
+TEST_F(ControllerShadowTest, ADivergenceCheckOnAMultiOutputModelIsRefusedAtCreation) {
+  OutputsTraffic traffic(traffic_);
+  traffic.outputs = {{"production", 1}, {"canary", 3}};
+  Controller c(ports(traffic));
+  auto d = c.StartDeployment(Request());
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), core::ErrorCode::kValidation);
+  EXPECT_NE(d.error().message().find("policy.divergence_output"), std::string::npos)
+      << d.error().ToString();
+  EXPECT_NE(d.error().message().find("canary model of variant 'canary' returns 3"),
+            std::string::npos)
+      << d.error().ToString();
+  EXPECT_FALSE(store_.Get("d1"));
+  EXPECT_FALSE(traffic_.DescribeEndpoint("recs")->FindVariant("canary"));
+  // An output both models have: accepted.
+  policy_.divergence_output = 2;
+  traffic.outputs["production"] = 3;
+  ASSERT_TRUE(c.StartDeployment(Request()));
+}
+
+TEST_F(ControllerShadowTest, AnOutputTheProductionModelDoesNotHaveIsRefused) {
+  OutputsTraffic traffic(traffic_);
+  traffic.outputs = {{"production", 1}, {"canary", 3}};
+  policy_.divergence_output = 2;
+  Controller c(ports(traffic));
+  auto d = c.StartDeployment(Request());
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message().find("policy.divergence_output: the production model"),
+            std::string::npos)
+      << d.error().ToString();
+  EXPECT_NE(d.error().message().find("output 2 does not exist"), std::string::npos);
+}
+
+TEST_F(ControllerShadowTest, ModelsWhoseOutputsCannotBeKnownAreJudgedAtTheCheck) {
+  // An http model: the traffic control cannot tell (the check is inconclusive
+  // naming divergence_output if the answers turn out to have several outputs).
+  OutputsTraffic traffic(traffic_);
+  Controller c(ports(traffic));
+  ASSERT_TRUE(c.StartDeployment(Request()));
+}
+
+TEST_F(ControllerShadowTest, MirroringInTheSplitRollsBackADivergentCanaryAfterTheShadow) {
+  // No shadow phase: the split mirrors 20 % of each variant's requests.
+  policy_.shadow_duration = core::Duration(0);
+  policy_.divergence_mirror_sample = 0.2;
+  Disagree(300);
+  Controller c(ports(traffic_));
+  auto d = c.StartDeployment(Request());
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->phase, RolloutPhase::kSplit);
+  EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
+  auto mirror = traffic_.DescribeShadow("recs");
+  ASSERT_TRUE(mirror);
+  EXPECT_EQ(*mirror, (core::ShadowSpec{.variant = "canary",
+                                       .sample = 0.2,
+                                       .tolerance = 0.02,
+                                       .mirror_to = "production"}));
+  EXPECT_EQ(Tick(c).progress.divergence_breaches, 1);
+  EXPECT_EQ(Tick(c).state, DeploymentState::kRolledBack);
+  EXPECT_FALSE(traffic_.DescribeShadow("recs"));
+  EXPECT_TRUE(AnyHas(EventReasons(), "paired disagreement 0.3000 >= divergence_max_disagreement"));
+}
+
+TEST_F(ControllerShadowTest, AfterTheShadowTheSplitMirrorsWhenAsked) {
+  policy_.divergence_mirror_sample = 0.5;
+  Controller c(ports(traffic_));
+  ASSERT_TRUE(c.StartDeployment(Request()));
+  EXPECT_TRUE(traffic_.DescribeShadow("recs")->mirror_to.empty());  // the shadow phase
+  for (int i = 0; i < 3; ++i) Tick(c);
+  ASSERT_EQ(store_.Get("d1")->phase, RolloutPhase::kSplit);
+  auto mirror = traffic_.DescribeShadow("recs");
+  ASSERT_TRUE(mirror);
+  EXPECT_EQ(mirror->mirror_to, "production");
+  EXPECT_DOUBLE_EQ(mirror->sample, 0.5);
+  // A restarted gateway has lost it: reconciling re-applies it.
+  ASSERT_TRUE(traffic_.SetShadow("recs", std::nullopt));
+  Controller again(ports(traffic_));
+  ASSERT_TRUE(again.ReconcileAll());
+  EXPECT_EQ(traffic_.DescribeShadow("recs"), mirror);
+}
+
+TEST_F(ControllerShadowTest, MirroringIsRefusedWhereTheTrafficControlCannotCopy) {
+  policy_.shadow_duration = core::Duration(0);
+  policy_.divergence_mirror_sample = 0.2;
+  core::testing::ForwardingTrafficControl no_shadow(traffic_);
+  Controller c(ports(no_shadow));
+  auto d = c.StartDeployment(Request());
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message().find("policy.divergence_mirror_sample"), std::string::npos)
+      << d.error().ToString();
+}
+
+TEST_F(ControllerShadowTest, AMirrorSampleOutsideItsRangeIsRefusedNamingTheField) {
+  for (double bad : {-0.1, 1.5}) {
+    policy_.divergence_mirror_sample = bad;
+    Controller c(ports(traffic_));
+    auto d = c.StartDeployment(Request());
+    ASSERT_FALSE(d) << bad;
+    EXPECT_NE(d.error().message().find("divergence_mirror_sample"), std::string::npos)
+        << d.error().ToString();
+  }
 }
 
 TEST_F(ControllerShadowTest, ARestartReappliesTheShadowOfADeploymentInShadow) {

@@ -164,6 +164,34 @@ Status ValidatePolicy(const Policy& p, PolicyRules rules) {
   return Ok();
 }
 
+Status CheckDivergenceOutputs(const Policy& p, std::string_view who,
+                              std::optional<std::size_t> outputs) {
+  if (!outputs || *outputs == 0) return Ok();
+  const std::string n = std::to_string(*outputs);
+  const std::string range = *outputs > 1 ? " (0.." + std::to_string(*outputs - 1) + ")" : " (0)";
+  if (PairedDivergenceOn(p)) {
+    if (p.divergence_output < 0 && *outputs > 1) {
+      return ValidationError("policy.divergence_output: " + std::string(who) + " returns " + n +
+                             " outputs per row; set divergence_output to the one the paired "
+                             "check compares" +
+                             range);
+    }
+    if (p.divergence_output >= 0 && static_cast<std::size_t>(p.divergence_output) >= *outputs) {
+      return ValidationError("policy.divergence_output: " + std::string(who) + " returns " + n +
+                             " output" + (*outputs > 1 ? "s" : "") + " per row; output " +
+                             std::to_string(p.divergence_output) + " does not exist" + range);
+    }
+  }
+  if (p.divergence_psi_max > 0 && *outputs > 1) {
+    return ValidationError(
+        "policy.divergence_psi_max: " + std::string(who) + " returns " + n +
+        " outputs per row; the PSI check reads each row's first output and compares "
+        "single-output models only (divergence_output chooses the paired check's output); set "
+        "divergence_psi_max: 0 for this model");
+  }
+  return Ok();
+}
+
 Status CheckWeightResolution(const Policy& p) {
   for (const PolicyField& field : PolicyFields()) {
     if (!PolicyFieldInUse(field, p)) continue;

@@ -112,6 +112,10 @@ struct Policy {
   // The output compared of a model with several outputs per row; -1 (unset):
   // single-output models only (a multi-output model makes the check inconclusive).
   std::int64_t divergence_output = -1;
+  // Paired divergence in the split phase: this share of the requests each
+  // variant answers is also sent to the other variant (never returned), and
+  // the pair counted into the paired check's window. 0: off (the default).
+  double divergence_mirror_sample = 0;
 
   bool operator==(const Policy&) const = default;
 };
@@ -120,6 +124,23 @@ struct Policy {
 inline bool ShadowOn(const Policy& p) { return p.shadow_duration.count() > 0; }
 // Whether the paired divergence check is on (divergence_max_disagreement > 0).
 inline bool PairedDivergenceOn(const Policy& p) { return p.divergence_max_disagreement > 0; }
+// Whether the split phase mirrors a share of requests to the other variant.
+inline bool MirrorOn(const Policy& p) { return p.divergence_mirror_sample > 0; }
+// Whether a divergence check is on (PSI or paired).
+inline bool DivergenceOn(const Policy& p) {
+  return p.divergence_psi_max > 0 || PairedDivergenceOn(p);
+}
+
+// Whether the divergence checks of `p` can judge a model that answers
+// `outputs` outputs per row (nullopt: not known before it serves -- a model
+// behind HTTP; its checks say so when they run). A validation error naming the
+// policy field otherwise: the paired check on a multi-output model without
+// `divergence_output`, or naming an output the model does not have
+// (`policy.divergence_output`); the PSI check, which reads each row's first
+// output, on a multi-output model (`policy.divergence_psi_max`). `who` names
+// the model in the message ("the canary model 'recs-v9'").
+Status CheckDivergenceOutputs(const Policy& p, std::string_view who,
+                              std::optional<std::size_t> outputs);
 
 // The weight grid: weights are rounded to it (RoundWeight), and a policy
 // weight is 0 where allowed or at least this.

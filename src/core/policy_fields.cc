@@ -167,6 +167,13 @@ constexpr std::array kFields = {
                 .read_max = 1'000'000,
                 .doc = "the output compared of a model with several outputs per row (-1: "
                        "single-output models only)"},
+    PolicyField{.name = "divergence_mirror_sample",
+                .member = &Policy::divergence_mirror_sample,
+                .unit = "share of each variant's requests",
+                .rule = PolicyRule::kFraction,
+                .doc = "paired check in the split phase: this share of the requests each variant "
+                       "answers is also sent to the other (asynchronously, never returned) and "
+                       "the pair compared (0: off, the default); in [0, 1]"},
 };
 
 constexpr auto kNames = [] {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -507,6 +508,40 @@ TEST(SameWeightTest, EqualWithinHalfAMillionth) {
   EXPECT_TRUE(SameWeight(1.0, 0.9999999));
   EXPECT_FALSE(SameWeight(0.3, 0.300001));
   EXPECT_FALSE(SameWeight(0.0, 0.01));
+}
+
+TEST(CheckDivergenceOutputsTest, RefusesAMultiOutputModelTheChecksCannotJudgeNamingTheField) {
+  Policy p;
+  // No divergence check: any model.
+  EXPECT_TRUE(CheckDivergenceOutputs(p, "the canary model", 3));
+  p.divergence_max_disagreement = 0.05;
+  EXPECT_TRUE(CheckDivergenceOutputs(p, "the canary model", 1));
+  EXPECT_TRUE(CheckDivergenceOutputs(p, "the canary model", std::nullopt));  // http: unknown
+  auto no_output = CheckDivergenceOutputs(p, "the canary model", 3);
+  ASSERT_FALSE(no_output);
+  EXPECT_EQ(no_output.error().code(), ErrorCode::kValidation);
+  EXPECT_TRUE(no_output.error().message().starts_with("policy.divergence_output: "))
+      << no_output.error().message();
+  EXPECT_NE(no_output.error().message().find("3 outputs per row"), std::string::npos);
+  p.divergence_output = 2;
+  EXPECT_TRUE(CheckDivergenceOutputs(p, "the canary model", 3));
+  auto missing = CheckDivergenceOutputs(p, "the canary model", 2);
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().message().starts_with("policy.divergence_output: "));
+  EXPECT_NE(missing.error().message().find("output 2 does not exist"), std::string::npos)
+      << missing.error().message();
+  p.divergence_output = 1;
+  EXPECT_FALSE(CheckDivergenceOutputs(p, "the canary model", 1));
+  p.divergence_output = 0;
+  EXPECT_TRUE(CheckDivergenceOutputs(p, "the canary model", 1));
+  // PSI reads each row's first output: a multi-output model is refused for it.
+  Policy psi;
+  psi.divergence_psi_max = 0.2;
+  EXPECT_TRUE(CheckDivergenceOutputs(psi, "the canary model", 1));
+  auto psi_multi = CheckDivergenceOutputs(psi, "the canary model", 4);
+  ASSERT_FALSE(psi_multi);
+  EXPECT_TRUE(psi_multi.error().message().starts_with("policy.divergence_psi_max: "))
+      << psi_multi.error().message();
 }
 
 }  // namespace

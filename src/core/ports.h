@@ -32,6 +32,13 @@ struct ShadowSpec {
   double sample = 1.0;       // share of production's requests copied, in (0, 1]
   double tolerance = 0.01;   // a pair disagrees when |canary - production| > this
   std::int64_t output = -1;  // the output compared; -1: the first (single-output models)
+  // Split-phase mirroring (policy divergence_mirror_sample) when not empty:
+  // requests `variant` answers are also copied to `mirror_to` (production), the
+  // others' to `variant`, each a `sample` share; a copy's answer is only
+  // compared (the pairs on `variant`'s metrics), not recorded as an invocation
+  // (what users got is). Empty: the shadow phase, where the copy is `variant`'s
+  // only traffic and is recorded as its invocation.
+  std::string mirror_to;
   bool operator==(const ShadowSpec&) const = default;
 };
 
@@ -70,6 +77,17 @@ class TrafficControl {
   virtual bool SupportsShadow() const { return false; }
   // The endpoint's shadow as SetShadow left it; nullopt when none (or unsupported).
   virtual std::optional<ShadowSpec> DescribeShadow(std::string_view /*endpoint*/) {
+    return std::nullopt;
+  }
+  // Outputs per row of `variant`'s model where this traffic control can tell
+  // before the variant serves (an in-process model: its outputs or classes);
+  // nullopt where it cannot (a model behind HTTP, SageMaker) or the model does
+  // not load (CreateVariant says why). The endpoint's variant of that name is
+  // asked; a variant not there yet has its model loaded to ask. Lets the
+  // controller refuse a divergence check a model cannot take at creation.
+  // Default: nullopt.
+  virtual std::optional<std::size_t> ModelOutputs(std::string_view /*endpoint*/,
+                                                  const Variant& /*variant*/) {
     return std::nullopt;
   }
 };

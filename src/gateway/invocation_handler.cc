@@ -65,12 +65,17 @@ std::shared_ptr<ShadowPair> InvocationHandler::TakeShadowOf(
     const std::shared_ptr<const RoutingTable>& table, std::string_view endpoint,
     const VariantRoute& variant, const models::FeatureRows& rows) {
   const EndpointRoute* route = table->Find(endpoint);
-  if (route == nullptr || !route->shadow || route->shadow->variant == variant.name) return nullptr;
+  if (route == nullptr || !route->shadow) return nullptr;
   const core::ShadowSpec& spec = *route->shadow;
+  // In shadow only the others' requests are copied (to the canary); in
+  // split-phase mirroring the canary's are copied to production as well.
+  const bool answered_by_canary = variant.name == spec.variant;
+  if (answered_by_canary && spec.mirror_to.empty()) return nullptr;
   if (spec.sample < 1.0 && UnitInterval(random_bits_()) >= spec.sample) return nullptr;
-  const VariantRoute* canary = route->Find(spec.variant);
-  if (canary == nullptr) return nullptr;
-  return TakeShadow(*shadow_, table, *canary, spec, rows);
+  const VariantRoute* canary = answered_by_canary ? &variant : route->Find(spec.variant);
+  const VariantRoute* called = answered_by_canary ? route->Find(spec.mirror_to) : canary;
+  if (canary == nullptr || called == nullptr) return nullptr;
+  return TakeShadow(*shadow_, table, *called, *canary, spec, rows);
 }
 
 void InvocationHandler::Handle(const InferenceRequest& request, Respond respond) {

@@ -311,7 +311,9 @@ core::Status Router::RemoveVariant(std::string_view endpoint, std::string_view v
                                          "; move its traffic first");
   }
   route.variants.erase(v);
-  if (route.shadow && route.shadow->variant == variant) route.shadow.reset();
+  if (route.shadow && (route.shadow->variant == variant || route.shadow->mirror_to == variant)) {
+    route.shadow.reset();
+  }
   LayOut(route);
   Publish(std::move(table));
   // The registry lets go of the recorder too: it is freed when the last
@@ -347,6 +349,23 @@ std::optional<core::ShadowSpec> Router::DescribeShadow(std::string_view endpoint
   return route != nullptr ? route->shadow : std::nullopt;
 }
 
+std::optional<std::size_t> Router::ModelOutputs(std::string_view endpoint,
+                                                const core::Variant& variant) {
+  {
+    const std::shared_ptr<const RoutingTable> table = table_.load();
+    const EndpointRoute* route = table->Find(endpoint);
+    if (route == nullptr) return std::nullopt;
+    if (const VariantRoute* v = route->Find(variant.name); v != nullptr && v->backend != nullptr) {
+      return v->backend->num_outputs();
+    }
+  }
+  // Only an in-process model is loaded to ask (an http model's server is not called).
+  if (variant.model.kind != core::ModelKind::kXgboost) return std::nullopt;
+  auto backend = LoadModel(endpoint, variant);
+  if (!backend) return std::nullopt;
+  return (*backend)->num_outputs();
+}
+
 core::Status Router::SetShadow(std::string_view endpoint,
                                const std::optional<core::ShadowSpec>& spec) {
   std::lock_guard lock(write_mu_);
@@ -359,6 +378,12 @@ core::Status Router::SetShadow(std::string_view endpoint,
     if (it->second.Find(spec->variant) == nullptr) {
       return core::NotFoundError("shadow variant '" + spec->variant +
                                  "' does not exist on endpoint '" + std::string(endpoint) + "'");
+    }
+    if (!spec->mirror_to.empty() &&
+        (spec->mirror_to == spec->variant || it->second.Find(spec->mirror_to) == nullptr)) {
+      return core::NotFoundError("mirror variant '" + spec->mirror_to +
+                                 "' is not another variant of endpoint '" + std::string(endpoint) +
+                                 "'");
     }
     if (!(spec->sample > 0 && spec->sample <= 1)) {
       return core::ValidationError("shadow.sample: " + std::to_string(spec->sample) +

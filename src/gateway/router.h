@@ -133,6 +133,10 @@ class Router final : public core::TrafficControl {
                          const std::optional<core::ShadowSpec>& spec) override;
   bool SupportsShadow() const override { return true; }
   std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
+  // The variant's backend's num_outputs(); a variant not on the endpoint yet
+  // with an xgboost model has it loaded (and dropped) to ask; other kinds: nullopt.
+  std::optional<std::size_t> ModelOutputs(std::string_view endpoint,
+                                          const core::Variant& variant) override;
 
  private:
   // REQUIRES: write_mu_ is held.

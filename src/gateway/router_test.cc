@@ -33,7 +33,9 @@ core::Variant MakeVariant(std::string name, double weight) {
 models::ModelBackendFactory FakeFactory() {
   return [](const core::ModelSpec& spec) -> core::Result<std::unique_ptr<models::ModelBackend>> {
     if (spec.path.starts_with("bad")) return core::ValidationError("cannot load " + spec.path);
-    return std::make_unique<FakeBackend>(spec.path);
+    // "multi3..." says it answers 3 outputs per row; others say 1.
+    return std::make_unique<FakeBackend>(spec.path, 0.5f, std::nullopt,
+                                         spec.path.starts_with("multi3") ? 3 : 1);
   };
 }
 
@@ -379,6 +381,22 @@ TEST(UserHashTest, IsStableAcrossRunsAndSpreadsNearbyIds) {
   EXPECT_NE(DefaultUserHash("u123"), DefaultUserHash("u124"));
   EXPECT_EQ(UnitInterval(0), 0.0);
   EXPECT_LT(UnitInterval(~0ULL), 1.0);
+}
+
+TEST_F(RouterTest, ModelOutputsAsksTheVariantOrLoadsANewInProcessModel) {
+  EXPECT_EQ(router_.ModelOutputs("recs", MakeVariant("production", 0)), 1u);
+  core::Variant multi = MakeVariant("canary2", 0);
+  multi.model.path = "multi3.json";
+  EXPECT_EQ(router_.ModelOutputs("recs", multi), 3u);  // loaded to ask, not added
+  EXPECT_EQ(router_.DescribeEndpoint("recs")->variants.size(), 2u);
+  core::Variant http = MakeVariant("remote", 0);
+  http.model.kind = core::ModelKind::kHttp;
+  http.model.path = "multi3.json";
+  EXPECT_EQ(router_.ModelOutputs("recs", http), std::nullopt);  // never called to ask
+  core::Variant bad = MakeVariant("broken", 0);
+  bad.model.path = "bad.json";
+  EXPECT_EQ(router_.ModelOutputs("recs", bad), std::nullopt);  // CreateVariant says why
+  EXPECT_EQ(router_.ModelOutputs("nope", multi), std::nullopt);
 }
 
 }  // namespace

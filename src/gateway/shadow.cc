@@ -102,13 +102,15 @@ void ShadowQueue::Run() {
 
 // ---- ShadowPair ----
 
-ShadowPair::ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& canary,
-                       const core::ShadowSpec& spec, const models::FeatureRows& rows,
-                       std::function<void()> release)
+ShadowPair::ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& called,
+                       const VariantRoute& pairs_on, const core::ShadowSpec& spec,
+                       const models::FeatureRows& rows, std::function<void()> release)
     : table_(std::move(table)),
-      canary_(canary),
+      called_(called),
+      pairs_on_(pairs_on),
       tolerance_(spec.tolerance),
       output_(spec.output),
+      record_(spec.mirror_to.empty()),
       values_(rows.values.begin(), rows.values.end()),
       rows_(rows.rows),
       cols_(rows.cols),
@@ -119,15 +121,15 @@ ShadowPair::~ShadowPair() {
 }
 
 void ShadowPair::Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
-                      core::Result<models::Predictions> production) {
-  if (production) pair->production_ = std::move(*production);
+                      core::Result<models::Predictions> answered) {
+  if (answered) pair->answered_ = std::move(*answered);
   ShadowPair& self = *pair;
-  queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCanary(std::move(pair)); });
+  queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCopy(std::move(pair)); });
 }
 
-void ShadowPair::CallCanary(std::shared_ptr<ShadowPair> self) {
+void ShadowPair::CallCopy(std::shared_ptr<ShadowPair> self) {
   const auto start = Clock::now();
-  canary_.backend->PredictAsync(
+  called_.backend->PredictAsync(
       models::FeatureRows{.values = values_, .rows = rows_, .cols = cols_},
       [self = std::move(self), start](core::Result<models::Predictions> answer) {
         self->Finish(answer, Clock::now() - start);
@@ -136,7 +138,7 @@ void ShadowPair::CallCanary(std::shared_ptr<ShadowPair> self) {
 
 void ShadowPair::Finish(const core::Result<models::Predictions>& answer,
                         std::chrono::nanoseconds took) {
-  if (canary_.metrics != nullptr) {
+  if (record_ && called_.metrics != nullptr) {
     metrics::PredictionOutputs outputs;
     if (answer && answer->per_row > 0) {
       outputs = {.values = answer->values.data(),
@@ -144,24 +146,26 @@ void ShadowPair::Finish(const core::Result<models::Predictions>& answer,
                  .per_row = answer->per_row};
     }
     // The canary's own time: it has no gateway overhead of its own.
-    canary_.metrics->Record(StatusOf(answer), took, took, outputs);
-    if (answer && production_) {
-      const PairComparison c = ComparePredictions(*production_, *answer, output_, tolerance_);
-      canary_.metrics->RecordPairs(c.pairs, c.disagreements, c.abs_diff_sum);
-    }
+    called_.metrics->Record(StatusOf(answer), took, took, outputs);
+  }
+  if (pairs_on_.metrics != nullptr && answer && answered_) {
+    // |canary - production| is symmetric: either side may be the copy.
+    const PairComparison c = ComparePredictions(*answered_, *answer, output_, tolerance_);
+    pairs_on_.metrics->RecordPairs(c.pairs, c.disagreements, c.abs_diff_sum);
   }
   if (release_) std::exchange(release_, nullptr)();
 }
 
 std::shared_ptr<ShadowPair> TakeShadow(ShadowQueue& queue,
                                        std::shared_ptr<const RoutingTable> table,
-                                       const VariantRoute& canary, const core::ShadowSpec& spec,
+                                       const VariantRoute& called, const VariantRoute& pairs_on,
+                                       const core::ShadowSpec& spec,
                                        const models::FeatureRows& rows) {
   if (!queue.TryAcquire()) {
-    if (canary.metrics != nullptr) canary.metrics->RecordShadowDropped();
+    if (pairs_on.metrics != nullptr) pairs_on.metrics->RecordShadowDropped();
     return nullptr;
   }
-  return std::make_shared<ShadowPair>(std::move(table), canary, spec, rows,
+  return std::make_shared<ShadowPair>(std::move(table), called, pairs_on, spec, rows,
                                       queue.ReleaseFunction());
 }
 

@@ -82,44 +82,50 @@ class ShadowQueue {
 };
 
 // One copied request: a copy of its rows and a ticket, taken on the request
-// path before production is called (TakeShadow); once production has answered
-// (and its answer is sent), Send posts the canary's call. The canary's answer
-// is recorded as its invocation (status, latency, predictions) and compared
-// with production's (the pairs on the canary's metrics). `table` keeps both
-// variants alive. Not thread-safe: one owner, then the queue.
+// path before the answering variant is called (TakeShadow); once it has
+// answered (and its answer is sent), Send posts the call of the copy's
+// variant (`called`). In shadow the copy's answer is recorded as the called
+// variant's invocation (status, latency, predictions); in split-phase
+// mirroring (spec.mirror_to) it is not. Both answers are compared, the pairs
+// counted on `pairs_on`'s metrics (the canary's). `table` keeps the variants
+// alive. Not thread-safe: one owner, then the queue.
 class ShadowPair {
  public:
-  ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& canary,
-             const core::ShadowSpec& spec, const models::FeatureRows& rows,
-             std::function<void()> release);
+  ShadowPair(std::shared_ptr<const RoutingTable> table, const VariantRoute& called,
+             const VariantRoute& pairs_on, const core::ShadowSpec& spec,
+             const models::FeatureRows& rows, std::function<void()> release);
   ~ShadowPair();  // returns the ticket when it was never sent
 
-  // Posts the canary's call on `queue` with production's answer to compare
-  // (an error: the canary is measured, nothing is compared).
+  // Posts the copy's call on `queue` with the answer users got to compare
+  // (an error: the copy is measured in shadow, nothing is compared).
   static void Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
-                   core::Result<models::Predictions> production);
+                   core::Result<models::Predictions> answered);
 
  private:
-  void CallCanary(std::shared_ptr<ShadowPair> self);
+  void CallCopy(std::shared_ptr<ShadowPair> self);
   void Finish(const core::Result<models::Predictions>& answer, std::chrono::nanoseconds took);
 
   std::shared_ptr<const RoutingTable> table_;
-  const VariantRoute& canary_;
+  const VariantRoute& called_;
+  const VariantRoute& pairs_on_;
   const double tolerance_;
   const std::int64_t output_;
+  const bool record_;  // the copy's answer is the called variant's invocation (shadow)
   std::vector<float> values_;
   std::size_t rows_ = 0;
   std::size_t cols_ = 0;
-  std::optional<models::Predictions> production_;  // null: production failed
-  std::function<void()> release_;                  // the ticket; empty once returned
+  std::optional<models::Predictions> answered_;  // null: the answering variant failed
+  std::function<void()> release_;                // the ticket; empty once returned
 };
 
-// Takes a ticket and copies `rows` for the canary of `spec`, or, at the
-// queue's capacity, counts the copy dropped on the canary's metrics and
+// Takes a ticket and copies `rows` for `called` (the canary of `spec`, or in
+// split-phase mirroring the variant that did not answer), or, at the queue's
+// capacity, counts the copy dropped on `pairs_on`'s metrics (the canary's) and
 // returns null.
 std::shared_ptr<ShadowPair> TakeShadow(ShadowQueue& queue,
                                        std::shared_ptr<const RoutingTable> table,
-                                       const VariantRoute& canary, const core::ShadowSpec& spec,
+                                       const VariantRoute& called, const VariantRoute& pairs_on,
+                                       const core::ShadowSpec& spec,
                                        const models::FeatureRows& rows);
 
 }  // namespace mlcanary::gateway

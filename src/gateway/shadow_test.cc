@@ -246,6 +246,88 @@ TEST_F(ShadowTest, RemovingTheShadowedVariantStopsTheShadow) {
   EXPECT_EQ(Invoke().status, 200);
 }
 
+// Split-phase mirroring (policy divergence_mirror_sample).
+core::ShadowSpec Mirror(double sample = 1.0) {
+  return core::ShadowSpec{.variant = "canary", .sample = sample, .mirror_to = "production"};
+}
+
+core::WindowMetrics WindowOf(metrics::MetricsRegistry& registry, core::ManualClock& clock,
+                             const std::string& variant) {
+  auto snap = registry.Snapshot("recs", T0(), clock.Now());
+  EXPECT_TRUE(snap.has_value());
+  if (!snap || !snap->contains(variant)) return {};
+  return snap->at(variant);
+}
+
+TEST_F(ShadowTest, MirroringCopiesEachVariantsRequestsToTheOtherAndCountsOnlyThePairs) {
+  auto canary = std::make_shared<FakeBackend>("v2", 0.9f);
+  AddVariants(canary);
+  ASSERT_TRUE(router_.SetShadow("recs", Mirror()));
+  // Production answers the user; a copy goes to the canary.
+  const InferenceResponse by_production = Invoke();
+  EXPECT_EQ(by_production.variant, "production");
+  EXPECT_EQ(by_production.body, R"({"predictions":[0.5],"variant":"production","model":"v1"})");
+  // The canary answers the user; a copy goes to production.
+  const InferenceResponse by_canary = Invoke("canary");
+  EXPECT_EQ(by_canary.variant, "canary");
+  EXPECT_EQ(by_canary.body, R"({"predictions":[0.9],"variant":"canary","model":"v2"})");
+  ASSERT_TRUE(Eventually([&] {
+    return canary->calls() == 2 && production_->calls() == 2 && queue_->in_flight() == 0;
+  }));
+  clock_.Advance(seconds(2));
+  const core::WindowMetrics c = WindowOf(registry_, clock_, "canary");
+  const core::WindowMetrics p = WindowOf(registry_, clock_, "production");
+  // Both copies are pairs on the canary's window; neither is an invocation.
+  EXPECT_EQ(c.pairs, 2);
+  EXPECT_EQ(c.pair_disagreements, 2);
+  EXPECT_NEAR(c.pair_abs_diff_sum, 0.8, 1e-6);
+  EXPECT_EQ(c.invocations, 1);
+  EXPECT_EQ(p.invocations, 1);
+  EXPECT_EQ(p.pairs, 0);
+}
+
+TEST_F(ShadowTest, MirroringSamplesEachVariantsShare) {
+  auto canary = std::make_shared<FakeBackend>("v2", 0.5f);
+  AddVariants(canary);
+  ASSERT_TRUE(router_.SetShadow("recs", Mirror(0.25)));
+  bits_ = std::numeric_limits<std::uint64_t>::max();  // not sampled
+  Invoke();
+  Invoke("canary");
+  EXPECT_EQ(queue_->in_flight(), 0u);
+  EXPECT_EQ(canary->calls(), 1);
+  EXPECT_EQ(production_->calls(), 1);
+  bits_ = 0;  // sampled
+  Invoke("canary");
+  ASSERT_TRUE(Eventually([&] { return production_->calls() == 2 && queue_->in_flight() == 0; }));
+  EXPECT_EQ(CanaryWindow().pairs, 1);
+}
+
+TEST_F(ShadowTest, SetShadowRefusesAMirrorOfAnUnknownOrTheSameVariant) {
+  AddVariants(std::make_shared<FakeBackend>("v2", 0.9f));
+  core::ShadowSpec unknown = Mirror();
+  unknown.mirror_to = "nope";
+  EXPECT_FALSE(router_.SetShadow("recs", unknown));
+  core::ShadowSpec same = Mirror();
+  same.mirror_to = "canary";
+  EXPECT_FALSE(router_.SetShadow("recs", same));
+  EXPECT_FALSE(router_.DescribeShadow("recs"));
+  ASSERT_TRUE(router_.SetShadow("recs", Mirror()));
+  EXPECT_EQ(router_.DescribeShadow("recs"), Mirror());
+}
+
+TEST_F(SmallShadowQueueTest, AFullQueueDropsAMirroredCopyAndCountsItOnTheCanary) {
+  auto canary = std::make_shared<HeldBackend>();
+  AddVariants(canary);
+  ASSERT_TRUE(router_.SetShadow("recs", Mirror()));
+  EXPECT_EQ(Invoke().status, 200);  // the copy to the canary holds the only ticket
+  ASSERT_TRUE(Eventually([&] { return canary->held() == 1; }));
+  EXPECT_EQ(Invoke().status, 200);  // dropped
+  EXPECT_EQ(Dropped(), 1u);
+  canary->Release(0.5f);
+  EXPECT_EQ(queue_->in_flight(), 0u);
+  EXPECT_EQ(CanaryWindow().pairs, 1);
+}
+
 models::Predictions Rows(std::vector<float> values, std::size_t per_row = 1) {
   const std::size_t rows = values.size() / per_row;
   return models::Predictions{std::move(values), rows, per_row};

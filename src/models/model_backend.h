@@ -52,6 +52,11 @@ class ModelBackend {
   // it (a remote model server validates on its own).
   virtual std::optional<std::size_t> num_features() const = 0;
 
+  // Outputs per row the model answers (1 for regression and binary
+  // classification, the class count for multi-class); nullopt when the backend
+  // cannot know it before it answers (a remote model server).
+  virtual std::optional<std::size_t> num_outputs() const { return std::nullopt; }
+
   // Cheap: whether the model can serve now (as last observed, never blocks).
   virtual bool ready() const = 0;
 

@@ -1,6 +1,7 @@
 // Writes the example models: mlcanary_train_example_models OUT_DIR [--only FILE]
 // -> OUT_DIR/recs-v1.json, recs-v2.ubj (8 features, 100 trees), recs-v3.json
-// (12 features: a feature-schema change) and recs-v4.json (8 features, a slow model),
+// (12 features: a feature-schema change), recs-v4.json (8 features, a slow model) and
+// recs-v5.ubj (v2 trained with features 0 and 1 swapped),
 // then prints each model's size and single-row prediction latency.
 #include <algorithm>
 #include <chrono>
@@ -77,6 +78,18 @@ int main(int argc, char** argv) {
         .eta = 0.02,
         .min_child_weight = 0.0,
         .booster = "dart"}},
+      // v2 trained with features 0 and 1 swapped (a feature-order bug): as fast
+      // and error-free as v2, with the same spread of predictions over random
+      // requests, but a different answer for most users -- what the paired
+      // divergence check finds.
+      {"recs-v5.ubj",
+       {.rows = 500,
+        .features = 8,
+        .trees = 100,
+        .max_depth = 4,
+        .seed = 2,
+        .swap_a = 0,
+        .swap_b = 1}},
   };
   for (const auto& spec : specs) {
     if (!only.empty() && spec.file != only) continue;

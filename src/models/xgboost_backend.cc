@@ -181,9 +181,11 @@ core::Result<std::unique_ptr<XgboostBackend>> XgboostBackend::LoadHere(const std
   // A first prediction configures the learner once, here, rather than under the
   // first live request.
   std::vector<float> zeros(backend->num_features_, 0.0f);
-  if (auto warm = backend->PredictWithXgboost({zeros, 1, backend->num_features_}); !warm) {
+  auto warm = backend->PredictWithXgboost({zeros, 1, backend->num_features_});
+  if (!warm) {
     return core::ValidationError("cannot load model '" + path + "': " + warm.error().message());
   }
+  backend->num_outputs_ = warm->per_row;
   if (options.native_trees) {
     backend->TryNativeTrees();
   } else {

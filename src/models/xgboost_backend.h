@@ -69,6 +69,8 @@ class XgboostBackend final : public ModelBackend {
 
   void PredictAsync(const FeatureRows& rows, PredictCallback done) override { done(Predict(rows)); }
   std::optional<std::size_t> num_features() const override { return num_features_; }
+  // From the prediction made at load (per_row of its answer).
+  std::optional<std::size_t> num_outputs() const override { return num_outputs_; }
   bool ready() const override { return true; }
   const std::string& name() const override { return name_; }
 
@@ -96,6 +98,7 @@ class XgboostBackend final : public ModelBackend {
   std::unique_ptr<const internal::TreeEnsemble> native_;  // null: XGBoost answers
   std::string native_status_;
   std::size_t num_features_;
+  std::size_t num_outputs_ = 1;
   std::string name_;
 };
 

@@ -34,6 +34,8 @@ class XgboostBackendTest : public ::testing::Test {
     ASSERT_TRUE(testing::TrainSyntheticModel(Path("m.ubj"), {.trees = 10}));
     ASSERT_TRUE(testing::TrainSyntheticModel(
         Path("deep.json"), {.rows = 600, .features = 5, .trees = 40, .max_depth = 7, .seed = 9}));
+    ASSERT_TRUE(
+        testing::TrainSyntheticModel(Path("multi.json"), {.trees = 5, .seed = 7, .num_class = 3}));
     ASSERT_TRUE(testing::TrainSyntheticModel(Path("dart.json"),
                                              {.trees = 5, .seed = 3, .booster = "dart"}));
     // Large enough that what XGBoost keeps of a load (its JSON export, ~1 MB) stands
@@ -61,6 +63,19 @@ TEST_F(XgboostBackendTest, LoadsJsonAndUbjAndKnowsFeatureCount) {
     EXPECT_EQ((*backend)->name(), "m");
     EXPECT_TRUE((*backend)->ready());
   }
+}
+
+TEST_F(XgboostBackendTest, KnowsItsOutputsPerRowFromTheLoad) {
+  auto binary = XgboostBackend::Load(Path("m.json"));
+  ASSERT_TRUE(binary) << binary.error().ToString();
+  EXPECT_EQ((*binary)->num_outputs(), 1u);
+  auto multi = XgboostBackend::Load(Path("multi.json"));
+  ASSERT_TRUE(multi) << multi.error().ToString();
+  EXPECT_EQ((*multi)->num_outputs(), 3u);
+  std::vector<float> row(8, 0.5f);
+  auto out = (*multi)->Predict({row, 1, 8});
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->per_row, 3u);
 }
 
 TEST_F(XgboostBackendTest, PredictionsFollowTheTrainedSignal) {

@@ -114,7 +114,10 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
     if (phases == nullptr) continue;
     const Phase& phase = PhaseAt(*phases, start_minute);
     core::WindowMetrics m;
-    const bool shadowed = shadow && shadow->variant == v.name;
+    // Shadow: the canary's only traffic is the copies. Split-phase mirroring
+    // (mirror_to): its own traffic, and a sampled share of every request paired.
+    const bool mirrored = shadow && !shadow->mirror_to.empty() && shadow->variant == v.name;
+    const bool shadowed = shadow && shadow->mirror_to.empty() && shadow->variant == v.name;
     const double share = shadowed ? production_weight * shadow->sample : v.weight;
     m.invocations = std::llround(scenario_.traffic_per_minute * share * window_minutes);
     m.errors_5xx = std::llround(phase.error_rate * static_cast<double>(m.invocations));
@@ -136,8 +139,10 @@ core::Result<std::map<std::string, core::WindowMetrics>> ScenarioMetricsSource::
         m.predictions = answered;
         m.outputs_per_row = 1;
       }
-      if (shadowed) {
-        m.pairs = m.invocations - m.errors_5xx;
+      if (shadowed || mirrored) {
+        m.pairs = shadowed ? m.invocations - m.errors_5xx
+                           : std::llround(scenario_.traffic_per_minute * window_minutes *
+                                          shadow->sample * (1 - phase.error_rate));
         m.pair_disagreements =
             std::llround(phase.paired_disagreement.value_or(0) * static_cast<double>(m.pairs));
         // A disagreeing pair is taken to differ by twice the tolerance, the others by 0.

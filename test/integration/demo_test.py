@@ -1,6 +1,8 @@
 """`mlcanary demo` end to end (issue 6, `make demo`): the real binary runs the
-embedded service, traffic and three rollouts (with --fast), ends with the
-expected outcomes and leaves nothing running or listening."""
+embedded service, traffic and four rollouts (with --fast), ends with the
+expected outcomes and leaves nothing running or listening. recs-v5 (two features
+swapped) is rolled back on paired divergence in its shadow phase: no user got
+an answer from it."""
 import os
 import re
 import shutil
@@ -19,7 +21,7 @@ def listening(port):
 
 
 class DemoTest(unittest.TestCase):
-    def test_three_rollouts_end_as_expected_and_nothing_is_left(self):
+    def test_four_rollouts_end_as_expected_and_nothing_is_left(self):
         proc = subprocess.run([BIN, "demo", "--fast", "--models", MODELS],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
         out = proc.stdout.decode(errors="replace")
@@ -38,7 +40,7 @@ class DemoTest(unittest.TestCase):
         # The summary: one row per deployment with its final state, time and checks.
         summary = out[out.rindex("Summary"):]
         for model, state in (("recs-v2.ubj", "COMPLETED"), ("recs-v3.json", "ROLLED_BACK"),
-                             ("recs-v4.json", "ROLLED_BACK")):
+                             ("recs-v4.json", "ROLLED_BACK"), ("recs-v5.ubj", "ROLLED_BACK")):
             row = re.search(rf"^\s+dep-\S+\s+{re.escape(model)}\s+(\S+)\s+([\d.]+)s\s+(\d+)\s+(.*)$",
                             summary, re.M)
             self.assertIsNotNone(row, summary)
@@ -54,6 +56,16 @@ class DemoTest(unittest.TestCase):
         self.assertRegex(out, r"latency breached.*production|latency breached")
         self.assertIn("IN_PROGRESS \u2192 ROLLING_BACK", out)
 
+        # recs-v5: shadow, then rolled back on divergence at weight 0; users never reached it.
+        v5 = out[out.index("deploy recs-v5.ubj"):out.rindex("Summary")]
+        self.assertIn("shadow phase started", v5)
+        self.assertIn("divergence breached", v5)
+        self.assertRegex(v5, r"rollback: prediction divergence breached")
+        self.assertNotRegex(v5, r"\u2588", "the canary's weight stayed 0 %")
+        totals = re.search(r"traffic: \d+ requests answered.*", summary).group(0)
+        self.assertNotIn("recs-v5", totals, "no user request answered by recs-v5")
+        self.assertIn("ROLLED_BACK (divergence, in shadow", out)
+
         # Nothing left: the process is gone, its ports refuse, its data dir is removed.
         for port in (inference.group(1), control.group(1)):
             self.assertFalse(listening(int(port)), f"port {port} still listening")
@@ -68,6 +80,7 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         err = proc.stderr.decode()
         self.assertIn("recs-v4.json", err)
+        self.assertIn("recs-v5.ubj", err)
         self.assertIn("recs-v2.ubj", err)
         self.assertNotIn("recs-v1.json", err.split("missing")[1].split(";")[0])
         self.assertEqual(proc.stdout, b"", "refused before anything starts")

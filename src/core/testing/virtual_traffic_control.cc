@@ -56,7 +56,8 @@ core::Status VirtualTrafficControl::RemoveVariant(std::string_view endpoint,
                                          "' still has traffic");
   }
   variants.erase(v);
-  if (auto sh = shadows_.find(endpoint); sh != shadows_.end() && sh->second.variant == variant) {
+  if (auto sh = shadows_.find(endpoint);
+      sh != shadows_.end() && (sh->second.variant == variant || sh->second.mirror_to == variant)) {
     shadows_.erase(sh);
   }
   return core::Ok();
@@ -75,6 +76,10 @@ core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
   }
   if (it->second.FindVariant(spec->variant) == nullptr) {
     return core::NotFoundError("variant '" + spec->variant + "' not found");
+  }
+  if (!spec->mirror_to.empty() && (spec->mirror_to == spec->variant ||
+                                   it->second.FindVariant(spec->mirror_to) == nullptr)) {
+    return core::NotFoundError("mirror variant '" + spec->mirror_to + "' not found");
   }
   shadows_.insert_or_assign(std::string(endpoint), *spec);
   return core::Ok();

@@ -15,8 +15,9 @@ namespace mlcanary::models::testing {
 class FakeBackend final : public ModelBackend {
  public:
   explicit FakeBackend(std::string name, float value = 0.5f,
-                       std::optional<std::size_t> features = std::nullopt)
-      : name_(std::move(name)), value_(value), features_(features) {}
+                       std::optional<std::size_t> features = std::nullopt,
+                       std::optional<std::size_t> outputs = std::nullopt)
+      : name_(std::move(name)), value_(value), features_(features), outputs_(outputs) {}
 
   void PredictAsync(const FeatureRows& rows, PredictCallback done) override {
     calls_.fetch_add(1, std::memory_order_relaxed);
@@ -34,6 +35,8 @@ class FakeBackend final : public ModelBackend {
     done(Predictions{std::vector<float>(rows.rows, value_), rows.rows, 1});
   }
   std::optional<std::size_t> num_features() const override { return features_; }
+  // What it says it answers (it answers one output per row whatever this says).
+  std::optional<std::size_t> num_outputs() const override { return outputs_; }
   bool ready() const override { return ready_.load(); }
   const std::string& name() const override { return name_; }
 
@@ -48,6 +51,7 @@ class FakeBackend final : public ModelBackend {
   const std::string name_;
   const float value_;
   const std::optional<std::size_t> features_;
+  const std::optional<std::size_t> outputs_;
   std::atomic<bool> ready_{true};
   std::atomic<int> calls_{0};
   std::mutex mu_;

@@ -23,6 +23,14 @@ struct TrainOptions {
   double min_child_weight = 1.0;
   // "gbtree" or "dart" (whose trees XGBoost predicts one at a time: slow).
   std::string booster = "gbtree";
+  // Multi-class (multi:softprob, this many outputs per row) when > 1: the class
+  // is the signal cut into num_class equal bands.
+  int num_class = 0;
+  // Features swapped in the training data (both >= 0 and < features): a model
+  // trained as another but with two columns exchanged -- the feature-order bug
+  // the paired divergence check finds. -1: none.
+  int swap_a = -1;
+  int swap_b = -1;
 };
 
 // Labels are 1 when 2*x0 - x1 + 0.5*x2 + noise > 0.75 (x uniform in [0,1)), so
