@@ -43,6 +43,16 @@ void SetNonDefault(const PolicyField& field, Policy& p) {
       value = {0.05, 0.375, 1.0};
       value[1].bake = std::chrono::minutes(30);
       value[2].manual_gate = true;
+    } else if constexpr (std::is_same_v<T, core::PolicyHooks>) {
+      core::HookSpec hook;
+      hook.url = "https://ci.local/confirm";
+      hook.timeout = std::chrono::seconds(5);
+      hook.retries = 2;
+      hook.metadata = {{"team", "ranking"}};
+      value[core::HookPoint::kConfirmStep] = hook;
+      value[core::HookPoint::kOnRollback] = core::HookSpec{.url = "http://pager.local/x"};
+    } else if constexpr (std::is_same_v<T, std::vector<core::HookSpec>>) {
+      value = {core::HookSpec{.url = "http://eval.local/vote", .retries = 0}};
     } else if constexpr (std::is_same_v<T, double>) {
       value = field.rule == core::PolicyRule::kWeight  ? 0.25
               : field.rule == core::PolicyRule::kAlpha ? value / 2
@@ -258,8 +268,17 @@ TEST(PolicyFormsTest, TheOpenApiPolicySchemaHasEveryFieldWithItsTypeAndDoc) {
             << field.name;
         break;
       }
+      case core::PolicyFieldType::kHooks:
+        EXPECT_EQ(prop.at("allOf").at(0).at("$ref").as_string(),
+                  "#/components/schemas/PolicyHooks");
+        break;
+      case core::PolicyFieldType::kHookList:
+        type = "array";
+        EXPECT_EQ(prop.at("items").at("allOf").at(0).at("$ref").as_string(),
+                  "#/components/schemas/Hook");
+        break;
     }
-    EXPECT_EQ(prop.at("type").as_string(), type) << field.name;
+    if (*type != '\0') EXPECT_EQ(prop.at("type").as_string(), type) << field.name;
     if (field.doc.empty()) {
       EXPECT_FALSE(prop.contains("description")) << field.name;
     } else {

@@ -33,6 +33,7 @@
 #include "notify/fanout_notifier.h"
 #include "notify/log_notifier.h"
 #include "notify/webhook_notifier.h"
+#include "hooks/http_hook_caller.h"
 #include "prometheus/prometheus_metrics_source.h"
 #include "sagemaker/cloudwatch_metrics_source.h"
 #include "sagemaker/runtime_backend.h"
@@ -173,6 +174,8 @@ struct Service::Parts {
   std::unique_ptr<StatusNotifier> status_notifier;
   std::unique_ptr<notify::FanoutNotifier> notifier;
   std::unique_ptr<core::MetricsSource> metrics_source;
+  // Calls the policies' hooks (issue 15) for every controller of this process.
+  std::unique_ptr<hooks::HttpHookCaller> hook_caller;
   // Fleet mode: the control API's controller records (deployments PENDING,
   // user actions requested) through the endpoint records; the leader acts.
   std::unique_ptr<fleet::StoreTrafficControl> record_traffic;
@@ -352,6 +355,9 @@ core::Status CreateController(const config::ServiceConfig& config, const Service
                               Parts& p) {
   p.controller_interval = config.controller_interval;
   for (const config::EndpointConfig& e : config.endpoints) p.endpoint_names.push_back(e.name);
+  auto hook_caller = hooks::HttpHookCaller::Create();
+  if (!hook_caller) return std::unexpected(hook_caller.error().WithContext("hooks"));
+  p.hook_caller = std::move(*hook_caller);
   if (p.postgres != nullptr) {
     // Fleet mode: this controller only records (StartDeployment records
     // PENDING, the API asks for user actions with Request); the leader's
@@ -364,7 +370,8 @@ core::Status CreateController(const config::ServiceConfig& config, const Service
                                                                    .notifier = *p.notifier,
                                                                    .clock = p.clock,
                                                                    .retry = ThreadRetries(),
-                                                                   .start_in_background = true});
+                                                                   .start_in_background = true,
+                                                                   .hooks = p.hook_caller.get()});
     return core::Ok();
   }
   const bool background_start = config.backend == config::Backend::kSagemaker;
@@ -377,7 +384,8 @@ core::Status CreateController(const config::ServiceConfig& config, const Service
                         .clock = p.clock,
                         .retry = ThreadRetries(),
                         .start_in_background = background_start,
-                        .wake = [parts] { parts->loop->Wake(); }});
+                        .wake = [parts] { parts->loop->Wake(); },
+                        .hooks = p.hook_caller.get()});
   p.loop = std::make_unique<controller::ControllerLoop>(
       *p.controller, config.controller_interval,
       [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
@@ -524,9 +532,11 @@ void BecomeLeader(Parts& p, std::int64_t fencing) {
                                                                  .clock = p.clock,
                                                                  .retry = ThreadRetries(),
                                                                  .start_in_background = true,
-                                                                 .wake = [t] {
-                                                                   if (t->loop) t->loop->Wake();
-                                                                 }});
+                                                                 .wake =
+                                                                     [t] {
+                                                                       if (t->loop) t->loop->Wake();
+                                                                     },
+                                                                 .hooks = p.hook_caller.get()});
   term->loop = std::make_unique<controller::ControllerLoop>(
       *term->controller, p.controller_interval,
       [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {

@@ -146,6 +146,12 @@ std::vector<Prop> PolicyProps(std::string_view group = {}) {
       case core::PolicyFieldType::kChoice:
         type = choice_types[row];
         break;
+      case core::PolicyFieldType::kHooks:
+        type = "#PolicyHooks";
+        break;
+      case core::PolicyFieldType::kHookList:
+        type = "[]#Hook";
+        break;
     }
     ++row;
     const std::string_view field_group = core::GroupOf(field);
@@ -204,6 +210,27 @@ void WritePolicySchemas(util::JsonWriter& w) {
         "after this weight's bake the deployment waits (waiting_for: approval) until POST "
         "/v1/deployments/{id}/approve; refused on the first step"}},
       true);
+  WriteObjectSchema(w, "PolicyHooks",
+                    "HTTP hooks by point (issue 15); each is POSTed {hook, deployment, "
+                    "last_check, metadata}.",
+                    {},
+                    {{"pre_rollout", "#Hook",
+                      "before traffic moves; non-2xx or no answer: the deployment FAILED"},
+                     {"confirm_step", "#Hook",
+                      "before each step up; non-2xx holds the step (waiting_for: "
+                      "hook:confirm_step), asked again at every check"},
+                     {"pre_complete", "#Hook", "before COMPLETED; non-2xx holds the completion"},
+                     {"post_rollout", "#Hook", "after COMPLETED; informational"},
+                     {"on_rollback", "#Hook", "after ROLLED_BACK; informational"}},
+                    true);
+  WriteObjectSchema(
+      w, "Hook", "One HTTP hook.", {"url"},
+      {{"url", "string", "http:// or https://"},
+       {"timeout", "duration", "per attempt (10s); at most 30s"},
+       {"retries", "integer",
+        "more attempts after a connection error or a 5xx answer (1); 0 to 3"},
+       {"metadata", "object", "string values sent as the body's metadata"}},
+      true);
   WriteObjectSchema(w, GroupSchema("shadow"),
                     "The shadow phase (issue 14): before the split the canary answers copies of "
                     "a share of production's requests; its answers are measured and compared "
@@ -237,6 +264,7 @@ void WriteDeploymentSchemas(util::JsonWriter& w) {
                      {"latency_breaches", "integer"},
                      {"error_breaches", "integer"},
                      {"divergence_breaches", "integer"},
+                     {"analysis_breaches", "integer", "present when > 0"},
                      {"failed_checks", "integer"},
                      {"checks", "integer"}});
   WriteObjectSchema(w, "Deployment", "One canary rollout on one endpoint.",
@@ -268,9 +296,11 @@ void WriteDeploymentSchemas(util::JsonWriter& w) {
                      {"requested", "?#ActionRequest",
                       "fleet mode: a user action recorded for the leader's controller and not "
                       "carried out yet, or null"},
-                     {"waiting_for", "enum:approval",
-                      "present while the deployment waits at a manual gate of its steps for POST "
-                      "/v1/deployments/{id}/approve; absent otherwise"}});
+                     {"waiting_for", "string",
+                      "approval: present while the deployment waits at a manual gate of its "
+                      "steps for POST /v1/deployments/{id}/approve; hook:confirm_step or "
+                      "hook:pre_complete: while that hook holds the step (non-2xx); absent "
+                      "otherwise"}});
   std::string actions = "enum:";
   for (core::UserAction a : core::kUserActions) {
     if (actions.size() > 5) actions += '|';
@@ -346,7 +376,7 @@ void WriteCheckSchemas(util::JsonWriter& w) {
       w, "HealthReport", "One check: the values, the thresholds and the verdict.", {"verdict"},
       {{"verdict",
         "enum:healthy|inconclusive|latency_breached|error_breached|latency_and_error_breached|"
-        "divergence_breached"},
+        "divergence_breached|analysis_breached"},
        {"latency_breached", "boolean"},
        {"error_breached", "boolean"},
        {"divergence_breached", "boolean"},
@@ -362,7 +392,16 @@ void WriteCheckSchemas(util::JsonWriter& w) {
         "paired divergence (shadow): present when divergence_max_disagreement > 0 and the "
         "canary has divergence_min_predictions pairs"},
        {"thresholds", "#Thresholds"},
-       {"reason", "string"}});
+       {"reason", "string"},
+       {"analysis_breached", "boolean", "present with analysis hooks"},
+       {"analysis", "[]#AnalysisResult", "the analysis hooks' votes, present with any"}});
+  WriteObjectSchema(w, "AnalysisResult", "One analysis hook's vote in a check.",
+                    {"url", "verdict"},
+                    {{"url", "string", "without credentials or query"},
+                     {"verdict", "enum:healthy|breached|inconclusive",
+                      "inconclusive also for no answer, non-2xx or a body that is no verdict"},
+                     {"reason", "string"},
+                     {"status", "integer", "HTTP status; 0: no answer"}});
 }
 
 // The event log.
@@ -373,16 +412,27 @@ void WriteEventSchemas(util::JsonWriter& w) {
       {{"seq", "integer"},
        {"deployment_id", "string"},
        {"time", "date-time"},
-       {"kind", "enum:check|transition|weight_change|paused|resumed|error|gate|approved",
+       {"kind", "enum:check|transition|weight_change|paused|resumed|error|gate|approved|hook",
         "gate: reached a manual gate, waits for approval; approved: a user "
-        "approved it (actor) and the step it held is taken"},
+        "approved it (actor) and the step it held is taken; hook: a hook was called (not "
+        "announced to notifiers)"},
        {"from_state", kStates},
        {"to_state", kStates},
        {"weight_before", "number"},
        {"weight_after", "number"},
        {"reason", "string"},
        {"actor", "string", "controller, system, or the token's name"},
-       {"check", "#HealthReport", "present on check events"}});
+       {"check", "#HealthReport", "present on check events"},
+       {"hook", "#HookCall", "present on hook events"}});
+  WriteObjectSchema(w, "HookCall", "One hook call (issue 15).",
+                    {"name", "url", "status", "attempts", "elapsed_ms", "outcome"},
+                    {{"name", "string", "pre_rollout, confirm_step, ..., or analysis"},
+                     {"url", "string", "without credentials or query"},
+                     {"status", "integer", "HTTP status of the last attempt; 0: no answer"},
+                     {"attempts", "integer"},
+                     {"elapsed_ms", "integer"},
+                     {"outcome", "string",
+                      "ok, refused (non-2xx), unreachable, or an analysis verdict"}});
   WriteObjectSchema(w, "EventList", "", {"deployment_id", "events"},
                     {{"deployment_id", "string"}, {"events", "[]#Event"}});
 }

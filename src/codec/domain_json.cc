@@ -142,6 +142,24 @@ void WriteTimeOrNull(util::JsonWriter& w, const std::optional<core::Timestamp>& 
 
 }  // namespace
 
+namespace {
+
+// One hook: {url, timeout, retries, metadata (when any)}.
+void WriteHookSpec(util::JsonWriter& w, const core::HookSpec& h) {
+  w.BeginObject();
+  w.Key("url").String(h.url);
+  w.Key("timeout").String(core::FormatDuration(h.timeout));
+  w.Key("retries").Int(h.retries);
+  if (!h.metadata.empty()) {
+    w.Key("metadata").BeginObject();
+    for (const auto& [k, v] : h.metadata) w.Key(k).String(v);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
 void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
   w.BeginObject();
   const auto fields = core::PolicyFields();
@@ -170,6 +188,18 @@ void WritePolicy(util::JsonWriter& w, const core::Policy& p) {
           if (step.manual_gate) w.Key("gate").String(core::kGateManual);
           w.EndObject();
         }
+        w.EndArray();
+      } else if constexpr (std::is_same_v<T, core::PolicyHooks>) {
+        w.BeginObject();
+        for (std::size_t h = 0; h < core::kNumHookPoints; ++h) {
+          if (!value.at[h]) continue;
+          w.Key(core::kHookPointNames[h]);
+          WriteHookSpec(w, *value.at[h]);
+        }
+        w.EndObject();
+      } else if constexpr (std::is_same_v<T, std::vector<core::HookSpec>>) {
+        w.BeginArray();
+        for (const core::HookSpec& h : value) WriteHookSpec(w, h);
         w.EndArray();
       } else if constexpr (std::is_same_v<T, double>) {
         w.Number(value);
@@ -254,6 +284,20 @@ void WriteHealthReport(util::JsonWriter& w, const core::HealthReport& r) {
     w.Key("mean_abs_diff").Number(r.paired->mean_abs_diff);
     w.EndObject();
   }
+  // Issue 15: the analysis hooks' votes (absent without analysis hooks).
+  if (!r.analysis.empty() || r.analysis_breached) {
+    w.Key("analysis_breached").Bool(r.analysis_breached);
+    w.Key("analysis").BeginArray();
+    for (const core::AnalysisResult& a : r.analysis) {
+      w.BeginObject();
+      w.Key("url").String(a.url);
+      w.Key("verdict").String(core::AnalysisVerdictName(a.verdict));
+      w.Key("reason").String(a.reason);
+      w.Key("status").Int(a.status);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("thresholds").BeginObject();
   w.Key("max_p99_ms").Number(r.thresholds.max_p99_ms);
   w.Key("max_error_rate").Number(r.thresholds.max_error_rate);
@@ -320,11 +364,19 @@ void WriteDeployment(util::JsonWriter& w, const core::Deployment& d) {
   w.Key("latency_breaches").Int(d.progress.latency_breaches);
   w.Key("error_breaches").Int(d.progress.error_breaches);
   w.Key("divergence_breaches").Int(d.progress.divergence_breaches);
+  if (d.progress.analysis_breaches > 0) {
+    w.Key("analysis_breaches").Int(d.progress.analysis_breaches);
+  }
   w.Key("failed_checks").Int(d.progress.failed_checks);
   w.Key("checks").Int(d.progress.checks);
   w.EndObject();
   // Issue 15: present only while the deployment waits at a manual gate.
-  if (d.progress.awaiting_approval) w.Key("waiting_for").String("approval");
+  // Or, with hooks, while a gate hook holds the step: "hook:confirm_step".
+  if (d.progress.awaiting_approval) {
+    w.Key("waiting_for").String("approval");
+  } else if (!d.progress.waiting_hook.empty()) {
+    w.Key("waiting_for").String("hook:" + d.progress.waiting_hook);
+  }
   if (d.requested) {
     w.Key("requested").BeginObject();
     w.Key("action").String(core::UserActionName(d.requested->action));
@@ -359,6 +411,16 @@ void WriteEvent(util::JsonWriter& w, const core::DeploymentEvent& e) {
   if (e.check) {
     w.Key("check");
     WriteHealthReport(w, *e.check);
+  }
+  if (e.hook) {
+    w.Key("hook").BeginObject();
+    w.Key("name").String(e.hook->hook);
+    w.Key("url").String(e.hook->url);
+    w.Key("status").Int(e.hook->status);
+    w.Key("attempts").Int(e.hook->attempts);
+    w.Key("elapsed_ms").Int(e.hook->elapsed_ms);
+    w.Key("outcome").String(e.hook->outcome);
+    w.EndObject();
   }
   w.EndObject();
 }
@@ -432,6 +494,41 @@ Result<core::PolicyStep> ParseStep(const json::value& v, const std::string& wher
   return step;
 }
 
+// One hook object {url, timeout, retries, metadata}; `where` names it
+// ("policy.hooks.confirm_step", "policy.analysis[0]").
+Result<core::HookSpec> ParseHookSpec(const json::value& v, const std::string& where) {
+  auto f = Fields::Of(v, where);
+  if (!f) return std::unexpected(f.error());
+  if (auto s = f->OnlyKeys(core::kHookKeys); !s) return std::unexpected(s.error());
+  core::HookSpec h;
+  if (!f->Has("url")) return f->Missing("url");
+  MLCANARY_TRY_ASSIGN(h.url, f->String("url"));
+  if (f->Has("timeout")) MLCANARY_TRY_ASSIGN(h.timeout, f->Duration("timeout"));
+  if (f->Has("retries")) {
+    std::int64_t n = 0;
+    MLCANARY_TRY_ASSIGN(n, f->Int("retries"));
+    if (n < 0 || n > core::kMaxHookRetries) {
+      return core::ValidationError(f->Path("retries") + ": " + std::to_string(n) +
+                                   " must be between 0 and " +
+                                   std::to_string(core::kMaxHookRetries));
+    }
+    h.retries = static_cast<int>(n);
+  }
+  if (const json::value* m = f->Get("metadata"); m != nullptr && !m->is_null()) {
+    if (!m->is_object()) {
+      return core::ValidationError(f->Path("metadata") + ": expected an object of strings");
+    }
+    for (const auto& kv : m->get_object()) {
+      if (!kv.value().is_string()) {
+        return core::ValidationError(f->Path("metadata") + "." + std::string(kv.key()) +
+                                     ": expected a string");
+      }
+      h.metadata[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  return h;
+}
+
 // Reads the value of key field.name (present in `f`) into the policy's member.
 // `f` is the policy's object, or its group's (shadow) for a field in one.
 core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, core::Policy& p) {
@@ -448,6 +545,34 @@ core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, co
         auto step = ParseStep(list->get_array()[i], f.Path(key) + "[" + std::to_string(i) + "]");
         if (!step) return std::unexpected(step.error());
         values.push_back(*step);
+      }
+      member = std::move(values);
+    } else if constexpr (std::is_same_v<T, core::PolicyHooks>) {
+      auto hf = Fields::Of(*f.Get(key), f.Path(key));
+      if (!hf) return std::unexpected(hf.error());
+      if (auto s = hf->OnlyKeys(core::kHookPointNames); !s) {
+        return core::ValidationError(s.error().message() +
+                                     " (hooks are pre_rollout, confirm_step, pre_complete, "
+                                     "post_rollout and on_rollback)");
+      }
+      core::PolicyHooks hooks;
+      for (std::size_t h = 0; h < core::kNumHookPoints; ++h) {
+        const json::value* spec = hf->Get(core::kHookPointNames[h]);
+        if (spec == nullptr || spec->is_null()) continue;
+        MLCANARY_TRY_ASSIGN(hooks.at[h],
+                            ParseHookSpec(*spec, hf->Path(core::kHookPointNames[h])));
+      }
+      member = std::move(hooks);
+    } else if constexpr (std::is_same_v<T, std::vector<core::HookSpec>>) {
+      const json::value* list = f.Get(key);
+      if (!list->is_array()) {
+        return core::ValidationError(f.Path(key) + ": expected an array of hooks {url, ...}");
+      }
+      std::vector<core::HookSpec> values;
+      for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+        auto h = ParseHookSpec(list->get_array()[i], f.Path(key) + "[" + std::to_string(i) + "]");
+        if (!h) return std::unexpected(h.error());
+        values.push_back(std::move(*h));
       }
       member = std::move(values);
     } else if constexpr (std::is_same_v<T, double>) {
@@ -652,6 +777,28 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
     MLCANARY_TRY_ASSIGN(pd.mean_abs_diff, pf->Number("mean_abs_diff"));
     r.paired = pd;
   }
+  if (f->Has("analysis_breached")) {
+    MLCANARY_TRY_ASSIGN(r.analysis_breached, f->Bool("analysis_breached"));
+  }
+  if (const json::value* list = f->Get("analysis"); list && !list->is_null()) {
+    if (!list->is_array()) return core::ValidationError(f->Path("analysis") + ": expected an array");
+    for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+      auto af = Fields::Of(list->get_array()[i], f->Path("analysis") + "[" + std::to_string(i) + "]");
+      if (!af) return std::unexpected(af.error());
+      core::AnalysisResult a;
+      MLCANARY_TRY_ASSIGN(a.url, af->String("url"));
+      std::string verdict_name;
+      MLCANARY_TRY_ASSIGN(verdict_name, af->String("verdict"));
+      auto vote = core::ParseAnalysisVerdict(verdict_name);
+      if (!vote) return core::ValidationError(af->Path("verdict") + ": unknown verdict");
+      a.verdict = *vote;
+      MLCANARY_TRY_ASSIGN(a.reason, af->String("reason"));
+      std::int64_t status = 0;
+      MLCANARY_TRY_ASSIGN(status, af->Int("status"));
+      a.status = static_cast<int>(status);
+      r.analysis.push_back(std::move(a));
+    }
+  }
   const json::value* t = f->Get("thresholds");
   if (t == nullptr) return f->Missing("thresholds");
   auto tf = Fields::Of(*t, f->Path("thresholds"));
@@ -793,6 +940,10 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
       MLCANARY_TRY_ASSIGN(n, pf->Int("divergence_breaches"));
       d.progress.divergence_breaches = static_cast<int>(n);
     }
+    if (pf->Has("analysis_breaches")) {
+      MLCANARY_TRY_ASSIGN(n, pf->Int("analysis_breaches"));
+      d.progress.analysis_breaches = static_cast<int>(n);
+    }
     MLCANARY_TRY_ASSIGN(n, pf->Int("failed_checks"));
     d.progress.failed_checks = static_cast<int>(n);
     MLCANARY_TRY_ASSIGN(d.progress.checks, pf->Int("checks"));
@@ -800,11 +951,14 @@ Result<core::Deployment> ParseDeployment(const json::value& v, std::string_view 
   if (f->Has("waiting_for")) {
     std::string waiting;
     MLCANARY_TRY_ASSIGN(waiting, f->String("waiting_for"));
-    if (waiting != "approval") {
+    if (waiting.starts_with("hook:") && waiting.size() > 5) {
+      d.progress.waiting_hook = waiting.substr(5);
+    } else if (waiting != "approval") {
       return core::ValidationError(f->Path("waiting_for") + ": unknown '" + waiting +
-                                   "' (approval)");
+                                   "' (approval or hook:NAME)");
+    } else {
+      d.progress.awaiting_approval = true;
     }
-    d.progress.awaiting_approval = true;
   }
   if (const json::value* requested = f->Get("requested"); requested && !requested->is_null()) {
     auto rf = Fields::Of(*requested, f->Path("requested"));
@@ -845,6 +999,21 @@ Result<core::DeploymentEvent> ParseEvent(const json::value& v, std::string_view 
   MLCANARY_TRY_ASSIGN(e.actor, f->String("actor"));
   if (const json::value* check = f->Get("check")) {
     MLCANARY_TRY_ASSIGN(e.check, ParseHealthReport(*check, f->Path("check")));
+  }
+  if (const json::value* hook = f->Get("hook"); hook && !hook->is_null()) {
+    auto hf = Fields::Of(*hook, f->Path("hook"));
+    if (!hf) return std::unexpected(hf.error());
+    core::HookCall call;
+    MLCANARY_TRY_ASSIGN(call.hook, hf->String("name"));
+    MLCANARY_TRY_ASSIGN(call.url, hf->String("url"));
+    std::int64_t n = 0;
+    MLCANARY_TRY_ASSIGN(n, hf->Int("status"));
+    call.status = static_cast<int>(n);
+    MLCANARY_TRY_ASSIGN(n, hf->Int("attempts"));
+    call.attempts = static_cast<int>(n);
+    MLCANARY_TRY_ASSIGN(call.elapsed_ms, hf->Int("elapsed_ms"));
+    MLCANARY_TRY_ASSIGN(call.outcome, hf->String("outcome"));
+    e.hook = std::move(call);
   }
   return e;
 }

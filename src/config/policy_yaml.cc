@@ -42,6 +42,44 @@ core::Result<core::PolicyStep> ReadStep(const YAML::Node& node, const YamlPath& 
   return step;
 }
 
+// One hook: {url, timeout, retries, metadata}.
+core::Result<core::HookSpec> ReadHook(const YAML::Node& node, const YamlPath& at, BareNumber bare) {
+  if (auto s = CheckMap(node, at); !s) return std::unexpected(s.error());
+  if (auto s = CheckKeys(node, at, core::kHookKeys); !s) return std::unexpected(s.error());
+  if (!node["url"]) return at.Child("url").Fail(node, "missing: a hook needs a url");
+  core::HookSpec hook;
+  auto url = ReadString(node["url"], at.Child("url"));
+  if (!url) return std::unexpected(url.error());
+  hook.url = *url;
+  if (node["timeout"]) {
+    auto timeout = ReadDuration(node["timeout"], at.Child("timeout"), bare);
+    if (!timeout) return std::unexpected(timeout.error());
+    hook.timeout = *timeout;
+  }
+  if (node["retries"]) {
+    auto retries = ReadInt(node["retries"], at.Child("retries"));
+    if (!retries) return std::unexpected(retries.error());
+    if (*retries < 0 || *retries > core::kMaxHookRetries) {
+      return at.Child("retries").Fail(node["retries"],
+                                      std::to_string(*retries) + " must be between 0 and " +
+                                          std::to_string(core::kMaxHookRetries));
+    }
+    hook.retries = static_cast<int>(*retries);
+  }
+  if (const YAML::Node metadata = node["metadata"]; metadata && !metadata.IsNull()) {
+    if (!metadata.IsMap()) {
+      return at.Child("metadata").Fail(metadata, "expected a mapping of strings");
+    }
+    for (const auto& kv : metadata) {
+      const std::string key = kv.first.as<std::string>();
+      auto value = ReadString(kv.second, at.Child("metadata").Child(key));
+      if (!value) return std::unexpected(value.error());
+      hook.metadata[key] = *value;
+    }
+  }
+  return hook;
+}
+
 // Reads `value` (the node of key field.name) into the policy's member.
 core::Status ReadField(const core::PolicyField& field, const YAML::Node& value, const YamlPath& at,
                        BareNumber bare, core::Policy& p) {
@@ -56,6 +94,39 @@ core::Status ReadField(const core::PolicyField& field, const YAML::Node& value, 
         auto v = ReadStep(value[i], at.Index(i), bare);
         if (!v) return std::unexpected(v.error());
         list.push_back(*v);
+      }
+      member = std::move(list);
+    } else if constexpr (std::is_same_v<T, core::PolicyHooks>) {
+      if (auto s = CheckMap(value, at); !s) return s;
+      for (const auto& kv : value) {
+        const std::string name = kv.first.as<std::string>();
+        bool known = false;
+        for (const std::string_view point : core::kHookPointNames) known = known || point == name;
+        if (!known) {
+          return at.Child(name).Fail(kv.first,
+                                     "unknown hook '" + name +
+                                         "' (hooks are pre_rollout, confirm_step, pre_complete, "
+                                         "post_rollout and on_rollback)");
+        }
+      }
+      core::PolicyHooks hooks;
+      for (std::size_t h = 0; h < core::kNumHookPoints; ++h) {
+        const std::string name(core::kHookPointNames[h]);
+        if (!value[name] || value[name].IsNull()) continue;
+        auto hook = ReadHook(value[name], at.Child(name), bare);
+        if (!hook) return std::unexpected(hook.error());
+        hooks.at[h] = std::move(*hook);
+      }
+      member = std::move(hooks);
+    } else if constexpr (std::is_same_v<T, std::vector<core::HookSpec>>) {
+      if (!value.IsSequence()) {
+        return at.Fail(value, "expected a list of hooks, e.g. [{url: http://eval/check}]");
+      }
+      std::vector<core::HookSpec> list;
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        auto hook = ReadHook(value[i], at.Index(i), bare);
+        if (!hook) return std::unexpected(hook.error());
+        list.push_back(std::move(*hook));
       }
       member = std::move(list);
     } else if constexpr (std::is_same_v<T, double>) {
@@ -157,6 +228,12 @@ core::Result<core::Policy> ReadPolicy(const YAML::Node& node, const YamlPath& at
     }
     if (!e.key.empty()) {
       const std::string sub(e.key);
+      field_at = field_at.Child(sub);
+      const YAML::Node& entry = field_node;
+      if (entry.IsMap() && entry[sub]) field_node.reset(entry[sub]);
+    }
+    if (!e.subkey.empty()) {
+      const std::string sub(e.subkey);
       field_at = field_at.Child(sub);
       const YAML::Node& entry = field_node;
       if (entry.IsMap() && entry[sub]) field_node.reset(entry[sub]);

@@ -129,5 +129,56 @@ TEST(PolicyYamlTest, ReadsTheShadowGroupAndThePairedCheck) {
   EXPECT_FALSE(core::ShadowOn(*Parse("{}")));
 }
 
+// Issue 15: hooks and analysis hooks, and their bad forms refused naming the key.
+TEST(PolicyYamlTest, ReadsHooksAndRefusesBadOnesNamingTheKey) {
+  auto p = Parse(
+      "hooks:\n"
+      "  confirm_step: {url: 'https://ci.local/confirm', timeout: 5s, retries: 2,\n"
+      "                 metadata: {team: ranking}}\n"
+      "  post_rollout: {url: 'http://chat.local/done'}\n"
+      "analysis: [{url: 'http://eval.local/vote', timeout: 20s}]\n"
+      "analysis_breaches_to_rollback: 1\n",
+      BareNumber::kRefused);
+  ASSERT_TRUE(p) << p.error().ToString();
+  const auto& confirm = p->hooks[core::HookPoint::kConfirmStep];
+  ASSERT_TRUE(confirm);
+  EXPECT_EQ(confirm->url, "https://ci.local/confirm");
+  EXPECT_EQ(confirm->timeout, std::chrono::seconds(5));
+  EXPECT_EQ(confirm->retries, 2);
+  EXPECT_EQ(confirm->metadata.at("team"), "ranking");
+  EXPECT_EQ(p->hooks[core::HookPoint::kPostRollout]->retries, 1);
+  EXPECT_FALSE(p->hooks[core::HookPoint::kPreRollout]);
+  ASSERT_EQ(p->analysis.size(), 1u);
+  EXPECT_EQ(p->analysis[0].timeout, std::chrono::seconds(20));
+  EXPECT_EQ(p->analysis_breaches_to_rollback, 1);
+
+  struct Case {
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"hooks: {confirm_step: {url: 'ftp://x/y'}}",
+       "s.yaml: policy.hooks.confirm_step.url (line 1): 'ftp://x/y' must be an http:// or "
+       "https:// URL"},
+      {"hooks: {pre_rollout: {url: 'http://x', timeout: 45s}}",
+       "policy.hooks.pre_rollout.timeout (line 1): 45s must be > 0 and at most 30s"},
+      {"hooks: {pre_rollout: {url: 'http://x', timeout: 0s}}",
+       "policy.hooks.pre_rollout.timeout (line 1): 0s must be > 0"},
+      {"hooks: {on_rollback: {url: 'http://x', retries: 9}}",
+       "policy.hooks.on_rollback.retries (line 1): 9 must be between 0 and 3"},
+      {"hooks: {after_lunch: {url: 'http://x'}}", "policy.hooks.after_lunch (line 1): unknown hook"},
+      {"hooks: {pre_complete: {timeout: 5s}}", "policy.hooks.pre_complete.url (line 1): missing"},
+      {"hooks: {pre_complete: {url: 'http://x', secret: 1}}", "policy.hooks.pre_complete.secret"},
+      {"analysis: [{url: 'http://x'}, {url: 'mailto:a@b'}]",
+       "policy.analysis[1].url (line 1): 'mailto:a@b' must be an http:// or https:// URL"},
+      {"analysis: {url: 'http://x'}", "policy.analysis (line 1): expected a list of hooks"},
+  };
+  for (const Case& c : cases) {
+    auto bad = Parse(c.yaml, BareNumber::kRefused);
+    ASSERT_FALSE(bad) << c.yaml;
+    EXPECT_NE(bad.error().message().find(c.error), std::string::npos)
+        << c.yaml << " -> " << bad.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace mlcanary::config

@@ -220,6 +220,16 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
         "between variants (mirroring needs mlcanary's own gateway, not SageMaker or a fleet "
         "replica); set it to 0");
   }
+  if (ports_.hooks == nullptr && !request.policy.hooks.empty()) {
+    return core::ValidationError(
+        "policy.hooks: this service cannot call hooks (no hook caller is set up); leave hooks "
+        "out");
+  }
+  if (ports_.hooks == nullptr && !request.policy.analysis.empty()) {
+    return core::ValidationError(
+        "policy.analysis: this service cannot call analysis hooks (no hook caller is set up); "
+        "leave analysis out");
+  }
   if (request.id.empty()) return core::ValidationError("deployment id must not be empty");
   if (request.canary_variant.empty()) return core::ValidationError("variant must not be empty");
   if (request.instances < 1) return core::ValidationError("instances must be >= 1");
@@ -320,6 +330,15 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
     return std::unexpected(s.error());
   }
 
+  // Issue 15: the pre_rollout hook, before any traffic moves to the canary.
+  std::vector<DeploymentEvent> hook_events;
+  if (auto refusal = PreRolloutRefusal(d, hook_events)) {
+    auto failed = Fail(d, std::move(hook_events), *refusal, /*move_traffic=*/false);
+    RemoveCanary(failed ? *failed : d);
+    if (!failed) return failed;
+    return core::FailedPreconditionError(*refusal);
+  }
+
   const core::Timestamp now = ports_.clock.Now();
   const bool shadow = core::ShadowOn(d.policy);
   const double initial = shadow ? 0.0 : core::InitialWeight(d.policy);
@@ -332,8 +351,9 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
   d.canary_weight = initial;
   d.progress = core::StartWeight(d.progress, now);
   d.progress.last_check_at = now;
+  hook_events.push_back(started);
   std::vector<DeploymentEvent> appended;
-  auto in_progress = Persist(d, {started}, &appended);
+  auto in_progress = Persist(d, std::move(hook_events), &appended);
   if (!in_progress) {
     // A user cancelled while the canary was being readied: it has no traffic
     // and no deployment any more.
@@ -348,7 +368,9 @@ core::Result<Deployment> Controller::ReadyCanary(Deployment d) {
     if (!failed) return failed;
     return std::unexpected(s.error());
   }
-  for (const auto& e : appended) ports_.notifier.Notify(d, e);
+  for (const auto& e : appended) {
+    if (e.kind != EventKind::kHook) ports_.notifier.Notify(d, e);
+  }
   return d;
 }
 
@@ -403,6 +425,7 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
 
   core::Decision decision;
   DeploymentEvent check_event;
+  std::vector<DeploymentEvent> hook_events;  // issue 15: the check's hook calls
   auto reconciled = Reconcile(d);
   auto snapshot =
       reconciled
@@ -417,9 +440,10 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
       auto it = by_variant.find(name);
       return it == by_variant.end() ? core::WindowMetrics{} : it->second;
     };
-    const core::HealthReport report =
+    core::HealthReport report =
         core::EvaluateHealth(find(d.canary_variant), find(d.production_variant), d.policy);
-    decision = core::PlanCheck(d, report, now);
+    RunAnalysis(d, report, hook_events);
+    decision = GateByHooks(d, core::PlanCheck(d, report, now), report, hook_events);
     check_event = MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, decision.reason);
     check_event.check = report;
   }
@@ -436,7 +460,7 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
   unrecorded_progress.healthy_since = now;
   const std::int64_t version = d.version;
   const std::string id = d.id;
-  auto acted = Act(std::move(d), decision, check_event);
+  auto acted = Act(std::move(d), decision, check_event, false, std::move(hook_events));
   if (!acted) {
     if (acted.error().code() == core::ErrorCode::kUnavailable && !PendingEndState(id)) {
       NoteUnrecordedCheck(id, version, unrecorded_progress);
@@ -454,7 +478,8 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
 }
 
 core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& decision,
-                                           const DeploymentEvent& check_event, bool notify_first) {
+                                           const DeploymentEvent& check_event, bool notify_first,
+                                           std::vector<DeploymentEvent> hook_events) {
   const core::Timestamp now = check_event.time;
   CheckOutcome outcome;
   outcome.deployment_id = d.id;
@@ -465,6 +490,7 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
   d.progress = decision.progress;
 
   std::vector<DeploymentEvent> events{check_event};
+  for (DeploymentEvent& e : hook_events) events.push_back(std::move(e));
   switch (decision.action) {
     case Action::kHold: {
       auto stored = Hold(d, std::move(events), gate_reached);
@@ -516,7 +542,7 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
         RecordError(d, "weights not applied yet: " + s.error().ToString());
       }
       for (std::size_t i = notify_first ? 0 : 1; i < appended.size(); ++i) {
-        ports_.notifier.Notify(d, appended[i]);
+        if (appended[i].kind != EventKind::kHook) ports_.notifier.Notify(d, appended[i]);
       }
       if (complete) {
         FinishCompletion(d);
@@ -572,6 +598,7 @@ core::Result<Deployment> Controller::FinishRollback(Deployment d, core::Timestam
   }
   ports_.notifier.Notify(*stored, appended.back());
   RemoveCanary(*stored);
+  InformHook(*stored, core::HookPoint::kOnRollback);
   return ports_.store.Get(stored->id);
 }
 
@@ -811,6 +838,7 @@ void Controller::FinishCompletion(const Deployment& d) {
       RecordError(d, "endpoint not recorded: " + s.error().ToString());
     }
   }
+  InformHook(d, core::HookPoint::kPostRollout);
 }
 
 void Controller::RemoveCanary(const Deployment& d) {

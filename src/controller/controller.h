@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/hooks.h"
 #include "core/ports.h"
 #include "core/rollout_planner.h"
 
@@ -51,6 +52,9 @@ struct Ports {
   // Called after a deployment was recorded PENDING in the background mode, so
   // that the caller's loop can tick now rather than at its next interval.
   std::function<void()> wake;
+  // Calls the policy's hooks (issue 15); null: none can be called, and
+  // StartDeployment refuses a policy with hooks or analysis hooks.
+  core::HookCaller* hooks = nullptr;
 };
 
 struct StartRequest {
@@ -229,12 +233,35 @@ class Controller {
     bool unreadable = false;  // the store could not read the record at the last listing
   };
 
-  // Carries out a decision; `check_event` is recorded first. A hold that
+  // Carries out a decision; `check_event` is recorded first, then
+  // `hook_events` (the check's hook calls, never announced). A hold that
   // reaches a manual gate adds a "gate" event. `notify_first`: the first
   // event is notified too (an approval's, not a check's).
   core::Result<CheckOutcome> Act(core::Deployment d, const core::Decision& decision,
                                  const core::DeploymentEvent& check_event,
-                                 bool notify_first = false);
+                                 bool notify_first = false,
+                                 std::vector<core::DeploymentEvent> hook_events = {});
+
+  // Hooks (issue 15), in controller_hooks.cc. Every call is recorded as a
+  // "hook" event (never announced).
+  // Calls the hook at `point` if the policy has one; empty when none. The
+  // call's event is appended to `events`.
+  std::optional<core::HookResponse> CallHook(const core::Deployment& d, core::HookPoint point,
+                                             const std::optional<core::HealthReport>& last_check,
+                                             std::vector<core::DeploymentEvent>& events);
+  // pre_rollout before traffic moves: the refusal's reason, or empty to go on.
+  std::optional<std::string> PreRolloutRefusal(const core::Deployment& d,
+                                               std::vector<core::DeploymentEvent>& events);
+  // Calls the analysis hooks and folds their votes into `report`.
+  void RunAnalysis(const core::Deployment& d, core::HealthReport& report,
+                   std::vector<core::DeploymentEvent>& events);
+  // A check's planned step up (confirm_step) or completion (pre_complete):
+  // asks the gate hook, and holds (core::PlanHookHold) unless it answers 2xx.
+  core::Decision GateByHooks(const core::Deployment& d, core::Decision decision,
+                             const core::HealthReport& report,
+                             std::vector<core::DeploymentEvent>& events);
+  // post_rollout and on_rollback: called after the end, the call recorded.
+  void InformHook(const core::Deployment& d, core::HookPoint point);
   // Records a check that holds; `gate_reached`: with the "gate" event, announced.
   core::Result<core::Deployment> Hold(const core::Deployment& d,
                                       std::vector<core::DeploymentEvent> events, bool gate_reached);

@@ -224,6 +224,8 @@ std::string_view VerdictName(Verdict v) {
       return "latency_and_error_breached";
     case Verdict::kDivergenceBreached:
       return "divergence_breached";
+    case Verdict::kAnalysisBreached:
+      return "analysis_breached";
   }
   return "inconclusive";
 }
@@ -231,7 +233,8 @@ std::string_view VerdictName(Verdict v) {
 std::optional<Verdict> ParseVerdict(std::string_view name) {
   for (auto v :
        {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
-        Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached, Verdict::kDivergenceBreached}) {
+        Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached, Verdict::kDivergenceBreached,
+        Verdict::kAnalysisBreached}) {
     if (VerdictName(v) == name) return v;
   }
   return std::nullopt;
@@ -256,6 +259,52 @@ HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& pr
   Decide(r, reason, policy);
   r.reason = std::move(reason);
   return r;
+}
+
+std::string_view AnalysisVerdictName(AnalysisVerdict v) {
+  switch (v) {
+    case AnalysisVerdict::kHealthy:
+      return "healthy";
+    case AnalysisVerdict::kBreached:
+      return "breached";
+    case AnalysisVerdict::kInconclusive:
+      return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+std::optional<AnalysisVerdict> ParseAnalysisVerdict(std::string_view name) {
+  for (auto v : {AnalysisVerdict::kHealthy, AnalysisVerdict::kBreached,
+                 AnalysisVerdict::kInconclusive}) {
+    if (AnalysisVerdictName(v) == name) return v;
+  }
+  return std::nullopt;
+}
+
+void ApplyAnalysis(HealthReport& report, std::vector<AnalysisResult> results) {
+  std::string breached;
+  std::string inconclusive;
+  for (const AnalysisResult& r : results) {
+    if (r.verdict == AnalysisVerdict::kHealthy) continue;
+    std::string& list = r.verdict == AnalysisVerdict::kBreached ? breached : inconclusive;
+    if (!list.empty()) list += "; ";
+    list += r.url + (r.reason.empty() ? std::string() : ": " + r.reason);
+  }
+  report.analysis = std::move(results);
+  if (!breached.empty()) {
+    report.analysis_breached = true;
+    if (report.verdict == Verdict::kHealthy || report.verdict == Verdict::kInconclusive) {
+      report.verdict = Verdict::kAnalysisBreached;
+      report.reason = "analysis breached (" + breached + ")";
+    } else {
+      report.reason += "; analysis breached (" + breached + ")";
+    }
+    return;
+  }
+  if (!inconclusive.empty() && report.verdict == Verdict::kHealthy) {
+    report.verdict = Verdict::kInconclusive;
+    report.reason = "analysis inconclusive (" + inconclusive + ")";
+  }
 }
 
 }  // namespace mlcanary::core

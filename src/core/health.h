@@ -61,6 +61,24 @@ enum class Verdict {
   // Only the prediction divergence check breached (with a latency or error
   // breach the verdict is theirs, and divergence_breached says the rest).
   kDivergenceBreached,
+  // Only the analysis hooks breached (issue 15; with a metric breach the
+  // verdict is the metric's, and analysis_breached says the rest).
+  kAnalysisBreached,
+};
+
+// What an analysis hook answered (issue 15): {"verdict": "healthy|breached|inconclusive"}.
+enum class AnalysisVerdict { kHealthy, kBreached, kInconclusive };
+std::string_view AnalysisVerdictName(AnalysisVerdict v);  // "healthy", "breached", "inconclusive"
+std::optional<AnalysisVerdict> ParseAnalysisVerdict(std::string_view name);
+
+// One analysis hook's vote in a check. An unreachable hook, a non-2xx answer
+// or a body that is no verdict counts as inconclusive (`reason` says why).
+struct AnalysisResult {
+  std::string url;  // without credentials or query (RedactHookUrl)
+  AnalysisVerdict verdict = AnalysisVerdict::kInconclusive;
+  std::string reason;
+  int status = 0;  // HTTP status; 0: no answer
+  bool operator==(const AnalysisResult&) const = default;
 };
 
 std::string_view VerdictName(Verdict v);  // "healthy", "latency_breached", ...
@@ -125,8 +143,13 @@ struct HealthReport {
   std::optional<PairedDivergence> paired;
   Thresholds thresholds;
   std::string reason;  // one line a person can read: what decided the verdict
+  // The analysis hooks' votes (issue 15), in policy order; empty without any.
+  std::vector<AnalysisResult> analysis;
+  bool analysis_breached = false;  // an analysis hook voted breached
 
-  bool breached() const { return latency_breached || error_breached || divergence_breached; }
+  bool breached() const {
+    return latency_breached || error_breached || divergence_breached || analysis_breached;
+  }
   bool operator==(const HealthReport&) const = default;
 };
 
@@ -153,6 +176,13 @@ struct HealthReport {
 //  - healthy: none.
 HealthReport EvaluateHealth(const WindowMetrics& canary, const WindowMetrics& production,
                             const Policy& policy);
+
+// Folds the analysis hooks' votes into a report (issue 15): any breached vote
+// sets analysis_breached and, where the metrics found no breach (healthy or
+// inconclusive), makes the verdict kAnalysisBreached; otherwise an
+// inconclusive vote makes a healthy verdict inconclusive. The reason names the
+// hooks that decided.
+void ApplyAnalysis(HealthReport& report, std::vector<AnalysisResult> results);
 
 }  // namespace mlcanary::core
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "core/policy_fields.h"
 
@@ -96,6 +97,56 @@ FieldCheck CheckSchedule(const PolicyField& field, const std::vector<PolicyStep>
   return {};
 }
 
+// One hook's own keys (url, timeout, retries), as an error with `key` (the
+// hook point's name, for `hooks`) or `index` (for `analysis`) filled by the caller.
+std::optional<std::pair<std::string_view, std::string>> CheckHook(const HookSpec& h) {
+  const bool http = h.url.starts_with("http://") || h.url.starts_with("https://");
+  if (!http || h.url.find_first_of(" \t\r\n") != std::string::npos) {
+    return std::pair<std::string_view, std::string>(
+        "url", "'" + h.url + "' must be an http:// or https:// URL");
+  }
+  const std::string_view rest =
+      std::string_view(h.url).substr(h.url.starts_with("https://") ? 8 : 7);
+  if (rest.empty() || rest.front() == '/') {
+    return std::pair<std::string_view, std::string>("url", "'" + h.url + "' has no host");
+  }
+  if (h.timeout.count() <= 0 || h.timeout > kMaxHookTimeout) {
+    return std::pair<std::string_view, std::string>(
+        "timeout", FormatDuration(h.timeout) + " must be > 0 and at most " +
+                       FormatDuration(kMaxHookTimeout));
+  }
+  if (h.retries < 0 || h.retries > kMaxHookRetries) {
+    return std::pair<std::string_view, std::string>(
+        "retries", std::to_string(h.retries) + " must be between 0 and " +
+                       std::to_string(kMaxHookRetries));
+  }
+  return std::nullopt;
+}
+
+FieldCheck CheckHooks(const PolicyField& field, const PolicyHooks& hooks) {
+  for (std::size_t i = 0; i < kNumHookPoints; ++i) {
+    if (!hooks.at[i]) continue;
+    if (auto bad = CheckHook(*hooks.at[i])) {
+      auto fail = Fail(field, std::move(bad->second));
+      fail.error().key = kHookPointNames[i];
+      fail.error().subkey = bad->first;
+      return fail;
+    }
+  }
+  return {};
+}
+
+FieldCheck CheckAnalysis(const PolicyField& field, const std::vector<HookSpec>& hooks) {
+  for (std::size_t i = 0; i < hooks.size(); ++i) {
+    if (auto bad = CheckHook(hooks[i])) {
+      auto fail = Fail(field, std::move(bad->second), i);
+      fail.error().key = bad->first;
+      return fail;
+    }
+  }
+  return {};
+}
+
 // One field's rule (PolicyField::rule); the message depends on the type.
 FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rules) {
   if (field.rule == PolicyRule::kNone || !PolicyFieldInUse(field, p)) return {};
@@ -104,6 +155,10 @@ FieldCheck CheckField(const PolicyField& field, const Policy& p, PolicyRules rul
     using T = std::remove_cvref_t<decltype(v)>;
     if constexpr (std::is_same_v<T, std::vector<PolicyStep>>) {
       return CheckSchedule(field, v, rules);
+    } else if constexpr (std::is_same_v<T, PolicyHooks>) {
+      return CheckHooks(field, v);
+    } else if constexpr (std::is_same_v<T, std::vector<HookSpec>>) {
+      return CheckAnalysis(field, v);
     } else if constexpr (std::is_same_v<T, double>) {
       if (field.rule == PolicyRule::kWeight) return CheckWeight(field, {}, v, false, rules);
       if (field.rule == PolicyRule::kAlpha) {
@@ -145,6 +200,7 @@ std::string PolicyFieldError::Path() const {
   std::string path(field);
   if (index) path += "[" + std::to_string(*index) + "]";
   if (!key.empty()) path += "." + std::string(key);
+  if (!subkey.empty()) path += "." + std::string(subkey);
   return path;
 }
 

@@ -3,10 +3,12 @@
 #ifndef MLCANARY_CORE_POLICY_H_
 #define MLCANARY_CORE_POLICY_H_
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +57,56 @@ struct PolicyStep {
 };
 // The gate kinds a step may name (`gate: manual`).
 inline constexpr std::string_view kGateManual = "manual";
+
+// Hooks (issue 15): HTTP calls at points of a rollout (policy `hooks:`), and
+// analysis hooks that vote a verdict at every check (policy `analysis:`).
+enum class HookPoint {
+  kPreRollout,   // before traffic moves: non-2xx fails the deployment
+  kConfirmStep,  // before each step up: non-2xx holds the step
+  kPreComplete,  // before COMPLETED: non-2xx holds the completion
+  kPostRollout,  // after COMPLETED: informational
+  kOnRollback,   // after ROLLED_BACK: informational
+};
+inline constexpr std::size_t kNumHookPoints = 5;
+// The names, in enum order (the keys of `hooks:`).
+inline constexpr std::string_view kHookPointNames[kNumHookPoints] = {
+    "pre_rollout", "confirm_step", "pre_complete", "post_rollout", "on_rollback"};
+inline std::string_view HookPointName(HookPoint point) {
+  return kHookPointNames[static_cast<std::size_t>(point)];
+}
+// The keys of one hook's object.
+inline constexpr std::string_view kHookKeys[] = {"url", "timeout", "retries", "metadata"};
+inline constexpr Duration kMaxHookTimeout = std::chrono::seconds(30);
+inline constexpr int kMaxHookRetries = 3;
+
+// One hook: where to call, how long to wait, how often to retry a connection
+// error or a 5xx answer, and what to send along (`metadata` in the body).
+struct HookSpec {
+  std::string url;  // http:// or https://
+  Duration timeout = std::chrono::seconds(10);  // per attempt, in (0, 30s]
+  int retries = 1;                              // in [0, 3]
+  std::map<std::string, std::string> metadata;
+  bool operator==(const HookSpec&) const = default;
+};
+
+// The hooks of a policy, by point; an empty one is not called.
+struct PolicyHooks {
+  std::array<std::optional<HookSpec>, kNumHookPoints> at;
+
+  const std::optional<HookSpec>& operator[](HookPoint point) const {
+    return at[static_cast<std::size_t>(point)];
+  }
+  std::optional<HookSpec>& operator[](HookPoint point) {
+    return at[static_cast<std::size_t>(point)];
+  }
+  bool empty() const {
+    for (const auto& h : at) {
+      if (h) return false;
+    }
+    return true;
+  }
+  bool operator==(const PolicyHooks&) const = default;
+};
 
 struct Policy {
   // Traffic schedule. When `steps` is not empty it is the whole schedule (its
@@ -117,6 +169,12 @@ struct Policy {
   // the pair counted into the paired check's window. 0: off (the default).
   double divergence_mirror_sample = 0;
 
+  // Hooks (issue 15): gate hooks at the rollout's points and analysis hooks
+  // judged at every check like a metric, with their own consecutive counter.
+  PolicyHooks hooks;
+  std::vector<HookSpec> analysis;
+  int analysis_breaches_to_rollback = 2;  // consecutive analysis-breached checks
+
   bool operator==(const Policy&) const = default;
 };
 
@@ -164,8 +222,10 @@ struct PolicyFieldError {
   std::optional<std::size_t> index;  // the entry of a list field: steps[2]
   std::string message;               // without the path: "weight 1.5 must be in (0, 1]"
   std::string_view key = {};         // a key of the entry's object: steps[2].gate
+  // A key below `key` (hooks.confirm_step.url: key "confirm_step", subkey "url").
+  std::string_view subkey = {};
 
-  std::string Path() const;  // "steps[2]", "steps[2].gate", "bake"
+  std::string Path() const;  // "steps[2]", "steps[2].gate", "bake", "hooks.confirm_step.url"
   Error ToError() const;     // ValidationError "policy.steps[2]: weight 1.5 must be in (0, 1]"
 };
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <type_traits>
+#include <utility>
 
 namespace mlcanary::core {
 namespace {
@@ -174,6 +175,31 @@ constexpr std::array kFields = {
                 .doc = "paired check in the split phase: this share of the requests each variant "
                        "answers is also sent to the other (asynchronously, never returned) and "
                        "the pair compared (0: off, the default); in [0, 1]"},
+    // Hooks (issue 15).
+    PolicyField{.name = "hooks",
+                .member = &Policy::hooks,
+                .unit = "HTTP calls",
+                .rule = PolicyRule::kHook,
+                .doc = "HTTP hooks by point: pre_rollout (non-2xx fails the deployment before "
+                       "traffic moves), confirm_step (before each step up; non-2xx holds the "
+                       "step), pre_complete (before COMPLETED; non-2xx holds), post_rollout and "
+                       "on_rollback (informational). Each {url, timeout (10s, at most 30s), "
+                       "retries (1, 0..3), metadata}; POSTed the deployment and its last check"},
+    PolicyField{.name = "analysis",
+                .member = &Policy::analysis,
+                .unit = "HTTP calls",
+                .rule = PolicyRule::kHook,
+                .doc = "analysis hooks called at every check, each {url, timeout, retries, "
+                       "metadata}, answering {\"verdict\": \"healthy|breached|inconclusive\", "
+                       "\"reason\": ...}: judged like a metric (analysis_breaches_to_rollback); "
+                       "an unreachable hook counts as inconclusive"},
+    PolicyField{.name = "analysis_breaches_to_rollback",
+                .member = &Policy::analysis_breaches_to_rollback,
+                .unit = "consecutive checks",
+                .rule = PolicyRule::kPositive,
+                .read_min = 1,
+                .read_max = 1'000'000,
+                .doc = "consecutive analysis-breached checks that roll back (2)"},
 };
 
 constexpr auto kNames = [] {
@@ -268,7 +294,7 @@ PolicyFieldError GroupOffError(std::string_view group) {
 PolicyFieldType TypeOf(const PolicyField& field) {
   return std::visit(
       [](auto member) {
-        using T = std::remove_cvref_t<decltype(Policy{}.*member)>;
+        using T = std::remove_cvref_t<decltype(std::declval<const Policy&>().*member)>;
         if constexpr (std::is_same_v<T, double>) {
           return PolicyFieldType::kNumber;
         } else if constexpr (std::is_same_v<T, std::vector<PolicyStep>>) {
@@ -279,6 +305,10 @@ PolicyFieldType TypeOf(const PolicyField& field) {
           return PolicyFieldType::kBoolean;
         } else if constexpr (std::is_enum_v<T>) {
           return PolicyFieldType::kChoice;
+        } else if constexpr (std::is_same_v<T, PolicyHooks>) {
+          return PolicyFieldType::kHooks;
+        } else if constexpr (std::is_same_v<T, std::vector<HookSpec>>) {
+          return PolicyFieldType::kHookList;
         } else {
           static_assert(std::is_integral_v<T>);
           return PolicyFieldType::kInteger;
@@ -290,6 +320,10 @@ PolicyFieldType TypeOf(const PolicyField& field) {
 bool PolicyFieldInUse(const PolicyField& field, const Policy& policy) {
   if (const std::string_view group = GroupOf(field); !group.empty()) {
     return PolicyGroupOn(group, policy);
+  }
+  if (std::holds_alternative<PolicyHooks Policy::*>(field.member)) return !policy.hooks.empty();
+  if (std::holds_alternative<std::vector<HookSpec> Policy::*>(field.member)) {
+    return !policy.analysis.empty();
   }
   switch (field.rule) {
     case PolicyRule::kWeight:

@@ -28,6 +28,8 @@ enum class PolicyFieldType {
   kInteger,   // int or std::int64_t
   kBoolean,
   kChoice,  // an enum: one of PolicyField::choices, written as its name
+  kHooks,   // PolicyHooks: an object {pre_rollout: HOOK, ...} (issue 15)
+  kHookList,  // std::vector<HookSpec>: a list of HOOK objects (analysis)
 };
 
 // The rule CheckPolicy applies; the message also depends on the type.
@@ -44,11 +46,13 @@ enum class PolicyRule {
   kAlpha,        // a significance level: a number in (0, 0.5]
   kShare,        // a share: a number in (0, 1]
   kFraction,     // a fraction: a number in [0, 1]
+  kHook,         // hooks: an http(s) url, timeout in (0, 30s], retries in [0, 3]
 };
 
 using PolicyMember = std::variant<double Policy::*, std::vector<PolicyStep> Policy::*,
                                   Duration Policy::*, int Policy::*, std::int64_t Policy::*,
-                                  bool Policy::*, LatencyJudge Policy::*, DeadlineAction Policy::*>;
+                                  bool Policy::*, LatencyJudge Policy::*, DeadlineAction Policy::*,
+                                  PolicyHooks Policy::*, std::vector<HookSpec> Policy::*>;
 
 struct PolicyField {
   // The key in YAML and JSON, the OpenAPI property. A name "group.key" is the
@@ -114,8 +118,8 @@ std::optional<std::string> CheckReadRange(const PolicyField& field, std::int64_t
 inline constexpr std::string_view kStepKeys[] = {"weight", "bake", "gate"};
 
 // Calls fn(policy.*member) with the member's own type (double&, Duration&,
-// std::vector<PolicyStep>&, int&, std::int64_t&, bool&, an enum&; const for a
-// const policy).
+// std::vector<PolicyStep>&, int&, std::int64_t&, bool&, an enum&, PolicyHooks&,
+// std::vector<HookSpec>&; const for a const policy).
 template <typename P, typename F>
 decltype(auto) VisitPolicyField(const PolicyField& field, P& policy, F&& fn) {
   return std::visit([&](auto member) -> decltype(auto) { return fn(policy.*member); },

@@ -87,6 +87,10 @@ TEST(PolicyFieldsTest, RulesFitTheirTypes) {
       case PolicyRule::kFraction:
         EXPECT_EQ(type, PolicyFieldType::kNumber) << field.name;
         break;
+      case PolicyRule::kHook:
+        EXPECT_TRUE(type == PolicyFieldType::kHooks || type == PolicyFieldType::kHookList)
+            << field.name;
+        break;
       case PolicyRule::kNone:
         // An integer without a rule is held by its read range (divergence_output).
         EXPECT_TRUE(type == PolicyFieldType::kBoolean || type == PolicyFieldType::kChoice ||
@@ -166,10 +170,48 @@ TEST(PolicyFieldsTest, TheTwoSchedulesExcludeEachOther) {
   explicit_steps.steps = {0.5, 1.0};
   for (const PolicyField& field : PolicyFields()) {
     if (!GroupOf(field).empty()) continue;  // in use with their group (below)
+    if (field.name == "hooks" || field.name == "analysis") continue;  // in use when given (below)
     const bool simple_only = field.name == "initial_weight" || field.name == "step";
     EXPECT_EQ(PolicyFieldInUse(field, simple), field.name != "steps") << field.name;
     EXPECT_EQ(PolicyFieldInUse(field, explicit_steps), !simple_only) << field.name;
   }
+}
+
+// Hooks (issue 15) are written only when given, and checked naming the hook's key.
+TEST(PolicyFieldsTest, HooksAreInUseWhenGivenAndCheckedNamingTheKey) {
+  Policy p;
+  const PolicyField* hooks = nullptr;
+  const PolicyField* analysis = nullptr;
+  for (const PolicyField& field : PolicyFields()) {
+    if (field.name == "hooks") hooks = &field;
+    if (field.name == "analysis") analysis = &field;
+  }
+  ASSERT_NE(hooks, nullptr);
+  ASSERT_NE(analysis, nullptr);
+  EXPECT_FALSE(PolicyFieldInUse(*hooks, p));
+  EXPECT_FALSE(PolicyFieldInUse(*analysis, p));
+  p.hooks[HookPoint::kConfirmStep] = HookSpec{.url = "http://ci.local/x"};
+  p.analysis = {HookSpec{.url = "https://eval.local/x"}};
+  EXPECT_TRUE(PolicyFieldInUse(*hooks, p));
+  EXPECT_TRUE(PolicyFieldInUse(*analysis, p));
+  EXPECT_TRUE(ValidatePolicy(p));
+
+  p.hooks[HookPoint::kConfirmStep]->url = "file:///etc/passwd";
+  ASSERT_FALSE(ValidatePolicy(p));
+  EXPECT_EQ(ValidatePolicy(p).error().message(),
+            "policy.hooks.confirm_step.url: 'file:///etc/passwd' must be an http:// or https:// "
+            "URL");
+  p.hooks[HookPoint::kConfirmStep]->url = "http://";
+  EXPECT_EQ(ValidatePolicy(p).error().message(),
+            "policy.hooks.confirm_step.url: 'http://' has no host");
+  p.hooks[HookPoint::kConfirmStep]->url = "http://ci.local/x";
+  p.hooks[HookPoint::kConfirmStep]->timeout = std::chrono::seconds(31);
+  EXPECT_EQ(ValidatePolicy(p).error().message(),
+            "policy.hooks.confirm_step.timeout: 31s must be > 0 and at most 30s");
+  p.hooks[HookPoint::kConfirmStep]->timeout = std::chrono::seconds(30);
+  p.analysis[0].retries = -1;
+  EXPECT_EQ(ValidatePolicy(p).error().message(),
+            "policy.analysis[0].retries: -1 must be between 0 and 3");
 }
 
 TEST(PolicyFieldsTest, CheckPolicyNamesTheFieldAndTheIndexApart) {

@@ -65,7 +65,9 @@ RolloutProgress StartWeight(const RolloutProgress& progress, Timestamp now) {
   p.latency_breaches = 0;
   p.error_breaches = 0;
   p.divergence_breaches = 0;
+  p.analysis_breaches = 0;
   p.awaiting_approval = false;
+  p.waiting_hook.clear();
   return p;
 }
 
@@ -124,6 +126,9 @@ Decision ApplyProgressDeadline(const Deployment& d, Decision out, Timestamp now)
                FormatDuration(policy.progress_deadline) + " passed with no step from " +
                Pct(d.canary_weight) + " (held " + FormatDuration(held) +
                (d.progress.awaiting_approval ? ", waiting for approval at the manual gate" : "") +
+               (out.progress.waiting_hook.empty()
+                    ? std::string()
+                    : ", held by the " + out.progress.waiting_hook + " hook") +
                "; last check: " + out.reason + ")";
   return out;
 }
@@ -136,11 +141,14 @@ Decision PlanBreach(const Deployment& d, const HealthReport& report, Timestamp n
   out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
   out.progress.divergence_breaches =
       report.divergence_breached ? d.progress.divergence_breaches + 1 : 0;
+  out.progress.analysis_breaches =
+      report.analysis_breached ? d.progress.analysis_breaches + 1 : 0;
   out.progress.healthy_since = now;
   const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
   const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
   const bool divergence_due =
       out.progress.divergence_breaches >= policy.divergence_breaches_to_rollback;
+  const bool analysis_due = out.progress.analysis_breaches >= policy.analysis_breaches_to_rollback;
   std::string counts;
   if (report.latency_breached) {
     counts += "latency breach " +
@@ -156,11 +164,20 @@ Decision PlanBreach(const Deployment& d, const HealthReport& report, Timestamp n
     counts += "divergence breach " +
               Count(out.progress.divergence_breaches, policy.divergence_breaches_to_rollback);
   }
-  if (latency_due || error_due || divergence_due) {
-    const char* what = latency_due ? "latency" : error_due ? "error rate" : "prediction divergence";
-    const int n = latency_due ? out.progress.latency_breaches
-                  : error_due ? out.progress.error_breaches
-                              : out.progress.divergence_breaches;
+  if (report.analysis_breached) {
+    if (!counts.empty()) counts += ", ";
+    counts += "analysis breach " +
+              Count(out.progress.analysis_breaches, policy.analysis_breaches_to_rollback);
+  }
+  if (latency_due || error_due || divergence_due || analysis_due) {
+    const char* what = latency_due      ? "latency"
+                       : error_due      ? "error rate"
+                       : divergence_due ? "prediction divergence"
+                                        : "analysis";
+    const int n = latency_due      ? out.progress.latency_breaches
+                  : error_due      ? out.progress.error_breaches
+                  : divergence_due ? out.progress.divergence_breaches
+                                   : out.progress.analysis_breaches;
     const std::string why = std::string(what) + " breached on " + std::to_string(n) +
                             " consecutive checks (" + report.reason + ")";
     if (policy.auto_rollback) {
@@ -185,6 +202,7 @@ Decision PlanVerdict(const Deployment& d, const HealthReport& report, Timestamp 
   out.progress.checks += 1;
   out.progress.last_check_at = now;
   out.progress.failed_checks = 0;
+  out.progress.waiting_hook.clear();  // set again by a gate hook that still holds
 
   if (report.verdict == Verdict::kInconclusive) {
     // Neither healthy nor breached: no counter moves, but the healthy run is broken.
@@ -199,6 +217,7 @@ Decision PlanVerdict(const Deployment& d, const HealthReport& report, Timestamp 
   out.progress.latency_breaches = 0;
   out.progress.error_breaches = 0;
   out.progress.divergence_breaches = 0;
+  out.progress.analysis_breaches = 0;
   if (d.progress.awaiting_approval) {
     out.reason = "healthy at " + Pct(d.canary_weight) + ", waiting for approval at the manual gate";
     return out;
@@ -263,6 +282,27 @@ Decision PlanApproval(const Deployment& d, Timestamp now, const std::string& act
 
 Decision PlanCheckError(const Deployment& d, const Error& error, Timestamp now) {
   return ApplyProgressDeadline(d, PlanErrorHold(d, error, now), now);
+}
+
+Decision PlanHookHold(const Deployment& d, const Decision& planned, std::string_view hook,
+                      const std::string& why, Timestamp now) {
+  Decision out;
+  out.action = Action::kHold;
+  out.target_weight = d.canary_weight;
+  // The check's counts (a planned step or completion came of a healthy check),
+  // without the step: the bake stays done, so the next check asks again.
+  out.progress = d.progress;
+  out.progress.checks = planned.progress.checks;
+  out.progress.last_check_at = planned.progress.last_check_at;
+  out.progress.failed_checks = planned.progress.failed_checks;
+  out.progress.latency_breaches = 0;
+  out.progress.error_breaches = 0;
+  out.progress.divergence_breaches = 0;
+  out.progress.analysis_breaches = 0;
+  out.progress.waiting_hook = std::string(hook);
+  out.reason = "held by the " + std::string(hook) + " hook (" + why + "), retried at the next check; " +
+               "planned: " + planned.reason;
+  return ApplyProgressDeadline(d, std::move(out), now);
 }
 
 }  // namespace mlcanary::core

@@ -65,6 +65,14 @@ Decision PlanApproval(const Deployment& deployment, Timestamp now, const std::st
 // once; the progress deadline applies to the hold as in PlanCheck.
 Decision PlanCheckError(const Deployment& deployment, const Error& error, Timestamp now);
 
+// Turns a check's planned step or completion (`planned`: kShift or kComplete)
+// into a hold because the gate hook `hook` (confirm_step, pre_complete) did
+// not answer 2xx (`why`): the check counts, the weight stays, the bake stays
+// done (the next check asks the hook again), progress.waiting_hook names the
+// hook, and the progress deadline applies as to any hold.
+Decision PlanHookHold(const Deployment& deployment, const Decision& planned, std::string_view hook,
+                      const std::string& why, Timestamp now);
+
 // Progress for a deployment whose canary weight was just set at `now`.
 RolloutProgress StartWeight(const RolloutProgress& progress, Timestamp now);
 

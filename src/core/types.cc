@@ -71,6 +71,8 @@ std::string_view EventKindName(EventKind kind) {
       return "gate";
     case EventKind::kApproved:
       return "approved";
+    case EventKind::kHook:
+      return "hook";
   }
   return "error";
 }
@@ -78,7 +80,8 @@ std::string_view EventKindName(EventKind kind) {
 std::optional<EventKind> ParseEventKind(std::string_view name) {
   for (auto k :
        {EventKind::kCheck, EventKind::kTransition, EventKind::kWeightChange, EventKind::kPaused,
-        EventKind::kResumed, EventKind::kError, EventKind::kGate, EventKind::kApproved}) {
+        EventKind::kResumed, EventKind::kError, EventKind::kGate, EventKind::kApproved,
+        EventKind::kHook}) {
     if (EventKindName(k) == name) return k;
   }
   return std::nullopt;

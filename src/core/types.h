@@ -66,11 +66,16 @@ struct RolloutProgress {
   int latency_breaches = 0;                // consecutive latency-breached checks
   int error_breaches = 0;                  // consecutive error-breached checks
   int divergence_breaches = 0;             // consecutive divergence-breached checks
+  int analysis_breaches = 0;               // consecutive analysis-breached checks (issue 15)
   int failed_checks = 0;                   // consecutive checks that could not read metrics
   std::int64_t checks = 0;                 // checks run so far
   // Waiting at a manual gate (the step at this weight has `gate: manual` and
   // its bake is done) until a user approves (Deployment JSON: waiting_for).
   bool awaiting_approval = false;
+  // A gate hook (confirm_step, pre_complete) answered non-2xx at the last
+  // check and holds the step (Deployment JSON: waiting_for "hook:<name>");
+  // empty otherwise.
+  std::string waiting_hook;
   bool operator==(const RolloutProgress&) const = default;
 };
 
@@ -133,9 +138,21 @@ enum class EventKind {
   kError,     // a port failed during a check (retried or fatal)
   kGate,      // reached a manual gate: waits for an approval (issue 15)
   kApproved,  // a user approved the gate: the step it held is taken
+  kHook,      // a hook was called (issue 15): HookCall says how it went; not announced
 };
 std::string_view EventKindName(EventKind kind);  // "check", "transition", ...
 std::optional<EventKind> ParseEventKind(std::string_view name);
+
+// One hook call, as an event records it (issue 15).
+struct HookCall {
+  std::string hook;  // "pre_rollout", ..., "analysis"
+  std::string url;   // without credentials or query
+  int status = 0;    // HTTP status of the last attempt; 0: no answer
+  int attempts = 0;
+  std::int64_t elapsed_ms = 0;
+  std::string outcome;  // "ok", "refused" (non-2xx), "unreachable", or an analysis verdict
+  bool operator==(const HookCall&) const = default;
+};
 
 // An entry of a deployment's append-only event log.
 struct DeploymentEvent {
@@ -150,6 +167,7 @@ struct DeploymentEvent {
   std::string reason;
   std::string actor;  // "controller", "user", "system"
   std::optional<HealthReport> check;
+  std::optional<HookCall> hook;  // kHook: the call
   bool operator==(const DeploymentEvent&) const = default;
 };
 

@@ -76,6 +76,7 @@ void ControllerStatus::ObserveEvent(const core::Deployment& d, const core::Deplo
     case core::EventKind::kResumed:
     case core::EventKind::kGate:
     case core::EventKind::kApproved:
+    case core::EventKind::kHook:
       break;
   }
 }

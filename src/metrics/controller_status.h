@@ -18,7 +18,7 @@
 
 namespace mlcanary::metrics {
 
-inline constexpr int kNumVerdicts = 6;          // core::Verdict
+inline constexpr int kNumVerdicts = 7;          // core::Verdict
 inline constexpr int kNumDeploymentStates = 7;  // core::DeploymentState
 
 // What is known about one endpoint's rollouts.

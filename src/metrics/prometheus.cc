@@ -139,7 +139,8 @@ constexpr std::array<core::Verdict, kNumVerdicts> kVerdicts = {
     core::Verdict::kLatencyBreached,
     core::Verdict::kErrorBreached,
     core::Verdict::kLatencyAndErrorBreached,
-    core::Verdict::kDivergenceBreached};
+    core::Verdict::kDivergenceBreached,
+    core::Verdict::kAnalysisBreached};
 constexpr std::array<core::DeploymentState, kNumDeploymentStates> kStates = {
     core::DeploymentState::kPending,    core::DeploymentState::kInProgress,
     core::DeploymentState::kCompleted,  core::DeploymentState::kRollingBack,

@@ -26,6 +26,8 @@ const char* Message(const core::DeploymentEvent& e) {
       return "waiting for approval";
     case core::EventKind::kApproved:
       return "approved";
+    case core::EventKind::kHook:
+      return "hook called";
   }
   return "deployment event";
 }

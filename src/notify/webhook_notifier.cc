@@ -79,7 +79,8 @@ void EmitLog(const WebhookOptions& options, std::string_view level, std::string_
 }  // namespace
 
 bool WebhookAnnounces(const core::DeploymentEvent& event) {
-  return event.kind != core::EventKind::kCheck && event.kind != core::EventKind::kError;
+  return event.kind != core::EventKind::kCheck && event.kind != core::EventKind::kError &&
+         event.kind != core::EventKind::kHook;
 }
 
 std::string WebhookSinkName(std::string_view url) {

@@ -83,7 +83,7 @@ struct WebhookCounters {
 };
 
 // The events webhooks deliver from an outbox: those the controller announces
-// (transitions, weight changes, pauses, resumes), not checks or errors.
+// (transitions, weight changes, pauses, resumes), not checks, errors or hook calls.
 bool WebhookAnnounces(const core::DeploymentEvent& event);
 
 // The outbox sink (cursor) name of a webhook URL: "webhook <RedactUrl> #<hash

@@ -132,6 +132,15 @@ core::Result<Scenario> ParseScenario(const std::string& yaml_text, const std::st
       config::ReadPolicy((*root)["policy"], top.Child("policy"), config::BareNumber::kMinutes);
   if (!policy) return std::unexpected(policy.error());
   sc.policy = *policy;
+  // Issue 15: a simulation calls nobody; a hook's answer is not the scenario's.
+  for (const char* key : {"hooks", "analysis"}) {
+    const YAML::Node policy_node = (*root)["policy"];
+    if (policy_node.IsMap() && policy_node[key]) {
+      return top.Child("policy").Child(key).Fail(
+          policy_node[key], "the simulator cannot call hooks; leave " + std::string(key) +
+                                " out of a scenario (their effect is tested with a real service)");
+    }
+  }
 
   auto traffic = config::ReadDouble((*root)["traffic_per_minute"], top.Child("traffic_per_minute"));
   if (!traffic) return std::unexpected(traffic.error());

@@ -106,6 +106,23 @@ TEST(ScenarioParseTest, NegativeTrafficIsRefused) {
   EXPECT_NE(s.error().message().find("traffic_per_minute"), std::string::npos);
 }
 
+// Issue 15: a simulation calls nobody, so a scenario refuses hooks, naming the key.
+TEST(ScenarioParseTest, HooksAndAnalysisHooksAreRefusedNamingTheKey) {
+  for (const char* policy : {"policy: {hooks: {confirm_step: {url: 'http://ci/x'}}}\n",
+                             "policy: {analysis: [{url: 'http://eval/x'}]}\n"}) {
+    auto s = ParseScenario(std::string("traffic_per_minute: 10\nproduction: {p99_ms: 1, "
+                                       "error_rate: 0}\ncanary: {p99_ms: 1, error_rate: 0}\n"
+                                       "duration_minutes: 5\n") +
+                               policy,
+                           "x.yaml");
+    ASSERT_FALSE(s) << policy;
+    const std::string key = std::string(policy).find("hooks") != std::string::npos
+                                ? "x.yaml: policy.hooks (line 5): the simulator cannot call hooks"
+                                : "x.yaml: policy.analysis (line 5): the simulator cannot call";
+    EXPECT_NE(s.error().message().find(key), std::string::npos) << s.error().message();
+  }
+}
+
 TEST(ScenarioParseTest, DuplicateKeyIsRefusedWithItsLine) {
   auto s = ParseScenario(
       "traffic_per_minute: 10\nproduction: {p99_ms: 1, error_rate: 0}\n"
