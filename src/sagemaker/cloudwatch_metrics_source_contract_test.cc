@@ -30,12 +30,10 @@ using core::testing::MetricsSourceDriver;
 using core::testing::MetricsSourceKind;
 using core::testing::Requests;
 using mlcanary::testing::CallOk;
-using mlcanary::testing::MotoHarness;
+using mlcanary::testing::GetSharedMoto;
+using mlcanary::testing::SharedMoto;
 
 namespace json = boost::json;
-
-using Moto = mlcanary::testing::SharedMoto;
-Moto* GetMoto() { return mlcanary::testing::GetSharedMoto(); }
 
 std::int64_t EpochSeconds(core::Timestamp t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -43,7 +41,7 @@ std::int64_t EpochSeconds(core::Timestamp t) {
 
 class CloudWatchDriver final : public MetricsSourceDriver {
  public:
-  CloudWatchDriver(Moto& moto, std::string endpoint,
+  CloudWatchDriver(SharedMoto& moto, std::string endpoint,
                    std::unique_ptr<SageMakerTrafficControl> traffic)
       : moto_(moto),
         endpoint_(std::move(endpoint)),
@@ -98,7 +96,7 @@ class CloudWatchDriver final : public MetricsSourceDriver {
   }
 
  private:
-  Moto& moto_;
+  SharedMoto& moto_;
   std::string endpoint_;
   std::unique_ptr<SageMakerTrafficControl> traffic_;
   CloudWatchMetricsSource source_;
@@ -112,7 +110,7 @@ class CloudWatchDriver final : public MetricsSourceDriver {
 // weights), each with a model of its own.
 std::unique_ptr<MetricsSourceDriver> MakeCloudWatchDriver(
     const std::string& endpoint, const std::vector<std::string>& variants) {
-  Moto* moto = GetMoto();
+  SharedMoto* moto = GetSharedMoto();
   if (moto == nullptr || moto->sagemaker == nullptr || moto->autoscaling == nullptr ||
       moto->cloudwatch == nullptr || !moto->harness->Reset()) {
     return nullptr;

@@ -19,12 +19,10 @@ namespace {
 using core::testing::TrafficControlContractTest;
 using core::testing::TrafficControlKind;
 using mlcanary::testing::CallOk;
-using mlcanary::testing::MotoHarness;
+using mlcanary::testing::GetSharedMoto;
+using mlcanary::testing::SharedMoto;
 
 namespace json = boost::json;
-
-using Moto = mlcanary::testing::SharedMoto;
-Moto* GetMoto() { return mlcanary::testing::GetSharedMoto(); }
 
 std::string ModelName(const std::string& endpoint, const std::string& variant, int model) {
   return endpoint + "-m-" + variant + "-" + std::to_string(model);
@@ -36,7 +34,7 @@ TrafficControlKind SageMakerKind() {
   // An endpoint config and an endpoint serving the variants (their models
   // exist: `variant` created them).
   kind.make = [](const core::Endpoint& endpoint) -> std::unique_ptr<core::TrafficControl> {
-    Moto* moto = GetMoto();
+    SharedMoto* moto = GetSharedMoto();
     if (moto == nullptr || moto->sagemaker == nullptr || moto->autoscaling == nullptr) {
       return nullptr;
     }
@@ -69,7 +67,7 @@ TrafficControlKind SageMakerKind() {
     v.instances = 1;
     v.model.kind = core::ModelKind::kSagemaker;
     v.model.name = ModelName(endpoint, name, model);
-    if (Moto* moto = GetMoto(); moto != nullptr && moto->sagemaker != nullptr) {
+    if (SharedMoto* moto = GetSharedMoto(); moto != nullptr && moto->sagemaker != nullptr) {
       CallOk(*moto->sagemaker, "CreateModel",
              {{"ModelName", v.model.name},
               {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
@@ -80,7 +78,7 @@ TrafficControlKind SageMakerKind() {
     return v;
   };
   kind.after_each = [] {
-    Moto* moto = GetMoto();
+    SharedMoto* moto = GetSharedMoto();
     if (moto == nullptr) return;
     auto violations = moto->harness->Violations();
     ASSERT_TRUE(violations) << violations.error().ToString();
