@@ -29,40 +29,11 @@ using core::testing::MetricsSourceContractTest;
 using core::testing::MetricsSourceDriver;
 using core::testing::MetricsSourceKind;
 using core::testing::Requests;
-using mlcanary::testing::MotoClient;
-using mlcanary::testing::MotoHarness;
+using mlcanary::testing::CallOk;
+using mlcanary::testing::GetSharedMoto;
+using mlcanary::testing::SharedMoto;
 
 namespace json = boost::json;
-
-// One harness for the process, started by the first test that needs it (ctest
-// runs each test in a process of its own), stopped at exit.
-struct Moto {
-  std::unique_ptr<MotoHarness> harness;
-  std::unique_ptr<aws::AwsClient> sagemaker, autoscaling, cloudwatch;
-};
-
-Moto* GetMoto() {
-  static std::unique_ptr<Moto> moto = [] {
-    auto started = MotoHarness::Start();
-    if (!started) {
-      ADD_FAILURE() << started.error().ToString();
-      return std::unique_ptr<Moto>();
-    }
-    auto m = std::make_unique<Moto>();
-    m->harness = std::move(*started);
-    m->sagemaker = MotoClient(*m->harness, aws::SageMakerService());
-    m->autoscaling = MotoClient(*m->harness, aws::AutoScalingService());
-    m->cloudwatch = MotoClient(*m->harness, aws::CloudWatchService());
-    return m;
-  }();
-  return moto.get();
-}
-
-bool Call(aws::AwsClient& client, std::string_view op, const json::object& request) {
-  auto r = client.CallJson(op, request);
-  EXPECT_TRUE(r) << op << ": " << r.error().ToString();
-  return r.has_value();
-}
 
 std::int64_t EpochSeconds(core::Timestamp t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -70,7 +41,7 @@ std::int64_t EpochSeconds(core::Timestamp t) {
 
 class CloudWatchDriver final : public MetricsSourceDriver {
  public:
-  CloudWatchDriver(Moto& moto, std::string endpoint,
+  CloudWatchDriver(SharedMoto& moto, std::string endpoint,
                    std::unique_ptr<SageMakerTrafficControl> traffic)
       : moto_(moto),
         endpoint_(std::move(endpoint)),
@@ -103,8 +74,8 @@ class CloudWatchDriver final : public MetricsSourceDriver {
         datum("Invocation5XXErrors", {is_5xx ? count : 0.0}, {}, "None"),
         datum("ModelLatency", {requests.latency_ms * 1000.0}, {count}, "Microseconds"),
     };
-    Call(*moto_.cloudwatch, "PutMetricData",
-         {{"Namespace", "AWS/SageMaker"}, {"MetricData", std::move(data)}});
+    CallOk(*moto_.cloudwatch, "PutMetricData",
+           {{"Namespace", "AWS/SageMaker"}, {"MetricData", std::move(data)}});
   }
 
   // CloudWatch's resolution: whole minutes (AlignWindow).
@@ -125,7 +96,7 @@ class CloudWatchDriver final : public MetricsSourceDriver {
   }
 
  private:
-  Moto& moto_;
+  SharedMoto& moto_;
   std::string endpoint_;
   std::unique_ptr<SageMakerTrafficControl> traffic_;
   CloudWatchMetricsSource source_;
@@ -139,7 +110,7 @@ class CloudWatchDriver final : public MetricsSourceDriver {
 // weights), each with a model of its own.
 std::unique_ptr<MetricsSourceDriver> MakeCloudWatchDriver(
     const std::string& endpoint, const std::vector<std::string>& variants) {
-  Moto* moto = GetMoto();
+  SharedMoto* moto = GetSharedMoto();
   if (moto == nullptr || moto->sagemaker == nullptr || moto->autoscaling == nullptr ||
       moto->cloudwatch == nullptr || !moto->harness->Reset()) {
     return nullptr;
@@ -147,12 +118,12 @@ std::unique_ptr<MetricsSourceDriver> MakeCloudWatchDriver(
   json::array production_variants;
   for (const std::string& v : variants) {
     const std::string model = endpoint + "-m-" + v;
-    if (!Call(*moto->sagemaker, "CreateModel",
-              {{"ModelName", model},
-               {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
-               {"PrimaryContainer",
-                json::object{
-                    {"Image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/recs:" + model}}}})) {
+    if (!CallOk(*moto->sagemaker, "CreateModel",
+                {{"ModelName", model},
+                 {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
+                 {"PrimaryContainer",
+                  json::object{
+                      {"Image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/recs:" + model}}}})) {
       return nullptr;
     }
     production_variants.push_back(
@@ -163,11 +134,11 @@ std::unique_ptr<MetricsSourceDriver> MakeCloudWatchDriver(
                      {"InitialVariantWeight", 1.0 / static_cast<double>(variants.size())}});
   }
   const std::string config = endpoint + "-cfg-1";
-  if (!Call(*moto->sagemaker, "CreateEndpointConfig",
-            {{"EndpointConfigName", config},
-             {"ProductionVariants", std::move(production_variants)}}) ||
-      !Call(*moto->sagemaker, "CreateEndpoint",
-            {{"EndpointName", endpoint}, {"EndpointConfigName", config}})) {
+  if (!CallOk(*moto->sagemaker, "CreateEndpointConfig",
+              {{"EndpointConfigName", config},
+               {"ProductionVariants", std::move(production_variants)}}) ||
+      !CallOk(*moto->sagemaker, "CreateEndpoint",
+              {{"EndpointName", endpoint}, {"EndpointConfigName", config}})) {
     return nullptr;
   }
   SageMakerOptions o;

@@ -18,39 +18,11 @@ namespace {
 
 using core::testing::TrafficControlContractTest;
 using core::testing::TrafficControlKind;
-using mlcanary::testing::MotoClient;
-using mlcanary::testing::MotoHarness;
+using mlcanary::testing::CallOk;
+using mlcanary::testing::GetSharedMoto;
+using mlcanary::testing::SharedMoto;
 
 namespace json = boost::json;
-
-// One harness for the process, started by the first test that needs it (ctest
-// runs each test in a process of its own), stopped at exit.
-struct Moto {
-  std::unique_ptr<MotoHarness> harness;
-  std::unique_ptr<aws::AwsClient> sagemaker, autoscaling;
-};
-
-Moto* GetMoto() {
-  static std::unique_ptr<Moto> moto = [] {
-    auto started = MotoHarness::Start();
-    if (!started) {
-      ADD_FAILURE() << started.error().ToString();
-      return std::unique_ptr<Moto>();
-    }
-    auto m = std::make_unique<Moto>();
-    m->harness = std::move(*started);
-    m->sagemaker = MotoClient(*m->harness, aws::SageMakerService());
-    m->autoscaling = MotoClient(*m->harness, aws::AutoScalingService());
-    return m;
-  }();
-  return moto.get();
-}
-
-bool Call(aws::AwsClient& client, std::string_view op, const json::object& request) {
-  auto r = client.CallJson(op, request);
-  EXPECT_TRUE(r) << op << ": " << r.error().ToString();
-  return r.has_value();
-}
 
 std::string ModelName(const std::string& endpoint, const std::string& variant, int model) {
   return endpoint + "-m-" + variant + "-" + std::to_string(model);
@@ -62,7 +34,7 @@ TrafficControlKind SageMakerKind() {
   // An endpoint config and an endpoint serving the variants (their models
   // exist: `variant` created them).
   kind.make = [](const core::Endpoint& endpoint) -> std::unique_ptr<core::TrafficControl> {
-    Moto* moto = GetMoto();
+    SharedMoto* moto = GetSharedMoto();
     if (moto == nullptr || moto->sagemaker == nullptr || moto->autoscaling == nullptr) {
       return nullptr;
     }
@@ -76,10 +48,10 @@ TrafficControlKind SageMakerKind() {
                                       {"InitialVariantWeight", v.weight}});
     }
     const std::string config = endpoint.name + "-cfg-1";
-    if (!Call(*moto->sagemaker, "CreateEndpointConfig",
-              {{"EndpointConfigName", config}, {"ProductionVariants", std::move(variants)}}) ||
-        !Call(*moto->sagemaker, "CreateEndpoint",
-              {{"EndpointName", endpoint.name}, {"EndpointConfigName", config}})) {
+    if (!CallOk(*moto->sagemaker, "CreateEndpointConfig",
+                {{"EndpointConfigName", config}, {"ProductionVariants", std::move(variants)}}) ||
+        !CallOk(*moto->sagemaker, "CreateEndpoint",
+                {{"EndpointName", endpoint.name}, {"EndpointConfigName", config}})) {
       return nullptr;
     }
     SageMakerOptions o;
@@ -95,18 +67,18 @@ TrafficControlKind SageMakerKind() {
     v.instances = 1;
     v.model.kind = core::ModelKind::kSagemaker;
     v.model.name = ModelName(endpoint, name, model);
-    if (Moto* moto = GetMoto(); moto != nullptr && moto->sagemaker != nullptr) {
-      Call(*moto->sagemaker, "CreateModel",
-           {{"ModelName", v.model.name},
-            {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
-            {"PrimaryContainer",
-             json::object{
-                 {"Image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/recs:" + v.model.name}}}});
+    if (SharedMoto* moto = GetSharedMoto(); moto != nullptr && moto->sagemaker != nullptr) {
+      CallOk(*moto->sagemaker, "CreateModel",
+             {{"ModelName", v.model.name},
+              {"ExecutionRoleArn", "arn:aws:iam::123456789012:role/mlcanary-sagemaker"},
+              {"PrimaryContainer",
+               json::object{{"Image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/recs:" +
+                                          v.model.name}}}});
     }
     return v;
   };
   kind.after_each = [] {
-    Moto* moto = GetMoto();
+    SharedMoto* moto = GetSharedMoto();
     if (moto == nullptr) return;
     auto violations = moto->harness->Violations();
     ASSERT_TRUE(violations) << violations.error().ToString();

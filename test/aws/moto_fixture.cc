@@ -268,4 +268,27 @@ std::unique_ptr<aws::AwsClient> MotoClient(const MotoHarness& harness,
   return std::move(*client);
 }
 
+SharedMoto* GetSharedMoto() {
+  static std::unique_ptr<SharedMoto> moto = [] {
+    auto started = MotoHarness::Start();
+    if (!started) {
+      ADD_FAILURE() << started.error().ToString();
+      return std::unique_ptr<SharedMoto>();
+    }
+    auto m = std::make_unique<SharedMoto>();
+    m->harness = std::move(*started);
+    m->sagemaker = MotoClient(*m->harness, aws::SageMakerService());
+    m->autoscaling = MotoClient(*m->harness, aws::AutoScalingService());
+    m->cloudwatch = MotoClient(*m->harness, aws::CloudWatchService());
+    return m;
+  }();
+  return moto.get();
+}
+
+bool CallOk(aws::AwsClient& client, std::string_view op, const boost::json::object& request) {
+  auto r = client.CallJson(op, request);
+  EXPECT_TRUE(r) << op << ": " << r.error().ToString();
+  return r.has_value();
+}
+
 }  // namespace mlcanary::testing

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <boost/json/object.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,6 +81,19 @@ aws::ClientOptions MotoClientOptions(const MotoHarness& harness, aws::ClientOpti
 std::unique_ptr<aws::AwsClient> MotoClient(const MotoHarness& harness,
                                            const aws::ServiceInfo& service,
                                            aws::ClientOptions base = {});
+
+// One harness for the process with a client per service, for suites whose every
+// test Reset()s it first: started by the first test that asks (ctest runs each
+// test in a process of its own), stopped at exit. Null, with a test failure, if
+// it cannot start; a client is null (with a test failure) if it cannot be made.
+struct SharedMoto {
+  std::unique_ptr<MotoHarness> harness;
+  std::unique_ptr<aws::AwsClient> sagemaker, autoscaling, cloudwatch;
+};
+SharedMoto* GetSharedMoto();
+
+// client.CallJson(op, request); false, with a test failure naming `op`, if it fails.
+bool CallOk(aws::AwsClient& client, std::string_view op, const boost::json::object& request);
 
 }  // namespace mlcanary::testing
 
