@@ -21,6 +21,7 @@
       error_breached: '#ef4444',
       latency_and_error_breached: '#b91c1c',
       divergence_breached: '#a855f7',
+      analysis_breached: '#d946ef',
     },
   };
 
