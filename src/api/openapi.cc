@@ -227,8 +227,7 @@ void WritePolicySchemas(util::JsonWriter& w) {
       w, "Hook", "One HTTP hook.", {"url"},
       {{"url", "string", "http:// or https://"},
        {"timeout", "duration", "per attempt (10s); at most 30s"},
-       {"retries", "integer",
-        "more attempts after a connection error or a 5xx answer (1); 0 to 3"},
+       {"retries", "integer", "more attempts after a connection error or a 5xx answer (1); 0 to 3"},
        {"metadata", "object", "string values sent as the body's metadata"}},
       true);
   WriteObjectSchema(w, GroupSchema("shadow"),
@@ -395,8 +394,7 @@ void WriteCheckSchemas(util::JsonWriter& w) {
        {"reason", "string"},
        {"analysis_breached", "boolean", "present with analysis hooks"},
        {"analysis", "[]#AnalysisResult", "the analysis hooks' votes, present with any"}});
-  WriteObjectSchema(w, "AnalysisResult", "One analysis hook's vote in a check.",
-                    {"url", "verdict"},
+  WriteObjectSchema(w, "AnalysisResult", "One analysis hook's vote in a check.", {"url", "verdict"},
                     {{"url", "string", "without credentials or query"},
                      {"verdict", "enum:healthy|breached|inconclusive",
                       "inconclusive also for no answer, non-2xx or a body that is no verdict"},
@@ -424,15 +422,15 @@ void WriteEventSchemas(util::JsonWriter& w) {
        {"actor", "string", "controller, system, or the token's name"},
        {"check", "#HealthReport", "present on check events"},
        {"hook", "#HookCall", "present on hook events"}});
-  WriteObjectSchema(w, "HookCall", "One hook call (issue 15).",
-                    {"name", "url", "status", "attempts", "elapsed_ms", "outcome"},
-                    {{"name", "string", "pre_rollout, confirm_step, ..., or analysis"},
-                     {"url", "string", "without credentials or query"},
-                     {"status", "integer", "HTTP status of the last attempt; 0: no answer"},
-                     {"attempts", "integer"},
-                     {"elapsed_ms", "integer"},
-                     {"outcome", "string",
-                      "ok, refused (non-2xx), unreachable, or an analysis verdict"}});
+  WriteObjectSchema(
+      w, "HookCall", "One hook call (issue 15).",
+      {"name", "url", "status", "attempts", "elapsed_ms", "outcome"},
+      {{"name", "string", "pre_rollout, confirm_step, ..., or analysis"},
+       {"url", "string", "without credentials or query"},
+       {"status", "integer", "HTTP status of the last attempt; 0: no answer"},
+       {"attempts", "integer"},
+       {"elapsed_ms", "integer"},
+       {"outcome", "string", "ok, refused (non-2xx), unreachable, or an analysis verdict"}});
   WriteObjectSchema(w, "EventList", "", {"deployment_id", "events"},
                     {{"deployment_id", "string"}, {"events", "[]#Event"}});
 }

@@ -559,8 +559,7 @@ core::Status ReadPolicyField(const Fields& f, const core::PolicyField& field, co
       for (std::size_t h = 0; h < core::kNumHookPoints; ++h) {
         const json::value* spec = hf->Get(core::kHookPointNames[h]);
         if (spec == nullptr || spec->is_null()) continue;
-        MLCANARY_TRY_ASSIGN(hooks.at[h],
-                            ParseHookSpec(*spec, hf->Path(core::kHookPointNames[h])));
+        MLCANARY_TRY_ASSIGN(hooks.at[h], ParseHookSpec(*spec, hf->Path(core::kHookPointNames[h])));
       }
       member = std::move(hooks);
     } else if constexpr (std::is_same_v<T, std::vector<core::HookSpec>>) {
@@ -781,9 +780,11 @@ Result<core::HealthReport> ParseHealthReport(const json::value& v, std::string_v
     MLCANARY_TRY_ASSIGN(r.analysis_breached, f->Bool("analysis_breached"));
   }
   if (const json::value* list = f->Get("analysis"); list && !list->is_null()) {
-    if (!list->is_array()) return core::ValidationError(f->Path("analysis") + ": expected an array");
+    if (!list->is_array())
+      return core::ValidationError(f->Path("analysis") + ": expected an array");
     for (std::size_t i = 0; i < list->get_array().size(); ++i) {
-      auto af = Fields::Of(list->get_array()[i], f->Path("analysis") + "[" + std::to_string(i) + "]");
+      auto af =
+          Fields::Of(list->get_array()[i], f->Path("analysis") + "[" + std::to_string(i) + "]");
       if (!af) return std::unexpected(af.error());
       core::AnalysisResult a;
       MLCANARY_TRY_ASSIGN(a.url, af->String("url"));

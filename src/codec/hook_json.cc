@@ -10,11 +10,18 @@ namespace mlcanary::codec {
 namespace json = boost::json;
 
 std::string HookBodyJson(const core::HookRequest& request) {
+  // The policy's hook URLs may carry tokens meant for other receivers: each
+  // hook sees them redacted (no credentials, no query).
+  core::Deployment d = request.deployment;
+  for (auto& hook : d.policy.hooks.at) {
+    if (hook) hook->url = core::RedactHookUrl(hook->url);
+  }
+  for (auto& hook : d.policy.analysis) hook.url = core::RedactHookUrl(hook.url);
   util::JsonWriter w;
   w.BeginObject();
   w.Key("hook").String(request.hook);
   w.Key("deployment");
-  WriteDeployment(w, request.deployment);
+  WriteDeployment(w, d);
   w.Key("last_check");
   if (request.last_check) {
     WriteHealthReport(w, *request.last_check);

@@ -45,6 +45,25 @@ TEST(HookJsonTest, BodyCarriesHookDeploymentLastCheckAndMetadata) {
   r.last_check = check;
   body = json::parse(HookBodyJson(r));
   EXPECT_EQ(body.at("last_check").at("verdict").as_string(), "healthy");
+
+  // The policy's hook URLs reach a hook without credentials or query.
+  r.deployment.policy.hooks[core::HookPoint::kOnRollback] =
+      core::HookSpec{.url = "https://bot:pw@pager.local/x?token=secret"};
+  r.deployment.policy.analysis = {core::HookSpec{.url = "http://eval.local/v?key=k"}};
+  const std::string text = HookBodyJson(r);
+  EXPECT_EQ(text.find("secret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("key=k"), std::string::npos) << text;
+  body = json::parse(text);
+  EXPECT_EQ(body.at("deployment").at("policy").at("hooks").at("on_rollback").at("url"),
+            "https://pager.local/x");
+}
+
+TEST(HookJsonTest, RedactHookUrlDropsCredentialsAndQuery) {
+  EXPECT_EQ(core::RedactHookUrl("https://u:p@h.local:8443/a/b?token=1#f"),
+            "https://h.local:8443/a/b");
+  EXPECT_EQ(core::RedactHookUrl("http://h.local"), "http://h.local");
+  EXPECT_EQ(core::RedactHookUrl("http://h.local?x=1"), "http://h.local");
+  EXPECT_EQ(core::RedactHookUrl("http://a@b@h.local/p"), "http://h.local/p");
 }
 
 TEST(HookJsonTest, ReadsTheThreeVerdicts) {

@@ -60,9 +60,9 @@ core::Result<core::HookSpec> ReadHook(const YAML::Node& node, const YamlPath& at
     auto retries = ReadInt(node["retries"], at.Child("retries"));
     if (!retries) return std::unexpected(retries.error());
     if (*retries < 0 || *retries > core::kMaxHookRetries) {
-      return at.Child("retries").Fail(node["retries"],
-                                      std::to_string(*retries) + " must be between 0 and " +
-                                          std::to_string(core::kMaxHookRetries));
+      return at.Child("retries").Fail(node["retries"], std::to_string(*retries) +
+                                                           " must be between 0 and " +
+                                                           std::to_string(core::kMaxHookRetries));
     }
     hook.retries = static_cast<int>(*retries);
   }

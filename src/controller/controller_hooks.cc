@@ -40,8 +40,8 @@ DeploymentEvent HookEvent(const Deployment& d, core::Timestamp now, std::string_
   e.weight_after = d.canary_weight;
   e.actor = kHookActor;
   const std::string url = core::RedactHookUrl(spec.url);
-  e.reason = std::string(hook) + " hook " + url + ": " + outcome + ", " + StatusText(r) + " after " +
-             Attempts(r.attempts) + " in " + std::to_string(r.elapsed.count()) + "ms";
+  e.reason = std::string(hook) + " hook " + url + ": " + outcome + ", " + StatusText(r) +
+             " after " + Attempts(r.attempts) + " in " + std::to_string(r.elapsed.count()) + "ms";
   e.hook = core::HookCall{.hook = std::string(hook),
                           .url = url,
                           .status = r.status,
@@ -77,9 +77,9 @@ std::optional<std::string> Controller::PreRolloutRefusal(const Deployment& d,
                                                          std::vector<DeploymentEvent>& events) {
   auto response = CallHook(d, core::HookPoint::kPreRollout, std::nullopt, events);
   if (!response || response->ok()) return std::nullopt;
-  return "the pre_rollout hook " + core::RedactHookUrl(d.policy.hooks[core::HookPoint::kPreRollout]->url) +
-         " refused the rollout: " + StatusText(*response) +
-         "; no traffic moved to the canary";
+  return "the pre_rollout hook " +
+         core::RedactHookUrl(d.policy.hooks[core::HookPoint::kPreRollout]->url) +
+         " refused the rollout: " + StatusText(*response) + "; no traffic moved to the canary";
 }
 
 void Controller::RunAnalysis(const Deployment& d, core::HealthReport& report,

@@ -144,8 +144,7 @@ TEST_F(ControllerHooksTest, PreRolloutRefusalFailsBeforeTrafficMoves) {
   Controller c(ports());
   auto d = Start(c);
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().message().find("pre_rollout hook"), std::string::npos)
-      << d.error().message();
+  EXPECT_NE(d.error().message().find("pre_rollout hook"), std::string::npos) << d.error().message();
   EXPECT_EQ(Stored().state, DeploymentState::kFailed);
   EXPECT_EQ(CanaryWeight(), -1) << "the canary is removed, it never had traffic";
   const auto events = HookEvents("pre_rollout");
@@ -362,8 +361,7 @@ TEST_F(ControllerHooksTest, APolicyWithHooksIsRefusedWithoutACaller) {
   policy_.analysis = {Hook("http://eval.local/vote")};
   d = Start(c);
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().message().find("policy.analysis"), std::string::npos)
-      << d.error().message();
+  EXPECT_NE(d.error().message().find("policy.analysis"), std::string::npos) << d.error().message();
 }
 
 }  // namespace

@@ -231,10 +231,9 @@ std::string_view VerdictName(Verdict v) {
 }
 
 std::optional<Verdict> ParseVerdict(std::string_view name) {
-  for (auto v :
-       {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
-        Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached, Verdict::kDivergenceBreached,
-        Verdict::kAnalysisBreached}) {
+  for (auto v : {Verdict::kHealthy, Verdict::kInconclusive, Verdict::kLatencyBreached,
+                 Verdict::kErrorBreached, Verdict::kLatencyAndErrorBreached,
+                 Verdict::kDivergenceBreached, Verdict::kAnalysisBreached}) {
     if (VerdictName(v) == name) return v;
   }
   return std::nullopt;
@@ -274,8 +273,8 @@ std::string_view AnalysisVerdictName(AnalysisVerdict v) {
 }
 
 std::optional<AnalysisVerdict> ParseAnalysisVerdict(std::string_view name) {
-  for (auto v : {AnalysisVerdict::kHealthy, AnalysisVerdict::kBreached,
-                 AnalysisVerdict::kInconclusive}) {
+  for (auto v :
+       {AnalysisVerdict::kHealthy, AnalysisVerdict::kBreached, AnalysisVerdict::kInconclusive}) {
     if (AnalysisVerdictName(v) == name) return v;
   }
   return std::nullopt;

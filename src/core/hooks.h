@@ -65,7 +65,8 @@ inline std::string RedactHookUrl(std::string_view url) {
   }
   const auto host_end = url.find_first_of("/?#");
   const std::string_view host = url.substr(0, host_end);
-  if (const auto q = rest.find_first_of("?#"); q != std::string_view::npos) rest = rest.substr(0, q);
+  if (const auto q = rest.find_first_of("?#"); q != std::string_view::npos)
+    rest = rest.substr(0, q);
   return std::string(scheme) + std::string(host) + std::string(rest);
 }
 

@@ -112,13 +112,13 @@ std::optional<std::pair<std::string_view, std::string>> CheckHook(const HookSpec
   }
   if (h.timeout.count() <= 0 || h.timeout > kMaxHookTimeout) {
     return std::pair<std::string_view, std::string>(
-        "timeout", FormatDuration(h.timeout) + " must be > 0 and at most " +
-                       FormatDuration(kMaxHookTimeout));
+        "timeout",
+        FormatDuration(h.timeout) + " must be > 0 and at most " + FormatDuration(kMaxHookTimeout));
   }
   if (h.retries < 0 || h.retries > kMaxHookRetries) {
     return std::pair<std::string_view, std::string>(
-        "retries", std::to_string(h.retries) + " must be between 0 and " +
-                       std::to_string(kMaxHookRetries));
+        "retries",
+        std::to_string(h.retries) + " must be between 0 and " + std::to_string(kMaxHookRetries));
   }
   return std::nullopt;
 }

@@ -82,7 +82,7 @@ inline constexpr int kMaxHookRetries = 3;
 // One hook: where to call, how long to wait, how often to retry a connection
 // error or a 5xx answer, and what to send along (`metadata` in the body).
 struct HookSpec {
-  std::string url;  // http:// or https://
+  std::string url;                              // http:// or https://
   Duration timeout = std::chrono::seconds(10);  // per attempt, in (0, 30s]
   int retries = 1;                              // in [0, 3]
   std::map<std::string, std::string> metadata;

@@ -27,8 +27,8 @@ enum class PolicyFieldType {
   kDuration,  // Duration: text with a unit ("10m"); bare minutes in scenario YAML
   kInteger,   // int or std::int64_t
   kBoolean,
-  kChoice,  // an enum: one of PolicyField::choices, written as its name
-  kHooks,   // PolicyHooks: an object {pre_rollout: HOOK, ...} (issue 15)
+  kChoice,    // an enum: one of PolicyField::choices, written as its name
+  kHooks,     // PolicyHooks: an object {pre_rollout: HOOK, ...} (issue 15)
   kHookList,  // std::vector<HookSpec>: a list of HOOK objects (analysis)
 };
 
@@ -49,10 +49,10 @@ enum class PolicyRule {
   kHook,         // hooks: an http(s) url, timeout in (0, 30s], retries in [0, 3]
 };
 
-using PolicyMember = std::variant<double Policy::*, std::vector<PolicyStep> Policy::*,
-                                  Duration Policy::*, int Policy::*, std::int64_t Policy::*,
-                                  bool Policy::*, LatencyJudge Policy::*, DeadlineAction Policy::*,
-                                  PolicyHooks Policy::*, std::vector<HookSpec> Policy::*>;
+using PolicyMember =
+    std::variant<double Policy::*, std::vector<PolicyStep> Policy::*, Duration Policy::*,
+                 int Policy::*, std::int64_t Policy::*, bool Policy::*, LatencyJudge Policy::*,
+                 DeadlineAction Policy::*, PolicyHooks Policy::*, std::vector<HookSpec> Policy::*>;
 
 struct PolicyField {
   // The key in YAML and JSON, the OpenAPI property. A name "group.key" is the

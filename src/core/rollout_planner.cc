@@ -122,14 +122,14 @@ Decision ApplyProgressDeadline(const Deployment& d, Decision out, Timestamp now)
   const bool fail = policy.on_progress_deadline == DeadlineAction::kFail;
   out.action = fail ? Action::kFail : Action::kRollback;
   out.target_weight = 0;
-  out.reason = std::string(fail ? "fail" : "rollback") + ": progress_deadline " +
-               FormatDuration(policy.progress_deadline) + " passed with no step from " +
-               Pct(d.canary_weight) + " (held " + FormatDuration(held) +
-               (d.progress.awaiting_approval ? ", waiting for approval at the manual gate" : "") +
-               (out.progress.waiting_hook.empty()
-                    ? std::string()
-                    : ", held by the " + out.progress.waiting_hook + " hook") +
-               "; last check: " + out.reason + ")";
+  out.reason =
+      std::string(fail ? "fail" : "rollback") + ": progress_deadline " +
+      FormatDuration(policy.progress_deadline) + " passed with no step from " +
+      Pct(d.canary_weight) + " (held " + FormatDuration(held) +
+      (d.progress.awaiting_approval ? ", waiting for approval at the manual gate" : "") +
+      (out.progress.waiting_hook.empty() ? std::string()
+                                         : ", held by the " + out.progress.waiting_hook + " hook") +
+      "; last check: " + out.reason + ")";
   return out;
 }
 
@@ -141,8 +141,7 @@ Decision PlanBreach(const Deployment& d, const HealthReport& report, Timestamp n
   out.progress.error_breaches = report.error_breached ? d.progress.error_breaches + 1 : 0;
   out.progress.divergence_breaches =
       report.divergence_breached ? d.progress.divergence_breaches + 1 : 0;
-  out.progress.analysis_breaches =
-      report.analysis_breached ? d.progress.analysis_breaches + 1 : 0;
+  out.progress.analysis_breaches = report.analysis_breached ? d.progress.analysis_breaches + 1 : 0;
   out.progress.healthy_since = now;
   const bool latency_due = out.progress.latency_breaches >= policy.latency_breaches_to_rollback;
   const bool error_due = out.progress.error_breaches >= policy.error_breaches_to_rollback;
@@ -300,8 +299,8 @@ Decision PlanHookHold(const Deployment& d, const Decision& planned, std::string_
   out.progress.divergence_breaches = 0;
   out.progress.analysis_breaches = 0;
   out.progress.waiting_hook = std::string(hook);
-  out.reason = "held by the " + std::string(hook) + " hook (" + why + "), retried at the next check; " +
-               "planned: " + planned.reason;
+  out.reason = "held by the " + std::string(hook) + " hook (" + why +
+               "), retried at the next check; " + "planned: " + planned.reason;
   return ApplyProgressDeadline(d, std::move(out), now);
 }
 

@@ -891,3 +891,92 @@ TEST(RolloutPlannerTest, ProgressDeadlineDoesNotEndARolloutThatKeepsStepping) {
 
 }  // namespace
 }  // namespace mlcanary::core
+
+// ---- Hooks (issue 15) ----
+namespace mlcanary::core {
+namespace {
+
+AnalysisResult Vote(AnalysisVerdict v, const std::string& reason = "") {
+  return AnalysisResult{.url = "http://eval/x", .verdict = v, .reason = reason, .status = 200};
+}
+
+TEST(HookPlanTest, ApplyAnalysisFoldsTheVotesIntoTheVerdict) {
+  HealthReport healthy = Healthy();
+  ApplyAnalysis(healthy, {Vote(AnalysisVerdict::kHealthy)});
+  EXPECT_EQ(healthy.verdict, Verdict::kHealthy);
+  EXPECT_FALSE(healthy.analysis_breached);
+  ASSERT_EQ(healthy.analysis.size(), 1u);
+
+  HealthReport breached = Healthy();
+  ApplyAnalysis(breached,
+                {Vote(AnalysisVerdict::kHealthy), Vote(AnalysisVerdict::kBreached, "auc")});
+  EXPECT_EQ(breached.verdict, Verdict::kAnalysisBreached);
+  EXPECT_TRUE(breached.analysis_breached);
+  EXPECT_TRUE(breached.breached());
+  EXPECT_TRUE(Contains(breached.reason, "analysis breached (http://eval/x: auc)"))
+      << breached.reason;
+
+  // Too little traffic to judge the metrics: the offline vote still counts.
+  HealthReport few = Inconclusive();
+  ApplyAnalysis(few, {Vote(AnalysisVerdict::kBreached)});
+  EXPECT_EQ(few.verdict, Verdict::kAnalysisBreached);
+
+  // A metric breach keeps its verdict; the analysis breach is said beside it.
+  HealthReport errors = ErrorBreach();
+  ApplyAnalysis(errors, {Vote(AnalysisVerdict::kBreached)});
+  EXPECT_EQ(errors.verdict, Verdict::kErrorBreached);
+  EXPECT_TRUE(errors.analysis_breached);
+
+  HealthReport unsure = Healthy();
+  ApplyAnalysis(unsure, {Vote(AnalysisVerdict::kInconclusive, "no labels")});
+  EXPECT_EQ(unsure.verdict, Verdict::kInconclusive);
+  EXPECT_FALSE(unsure.analysis_breached);
+  EXPECT_EQ(ParseVerdict("analysis_breached"), Verdict::kAnalysisBreached);
+}
+
+TEST(HookPlanTest, AnalysisBreachesHaveTheirOwnCounter) {
+  Policy p;
+  p.analysis_breaches_to_rollback = 3;
+  Deployment d = Started(p);
+  HealthReport vote = Healthy();
+  ApplyAnalysis(vote, {Vote(AnalysisVerdict::kBreached)});
+  EXPECT_EQ(Check(d, vote, At(1)).action, Action::kHold);
+  EXPECT_EQ(d.progress.analysis_breaches, 1);
+  EXPECT_EQ(d.progress.error_breaches, 0);
+  EXPECT_EQ(Check(d, vote, At(2)).action, Action::kHold);
+  const Decision third = Check(d, vote, At(3));
+  EXPECT_EQ(third.action, Action::kRollback);
+  EXPECT_TRUE(Contains(third.reason, "analysis breached on 3 consecutive checks")) << third.reason;
+}
+
+TEST(HookPlanTest, AHookHoldKeepsTheWeightAndTheBakeAndMeetsTheDeadline) {
+  Policy p;
+  p.bake = minutes(2);
+  p.progress_deadline = minutes(4);
+  Deployment d = Started(p);
+  Check(d, Healthy(), At(1));
+  const Decision planned = PlanCheck(d, Healthy(), At(2));
+  ASSERT_EQ(planned.action, Action::kShift);
+  const Decision held = PlanHookHold(d, planned, "confirm_step", "answered HTTP 409", At(2));
+  EXPECT_EQ(held.action, Action::kHold);
+  EXPECT_DOUBLE_EQ(held.target_weight, d.canary_weight);
+  EXPECT_EQ(held.progress.waiting_hook, "confirm_step");
+  EXPECT_EQ(held.progress.weight_since, d.progress.weight_since);
+  EXPECT_EQ(held.progress.healthy_since, d.progress.healthy_since) << "the bake stays done";
+  EXPECT_EQ(held.progress.checks, 2);
+  EXPECT_TRUE(Contains(held.reason, "held by the confirm_step hook (answered HTTP 409)"))
+      << held.reason;
+  Apply(d, held);
+  // The next healthy check plans the step again (the hook is asked again).
+  const Decision again = PlanCheck(d, Healthy(), At(3));
+  EXPECT_EQ(again.action, Action::kShift);
+  EXPECT_EQ(again.progress.waiting_hook, "") << "cleared by every check";
+  // Held past the deadline: rolled back, the reason naming the hook.
+  const Decision late = PlanHookHold(d, again, "confirm_step", "answered HTTP 409", At(4));
+  EXPECT_EQ(late.action, Action::kRollback);
+  EXPECT_TRUE(Contains(late.reason, "progress_deadline")) << late.reason;
+  EXPECT_TRUE(Contains(late.reason, "held by the confirm_step hook")) << late.reason;
+}
+
+}  // namespace
+}  // namespace mlcanary::core

@@ -78,10 +78,9 @@ std::string_view EventKindName(EventKind kind) {
 }
 
 std::optional<EventKind> ParseEventKind(std::string_view name) {
-  for (auto k :
-       {EventKind::kCheck, EventKind::kTransition, EventKind::kWeightChange, EventKind::kPaused,
-        EventKind::kResumed, EventKind::kError, EventKind::kGate, EventKind::kApproved,
-        EventKind::kHook}) {
+  for (auto k : {EventKind::kCheck, EventKind::kTransition, EventKind::kWeightChange,
+                 EventKind::kPaused, EventKind::kResumed, EventKind::kError, EventKind::kGate,
+                 EventKind::kApproved, EventKind::kHook}) {
     if (EventKindName(k) == name) return k;
   }
   return std::nullopt;

@@ -120,8 +120,8 @@ core::HookResponse HttpHookCaller::Call(const core::HookRequest& request) {
   } catch (...) {
     response.error = "hook call failed";
   }
-  response.elapsed = std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now() -
-                                                                start);
+  response.elapsed =
+      std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now() - start);
   return response;
 }
 

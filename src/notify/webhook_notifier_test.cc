@@ -104,6 +104,21 @@ TEST(BackoffTest, NoDelayForNonsenseArguments) {
   EXPECT_EQ(core::BackoffDelay(3, 200ms, 0ms, 99), 0ms);
 }
 
+// Issue 15: hook calls are stored events, never announced (nor are checks and errors).
+TEST(WebhookAnnouncesTest, TransitionsAndStepsOnlyNotChecksErrorsOrHookCalls) {
+  core::DeploymentEvent e;
+  for (const auto kind :
+       {core::EventKind::kCheck, core::EventKind::kError, core::EventKind::kHook}) {
+    e.kind = kind;
+    EXPECT_FALSE(WebhookAnnounces(e)) << core::EventKindName(kind);
+  }
+  for (const auto kind : {core::EventKind::kTransition, core::EventKind::kWeightChange,
+                          core::EventKind::kPaused, core::EventKind::kGate}) {
+    e.kind = kind;
+    EXPECT_TRUE(WebhookAnnounces(e)) << core::EventKindName(kind);
+  }
+}
+
 TEST(WebhookRetryTest, RetriesNoAnswer5xxAnd429Only) {
   EXPECT_TRUE(ShouldRetry(0));
   EXPECT_TRUE(ShouldRetry(500));

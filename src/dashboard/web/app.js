@@ -21,6 +21,7 @@
       error_breached: '#ef4444',
       latency_and_error_breached: '#b91c1c',
       divergence_breached: '#a855f7',
+      analysis_breached: '#d946ef',
     },
   };
 
@@ -352,7 +353,14 @@
     st.textContent = d.state;
     st.className = stateClass(d.state);
     $('deployment-paused').hidden = !(d.paused && isActive(d));
-    $('deployment-waiting').hidden = !(d.waiting_for === 'approval' && isActive(d));
+    // A manual gate (approval) or, issue 15, a gate hook holding the step (hook:confirm_step).
+    const waiting = isActive(d) ? d.waiting_for : undefined;
+    $('deployment-waiting').hidden = !waiting;
+    if (waiting) {
+      $('deployment-waiting').textContent = waiting === 'approval'
+        ? 'WAITING FOR APPROVAL'
+        : `WAITING FOR ${waiting.replace(/^hook:/, 'HOOK ').toUpperCase()}`;
+    }
     $('deployment-route').replaceChildren(
       h('strong', {}, d.endpoint), ': ', d.production_variant, ' → ', h('strong', {}, d.canary_variant),
       ' ', h('span', {class: 'muted'}, `(${modelLabel(d.model)}, ×${d.instances})`));
