@@ -77,8 +77,8 @@ core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
   if (it->second.FindVariant(spec->variant) == nullptr) {
     return core::NotFoundError("variant '" + spec->variant + "' not found");
   }
-  if (!spec->mirror_to.empty() && (spec->mirror_to == spec->variant ||
-                                   it->second.FindVariant(spec->mirror_to) == nullptr)) {
+  if (!spec->mirror_to.empty() &&
+      (spec->mirror_to == spec->variant || it->second.FindVariant(spec->mirror_to) == nullptr)) {
     return core::NotFoundError("mirror variant '" + spec->mirror_to + "' not found");
   }
   shadows_.insert_or_assign(std::string(endpoint), *spec);
