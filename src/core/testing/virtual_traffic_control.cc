@@ -85,6 +85,19 @@ core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
   return core::Ok();
 }
 
+std::optional<std::size_t> VirtualTrafficControl::ModelOutputs(std::string_view /*endpoint*/,
+                                                               const core::Variant& variant) {
+  std::lock_guard lock(mu_);
+  auto it = outputs_.find(variant.model.path);
+  if (it == outputs_.end()) return std::nullopt;
+  return it->second;
+}
+
+void VirtualTrafficControl::SetModelOutputs(std::string path, std::size_t outputs) {
+  std::lock_guard lock(mu_);
+  outputs_.insert_or_assign(std::move(path), outputs);
+}
+
 std::optional<core::ShadowSpec> VirtualTrafficControl::DescribeShadow(std::string_view endpoint) {
   std::lock_guard lock(mu_);
   auto it = shadows_.find(endpoint);
