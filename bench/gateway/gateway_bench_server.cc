@@ -4,12 +4,14 @@
 //       --variant production=0.9,xgboost,examples/models/recs-v1.json
 //       --variant canary=0.1,http,http://127.0.0.1:9001[,TIMEOUT_MS]
 //       [--http-loop caller|own] [--native-trees on|off]   (A/B of the fast paths)
+//       [--shadow VARIANT[,SAMPLE]]   (issue 14: copies of the others' requests to VARIANT)
 // Runs until SIGINT or SIGTERM, then shuts down gracefully. Prints its resident
 // memory once the models are loaded.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--listen HOST:PORT] [--threads N] [--endpoint NAME]\n"
                "          [--http-loop caller|own] [--native-trees on|off]\n"
+               "          [--shadow VARIANT[,SAMPLE]]\n"
                "          --variant NAME=WEIGHT,xgboost,PATH | NAME=WEIGHT,http,URL[,TIMEOUT_MS]"
                " ...\n",
                argv0);
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
   core::Endpoint endpoint;
   endpoint.name = "recs";
   models::BackendFactoryOptions factory_options;
+  std::optional<core::ShadowSpec> shadow;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Usage(argv[0]);
@@ -79,6 +83,10 @@ int main(int argc, char** argv) {
     } else if (flag == "--native-trees") {  // on (default) or off, for A/B runs
       if (value != "on" && value != "off") return Usage(argv[0]);
       factory_options.xgboost_native_trees = value == "on";
+    } else if (flag == "--shadow") {  // VARIANT[,SAMPLE]: a shadow copy to VARIANT
+      auto parts = Split(value, ',');
+      shadow = mlcanary::core::ShadowSpec{
+          .variant = parts[0], .sample = parts.size() > 1 ? std::atof(parts[1].c_str()) : 1.0};
     } else if (flag == "--endpoint") {
       endpoint.name = value;
     } else if (flag == "--variant") {
@@ -121,6 +129,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.error().ToString().c_str());
     return 1;
   }
+  if (shadow) {
+    if (auto s = gw.router().SetShadow(endpoint.name, shadow); !s) {
+      std::fprintf(stderr, "--shadow: %s\n", s.error().ToString().c_str());
+      return 1;
+    }
+  }
   if (auto s = gw.Start(); !s) {
     std::fprintf(stderr, "%s\n", s.error().ToString().c_str());
     return 1;
@@ -131,10 +145,12 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal);
   gw.Shutdown();
   for (const auto& t : registry.Totals()) {
-    std::printf("%s/%s: %llu invocations, %llu 4xx, %llu 5xx\n", t.endpoint.c_str(),
-                t.variant.c_str(), static_cast<unsigned long long>(t.invocations),
+    std::printf("%s/%s: %llu invocations, %llu 4xx, %llu 5xx, %llu shadow copies dropped\n",
+                t.endpoint.c_str(), t.variant.c_str(),
+                static_cast<unsigned long long>(t.invocations),
                 static_cast<unsigned long long>(t.errors_4xx),
-                static_cast<unsigned long long>(t.errors_5xx));
+                static_cast<unsigned long long>(t.errors_5xx),
+                static_cast<unsigned long long>(t.shadow_dropped));
   }
   return 0;
 }

@@ -66,7 +66,8 @@ BENCHMARK(BM_PairBookkeeping)->Threads(1)->Threads(2)->UseRealTime();
 // answer) on the calling thread: range(0) 0 without a shadow, 1 with a shadow
 // copy of every request (taken before the model, posted after the answer; the
 // canary runs on the shadow thread, whose copies beyond the queue's capacity
-// are dropped and counted).
+// are dropped and counted), 2 with split-phase mirroring of every request
+// (divergence_mirror_sample 1.0: the same copy, its answer only compared).
 void BM_HandleRequest(benchmark::State& state) {
   core::ManualClock clock(kT0);
   metrics::MetricsRegistry registry(clock);
@@ -79,8 +80,9 @@ void BM_HandleRequest(benchmark::State& state) {
     state.SkipWithError("router setup failed");
     return;
   }
-  if (state.range(0) == 1 &&
-      !router.SetShadow("recs", core::ShadowSpec{.variant = "canary", .sample = 1.0})) {
+  core::ShadowSpec spec{.variant = "canary", .sample = 1.0};
+  if (state.range(0) == 2) spec.mirror_to = "production";
+  if (state.range(0) >= 1 && !router.SetShadow("recs", spec)) {
     state.SkipWithError("shadow setup failed");
     return;
   }
@@ -96,7 +98,7 @@ void BM_HandleRequest(benchmark::State& state) {
   benchmark::DoNotOptimize(status);
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HandleRequest)->Arg(0)->Arg(1);
+BENCHMARK(BM_HandleRequest)->Arg(0)->Arg(1)->Arg(2);
 
 }  // namespace
 }  // namespace mlcanary::gateway

@@ -457,6 +457,26 @@ TEST_F(ControlApiTest, InvalidCreateBodiesAre400NamingTheKeyPath) {
   EXPECT_EQ(Json(Call("GET", "/v1/deployments")).at("deployments").as_array().size(), 0u);
 }
 
+TEST_F(ControlApiTest, ADivergenceCheckTheModelCannotTakeIs400NamingTheField) {
+  traffic_.SetModelOutputs("models/v2.json", 3);  // a 3-class in-process model
+  auto r = Call("POST", "/v1/deployments",
+                CreateBody("recs", R"("policy":{"divergence_max_disagreement":0.05})"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(ErrorCode(r), "ValidationError");
+  EXPECT_TRUE(ErrorMessage(r).starts_with("policy.divergence_output: the canary model"))
+      << ErrorMessage(r);
+  auto psi =
+      Call("POST", "/v1/deployments", CreateBody("recs", R"("policy":{"divergence_psi_max":0.2})"));
+  EXPECT_EQ(psi.status, 400) << psi.body;
+  EXPECT_TRUE(ErrorMessage(psi).starts_with("policy.divergence_psi_max:")) << ErrorMessage(psi);
+  EXPECT_EQ(Json(Call("GET", "/v1/deployments")).at("deployments").as_array().size(), 0u);
+  // Saying which output: created.
+  auto ok = Call("POST", "/v1/deployments",
+                 CreateBody("recs", R"("policy":{"divergence_max_disagreement":0.05,)"
+                                    R"("divergence_output":1})"));
+  EXPECT_EQ(ok.status, 201) << ok.body;
+}
+
 TEST_F(ControlApiTest, MalformedJsonIs400) {
   for (std::string_view body : {"{", "{\"endpoint\": }", "nul", "{\"a\":1}}"}) {
     auto r = Call("POST", "/v1/deployments", body);

@@ -281,8 +281,8 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
     for (const core::Variant* v : {&prod, &canary}) {
       const std::string who = std::string(v == &canary ? "the canary" : "the production") +
                               " model of variant '" + v->name + "'";
-      if (auto s = core::CheckDivergenceOutputs(
-              d.policy, who, ports_.traffic.ModelOutputs(d.endpoint, *v));
+      if (auto s = core::CheckDivergenceOutputs(d.policy, who,
+                                                ports_.traffic.ModelOutputs(d.endpoint, *v));
           !s) {
         return std::unexpected(s.error());
       }

@@ -198,10 +198,9 @@ TEST_F(ControllerShadowTest, MirroringInTheSplitRollsBackADivergentCanaryAfterTh
   EXPECT_DOUBLE_EQ(CanaryWeight(), 0.1);
   auto mirror = traffic_.DescribeShadow("recs");
   ASSERT_TRUE(mirror);
-  EXPECT_EQ(*mirror, (core::ShadowSpec{.variant = "canary",
-                                       .sample = 0.2,
-                                       .tolerance = 0.02,
-                                       .mirror_to = "production"}));
+  EXPECT_EQ(*mirror,
+            (core::ShadowSpec{
+                .variant = "canary", .sample = 0.2, .tolerance = 0.02, .mirror_to = "production"}));
   EXPECT_EQ(Tick(c).progress.divergence_breaches, 1);
   EXPECT_EQ(Tick(c).state, DeploymentState::kRolledBack);
   EXPECT_FALSE(traffic_.DescribeShadow("recs"));

@@ -311,6 +311,30 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
     await page.locator('#approve-button').waitFor({state: 'hidden'});
     assert.equal((await server.api('GET', `/v1/deployments/${gated.json.id}`)).json.state, 'COMPLETED');
 
+    // Issue 14: recs-v5 (v2 with two features swapped) in a shadow phase with the PSI and
+    // paired divergence checks: rolled back in shadow; the divergence charts show it.
+    assert.equal(await page.locator('#paired-card').isHidden(), true);
+    const divergent = await server.api('POST', '/v1/deployments', {body: {
+      endpoint: 'recs', variant: 'canary-v5',
+      model: {kind: 'xgboost', path: `${MODELS}/recs-v5.ubj`},
+      policy: {shadow: {duration: '60s', sample: 1.0}, divergence_max_disagreement: 0.05,
+               divergence_tolerance: 0.05, divergence_psi_max: 0.2, divergence_min_predictions: 20,
+               interval: '1s', min_invocations: 5, latency_ratio_min_p99_ms: 50},
+    }});
+    assert.equal(divergent.status, 201, divergent.text);
+    await page.locator('#deployment-id').filter({hasText: divergent.json.id}).waitFor({timeout: 15000});
+    await page.locator('#deployment-state').filter({hasText: 'ROLLED_BACK'}).waitFor({timeout: 60000});
+    await page.locator('#events .verdict-divergence_breached, #events .verdict-divergence-breached')
+        .first().waitFor();
+    await page.locator('#paired-card').waitFor({state: 'visible'});
+    await page.locator('#divergence-card').waitFor({state: 'visible'});
+    await page.locator('#chart-paired svg circle').first().waitFor();  // one dot per check
+    await page.locator('#chart-divergence svg circle').first().waitFor();  // PSI dots
+    assert.match(await page.locator('#chart-paired svg').getAttribute('aria-label') || '',
+                 /paired disagreement/);
+    assert.equal((await server.api('GET', `/v1/deployments/${divergent.json.id}`)).json.state,
+                 'ROLLED_BACK');
+
     // The picture without the toasts over it.
     await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, {timeout: 10000});
     const shot = path.join(BUILD_DIR, 'dashboard.png');

@@ -77,12 +77,25 @@ core::Status VirtualTrafficControl::SetShadow(std::string_view endpoint,
   if (it->second.FindVariant(spec->variant) == nullptr) {
     return core::NotFoundError("variant '" + spec->variant + "' not found");
   }
-  if (!spec->mirror_to.empty() && (spec->mirror_to == spec->variant ||
-                                   it->second.FindVariant(spec->mirror_to) == nullptr)) {
+  if (!spec->mirror_to.empty() &&
+      (spec->mirror_to == spec->variant || it->second.FindVariant(spec->mirror_to) == nullptr)) {
     return core::NotFoundError("mirror variant '" + spec->mirror_to + "' not found");
   }
   shadows_.insert_or_assign(std::string(endpoint), *spec);
   return core::Ok();
+}
+
+std::optional<std::size_t> VirtualTrafficControl::ModelOutputs(std::string_view /*endpoint*/,
+                                                               const core::Variant& variant) {
+  std::lock_guard lock(mu_);
+  auto it = outputs_.find(variant.model.path);
+  if (it == outputs_.end()) return std::nullopt;
+  return it->second;
+}
+
+void VirtualTrafficControl::SetModelOutputs(std::string path, std::size_t outputs) {
+  std::lock_guard lock(mu_);
+  outputs_.insert_or_assign(std::move(path), outputs);
 }
 
 std::optional<core::ShadowSpec> VirtualTrafficControl::DescribeShadow(std::string_view endpoint) {

@@ -29,6 +29,11 @@ class VirtualTrafficControl final : public core::TrafficControl {
                          const std::optional<core::ShadowSpec>& spec) override;
   bool SupportsShadow() const override { return true; }
   std::optional<core::ShadowSpec> DescribeShadow(std::string_view endpoint) override;
+  // What SetModelOutputs declared for the variant's model path; nullopt otherwise.
+  std::optional<std::size_t> ModelOutputs(std::string_view endpoint,
+                                          const core::Variant& variant) override;
+  // Declares the outputs per row of the model at `path` (tests of the creation-time check).
+  void SetModelOutputs(std::string path, std::size_t outputs);
 
   // Number of SetWeights calls that changed something (for tests and reports).
   int weight_changes() const;
@@ -38,6 +43,7 @@ class VirtualTrafficControl final : public core::TrafficControl {
   std::map<std::string, core::Endpoint, std::less<>> endpoints_;  // GUARDED_BY(mu_)
   int weight_changes_ = 0;                                        // GUARDED_BY(mu_)
   std::map<std::string, core::ShadowSpec, std::less<>> shadows_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::size_t, std::less<>> outputs_;       // GUARDED_BY(mu_)
 };
 
 }  // namespace mlcanary::core::testing

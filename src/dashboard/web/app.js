@@ -417,6 +417,10 @@
       pol.latency_judge === 'mann_whitney' ?
           `Mann-Whitney p < ${pol.latency_alpha}, p50 ratio ≥ ${pol.latency_min_effect}` : null,
       pol.divergence_psi_max > 0 ? `prediction PSI < ${pol.divergence_psi_max}` : null,
+      pol.divergence_max_disagreement > 0 ?
+          `paired disagreement < ${rate(pol.divergence_max_disagreement)} (|Δ| > ${pol.divergence_tolerance})` +
+              (pol.divergence_mirror_sample > 0 ? `, ${rate(pol.divergence_mirror_sample)} mirrored in split` : '') :
+          null,
       `≥ ${pol.min_invocations} canary calls / check`,
       pol.auto_rollback ? 'auto rollback' : 'no auto rollback',
     ].filter(Boolean);
@@ -495,6 +499,11 @@
       for (let e = l0; e <= l1 + 1e-9; e++) yTicks.push(Math.pow(10, e));
     } else {
       yTicks = niceTicks(0, opt.y.max, 4);
+      // The axis reaches every value: one tick more when the last is below the maximum.
+      const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : opt.y.max;
+      if (yTicks.length && yTicks[yTicks.length - 1] < opt.y.max) {
+        yTicks.push(+(yTicks[yTicks.length - 1] + yStep).toPrecision(12));
+      }
       const top = yTicks[yTicks.length - 1] || opt.y.max;
       y = (v) => m.t + ph - (v / top) * ph;
     }
@@ -683,7 +692,10 @@
     legend('legend-errors', [['production', COLORS.production], ['canary', COLORS.canary],
                              ['limit', COLORS.limit, true]]);
 
-    // Prediction divergence (issue 14): the canary's PSI against production, when the check is on.
+    // Prediction divergence (issue 14), each check on a chart and a scale of its own beside
+    // p99 and errors: the canary's PSI against production's predictions, and the paired
+    // disagreement (the share of requests both answered whose answers differ by more than
+    // the tolerance), each when its check is on.
     const psiMax = d.policy.divergence_psi_max || 0;
     $('divergence-card').hidden = !(psiMax > 0);
     if (psiMax > 0) {
@@ -700,6 +712,24 @@
       });
       legend('legend-divergence', [['canary PSI', COLORS.canary], ['limit', COLORS.limit, true]]);
     }
+    const pairedMax = d.policy.divergence_max_disagreement || 0;
+    $('paired-card').hidden = !(pairedMax > 0);
+    if (pairedMax > 0) {
+      const paired = checks.map((e) => [time(e.time),
+                                        e.check.paired && typeof e.check.paired.disagreement === 'number' ?
+                                            e.check.paired.disagreement : null]);
+      const pairedTop = Math.min(1, Math.max(pairedMax, ...values(paired)) * 1.15);
+      drawChart($('chart-paired'), {
+        label: 'paired disagreement of the canary with production over time', x0, x1,
+        series: [
+          {label: `max disagreement ${rate(pairedMax)}`, color: COLORS.limit, points: flat(pairedMax),
+           dash: '6 4', width: 1.5, endLabel: `limit ${rate(pairedMax)}`},
+          {label: 'paired disagreement', color: COLORS.canary, points: paired, dots: true},
+        ],
+        y: {max: pairedTop, format: (v) => rate(v)},
+      });
+      legend('legend-paired', [['disagreeing pairs', COLORS.canary], ['limit', COLORS.limit, true]]);
+    }
   }
 
   function eventDetail(e) {
@@ -711,6 +741,10 @@
         const ml = [];
         if (c.latency_test) ml.push(` · Mann-Whitney p ${c.latency_test.p.toPrecision(3)}, p50 ×${c.latency_test.effect.toFixed(2)}`);
         if (typeof c.psi === 'number') ml.push(` · PSI ${c.psi.toFixed(3)}`);
+        if (c.paired) {
+          ml.push(` · paired: ${rate(c.paired.disagreement)} disagree of ${c.paired.pairs}` +
+                  ` (mean |Δ| ${Number(c.paired.mean_abs_diff).toPrecision(3)})`);
+        }
         return h('div', {class: 'detail'}, verdictBadge(c.verdict), ' ',
                  side('canary', c.canary), ' ', side('prod', c.production), ...ml);
       }

@@ -29,7 +29,8 @@ core::Status TrainSyntheticModel(const std::string& path, const TrainOptions& op
     if (options.num_class > 1) {
       // signal spans about [-1.3, 2.8]: equal bands over [-1, 2.5].
       const int k = options.num_class;
-      const auto band = static_cast<int>(std::floor((signal + 1.0f) / 3.5f * static_cast<float>(k)));
+      const auto band =
+          static_cast<int>(std::floor((signal + 1.0f) / 3.5f * static_cast<float>(k)));
       labels[r] = static_cast<float>(std::clamp(band, 0, k - 1));
     } else {
       labels[r] = signal > 0.75f ? 1.0f : 0.0f;
