@@ -20,10 +20,23 @@ ADMIN = "admin-token-for-tests"
 READER = "reader-token-for-tests"
 
 
+_handed_out = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and not handed out before in this process: the kernel
+    may give a port it just gave (and that was closed again) a second time, and
+    two servers of one test would then get the same port."""
+    with _handed_out_lock:
+        for _ in range(1000):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise RuntimeError("no free port left that this test run has not handed out")
 
 
 class Reply:
