@@ -5,6 +5,7 @@
 //       --variant canary=0.1,http,http://127.0.0.1:9001[,TIMEOUT_MS]
 //       [--http-loop caller|own] [--native-trees on|off]   (A/B of the fast paths)
 //       [--shadow VARIANT[,SAMPLE]]   (issue 14: copies of the others' requests to VARIANT)
+//       [--shadow-nice N]             (the shadow threads' added niceness, default 10)
 // Runs until SIGINT or SIGTERM, then shuts down gracefully. Prints its resident
 // memory once the models are loaded.
 #include <csignal>
@@ -52,7 +53,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--listen HOST:PORT] [--threads N] [--endpoint NAME]\n"
                "          [--http-loop caller|own] [--native-trees on|off]\n"
-               "          [--shadow VARIANT[,SAMPLE]]\n"
+               "          [--shadow VARIANT[,SAMPLE]] [--shadow-nice N]\n"
                "          --variant NAME=WEIGHT,xgboost,PATH | NAME=WEIGHT,http,URL[,TIMEOUT_MS]"
                " ...\n",
                argv0);
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
       auto parts = Split(value, ',');
       shadow = mlcanary::core::ShadowSpec{
           .variant = parts[0], .sample = parts.size() > 1 ? std::atof(parts[1].c_str()) : 1.0};
+    } else if (flag == "--shadow-nice") {  // for A/B runs of the shadow threads' priority
+      options.shadow.nice = std::atoi(value.c_str());
     } else if (flag == "--endpoint") {
       endpoint.name = value;
     } else if (flag == "--variant") {

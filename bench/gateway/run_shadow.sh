@@ -14,13 +14,14 @@
 # Usage: bench/gateway/run_shadow.sh [BUILD_DIR]
 # Env: WORKERS (gateway I/O threads, 2), CONNECTIONS (32), PACED_CONNECTIONS (128),
 #      DURATION (10s), WRK_THREADS (2), BASE_PORT (19100), ROUNDS (3), LOAD (0.7),
-#      SAMPLE (1.0)
+#      SAMPLE (1.0), SHADOW_NICE (10: the shadow threads' added niceness; 0: none)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
 workers="${WORKERS:-2}"; connections="${CONNECTIONS:-32}"; paced="${PACED_CONNECTIONS:-128}"
 duration="${DURATION:-10s}"; wrk_threads="${WRK_THREADS:-2}"; base="${BASE_PORT:-19100}"
 rounds="${ROUNDS:-3}"; load="${LOAD:-0.7}"; sample="${SAMPLE:-1.0}"
+shadow_nice="${SHADOW_NICE:-10}"
 off_port=$((base + 1)); on_port=$((base + 2))
 models="$root/examples/models"
 dir="$(mktemp -d /tmp/mlcanary-shadow-bench.XXXXXX)"
@@ -43,7 +44,7 @@ server() {  # port, log name, extra flags...
   pids+=($!)
 }
 server "$off_port" shadow-off
-server "$on_port" shadow-on --shadow "canary,$sample"
+server "$on_port" shadow-on --shadow "canary,$sample" --shadow-nice "$shadow_nice"
 sleep 1
 url() { echo "http://127.0.0.1:$1/v1/endpoints/recs/invocations"; }
 

@@ -1,6 +1,11 @@
 // Shadow traffic: the queue, the copied request's call, and the comparison.
 #include "gateway/shadow.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <utility>
@@ -87,6 +92,13 @@ void ShadowQueue::Post(std::move_only_function<void()> job) {
 }
 
 void ShadowQueue::Run() {
+  if (options_.nice != 0) {
+    // On Linux a thread's niceness is its own: this lowers the shadow thread only.
+    const auto tid = static_cast<id_t>(::gettid());
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(now + options_.nice, 19));
+  }
   for (;;) {
     std::move_only_function<void()> job;
     {

@@ -43,6 +43,11 @@ struct ShadowQueueOptions {
   // (and counted as the canary's mlcanary_shadow_dropped_total).
   std::size_t capacity = 1024;
   int threads = 1;  // threads that start the shadow calls (in-process models run there)
+  // Added to the shadow threads' niceness (Linux, per thread): where the cores
+  // are busy, the request threads get the CPU first and the shadow the rest
+  // (copies it cannot keep up with are dropped, counted). 0: the same as the
+  // request threads. A failure to lower it is ignored (the shadow still runs).
+  int nice = 10;
 };
 
 // A bounded queue of shadow calls and the threads that start them. A caller

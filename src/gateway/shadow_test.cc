@@ -1,10 +1,14 @@
 #include "gateway/shadow.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <string>
@@ -331,6 +335,29 @@ TEST_F(SmallShadowQueueTest, AFullQueueDropsAMirroredCopyAndCountsItOnTheCanary)
 models::Predictions Rows(std::vector<float> values, std::size_t per_row = 1) {
   const std::size_t rows = values.size() / per_row;
   return models::Predictions{std::move(values), rows, per_row};
+}
+
+// The shadow threads yield the CPU to the request threads: their niceness is
+// the caller's plus ShadowQueueOptions::nice (at most 19), and unchanged with 0.
+int ThreadNiceness() { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); }
+
+int ShadowThreadNiceness(ShadowQueueOptions options) {
+  ShadowQueue queue(options);
+  std::promise<int> niceness;
+  EXPECT_TRUE(queue.TryAcquire());
+  queue.Post([&, release = queue.ReleaseFunction()] {
+    niceness.set_value(ThreadNiceness());
+    release();
+  });
+  return niceness.get_future().get();
+}
+
+TEST(ShadowQueueTest, ShadowThreadsRunAtALowerPriorityThanTheRequestThreads) {
+  const int mine = ThreadNiceness();
+  EXPECT_EQ(ShadowThreadNiceness({.capacity = 4, .threads = 1, .nice = 10}),
+            std::min(mine + 10, 19));
+  EXPECT_EQ(ShadowThreadNiceness({.capacity = 4, .threads = 1, .nice = 0}), mine);
+  EXPECT_EQ(ThreadNiceness(), mine);  // the caller's own is untouched
 }
 
 TEST(ComparePredictionsTest, CountsRowsBeyondTheToleranceAndSumsTheDifferences) {
