@@ -121,6 +121,50 @@ std::string TrafficNote(bool moved) {
                  "record will follow";
 }
 
+// A policy asking for what these ports cannot do: copying requests (a shadow
+// phase, split-phase mirroring) or calling hooks. Named by its field.
+core::Status CheckPortsServePolicy(Ports& ports, const core::Policy& policy) {
+  if (core::ShadowOn(policy) && !ports.traffic.SupportsShadow()) {
+    return core::ValidationError(
+        "policy.shadow: this service's traffic control cannot copy requests to a canary (a "
+        "shadow phase needs mlcanary's own gateway, not SageMaker or a fleet replica); leave "
+        "shadow out");
+  }
+  if (core::MirrorOn(policy) && !ports.traffic.SupportsShadow()) {
+    return core::ValidationError(
+        "policy.divergence_mirror_sample: this service's traffic control cannot copy requests "
+        "between variants (mirroring needs mlcanary's own gateway, not SageMaker or a fleet "
+        "replica); set it to 0");
+  }
+  if (ports.hooks == nullptr && !policy.hooks.empty()) {
+    return core::ValidationError(
+        "policy.hooks: this service cannot call hooks (no hook caller is set up); leave hooks "
+        "out");
+  }
+  if (ports.hooks == nullptr && !policy.analysis.empty()) {
+    return core::ValidationError(
+        "policy.analysis: this service cannot call analysis hooks (no hook caller is set up); "
+        "leave analysis out");
+  }
+  return {};
+}
+
+// A divergence check the models cannot take (several outputs per row), where
+// the traffic control can tell before serving (in-process models).
+core::Status CheckDivergenceModels(core::TrafficControl& traffic, const Deployment& d,
+                                   const core::Variant& production, const core::Variant& canary) {
+  if (!core::DivergenceOn(d.policy)) return {};
+  for (const core::Variant* v : {&production, &canary}) {
+    const std::string who = std::string(v == &canary ? "the canary" : "the production") +
+                            " model of variant '" + v->name + "'";
+    if (auto s = core::CheckDivergenceOutputs(d.policy, who, traffic.ModelOutputs(d.endpoint, *v));
+        !s) {
+      return s;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 template <typename Op>
@@ -208,28 +252,7 @@ core::Result<Deployment> Controller::Persist(const Deployment& d,
 core::Result<Deployment> Controller::StartDeployment(const StartRequest& request) {
   const core::Timestamp now = ports_.clock.Now();
   if (auto s = core::ValidatePolicy(request.policy); !s) return std::unexpected(s.error());
-  if (core::ShadowOn(request.policy) && !ports_.traffic.SupportsShadow()) {
-    return core::ValidationError(
-        "policy.shadow: this service's traffic control cannot copy requests to a canary (a "
-        "shadow phase needs mlcanary's own gateway, not SageMaker or a fleet replica); leave "
-        "shadow out");
-  }
-  if (core::MirrorOn(request.policy) && !ports_.traffic.SupportsShadow()) {
-    return core::ValidationError(
-        "policy.divergence_mirror_sample: this service's traffic control cannot copy requests "
-        "between variants (mirroring needs mlcanary's own gateway, not SageMaker or a fleet "
-        "replica); set it to 0");
-  }
-  if (ports_.hooks == nullptr && !request.policy.hooks.empty()) {
-    return core::ValidationError(
-        "policy.hooks: this service cannot call hooks (no hook caller is set up); leave hooks "
-        "out");
-  }
-  if (ports_.hooks == nullptr && !request.policy.analysis.empty()) {
-    return core::ValidationError(
-        "policy.analysis: this service cannot call analysis hooks (no hook caller is set up); "
-        "leave analysis out");
-  }
+  if (auto s = CheckPortsServePolicy(ports_, request.policy); !s) return std::unexpected(s.error());
   if (request.id.empty()) return core::ValidationError("deployment id must not be empty");
   if (request.canary_variant.empty()) return core::ValidationError("variant must not be empty");
   if (request.instances < 1) return core::ValidationError("instances must be >= 1");
@@ -273,20 +296,8 @@ core::Result<Deployment> Controller::StartDeployment(const StartRequest& request
   if (auto s = ports_.traffic.CheckVariant(d.endpoint, CanaryVariant(d)); !s) {
     return std::unexpected(s.error());
   }
-  // A divergence check the models cannot take (several outputs per row), where
-  // the traffic control can tell before serving (in-process models).
-  if (core::DivergenceOn(d.policy)) {
-    const core::Variant canary = CanaryVariant(d);
-    const core::Variant& prod = *production;
-    for (const core::Variant* v : {&prod, &canary}) {
-      const std::string who = std::string(v == &canary ? "the canary" : "the production") +
-                              " model of variant '" + v->name + "'";
-      if (auto s = core::CheckDivergenceOutputs(d.policy, who,
-                                                ports_.traffic.ModelOutputs(d.endpoint, *v));
-          !s) {
-        return std::unexpected(s.error());
-      }
-    }
+  if (auto s = CheckDivergenceModels(ports_.traffic, d, *production, CanaryVariant(d)); !s) {
+    return std::unexpected(s.error());
   }
   DeploymentEvent created = MakeEvent(
       d, now, EventKind::kTransition, DeploymentState::kPending, 0,
