@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "fleet/leader_elector.h"
-#include "notify/testing/webhook_receiver.h"
+#include "http/testing/receiver.h"
 #include "notify/webhook_notifier.h"
 #include "store/postgres_deployment_store.h"
 #include "store/testing/postgres_server.h"
@@ -131,7 +131,7 @@ class LeaderWebhooksTest : public ::testing::Test {
     return rest && rest->empty() && static_cast<int>(Received().size()) == written_;
   }
 
-  notify::testing::Receiver receiver_;
+  http::testing::Receiver receiver_;
   std::unique_ptr<store::testing::PostgresServer> server_;
   std::unique_ptr<Replica> a_, b_;
   int written_ = 0;

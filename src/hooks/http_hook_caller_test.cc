@@ -1,4 +1,4 @@
-// HttpHookCaller against a real local HTTP receiver (testing/hook_receiver.py).
+// HttpHookCaller against a real local HTTP receiver (http/testing/receiver.py).
 #include "hooks/http_hook_caller.h"
 
 #include <gtest/gtest.h>
@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "hooks/testing/hook_receiver.h"
+#include "http/testing/receiver.h"
 
 namespace mlcanary::hooks {
 namespace {
 
-using testing::HookReceiver;
-using testing::HookReceiverOptions;
+using http::testing::Receiver;
+using http::testing::ReceiverOptions;
 
 core::HookRequest Request(const std::string& hook, const std::string& url) {
   core::HookRequest r;
@@ -40,7 +40,7 @@ std::unique_ptr<HttpHookCaller> Caller(std::vector<core::Duration>* waits = null
 }
 
 TEST(HttpHookCallerTest, PostsTheBodyAndReportsTheStatus) {
-  HookReceiver receiver;
+  Receiver receiver;
   ASSERT_GT(receiver.port(), 0);
   auto caller = Caller();
   const core::HookResponse r = caller->Call(Request("confirm_step", receiver.url("/confirm")));
@@ -59,7 +59,7 @@ TEST(HttpHookCallerTest, PostsTheBodyAndReportsTheStatus) {
 }
 
 TEST(HttpHookCallerTest, ANon2xxAnswerIsNotOkAndA4xxIsNotRetried) {
-  HookReceiver receiver({.status = 409});
+  Receiver receiver({.status = 409});
   auto caller = Caller();
   core::HookRequest request = Request("confirm_step", receiver.url());
   request.spec.retries = 3;
@@ -71,7 +71,7 @@ TEST(HttpHookCallerTest, ANon2xxAnswerIsNotOkAndA4xxIsNotRetried) {
 }
 
 TEST(HttpHookCallerTest, A5xxIsRetriedUpToRetriesWithBackoff) {
-  HookReceiver receiver({.fail_first = 2, .fail_status = 503});
+  Receiver receiver({.fail_first = 2, .fail_status = 503});
   std::vector<core::Duration> waits;
   auto caller = Caller(&waits);
   core::HookRequest request = Request("pre_complete", receiver.url());
@@ -83,7 +83,7 @@ TEST(HttpHookCallerTest, A5xxIsRetriedUpToRetriesWithBackoff) {
   ASSERT_EQ(waits.size(), 2u);
   EXPECT_LT(waits[0], waits[1]);
 
-  HookReceiver failing({.fail_first = 100, .fail_status = 500});
+  Receiver failing({.fail_first = 100, .fail_status = 500});
   request.spec.url = failing.url();
   request.spec.retries = 1;
   const core::HookResponse f = caller->Call(request);
@@ -106,7 +106,7 @@ TEST(HttpHookCallerTest, NoAnswerIsAnErrorRetriedNeverAThrow) {
 }
 
 TEST(HttpHookCallerTest, ATimeoutIsNoAnswer) {
-  HookReceiver slow({.delay_s = 3});
+  Receiver slow({.delay_s = 3});
   auto caller = Caller();
   core::HookRequest request = Request("confirm_step", slow.url());
   request.spec.timeout = std::chrono::milliseconds(200);
@@ -117,7 +117,7 @@ TEST(HttpHookCallerTest, ATimeoutIsNoAnswer) {
 }
 
 TEST(HttpHookCallerTest, ReadsAnAnalysisVerdict) {
-  HookReceiver receiver({.body = R"({"verdict": "breached", "reason": "AUC -4%"})"});
+  Receiver receiver({.body = R"({"verdict": "breached", "reason": "AUC -4%"})"});
   auto caller = Caller();
   const core::HookResponse r = caller->Call(Request("analysis", receiver.url()));
   EXPECT_TRUE(r.ok()) << r.error;
@@ -127,7 +127,7 @@ TEST(HttpHookCallerTest, ReadsAnAnalysisVerdict) {
 }
 
 TEST(HttpHookCallerTest, ABadVerdictBodyIsAnErrorNamingWhatIsWrong) {
-  HookReceiver receiver({.body = R"({"verdict": "great"})"});
+  Receiver receiver({.body = R"({"verdict": "great"})"});
   auto caller = Caller();
   const core::HookResponse r = caller->Call(Request("analysis", receiver.url()));
   EXPECT_FALSE(r.ok());

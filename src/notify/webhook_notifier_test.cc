@@ -12,15 +12,15 @@
 #include "codec/domain_json.h"
 #include "codec/testing/sample_event.h"
 #include "core/backoff.h"
-#include "notify/testing/webhook_receiver.h"
+#include "http/testing/receiver.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/testing/temp_dir.h"
 
 namespace mlcanary::notify {
 namespace {
 
-using testing::Receiver;
-using testing::ReceiverOptions;
+using http::testing::Receiver;
+using http::testing::ReceiverOptions;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -183,14 +183,14 @@ class FleetHelpers:
 
 
 class WebhookReceiver:
-    """src/notify/testing/webhook_receiver.py on a free port; requests() are the bodies."""
+    """src/http/testing/receiver.py on a free port; requests() are the bodies."""
 
     def __init__(self, test):
         d = tempfile.mkdtemp(prefix="mlcanary-hook-")
         self.out = os.path.join(d, "requests")
         port_file = os.path.join(d, "port")
         self.proc = subprocess.Popen([sys.executable, os.path.join(
-            SRC, "src", "notify", "testing", "webhook_receiver.py"),
+            SRC, "src", "http", "testing", "receiver.py"),
             "--port-file", port_file, "--out", self.out])
         test.addCleanup(lambda: (self.proc.kill(), self.proc.wait()))
         for _ in range(200):

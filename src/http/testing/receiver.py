@@ -1,9 +1,11 @@
-"""A webhook receiver for the notify tests (Python's http.server, a free port).
+"""An HTTP receiver for the tests of outbound calls (webhooks, hooks): Python's
+http.server on a free port.
 
 Every POST is recorded, when it arrives, as one JSON line in --out:
 {"n": 1, "path": "/hook", "content_type": "...", "status": 200, "body": "..."}.
-The first --fail-first requests are answered --fail-status, the rest --status;
-the first --delay-first requests (all when 0) wait --delay seconds first.
+The first --fail-first requests are answered --fail-status with no body, the
+rest --status with --body (JSON; none when empty); the first --delay-first
+requests (all when 0) wait --delay seconds first.
 The port is written to --port-file (atomically) once the server listens.
 """
 import argparse
@@ -39,10 +41,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write(json.dumps(record) + "\n")
         if args.delay > 0 and (args.delay_first == 0 or n <= args.delay_first):
             time.sleep(args.delay)
+        answer = b"" if n <= args.fail_first else args.body.encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Length", "0")
+            if answer:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
         except OSError:
             pass  # the client gave up (timeout or shutdown)
 
@@ -62,6 +68,7 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--fail-status", type=int, default=500)
     parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--body", default="")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--delay-first", type=int, default=0)
     args = parser.parse_args()

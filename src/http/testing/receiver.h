@@ -1,9 +1,9 @@
-// A real HTTP hook receiver for tests: testing/hook_receiver.py (Python's
-// http.server) on a free port, recording every request, killed when the object
-// goes. Tests that use it define MLCANARY_HOOK_RECEIVER (the script's path;
-// see hooks/CMakeLists.txt).
-#ifndef MLCANARY_HOOKS_TESTING_HOOK_RECEIVER_H_
-#define MLCANARY_HOOKS_TESTING_HOOK_RECEIVER_H_
+// A real HTTP receiver for the tests of outbound calls (webhooks, hooks):
+// testing/receiver.py (Python's http.server) on a free port, recording every
+// request, killed when the object goes. Library http_testing gives its tests
+// MLCANARY_HTTP_RECEIVER (the script's path).
+#ifndef MLCANARY_HTTP_TESTING_RECEIVER_H_
+#define MLCANARY_HTTP_TESTING_RECEIVER_H_
 
 #include <signal.h>
 #include <spawn.h>
@@ -20,32 +20,36 @@
 
 extern char** environ;
 
-namespace mlcanary::hooks::testing {
+namespace mlcanary::http::testing {
 
-struct HookReceiverOptions {
+struct ReceiverOptions {
   int fail_first = 0;
   int fail_status = 500;
   int status = 200;
-  std::string body;
+  std::string body;  // the answer's JSON body (not for the failing ones); empty: none
   double delay_s = 0;
+  int delay_first = 0;  // 0: every request waits delay_s
 };
 
-class HookReceiver {
+// A real HTTP receiver (testing/receiver.py) on a free port, killed
+// when the test ends. requests() reads what it has recorded so far.
+class Receiver {
  public:
-  explicit HookReceiver(HookReceiverOptions o = {}) {
+  explicit Receiver(ReceiverOptions o = {}) {
     dir_ = std::filesystem::temp_directory_path() /
-           ("mlcanary-hook-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+           ("mlcanary-receiver-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
     const std::string port_file = (dir_ / "port").string();
     out_ = (dir_ / "requests").string();
-    std::vector<std::string> args{"python3",       MLCANARY_HOOK_RECEIVER,
+    std::vector<std::string> args{"python3",       MLCANARY_HTTP_RECEIVER,
                                   "--port-file",   port_file,
                                   "--out",         out_,
                                   "--fail-first",  std::to_string(o.fail_first),
                                   "--fail-status", std::to_string(o.fail_status),
                                   "--status",      std::to_string(o.status),
                                   "--body",        o.body,
-                                  "--delay",       std::to_string(o.delay_s)};
+                                  "--delay",       std::to_string(o.delay_s),
+                                  "--delay-first", std::to_string(o.delay_first)};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -56,21 +60,21 @@ class HookReceiver {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   }
-  ~HookReceiver() {
+  ~Receiver() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
     std::filesystem::remove_all(dir_);
   }
-  HookReceiver(const HookReceiver&) = delete;
-  HookReceiver& operator=(const HookReceiver&) = delete;
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
 
   std::string url(const std::string& path = "/hook") const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
   int port() const { return port_; }
-  // Every request seen, as {"n", "path", "content_type", "body"}.
+  // Every request seen, as {"n", "path", "content_type", "status", "body"}.
   std::vector<boost::json::object> requests() const {
     std::ifstream in(out_);
     std::vector<boost::json::object> out;
@@ -88,6 +92,6 @@ class HookReceiver {
   int port_ = 0;
 };
 
-}  // namespace mlcanary::hooks::testing
+}  // namespace mlcanary::http::testing
 
-#endif  // MLCANARY_HOOKS_TESTING_HOOK_RECEIVER_H_
+#endif  // MLCANARY_HTTP_TESTING_RECEIVER_H_
