@@ -248,7 +248,12 @@ class FleetTest(FleetHelpers, unittest.TestCase):
         for r in self.replicas:
             r.wait_ready()
         self.wait_replicas_serve("canary", 1.0)
+        # Each replica removes the old production variant once it follows the
+        # completion (a moment after it serves the canary at 100 %).
         for r in self.replicas:
+            deadline = time.time() + 10
+            while self.served(r) != {"canary": 1.0} and time.time() < deadline:
+                time.sleep(0.1)
             self.assertEqual(self.served(r), {"canary": 1.0})
             self.assertEqual(self.served_by_api(r), {"canary": 1.0})
 
