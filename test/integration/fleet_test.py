@@ -104,6 +104,15 @@ class FleetHelpers:
             r'^mlcanary_fleet_variant_weight\{endpoint="recs",variant="([^"]+)"\} (\S+)$',
             body, re.M)}
 
+    def served_once_settled(self, r, expected, timeout=10):
+        """served(r) once it equals `expected`, or as it is after `timeout` s: a replica
+        removes the variant that left (the old production, the rolled-back canary) a
+        moment after it serves the new weights."""
+        deadline = time.time() + timeout
+        while self.served(r) != expected and time.time() < deadline:
+            time.sleep(0.1)
+        return self.served(r)
+
     def served_by_api(self, r):
         """The same, as GET /v1/endpoints/recs on that replica shows it."""
         return {v["name"]: v["weight"] for v in r.endpoint("recs")["variants"]}
@@ -251,10 +260,7 @@ class FleetTest(FleetHelpers, unittest.TestCase):
         # Each replica removes the old production variant once it follows the
         # completion (a moment after it serves the canary at 100 %).
         for r in self.replicas:
-            deadline = time.time() + 10
-            while self.served(r) != {"canary": 1.0} and time.time() < deadline:
-                time.sleep(0.1)
-            self.assertEqual(self.served(r), {"canary": 1.0})
+            self.assertEqual(self.served_once_settled(r, {"canary": 1.0}), {"canary": 1.0})
             self.assertEqual(self.served_by_api(r), {"canary": 1.0})
 
     def test_broken_canary_is_rolled_back_on_every_replica(self):
@@ -266,7 +272,8 @@ class FleetTest(FleetHelpers, unittest.TestCase):
         self.check_events(dep)
         self.wait_replicas_serve("production", 1.0)
         for r in self.replicas:
-            self.assertEqual(self.served(r), {"production": 1.0})
+            self.assertEqual(self.served_once_settled(r, {"production": 1.0}),
+                             {"production": 1.0})
         self.assertTrue(any(400 in t.snapshot().get("canary", {}) for t in self.traffic))
         self.assertEqual(self.assertWebhooksOnce(dep, kills=0), 0)
 
