@@ -1,4 +1,6 @@
--- wrk script: POST one 8-feature row with a random user id per request.
+-- wrk script: POST one 8-feature row with a random user id per request. With
+-- WRK_DELAY_MS (env, whole milliseconds) each connection waits that long after
+-- each answer (run_shadow.sh's paced load); without it wrk sends back to back.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
@@ -10,4 +12,10 @@ local n = 0
 request = function()
   n = n % 1000 + 1
   return wrk.format(nil, nil, nil, bodies[n])
+end
+local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if pause then
+  delay = function()
+    return pause
+  end
 end

@@ -5,7 +5,7 @@
 # copy of every request to the canary (`--shadow canary,SAMPLE`, the canary running
 # on the shadow queue's thread). Production answers every user in both.
 #   1. capacity: wrk closed loop (CONNECTIONS) against the shadow-off gateway;
-#   2. the pacing delay (paced_post.lua) for LOAD x capacity with PACED_CONNECTIONS,
+#   2. the pacing delay (post.lua with WRK_DELAY_MS) for LOAD x capacity with PACED_CONNECTIONS,
 #      calibrated by one short run;
 #   3. ROUNDS rounds of shadow off and shadow on (alternating which goes first), paced,
 #      DURATION each; req/s,
@@ -58,7 +58,7 @@ figures() {
 }
 paced_run() {  # port, delay ms, duration
   WRK_DELAY_MS=$2 wrk -t"$wrk_threads" -c"$paced" -d"$3" --latency \
-    -s "$root/bench/gateway/paced_post.lua" "$(url "$1")" | figures
+    -s "$root/bench/gateway/post.lua" "$(url "$1")" | figures
 }
 
 echo "#### load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
