@@ -25,6 +25,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "store/internal/record_json.h"
@@ -256,10 +257,12 @@ namespace internal {
 // all are busy) and gives it back, or closes it when it broke.
 class PostgresPool {
  public:
-  PostgresPool(std::string url, std::string display_url, std::size_t max)
+  PostgresPool(std::string url, std::string display_url, std::size_t max,
+               std::chrono::milliseconds acquire_timeout)
       : url_(std::move(url)),
         display_url_(std::move(display_url)),
-        max_(std::max<std::size_t>(1, max)) {}
+        max_(std::max<std::size_t>(1, max)),
+        acquire_timeout_(std::max(acquire_timeout, std::chrono::milliseconds(1))) {}
 
   struct Lease {
     std::unique_ptr<pqxx::connection> conn;
@@ -269,7 +272,13 @@ class PostgresPool {
   Result<Lease> Acquire(bool at_open = false) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
+      if (!cv_.wait_for(lock, acquire_timeout_, [&] { return !idle_.empty() || open_ < max_; })) {
+        return std::unexpected(core::Error(
+            core::ErrorCode::kUnavailable,
+            "all " + std::to_string(max_) + " connections to " + display_url_ +
+                " (max_connections) stayed busy for " + std::to_string(acquire_timeout_.count()) +
+                " ms: calls are waiting on the database"));
+      }
       if (!idle_.empty()) {
         Lease lease{std::move(idle_.back()), true};
         idle_.pop_back();
@@ -299,6 +308,7 @@ class PostgresPool {
 
   const std::string& display_url() const { return display_url_; }
   const std::string& url() const { return url_; }
+  std::chrono::milliseconds acquire_timeout() const { return acquire_timeout_; }
 
  private:
   void Forget() {
@@ -310,6 +320,7 @@ class PostgresPool {
   const std::string url_;
   const std::string display_url_;
   const std::size_t max_;
+  const std::chrono::milliseconds acquire_timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // GUARDED_BY(mu_)
@@ -498,7 +509,8 @@ core::Result<std::unique_ptr<PostgresDeploymentStore>> PostgresDeploymentStore::
     }
     PQconninfoFree(parsed);
   }
-  auto pool = std::make_unique<PostgresPool>(conninfo, display, options.max_connections);
+  auto pool = std::make_unique<PostgresPool>(conninfo, display, options.max_connections,
+                                             options.acquire_timeout);
   auto migrated = Run(
       *pool, "apply schema migrations",
       [&](pqxx::connection& conn) -> core::Status {
@@ -1182,7 +1194,8 @@ class PostgresChangeFeed final : public core::ChangeFeed {
 
 std::unique_ptr<core::LeaderLease> PostgresDeploymentStore::Lease(std::string name) {
   return std::make_unique<PostgresLeaderLease>(
-      std::move(name), std::make_unique<PostgresPool>(pool_->url(), display_url_, 2));
+      std::move(name),
+      std::make_unique<PostgresPool>(pool_->url(), display_url_, 2, pool_->acquire_timeout()));
 }
 
 core::Result<std::unique_ptr<core::ChangeFeed>> PostgresDeploymentStore::OpenChangeFeed() {

@@ -25,8 +25,11 @@ class PostgresFencedStore;
 
 struct PostgresStoreOptions {
   // Connections the store opens at most (each one call at a time); calls
-  // beyond wait for a free one.
+  // beyond wait for a free one, `acquire_timeout` at most: then kUnavailable
+  // naming the pool (every connection busy: calls stuck on the database), not
+  // a caller (an API request, the controller's check) waiting with no end.
   std::size_t max_connections = 4;
+  std::chrono::milliseconds acquire_timeout{10000};
   // libpq's connect_timeout, unless the URL sets one: how long opening a
   // connection to an unreachable server may take before kUnavailable.
   std::chrono::seconds connect_timeout{5};

@@ -195,6 +195,41 @@ TEST_F(PostgresStoreTest, CreateRacingAnUncommittedActiveDeploymentConflicts) {
   EXPECT_EQ(store->Get("mine").error().code(), ErrorCode::kNotFound);
 }
 
+// Every pooled connection busy (here the only one, its call waiting on a lock
+// another session holds): the next call does not wait with no end but answers
+// Unavailable naming the pool, and the store works again once the lock goes.
+TEST_F(PostgresStoreTest, ACallFindingEveryConnectionBusyIsUnavailableNotAStall) {
+  auto store = Open({.max_connections = 1, .acquire_timeout = std::chrono::milliseconds(300)});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {}));
+  pqxx::connection other(url_);
+  pqxx::work tx(other);
+  tx.exec("LOCK TABLE deployments IN ACCESS EXCLUSIVE MODE");
+  core::Result<Deployment> stuck = core::InternalError("not run");
+  std::thread reader([&] { stuck = store->Get("d1"); });
+  // The reader holds the connection, waiting on the lock, until it goes.
+  pqxx::connection watcher(url_);
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {
+    pqxx::nontransaction q(watcher);
+    waiting = q.exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0]
+                  .as<int>() > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto busy = store->Get("d1");
+  tx.abort();
+  reader.join();
+  ASSERT_TRUE(waiting) << "the reader never waited on the lock";
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code(), ErrorCode::kUnavailable) << busy.error().ToString();
+  ExpectOneLineWithoutPassword(busy.error(), "all 1 connections to postgresql://");
+  EXPECT_NE(busy.error().message().find("stayed busy for 300 ms"), std::string::npos)
+      << busy.error().message();
+  ASSERT_TRUE(stuck) << stuck.error().ToString();
+  EXPECT_EQ(stuck->id, "d1");
+  EXPECT_TRUE(store->Get("d1"));
+}
+
 // Two replicas (two stores on one database) create on the same endpoints at
 // once: exactly one wins each race, the other gets Conflict.
 TEST_F(PostgresStoreTest, ConcurrentCreatesFromTwoReplicasLeaveOneActive) {

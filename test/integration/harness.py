@@ -147,9 +147,29 @@ endpoints:
         if getattr(self, "log", None):
             self.log.close()
 
+    def thread_stacks(self):
+        """Every thread's stack of the running server (gdb, when it is installed and may
+        attach), for a failure message: what a request that went unanswered waits on."""
+        if not self.proc or self.proc.poll() is not None:
+            return "(not running)"
+        try:
+            out = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                                  "-ex", "thread apply all bt 30"],
+                                 capture_output=True, text=True, timeout=60)
+            return out.stdout[-30000:] + out.stderr[-2000:]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"(no stacks: {e})"
+
     # Control API
     def api(self, method, path, body=None, token=ADMIN):
-        return request(self.control_port, method, path, body=body, token=token)
+        try:
+            return request(self.control_port, method, path, body=body, token=token)
+        except socket.timeout as e:
+            # A control request that goes unanswered is a defect: say where it waits.
+            raise AssertionError(
+                f"{method} {path} on the control port {self.control_port} went unanswered: "
+                f"{e}\n--- the server's threads ---\n{self.thread_stacks()}\n"
+                f"--- its log ---\n{self.logs()}") from e
 
     def deploy(self, body):
         return self.api("POST", "/v1/deployments", body)
