@@ -6,6 +6,7 @@
 //       [--http-loop caller|own] [--native-trees on|off]   (A/B of the fast paths)
 //       [--shadow VARIANT[,SAMPLE]]   (issue 14: copies of the others' requests to VARIANT)
 //       [--shadow-nice N]             (the shadow threads' added niceness, default 10)
+//       [--shadow-idle on|off]        (the shadow threads SCHED_IDLE, default on)
 // Runs until SIGINT or SIGTERM, then shuts down gracefully. Prints its resident
 // memory once the models are loaded.
 #include <csignal>
@@ -54,6 +55,7 @@ int Usage(const char* argv0) {
                "usage: %s [--listen HOST:PORT] [--threads N] [--endpoint NAME]\n"
                "          [--http-loop caller|own] [--native-trees on|off]\n"
                "          [--shadow VARIANT[,SAMPLE]] [--shadow-nice N]\n"
+               "          [--shadow-idle on|off]\n"
                "          --variant NAME=WEIGHT,xgboost,PATH | NAME=WEIGHT,http,URL[,TIMEOUT_MS]"
                " ...\n",
                argv0);
@@ -90,6 +92,9 @@ int main(int argc, char** argv) {
           .variant = parts[0], .sample = parts.size() > 1 ? std::atof(parts[1].c_str()) : 1.0};
     } else if (flag == "--shadow-nice") {  // for A/B runs of the shadow threads' priority
       options.shadow.nice = std::atoi(value.c_str());
+    } else if (flag == "--shadow-idle") {  // on (default: SCHED_IDLE) or off, for A/B runs
+      if (value != "on" && value != "off") return Usage(argv[0]);
+      options.shadow.idle = value == "on";
     } else if (flag == "--endpoint") {
       endpoint.name = value;
     } else if (flag == "--variant") {

@@ -1,6 +1,8 @@
 // Shadow traffic: the queue, the copied request's call, and the comparison.
 #include "gateway/shadow.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <thread>
 #include <utility>
 
 #include "gateway/http_errors.h"
@@ -53,7 +56,11 @@ PairComparison ComparePredictions(const models::Predictions& production,
 // ---- ShadowQueue ----
 
 ShadowQueue::ShadowQueue(ShadowQueueOptions options)
-    : options_(options), shared_(std::make_shared<Shared>()) {
+    : options_(options),
+      shared_(std::make_shared<Shared>()),
+      // Twice the tickets: a push finds its slot free unless a shadow thread
+      // stalled mid-pop a whole lap ago.
+      ring_(2 * std::max<std::size_t>(1, options.capacity)) {
   const int n = options_.threads > 0 ? options_.threads : 1;
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Run(); });
 }
@@ -61,7 +68,7 @@ ShadowQueue::ShadowQueue(ShadowQueueOptions options)
 ShadowQueue::~ShadowQueue() {
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
@@ -83,15 +90,25 @@ std::size_t ShadowQueue::in_flight() const {
   return shared_->in_flight.load(std::memory_order_relaxed);
 }
 
-void ShadowQueue::Post(std::move_only_function<void()> job) {
-  {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
+bool ShadowQueue::Post(std::move_only_function<void()> job) {
+  if (!ring_.TryPush(job)) return false;
+  // A thread that went to sleep after it last found the ring empty must be
+  // woken; one that is polling will find the job. The fence pairs with the
+  // sleeper's increment: either it sees the job or this sees it asleep.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed) > 0) {
+    { std::lock_guard lock(mu_); }  // not between the sleeper's look and its wait
+    cv_.notify_one();
   }
-  cv_.notify_one();
+  return true;
 }
 
-void ShadowQueue::Run() {
+void ShadowQueue::LowerPriority() const {
+  if (options_.idle) {
+    sched_param param{};
+    param.sched_priority = 0;
+    if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0) return;
+  }
   if (options_.nice != 0) {
     // On Linux a thread's niceness is its own: this lowers the shadow thread only.
     const auto tid = static_cast<id_t>(::gettid());
@@ -99,16 +116,27 @@ void ShadowQueue::Run() {
     const int now = ::getpriority(PRIO_PROCESS, tid);
     if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(now + options_.nice, 19));
   }
-  for (;;) {
-    std::move_only_function<void()> job;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+}
+
+void ShadowQueue::Run() {
+  LowerPriority();
+  auto idle_since = Clock::now();
+  JobRing::Job job;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    if (ring_.TryPop(job)) {
+      std::exchange(job, nullptr)();
+      idle_since = Clock::now();
+      continue;
     }
-    job();
+    if (Clock::now() - idle_since < options_.linger) {
+      std::this_thread::sleep_for(options_.poll);  // polling: a post need not wake this one
+      continue;
+    }
+    std::unique_lock lock(mu_);
+    sleeping_.fetch_add(1, std::memory_order_seq_cst);
+    cv_.wait(lock, [this] { return stopping_.load() || ring_.HasJob(); });
+    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+    idle_since = Clock::now();
   }
 }
 
@@ -136,7 +164,13 @@ void ShadowPair::Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
                       core::Result<models::Predictions> answered) {
   if (answered) pair->answered_ = std::move(*answered);
   ShadowPair& self = *pair;
-  queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCopy(std::move(pair)); });
+  const VariantRoute& pairs_on = self.pairs_on_;
+  // The job holds the last reference but one (the table's): the pair outlives
+  // a refused post until the count below is made.
+  std::shared_ptr<const RoutingTable> table = self.table_;
+  if (!queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCopy(std::move(pair)); })) {
+    if (pairs_on.metrics != nullptr) pairs_on.metrics->RecordShadowDropped();
+  }
 }
 
 void ShadowPair::CallCopy(std::shared_ptr<ShadowPair> self) {

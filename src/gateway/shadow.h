@@ -9,7 +9,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/ports.h"
+#include "gateway/job_ring.h"
 #include "gateway/router.h"
 #include "models/model_backend.h"
 
@@ -43,18 +43,27 @@ struct ShadowQueueOptions {
   // (and counted as the canary's mlcanary_shadow_dropped_total).
   std::size_t capacity = 1024;
   int threads = 1;  // threads that start the shadow calls (in-process models run there)
-  // Added to the shadow threads' niceness (Linux, per thread): where the cores
-  // are busy, the request threads get the CPU first and the shadow the rest
-  // (copies it cannot keep up with are dropped, counted). 0: the same as the
-  // request threads. A failure to lower it is ignored (the shadow still runs).
+  // The shadow threads' CPU priority (Linux, per thread). idle: SCHED_IDLE, they
+  // run only on a core that has nothing else to run, so a copy never takes a
+  // core from a request thread, and copies the idle CPU cannot keep up with
+  // wait, then are dropped (counted). Otherwise they keep the normal class with
+  // their niceness raised by `nice` (0: the same as the request threads). A
+  // refusal by the kernel is ignored (the shadow still runs).
+  bool idle = true;
   int nice = 10;
+  // A shadow thread that finds the queue empty looks again every `poll` for
+  // `linger`, then sleeps until a post wakes it: while copies keep coming,
+  // posting one makes no system call on the request thread.
+  std::chrono::microseconds poll{500};
+  std::chrono::milliseconds linger{20};
 };
 
 // A bounded queue of shadow calls and the threads that start them. A caller
 // takes a ticket (TryAcquire) before it posts a job; the job's completion
-// returns it (Release), from whatever thread the canary answers on. Thread-safe.
-// Jobs still queued when it is destroyed are dropped; a ticket released after
-// that is harmless (the count is shared with the jobs).
+// returns it (Release), from whatever thread the canary answers on. Thread-safe;
+// posting takes no lock (the hand-off is a JobRing). Jobs still queued when it
+// is destroyed are dropped; a ticket released after that is harmless (the count
+// is shared with the jobs).
 class ShadowQueue {
  public:
   explicit ShadowQueue(ShadowQueueOptions options = {});
@@ -66,7 +75,9 @@ class ShadowQueue {
   bool TryAcquire();
   // Runs `job` on a shadow thread. REQUIRES: a ticket, which `job` (or the
   // completion it starts) returns with the function from ReleaseFunction().
-  void Post(std::move_only_function<void()> job);
+  // False when the ring has no room (a shadow thread, preempted mid-pop, holds
+  // a slot a lap behind): `job` is then destroyed here, not run.
+  bool Post(std::move_only_function<void()> job);
   // Returns a ticket; callable after the queue is gone.
   std::function<void()> ReleaseFunction() const;
   std::size_t in_flight() const;
@@ -76,13 +87,15 @@ class ShadowQueue {
     std::atomic<std::size_t> in_flight{0};
   };
   void Run();
+  void LowerPriority() const;
 
   const ShadowQueueOptions options_;
   std::shared_ptr<Shared> shared_;
-  std::mutex mu_;
+  JobRing ring_;
+  std::atomic<int> sleeping_{0};  // shadow threads asleep until a post wakes them
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // only for sleeping and waking
   std::condition_variable cv_;
-  std::deque<std::move_only_function<void()>> jobs_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                             // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 

@@ -1,10 +1,12 @@
 #include "gateway/shadow.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -337,27 +339,76 @@ models::Predictions Rows(std::vector<float> values, std::size_t per_row = 1) {
   return models::Predictions{std::move(values), rows, per_row};
 }
 
-// The shadow threads yield the CPU to the request threads: their niceness is
-// the caller's plus ShadowQueueOptions::nice (at most 19), and unchanged with 0.
+// The shadow threads yield the CPU to the request threads: SCHED_IDLE by
+// default; otherwise the caller's niceness plus ShadowQueueOptions::nice (at
+// most 19), and unchanged with 0.
 int ThreadNiceness() { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); }
 
-int ShadowThreadNiceness(ShadowQueueOptions options) {
+struct Priority {
+  int policy = -1;
+  int niceness = 0;
+};
+
+Priority ShadowThreadPriority(ShadowQueueOptions options) {
   ShadowQueue queue(options);
-  std::promise<int> niceness;
+  std::promise<Priority> seen;
   EXPECT_TRUE(queue.TryAcquire());
-  queue.Post([&, release = queue.ReleaseFunction()] {
-    niceness.set_value(ThreadNiceness());
+  EXPECT_TRUE(queue.Post([&, release = queue.ReleaseFunction()] {
+    seen.set_value({.policy = ::sched_getscheduler(0), .niceness = ThreadNiceness()});
     release();
-  });
-  return niceness.get_future().get();
+  }));
+  return seen.get_future().get();
 }
 
-TEST(ShadowQueueTest, ShadowThreadsRunAtALowerPriorityThanTheRequestThreads) {
+TEST(ShadowQueueTest, ShadowThreadsRunOnlyOnIdleCpuByDefault) {
+  const int mine = ::sched_getscheduler(0);
+  EXPECT_EQ(ShadowThreadPriority({.capacity = 4, .threads = 1}).policy, SCHED_IDLE);
+  EXPECT_EQ(::sched_getscheduler(0), mine);  // the caller's own is untouched
+}
+
+TEST(ShadowQueueTest, WithoutTheIdleClassTheyRunAtALowerNiceness) {
   const int mine = ThreadNiceness();
-  EXPECT_EQ(ShadowThreadNiceness({.capacity = 4, .threads = 1, .nice = 10}),
-            std::min(mine + 10, 19));
-  EXPECT_EQ(ShadowThreadNiceness({.capacity = 4, .threads = 1, .nice = 0}), mine);
-  EXPECT_EQ(ThreadNiceness(), mine);  // the caller's own is untouched
+  const Priority nice10 = ShadowThreadPriority({.capacity = 4, .threads = 1, .idle = false});
+  EXPECT_EQ(nice10.policy, SCHED_OTHER);
+  EXPECT_EQ(nice10.niceness, std::min(mine + 10, 19));
+  EXPECT_EQ(ShadowThreadPriority({.capacity = 4, .threads = 1, .idle = false, .nice = 0}).niceness,
+            mine);
+  EXPECT_EQ(ThreadNiceness(), mine);
+}
+
+// A post reaches a shadow thread that is polling (no wake-up) and one that has
+// gone to sleep (woken), with several threads and posters at once.
+TEST(ShadowQueueTest, EveryPostedJobRunsOnceWhetherTheThreadsPollOrSleep) {
+  ShadowQueue queue({.capacity = 64,
+                     .threads = 3,
+                     .poll = std::chrono::microseconds(100),
+                     .linger = std::chrono::milliseconds(1)});
+  std::atomic<int> ran{0};
+  auto post = [&] {
+    while (!queue.TryAcquire()) std::this_thread::yield();
+    EXPECT_TRUE(queue.Post([&, release = queue.ReleaseFunction()] {
+      ran.fetch_add(1);
+      release();
+    }));
+  };
+  int expected = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> posters;
+    for (int t = 0; t < 4; ++t) {
+      posters.emplace_back([&] {
+        for (int i = 0; i < 500; ++i) post();
+      });
+    }
+    for (auto& t : posters) t.join();
+    expected += 2000;
+    ASSERT_TRUE(Eventually([&] { return ran.load() == expected; })) << ran.load();
+    // Long past the linger: every shadow thread is asleep, and one post wakes one.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    post();
+    expected += 1;
+    ASSERT_TRUE(Eventually([&] { return ran.load() == expected; })) << ran.load();
+  }
+  EXPECT_TRUE(Eventually([&] { return queue.in_flight() == 0; }));
 }
 
 TEST(ComparePredictionsTest, CountsRowsBeyondTheToleranceAndSumsTheDifferences) {
