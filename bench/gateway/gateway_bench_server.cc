@@ -7,6 +7,8 @@
 //       [--shadow VARIANT[,SAMPLE]]   (issue 14: copies of the others' requests to VARIANT)
 //       [--shadow-nice N]             (the shadow threads' added niceness, default 10)
 //       [--shadow-idle on|off]        (the shadow threads SCHED_IDLE, default on)
+//       [--shadow-linger MS]          (how long a shadow thread polls before it sleeps, 20;
+//                                      0: it sleeps at once, and every copy wakes it)
 // Runs until SIGINT or SIGTERM, then shuts down gracefully. Prints its resident
 // memory once the models are loaded.
 #include <csignal>
@@ -55,7 +57,7 @@ int Usage(const char* argv0) {
                "usage: %s [--listen HOST:PORT] [--threads N] [--endpoint NAME]\n"
                "          [--http-loop caller|own] [--native-trees on|off]\n"
                "          [--shadow VARIANT[,SAMPLE]] [--shadow-nice N]\n"
-               "          [--shadow-idle on|off]\n"
+               "          [--shadow-idle on|off] [--shadow-linger MS]\n"
                "          --variant NAME=WEIGHT,xgboost,PATH | NAME=WEIGHT,http,URL[,TIMEOUT_MS]"
                " ...\n",
                argv0);
@@ -95,6 +97,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--shadow-idle") {  // on (default: SCHED_IDLE) or off, for A/B runs
       if (value != "on" && value != "off") return Usage(argv[0]);
       options.shadow.idle = value == "on";
+    } else if (flag == "--shadow-linger") {  // ms a shadow thread polls before it sleeps (20)
+      options.shadow.linger = std::chrono::milliseconds(std::atoi(value.c_str()));
     } else if (flag == "--endpoint") {
       endpoint.name = value;
     } else if (flag == "--variant") {

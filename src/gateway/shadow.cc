@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,13 @@ using Clock = std::chrono::steady_clock;
 // The HTTP status a shadow answer is recorded with (the one a user would have got).
 int StatusOf(const core::Result<models::Predictions>& answer) {
   return answer ? 200 : HttpStatusFor(answer.error().code());
+}
+
+// CPU time the calling thread has used (Linux: CLOCK_THREAD_CPUTIME_ID).
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 }  // namespace
@@ -174,11 +182,20 @@ void ShadowPair::Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
 }
 
 void ShadowPair::CallCopy(std::shared_ptr<ShadowPair> self) {
+  // The shadow thread runs at the lowest priority, so a request thread may
+  // preempt it mid-call. A model that answers on this thread before
+  // PredictAsync returns (in-process) is timed by this thread's CPU time -- its
+  // compute, which is what differs between two models -- not by the wall
+  // clock, which would count those preemptions against the canary. A call
+  // answered on another thread (an http model's loop) is timed by the wall clock.
   const auto start = Clock::now();
+  const std::chrono::nanoseconds cpu_start = ThreadCpuTime();
+  const std::thread::id caller = std::this_thread::get_id();
   called_.backend->PredictAsync(
       models::FeatureRows{.values = values_, .rows = rows_, .cols = cols_},
-      [self = std::move(self), start](core::Result<models::Predictions> answer) {
-        self->Finish(answer, Clock::now() - start);
+      [self = std::move(self), start, cpu_start, caller](core::Result<models::Predictions> answer) {
+        const bool here = std::this_thread::get_id() == caller;
+        self->Finish(answer, here ? ThreadCpuTime() - cpu_start : Clock::now() - start);
       });
 }
 

@@ -152,6 +152,58 @@ TEST_F(ShadowTest, ProductionAnswersTheUserAndTheCanaryIsMeasuredOnTheCopy) {
   EXPECT_NEAR(w.pair_abs_diff_sum, 0.4, 1e-6);
 }
 
+// A model that waits 100 ms (using no CPU) before it answers: on the calling
+// thread (as an in-process model does), or from a thread of its own (as an
+// http model's loop does).
+class WaitingBackend final : public models::ModelBackend {
+ public:
+  explicit WaitingBackend(bool on_caller) : on_caller_(on_caller) {}
+  ~WaitingBackend() override {
+    for (auto& t : threads_) t.join();
+  }
+  void PredictAsync(const models::FeatureRows& rows, models::PredictCallback done) override {
+    auto answer = [rows = rows.rows, done = std::move(done)]() mutable {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      done(models::Predictions{std::vector<float>(rows, 0.5f), rows, 1});
+    };
+    if (on_caller_) return answer();
+    std::lock_guard lock(mu_);
+    threads_.emplace_back(std::move(answer));
+  }
+  std::optional<std::size_t> num_features() const override { return std::nullopt; }
+  bool ready() const override { return true; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  const bool on_caller_;
+  const std::string name_ = "waiting";
+  std::mutex mu_;
+  std::vector<std::thread> threads_;  // GUARDED_BY(mu_)
+};
+
+// The shadow thread may be preempted at any time (it runs at the lowest
+// priority): a model answering on it is timed by its CPU time, not the wall
+// clock, while one answering elsewhere is timed by the wall clock.
+TEST_F(ShadowTest, AnInProcessCanaryIsTimedByTheCpuItUsed) {
+  AddVariants(std::make_shared<WaitingBackend>(/*on_caller=*/true));
+  ASSERT_TRUE(Shadow());
+  EXPECT_EQ(Invoke().variant, "production");
+  ASSERT_TRUE(Eventually([&] { return queue_->in_flight() == 0; }));
+  const core::WindowMetrics w = CanaryWindow();
+  EXPECT_EQ(w.invocations, 1);
+  EXPECT_LT(w.p50_ms, 50) << "the 100 ms wait, which took no CPU, was counted";
+}
+
+TEST_F(ShadowTest, ACanaryAnsweringOnAnotherThreadIsTimedByTheWallClock) {
+  AddVariants(std::make_shared<WaitingBackend>(/*on_caller=*/false));
+  ASSERT_TRUE(Shadow());
+  EXPECT_EQ(Invoke().variant, "production");
+  ASSERT_TRUE(Eventually([&] { return queue_->in_flight() == 0; }));
+  const core::WindowMetrics w = CanaryWindow();
+  EXPECT_EQ(w.invocations, 1);
+  EXPECT_GE(w.p50_ms, 50) << "the wall-clock time was not counted";
+}
+
 TEST_F(ShadowTest, WithoutAShadowTheCanaryAtWeightZeroIsNeverCalled) {
   auto canary = std::make_shared<FakeBackend>("v2", 0.9f);
   AddVariants(canary);
