@@ -258,11 +258,13 @@ namespace internal {
 class PostgresPool {
  public:
   PostgresPool(std::string url, std::string display_url, std::size_t max,
-               std::chrono::milliseconds acquire_timeout)
+               std::chrono::milliseconds acquire_timeout,
+               std::chrono::milliseconds statement_timeout)
       : url_(std::move(url)),
         display_url_(std::move(display_url)),
         max_(std::max<std::size_t>(1, max)),
-        acquire_timeout_(std::max(acquire_timeout, std::chrono::milliseconds(1))) {}
+        acquire_timeout_(std::max(acquire_timeout, std::chrono::milliseconds(1))),
+        statement_timeout_(std::max(statement_timeout, std::chrono::milliseconds(0))) {}
 
   struct Lease {
     std::unique_ptr<pqxx::connection> conn;
@@ -287,7 +289,12 @@ class PostgresPool {
       ++open_;  // reserved; connected below, without the lock
     }
     try {
-      return Lease{std::make_unique<pqxx::connection>(url_), false};
+      auto conn = std::make_unique<pqxx::connection>(url_);
+      if (statement_timeout_.count() > 0) {
+        pqxx::nontransaction(*conn).exec("SET statement_timeout = " +
+                                         std::to_string(statement_timeout_.count()));
+      }
+      return Lease{std::move(conn), false};
     } catch (const std::exception& e) {
       Forget();
       return std::unexpected(ConnectError(e.what(), display_url_, at_open));
@@ -309,6 +316,7 @@ class PostgresPool {
   const std::string& display_url() const { return display_url_; }
   const std::string& url() const { return url_; }
   std::chrono::milliseconds acquire_timeout() const { return acquire_timeout_; }
+  std::chrono::milliseconds statement_timeout() const { return statement_timeout_; }
 
  private:
   void Forget() {
@@ -321,6 +329,7 @@ class PostgresPool {
   const std::string display_url_;
   const std::size_t max_;
   const std::chrono::milliseconds acquire_timeout_;
+  const std::chrono::milliseconds statement_timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // GUARDED_BY(mu_)
@@ -510,7 +519,7 @@ core::Result<std::unique_ptr<PostgresDeploymentStore>> PostgresDeploymentStore::
     PQconninfoFree(parsed);
   }
   auto pool = std::make_unique<PostgresPool>(conninfo, display, options.max_connections,
-                                             options.acquire_timeout);
+                                             options.acquire_timeout, options.statement_timeout);
   auto migrated = Run(
       *pool, "apply schema migrations",
       [&](pqxx::connection& conn) -> core::Status {
@@ -1195,7 +1204,8 @@ class PostgresChangeFeed final : public core::ChangeFeed {
 std::unique_ptr<core::LeaderLease> PostgresDeploymentStore::Lease(std::string name) {
   return std::make_unique<PostgresLeaderLease>(
       std::move(name),
-      std::make_unique<PostgresPool>(pool_->url(), display_url_, 2, pool_->acquire_timeout()));
+      std::make_unique<PostgresPool>(pool_->url(), display_url_, 2, pool_->acquire_timeout(),
+                                     pool_->statement_timeout()));
 }
 
 core::Result<std::unique_ptr<core::ChangeFeed>> PostgresDeploymentStore::OpenChangeFeed() {

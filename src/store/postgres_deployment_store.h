@@ -30,6 +30,10 @@ struct PostgresStoreOptions {
   // a caller (an API request, the controller's check) waiting with no end.
   std::size_t max_connections = 4;
   std::chrono::milliseconds acquire_timeout{10000};
+  // The server's statement_timeout on the store's connections: a statement
+  // (one waiting on a lock another session holds, say) that runs longer is
+  // cancelled, kTimeout naming the operation. 0: none.
+  std::chrono::milliseconds statement_timeout{30000};
   // libpq's connect_timeout, unless the URL sets one: how long opening a
   // connection to an unreachable server may take before kUnavailable.
   std::chrono::seconds connect_timeout{5};

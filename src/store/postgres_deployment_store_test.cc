@@ -230,6 +230,23 @@ TEST_F(PostgresStoreTest, ACallFindingEveryConnectionBusyIsUnavailableNotAStall)
   EXPECT_TRUE(store->Get("d1"));
 }
 
+// A statement stuck on a lock longer than statement_timeout is cancelled by
+// the server: kTimeout naming the operation, and the connection serves on.
+TEST_F(PostgresStoreTest, AStatementStuckOnALockIsCancelledAtTheStatementTimeout) {
+  auto store = Open({.statement_timeout = std::chrono::milliseconds(300)});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Create(MakeDeployment("d1", "recs"), {}));
+  pqxx::connection other(url_);
+  pqxx::work tx(other);
+  tx.exec("LOCK TABLE deployments IN ACCESS EXCLUSIVE MODE");
+  auto stuck = store->Get("d1");
+  tx.abort();
+  ASSERT_FALSE(stuck);
+  EXPECT_EQ(stuck.error().code(), ErrorCode::kTimeout) << stuck.error().ToString();
+  EXPECT_NE(stuck.error().message().find("'d1'"), std::string::npos) << stuck.error().message();
+  EXPECT_TRUE(store->Get("d1"));
+}
+
 // Two replicas (two stores on one database) create on the same endpoints at
 // once: exactly one wins each race, the other gets Conflict.
 TEST_F(PostgresStoreTest, ConcurrentCreatesFromTwoReplicasLeaveOneActive) {
