@@ -391,7 +391,9 @@ core::Status CreateController(const config::ServiceConfig& config, const Service
       [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
         ReportTick(*parts, r);
       },
-      controller::ControllerLoopOptions{.worker_per_deployment = background_start});
+      // Each deployment's check on a worker of its own: a slow SageMaker update or a
+      // slow hook of one deployment holds up no other deployment's checks or rollback.
+      controller::ControllerLoopOptions{.worker_per_deployment = true});
   return core::Ok();
 }
 
@@ -541,7 +543,8 @@ void BecomeLeader(Parts& p, std::int64_t fencing) {
       *term->controller, p.controller_interval,
       [parts](const core::Result<std::vector<controller::CheckOutcome>>& r) {
         ReportTick(*parts, r);
-      });
+      },
+      controller::ControllerLoopOptions{.worker_per_deployment = true});
   if (auto s = term->controller->ReconcileAll(); !s) {
     spdlog::warn("fleet: reconcile on becoming leader: {}", s.error().ToString());
   }

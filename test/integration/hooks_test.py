@@ -1,7 +1,8 @@
 """Hooks (issue 15) end to end: `mlcanary serve` calling a small Python HTTP hook
 receiver. A confirm_step hook that refuses holds the step (waiting_for:
 hook:confirm_step) until it answers 2xx; an analysis hook that votes breached rolls
-the deployment back. Every call is a `hook` event."""
+the deployment back. Every call is a `hook` event. A hook that does not answer holds
+up only its own deployment: another endpoint's broken canary is rolled back meanwhile."""
 import http.server
 import json
 import threading
@@ -28,6 +29,7 @@ class HookReceiver:
         self.lock = threading.Lock()
         self.answers = {}  # path -> (status, body dict)
         self.seen = []  # (path, body)
+        self.gates = {}  # path -> threading.Event the answer waits for
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,6 +43,9 @@ class HookReceiver:
                 with receiver.lock:
                     receiver.seen.append((self.path, json.loads(body)))
                     status, answer = receiver.answers.get(self.path, (200, {}))
+                    gate = receiver.gates.get(self.path)
+                if gate is not None:
+                    gate.wait()
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -65,11 +70,21 @@ class HookReceiver:
         with self.lock:
             self.answers[path] = (status, body or {})
 
+    def hold(self, path):
+        """Requests to `path` get no answer until the returned event is set."""
+        gate = threading.Event()
+        with self.lock:
+            self.gates[path] = gate
+        return gate
+
     def calls(self, path):
         with self.lock:
             return [b for p, b in self.seen if p == path]
 
     def stop(self):
+        with self.lock:
+            for gate in self.gates.values():
+                gate.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -146,6 +161,53 @@ class ServeHooksTest(unittest.TestCase):
                                 "policy": {"hooks": {"confirm_step": {"url": "ftp://ci/x"}}}})
         self.assertEqual(r.status, 400, r.body)
         self.assertIn("policy.hooks.confirm_step.url", r.body.decode())
+
+
+OTHER = f"""  - name: other
+    variants:
+      - name: production
+        model: {{kind: xgboost, path: {MODELS}/recs-v1.json}}
+"""
+
+
+class SlowHookTest(unittest.TestCase):
+    """Each deployment is checked on a worker of its own: a hook that does not answer
+    holds its own deployment only."""
+
+    def setUp(self):
+        self.hooks = HookReceiver()
+        self.addCleanup(self.hooks.stop)
+        self.server = Server(ENDPOINT + OTHER).start()
+        self.addCleanup(self.server.stop)
+        self.traffic = [Traffic(self.server.inference_port, endpoint=e).start()
+                        for e in ("recs", "other")]
+        self.addCleanup(lambda: [t.stop() for t in self.traffic])
+
+    def test_a_hook_that_does_not_answer_holds_up_no_other_deployment(self):
+        gate = self.hooks.hold("/slow")
+        a = self.server.deploy({"endpoint": "recs", "variant": "canary-v2",
+                                "model": {"kind": "xgboost", "path": f"{MODELS}/recs-v2.ubj"},
+                                "policy": {**FAST, "hooks": {"confirm_step": {
+                                    "url": self.hooks.url("/slow"), "timeout": "30s",
+                                    "retries": 0}}}})
+        self.assertEqual(a.status, 201, a.body)
+        a = a.json()["id"]
+        # A's check is now inside its confirm_step call, which gets no answer.
+        self.server.wait_for("the confirm_step call", lambda: self.hooks.calls("/slow"),
+                             timeout=60)
+        # recs-v3 expects other features: every request to it is a 400.
+        b = self.server.deploy({"endpoint": "other", "variant": "broken",
+                                "model": {"path": f"{MODELS}/recs-v3.json"},
+                                "policy": {**FAST, "bake": "1h"}})
+        self.assertEqual(b.status, 201, b.body)
+        final = self.server.wait_state(b.json()["id"], {"ROLLED_BACK", "COMPLETED", "FAILED"},
+                                       timeout=60)
+        self.assertEqual(final["state"], "ROLLED_BACK")
+        # ... while A's hook call was still open: no confirm_step call of A has ended.
+        self.assertEqual([e for e in self.server.events(a) if e["kind"] == "hook"], [],
+                         "B was rolled back only after A's hook call ended")
+        self.assertEqual(self.server.deployment(a)["state"], "IN_PROGRESS")
+        gate.set()
 
 
 if __name__ == "__main__":
