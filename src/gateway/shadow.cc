@@ -142,6 +142,7 @@ void ShadowQueue::Run() {
     }
     std::unique_lock lock(mu_);
     sleeping_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Post's fence
     cv_.wait(lock, [this] { return stopping_.load() || ring_.HasJob(); });
     sleeping_.fetch_sub(1, std::memory_order_relaxed);
     idle_since = Clock::now();
