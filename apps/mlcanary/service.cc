@@ -495,8 +495,12 @@ core::Status StartControlApi(const config::ServiceConfig& config, const ServiceO
                     .traffic = *p.traffic,
                     .new_deployment_id = NewDeploymentId,
                     .metrics_text = [parts] {
-                      return metrics::RenderPrometheus(*parts->registry, &parts->status) +
-                             FleetMetrics(*parts);
+                      std::string text =
+                          metrics::RenderPrometheus(*parts->registry, &parts->status);
+                      if (parts->hook_caller != nullptr) {
+                        metrics::AppendHookMetrics(parts->hook_caller->Counts(), text);
+                      }
+                      return text + FleetMetrics(*parts);
                     }});
   if (!control_api) return std::unexpected(control_api.error());
   p.control_api = std::move(*control_api);

@@ -4,6 +4,7 @@
 #ifndef MLCANARY_CORE_HOOKS_H_
 #define MLCANARY_CORE_HOOKS_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,27 @@ struct HookResponse {
 
   bool ok() const { return error.empty() && status >= 200 && status < 300; }
 };
+
+// Calls of one hook of one endpoint that ended one way, for /metrics.
+// outcome: "ok", "refused" (a non-2xx answer), "unreachable" (no answer), or
+// for analysis hooks the verdict ("healthy", "breached", "inconclusive") or
+// "invalid_answer" (2xx, but no verdict in the body).
+struct HookCallCount {
+  std::string endpoint;
+  std::string hook;
+  std::string outcome;
+  std::uint64_t calls = 0;
+  double seconds = 0;  // their time in all, retries and backoff included
+};
+
+// The outcome a response counts under (see HookCallCount).
+inline std::string HookOutcome(std::string_view hook, const HookResponse& r) {
+  if (r.status == 0) return "unreachable";
+  if (r.status < 200 || r.status >= 300) return "refused";
+  if (hook != kAnalysisHookName) return r.ok() ? "ok" : "refused";
+  if (!r.verdict) return "invalid_answer";
+  return std::string(AnalysisVerdictName(*r.verdict));
+}
 
 class HookCaller {
  public:

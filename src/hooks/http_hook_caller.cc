@@ -120,9 +120,34 @@ core::HookResponse HttpHookCaller::Call(const core::HookRequest& request) {
   } catch (...) {
     response.error = "hook call failed";
   }
-  response.elapsed =
-      std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now() - start);
+  const auto took = std::chrono::steady_clock::now() - start;
+  response.elapsed = std::chrono::duration_cast<core::Duration>(took);
+  Count(request, response, std::chrono::duration<double>(took).count());
   return response;
+}
+
+void HttpHookCaller::Count(const core::HookRequest& request, const core::HookResponse& response,
+                           double seconds) {
+  const Key key{request.deployment.endpoint, request.hook,
+                core::HookOutcome(request.hook, response)};
+  std::lock_guard lock(mu_);
+  Tally& t = counts_[key];
+  ++t.calls;
+  t.seconds += seconds;
+}
+
+std::vector<core::HookCallCount> HttpHookCaller::Counts() const {
+  std::lock_guard lock(mu_);
+  std::vector<core::HookCallCount> out;
+  out.reserve(counts_.size());
+  for (const auto& [key, t] : counts_) {
+    out.push_back({.endpoint = std::get<0>(key),
+                   .hook = std::get<1>(key),
+                   .outcome = std::get<2>(key),
+                   .calls = t.calls,
+                   .seconds = t.seconds});
+  }
+  return out;
 }
 
 }  // namespace mlcanary::hooks

@@ -8,8 +8,14 @@
 #define MLCANARY_HOOKS_HTTP_HOOK_CALLER_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "core/error.h"
 #include "core/hooks.h"
@@ -35,9 +41,22 @@ class HttpHookCaller final : public core::HookCaller {
   // Thread-safe: each call has its own connection.
   core::HookResponse Call(const core::HookRequest& request) override;
 
+  // Every call so far, counted by endpoint, hook and outcome (core::HookOutcome),
+  // sorted by the three. Thread-safe.
+  std::vector<core::HookCallCount> Counts() const;
+
  private:
   explicit HttpHookCaller(HttpHookCallerOptions options) : options_(std::move(options)) {}
+  void Count(const core::HookRequest& request, const core::HookResponse& response, double seconds);
+
+  using Key = std::tuple<std::string, std::string, std::string>;  // endpoint, hook, outcome
+  struct Tally {
+    std::uint64_t calls = 0;
+    double seconds = 0;
+  };
   HttpHookCallerOptions options_;
+  mutable std::mutex mu_;
+  std::map<Key, Tally> counts_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace mlcanary::hooks

@@ -92,6 +92,33 @@ TEST(HttpHookCallerTest, A5xxIsRetriedUpToRetriesWithBackoff) {
   EXPECT_EQ(f.attempts, 2);
 }
 
+// Every call is counted by endpoint, hook and outcome (for /metrics).
+TEST(HttpHookCallerTest, CountsCallsByEndpointHookAndOutcome) {
+  Receiver ok;
+  Receiver refusing({.status = 409});
+  Receiver voting({.body = R"({"verdict": "breached"})"});
+  Receiver garbled({.body = R"({"verdict": "maybe"})"});
+  auto caller = Caller();
+  (void)caller->Call(Request("confirm_step", ok.url()));
+  (void)caller->Call(Request("confirm_step", ok.url()));
+  (void)caller->Call(Request("confirm_step", refusing.url()));
+  (void)caller->Call(Request("pre_rollout", "http://127.0.0.1:1/hook"));
+  (void)caller->Call(Request(std::string(core::kAnalysisHookName), voting.url()));
+  (void)caller->Call(Request(std::string(core::kAnalysisHookName), garbled.url()));
+  core::HookRequest other = Request("confirm_step", ok.url());
+  other.deployment.endpoint = "search";
+  (void)caller->Call(other);
+  std::vector<std::string> seen;
+  for (const core::HookCallCount& c : caller->Counts()) {
+    seen.push_back(c.endpoint + " " + c.hook + " " + c.outcome + " " + std::to_string(c.calls));
+    EXPECT_GE(c.seconds, 0);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "recs analysis breached 1", "recs analysis invalid_answer 1",
+                      "recs confirm_step ok 2", "recs confirm_step refused 1",
+                      "recs pre_rollout unreachable 1", "search confirm_step ok 1"}));
+}
+
 TEST(HttpHookCallerTest, NoAnswerIsAnErrorRetriedNeverAThrow) {
   // Port 1 (tcpmux): nothing listens there, the connection is refused.
   const std::string url = "http://127.0.0.1:1/hook";

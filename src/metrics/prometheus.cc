@@ -335,6 +335,24 @@ void AppendControllerMetrics(const ControllerStatus& status, std::string& out) {
   AppendTransitionCounters(endpoints, w);
 }
 
+void AppendHookMetrics(std::span<const core::HookCallCount> counts, std::string& out) {
+  if (counts.empty()) return;
+  Writer w(out);
+  w.Family("mlcanary_hook_calls_total", "counter",
+           "Calls of the policies' hooks, by endpoint, hook and how they ended (ok, refused, "
+           "unreachable; analysis hooks: their verdict or invalid_answer).");
+  for (const core::HookCallCount& c : counts) {
+    w.Sample("mlcanary_hook_calls_total",
+             {{"endpoint", c.endpoint}, {"hook", c.hook}, {"outcome", c.outcome}}, c.calls);
+  }
+  w.Family("mlcanary_hook_call_seconds_total", "counter",
+           "Time spent in those calls, retries and backoff included.");
+  for (const core::HookCallCount& c : counts) {
+    w.Sample("mlcanary_hook_call_seconds_total",
+             {{"endpoint", c.endpoint}, {"hook", c.hook}, {"outcome", c.outcome}}, c.seconds);
+  }
+}
+
 std::string RenderPrometheus(const MetricsRegistry& registry, const ControllerStatus* controller) {
   std::string out;
   AppendRegistryMetrics(registry, out);

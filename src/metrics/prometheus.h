@@ -3,9 +3,11 @@
 #ifndef MLCANARY_METRICS_PROMETHEUS_H_
 #define MLCANARY_METRICS_PROMETHEUS_H_
 
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "core/hooks.h"
 #include "metrics/controller_status.h"
 #include "metrics/registry.h"
 
@@ -30,6 +32,10 @@ void AppendRegistryMetrics(const MetricsRegistry& registry, std::string& out);
 // mlcanary_checks_total{verdict}, mlcanary_check_errors_total,
 // mlcanary_transitions_total{state}.
 void AppendControllerMetrics(const ControllerStatus& status, std::string& out);
+
+// mlcanary_hook_calls_total{endpoint, hook, outcome} and
+// mlcanary_hook_call_seconds_total{endpoint, hook, outcome} (issue 15's hooks).
+void AppendHookMetrics(std::span<const core::HookCallCount> counts, std::string& out);
 
 // Both (the controller part when `controller` is set).
 std::string RenderPrometheus(const MetricsRegistry& registry,

@@ -175,6 +175,25 @@ TEST_F(PrometheusTest, EveryHistogramIsCumulativeAndCountsItsInfBucket) {
   EXPECT_EQ(histograms, 6);  // 3 variants x (model, overhead)
 }
 
+TEST(HookMetricsTest, HookCallsAreCountersByEndpointHookAndOutcome) {
+  std::string out;
+  AppendHookMetrics({}, out);
+  EXPECT_EQ(out, "");  // no hook called: no family
+  const std::vector<core::HookCallCount> counts = {
+      {.endpoint = "recs", .hook = "confirm_step", .outcome = "ok", .calls = 3, .seconds = 0.25},
+      {.endpoint = "recs", .hook = "analysis", .outcome = "breached", .calls = 1, .seconds = 1.5}};
+  AppendHookMetrics(counts, out);
+  EXPECT_NE(out.find("# TYPE mlcanary_hook_calls_total counter\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("mlcanary_hook_calls_total{endpoint=\"recs\",hook=\"confirm_step\","
+                     "outcome=\"ok\"} 3\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("mlcanary_hook_call_seconds_total{endpoint=\"recs\",hook=\"analysis\","
+                     "outcome=\"breached\"} 1.5\n"),
+            std::string::npos)
+      << out;
+}
+
 TEST_F(PrometheusTest, LabelValuesAreEscaped) {
   Fill();
   const std::string text = RenderPrometheus(registry_);

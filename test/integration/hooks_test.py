@@ -5,6 +5,7 @@ the deployment back. Every call is a `hook` event. A hook that does not answer h
 up only its own deployment: another endpoint's broken canary is rolled back meanwhile."""
 import http.server
 import json
+import re
 import threading
 import time
 import unittest
@@ -139,6 +140,13 @@ class ServeHooksTest(unittest.TestCase):
         self.assertEqual(final["state"], "COMPLETED", self.server.events(dep_id))
         self.assertNotIn("waiting_for", final)
         self.assertEqual(self.hook_events(dep_id, "confirm_step")[-1]["hook"]["outcome"], "ok")
+        # Counted on /metrics by endpoint, hook and outcome.
+        metrics = self.server.api("GET", "/metrics").body.decode()
+        counts = {m.group(1): float(m.group(2)) for m in re.finditer(
+            r'^mlcanary_hook_calls_total\{endpoint="recs",hook="confirm_step",'
+            r'outcome="(\w+)"\} (\S+)$', metrics, re.M)}
+        self.assertGreaterEqual(counts.get("refused", 0), 2, metrics)
+        self.assertGreaterEqual(counts.get("ok", 0), 1, metrics)
 
     def test_an_analysis_hook_voting_breached_rolls_back(self):
         self.hooks.answer("/vote", 200, {"verdict": "breached", "reason": "offline AUC -4%"})
