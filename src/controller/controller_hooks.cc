@@ -51,11 +51,6 @@ DeploymentEvent HookEvent(const Deployment& d, core::Timestamp now, std::string_
   return e;
 }
 
-std::string Outcome(const core::HookResponse& r) {
-  if (r.ok()) return "ok";
-  return r.status == 0 ? "unreachable" : "refused";
-}
-
 }  // namespace
 
 std::optional<core::HookResponse> Controller::CallHook(
@@ -68,8 +63,8 @@ std::optional<core::HookResponse> Controller::CallHook(
                             .deployment = d,
                             .last_check = last_check};
   core::HookResponse response = ports_.hooks->Call(request);
-  events.push_back(
-      HookEvent(d, ports_.clock.Now(), request.hook, *spec, response, Outcome(response)));
+  events.push_back(HookEvent(d, ports_.clock.Now(), request.hook, *spec, response,
+                             core::HookOutcome(request.hook, response)));
   return response;
 }
 

@@ -174,8 +174,9 @@ void ShadowPair::Send(std::shared_ptr<ShadowPair> pair, ShadowQueue& queue,
   if (answered) pair->answered_ = std::move(*answered);
   ShadowPair& self = *pair;
   const VariantRoute& pairs_on = self.pairs_on_;
-  // The job holds the last reference but one (the table's): the pair outlives
-  // a refused post until the count below is made.
+  // `pairs_on` lives in the table: kept alive here, since a refused post
+  // destroys the job, and with it the pair and maybe the table's last owner,
+  // before the drop below is counted.
   std::shared_ptr<const RoutingTable> table = self.table_;
   if (!queue.Post([&self, pair = std::move(pair)]() mutable { self.CallCopy(std::move(pair)); })) {
     if (pairs_on.metrics != nullptr) pairs_on.metrics->RecordShadowDropped();
