@@ -417,61 +417,28 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
   // cannot be followed (it rounds to 0): the deployment fails with traffic on
   // production rather than holding or "stepping" in place for ever.
   if (auto s = core::CheckWeightResolution(d.policy); !s) {
-    const std::string id = d.id;
-    outcome.ran = true;
-    outcome.action = Action::kFail;
-    outcome.reason = UnfollowableReason(s.error());
-    auto failed = Fail(std::move(d), {}, outcome.reason);
-    if (!failed) {
-      NoteCheckError(id, failed.error(), now);
-      return std::unexpected(failed.error());
-    }
-    outcome.deployment = *failed;
-    return outcome;
+    return FailUnfollowable(std::move(d), s.error(), now);
   }
   // Checks the store did not take: plan from their breach counts, but the bake
   // counts only from the end of the last of them.
   const int unrecorded = OverlayUnrecorded(d);
   const core::Timestamp window_start = d.progress.last_check_at.value_or(d.progress.weight_since);
-
-  core::Decision decision;
-  DeploymentEvent check_event;
-  std::vector<DeploymentEvent> hook_events;  // issue 15: the check's hook calls
-  auto reconciled = Reconcile(d);
-  auto snapshot =
-      reconciled
-          ? WithRetries([&] { return ports_.metrics.Snapshot(d.endpoint, window_start, now); })
-          : std::unexpected(reconciled.error());
-  if (!snapshot) {
-    decision = core::PlanCheckError(d, snapshot.error(), now);
-    check_event = MakeEvent(d, now, EventKind::kError, d.state, d.canary_weight, decision.reason);
-  } else {
-    const auto& by_variant = *snapshot;
-    auto find = [&](const std::string& name) {
-      auto it = by_variant.find(name);
-      return it == by_variant.end() ? core::WindowMetrics{} : it->second;
-    };
-    core::HealthReport report =
-        core::EvaluateHealth(find(d.canary_variant), find(d.production_variant), d.policy);
-    RunAnalysis(d, report, hook_events);
-    decision = GateByHooks(d, core::PlanCheck(d, report, now), report, hook_events);
-    check_event = MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, decision.reason);
-    check_event.check = report;
-  }
+  PlannedCheck planned = PlanFromWindow(d, window_start, now);
   if (unrecorded > 0) {
-    check_event.reason += " [" + std::to_string(unrecorded) +
-                          " earlier check(s) not recorded (store unavailable); the bake counts "
-                          "from " +
-                          core::FormatRfc3339(d.progress.healthy_since) + "]";
+    planned.event.reason += " [" + std::to_string(unrecorded) +
+                            " earlier check(s) not recorded (store unavailable); the bake counts "
+                            "from " +
+                            core::FormatRfc3339(d.progress.healthy_since) + "]";
   }
   // What the planner remembers of this check if the store does not take it:
   // its counts, but no bake (the weight did not change either).
-  core::RolloutProgress unrecorded_progress = decision.progress;
+  core::RolloutProgress unrecorded_progress = planned.decision.progress;
   unrecorded_progress.weight_since = d.progress.weight_since;
   unrecorded_progress.healthy_since = now;
   const std::int64_t version = d.version;
   const std::string id = d.id;
-  auto acted = Act(std::move(d), decision, check_event, false, std::move(hook_events));
+  auto acted =
+      Act(std::move(d), planned.decision, planned.event, false, std::move(planned.hook_events));
   if (!acted) {
     if (acted.error().code() == core::ErrorCode::kUnavailable && !PendingEndState(id)) {
       NoteUnrecordedCheck(id, version, unrecorded_progress);
@@ -480,12 +447,60 @@ core::Result<CheckOutcome> Controller::RunCheck(std::string_view deployment_id) 
     return acted;
   }
   ForgetUnrecorded(id);
-  if (!snapshot) {
-    acted->error = snapshot.error();
-    NoteCheckError(id, snapshot.error(), now);
+  if (planned.metrics_error) {
+    acted->error = *planned.metrics_error;
+    NoteCheckError(id, *planned.metrics_error, now);
   }
-  if (check_event.check) acted->verdict = check_event.check->verdict;
+  if (planned.event.check) acted->verdict = planned.event.check->verdict;
   return acted;
+}
+
+core::Result<CheckOutcome> Controller::FailUnfollowable(Deployment d, const core::Error& why,
+                                                        core::Timestamp now) {
+  const std::string id = d.id;
+  CheckOutcome outcome;
+  outcome.deployment_id = id;
+  outcome.ran = true;
+  outcome.action = Action::kFail;
+  outcome.reason = UnfollowableReason(why);
+  auto failed = Fail(std::move(d), {}, outcome.reason);
+  if (!failed) {
+    NoteCheckError(id, failed.error(), now);
+    return std::unexpected(failed.error());
+  }
+  outcome.deployment = *failed;
+  return outcome;
+}
+
+Controller::PlannedCheck Controller::PlanFromWindow(const Deployment& d,
+                                                    core::Timestamp window_start,
+                                                    core::Timestamp now) {
+  PlannedCheck planned;
+  auto reconciled = Reconcile(d);
+  auto snapshot =
+      reconciled
+          ? WithRetries([&] { return ports_.metrics.Snapshot(d.endpoint, window_start, now); })
+          : std::unexpected(reconciled.error());
+  if (!snapshot) {
+    planned.decision = core::PlanCheckError(d, snapshot.error(), now);
+    planned.event =
+        MakeEvent(d, now, EventKind::kError, d.state, d.canary_weight, planned.decision.reason);
+    planned.metrics_error = snapshot.error();
+    return planned;
+  }
+  const auto& by_variant = *snapshot;
+  auto find = [&](const std::string& name) {
+    auto it = by_variant.find(name);
+    return it == by_variant.end() ? core::WindowMetrics{} : it->second;
+  };
+  core::HealthReport report =
+      core::EvaluateHealth(find(d.canary_variant), find(d.production_variant), d.policy);
+  RunAnalysis(d, report, planned.hook_events);
+  planned.decision = GateByHooks(d, core::PlanCheck(d, report, now), report, planned.hook_events);
+  planned.event =
+      MakeEvent(d, now, EventKind::kCheck, d.state, d.canary_weight, planned.decision.reason);
+  planned.event.check = std::move(report);
+  return planned;
 }
 
 core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& decision,

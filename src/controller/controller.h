@@ -233,6 +233,22 @@ class Controller {
     bool unreadable = false;  // the store could not read the record at the last listing
   };
 
+  // What a check decided from the window's metrics (or from their absence).
+  struct PlannedCheck {
+    core::Decision decision;
+    core::DeploymentEvent event;                     // the check (or error) event
+    std::vector<core::DeploymentEvent> hook_events;  // the check's hook calls
+    std::optional<core::Error> metrics_error;        // the window could not be read
+  };
+  // Reconciles the traffic, reads the window [window_start, now), judges it
+  // (health, analysis hooks) and plans, gated by the hooks.
+  PlannedCheck PlanFromWindow(const core::Deployment& d, core::Timestamp window_start,
+                              core::Timestamp now);
+  // A deployment whose schedule cannot be followed (core::CheckWeightResolution)
+  // ends FAILED with traffic on production.
+  core::Result<CheckOutcome> FailUnfollowable(core::Deployment d, const core::Error& why,
+                                              core::Timestamp now);
+
   // Carries out a decision; `check_event` is recorded first, then
   // `hook_events` (the check's hook calls, never announced). A hold that
   // reaches a manual gate adds a "gate" event. `notify_first`: the first
