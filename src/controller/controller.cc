@@ -537,46 +537,8 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
       return outcome;
     }
     case Action::kShift:
-    case Action::kComplete: {
-      const bool complete = decision.action == Action::kComplete;
-      if (!core::SameWeight(decision.target_weight, d.canary_weight)) {
-        events.push_back(MakeEvent(d, now, EventKind::kWeightChange, d.state,
-                                   decision.target_weight, decision.reason));
-      }
-      d.canary_weight = decision.target_weight;
-      if (decision.ends_shadow) d.phase = core::RolloutPhase::kSplit;
-      if (complete) {
-        events.push_back(MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted,
-                                   d.canary_weight, decision.reason));
-        d.state = DeploymentState::kCompleted;
-      }
-      std::vector<DeploymentEvent> appended;
-      auto stored = Persist(d, events, &appended);
-      if (!stored) return std::unexpected(stored.error());
-      d = *stored;
-      if (auto s = ApplyWeights(d); !s) {
-        if (!complete) {
-          // Retried with backoff already: the step cannot be made, so the
-          // deployment fails and traffic goes back to production.
-          auto failed = Fail(d, {}, "weights could not be applied: " + s.error().ToString());
-          if (!failed) return std::unexpected(failed.error());
-          outcome.action = Action::kFail;
-          outcome.deployment = *failed;
-          return outcome;
-        }
-        // COMPLETED is final; its weights are re-applied at start-up (ReconcileAll).
-        RecordError(d, "weights not applied yet: " + s.error().ToString());
-      }
-      for (std::size_t i = notify_first ? 0 : 1; i < appended.size(); ++i) {
-        if (appended[i].kind != EventKind::kHook) ports_.notifier.Notify(d, appended[i]);
-      }
-      if (complete) {
-        FinishCompletion(d);
-        if (auto fresh = ports_.store.Get(d.id)) d = *fresh;
-      }
-      outcome.deployment = d;
-      return outcome;
-    }
+    case Action::kComplete:
+      return Advance(std::move(d), decision, std::move(events), notify_first, std::move(outcome));
     case Action::kRollback: {
       auto rolled =
           BeginRollback(std::move(d), std::move(events), decision.reason, kControllerActor);
@@ -592,6 +554,50 @@ core::Result<CheckOutcome> Controller::Act(Deployment d, const core::Decision& d
     }
   }
   return core::InternalError("unknown action");
+}
+
+core::Result<CheckOutcome> Controller::Advance(Deployment d, const core::Decision& decision,
+                                               std::vector<DeploymentEvent> events,
+                                               bool notify_first, CheckOutcome outcome) {
+  const core::Timestamp now = events.front().time;
+  const bool complete = decision.action == Action::kComplete;
+  if (!core::SameWeight(decision.target_weight, d.canary_weight)) {
+    events.push_back(MakeEvent(d, now, EventKind::kWeightChange, d.state, decision.target_weight,
+                               decision.reason));
+  }
+  d.canary_weight = decision.target_weight;
+  if (decision.ends_shadow) d.phase = core::RolloutPhase::kSplit;
+  if (complete) {
+    events.push_back(MakeEvent(d, now, EventKind::kTransition, DeploymentState::kCompleted,
+                               d.canary_weight, decision.reason));
+    d.state = DeploymentState::kCompleted;
+  }
+  std::vector<DeploymentEvent> appended;
+  auto stored = Persist(d, events, &appended);
+  if (!stored) return std::unexpected(stored.error());
+  d = *stored;
+  if (auto s = ApplyWeights(d); !s) {
+    if (!complete) {
+      // Retried with backoff already: the step cannot be made, so the
+      // deployment fails and traffic goes back to production.
+      auto failed = Fail(d, {}, "weights could not be applied: " + s.error().ToString());
+      if (!failed) return std::unexpected(failed.error());
+      outcome.action = Action::kFail;
+      outcome.deployment = *failed;
+      return outcome;
+    }
+    // COMPLETED is final; its weights are re-applied at start-up (ReconcileAll).
+    RecordError(d, "weights not applied yet: " + s.error().ToString());
+  }
+  for (std::size_t i = notify_first ? 0 : 1; i < appended.size(); ++i) {
+    if (appended[i].kind != EventKind::kHook) ports_.notifier.Notify(d, appended[i]);
+  }
+  if (complete) {
+    FinishCompletion(d);
+    if (auto fresh = ports_.store.Get(d.id)) d = *fresh;
+  }
+  outcome.deployment = d;
+  return outcome;
 }
 
 core::Result<Deployment> Controller::Hold(const Deployment& d, std::vector<DeploymentEvent> events,

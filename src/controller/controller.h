@@ -278,6 +278,12 @@ class Controller {
                              std::vector<core::DeploymentEvent>& events);
   // post_rollout and on_rollback: called after the end, the call recorded.
   void InformHook(const core::Deployment& d, core::HookPoint point);
+  // Act's step up (kShift) or completion (kComplete): records `events` and the
+  // new weight (and COMPLETED), then applies the weights; a step whose weights
+  // cannot be applied fails the deployment.
+  core::Result<CheckOutcome> Advance(core::Deployment d, const core::Decision& decision,
+                                     std::vector<core::DeploymentEvent> events, bool notify_first,
+                                     CheckOutcome outcome);
   // Records a check that holds; `gate_reached`: with the "gate" event, announced.
   core::Result<core::Deployment> Hold(const core::Deployment& d,
                                       std::vector<core::DeploymentEvent> events, bool gate_reached);
