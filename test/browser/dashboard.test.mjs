@@ -2,11 +2,14 @@
 // traffic, Debian's headless Chromium driven by playwright-core. The page loads,
 // takes the token, shows the endpoint and a live weight change, and its
 // Rollback button is refused without a token (401) and with the read-only one
-// (403), then rolls back with the admin token. Screenshots go to
+// (403), then rolls back with the admin token; a manual gate is approved, a
+// confirm_step hook's hold is shown, and a divergent canary is rolled back in
+// shadow with its divergence charts. Screenshots go to
 // ${MLCANARY_BUILD_DIR:-build}/dashboard.png (and dashboard-live.png).
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,6 +130,22 @@ endpoints:
   }
 }
 
+// A confirm_step hook: answers every POST with `status` (settable), counts the calls.
+async function startHook() {
+  const hook = {status: 409, calls: 0};
+  hook.server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      hook.calls += 1;
+      res.writeHead(hook.status, {'Content-Type': 'application/json'});
+      res.end('{}');
+    });
+  });
+  await new Promise((resolve) => hook.server.listen(0, '127.0.0.1', resolve));
+  hook.url = `http://127.0.0.1:${hook.server.address().port}/confirm`;
+  return hook;
+}
+
 // Light inference traffic: a few requests at a time in a loop, random users,
 // so that about canary-weight of them reach the canary.
 class Traffic {
@@ -180,11 +199,13 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
   const server = new Server();
   let traffic = null;
   let context = null;
+  let hook = null;
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlcanary-chromium-'));
   t.after(async () => {
     if (context) await context.close();
     if (traffic) await traffic.stop();
     await server.stop();
+    if (hook) hook.server.close();
     fs.rmSync(userDataDir, {recursive: true, force: true});
   });
   await server.start();
@@ -310,6 +331,27 @@ test('dashboard: endpoint, live weight change, rollback refused without a token 
     await page.locator('#deployment-state').filter({hasText: 'COMPLETED'}).waitFor({timeout: 15000});
     await page.locator('#approve-button').waitFor({state: 'hidden'});
     assert.equal((await server.api('GET', `/v1/deployments/${gated.json.id}`)).json.state, 'COMPLETED');
+
+    // Issue 15: a confirm_step hook that refuses holds the step; the page says which hook
+    // it waits for, and the hook events show; once the hook says yes the rollout completes.
+    hook = await startHook();
+    const hooked = await server.api('POST', '/v1/deployments', {body: {
+      endpoint: 'recs', variant: 'canary-v4',
+      model: {kind: 'xgboost', path: `${MODELS}/recs-v2.ubj`},
+      policy: {steps: [0.1, 0.5, 1.0], bake: '2s', interval: '1s', min_invocations: 5,
+               latency_ratio_min_p99_ms: 50,
+               hooks: {confirm_step: {url: hook.url, timeout: '2s', retries: 0}}},
+    }});
+    assert.equal(hooked.status, 201, hooked.text);
+    await page.locator('#deployment-id').filter({hasText: hooked.json.id}).waitFor({timeout: 15000});
+    await page.locator('#deployment-waiting').filter({hasText: 'WAITING FOR HOOK CONFIRM_STEP'})
+        .waitFor({state: 'visible', timeout: 60000});
+    await page.locator('#events tr.kind-hook').first().waitFor();
+    assert.equal(await page.locator('#approve-button').isHidden(), true);  // not an approval
+    assert.ok(hook.calls >= 1);
+    hook.status = 200;
+    await page.locator('#deployment-state').filter({hasText: 'COMPLETED'}).waitFor({timeout: 60000});
+    await page.locator('#deployment-waiting').waitFor({state: 'hidden'});
 
     // Issue 14: recs-v5 (v2 with two features swapped) in a shadow phase with the PSI and
     // paired divergence checks: rolled back in shadow; the divergence charts show it.
