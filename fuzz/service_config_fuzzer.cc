@@ -2,7 +2,8 @@
 //
 // Input: a YAML file; relative model paths resolve against "/" (so
 // "etc/passwd" is an existing model file). Invariants: nothing throws; an
-// accepted configuration has valid listen addresses, a store, positive
+// accepted configuration has valid listen addresses, a store (sqlite:,
+// dynamodb: or a PostgreSQL URL), positive
 // intervals and timeouts, limits in range, and endpoints with unique names
 // whose variants have weights in [0, 1] summing to 1 and policies that pass
 // ValidatePolicy.
@@ -14,6 +15,7 @@
 
 #include "config/service_config.h"
 #include "core/policy.h"
+#include "store/postgres_url.h"
 #include "fuzz_check.h"
 
 namespace config = mlcanary::config;
@@ -31,8 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              c.inference_listen.c_str());
   FUZZ_CHECK(config::ValidateListenAddress(c.control_listen).has_value(), "control %s",
              c.control_listen.c_str());
-  FUZZ_CHECK(c.store.starts_with("sqlite:") || c.store.starts_with("dynamodb:"), "store %s",
-             c.store.c_str());
+  FUZZ_CHECK(c.store.starts_with("sqlite:") || c.store.starts_with("dynamodb:") ||
+                 mlcanary::store::IsPostgresUrl(c.store),
+             "store %s", c.store.c_str());
   FUZZ_CHECK(c.controller_interval.count() > 0, "controller interval");
   FUZZ_CHECK(c.aws.timeout.count() > 0, "aws timeout");
   FUZZ_CHECK(c.aws.max_attempts >= 0 && c.aws.max_attempts <= 10, "max_attempts");
