@@ -15,8 +15,8 @@
 
 #include "config/service_config.h"
 #include "core/policy.h"
-#include "store/postgres_url.h"
 #include "fuzz_check.h"
+#include "store/postgres_url.h"
 
 namespace config = mlcanary::config;
 
