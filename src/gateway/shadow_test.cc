@@ -184,24 +184,28 @@ class WaitingBackend final : public models::ModelBackend {
 // The shadow thread may be preempted at any time (it runs at the lowest
 // priority): a model answering on it is timed by its CPU time, not the wall
 // clock, while one answering elsewhere is timed by the wall clock.
-TEST_F(ShadowTest, AnInProcessCanaryIsTimedByTheCpuItUsed) {
-  AddVariants(std::make_shared<WaitingBackend>(/*on_caller=*/true));
-  ASSERT_TRUE(Shadow());
-  EXPECT_EQ(Invoke().variant, "production");
-  ASSERT_TRUE(Eventually([&] { return queue_->in_flight() == 0; }));
-  const core::WindowMetrics w = CanaryWindow();
-  EXPECT_EQ(w.invocations, 1);
-  EXPECT_LT(w.p50_ms, 50) << "the 100 ms wait, which took no CPU, was counted";
+class ShadowTimingTest : public ShadowTest {
+ protected:
+  // One request shadowed to a WaitingBackend; the canary's window after it.
+  core::WindowMetrics ShadowOneRequest(bool on_caller) {
+    AddVariants(std::make_shared<WaitingBackend>(on_caller));
+    EXPECT_TRUE(Shadow());
+    EXPECT_EQ(Invoke().variant, "production");
+    EXPECT_TRUE(Eventually([&] { return queue_->in_flight() == 0; }));
+    const core::WindowMetrics w = CanaryWindow();
+    EXPECT_EQ(w.invocations, 1);
+    return w;
+  }
+};
+
+TEST_F(ShadowTimingTest, AnInProcessCanaryIsTimedByTheCpuItUsed) {
+  EXPECT_LT(ShadowOneRequest(/*on_caller=*/true).p50_ms, 50)
+      << "the 100 ms wait, which took no CPU, was counted";
 }
 
-TEST_F(ShadowTest, ACanaryAnsweringOnAnotherThreadIsTimedByTheWallClock) {
-  AddVariants(std::make_shared<WaitingBackend>(/*on_caller=*/false));
-  ASSERT_TRUE(Shadow());
-  EXPECT_EQ(Invoke().variant, "production");
-  ASSERT_TRUE(Eventually([&] { return queue_->in_flight() == 0; }));
-  const core::WindowMetrics w = CanaryWindow();
-  EXPECT_EQ(w.invocations, 1);
-  EXPECT_GE(w.p50_ms, 50) << "the wall-clock time was not counted";
+TEST_F(ShadowTimingTest, ACanaryAnsweringOnAnotherThreadIsTimedByTheWallClock) {
+  EXPECT_GE(ShadowOneRequest(/*on_caller=*/false).p50_ms, 50)
+      << "the wall-clock time was not counted";
 }
 
 TEST_F(ShadowTest, WithoutAShadowTheCanaryAtWeightZeroIsNeverCalled) {
